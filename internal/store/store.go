@@ -1,0 +1,201 @@
+// Package store defines what Engram needs from a database, and nothing
+// more. The database is untrusted: every sensitive field arrives here already
+// sealed (see internal/seal), and search terms arrive as blind tokens. Scope
+// ids, ids, timestamps, sizes and key versions are the only values stored in
+// clear.
+//
+// Implementations: sqlite (embedded default). Each passes storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/engram-memory/engram"
+)
+
+// Sentinel errors implementations return (wrapped or bare); branch with
+// errors.Is.
+var (
+	// ErrNotFound: no such record in that tenant.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique constraint would be violated.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store opens transactions. A function passed to Read or Write runs inside
+// one transaction; Write commits when fn returns nil and rolls back
+// otherwise, so an action and everything it records land together or not at
+// all. Writes are serialised per store; reads run concurrently with them.
+type Store interface {
+	Read(ctx context.Context, fn func(Tx) error) error
+	Write(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Every method that reads or writes tenant data takes
+// the tenant id and never crosses it: a record of another tenant is
+// ErrNotFound.
+type Tx interface {
+	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
+	Tenant(ctx context.Context, id string) (*Tenant, error)
+	TenantByName(ctx context.Context, name string) (*Tenant, error)
+
+	CreateAccount(ctx context.Context, a *Account) error
+	Account(ctx context.Context, tenantID, id string) (*Account, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKey looks a key up by id alone: authentication learns the tenant
+	// from the key.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
+	// RevokeAPIKey sets RevokedAt; revoking a revoked key keeps the first
+	// time. ErrNotFound when the key is not in the tenant.
+	RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// PutKey stores a wrapped key; ErrConflict when (tenant, purpose,
+	// owner, version) exists.
+	PutKey(ctx context.Context, k *WrappedKey) error
+	Key(ctx context.Context, tenantID, purpose, owner string, version int) (*WrappedKey, error)
+	// LatestKey returns the highest version.
+	LatestKey(ctx context.Context, tenantID, purpose, owner string) (*WrappedKey, error)
+
+	// InsertMemory stores m and its postings.
+	InsertMemory(ctx context.Context, m *Memory, postings []Posting) error
+	Memory(ctx context.Context, tenantID, id string) (*Memory, error)
+	// Memories returns the memories among ids that exist in the tenant, in
+	// no particular order.
+	Memories(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
+	// MemoryByMAC finds a memory with exactly this scope and content MAC.
+	MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*Memory, error)
+	// UpdateMemory rewrites content, metadata, MAC, doc length and
+	// UpdatedAt of an existing memory and replaces its postings.
+	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
+	// DeleteMemory removes the memory and its postings (history stays).
+	DeleteMemory(ctx context.Context, tenantID, id string) error
+	// ListMemories returns up to limit memories matching every non-empty
+	// scope field, ordered by id descending (ids are time-ordered), starting
+	// after the id `before` when it is not empty.
+	ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]Memory, error)
+
+	InsertHistory(ctx context.Context, h *History) error
+	// History returns a memory's history, oldest first; an empty slice (not
+	// an error) when there is none.
+	History(ctx context.Context, tenantID, memoryID string) ([]History, error)
+
+	// SearchPostings returns, for the memories matching scope, every
+	// posting of the given tokens, and the corpus statistics of the scope.
+	SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*Postings, error)
+
+	Idempotency(ctx context.Context, tenantID, key string) (*Idempotency, error)
+	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when the key exists
+	// DeleteIdempotencyBefore removes records created before t.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
+}
+
+// Tenant as stored.
+type Tenant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Account as stored: Name and Email are sealed envelopes.
+type Account struct {
+	ID        string
+	TenantID  string
+	Role      string
+	Name      []byte
+	Email     []byte
+	CreatedAt time.Time
+}
+
+// APIKey as stored: only the MAC of the secret, never the secret.
+type APIKey struct {
+	ID            string
+	TenantID      string
+	AccountID     string
+	Name          string
+	Prefix        string
+	Scopes        []string
+	SecretMAC     []byte
+	PepperVersion int
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	LastUsedAt    *time.Time
+	RevokedAt     *time.Time
+}
+
+// WrappedKey is a key sealed under its parent. TenantID is "" for system
+// keys (the API key pepper); Owner is "" for a tenant's own key.
+type WrappedKey struct {
+	TenantID  string
+	Purpose   string
+	Owner     string
+	Version   int
+	Wrapped   []byte
+	CreatedAt time.Time
+}
+
+// Memory as stored. Content and Metadata are sealed envelopes (Metadata is
+// nil when there is none); ContentMAC is a keyed MAC of the normalised
+// content used to find exact duplicates; Subject names the key that seals it.
+type Memory struct {
+	ID         string
+	TenantID   string
+	UserID     string
+	AgentID    string
+	RunID      string
+	Subject    string
+	Content    []byte
+	Metadata   []byte
+	ContentMAC []byte
+	DocLen     int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// History is one change to a memory; Old and New are sealed (nil when empty).
+type History struct {
+	ID        string
+	TenantID  string
+	MemoryID  string
+	Subject   string
+	Event     string
+	Old       []byte
+	New       []byte
+	CreatedAt time.Time
+}
+
+// Posting says a blind token occurs TF times in a memory.
+type Posting struct {
+	Token []byte
+	TF    int
+}
+
+// Postings is the raw material of a BM25 ranking.
+type Postings struct {
+	Docs     int   // memories in scope
+	TotalLen int64 // sum of their DocLen
+	Matches  []Match
+}
+
+// Match is one posting of a query token in a memory in scope.
+type Match struct {
+	MemoryID string
+	Token    []byte
+	TF       int
+	DocLen   int
+}
+
+// Idempotency remembers the outcome of a POST made with an Idempotency-Key.
+// Result holds only ids and events, never content.
+type Idempotency struct {
+	TenantID    string
+	Key         string
+	RequestHash []byte
+	Result      []byte
+	CreatedAt   time.Time
+}

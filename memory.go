@@ -1,0 +1,109 @@
+package engram
+
+import (
+	"context"
+	"time"
+)
+
+// Memory is one thing an agent learned, as a client sees it (decrypted).
+type Memory struct {
+	ID       string         `json:"id"`
+	Content  string         `json:"memory"`
+	UserID   string         `json:"user_id,omitempty"`
+	AgentID  string         `json:"agent_id,omitempty"`
+	RunID    string         `json:"run_id,omitempty"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// CreatedAt and UpdatedAt are UTC.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Scope returns the memory's scope.
+func (m *Memory) Scope() Scope {
+	return Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}
+}
+
+// Message is one turn of a conversation handed to Add.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// AddRequest stores one memory from Content, or one memory per non-empty
+// message from Messages (exactly one of the two is set).
+type AddRequest struct {
+	Content  string
+	Messages []Message
+	Scope    Scope
+	Metadata map[string]any
+	// IdempotencyKey, when set, makes a retried request return the first
+	// request's result instead of writing again.
+	IdempotencyKey string
+}
+
+// AddResult is one memory touched by Add.
+type AddResult struct {
+	ID      string `json:"id"`
+	Content string `json:"memory"`
+	Event   Event  `json:"event"`
+}
+
+// UpdateRequest replaces a memory's content and, when Metadata is non-nil,
+// its metadata.
+type UpdateRequest struct {
+	Content  string
+	Metadata map[string]any
+}
+
+// ListRequest selects memories by scope, newest first.
+type ListRequest struct {
+	Scope  Scope
+	Limit  int
+	Cursor string
+}
+
+// ListResult is one page of memories. NextCursor is empty on the last page.
+type ListResult struct {
+	Memories   []Memory
+	NextCursor string
+}
+
+// HistoryEntry is one change to a memory. OldMemory is empty for ADD,
+// NewMemory for DELETE.
+type HistoryEntry struct {
+	MemoryID  string    `json:"memory_id"`
+	OldMemory string    `json:"old_memory"`
+	NewMemory string    `json:"new_memory"`
+	Event     Event     `json:"event"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// SearchRequest asks for the memories that best match Query within Scope.
+type SearchRequest struct {
+	Query string
+	Scope Scope
+	// Filters restrict results by metadata equality (key → value).
+	Filters map[string]any
+	Limit   int
+}
+
+// SearchHit is a memory with its relevance score (higher is better).
+type SearchHit struct {
+	Memory
+	Score float64 `json:"score"`
+}
+
+// MemoryService stores and retrieves memories for the principal in ctx.
+// Every method returns *Error with CodeUnauthenticated when ctx holds no
+// principal, CodeForbidden when the principal lacks the permission,
+// CodeInvalid for bad input and CodeNotFound for a record that does not
+// exist in the principal's tenant.
+type MemoryService interface {
+	Add(ctx context.Context, req AddRequest) ([]AddResult, error)
+	Get(ctx context.Context, id string) (*Memory, error)
+	List(ctx context.Context, req ListRequest) (*ListResult, error)
+	Update(ctx context.Context, id string, req UpdateRequest) (*Memory, error)
+	Delete(ctx context.Context, id string) error
+	History(ctx context.Context, id string) ([]HistoryEntry, error)
+	Search(ctx context.Context, req SearchRequest) ([]SearchHit, error)
+}
