@@ -9,10 +9,10 @@ import (
 type Memory struct {
 	ID       string         `json:"id"`
 	Content  string         `json:"memory"`
-	UserID   string         `json:"user_id,omitempty"`
-	AgentID  string         `json:"agent_id,omitempty"`
-	RunID    string         `json:"run_id,omitempty"`
-	Metadata map[string]any `json:"metadata,omitempty"`
+	UserID   string         `json:"user_id"`
+	AgentID  string         `json:"agent_id"`
+	RunID    string         `json:"run_id"`
+	Metadata map[string]any `json:"metadata"`
 	// CreatedAt and UpdatedAt are UTC.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

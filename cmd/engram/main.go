@@ -1,0 +1,111 @@
+// Command engram is Engram's one binary: the server, the operator commands
+// that work offline against a data directory, and a client for the REST
+// API. This package is the only place that wires the parts together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/engram-memory/engram/client"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// cli is the command tree.
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Run the server."`
+	Tenants tenantsCmd `cmd:"" help:"Administer tenants (offline, against --data)."`
+
+	Add     addCmd     `cmd:"" help:"Store a memory."`
+	Search  searchCmd  `cmd:"" help:"Search memories."`
+	List    listCmd    `cmd:"" help:"List memories, newest first."`
+	Get     getCmd     `cmd:"" help:"Show one memory."`
+	Update  updateCmd  `cmd:"" help:"Replace a memory's text."`
+	Delete  deleteCmd  `cmd:"" help:"Delete a memory."`
+	History historyCmd `cmd:"" help:"Show a memory's history."`
+	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
+
+	Version kong.VersionFlag `help:"Print the version."`
+}
+
+// exitError carries a process exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses args and runs the command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("engram"),
+		kong.Description("Engram: secure, self-hostable memory for AI agents."),
+		kong.UsageOnError(),
+		kong.Vars{"version": version},
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "engram:", err)
+		return 2
+	}
+	code := 0
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				if ec, ok := v.(exitCode); ok {
+					code = int(ec)
+					return
+				}
+				panic(v)
+			}
+		}()
+		kctx, perr := parser.Parse(args)
+		if perr != nil {
+			parser.Errorf("%s", perr)
+			code = 2
+			return
+		}
+		kctx.Bind(&ioStreams{out: stdout, err: stderr})
+		if rerr := kctx.Run(); rerr != nil {
+			code = report(stderr, rerr)
+		}
+	}()
+	return code
+}
+
+type exitCode int
+
+type ioStreams struct{ out, err *os.File }
+
+func report(stderr *os.File, err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "engram:", ee.err)
+		return ee.code
+	}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintln(stderr, "engram:", ce.Error())
+		return 1
+	}
+	fmt.Fprintln(stderr, "engram:", err)
+	return 1
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/httpapi"
+)
+
+type serveCmd struct {
+	dataFlags
+	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
+	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
+	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
+	Drain     time.Duration `name:"shutdown-timeout" default:"30s" help:"How long in-flight requests may run after a stop signal."`
+}
+
+// The default tenant and the file its owner key goes to on first start.
+const (
+	defaultTenant = "default"
+	adminKeyFile  = "admin.key"
+)
+
+func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
+	var h slog.Handler = slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: c.LogLevel})
+	if c.LogFormat == "text" {
+		h = slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: c.LogLevel})
+	}
+	log := slog.New(h)
+
+	l, err := openLocal(ctx, c.Data)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := bootstrap(ctx, l, c.Data, s); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(httpapi.Config{
+			Memories: l, Keys: l, Auth: l, Logger: log, Version: version,
+			Health: map[string]string{"crypto_profile": "standard", "version": version},
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let in-flight requests finish; every write that was
+	// acknowledged had committed before its response was sent.
+	log.Info("shutting down", "component", "serve")
+	sctx, cancel := context.WithTimeout(context.Background(), c.Drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped", "component", "serve")
+	return nil
+}
+
+// bootstrap creates the default tenant and its owner key on an empty data
+// directory, prints the key once and writes it to DIR/admin.key.
+func bootstrap(ctx context.Context, l *localEngine, dir string, s *ioStreams) error {
+	_, err := l.TenantByName(ctx, defaultTenant)
+	if err == nil {
+		return nil
+	}
+	if engram.ErrorCode(err) != engram.CodeNotFound {
+		return err
+	}
+	nt, err := l.CreateTenant(ctx, defaultTenant)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, adminKeyFile)
+	if err := writeSecretFile(path, nt.Key.Secret+"\n"); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(s.out, "Created tenant %q with an owner API key (shown once; also in %s):\n\n    %s\n\n", defaultTenant, path, nt.Key.Secret)
+	return nil
+}
+
+// writeSecretFile writes a 0600 file atomically (temp file + rename).
+func writeSecretFile(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/auth/apikey"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// touchEvery limits how often last_used_at is written: once a minute per
+// key is enough to tell a live key from a dead one, and keeps
+// authentication from writing on every request.
+const touchEvery = time.Minute
+
+var errBadKey = engram.Errorf(engram.CodeUnauthenticated, "invalid or expired API key")
+
+// Authenticate turns a bearer token into a principal. Unknown ids cost the
+// same MAC as known ones, so response time does not tell which ids exist.
+func (e *Engine) Authenticate(ctx context.Context, token string) (*engram.Principal, error) {
+	tok, err := apikey.Parse(token)
+	if err != nil {
+		return nil, errBadKey
+	}
+	pepper, _, err := e.ring.Pepper(ctx)
+	if err != nil {
+		return nil, err
+	}
+	got := apikey.MAC(pepper, tok.Secret)
+	var k *store.APIKey
+	var acct *store.Account
+	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+		if k, err = tx.APIKey(ctx, tok.ID); err != nil {
+			return err
+		}
+		acct, err = tx.Account(ctx, k.TenantID, k.AccountID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		apikey.Equal(got, got) // same work as a comparison with a stored MAC
+		return nil, errBadKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock()
+	if !apikey.Equal(got, k.SecretMAC) || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+		return nil, errBadKey
+	}
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery {
+		if err := e.st.Write(ctx, func(tx store.Tx) error { return tx.TouchAPIKey(ctx, k.ID, now) }); err != nil {
+			return nil, err
+		}
+	}
+	// A key never holds more than its account's role allows, even if the
+	// role was lowered after the key was made.
+	role := engram.Role(acct.Role)
+	var perms []engram.Permission
+	for _, s := range k.Scopes {
+		if slices.Contains(role.Permissions(), engram.Permission(s)) {
+			perms = append(perms, engram.Permission(s))
+		}
+	}
+	return &engram.Principal{TenantID: k.TenantID, AccountID: k.AccountID, KeyID: k.ID, Role: role, Permissions: perms}, nil
+}
+
+// newKey makes a key for an account and its stored form.
+func (e *Engine) newKey(ctx context.Context, tenantID, accountID, name string, scopes []engram.Permission, expires *time.Time) (*engram.NewAPIKey, *store.APIKey, error) {
+	tok, secret, err := apikey.Generate(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	pepper, version, err := e.ring.Pepper(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := e.clock()
+	sk := &store.APIKey{
+		ID: tok.ID, TenantID: tenantID, AccountID: accountID, Name: name, Prefix: tok.Prefix(),
+		SecretMAC: apikey.MAC(pepper, tok.Secret), PepperVersion: version, CreatedAt: now, ExpiresAt: expires,
+	}
+	for _, s := range scopes {
+		sk.Scopes = append(sk.Scopes, string(s))
+	}
+	return &engram.NewAPIKey{APIKey: publicKey(sk), Secret: secret}, sk, nil
+}
+
+func publicKey(k *store.APIKey) engram.APIKey {
+	out := engram.APIKey{
+		ID: k.ID, Name: k.Name, Prefix: k.Prefix, AccountID: k.AccountID, Scopes: []engram.Permission{},
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt,
+	}
+	for _, s := range k.Scopes {
+		out.Scopes = append(out.Scopes, engram.Permission(s))
+	}
+	return out
+}
+
+// CreateKey makes a key for the calling account. It may not grant a
+// permission the caller does not hold.
+func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (*engram.NewAPIKey, error) {
+	p, err := authorize(ctx, engram.PermKeysAdmin)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > engram.MaxKeyNameBytes || !utf8.ValidString(name) {
+		return nil, invalid("name must be 1 to %d bytes of UTF-8", engram.MaxKeyNameBytes)
+	}
+	scopes := req.Scopes
+	if len(scopes) == 0 {
+		scopes = p.Permissions
+	}
+	seen := map[engram.Permission]bool{}
+	var uniq []engram.Permission
+	for _, s := range scopes {
+		if !s.Valid() {
+			return nil, invalid("unknown scope %q", s)
+		}
+		if !p.Can(s) {
+			return nil, engram.Errorf(engram.CodeForbidden, "cannot grant %q: the calling key does not hold it", s)
+		}
+		if !seen[s] {
+			seen[s] = true
+			uniq = append(uniq, s)
+		}
+	}
+	if req.ExpiresAt != nil {
+		t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !t.After(e.clock()) {
+			return nil, invalid("expires_at must be in the future")
+		}
+		req.ExpiresAt = &t
+	}
+	nk, sk, err := e.newKey(ctx, p.TenantID, p.AccountID, name, uniq, req.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.st.Write(ctx, func(tx store.Tx) error { return tx.CreateAPIKey(ctx, sk) }); err != nil {
+		return nil, err
+	}
+	return nk, nil
+}
+
+// ListKeys lists the tenant's keys, secrets excluded (they are not stored).
+func (e *Engine) ListKeys(ctx context.Context) ([]engram.APIKey, error) {
+	p, err := authorize(ctx, engram.PermKeysAdmin)
+	if err != nil {
+		return nil, err
+	}
+	var rows []store.APIKey
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.ListAPIKeys(ctx, p.TenantID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]engram.APIKey, 0, len(rows))
+	for i := range rows {
+		out = append(out, publicKey(&rows[i]))
+	}
+	return out, nil
+}
+
+// RevokeKey revokes a key of the tenant; the next request with it fails.
+func (e *Engine) RevokeKey(ctx context.Context, id string) error {
+	p, err := authorize(ctx, engram.PermKeysAdmin)
+	if err != nil {
+		return err
+	}
+	if len(id) > 64 {
+		return engram.Errorf(engram.CodeNotFound, "key not found")
+	}
+	err = e.st.Write(ctx, func(tx store.Tx) error { return tx.RevokeAPIKey(ctx, p.TenantID, id, e.clock()) })
+	return notFound(err, "key")
+}

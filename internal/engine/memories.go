@@ -1,0 +1,526 @@
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/search/fulltext"
+	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// idempotencyTTL is how long a retried POST replays its first result.
+const idempotencyTTL = 24 * time.Hour
+
+func memoryContext(tenantID, subject, id, field string) seal.Context {
+	return seal.Context{Domain: "memory", Tenant: tenantID, Subject: subject, Record: id, Field: field}
+}
+
+func historyContext(tenantID, subject, id, field string) seal.Context {
+	return seal.Context{Domain: "history", Tenant: tenantID, Subject: subject, Record: id, Field: field}
+}
+
+// writer holds what one write needs: the subject key, the blinder and the
+// MAC key of the tenant.
+type writer struct {
+	tenant  string
+	subject string
+	key     seal.Key
+	blind   *fulltext.Blinder
+	macKey  []byte
+}
+
+func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer, error) {
+	k, err := e.ring.CurrentSubjectKey(ctx, tenantID, subject)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.blinder(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := e.ring.Derived(ctx, tenantID, keys.PurposeMAC)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
+}
+
+func (w *writer) mac(parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, w.macKey)
+	for _, p := range parts {
+		var n [8]byte
+		for i := range n {
+			n[i] = byte(uint64(len(p)) >> (56 - 8*i))
+		}
+		m.Write(n[:])
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// record seals content and metadata into a stored memory with its postings.
+func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]store.Posting, error) {
+	var err error
+	m.Subject = w.subject
+	m.Content, err = seal.Seal(w.key, memoryContext(w.tenant, w.subject, m.ID, "content"), []byte(content))
+	if err != nil {
+		return nil, err
+	}
+	m.Metadata = nil
+	if metadata != nil {
+		if m.Metadata, err = seal.Seal(w.key, memoryContext(w.tenant, w.subject, m.ID, "metadata"), metadata); err != nil {
+			return nil, err
+		}
+	}
+	m.ContentMAC = w.mac([]byte(content))
+	postings, n := w.blind.Postings(content)
+	m.DocLen = n
+	return postings, nil
+}
+
+func (w *writer) history(m *store.Memory, event engram.Event, oldText, newText string, at time.Time) (*store.History, error) {
+	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, Event: string(event), CreatedAt: at}
+	var err error
+	if oldText != "" {
+		if h.Old, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, h.ID, "old"), []byte(oldText)); err != nil {
+			return nil, err
+		}
+	}
+	if newText != "" {
+		if h.New, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, h.ID, "new"), []byte(newText)); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// idemResult is what an idempotency record keeps: ids and events only.
+type idemResult struct {
+	ID    string       `json:"id"`
+	Event engram.Event `json:"event"`
+}
+
+// Add stores memories. An exact duplicate of a memory in the same scope is
+// not stored again: its result is the existing memory with EventNone.
+func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddResult, error) {
+	p, err := authorize(ctx, engram.PermMemoriesWrite)
+	if err != nil {
+		return nil, err
+	}
+	texts, err := addTexts(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkScope(req.Scope); err != nil {
+		return nil, err
+	}
+	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {
+		return nil, invalid("Idempotency-Key is longer than %d bytes", engram.MaxIdempotencyKey)
+	}
+	md, err := encodeMetadata(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
+	if err != nil {
+		return nil, err
+	}
+	var reqHash []byte
+	if req.IdempotencyKey != "" {
+		canon, _ := json.Marshal(struct {
+			T []addText
+			S engram.Scope
+			M json.RawMessage
+		}{texts, req.Scope, md})
+		reqHash = w.mac([]byte("idempotency"), canon)
+	}
+
+	var results []engram.AddResult
+	err = e.st.Write(ctx, func(tx store.Tx) error {
+		results = results[:0]
+		now := e.clock()
+		if reqHash != nil {
+			prev, err := tx.Idempotency(ctx, p.TenantID, req.IdempotencyKey)
+			switch {
+			case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
+				if !hmac.Equal(prev.RequestHash, reqHash) {
+					return engram.Errorf(engram.CodeConflict, "Idempotency-Key was already used with a different request")
+				}
+				results, err = e.replay(ctx, tx, p.TenantID, prev.Result)
+				return err
+			case err == nil:
+				if err := tx.DeleteIdempotencyBefore(ctx, now.Add(-idempotencyTTL)); err != nil {
+					return err
+				}
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		for _, t := range texts {
+			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, now)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
+		if reqHash == nil {
+			return nil
+		}
+		keep := make([]idemResult, len(results))
+		for i, r := range results {
+			keep[i] = idemResult{ID: r.ID, Event: r.Event}
+		}
+		b, _ := json.Marshal(keep)
+		return tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// addText is one memory to write: its text and, for messages, the role.
+type addText struct {
+	Text string `json:"t"`
+	Role string `json:"r,omitempty"`
+}
+
+func addTexts(req engram.AddRequest) ([]addText, error) {
+	switch {
+	case req.Content != "" && len(req.Messages) > 0:
+		return nil, invalid("give either content or messages, not both")
+	case req.Content != "":
+		c, err := cleanText("content", req.Content)
+		if err != nil {
+			return nil, err
+		}
+		return []addText{{Text: c}}, nil
+	case len(req.Messages) > engram.MaxMessages:
+		return nil, invalid("at most %d messages per request", engram.MaxMessages)
+	}
+	var out []addText
+	for i, m := range req.Messages {
+		if len(m.Role) > 32 {
+			return nil, invalid("messages[%d].role is longer than 32 bytes", i)
+		}
+		if err := checkID(fmt.Sprintf("messages[%d].role", i), m.Role); err != nil {
+			return nil, err
+		}
+		c, err := cleanText(fmt.Sprintf("messages[%d].content", i), m.Content)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, addText{Text: c, Role: m.Role})
+	}
+	if len(out) == 0 {
+		return nil, invalid("content or messages is required")
+	}
+	return out, nil
+}
+
+func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, now time.Time) (engram.AddResult, error) {
+	mac := w.mac([]byte(t.Text))
+	existing, err := tx.MemoryByMAC(ctx, w.tenant, scope, mac)
+	if err == nil {
+		return engram.AddResult{ID: existing.ID, Content: t.Text, Event: engram.EventNone}, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return engram.AddResult{}, err
+	}
+	if t.Role != "" {
+		// A message's role travels in its metadata.
+		var meta map[string]any
+		if md != nil {
+			_ = json.Unmarshal(md, &meta)
+		} else {
+			meta = map[string]any{}
+		}
+		meta["role"] = t.Role
+		md, _ = json.Marshal(meta)
+	}
+	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: now, UpdatedAt: now}
+	postings, err := w.record(m, t.Text, md)
+	if err != nil {
+		return engram.AddResult{}, err
+	}
+	if err := tx.InsertMemory(ctx, m, postings); err != nil {
+		return engram.AddResult{}, err
+	}
+	h, err := w.history(m, engram.EventAdd, "", t.Text, now)
+	if err != nil {
+		return engram.AddResult{}, err
+	}
+	if err := tx.InsertHistory(ctx, h); err != nil {
+		return engram.AddResult{}, err
+	}
+	return engram.AddResult{ID: m.ID, Content: t.Text, Event: engram.EventAdd}, nil
+}
+
+// replay rebuilds the result of an earlier idempotent request. A memory
+// deleted since is reported with its event and an empty text.
+func (e *Engine) replay(ctx context.Context, tx store.Tx, tenantID string, raw []byte) ([]engram.AddResult, error) {
+	var kept []idemResult
+	if err := json.Unmarshal(raw, &kept); err != nil {
+		return nil, fmt.Errorf("decode idempotency record: %w", err)
+	}
+	o := e.opener(ctx, tenantID)
+	out := make([]engram.AddResult, 0, len(kept))
+	for _, k := range kept {
+		r := engram.AddResult{ID: k.ID, Event: k.Event}
+		m, err := tx.Memory(ctx, tenantID, k.ID)
+		if err == nil {
+			text, err := o.open(m.Subject, memoryContext(tenantID, m.Subject, m.ID, "content"), m.Content)
+			if err != nil {
+				return nil, err
+			}
+			r.Content = string(text)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// decode opens a stored memory.
+func (o *opener) memory(m *store.Memory) (*engram.Memory, error) {
+	text, err := o.open(m.Subject, memoryContext(m.TenantID, m.Subject, m.ID, "content"), m.Content)
+	if err != nil {
+		return nil, err
+	}
+	rawMD, err := o.open(m.Subject, memoryContext(m.TenantID, m.Subject, m.ID, "metadata"), m.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	md, err := decodeMetadata(rawMD)
+	if err != nil {
+		return nil, fmt.Errorf("decode metadata: %w", err)
+	}
+	return &engram.Memory{
+		ID: m.ID, Content: string(text), UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID,
+		Metadata: md, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+	}, nil
+}
+
+// Get returns one memory.
+func (e *Engine) Get(ctx context.Context, id string) (*engram.Memory, error) {
+	p, err := authorize(ctx, engram.PermMemoriesRead)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	var m *store.Memory
+	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+		m, err = tx.Memory(ctx, p.TenantID, id)
+		return err
+	})
+	if err != nil {
+		return nil, notFound(err, "memory")
+	}
+	return e.opener(ctx, p.TenantID).memory(m)
+}
+
+// List returns a page of memories matching the scope, newest first.
+func (e *Engine) List(ctx context.Context, req engram.ListRequest) (*engram.ListResult, error) {
+	p, err := authorize(ctx, engram.PermMemoriesRead)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkScope(req.Scope); err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(req.Limit, engram.DefaultListLimit, engram.MaxListLimit)
+	if err != nil {
+		return nil, err
+	}
+	before := ""
+	if req.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
+		if err != nil || !validID(string(b)) {
+			return nil, invalid("cursor is not one this server issued")
+		}
+		before = string(b)
+	}
+	var rows []store.Memory
+	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.ListMemories(ctx, p.TenantID, req.Scope, before, limit+1)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &engram.ListResult{Memories: []engram.Memory{}}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(rows[limit-1].ID))
+	}
+	o := e.opener(ctx, p.TenantID)
+	for i := range rows {
+		m, err := o.memory(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		res.Memories = append(res.Memories, *m)
+	}
+	return res, nil
+}
+
+// Update replaces a memory's content (and metadata when given) and records
+// the change in its history.
+func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest) (*engram.Memory, error) {
+	p, err := authorize(ctx, engram.PermMemoriesWrite)
+	if err != nil {
+		return nil, err
+	}
+	content, err := cleanText("content", req.Content)
+	if err != nil {
+		return nil, err
+	}
+	md, err := encodeMetadata(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	// The subject comes from the stored record; load it before the write
+	// so the key lookup (which may itself write) happens outside it.
+	var cur *store.Memory
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		cur, err = tx.Memory(ctx, p.TenantID, id)
+		return err
+	}); err != nil {
+		return nil, notFound(err, "memory")
+	}
+	w, err := e.writer(ctx, p.TenantID, cur.Subject)
+	if err != nil {
+		return nil, err
+	}
+	var out *engram.Memory
+	err = e.st.Write(ctx, func(tx store.Tx) error {
+		m, err := tx.Memory(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "memory")
+		}
+		o := e.opener(ctx, p.TenantID)
+		old, err := o.memory(m)
+		if err != nil {
+			return err
+		}
+		if req.Metadata == nil && old.Metadata != nil {
+			md, _ = json.Marshal(old.Metadata)
+		}
+		if old.Content == content && req.Metadata == nil {
+			out = old
+			return nil
+		}
+		now := e.clock()
+		m.UpdatedAt = now
+		postings, err := w.record(m, content, md)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateMemory(ctx, m, postings); err != nil {
+			return notFound(err, "memory")
+		}
+		h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertHistory(ctx, h); err != nil {
+			return err
+		}
+		out, err = o.memory(m)
+		return err
+	})
+	return out, err
+}
+
+// Delete removes a memory and its index postings; its history records the
+// deletion.
+func (e *Engine) Delete(ctx context.Context, id string) error {
+	p, err := authorize(ctx, engram.PermMemoriesWrite)
+	if err != nil {
+		return err
+	}
+	if !validID(id) {
+		return engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	var cur *store.Memory
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		cur, err = tx.Memory(ctx, p.TenantID, id)
+		return err
+	}); err != nil {
+		return notFound(err, "memory")
+	}
+	w, err := e.writer(ctx, p.TenantID, cur.Subject)
+	if err != nil {
+		return err
+	}
+	return e.st.Write(ctx, func(tx store.Tx) error {
+		m, err := tx.Memory(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "memory")
+		}
+		old, err := e.opener(ctx, p.TenantID).memory(m)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteMemory(ctx, p.TenantID, id); err != nil {
+			return notFound(err, "memory")
+		}
+		h, err := w.history(m, engram.EventDelete, old.Content, "", e.clock())
+		if err != nil {
+			return err
+		}
+		return tx.InsertHistory(ctx, h)
+	})
+}
+
+// History returns a memory's changes, oldest first. It stays readable after
+// the memory is deleted.
+func (e *Engine) History(ctx context.Context, id string) ([]engram.HistoryEntry, error) {
+	p, err := authorize(ctx, engram.PermMemoriesRead)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	var rows []store.History
+	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.History(ctx, p.TenantID, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	o := e.opener(ctx, p.TenantID)
+	out := make([]engram.HistoryEntry, 0, len(rows))
+	for _, h := range rows {
+		oldText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.ID, "old"), h.Old)
+		if err != nil {
+			return nil, err
+		}
+		newText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.ID, "new"), h.New)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, engram.HistoryEntry{MemoryID: h.MemoryID, OldMemory: string(oldText), NewMemory: string(newText), Event: engram.Event(h.Event), CreatedAt: h.CreatedAt})
+	}
+	return out, nil
+}

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"regexp"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// tenantName: lowercase, digits and dashes, so names are safe in paths,
+// logs and shell commands.
+var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func accountContext(tenantID, subject, id, field string) seal.Context {
+	return seal.Context{Domain: "account", Tenant: tenantID, Subject: subject, Record: id, Field: field}
+}
+
+// CreateTenant creates a tenant, its key, an owner account and the owner's
+// first API key, in one transaction.
+func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTenant, error) {
+	if !tenantName.MatchString(name) {
+		return nil, invalid("tenant name must be 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+	}
+	if err := e.st.Read(ctx, func(tx store.Tx) error {
+		_, err := tx.TenantByName(ctx, name)
+		return err
+	}); err == nil {
+		return nil, engram.Errorf(engram.CodeConflict, "tenant %q already exists", name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	now := e.clock()
+	t := &store.Tenant{ID: newID(), Name: name, CreatedAt: now}
+	tk, wtk, err := e.ring.NewTenantKey(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	acct := &store.Account{ID: newID(), TenantID: t.ID, Role: string(engram.RoleOwner), CreatedAt: now}
+	subject := "a:" + acct.ID
+	sk, wsk, err := e.ring.NewSubjectKey(tk, t.ID, subject)
+	if err != nil {
+		return nil, err
+	}
+	if acct.Name, err = seal.Seal(sk, accountContext(t.ID, subject, acct.ID, "name"), []byte("owner")); err != nil {
+		return nil, err
+	}
+	nk, skey, err := e.newKey(ctx, t.ID, acct.ID, "owner", engram.RoleOwner.Permissions(), nil)
+	if err != nil {
+		return nil, err
+	}
+	err = e.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, t); err != nil {
+			return err
+		}
+		for _, w := range []*store.WrappedKey{wtk, wsk} {
+			if err := tx.PutKey(ctx, w); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateAccount(ctx, acct); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(ctx, skey)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, engram.Errorf(engram.CodeConflict, "tenant %q already exists", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &engram.NewTenant{
+		Tenant: engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt},
+		Owner:  engram.Account{ID: acct.ID, TenantID: t.ID, Name: "owner", Role: engram.RoleOwner, CreatedAt: now},
+		Key:    *nk,
+	}, nil
+}
+
+// TenantByName looks a tenant up by name.
+func (e *Engine) TenantByName(ctx context.Context, name string) (*engram.Tenant, error) {
+	var t *store.Tenant
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		t, err = tx.TenantByName(ctx, name)
+		return err
+	})
+	if err != nil {
+		return nil, notFound(err, "tenant")
+	}
+	return &engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}, nil
+}

@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/engram-memory/engram"
+)
+
+type ScopeFields struct {
+	UserID  string `json:"user_id,omitempty" maxLength:"256" doc:"The end user the memory is about."`
+	AgentID string `json:"agent_id,omitempty" maxLength:"256" doc:"The agent that learned it."`
+	RunID   string `json:"run_id,omitempty" maxLength:"256" doc:"The conversation or run it came from."`
+}
+
+func (s ScopeFields) scope() engram.Scope {
+	return engram.Scope{UserID: s.UserID, AgentID: s.AgentID, RunID: s.RunID}
+}
+
+type messageBody struct {
+	Role    string `json:"role" maxLength:"32" doc:"Who said it: user, assistant, …"`
+	Content string `json:"content" maxLength:"65536"`
+}
+
+type addInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"128" doc:"Retries with the same key and body return the first result instead of writing again (24 hours)."`
+	Body           struct {
+		Content  string         `json:"content,omitempty" maxLength:"65536" doc:"The memory text. Give content or messages."`
+		Messages []messageBody  `json:"messages,omitempty" maxItems:"100" doc:"Conversation turns; each non-empty turn is stored as one memory with its role in metadata."`
+		Metadata map[string]any `json:"metadata,omitempty" doc:"Free-form JSON object, encrypted at rest (at most 64 keys, 16 KiB)."`
+		ScopeFields
+	}
+}
+
+type resultsBody[T any] struct {
+	Body struct {
+		Results []T `json:"results"`
+	}
+}
+
+type memoryOutput struct{ Body *engram.Memory }
+
+type idInput struct {
+	ID string `path:"id" maxLength:"64" doc:"Memory id."`
+}
+
+type listInput struct {
+	UserID  string `query:"user_id" maxLength:"256"`
+	AgentID string `query:"agent_id" maxLength:"256"`
+	RunID   string `query:"run_id" maxLength:"256"`
+	Limit   int    `query:"limit" minimum:"1" maximum:"100" doc:"Page size (default 20)."`
+	Cursor  string `query:"cursor" maxLength:"128" doc:"next_cursor of the previous page."`
+}
+
+type listOutput struct {
+	Body struct {
+		Results    []engram.Memory `json:"results"`
+		NextCursor string          `json:"next_cursor,omitempty" doc:"Absent on the last page."`
+	}
+}
+
+type updateInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Content  string         `json:"content" minLength:"1" maxLength:"65536"`
+		Metadata map[string]any `json:"metadata,omitempty" doc:"Replaces the metadata when present."`
+	}
+}
+
+type searchInput struct {
+	Body struct {
+		Query   string         `json:"query" minLength:"1" maxLength:"4096"`
+		Filters map[string]any `json:"filters,omitempty" doc:"Metadata equality filters: every key must be present with an equal value."`
+		Limit   int            `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Results to return (default 10)."`
+		ScopeFields
+	}
+}
+
+func registerMemories(api huma.API, svc engram.MemoryService) {
+	huma.Register(api, op("addMemory", http.MethodPost, "/v1/memories", "Store memories", http.StatusCreated, "memories"),
+		func(ctx context.Context, in *addInput) (*resultsBody[engram.AddResult], error) {
+			msgs := make([]engram.Message, len(in.Body.Messages))
+			for i, m := range in.Body.Messages {
+				msgs[i] = engram.Message{Role: m.Role, Content: m.Content}
+			}
+			res, err := svc.Add(ctx, engram.AddRequest{
+				Content: in.Body.Content, Messages: msgs, Scope: in.Body.scope(),
+				Metadata: in.Body.Metadata, IdempotencyKey: in.IdempotencyKey,
+			})
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			out := &resultsBody[engram.AddResult]{}
+			out.Body.Results = res
+			return out, nil
+		})
+
+	huma.Register(api, op("listMemories", http.MethodGet, "/v1/memories", "List memories, newest first", http.StatusOK, "memories"),
+		func(ctx context.Context, in *listInput) (*listOutput, error) {
+			res, err := svc.List(ctx, engram.ListRequest{
+				Scope: engram.Scope{UserID: in.UserID, AgentID: in.AgentID, RunID: in.RunID},
+				Limit: in.Limit, Cursor: in.Cursor,
+			})
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			out := &listOutput{}
+			out.Body.Results, out.Body.NextCursor = res.Memories, res.NextCursor
+			return out, nil
+		})
+
+	huma.Register(api, op("getMemory", http.MethodGet, "/v1/memories/{id}", "Get a memory", http.StatusOK, "memories"),
+		func(ctx context.Context, in *idInput) (*memoryOutput, error) {
+			m, err := svc.Get(ctx, in.ID)
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return &memoryOutput{Body: m}, nil
+		})
+
+	huma.Register(api, op("updateMemory", http.MethodPut, "/v1/memories/{id}", "Replace a memory's text", http.StatusOK, "memories"),
+		func(ctx context.Context, in *updateInput) (*memoryOutput, error) {
+			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata})
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return &memoryOutput{Body: m}, nil
+		})
+
+	huma.Register(api, op("deleteMemory", http.MethodDelete, "/v1/memories/{id}", "Delete a memory", http.StatusNoContent, "memories"),
+		func(ctx context.Context, in *idInput) (*struct{}, error) {
+			if err := svc.Delete(ctx, in.ID); err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return nil, nil
+		})
+
+	huma.Register(api, op("memoryHistory", http.MethodGet, "/v1/memories/{id}/history", "A memory's changes, oldest first", http.StatusOK, "memories"),
+		func(ctx context.Context, in *idInput) (*resultsBody[engram.HistoryEntry], error) {
+			h, err := svc.History(ctx, in.ID)
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			out := &resultsBody[engram.HistoryEntry]{}
+			out.Body.Results = h
+			return out, nil
+		})
+
+	huma.Register(api, op("searchMemories", http.MethodPost, "/v1/search", "Search memories", http.StatusOK, "memories"),
+		func(ctx context.Context, in *searchInput) (*resultsBody[engram.SearchHit], error) {
+			hits, err := svc.Search(ctx, engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters, Limit: in.Body.Limit})
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			out := &resultsBody[engram.SearchHit]{}
+			out.Body.Results = hits
+			return out, nil
+		})
+}

@@ -1,0 +1,324 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, content, metadata,
+	content_mac, doc_len, created_at, updated_at`
+
+func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	_, err := t.tx.ExecContext(ctx,
+		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.Content, m.Metadata,
+		m.ContentMAC, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt))
+	if err != nil {
+		return wrapErr("insert memory", err)
+	}
+	if err := t.insertPostings(ctx, m.TenantID, m.ID, postings); err != nil {
+		return fmt.Errorf("insert memory: %w", err)
+	}
+	return nil
+}
+
+// postingColumns is the number of parameters one posting row binds.
+const postingColumns = 4
+
+func (t *tx) insertPostings(ctx context.Context, tenantID, memoryID string, postings []store.Posting) error {
+	for batch := range slices.Chunk(mergePostings(postings), maxParams/postingColumns) {
+		var (
+			sb   strings.Builder
+			args = make([]any, 0, len(batch)*postingColumns)
+		)
+		sb.WriteString(`INSERT INTO postings (tenant_id, token, memory_id, tf) VALUES `)
+		for i, p := range batch {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?, ?, ?, ?)")
+			args = append(args, tenantID, p.Token, memoryID, p.TF)
+		}
+		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return wrapErr("insert postings", err)
+		}
+	}
+	return nil
+}
+
+// mergePostings sums the frequencies of a token listed twice, which is what
+// the list means, rather than failing on the primary key.
+func mergePostings(postings []store.Posting) []store.Posting {
+	seen := make(map[string]int, len(postings))
+	out := make([]store.Posting, 0, len(postings))
+	for _, p := range postings {
+		if i, ok := seen[string(p.Token)]; ok {
+			out[i].TF += p.TF
+			continue
+		}
+		seen[string(p.Token)] = len(out)
+		out = append(out, p)
+	}
+	return out
+}
+
+func (t *tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, error) {
+	row := t.tx.QueryRowContext(ctx,
+		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	m, err := scanMemory(row)
+	if err != nil {
+		return nil, wrapErr("get memory", err)
+	}
+	return m, nil
+}
+
+func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	out := []store.Memory{}
+	// Deduplicated so that an id repeated across chunks is returned once.
+	uniq := slices.Clone(ids)
+	slices.Sort(uniq)
+	uniq = slices.Compact(uniq)
+	for batch := range slices.Chunk(uniq, maxParams) {
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, tenantID)
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		ms, err := t.queryMemories(ctx,
+			`SELECT `+memoryColumns+` FROM memories
+			 WHERE tenant_id = ? AND id IN (`+placeholders(len(batch))+`)`, args...)
+		if err != nil {
+			return nil, wrapErr("get memories", err)
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*store.Memory, error) {
+	// Every scope field is compared, empty ones included: the same content
+	// said to another user, agent or run is another memory. The oldest
+	// match wins so that the answer does not change as duplicates appear.
+	row := t.tx.QueryRowContext(ctx,
+		`SELECT `+memoryColumns+` FROM memories
+		 WHERE tenant_id = ? AND content_mac = ? AND user_id = ? AND agent_id = ? AND run_id = ?
+		 ORDER BY id LIMIT 1`,
+		tenantID, mac, scope.UserID, scope.AgentID, scope.RunID)
+	m, err := scanMemory(row)
+	if err != nil {
+		return nil, wrapErr("get memory by mac", err)
+	}
+	return m, nil
+}
+
+func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE memories SET content = ?, metadata = ?, content_mac = ?, doc_len = ?, updated_at = ?
+		 WHERE tenant_id = ? AND id = ?`,
+		m.Content, m.Metadata, m.ContentMAC, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
+	if err := mustAffect("update memory", res, err); err != nil {
+		return err
+	}
+	if err := t.deletePostings(ctx, m.TenantID, m.ID); err != nil {
+		return fmt.Errorf("update memory: %w", err)
+	}
+	if err := t.insertPostings(ctx, m.TenantID, m.ID, postings); err != nil {
+		return fmt.Errorf("update memory: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
+	// Explicitly, not only by ON DELETE CASCADE: the cascade depends on the
+	// foreign_keys pragma of the connection; the search index must not.
+	if err := t.deletePostings(ctx, tenantID, id); err != nil {
+		return fmt.Errorf("delete memory: %w", err)
+	}
+	res, err := t.tx.ExecContext(ctx,
+		`DELETE FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return mustAffect("delete memory", res, err)
+}
+
+func (t *tx) deletePostings(ctx context.Context, tenantID, memoryID string) error {
+	_, err := t.tx.ExecContext(ctx,
+		`DELETE FROM postings WHERE memory_id = ? AND tenant_id = ?`, memoryID, tenantID)
+	if err != nil {
+		return wrapErr("delete postings", err)
+	}
+	return nil
+}
+
+func (t *tx) ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]store.Memory, error) {
+	if limit <= 0 {
+		return []store.Memory{}, nil
+	}
+	where, args := scopeFilter("", tenantID, scope)
+	if before != "" {
+		where += ` AND id < ?`
+		args = append(args, before)
+	}
+	args = append(args, limit)
+	ms, err := t.queryMemories(ctx,
+		`SELECT `+memoryColumns+` FROM memories WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, wrapErr("list memories", err)
+	}
+	return ms, nil
+}
+
+// scopeFilter returns the WHERE condition selecting a tenant's memories that
+// match every non-empty field of scope, with its arguments. alias qualifies
+// the columns when the query joins memories to another table.
+func scopeFilter(alias, tenantID string, scope engram.Scope) (string, []any) {
+	if alias != "" {
+		alias += "."
+	}
+	where := alias + `tenant_id = ?`
+	args := []any{tenantID}
+	for _, f := range []struct{ col, val string }{
+		{"user_id", scope.UserID},
+		{"agent_id", scope.AgentID},
+		{"run_id", scope.RunID},
+	} {
+		if f.val != "" {
+			where += ` AND ` + alias + f.col + ` = ?`
+			args = append(args, f.val)
+		}
+	}
+	return where, args
+}
+
+func (t *tx) queryMemories(ctx context.Context, query string, args ...any) ([]store.Memory, error) {
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Memory{}
+	for rows.Next() {
+		m, err := scanMemory(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+func scanMemory(s scanner) (*store.Memory, error) {
+	var (
+		m                store.Memory
+		created, updated int64
+	)
+	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.Content,
+		&m.Metadata, &m.ContentMAC, &m.DocLen, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	m.CreatedAt = fromMicros(created)
+	m.UpdatedAt = fromMicros(updated)
+	return &m, nil
+}
+
+func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
+	_, err := t.tx.ExecContext(ctx,
+		`INSERT INTO history (id, tenant_id, memory_id, subject, event, old, new, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.TenantID, h.MemoryID, h.Subject, h.Event, h.Old, h.New, toMicros(h.CreatedAt))
+	if err != nil {
+		return wrapErr("insert history", err)
+	}
+	return nil
+}
+
+func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.History, error) {
+	// id breaks ties between changes made in the same microsecond; ids are
+	// time-ordered.
+	rows, err := t.tx.QueryContext(ctx,
+		`SELECT id, tenant_id, memory_id, subject, event, old, new, created_at FROM history
+		 WHERE tenant_id = ? AND memory_id = ? ORDER BY created_at, id`, tenantID, memoryID)
+	if err != nil {
+		return nil, wrapErr("get history", err)
+	}
+	defer rows.Close()
+	out := []store.History{}
+	for rows.Next() {
+		var (
+			h       store.History
+			created int64
+		)
+		if err := rows.Scan(&h.ID, &h.TenantID, &h.MemoryID, &h.Subject, &h.Event,
+			&h.Old, &h.New, &created); err != nil {
+			return nil, wrapErr("get history", err)
+		}
+		h.CreatedAt = fromMicros(created)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("get history", err)
+	}
+	return out, nil
+}
+
+func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
+	where, args := scopeFilter("", tenantID, scope)
+	out := &store.Postings{Matches: []store.Match{}}
+	// Both queries run in the caller's transaction, so the statistics
+	// describe the same snapshot as the matches.
+	err := t.tx.QueryRowContext(ctx,
+		`SELECT COUNT(*), COALESCE(SUM(doc_len), 0) FROM memories WHERE `+where, args...,
+	).Scan(&out.Docs, &out.TotalLen)
+	if err != nil {
+		return nil, wrapErr("search postings: corpus statistics", err)
+	}
+	if out.Docs == 0 {
+		return out, nil
+	}
+
+	uniq := make([][]byte, 0, len(tokens))
+	seen := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		if !seen[string(tok)] {
+			seen[string(tok)] = true
+			uniq = append(uniq, tok)
+		}
+	}
+	where, scopeArgs := scopeFilter("m", tenantID, scope)
+	for batch := range slices.Chunk(uniq, maxParams) {
+		args := make([]any, 0, len(batch)+len(scopeArgs)+1)
+		args = append(args, tenantID)
+		for _, tok := range batch {
+			args = append(args, tok)
+		}
+		args = append(args, scopeArgs...)
+		if err := t.queryMatches(ctx, out,
+			`SELECT p.memory_id, p.token, p.tf, m.doc_len
+			 FROM postings p JOIN memories m ON m.tenant_id = p.tenant_id AND m.id = p.memory_id
+			 WHERE p.tenant_id = ? AND p.token IN (`+placeholders(len(batch))+`) AND `+where,
+			args...); err != nil {
+			return nil, wrapErr("search postings", err)
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) queryMatches(ctx context.Context, out *store.Postings, query string, args ...any) error {
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var mt store.Match
+		if err := rows.Scan(&mt.MemoryID, &mt.Token, &mt.TF, &mt.DocLen); err != nil {
+			return err
+		}
+		out.Matches = append(out.Matches, mt)
+	}
+	return rows.Err()
+}

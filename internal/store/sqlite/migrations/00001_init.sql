@@ -1,0 +1,120 @@
+-- The database is untrusted: sensitive values arrive sealed (BLOB) and search
+-- terms arrive as blind tokens. Only ids, scope ids, sizes, key versions and
+-- timestamps (INTEGER Unix microseconds, UTC) are stored in clear.
+
+-- +goose Up
+CREATE TABLE tenants (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    tenant_id  TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    role       TEXT    NOT NULL,
+    name       BLOB,
+    email      BLOB,
+    created_at INTEGER NOT NULL
+);
+-- Parent key of api_keys (tenant_id, account_id): a key can only belong to
+-- an account of its own tenant.
+CREATE UNIQUE INDEX accounts_tenant_id ON accounts (tenant_id, id);
+
+CREATE TABLE api_keys (
+    id             TEXT    NOT NULL PRIMARY KEY,
+    tenant_id      TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    account_id     TEXT    NOT NULL,
+    name           TEXT    NOT NULL,
+    prefix         TEXT    NOT NULL,
+    scopes         TEXT    NOT NULL DEFAULT '[]', -- JSON array of permissions
+    secret_mac     BLOB    NOT NULL,
+    pepper_version INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER,
+    last_used_at   INTEGER,
+    revoked_at     INTEGER,
+    FOREIGN KEY (tenant_id, account_id) REFERENCES accounts (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant_id, id);
+CREATE INDEX api_keys_account ON api_keys (tenant_id, account_id);
+
+-- tenant_id is '' for system keys, so it cannot reference tenants.
+CREATE TABLE wrapped_keys (
+    tenant_id  TEXT    NOT NULL,
+    purpose    TEXT    NOT NULL,
+    owner      TEXT    NOT NULL DEFAULT '',
+    version    INTEGER NOT NULL,
+    wrapped    BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, purpose, owner, version)
+) WITHOUT ROWID;
+
+CREATE TABLE memories (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    tenant_id   TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    user_id     TEXT    NOT NULL DEFAULT '',
+    agent_id    TEXT    NOT NULL DEFAULT '',
+    run_id      TEXT    NOT NULL DEFAULT '',
+    subject     TEXT    NOT NULL,
+    content     BLOB    NOT NULL,
+    metadata    BLOB,
+    content_mac BLOB    NOT NULL,
+    doc_len     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+-- Unique so that postings can reference (tenant_id, id): a posting can never
+-- point at another tenant's memory.
+CREATE UNIQUE INDEX memories_tenant ON memories (tenant_id, id);
+CREATE INDEX memories_user ON memories (tenant_id, user_id, id);
+CREATE INDEX memories_agent ON memories (tenant_id, agent_id, id);
+CREATE INDEX memories_run ON memories (tenant_id, run_id, id);
+CREATE INDEX memories_mac ON memories (tenant_id, content_mac);
+
+-- History outlives the memory it describes, so it references only the tenant.
+CREATE TABLE history (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    tenant_id  TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    memory_id  TEXT    NOT NULL,
+    subject    TEXT    NOT NULL,
+    event      TEXT    NOT NULL,
+    old        BLOB,
+    new        BLOB,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX history_memory ON history (tenant_id, memory_id, created_at);
+
+-- The inverted index: a search reads the rows of a few tokens, hence the
+-- token-first key clustered WITHOUT ROWID.
+CREATE TABLE postings (
+    tenant_id TEXT    NOT NULL,
+    token     BLOB    NOT NULL,
+    memory_id TEXT    NOT NULL,
+    tf        INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, token, memory_id),
+    FOREIGN KEY (tenant_id, memory_id) REFERENCES memories (tenant_id, id) ON DELETE CASCADE
+) WITHOUT ROWID;
+-- Deleting or updating a memory removes its postings by memory id.
+CREATE INDEX postings_memory ON postings (memory_id, tenant_id);
+
+CREATE TABLE idempotency (
+    tenant_id    TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    key          TEXT    NOT NULL,
+    request_hash BLOB    NOT NULL,
+    result       BLOB    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+) WITHOUT ROWID;
+-- Expiry sweeps every tenant by age.
+CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- +goose Down
+DROP TABLE idempotency;
+DROP TABLE postings;
+DROP TABLE history;
+DROP TABLE memories;
+DROP TABLE wrapped_keys;
+DROP TABLE api_keys;
+DROP TABLE accounts;
+DROP TABLE tenants;

@@ -1,0 +1,300 @@
+// Package sqlite is the embedded store: one SQLite file reached through the
+// pure-Go modernc.org/sqlite driver, so that Engram ships as one static
+// binary with no database to run beside it.
+//
+// A DB holds two connection pools on the file: a single writer connection,
+// whose transactions begin IMMEDIATE, and a few read-only connections. In
+// WAL mode readers never wait for the writer, and because every write
+// transaction takes the file's write lock when it begins, two processes
+// (the server and an `engram` CLI command) can share the file: one waits,
+// under busy_timeout, for the other's transaction instead of failing halfway
+// through its own.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/engram-memory/engram/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+const (
+	// busyTimeout bounds how long a transaction waits for a lock held by
+	// another connection, in this process or another, before it fails.
+	busyTimeout = 10 * time.Second
+	// readerConns lets a few reads run beside the writer and each other.
+	readerConns = 4
+)
+
+// DB is a store in one SQLite file. It is safe for concurrent use.
+type DB struct {
+	writer *sql.DB
+	reader *sql.DB
+}
+
+// Open opens the database file at path, creating it (mode 0600) when it is
+// missing, and brings its schema up to date. Other processes may hold the
+// same file open.
+//
+// The -wal and -shm files SQLite creates beside the database cannot be
+// created in advance; SQLite gives them the permissions of the database file,
+// so they are 0600 too unless the process umask removes owner bits.
+func Open(ctx context.Context, path string) (*DB, error) {
+	// A '?' would be read as the start of the DSN's parameters.
+	if path == "" || strings.Contains(path, "?") {
+		return nil, fmt.Errorf("open sqlite: invalid path %q", path)
+	}
+	// An absolute path can never be taken for ":memory:" or a "file:" URI.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// The file holds sealed data but also who talks to whom (scope ids,
+	// timestamps): only the service's user may read it. Creating it here,
+	// rather than letting SQLite create it with 0644, is the only way to get
+	// the mode right from the first byte.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+
+	writer, err := sql.Open("sqlite", abs+"?"+writerParams().Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer: %w", err)
+	}
+	// One connection serialises this process's writers in the pool instead of
+	// in SQLite's busy handler, which polls.
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	db := &DB{writer: writer}
+	// Migrating first also turns the file to WAL before any reader connects.
+	if err := migrate(ctx, writer); err != nil {
+		_ = writer.Close()
+		return nil, err
+	}
+
+	reader, err := sql.Open("sqlite", abs+"?"+readerParams().Encode())
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("open sqlite reader: %w", err)
+	}
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(readerConns)
+	if err := reader.PingContext(ctx); err != nil {
+		_ = reader.Close()
+		_ = writer.Close()
+		return nil, fmt.Errorf("open sqlite reader: %w", err)
+	}
+	db.reader = reader
+	return db, nil
+}
+
+// writerParams are the DSN parameters of the writer pool. Pragmas go in the
+// DSN, not in an Exec after Open, so that every connection the pool ever
+// opens gets them.
+func writerParams() url.Values {
+	return url.Values{
+		"_pragma": {
+			"busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")",
+			"foreign_keys(1)",
+			"journal_mode(WAL)",
+			// In WAL mode NORMAL keeps the file consistent but may lose the
+			// last transactions on power loss. A write the service has
+			// acknowledged (and audited) must survive, so every commit
+			// syncs the WAL.
+			"synchronous(FULL)",
+		},
+		// BEGIN IMMEDIATE takes the write lock up front, where busy_timeout
+		// applies. A deferred transaction that reads and then writes would
+		// instead fail with SQLITE_BUSY when another process wrote in
+		// between, and no amount of waiting could save it.
+		"_txlock": {"immediate"},
+	}
+}
+
+// readerParams are the DSN parameters of the reader pool.
+func readerParams() url.Values {
+	return url.Values{
+		"_pragma": {
+			// Readers rarely wait in WAL mode, but they do while another
+			// connection recovers or resets the WAL.
+			"busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")",
+			// A write through Read is a bug; make it fail rather than
+			// take the write lock beside the writer.
+			"query_only(1)",
+		},
+	}
+}
+
+// migrate brings the schema up to date with the embedded migrations.
+func migrate(ctx context.Context, db *sql.DB) error {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, dir,
+		// Go migrations registered globally by other packages must not
+		// leak into this database.
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithLogger(goose.NopLogger()),
+	)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		// Another process opening the same new file may have applied a
+		// migration between our listing and our attempt; its transaction
+		// won, ours failed whole. Nothing pending now means the schema is
+		// complete.
+		if pending, perr := p.HasPending(ctx); perr != nil || pending {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes both pools. Closing the last connection checkpoints the WAL
+// into the database file.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Read runs fn in a read-only transaction, beside any write. fn sees one
+// snapshot of the database throughout.
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// Write runs fn in a write transaction, committed when fn returns nil. Writes
+// wait for each other; fn must not call Write itself (it would wait for
+// itself forever).
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	return run(ctx, db.writer, nil, fn)
+}
+
+func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	done := false
+	// Deferred rather than on the error path alone: a panic, or a test's
+	// t.FailNow (runtime.Goexit, which recover cannot see), must not keep
+	// the transaction open, or the single writer connection would never
+	// return to the pool. The panic itself goes on up after the rollback.
+	defer func() {
+		if !done {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&tx{tx: sqlTx}); err != nil {
+		// fn's error is what the caller can act on; a failed rollback
+		// leaves database/sql to discard the connection.
+		done = true
+		_ = sqlTx.Rollback()
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// tx implements store.Tx on one database/sql transaction.
+type tx struct {
+	tx *sql.Tx
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// wrapErr adds what failed to err, and maps what callers branch on to the
+// store sentinels: constraint violations by their extended result code, and
+// a missing row to ErrNotFound.
+func wrapErr(op string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	var se *modernc.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// mustAffect turns an UPDATE or DELETE that matched nothing into
+// ErrNotFound.
+func mustAffect(op string, res sql.Result, err error) error {
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Times are stored as INTEGER Unix microseconds: they sort and compare as
+// numbers, and the precision matches PostgreSQL's timestamptz.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func toNullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+// maxParams bounds the bound parameters of one IN list, well below SQLite's
+// limit, so that a long list is split rather than refused.
+const maxParams = 500
+
+// placeholders returns n comma-separated parameter markers.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
