@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/engram-memory/engram"
@@ -24,8 +25,10 @@ func memoryContext(tenantID, subject, id, field string) seal.Context {
 	return seal.Context{Domain: "memory", Tenant: tenantID, Subject: subject, Record: id, Field: field}
 }
 
-func historyContext(tenantID, subject, id, field string) seal.Context {
-	return seal.Context{Domain: "history", Tenant: tenantID, Subject: subject, Record: id, Field: field}
+// historyContext binds a history entry to its memory as well as to itself,
+// so an entry moved under another memory does not open.
+func historyContext(tenantID, subject, memoryID, id, field string) seal.Context {
+	return seal.Context{Domain: "history", Tenant: tenantID, Subject: subject, Record: memoryID + "/" + id, Field: field}
 }
 
 // writer holds what one write needs: the subject key, the blinder and the
@@ -91,12 +94,12 @@ func (w *writer) history(m *store.Memory, event engram.Event, oldText, newText s
 	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, Event: string(event), CreatedAt: at}
 	var err error
 	if oldText != "" {
-		if h.Old, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, h.ID, "old"), []byte(oldText)); err != nil {
+		if h.Old, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, m.ID, h.ID, "old"), []byte(oldText)); err != nil {
 			return nil, err
 		}
 	}
 	if newText != "" {
-		if h.New, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, h.ID, "new"), []byte(newText)); err != nil {
+		if h.New, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, m.ID, h.ID, "new"), []byte(newText)); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +218,9 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 		if err := checkID(fmt.Sprintf("messages[%d].role", i), m.Role); err != nil {
 			return nil, err
 		}
+		if strings.TrimSpace(m.Content) == "" {
+			continue // empty turns carry nothing to remember
+		}
 		c, err := cleanText(fmt.Sprintf("messages[%d].content", i), m.Content)
 		if err != nil {
 			return nil, err
@@ -222,7 +228,7 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 		out = append(out, addText{Text: c, Role: m.Role})
 	}
 	if len(out) == 0 {
-		return nil, invalid("content or messages is required")
+		return nil, invalid("content or at least one non-empty message is required")
 	}
 	return out, nil
 }
@@ -512,11 +518,11 @@ func (e *Engine) History(ctx context.Context, id string) ([]engram.HistoryEntry,
 	o := e.opener(ctx, p.TenantID)
 	out := make([]engram.HistoryEntry, 0, len(rows))
 	for _, h := range rows {
-		oldText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.ID, "old"), h.Old)
+		oldText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "old"), h.Old)
 		if err != nil {
 			return nil, err
 		}
-		newText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.ID, "new"), h.New)
+		newText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "new"), h.New)
 		if err != nil {
 			return nil, err
 		}
