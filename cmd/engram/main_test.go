@@ -1,0 +1,238 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the engram command built once for these tests, so that they
+// run it exactly as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "engram-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "engram")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build engram: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is `engram serve` running in a subprocess.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+}
+
+func startServer(t *testing.T, data string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "ENGRAM_API_KEY=")
+	s := &server{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	cmd.Stdout = s.stdout
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.stderr.WriteString(line + "\n")
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("server exited before listening")
+		}
+		s.url = "http://" + a
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("server did not start")
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return s
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("server exit: %v", err)
+	}
+}
+
+// engram runs a CLI command and returns its stdout.
+func engram(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func mustEngram(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, err := engram(t, env, args...)
+	if err != nil {
+		t.Fatalf("engram %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// TestFirstStartAndCLI is the new user's tour: first start, the owner key,
+// the CLI against the running server, an offline tenant, restart.
+func TestFirstStartAndCLI(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+
+	keyFile := filepath.Join(data, "admin.key")
+	fi, err := os.Stat(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.key mode %o", fi.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(keyFile)
+	key := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(key, "egm_") || strings.Count(string(raw), "\n") != 1 {
+		t.Fatalf("admin.key holds %q", raw)
+	}
+	if !strings.Contains(s.stdout.String(), key) {
+		t.Fatal("first start did not print the owner key")
+	}
+	for _, f := range []string{"kek.key", "engram.db"} {
+		fi, err := os.Stat(filepath.Join(data, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v mode %v", f, err, fi)
+		}
+	}
+
+	resp, err := http.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]string
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || health["crypto_profile"] != "standard" {
+		t.Fatalf("healthz: %d %v", resp.StatusCode, health)
+	}
+
+	env := []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + key}
+	out := mustEngram(t, env, "add", "Bob is allergic to peanuts", "--user", "bob")
+	id := strings.Fields(out)[1]
+	if !strings.HasPrefix(out, "ADD") {
+		t.Fatalf("add: %q", out)
+	}
+	if out := mustEngram(t, env, "search", "peanut allergies? peanuts", "--user", "bob"); !strings.Contains(out, id) {
+		t.Fatalf("search: %q", out)
+	}
+	if out := mustEngram(t, env, "list", "--user", "bob"); !strings.Contains(out, "allergic") {
+		t.Fatalf("list: %q", out)
+	}
+	mustEngram(t, env, "update", id, "Bob is allergic to peanuts and shellfish")
+	if out := mustEngram(t, env, "get", id); !strings.Contains(out, "shellfish") {
+		t.Fatalf("get: %q", out)
+	}
+	if out := mustEngram(t, env, "history", id); !strings.Contains(out, "UPDATE") {
+		t.Fatalf("history: %q", out)
+	}
+	mustEngram(t, env, "delete", id)
+	if _, errOut, err := engram(t, env, "get", id); err == nil || !strings.Contains(errOut, "not_found") {
+		t.Fatalf("get after delete: %v %q", err, errOut)
+	}
+
+	newKey := strings.TrimSpace(mustEngram(t, env, "keys", "create", "ci", "--scope", "memories:read"))
+	if out := mustEngram(t, env, "keys", "list"); !strings.Contains(out, "ci") {
+		t.Fatalf("keys list: %q", out)
+	}
+	roEnv := []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + newKey}
+	if _, errOut, err := engram(t, roEnv, "add", "nope"); err == nil || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("read-only add: %v %q", err, errOut)
+	}
+
+	// Offline tenant creation while the server runs: one line, the key.
+	tk := mustEngram(t, nil, "tenants", "create", "second", "--data", data)
+	if strings.Count(tk, "\n") != 1 || !strings.HasPrefix(tk, "egm_") {
+		t.Fatalf("tenants create printed %q", tk)
+	}
+	env2 := []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + strings.TrimSpace(tk)}
+	if out := mustEngram(t, env2, "list"); strings.Contains(out, "Bob") {
+		t.Fatalf("second tenant sees the first's memories: %q", out)
+	}
+	if _, errOut, err := engram(t, nil, "tenants", "create", "second", "--data", data); err == nil || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("duplicate tenant: %v %q", err, errOut)
+	}
+
+	// Graceful stop; a restart reuses the data directory and the key.
+	mustEngram(t, env, "add", "Written before the restart")
+	s.stop(t)
+	s2 := startServer(t, data)
+	if strings.Contains(s2.stdout.String(), "egm_") {
+		t.Fatal("restart printed a new key")
+	}
+	env[0] = "ENGRAM_URL=" + s2.url
+	if out := mustEngram(t, env, "search", "restart"); !strings.Contains(out, "Written before the restart") {
+		t.Fatalf("after restart: %q", out)
+	}
+	s2.stop(t)
+	if strings.Contains(s.stderr.String()+s2.stderr.String(), "peanuts") {
+		t.Fatal("server log holds memory text")
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	if _, errOut, err := engram(t, []string{"ENGRAM_API_KEY="}, "list"); err == nil || !strings.Contains(errOut, "ENGRAM_API_KEY") {
+		t.Fatalf("missing key: %v %q", err, errOut)
+	}
+	data := filepath.Join(t.TempDir(), "d")
+	if _, errOut, err := engram(t, nil, "tenants", "create", "Bad Name!", "--data", data); err == nil || !strings.Contains(errOut, "tenant name") {
+		t.Fatalf("bad tenant name: %v %q", err, errOut)
+	}
+}
