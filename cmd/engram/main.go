@@ -33,6 +33,8 @@ type cli struct {
 	History historyCmd `cmd:"" help:"Show a memory's history."`
 	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
 
+	Bench benchCmd `cmd:"" help:"Benchmarks."`
+
 	Version kong.VersionFlag `help:"Print the version."`
 }
 

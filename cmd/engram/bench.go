@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/engram-memory/engram/client"
+	"github.com/engram-memory/engram/internal/bench"
+	"github.com/engram-memory/engram/internal/httpapi"
+)
+
+type benchCmd struct {
+	API benchAPICmd `cmd:"" name:"api" help:"Measure add and search latency over HTTP against a fresh server in a temporary data directory."`
+}
+
+type benchAPICmd struct {
+	N    int    `name:"n" default:"1000" help:"Requests of each kind."`
+	Seed uint64 `name:"seed" default:"1" help:"Seed of the synthetic text."`
+	JSON bool   `name:"json" help:"Print one JSON object."`
+}
+
+func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
+	if c.N < 1 {
+		return errors.New("--n must be at least 1")
+	}
+	dir, err := os.MkdirTemp("", "engram-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := openLocal(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	nt, err := l.CreateTenant(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: httpapi.New(httpapi.Config{Memories: l, Keys: l, Auth: l, Logger: slog.New(slog.DiscardHandler), Version: version})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	res, err := bench.API(ctx, client.New("http://"+ln.Addr().String(), nt.Key.Secret), c.N, c.Seed)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(s.out).Encode(res)
+	}
+	fmt.Fprintf(s.out, "requests  %d of each, one at a time, over loopback HTTP\n", res.Requests)
+	fmt.Fprintf(s.out, "add       p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (%.0f adds/s)\n", res.Add.P50, res.Add.P95, res.Add.P99, res.AddPerS)
+	fmt.Fprintf(s.out, "search    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (over %d memories)\n", res.Search.P50, res.Search.P95, res.Search.P99, res.Requests)
+	return nil
+}
