@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // binary is the engram command built once for these tests, so that they
@@ -40,15 +42,15 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *bytes.Buffer
-	stderr *bytes.Buffer
+	stdout *testserver.SyncBuffer
+	stderr *testserver.SyncBuffer
 }
 
 func startServer(t *testing.T, data string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "ENGRAM_API_KEY=")
-	s := &server{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	s := &server{cmd: cmd, stdout: &testserver.SyncBuffer{}, stderr: &testserver.SyncBuffer{}}
 	cmd.Stdout = s.stdout
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -64,7 +66,7 @@ func startServer(t *testing.T, data string) *server {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
-			s.stderr.WriteString(line + "\n")
+			s.stderr.Write([]byte(line + "\n"))
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
 				addr <- rec.Addr
@@ -143,7 +145,7 @@ func TestFirstStartAndCLI(t *testing.T) {
 	if !strings.HasPrefix(key, "egm_") || strings.Count(string(raw), "\n") != 1 {
 		t.Fatalf("admin.key holds %q", raw)
 	}
-	if !strings.Contains(s.stdout.String(), key) {
+	if !strings.Contains(string(s.stdout.Bytes()), key) {
 		t.Fatal("first start did not print the owner key")
 	}
 	for _, f := range []string{"kek.key", "engram.db"} {
@@ -214,7 +216,7 @@ func TestFirstStartAndCLI(t *testing.T) {
 	mustEngram(t, env, "add", "Written before the restart")
 	s.stop(t)
 	s2 := startServer(t, data)
-	if strings.Contains(s2.stdout.String(), "egm_") {
+	if strings.Contains(string(s2.stdout.Bytes()), "egm_") {
 		t.Fatal("restart printed a new key")
 	}
 	env[0] = "ENGRAM_URL=" + s2.url
@@ -222,7 +224,7 @@ func TestFirstStartAndCLI(t *testing.T) {
 		t.Fatalf("after restart: %q", out)
 	}
 	s2.stop(t)
-	if strings.Contains(s.stderr.String()+s2.stderr.String(), "peanuts") {
+	if strings.Contains(string(s.stderr.Bytes())+string(s2.stderr.Bytes()), "peanuts") {
 		t.Fatal("server log holds memory text")
 	}
 }

@@ -26,8 +26,14 @@ var (
 
 // Store opens transactions. A function passed to Read or Write runs inside
 // one transaction; Write commits when fn returns nil and rolls back
-// otherwise, so an action and everything it records land together or not at
-// all. Writes are serialised per store; reads run concurrently with them.
+// otherwise (and on panic), so an action and everything it records land
+// together or not at all. Writes are serialised per store; reads run
+// concurrently with them, and each Read sees one consistent snapshot. Never
+// call Write from inside Write or Read: the writer is a single connection.
+//
+// Times go in any zone and come back in UTC, truncated to microseconds.
+// Methods that change one record (UpdateMemory, DeleteMemory, TouchAPIKey,
+// RevokeAPIKey) return ErrNotFound when it does not exist in the tenant.
 type Store interface {
 	Read(ctx context.Context, fn func(Tx) error) error
 	Write(ctx context.Context, fn func(Tx) error) error
@@ -75,9 +81,9 @@ type Tx interface {
 	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
 	// DeleteMemory removes the memory and its postings (history stays).
 	DeleteMemory(ctx context.Context, tenantID, id string) error
-	// ListMemories returns up to limit memories matching every non-empty
-	// scope field, ordered by id descending (ids are time-ordered), starting
-	// after the id `before` when it is not empty.
+	// ListMemories returns up to limit (≥ 1) memories matching every
+	// non-empty scope field, ordered by id descending (ids are time-ordered),
+	// starting after the id `before` when it is not empty.
 	ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]Memory, error)
 
 	InsertHistory(ctx context.Context, h *History) error
@@ -91,7 +97,8 @@ type Tx interface {
 
 	Idempotency(ctx context.Context, tenantID, key string) (*Idempotency, error)
 	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when the key exists
-	// DeleteIdempotencyBefore removes records created before t.
+	// DeleteIdempotencyBefore removes records created before t in every
+	// tenant: it is a retention sweep, not a tenant operation.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 }
 
@@ -169,7 +176,8 @@ type History struct {
 	CreatedAt time.Time
 }
 
-// Posting says a blind token occurs TF times in a memory.
+// Posting says a blind token occurs TF times in a memory. A memory's
+// postings hold each token once.
 type Posting struct {
 	Token []byte
 	TF    int
