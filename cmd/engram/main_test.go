@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/testserver"
 )
 
@@ -237,4 +239,54 @@ func TestClientErrors(t *testing.T) {
 	if _, errOut, err := engram(t, nil, "tenants", "create", "Bad Name!", "--data", data); err == nil || !strings.Contains(errOut, "tenant name") {
 		t.Fatalf("bad tenant name: %v %q", err, errOut)
 	}
+}
+
+// TestShutdownKeepsAcknowledgedWrites stops the server with SIGTERM while
+// writers are busy: every write that was acknowledged is there after a
+// restart.
+func TestShutdownKeepsAcknowledgedWrites(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	raw, _ := os.ReadFile(filepath.Join(data, "admin.key"))
+	key := strings.TrimSpace(string(raw))
+	c := client.New(s.url, key)
+
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				res, err := c.Add(context.Background(), client.AddRequest{Content: fmt.Sprintf("writer %d note %d", w, i)})
+				if err != nil {
+					return // the server went away: stop writing
+				}
+				mu.Lock()
+				acked = append(acked, res[0].ID)
+				mu.Unlock()
+				if i == 5 {
+					started <- struct{}{}
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-started
+	}
+	s.stop(t)
+	wg.Wait()
+	if len(acked) < 24 {
+		t.Fatalf("only %d writes acknowledged", len(acked))
+	}
+	s2 := startServer(t, data)
+	c2 := client.New(s2.url, key)
+	for _, id := range acked {
+		if _, err := c2.Get(context.Background(), id); err != nil {
+			t.Fatalf("acknowledged write %s lost: %v", id, err)
+		}
+	}
+	s2.stop(t)
 }
