@@ -10,9 +10,17 @@ import (
 	"errors"
 )
 
-// ErrUnwrap is returned for any failure to unwrap: wrong KEK, wrong
-// context, tampering. Callers fail closed on it.
-var ErrUnwrap = errors.New("kek: cannot unwrap key")
+// Errors every provider returns (wrapped with detail): branch on them with
+// errors.Is. Callers fail closed on both.
+var (
+	// ErrUnwrap: the wrapped key does not open under this KEK and aad
+	// (wrong KEK, wrong context, tampering).
+	ErrUnwrap = errors.New("kek: cannot unwrap key")
+	// ErrUnavailable: the provider could not be reached or refused the
+	// call (network error, timeout, denied, throttled). Nothing is cached
+	// in its place: the operation fails.
+	ErrUnavailable = errors.New("kek: provider unavailable")
+)
 
 // KEK wraps keys under a root key. aad binds a wrapped key to its owner and
 // purpose: unwrapping with different aad fails.

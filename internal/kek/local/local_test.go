@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/engram-memory/engram/internal/kek"
+	"github.com/engram-memory/engram/internal/kek/kektest"
 	"github.com/engram-memory/engram/internal/kek/local"
 )
 
@@ -90,4 +91,14 @@ func TestKeyFileRefusals(t *testing.T) {
 	if _, err := local.New(make([]byte, 16)); err == nil {
 		t.Fatal("16-byte key accepted")
 	}
+}
+
+func TestConformance(t *testing.T) {
+	kektest.Run(t, func(t *testing.T) kek.KEK {
+		k, err := local.OpenOrCreate(filepath.Join(t.TempDir(), "kek.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	})
 }
