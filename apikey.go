@@ -15,10 +15,12 @@ const (
 	PermMemoriesWrite Permission = "memories:write"
 	PermKeysAdmin     Permission = "keys:admin"
 	PermAuditRead     Permission = "audit:read"
+	// PermUsersForget allows erasing an end user (GDPR right to erasure).
+	PermUsersForget Permission = "users:forget"
 )
 
 // AllPermissions lists every permission, in a stable order.
-var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead}
+var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermUsersForget}
 
 // Valid reports whether p is a known permission.
 func (p Permission) Valid() bool {

@@ -267,3 +267,22 @@ func (c *Client) Health(ctx context.Context) (map[string]string, error) {
 	err := c.do(ctx, http.MethodGet, "/healthz", nil, nil, &out)
 	return out, err
 }
+
+// ForgetUser erases an end user (DELETE /v1/users/{user_id}) and returns
+// the receipt.
+func (c *Client) ForgetUser(ctx context.Context, userID string) (*engram.Erasure, error) {
+	var r engram.Erasure
+	if err := c.do(ctx, http.MethodDelete, "/v1/users/"+url.PathEscape(userID), nil, nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RotateKeys rotates the tenant's encryption keys (owner keys only).
+func (c *Client) RotateKeys(ctx context.Context) (*engram.KeyRotation, error) {
+	var r engram.KeyRotation
+	if err := c.do(ctx, http.MethodPost, "/v1/encryption-keys/rotate", nil, nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

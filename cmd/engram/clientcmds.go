@@ -241,6 +241,7 @@ type keysCmd struct {
 	Create keysCreateCmd `cmd:"" help:"Create an API key; prints the secret once."`
 	List   keysListCmd   `cmd:"" help:"List API keys."`
 	Revoke keysRevokeCmd `cmd:"" help:"Revoke an API key."`
+	Rotate keysRotateCmd `cmd:"" help:"Rotate a tenant's encryption keys and re-encrypt its records (offline, against --data)."`
 }
 
 type keysCreateCmd struct {
@@ -326,4 +327,21 @@ func (c *keysRevokeCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	fmt.Fprintln(s.out, "revoked", c.ID)
 	return nil
+}
+
+type forgetCmd struct {
+	User string `arg:"" help:"The user_id to forget."`
+	clientFlags
+}
+
+func (c *forgetCmd) Run(ctx context.Context, s *ioStreams) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	r, err := cl.ForgetUser(ctx, c.User)
+	if err != nil {
+		return err
+	}
+	return printJSON(s, r)
 }

@@ -21,10 +21,14 @@ type dataFlags struct {
 	Data string `name:"data" env:"ENGRAM_DATA" default:"engram-data" type:"path" help:"Data directory (embedded store, key file)."`
 }
 
+// kekFile is the local KEK's file in the data directory.
+const kekFile = "kek.key"
+
 // localEngine opens the store and key hierarchy of a data directory.
 type localEngine struct {
 	*engine.Engine
-	db *sqlite.DB
+	db   *sqlite.DB
+	ring *keys.Ring
 }
 
 func (l *localEngine) Close() error { return l.db.Close() }
@@ -33,18 +37,47 @@ func openLocal(ctx context.Context, dir string) (*localEngine, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
-	if err != nil {
-		return nil, err
-	}
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
 	if err != nil {
 		return nil, err
 	}
-	e := engine.New(db, keys.New(db, k, nil), nil)
-	if err := e.Start(ctx); err != nil {
+	l, err := openKeys(ctx, db, dir)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &localEngine{Engine: e, db: db}, nil
+	return l, nil
+}
+
+// openKeys opens the local KEK and checks that it opens the hierarchy. A
+// `kek rotate` interrupted between its commit and its rename left the new
+// KEK in kek.key.next: if the old one no longer opens the pepper and the
+// new one does, the rotation finishes here.
+func openKeys(ctx context.Context, db *sqlite.DB, dir string) (*localEngine, error) {
+	path := filepath.Join(dir, kekFile)
+	try := func(p string) (*localEngine, error) {
+		k, err := local.OpenOrCreate(p)
+		if err != nil {
+			return nil, err
+		}
+		ring := keys.New(db, k, nil)
+		e := engine.New(db, ring, nil)
+		if err := e.Start(ctx); err != nil {
+			return nil, err
+		}
+		return &localEngine{Engine: e, db: db, ring: ring}, nil
+	}
+	l, err := try(path)
+	next := path + ".next"
+	if _, serr := os.Stat(next); serr != nil {
+		return l, err
+	}
+	if err == nil {
+		// The rotation never committed: its key is not needed.
+		return l, os.Remove(next)
+	}
+	if l, nerr := try(next); nerr == nil {
+		return l, os.Rename(next, path)
+	}
+	return nil, err
 }

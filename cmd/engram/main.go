@@ -31,7 +31,9 @@ type cli struct {
 	Update  updateCmd  `cmd:"" help:"Replace a memory's text."`
 	Delete  deleteCmd  `cmd:"" help:"Delete a memory."`
 	History historyCmd `cmd:"" help:"Show a memory's history."`
-	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
+	Keys    keysCmd    `cmd:"" help:"Manage API keys; rotate encryption keys (offline)."`
+	Forget  forgetCmd  `cmd:"" help:"Forget an end user: destroy their key and delete their data."`
+	KEK     kekCmd     `cmd:"" name:"kek" help:"Manage the key-encryption key (offline)."`
 
 	Bench benchCmd `cmd:"" help:"Benchmarks."`
 

@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/httpapi"
 )
@@ -46,13 +49,38 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 
+	// Re-encryption after key rotation and expiry sweeps run in the
+	// background; they stop before the store closes.
+	mctx, mstop := context.WithCancel(context.WithoutCancel(ctx))
+	mdone := make(chan struct{})
+	go func() {
+		defer close(mdone)
+		l.RunMaintenance(mctx, 30*time.Second, func(err error) {
+			log.Error("maintenance failed; retrying later", "component", "maintenance", "error", err)
+		})
+	}()
+	defer func() { mstop(); <-mdone }()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "engram_records_pending_reencryption",
+		Help: "Records still sealed under an old data key version after a key rotation.",
+	}, func() float64 {
+		n, err := l.Pending(context.Background(), "")
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Memories: l, Keys: l, Auth: l, Logger: log, Version: version,
+			Memories: l, Keys: l, Privacy: l, Auth: l, Logger: log, Version: version, Metrics: reg,
 			Health: map[string]string{"crypto_profile": "standard", "version": version},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

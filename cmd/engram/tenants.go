@@ -7,6 +7,7 @@ import (
 
 type tenantsCmd struct {
 	Create tenantsCreateCmd `cmd:"" help:"Create a tenant with an owner account; prints the owner's API key."`
+	Forget tenantsForgetCmd `cmd:"" help:"Erase a tenant: destroy its keys and delete everything it holds."`
 }
 
 type tenantsCreateCmd struct {

@@ -57,6 +57,31 @@ func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer,
 	return &writer{tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
 }
 
+// errKeyRetired: the data key this write sealed under was retired by a
+// concurrent rotation; the write is retried with the current key.
+var errKeyRetired = errors.New("engine: data key retired during write")
+
+// check runs inside the write transaction: the key this writer seals under
+// must still exist when the write commits.
+func (w *writer) check(ctx context.Context, tx store.Tx) error {
+	_, err := tx.Key(ctx, w.tenant, keys.PurposeSubject, w.subject, int(w.key.Version))
+	if errors.Is(err, store.ErrNotFound) {
+		return errKeyRetired
+	}
+	return err
+}
+
+// retry runs a write again when a rotation retired its key under it.
+func retry(fn func() error) error {
+	var err error
+	for range 3 {
+		if err = fn(); !errors.Is(err, errKeyRetired) {
+			return err
+		}
+	}
+	return err
+}
+
 func (w *writer) mac(parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, w.macKey)
 	for _, p := range parts {
@@ -70,10 +95,14 @@ func (w *writer) mac(parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// seal seals one field under the writer's key.
+func (w *writer) seal(c seal.Context, pt []byte) ([]byte, error) { return seal.Seal(w.key, c, pt) }
+
 // record seals content and metadata into a stored memory with its postings.
 func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]store.Posting, error) {
 	var err error
 	m.Subject = w.subject
+	m.KeyVersion = int(w.key.Version)
 	m.Content, err = seal.Seal(w.key, memoryContext(w.tenant, w.subject, m.ID, "content"), []byte(content))
 	if err != nil {
 		return nil, err
@@ -91,7 +120,7 @@ func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]sto
 }
 
 func (w *writer) history(m *store.Memory, event engram.Event, oldText, newText string, at time.Time) (*store.History, error) {
-	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, Event: string(event), CreatedAt: at}
+	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, KeyVersion: int(w.key.Version), Event: string(event), CreatedAt: at}
 	var err error
 	if oldText != "" {
 		if h.Old, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, m.ID, h.ID, "old"), []byte(oldText)); err != nil {
@@ -133,10 +162,23 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 	if err != nil {
 		return nil, err
 	}
-	w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
+	var results []engram.AddResult
+	err = retry(func() error {
+		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
+		if err != nil {
+			return err
+		}
+		results, err = e.add(ctx, w, p, req, texts, md)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	return results, nil
+}
+
+// add is one attempt at Add's write transaction, sealing with w.
+func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte) ([]engram.AddResult, error) {
 	var reqHash []byte
 	if req.IdempotencyKey != "" {
 		canon, _ := json.Marshal(struct {
@@ -146,10 +188,12 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 		}{texts, req.Scope, md})
 		reqHash = w.mac([]byte("idempotency"), canon)
 	}
-
 	var results []engram.AddResult
-	err = e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.st.Write(ctx, func(tx store.Tx) error {
 		results = results[:0]
+		if err := w.check(ctx, tx); err != nil {
+			return err
+		}
 		now := e.clock()
 		if reqHash != nil {
 			prev, err := tx.Idempotency(ctx, p.TenantID, req.IdempotencyKey)
@@ -185,10 +229,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 		b, _ := json.Marshal(keep)
 		return tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return results, nil
+	return results, err
 }
 
 // addText is one memory to write: its text and, for messages, the role.
@@ -409,46 +450,51 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}); err != nil {
 		return nil, notFound(err, "memory")
 	}
-	w, err := e.writer(ctx, p.TenantID, cur.Subject)
-	if err != nil {
-		return nil, err
-	}
 	var out *engram.Memory
-	err = e.st.Write(ctx, func(tx store.Tx) error {
-		m, err := tx.Memory(ctx, p.TenantID, id)
-		if err != nil {
-			return notFound(err, "memory")
-		}
-		o := e.opener(ctx, p.TenantID)
-		old, err := o.memory(m)
+	err = retry(func() error {
+		w, err := e.writer(ctx, p.TenantID, cur.Subject)
 		if err != nil {
 			return err
 		}
-		if req.Metadata == nil && old.Metadata != nil {
-			md, _ = json.Marshal(old.Metadata)
-		}
-		if old.Content == content && req.Metadata == nil {
-			out = old
-			return nil
-		}
-		now := e.clock()
-		m.UpdatedAt = now
-		postings, err := w.record(m, content, md)
-		if err != nil {
+		return e.st.Write(ctx, func(tx store.Tx) error {
+			if err := w.check(ctx, tx); err != nil {
+				return err
+			}
+			m, err := tx.Memory(ctx, p.TenantID, id)
+			if err != nil {
+				return notFound(err, "memory")
+			}
+			o := e.opener(ctx, p.TenantID)
+			old, err := o.memory(m)
+			if err != nil {
+				return err
+			}
+			if req.Metadata == nil && old.Metadata != nil {
+				md, _ = json.Marshal(old.Metadata)
+			}
+			if old.Content == content && req.Metadata == nil {
+				out = old
+				return nil
+			}
+			now := e.clock()
+			m.UpdatedAt = now
+			postings, err := w.record(m, content, md)
+			if err != nil {
+				return err
+			}
+			if err := tx.UpdateMemory(ctx, m, postings); err != nil {
+				return notFound(err, "memory")
+			}
+			h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.InsertHistory(ctx, h); err != nil {
+				return err
+			}
+			out, err = o.memory(m)
 			return err
-		}
-		if err := tx.UpdateMemory(ctx, m, postings); err != nil {
-			return notFound(err, "memory")
-		}
-		h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.InsertHistory(ctx, h); err != nil {
-			return err
-		}
-		out, err = o.memory(m)
-		return err
+		})
 	})
 	return out, err
 }
@@ -470,27 +516,32 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	}); err != nil {
 		return notFound(err, "memory")
 	}
-	w, err := e.writer(ctx, p.TenantID, cur.Subject)
-	if err != nil {
-		return err
-	}
-	return e.st.Write(ctx, func(tx store.Tx) error {
-		m, err := tx.Memory(ctx, p.TenantID, id)
-		if err != nil {
-			return notFound(err, "memory")
-		}
-		old, err := e.opener(ctx, p.TenantID).memory(m)
+	return retry(func() error {
+		w, err := e.writer(ctx, p.TenantID, cur.Subject)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteMemory(ctx, p.TenantID, id); err != nil {
-			return notFound(err, "memory")
-		}
-		h, err := w.history(m, engram.EventDelete, old.Content, "", e.clock())
-		if err != nil {
-			return err
-		}
-		return tx.InsertHistory(ctx, h)
+		return e.st.Write(ctx, func(tx store.Tx) error {
+			if err := w.check(ctx, tx); err != nil {
+				return err
+			}
+			m, err := tx.Memory(ctx, p.TenantID, id)
+			if err != nil {
+				return notFound(err, "memory")
+			}
+			old, err := e.opener(ctx, p.TenantID).memory(m)
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteMemory(ctx, p.TenantID, id); err != nil {
+				return notFound(err, "memory")
+			}
+			h, err := w.history(m, engram.EventDelete, old.Content, "", e.clock())
+			if err != nil {
+				return err
+			}
+			return tx.InsertHistory(ctx, h)
+		})
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -34,16 +35,18 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	}
 	now := e.clock()
 	t := &store.Tenant{ID: newID(), Name: name, CreatedAt: now}
-	tk, wtk, err := e.ring.NewTenantKey(ctx, t.ID)
+	tk, wks, err := e.ring.NewTenant(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
 	acct := &store.Account{ID: newID(), TenantID: t.ID, Role: string(engram.RoleOwner), CreatedAt: now}
-	subject := "a:" + acct.ID
-	sk, wsk, err := e.ring.NewSubjectKey(tk, t.ID, subject)
+	acct.Subject = "a:" + acct.ID
+	subject := acct.Subject
+	sk, wsk, err := e.ring.NewChildKey(tk, t.ID, keys.PurposeSubject, subject, 1)
 	if err != nil {
 		return nil, err
 	}
+	acct.KeyVersion = int(sk.Version)
 	if acct.Name, err = seal.Seal(sk, accountContext(t.ID, subject, acct.ID, "name"), []byte("owner")); err != nil {
 		return nil, err
 	}
@@ -55,7 +58,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
 		}
-		for _, w := range []*store.WrappedKey{wtk, wsk} {
+		for _, w := range append(wks, wsk) {
 			if err := tx.PutKey(ctx, w); err != nil {
 				return err
 			}

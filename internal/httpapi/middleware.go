@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/engram-memory/engram"
 )
@@ -103,7 +106,7 @@ func newRequestID() string {
 // observe assigns a request id, recovers panics and writes one access log
 // line per request: method, route pattern, status, size, duration, tenant
 // and key id. Never the query string, headers or body.
-func observe(log *slog.Logger, next http.Handler) http.Handler {
+func observe(log *slog.Logger, hist *prometheus.HistogramVec, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: r.Header.Get("X-Request-Id")}
@@ -140,6 +143,9 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			log.Log(r.Context(), level, "request", attrs...)
+			if hist != nil {
+				hist.WithLabelValues(ri.route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -174,7 +180,7 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 }
 
 func public(path string) bool {
-	return path == "/healthz" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
+	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
 		strings.HasPrefix(path, "/v1/schemas/") || !strings.HasPrefix(path, "/v1/")
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/engram-memory/engram"
 )
@@ -19,11 +21,15 @@ import (
 type Config struct {
 	Memories engram.MemoryService
 	Keys     engram.KeyService
+	Privacy  engram.PrivacyService
 	Auth     engram.Authenticator
 	Logger   *slog.Logger
 	Version  string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
+	// Metrics, when set, is served at GET /metrics (Prometheus text format)
+	// and receives the API's request metrics. Counts only, no content.
+	Metrics *prometheus.Registry
 }
 
 // New returns the HTTP handler of the whole API.
@@ -45,7 +51,17 @@ func New(cfg Config) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return observe(log.With("component", "http"), limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	var hist *prometheus.HistogramVec
+	if cfg.Metrics != nil {
+		hist = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "engram_http_request_duration_seconds",
+			Help:    "HTTP requests by route pattern and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "status"})
+		cfg.Metrics.MustRegister(hist)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+	}
+	return observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
 }
 
 // NewAPI registers every /v1 operation on mux and returns the huma API
@@ -65,6 +81,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	api := humago.New(mux, hc)
 	registerMemories(api, cfg.Memories)
 	registerKeys(api, cfg.Keys)
+	registerPrivacy(api, cfg.Privacy)
 	return api
 }
 

@@ -2,9 +2,9 @@
 //
 //	KEK (local file or KMS)
 //	 ├─ pepper (system): HMAC key of API key secrets
-//	 └─ tenant key (random, one per tenant)
-//	     ├─ subject keys (random, one per user_id; one per account)
-//	     └─ HKDF purposes: search-token key, content-MAC key
+//	 └─ tenant key (random, one per tenant, versioned)
+//	     ├─ subject keys (random, one per user_id; one per account; versioned)
+//	     └─ index key (random) ─ HKDF purposes: search-token key, content-MAC key
 //
 // Every data key is random and wrapped by its parent, never derived from
 // it, so destroying a subject key shreds that subject's data for good.
@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,11 @@ import (
 const (
 	PurposePepper  = "pepper"
 	PurposeTenant  = "tenant"
-	PurposeSubject = "subject"
+	PurposeSubject = store.PurposeSubject
+	// PurposeIndex is a tenant's random index key, the root of its
+	// search-token and content-MAC keys. It is rewrapped, not replaced, when
+	// the tenant key rotates, so the blind index stays valid.
+	PurposeIndex = "index"
 )
 
 // cacheTTL bounds how long an unwrapped key stays in memory; revoking a
@@ -103,31 +108,52 @@ func decodeKey(b []byte, version int) (seal.Key, error) {
 	return k, nil
 }
 
-// NewTenantKey makes a tenant key and wraps it under the KEK. The caller
-// stores the wrapped key in the transaction that creates the tenant.
-func (r *Ring) NewTenantKey(ctx context.Context, tenantID string) (seal.Key, *store.WrappedKey, error) {
-	k, err := newKey(1)
+// NewTenantKey makes version `version` of a tenant key, wrapped under the
+// KEK. The caller stores it in the transaction that needs it.
+func (r *Ring) NewTenantKey(ctx context.Context, tenantID string, version int) (seal.Key, *store.WrappedKey, error) {
+	k, err := newKey(version)
 	if err != nil {
 		return k, nil, err
 	}
-	w, err := r.kek.Wrap(ctx, encodeKey(k), kekAAD(tenantID, PurposeTenant, 1))
+	w, err := r.kek.Wrap(ctx, encodeKey(k), kekAAD(tenantID, PurposeTenant, version))
 	if err != nil {
 		return k, nil, fmt.Errorf("wrap tenant key: %w", err)
 	}
-	return k, &store.WrappedKey{TenantID: tenantID, Purpose: PurposeTenant, Version: 1, Wrapped: w, CreatedAt: r.now().UTC()}, nil
+	return k, &store.WrappedKey{TenantID: tenantID, Purpose: PurposeTenant, Version: version, Wrapped: w, CreatedAt: r.now().UTC()}, nil
 }
 
-// NewSubjectKey makes a subject key wrapped by the tenant key tk.
-func (r *Ring) NewSubjectKey(tk seal.Key, tenantID, subject string) (seal.Key, *store.WrappedKey, error) {
-	k, err := newKey(1)
+// NewChildKey makes version `version` of a key of purpose/owner wrapped by
+// the tenant key tk.
+func (r *Ring) NewChildKey(tk seal.Key, tenantID, purpose, owner string, version int) (seal.Key, *store.WrappedKey, error) {
+	k, err := newKey(version)
 	if err != nil {
 		return k, nil, err
 	}
-	w, err := seal.Seal(tk, childContext(tenantID, PurposeSubject, subject, 1), encodeKey(k))
+	w, err := r.wrapChild(tk, tenantID, purpose, owner, k)
+	return k, w, err
+}
+
+func (r *Ring) wrapChild(tk seal.Key, tenantID, purpose, owner string, k seal.Key) (*store.WrappedKey, error) {
+	env, err := seal.Seal(tk, childContext(tenantID, purpose, owner, int(k.Version)), encodeKey(k))
 	if err != nil {
-		return k, nil, fmt.Errorf("wrap subject key: %w", err)
+		return nil, fmt.Errorf("wrap %s key: %w", purpose, err)
 	}
-	return k, &store.WrappedKey{TenantID: tenantID, Purpose: PurposeSubject, Owner: subject, Version: 1, Wrapped: w, CreatedAt: r.now().UTC()}, nil
+	return &store.WrappedKey{TenantID: tenantID, Purpose: purpose, Owner: owner, Version: int(k.Version),
+		ParentVersion: int(tk.Version), Wrapped: env, CreatedAt: r.now().UTC()}, nil
+}
+
+// NewTenant makes everything a new tenant's key hierarchy needs: its key
+// and its index key, wrapped, ready to store.
+func (r *Ring) NewTenant(ctx context.Context, tenantID string) (seal.Key, []*store.WrappedKey, error) {
+	tk, wtk, err := r.NewTenantKey(ctx, tenantID, 1)
+	if err != nil {
+		return tk, nil, err
+	}
+	_, wik, err := r.NewChildKey(tk, tenantID, PurposeIndex, "", 1)
+	if err != nil {
+		return tk, nil, err
+	}
+	return tk, []*store.WrappedKey{wtk, wik}, nil
 }
 
 func (r *Ring) get(name string) (seal.Key, bool) {
@@ -149,14 +175,17 @@ func (r *Ring) put(name string, k seal.Key) {
 	r.cache[name] = cached{key: k, expires: r.now().Add(cacheTTL)}
 }
 
-// Forget drops every cached key of a tenant's subject (after shredding) or,
-// with subject "", of the whole cache entry for the tenant key.
-func (r *Ring) Forget(tenantID, subject string) {
+// Forget drops the cached keys of one owner of a tenant (a subject after
+// erasure), or with owner "*" every cached key of the tenant.
+func (r *Ring) Forget(tenantID, owner string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	prefix := tenantID + "\x00" + subject + "\x00"
+	prefix := tenantID + "\x00"
+	if owner != "*" {
+		prefix += owner + "\x00"
+	}
 	for name := range r.cache {
-		if len(name) >= len(prefix) && name[:len(prefix)] == prefix {
+		if strings.HasPrefix(name, prefix) {
 			delete(r.cache, name)
 		}
 	}
@@ -166,58 +195,48 @@ func cacheName(tenantID, owner, purpose string, version int) string {
 	return tenantID + "\x00" + owner + "\x00" + purpose + "\x00" + strconv.Itoa(version)
 }
 
-// TenantKey returns the tenant's key (version 1 until rotation lands).
-func (r *Ring) TenantKey(ctx context.Context, tenantID string) (seal.Key, error) {
-	const version = 1
-	name := cacheName(tenantID, "", PurposeTenant, version)
-	if k, ok := r.get(name); ok {
-		return k, nil
-	}
+func (r *Ring) read(ctx context.Context, fn func(tx store.Tx) (*store.WrappedKey, error)) (*store.WrappedKey, error) {
 	var w *store.WrappedKey
 	err := r.st.Read(ctx, func(tx store.Tx) (err error) {
-		w, err = tx.Key(ctx, tenantID, PurposeTenant, "", version)
+		w, err = fn(tx)
 		return err
+	})
+	return w, err
+}
+
+// TenantKey returns the newest version of the tenant's key.
+func (r *Ring) TenantKey(ctx context.Context, tenantID string) (seal.Key, error) {
+	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		return tx.LatestKey(ctx, tenantID, PurposeTenant, "")
 	})
 	if err != nil {
 		return seal.Key{}, fmt.Errorf("load tenant key: %w", err)
 	}
-	raw, err := r.kek.Unwrap(ctx, w.Wrapped, kekAAD(tenantID, PurposeTenant, version))
-	if err != nil {
-		return seal.Key{}, fmt.Errorf("unwrap tenant key: %w", err)
-	}
-	k, err := decodeKey(raw, version)
-	if err != nil {
-		return k, err
-	}
-	r.put(name, k)
-	return k, nil
+	return r.openTenantKey(ctx, w)
 }
 
-// SubjectKey returns a subject's key of the given version.
-func (r *Ring) SubjectKey(ctx context.Context, tenantID, subject string, version int) (seal.Key, error) {
-	name := cacheName(tenantID, subject, PurposeSubject, version)
+// TenantKeyVersion returns one version of the tenant's key.
+func (r *Ring) TenantKeyVersion(ctx context.Context, tenantID string, version int) (seal.Key, error) {
+	if k, ok := r.get(cacheName(tenantID, "", PurposeTenant, version)); ok {
+		return k, nil
+	}
+	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		return tx.Key(ctx, tenantID, PurposeTenant, "", version)
+	})
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("load tenant key: %w", err)
+	}
+	return r.openTenantKey(ctx, w)
+}
+
+func (r *Ring) openTenantKey(ctx context.Context, w *store.WrappedKey) (seal.Key, error) {
+	name := cacheName(w.TenantID, "", PurposeTenant, w.Version)
 	if k, ok := r.get(name); ok {
 		return k, nil
 	}
-	var w *store.WrappedKey
-	err := r.st.Read(ctx, func(tx store.Tx) (err error) {
-		w, err = tx.Key(ctx, tenantID, PurposeSubject, subject, version)
-		return err
-	})
+	raw, err := r.kek.Unwrap(ctx, w.Wrapped, kekAAD(w.TenantID, PurposeTenant, w.Version))
 	if err != nil {
-		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
-	}
-	return r.openSubjectKey(ctx, name, w)
-}
-
-func (r *Ring) openSubjectKey(ctx context.Context, name string, w *store.WrappedKey) (seal.Key, error) {
-	tk, err := r.TenantKey(ctx, w.TenantID)
-	if err != nil {
-		return seal.Key{}, err
-	}
-	raw, err := seal.Open(tk, childContext(w.TenantID, PurposeSubject, w.Owner, w.Version), w.Wrapped)
-	if err != nil {
-		return seal.Key{}, fmt.Errorf("unwrap subject key: %w", err)
+		return seal.Key{}, fmt.Errorf("unwrap tenant key: %w", err)
 	}
 	k, err := decodeKey(raw, w.Version)
 	if err != nil {
@@ -227,18 +246,52 @@ func (r *Ring) openSubjectKey(ctx context.Context, name string, w *store.Wrapped
 	return k, nil
 }
 
+// openChild unwraps a key wrapped by a version of its tenant key.
+func (r *Ring) openChild(ctx context.Context, w *store.WrappedKey) (seal.Key, error) {
+	name := cacheName(w.TenantID, w.Owner, w.Purpose, w.Version)
+	if k, ok := r.get(name); ok {
+		return k, nil
+	}
+	tk, err := r.TenantKeyVersion(ctx, w.TenantID, w.ParentVersion)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	raw, err := seal.Open(tk, childContext(w.TenantID, w.Purpose, w.Owner, w.Version), w.Wrapped)
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("unwrap %s key: %w", w.Purpose, err)
+	}
+	k, err := decodeKey(raw, w.Version)
+	if err != nil {
+		return k, err
+	}
+	r.put(name, k)
+	return k, nil
+}
+
+// SubjectKey returns a subject's key of the given version.
+func (r *Ring) SubjectKey(ctx context.Context, tenantID, subject string, version int) (seal.Key, error) {
+	if k, ok := r.get(cacheName(tenantID, subject, PurposeSubject, version)); ok {
+		return k, nil
+	}
+	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		return tx.Key(ctx, tenantID, PurposeSubject, subject, version)
+	})
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
+	}
+	return r.openChild(ctx, w)
+}
+
 // CurrentSubjectKey returns the newest key of a subject, creating the
 // subject's first key when it has none. Creation commits in its own
-// transaction before the caller's write, so a key is never cached unless it
+// transaction before the caller's write, so a key is never used unless it
 // is stored; an orphan key left by a failed write is harmless.
 func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) (seal.Key, error) {
-	var w *store.WrappedKey
-	err := r.st.Read(ctx, func(tx store.Tx) (err error) {
-		w, err = tx.LatestKey(ctx, tenantID, PurposeSubject, subject)
-		return err
+	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		return tx.LatestKey(ctx, tenantID, PurposeSubject, subject)
 	})
 	if err == nil {
-		return r.openSubjectKey(ctx, cacheName(tenantID, subject, PurposeSubject, w.Version), w)
+		return r.openChild(ctx, w)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
@@ -247,11 +300,18 @@ func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) 
 	if err != nil {
 		return seal.Key{}, err
 	}
-	k, nw, err := r.NewSubjectKey(tk, tenantID, subject)
+	k, nw, err := r.NewChildKey(tk, tenantID, PurposeSubject, subject, 1)
 	if err != nil {
 		return k, err
 	}
-	err = r.st.Write(ctx, func(tx store.Tx) error { return tx.PutKey(ctx, nw) })
+	err = r.st.Write(ctx, func(tx store.Tx) error {
+		// A rotation that committed since TenantKey destroyed the parent:
+		// a key wrapped under it would be lost.
+		if _, err := tx.Key(ctx, tenantID, PurposeTenant, "", int(tk.Version)); err != nil {
+			return fmt.Errorf("tenant key version %d: %w", tk.Version, err)
+		}
+		return tx.PutKey(ctx, nw)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		// Another writer created it first: use theirs.
 		return r.SubjectKey(ctx, tenantID, subject, 1)
@@ -263,8 +323,8 @@ func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) 
 	return k, nil
 }
 
-// Purpose keys derived from the tenant key with HKDF. They separate uses of
-// one secret; they are not data keys and are never stored.
+// Purpose keys derived from the tenant's index key with HKDF. They separate
+// uses of one secret; they are not data keys and are never stored.
 const (
 	PurposeSearch = "engram/search-token/v1"
 	PurposeMAC    = "engram/content-mac/v1"
@@ -272,11 +332,19 @@ const (
 
 // Derived returns the tenant's 32-byte key for purpose.
 func (r *Ring) Derived(ctx context.Context, tenantID, purpose string) ([]byte, error) {
-	tk, err := r.TenantKey(ctx, tenantID)
-	if err != nil {
-		return nil, err
+	ik, ok := r.get(cacheName(tenantID, "", PurposeIndex, 1))
+	if !ok {
+		w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+			return tx.Key(ctx, tenantID, PurposeIndex, "", 1)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load index key: %w", err)
+		}
+		if ik, err = r.openChild(ctx, w); err != nil {
+			return nil, err
+		}
 	}
-	return hkdf.Key(sha256.New, tk.Secret, []byte(tenantID), purpose, 32)
+	return hkdf.Key(sha256.New, ik.Secret, []byte(tenantID), purpose, 32)
 }
 
 // Pepper returns the system-wide API key pepper, creating it on first use.
@@ -288,10 +356,8 @@ func (r *Ring) Pepper(ctx context.Context) ([]byte, int, error) {
 		return k.Secret, version, nil
 	}
 	aad := kekAAD("", PurposePepper, version)
-	var w *store.WrappedKey
-	err := r.st.Read(ctx, func(tx store.Tx) (err error) {
-		w, err = tx.Key(ctx, "", PurposePepper, "", version)
-		return err
+	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		return tx.Key(ctx, "", PurposePepper, "", version)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		k, nerr := newKey(version)

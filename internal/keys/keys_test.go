@@ -36,7 +36,7 @@ func setup(t *testing.T) (db *sqlite.DB, r *keys.Ring, now *time.Time, dir strin
 func addTenant(t *testing.T, db store.Store, r *keys.Ring, id string) {
 	t.Helper()
 	ctx := context.Background()
-	_, w, err := r.NewTenantKey(ctx, id)
+	_, ws, err := r.NewTenant(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,12 @@ func addTenant(t *testing.T, db store.Store, r *keys.Ring, id string) {
 		if err := tx.CreateTenant(ctx, &store.Tenant{ID: id, Name: "t" + id[len(id)-4:], CreatedAt: time.Now()}); err != nil {
 			return err
 		}
-		return tx.PutKey(ctx, w)
+		for _, w := range ws {
+			if err := tx.PutKey(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -76,8 +76,8 @@ type Tx interface {
 	Memories(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
 	// MemoryByMAC finds a memory with exactly this scope and content MAC.
 	MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*Memory, error)
-	// UpdateMemory rewrites content, metadata, MAC, doc length and
-	// UpdatedAt of an existing memory and replaces its postings.
+	// UpdateMemory rewrites content, metadata, key version, MAC, doc length
+	// and UpdatedAt of an existing memory and replaces its postings.
 	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
 	// DeleteMemory removes the memory and its postings (history stays).
 	DeleteMemory(ctx context.Context, tenantID, id string) error
@@ -95,6 +95,35 @@ type Tx interface {
 	// posting of the given tokens, and the corpus statistics of the scope.
 	SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*Postings, error)
 
+	// Keys lists a tenant's keys of one purpose ("" tenant: system keys),
+	// every owner and version, ordered by owner then version.
+	Keys(ctx context.Context, tenantID, purpose string) ([]WrappedKey, error)
+	// UpdateKey replaces Wrapped and ParentVersion of an existing key (a
+	// rewrap: the key itself does not change). ErrNotFound when missing.
+	UpdateKey(ctx context.Context, k *WrappedKey) error
+	// DeleteKey destroys one key version. ErrNotFound when missing.
+	DeleteKey(ctx context.Context, tenantID, purpose, owner string, version int) error
+
+	// StaleRecords returns up to limit records of the tenant sealed under an
+	// older version of their subject key than the subject's newest.
+	StaleRecords(ctx context.Context, tenantID string, limit int) ([]StaleRecord, error)
+	// CountStale counts them; tenantID "" counts every tenant.
+	CountStale(ctx context.Context, tenantID string) (int, error)
+	// HistoryEntry returns one history entry by id.
+	HistoryEntry(ctx context.Context, tenantID, id string) (*History, error)
+	// ReplaceHistory rewrites an entry's sealed fields and key version.
+	ReplaceHistory(ctx context.Context, h *History) error
+	// ReplaceAccount rewrites an account's sealed fields and key version.
+	ReplaceAccount(ctx context.Context, a *Account) error
+
+	// DeleteSubject erases a subject: its memories, their postings, its
+	// history entries and every version of its key, in this transaction.
+	DeleteSubject(ctx context.Context, tenantID, subject string) (*Erasure, error)
+	// DeleteTenant erases a tenant and everything it holds.
+	DeleteTenant(ctx context.Context, tenantID string) (*Erasure, error)
+	// ListTenants lists every tenant, by name.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+
 	Idempotency(ctx context.Context, tenantID, key string) (*Idempotency, error)
 	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when the key exists
 	// DeleteIdempotencyBefore removes records created before t in every
@@ -109,14 +138,21 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
-// Account as stored: Name and Email are sealed envelopes.
+// PurposeSubject is the purpose of subject keys: the records' Subject
+// column names the owner of a wrapped key of this purpose.
+const PurposeSubject = "subject"
+
+// Account as stored: Name and Email are sealed envelopes under the key of
+// Subject, version KeyVersion.
 type Account struct {
-	ID        string
-	TenantID  string
-	Role      string
-	Name      []byte
-	Email     []byte
-	CreatedAt time.Time
+	ID         string
+	TenantID   string
+	Role       string
+	Subject    string
+	KeyVersion int
+	Name       []byte
+	Email      []byte
+	CreatedAt  time.Time
 }
 
 // APIKey as stored: only the MAC of the secret, never the secret.
@@ -137,13 +173,33 @@ type APIKey struct {
 
 // WrappedKey is a key sealed under its parent. TenantID is "" for system
 // keys (the API key pepper); Owner is "" for a tenant's own key.
+// ParentVersion is the version of the wrapping key (0 when the KEK wraps
+// it).
 type WrappedKey struct {
-	TenantID  string
-	Purpose   string
-	Owner     string
-	Version   int
-	Wrapped   []byte
-	CreatedAt time.Time
+	TenantID      string
+	Purpose       string
+	Owner         string
+	Version       int
+	ParentVersion int
+	Wrapped       []byte
+	CreatedAt     time.Time
+}
+
+// StaleRecord names a record sealed under an old key version.
+type StaleRecord struct {
+	Kind       string // "memory", "history" or "account"
+	ID         string
+	Subject    string
+	KeyVersion int
+}
+
+// Erasure counts what an erasure removed.
+type Erasure struct {
+	Memories int `json:"memories"`
+	History  int `json:"history"`
+	Keys     int `json:"keys"`
+	Accounts int `json:"accounts,omitempty"`
+	APIKeys  int `json:"api_keys,omitempty"`
 }
 
 // Memory as stored. Content and Metadata are sealed envelopes (Metadata is
@@ -156,6 +212,7 @@ type Memory struct {
 	AgentID    string
 	RunID      string
 	Subject    string
+	KeyVersion int
 	Content    []byte
 	Metadata   []byte
 	ContentMAC []byte
@@ -166,14 +223,15 @@ type Memory struct {
 
 // History is one change to a memory; Old and New are sealed (nil when empty).
 type History struct {
-	ID        string
-	TenantID  string
-	MemoryID  string
-	Subject   string
-	Event     string
-	Old       []byte
-	New       []byte
-	CreatedAt time.Time
+	ID         string
+	TenantID   string
+	MemoryID   string
+	Subject    string
+	KeyVersion int
+	Event      string
+	Old        []byte
+	New        []byte
+	CreatedAt  time.Time
 }
 
 // Posting says a blind token occurs TF times in a memory. A memory's

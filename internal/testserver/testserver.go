@@ -95,7 +95,7 @@ func Start(t testing.TB) *Server {
 	}
 	logs := &SyncBuffer{}
 	h := httpapi.New(httpapi.Config{
-		Memories: e, Keys: e, Auth: e, Version: "test",
+		Memories: e, Keys: e, Privacy: e, Auth: e, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health: map[string]string{"crypto_profile": "standard"},
 	})

@@ -116,9 +116,9 @@ func (t *tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 
 func (t *tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO wrapped_keys (tenant_id, purpose, owner, version, wrapped, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?)`,
-		k.TenantID, k.Purpose, k.Owner, k.Version, k.Wrapped, toMicros(k.CreatedAt))
+		`INSERT INTO wrapped_keys (`+wrappedKeyColumns+`)
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.TenantID, k.Purpose, k.Owner, k.Version, k.ParentVersion, k.Wrapped, toMicros(k.CreatedAt))
 	if err != nil {
 		return wrapErr("put key", err)
 	}
@@ -127,7 +127,7 @@ func (t *tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 
 func (t *tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
 	row := t.tx.QueryRowContext(ctx,
-		`SELECT tenant_id, purpose, owner, version, wrapped, created_at FROM wrapped_keys
+		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
 		tenantID, purpose, owner, version)
 	k, err := scanWrappedKey(row)
@@ -139,7 +139,7 @@ func (t *tx) Key(ctx context.Context, tenantID, purpose, owner string, version i
 
 func (t *tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
 	row := t.tx.QueryRowContext(ctx,
-		`SELECT tenant_id, purpose, owner, version, wrapped, created_at FROM wrapped_keys
+		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ?
 		 ORDER BY version DESC LIMIT 1`,
 		tenantID, purpose, owner)
@@ -155,9 +155,48 @@ func scanWrappedKey(s scanner) (*store.WrappedKey, error) {
 		k       store.WrappedKey
 		created int64
 	)
-	if err := s.Scan(&k.TenantID, &k.Purpose, &k.Owner, &k.Version, &k.Wrapped, &created); err != nil {
+	if err := s.Scan(&k.TenantID, &k.Purpose, &k.Owner, &k.Version, &k.ParentVersion, &k.Wrapped, &created); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = fromMicros(created)
 	return &k, nil
+}
+
+const wrappedKeyColumns = `tenant_id, purpose, owner, version, parent_version, wrapped, created_at`
+
+func (t *tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.WrappedKey, error) {
+	rows, err := t.tx.QueryContext(ctx,
+		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
+		 WHERE tenant_id = ? AND purpose = ? ORDER BY owner, version`, tenantID, purpose)
+	if err != nil {
+		return nil, wrapErr("list keys", err)
+	}
+	defer rows.Close()
+	out := []store.WrappedKey{}
+	for rows.Next() {
+		k, err := scanWrappedKey(rows)
+		if err != nil {
+			return nil, wrapErr("list keys", err)
+		}
+		out = append(out, *k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("list keys", err)
+	}
+	return out, nil
+}
+
+func (t *tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE wrapped_keys SET wrapped = ?, parent_version = ?
+		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
+		k.Wrapped, k.ParentVersion, k.TenantID, k.Purpose, k.Owner, k.Version)
+	return mustAffect("update key", res, err)
+}
+
+func (t *tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, version int) error {
+	res, err := t.tx.ExecContext(ctx,
+		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
+		tenantID, purpose, owner, version)
+	return mustAffect("delete key", res, err)
 }

@@ -10,13 +10,13 @@ import (
 	"github.com/engram-memory/engram/internal/store"
 )
 
-const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, content, metadata,
+const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
 	content_mac, doc_len, created_at, updated_at`
 
 func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.Content, m.Metadata,
+		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
 		m.ContentMAC, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt))
 	if err != nil {
 		return wrapErr("insert memory", err)
@@ -118,9 +118,9 @@ func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 
 func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	res, err := t.tx.ExecContext(ctx,
-		`UPDATE memories SET content = ?, metadata = ?, content_mac = ?, doc_len = ?, updated_at = ?
+		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, doc_len = ?, updated_at = ?
 		 WHERE tenant_id = ? AND id = ?`,
-		m.Content, m.Metadata, m.ContentMAC, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
+		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
 	if err := mustAffect("update memory", res, err); err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func scanMemory(s scanner) (*store.Memory, error) {
 		m                store.Memory
 		created, updated int64
 	)
-	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.Content,
+	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
 		&m.Metadata, &m.ContentMAC, &m.DocLen, &created, &updated)
 	if err != nil {
 		return nil, err
@@ -227,9 +227,9 @@ func scanMemory(s scanner) (*store.Memory, error) {
 
 func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO history (id, tenant_id, memory_id, subject, event, old, new, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.TenantID, h.MemoryID, h.Subject, h.Event, h.Old, h.New, toMicros(h.CreatedAt))
+		`INSERT INTO history (`+historyColumns+`)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.TenantID, h.MemoryID, h.Subject, h.KeyVersion, h.Event, h.Old, h.New, toMicros(h.CreatedAt))
 	if err != nil {
 		return wrapErr("insert history", err)
 	}
@@ -240,7 +240,7 @@ func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.Hi
 	// id breaks ties between changes made in the same microsecond; ids are
 	// time-ordered.
 	rows, err := t.tx.QueryContext(ctx,
-		`SELECT id, tenant_id, memory_id, subject, event, old, new, created_at FROM history
+		`SELECT `+historyColumns+` FROM history
 		 WHERE tenant_id = ? AND memory_id = ? ORDER BY created_at, id`, tenantID, memoryID)
 	if err != nil {
 		return nil, wrapErr("get history", err)
@@ -248,16 +248,11 @@ func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.Hi
 	defer rows.Close()
 	out := []store.History{}
 	for rows.Next() {
-		var (
-			h       store.History
-			created int64
-		)
-		if err := rows.Scan(&h.ID, &h.TenantID, &h.MemoryID, &h.Subject, &h.Event,
-			&h.Old, &h.New, &created); err != nil {
+		h, err := scanHistory(rows)
+		if err != nil {
 			return nil, wrapErr("get history", err)
 		}
-		h.CreatedAt = fromMicros(created)
-		out = append(out, h)
+		out = append(out, *h)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrapErr("get history", err)
@@ -321,4 +316,19 @@ func (t *tx) queryMatches(ctx context.Context, out *store.Postings, query string
 		out.Matches = append(out.Matches, mt)
 	}
 	return rows.Err()
+}
+
+const historyColumns = `id, tenant_id, memory_id, subject, key_version, event, old, new, created_at`
+
+func scanHistory(s scanner) (*store.History, error) {
+	var (
+		h       store.History
+		created int64
+	)
+	if err := s.Scan(&h.ID, &h.TenantID, &h.MemoryID, &h.Subject, &h.KeyVersion, &h.Event,
+		&h.Old, &h.New, &created); err != nil {
+		return nil, err
+	}
+	h.CreatedAt = fromMicros(created)
+	return &h, nil
 }

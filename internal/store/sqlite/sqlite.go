@@ -114,6 +114,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// Checkpoint folds the write-ahead log into the database file and
+// truncates it. The engine calls it after an erasure so that the erased
+// pages (zeroed by secure_delete) replace their old images and no copy of
+// an erased record or destroyed key stays in the log.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	// The TRUNCATE checkpoint waits (busy_timeout) for readers of older
+	// snapshots. If they outlast it, the log is checkpointed again by
+	// SQLite's automatic checkpoints and the next erasure; that is not an
+	// error of the erasure, which has committed.
+	var busy, logFrames, done int
+	err := db.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
 // writerParams are the DSN parameters of the writer pool. Pragmas go in the
 // DSN, not in an Exec after Open, so that every connection the pool ever
 // opens gets them.
@@ -128,6 +145,10 @@ func writerParams() url.Values {
 			// acknowledged (and audited) must survive, so every commit
 			// syncs the WAL.
 			"synchronous(FULL)",
+			// Deleted content is overwritten, not left in free pages:
+			// erasure must not leave sealed records or wrapped keys behind
+			// for a forensic read of the file.
+			"secure_delete(1)",
 		},
 		// BEGIN IMMEDIATE takes the write lock up front, where busy_timeout
 		// applies. A deferred transaction that reads and then writes would

@@ -51,9 +51,9 @@ func scanTenant(row scanner) (*store.Tenant, error) {
 
 func (t *tx) CreateAccount(ctx context.Context, a *store.Account) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO accounts (id, tenant_id, role, name, email, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID, a.TenantID, a.Role, a.Name, a.Email, toMicros(a.CreatedAt))
+		`INSERT INTO accounts (id, tenant_id, role, subject, key_version, name, email, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.TenantID, a.Role, a.Subject, a.KeyVersion, a.Name, a.Email, toMicros(a.CreatedAt))
 	if err != nil {
 		return wrapErr("create account", err)
 	}
@@ -66,9 +66,9 @@ func (t *tx) Account(ctx context.Context, tenantID, id string) (*store.Account, 
 		created int64
 	)
 	err := t.tx.QueryRowContext(ctx,
-		`SELECT id, tenant_id, role, name, email, created_at
+		`SELECT id, tenant_id, role, subject, key_version, name, email, created_at
 		 FROM accounts WHERE tenant_id = ? AND id = ?`, tenantID, id,
-	).Scan(&a.ID, &a.TenantID, &a.Role, &a.Name, &a.Email, &created)
+	).Scan(&a.ID, &a.TenantID, &a.Role, &a.Subject, &a.KeyVersion, &a.Name, &a.Email, &created)
 	if err != nil {
 		return nil, wrapErr("get account", err)
 	}

@@ -13,9 +13,11 @@ CREATE TABLE accounts (
     id         TEXT    NOT NULL PRIMARY KEY,
     tenant_id  TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     role       TEXT    NOT NULL,
-    name       BLOB,
-    email      BLOB,
-    created_at INTEGER NOT NULL
+    subject     TEXT    NOT NULL,
+    key_version INTEGER NOT NULL,
+    name        BLOB,
+    email       BLOB,
+    created_at  INTEGER NOT NULL
 );
 -- Parent key of api_keys (tenant_id, account_id): a key can only belong to
 -- an account of its own tenant.
@@ -45,6 +47,9 @@ CREATE TABLE wrapped_keys (
     purpose    TEXT    NOT NULL,
     owner      TEXT    NOT NULL DEFAULT '',
     version    INTEGER NOT NULL,
+    -- The version of the key that wraps this one (0 for KEK-wrapped keys):
+    -- a parent version can be destroyed once nothing names it here.
+    parent_version INTEGER NOT NULL DEFAULT 0,
     wrapped    BLOB    NOT NULL,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, purpose, owner, version)
@@ -57,6 +62,7 @@ CREATE TABLE memories (
     agent_id    TEXT    NOT NULL DEFAULT '',
     run_id      TEXT    NOT NULL DEFAULT '',
     subject     TEXT    NOT NULL,
+    key_version INTEGER NOT NULL, -- version of the subject key that seals it
     content     BLOB    NOT NULL,
     metadata    BLOB,
     content_mac BLOB    NOT NULL,
@@ -71,6 +77,8 @@ CREATE INDEX memories_user ON memories (tenant_id, user_id, id);
 CREATE INDEX memories_agent ON memories (tenant_id, agent_id, id);
 CREATE INDEX memories_run ON memories (tenant_id, run_id, id);
 CREATE INDEX memories_mac ON memories (tenant_id, content_mac);
+-- Erasure and re-encryption find a subject's records.
+CREATE INDEX memories_subject ON memories (tenant_id, subject, key_version);
 
 -- History outlives the memory it describes, so it references only the tenant.
 CREATE TABLE history (
@@ -78,12 +86,14 @@ CREATE TABLE history (
     tenant_id  TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     memory_id  TEXT    NOT NULL,
     subject    TEXT    NOT NULL,
+    key_version INTEGER NOT NULL,
     event      TEXT    NOT NULL,
     old        BLOB,
     new        BLOB,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX history_memory ON history (tenant_id, memory_id, created_at);
+CREATE INDEX history_subject ON history (tenant_id, subject, key_version);
 
 -- The inverted index: a search reads the rows of a few tokens, hence the
 -- token-first key clustered WITHOUT ROWID.

@@ -1,0 +1,299 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+var _ engram.PrivacyService = (*Engine)(nil)
+
+// checkpointer is implemented by stores that keep a write-ahead log: after
+// an erasure it is folded into the main file, so that erased records and
+// destroyed keys do not linger in the log.
+type checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
+func (e *Engine) afterErasure(ctx context.Context) error {
+	if c, ok := e.st.(checkpointer); ok {
+		if err := c.Checkpoint(ctx); err != nil {
+			return fmt.Errorf("checkpoint after erasure: %w", err)
+		}
+	}
+	return nil
+}
+
+// ForgetUser erases an end user by crypto-shredding: their subject key is
+// destroyed (every version) and their memories, history and index postings
+// are deleted in the same transaction. Other subjects are untouched.
+func (e *Engine) ForgetUser(ctx context.Context, userID string) (*engram.Erasure, error) {
+	p, err := authorize(ctx, engram.PermUsersForget)
+	if err != nil {
+		return nil, err
+	}
+	if userID == "" {
+		return nil, invalid("user_id is required")
+	}
+	if err := checkID("user_id", userID); err != nil {
+		return nil, err
+	}
+	subject := subjectOf(engram.Scope{UserID: userID}, p)
+	var er *store.Erasure
+	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
+		er, err = tx.DeleteSubject(ctx, p.TenantID, subject)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.ring.Forget(p.TenantID, subject)
+	if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
+		return nil, engram.Errorf(engram.CodeNotFound, "no data for this user")
+	}
+	if err := e.afterErasure(ctx); err != nil {
+		return nil, err
+	}
+	return &engram.Erasure{UserID: userID, Memories: er.Memories, History: er.History, Keys: er.Keys, CompletedAt: e.clock()}, nil
+}
+
+// ForgetTenant erases a whole tenant: every key, record and account. It
+// is an operator action (CLI), not reachable with a tenant's API key.
+func (e *Engine) ForgetTenant(ctx context.Context, name string) (*engram.Erasure, error) {
+	t, err := e.TenantByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var er *store.Erasure
+	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
+		er, err = tx.DeleteTenant(ctx, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.ring.Forget(t.ID, "*")
+	if err := e.afterErasure(ctx); err != nil {
+		return nil, err
+	}
+	return &engram.Erasure{Tenant: name, Memories: er.Memories, History: er.History, Keys: er.Keys,
+		Accounts: er.Accounts, APIKeys: er.APIKeys, CompletedAt: e.clock()}, nil
+}
+
+// RotateKeys rotates the caller's tenant keys; only an owner may.
+func (e *Engine) RotateKeys(ctx context.Context) (*engram.KeyRotation, error) {
+	p, err := authorize(ctx, engram.PermKeysAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != engram.RoleOwner {
+		return nil, engram.Errorf(engram.CodeForbidden, "only an owner may rotate the tenant's keys")
+	}
+	return e.rotate(ctx, p.TenantID)
+}
+
+// RotateTenant rotates a tenant's keys by name (operator, CLI).
+func (e *Engine) RotateTenant(ctx context.Context, name string) (*engram.KeyRotation, error) {
+	t, err := e.TenantByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.rotate(ctx, t.ID)
+}
+
+func (e *Engine) rotate(ctx context.Context, tenantID string) (*engram.KeyRotation, error) {
+	rot, err := e.ring.Rotate(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := e.Pending(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return &engram.KeyRotation{TenantKeyVersion: rot.TenantKeyVersion, Rewrapped: rot.Rewrapped, Pending: pending}, nil
+}
+
+// Pending counts records sealed under an old data key version ("" for all
+// tenants).
+func (e *Engine) Pending(ctx context.Context, tenantID string) (int, error) {
+	var n int
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.CountStale(ctx, tenantID)
+		return err
+	})
+	return n, err
+}
+
+// Reencrypt moves up to batch stale records of a tenant to their subject's
+// newest key, one transaction per record so that writers are never held up
+// for long. When none is left it destroys the retired key versions. It is
+// resumable: each call starts from what is still stale. It returns how many
+// records it moved and how many remain.
+func (e *Engine) Reencrypt(ctx context.Context, tenantID string, batch int) (moved, remaining int, err error) {
+	var stale []store.StaleRecord
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		stale, err = tx.StaleRecords(ctx, tenantID, batch)
+		return err
+	}); err != nil {
+		return 0, 0, err
+	}
+	for _, r := range stale {
+		err := retry(func() error {
+			w, err := e.writer(ctx, tenantID, r.Subject)
+			if err != nil {
+				return err
+			}
+			return e.st.Write(ctx, func(tx store.Tx) error {
+				if err := w.check(ctx, tx); err != nil {
+					return err
+				}
+				return e.reseal(ctx, tx, w, r)
+			})
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted or erased meanwhile
+		}
+		if err != nil {
+			return moved, 0, fmt.Errorf("re-encrypt %s %s: %w", r.Kind, r.ID, err)
+		}
+		moved++
+	}
+	if remaining, err = e.Pending(ctx, tenantID); err != nil {
+		return moved, 0, err
+	}
+	if remaining == 0 {
+		if _, err := e.ring.RetireSubjectKeys(ctx, tenantID); err != nil {
+			return moved, 0, err
+		}
+	}
+	return moved, remaining, nil
+}
+
+// reseal re-encrypts one record under w's key, changing nothing else.
+func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.StaleRecord) error {
+	o := e.opener(ctx, w.tenant)
+	switch r.Kind {
+	case "memory":
+		m, err := tx.Memory(ctx, w.tenant, r.ID)
+		if err != nil {
+			return err
+		}
+		if m.KeyVersion >= int(w.key.Version) {
+			return nil
+		}
+		old, err := o.memory(m)
+		if err != nil {
+			return err
+		}
+		md, err := encodeMetadata(old.Metadata)
+		if err != nil {
+			return err
+		}
+		postings, err := w.record(m, old.Content, md)
+		if err != nil {
+			return err
+		}
+		return tx.UpdateMemory(ctx, m, postings)
+	case "history":
+		h, err := tx.HistoryEntry(ctx, w.tenant, r.ID)
+		if err != nil {
+			return err
+		}
+		if h.KeyVersion >= int(w.key.Version) {
+			return nil
+		}
+		oldText, err := o.open(h.Subject, historyContext(w.tenant, h.Subject, h.MemoryID, h.ID, "old"), h.Old)
+		if err != nil {
+			return err
+		}
+		newText, err := o.open(h.Subject, historyContext(w.tenant, h.Subject, h.MemoryID, h.ID, "new"), h.New)
+		if err != nil {
+			return err
+		}
+		h.KeyVersion, h.Old, h.New = int(w.key.Version), nil, nil
+		if oldText != nil {
+			h.Old, err = w.seal(historyContext(w.tenant, w.subject, h.MemoryID, h.ID, "old"), oldText)
+		}
+		if err == nil && newText != nil {
+			h.New, err = w.seal(historyContext(w.tenant, w.subject, h.MemoryID, h.ID, "new"), newText)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.ReplaceHistory(ctx, h)
+	case "account":
+		a, err := tx.Account(ctx, w.tenant, r.ID)
+		if err != nil {
+			return err
+		}
+		if a.KeyVersion >= int(w.key.Version) {
+			return nil
+		}
+		for _, f := range []struct {
+			name string
+			val  *[]byte
+		}{{"name", &a.Name}, {"email", &a.Email}} {
+			pt, err := o.open(a.Subject, accountContext(w.tenant, a.Subject, a.ID, f.name), *f.val)
+			if err != nil {
+				return err
+			}
+			if pt != nil {
+				if *f.val, err = w.seal(accountContext(w.tenant, a.Subject, a.ID, f.name), pt); err != nil {
+					return err
+				}
+			}
+		}
+		a.KeyVersion = int(w.key.Version)
+		return tx.ReplaceAccount(ctx, a)
+	}
+	return fmt.Errorf("unknown record kind %q", r.Kind)
+}
+
+// RunMaintenance re-encrypts stale records and sweeps expired idempotency
+// records every interval until ctx ends. Errors are reported to report and
+// retried on the next round.
+func (e *Engine) RunMaintenance(ctx context.Context, every time.Duration, report func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := e.maintain(ctx); err != nil && ctx.Err() == nil {
+			report(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Engine) maintain(ctx context.Context) error {
+	if err := e.st.Write(ctx, func(tx store.Tx) error {
+		return tx.DeleteIdempotencyBefore(ctx, e.clock().Add(-idempotencyTTL))
+	}); err != nil {
+		return err
+	}
+	var tenants []store.Tenant
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		tenants, err = tx.ListTenants(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		for {
+			moved, remaining, err := e.Reencrypt(ctx, t.ID, 200)
+			if err != nil {
+				return err
+			}
+			if remaining == 0 || moved == 0 || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return nil
+}

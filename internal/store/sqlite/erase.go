@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// count runs a statement and returns how many rows it changed.
+func (t *tx) count(ctx context.Context, op, query string, args ...any) (int, error) {
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	return int(n), nil
+}
+
+func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*store.Erasure, error) {
+	var e store.Erasure
+	var err error
+	// Postings first and explicitly: the search index must not depend on
+	// the foreign_keys pragma.
+	if _, err = t.count(ctx, "erase postings",
+		`DELETE FROM postings WHERE tenant_id = ? AND memory_id IN
+		   (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`, tenantID, tenantID, subject); err != nil {
+		return nil, err
+	}
+	if e.Memories, err = t.count(ctx, "erase memories",
+		`DELETE FROM memories WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
+		return nil, err
+	}
+	if e.History, err = t.count(ctx, "erase history",
+		`DELETE FROM history WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
+		return nil, err
+	}
+	if e.Keys, err = t.count(ctx, "erase keys",
+		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ?`,
+		tenantID, store.PurposeSubject, subject); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure, error) {
+	var e store.Erasure
+	var err error
+	steps := []struct {
+		n     *int
+		op, q string
+	}{
+		{nil, "erase postings", `DELETE FROM postings WHERE tenant_id = ?`},
+		{&e.Memories, "erase memories", `DELETE FROM memories WHERE tenant_id = ?`},
+		{&e.History, "erase history", `DELETE FROM history WHERE tenant_id = ?`},
+		{nil, "erase idempotency", `DELETE FROM idempotency WHERE tenant_id = ?`},
+		{&e.APIKeys, "erase api keys", `DELETE FROM api_keys WHERE tenant_id = ?`},
+		{&e.Accounts, "erase accounts", `DELETE FROM accounts WHERE tenant_id = ?`},
+		{&e.Keys, "erase keys", `DELETE FROM wrapped_keys WHERE tenant_id = ?`},
+	}
+	for _, s := range steps {
+		var n int
+		if n, err = t.count(ctx, s.op, s.q, tenantID); err != nil {
+			return nil, err
+		}
+		if s.n != nil {
+			*s.n = n
+		}
+	}
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, tenantID)
+	if err := mustAffect("erase tenant", res, err); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (t *tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, wrapErr("list tenants", err)
+	}
+	defer rows.Close()
+	out := []store.Tenant{}
+	for rows.Next() {
+		tn, err := scanTenant(rows)
+		if err != nil {
+			return nil, wrapErr("list tenants", err)
+		}
+		out = append(out, *tn)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("list tenants", err)
+	}
+	return out, nil
+}
+
+// staleQuery selects records whose key version is below their subject's
+// newest key version. %s is the tenant condition of each part.
+const staleQuery = `
+WITH latest AS (
+  SELECT tenant_id, owner, MAX(version) AS v FROM wrapped_keys WHERE purpose = ? %[1]s GROUP BY tenant_id, owner
+)
+SELECT 'memory', m.id, m.subject, m.key_version FROM memories m
+  JOIN latest l ON l.tenant_id = m.tenant_id AND l.owner = m.subject WHERE m.key_version < l.v %[2]s
+UNION ALL
+SELECT 'history', h.id, h.subject, h.key_version FROM history h
+  JOIN latest l ON l.tenant_id = h.tenant_id AND l.owner = h.subject WHERE h.key_version < l.v %[3]s
+UNION ALL
+SELECT 'account', a.id, a.subject, a.key_version FROM accounts a
+  JOIN latest l ON l.tenant_id = a.tenant_id AND l.owner = a.subject WHERE a.key_version < l.v %[4]s`
+
+func staleSQL(tenantID string) (string, []any) {
+	if tenantID == "" {
+		return fmt.Sprintf(staleQuery, "", "", "", ""), []any{store.PurposeSubject}
+	}
+	return fmt.Sprintf(staleQuery, "AND tenant_id = ?", "AND m.tenant_id = ?", "AND h.tenant_id = ?", "AND a.tenant_id = ?"),
+		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID}
+}
+
+func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
+	q, args := staleSQL(tenantID)
+	rows, err := t.tx.QueryContext(ctx, q+` LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, wrapErr("stale records", err)
+	}
+	defer rows.Close()
+	out := []store.StaleRecord{}
+	for rows.Next() {
+		var r store.StaleRecord
+		if err := rows.Scan(&r.Kind, &r.ID, &r.Subject, &r.KeyVersion); err != nil {
+			return nil, wrapErr("stale records", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("stale records", err)
+	}
+	return out, nil
+}
+
+func (t *tx) CountStale(ctx context.Context, tenantID string) (int, error) {
+	q, args := staleSQL(tenantID)
+	var n int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+q+`)`, args...).Scan(&n); err != nil {
+		return 0, wrapErr("count stale records", err)
+	}
+	return n, nil
+}
+
+func (t *tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
+	h, err := scanHistory(t.tx.QueryRowContext(ctx,
+		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err != nil {
+		return nil, wrapErr("get history entry", err)
+	}
+	return h, nil
+}
+
+func (t *tx) ReplaceHistory(ctx context.Context, h *store.History) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE history SET key_version = ?, old = ?, new = ? WHERE tenant_id = ? AND id = ?`,
+		h.KeyVersion, nullBlob(h.Old), nullBlob(h.New), h.TenantID, h.ID)
+	return mustAffect("replace history", res, err)
+}
+
+func (t *tx) ReplaceAccount(ctx context.Context, a *store.Account) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE accounts SET key_version = ?, name = ?, email = ? WHERE tenant_id = ? AND id = ?`,
+		a.KeyVersion, nullBlob(a.Name), nullBlob(a.Email), a.TenantID, a.ID)
+	return mustAffect("replace account", res, err)
+}
+
+// nullBlob stores a nil slice as NULL, as inserts do.
+func nullBlob(b []byte) any {
+	if b == nil {
+		return sql.Null[[]byte]{}
+	}
+	return b
+}
