@@ -34,6 +34,7 @@ func historyContext(tenantID, subject, memoryID, id, field string) seal.Context 
 // writer holds what one write needs: the subject key, the blinder and the
 // MAC key of the tenant.
 type writer struct {
+	fields  fieldCipher
 	tenant  string
 	subject string
 	key     seal.Key
@@ -54,7 +55,7 @@ func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer,
 	if err != nil {
 		return nil, err
 	}
-	return &writer{tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
+	return &writer{fields: e.fields, tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
 }
 
 // errKeyRetired: the data key this write sealed under was retired by a
@@ -96,20 +97,20 @@ func (w *writer) mac(parts ...[]byte) []byte {
 }
 
 // seal seals one field under the writer's key.
-func (w *writer) seal(c seal.Context, pt []byte) ([]byte, error) { return seal.Seal(w.key, c, pt) }
+func (w *writer) seal(c seal.Context, pt []byte) ([]byte, error) { return w.fields.Seal(w.key, c, pt) }
 
 // record seals content and metadata into a stored memory with its postings.
 func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]store.Posting, error) {
 	var err error
 	m.Subject = w.subject
 	m.KeyVersion = int(w.key.Version)
-	m.Content, err = seal.Seal(w.key, memoryContext(w.tenant, w.subject, m.ID, "content"), []byte(content))
+	m.Content, err = w.seal(memoryContext(w.tenant, w.subject, m.ID, "content"), []byte(content))
 	if err != nil {
 		return nil, err
 	}
 	m.Metadata = nil
 	if metadata != nil {
-		if m.Metadata, err = seal.Seal(w.key, memoryContext(w.tenant, w.subject, m.ID, "metadata"), metadata); err != nil {
+		if m.Metadata, err = w.seal(memoryContext(w.tenant, w.subject, m.ID, "metadata"), metadata); err != nil {
 			return nil, err
 		}
 	}
@@ -123,12 +124,12 @@ func (w *writer) history(m *store.Memory, event engram.Event, oldText, newText s
 	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, KeyVersion: int(w.key.Version), Event: string(event), CreatedAt: at}
 	var err error
 	if oldText != "" {
-		if h.Old, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, m.ID, h.ID, "old"), []byte(oldText)); err != nil {
+		if h.Old, err = w.seal(historyContext(w.tenant, w.subject, m.ID, h.ID, "old"), []byte(oldText)); err != nil {
 			return nil, err
 		}
 	}
 	if newText != "" {
-		if h.New, err = seal.Seal(w.key, historyContext(w.tenant, w.subject, m.ID, h.ID, "new"), []byte(newText)); err != nil {
+		if h.New, err = w.seal(historyContext(w.tenant, w.subject, m.ID, h.ID, "new"), []byte(newText)); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,33 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/engram-memory/engram/internal/seal"
+)
+
+// plaintextCipher stores fields in clear behind a 4-byte key version: the
+// "encryption off" baseline of the benchmarks. It exists only in tests.
+type plaintextCipher struct{}
+
+func (plaintextCipher) Seal(k seal.Key, _ seal.Context, pt []byte) ([]byte, error) {
+	return append(binary.BigEndian.AppendUint32(nil, k.Version), pt...), nil
+}
+
+func (plaintextCipher) Open(_ seal.Key, _ seal.Context, env []byte) ([]byte, error) {
+	if len(env) < 4 {
+		return nil, errors.New("short")
+	}
+	return env[4:], nil
+}
+
+func (plaintextCipher) KeyVersion(env []byte) (uint32, error) {
+	if len(env) < 4 {
+		return 0, errors.New("short")
+	}
+	return binary.BigEndian.Uint32(env), nil
+}
+
+// DisableFieldEncryptionForBenchmark switches e to plaintextCipher.
+func DisableFieldEncryptionForBenchmark(e *Engine) { e.fields = plaintextCipher{} }
