@@ -290,3 +290,38 @@ func TestShutdownKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	s2.stop(t)
 }
+
+// TestFIPSStart: under GODEBUG=fips140=on the server reports the fips
+// profile; when a FIPS self-test fails it exits non-zero without serving.
+func TestFIPSStart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "GODEBUG=fips140=on,failfipscast=CounterKDF")
+	out, err := cmd.CombinedOutput()
+	if err == nil || strings.Contains(string(out), `"listening"`) {
+		t.Fatalf("a failed self-test must stop the start: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "admin.key")); err == nil {
+		t.Fatal("the failed start created a tenant")
+	}
+
+	t.Setenv("GODEBUG", "fips140=on")
+	s := startServer(t, data)
+	resp, err := http.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]string
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if health["crypto_profile"] != "fips" {
+		t.Fatalf("healthz under fips140=on: %v", health)
+	}
+	raw, _ := os.ReadFile(filepath.Join(data, "admin.key"))
+	env := []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + strings.TrimSpace(string(raw))}
+	mustEngram(t, env, "add", "stored under the fips profile")
+	if out := mustEngram(t, env, "search", "fips profile"); !strings.Contains(out, "stored under the fips profile") {
+		t.Fatalf("search: %q", out)
+	}
+	s.stop(t)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/httpapi"
+	"github.com/engram-memory/engram/internal/seal"
 )
 
 type serveCmd struct {
@@ -39,6 +40,12 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		h = slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: c.LogLevel})
 	}
 	log := slog.New(h)
+
+	// Known-answer tests of every primitive before anything else: a build
+	// whose crypto is broken must not open its port.
+	if err := seal.SelfTest(); err != nil {
+		return fmt.Errorf("cryptographic self-test failed; not serving: %w", err)
+	}
 
 	l, err := openLocal(ctx, c.Data)
 	if err != nil {
@@ -81,7 +88,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Logger: log, Version: version, Metrics: reg,
-			Health: map[string]string{"crypto_profile": "standard", "version": version},
+			Health: map[string]string{"crypto_profile": seal.Profile(), "version": version},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -91,7 +98,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "version", version)
+	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "version", version, "crypto_profile", seal.Profile())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

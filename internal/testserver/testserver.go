@@ -18,6 +18,7 @@ import (
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 )
 
@@ -97,7 +98,7 @@ func Start(t testing.TB) *Server {
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Health: map[string]string{"crypto_profile": "standard"},
+		Health: map[string]string{"crypto_profile": seal.Profile()},
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}
