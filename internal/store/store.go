@@ -124,6 +124,12 @@ type Tx interface {
 	// ListTenants lists every tenant, by name.
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
+	// TenantKEK returns the tenant's own KEK configuration (BYOK);
+	// ErrNotFound when the tenant uses the system KEK.
+	TenantKEK(ctx context.Context, tenantID string) (*TenantKEK, error)
+	// PutTenantKEK sets (inserts or replaces) it.
+	PutTenantKEK(ctx context.Context, k *TenantKEK) error
+
 	Idempotency(ctx context.Context, tenantID, key string) (*Idempotency, error)
 	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when the key exists
 	// DeleteIdempotencyBefore removes records created before t in every
@@ -183,6 +189,15 @@ type WrappedKey struct {
 	ParentVersion int
 	Wrapped       []byte
 	CreatedAt     time.Time
+}
+
+// TenantKEK is a tenant's own key-encryption key: the provider name and its
+// configuration (which holds credentials), wrapped by the system KEK.
+type TenantKEK struct {
+	TenantID  string
+	Provider  string
+	Config    []byte
+	CreatedAt time.Time
 }
 
 // StaleRecord names a record sealed under an old key version.

@@ -61,6 +61,7 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		{&e.APIKeys, "erase api keys", `DELETE FROM api_keys WHERE tenant_id = ?`},
 		{&e.Accounts, "erase accounts", `DELETE FROM accounts WHERE tenant_id = ?`},
 		{&e.Keys, "erase keys", `DELETE FROM wrapped_keys WHERE tenant_id = ?`},
+		{nil, "erase tenant kek", `DELETE FROM tenant_keks WHERE tenant_id = ?`},
 	}
 	for _, s := range steps {
 		var n int

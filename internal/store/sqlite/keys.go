@@ -200,3 +200,30 @@ func (t *tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, ver
 		tenantID, purpose, owner, version)
 	return mustAffect("delete key", res, err)
 }
+
+func (t *tx) TenantKEK(ctx context.Context, tenantID string) (*store.TenantKEK, error) {
+	var (
+		k       store.TenantKEK
+		created int64
+	)
+	err := t.tx.QueryRowContext(ctx,
+		`SELECT tenant_id, provider, config, created_at FROM tenant_keks WHERE tenant_id = ?`, tenantID,
+	).Scan(&k.TenantID, &k.Provider, &k.Config, &created)
+	if err != nil {
+		return nil, wrapErr("get tenant kek", err)
+	}
+	k.CreatedAt = fromMicros(created)
+	return &k, nil
+}
+
+func (t *tx) PutTenantKEK(ctx context.Context, k *store.TenantKEK) error {
+	_, err := t.tx.ExecContext(ctx,
+		`INSERT INTO tenant_keks (tenant_id, provider, config, created_at) VALUES (?, ?, ?, ?)
+		 ON CONFLICT (tenant_id) DO UPDATE SET provider = excluded.provider, config = excluded.config,
+		   created_at = excluded.created_at`,
+		k.TenantID, k.Provider, k.Config, toMicros(k.CreatedAt))
+	if err != nil {
+		return wrapErr("put tenant kek", err)
+	}
+	return nil
+}

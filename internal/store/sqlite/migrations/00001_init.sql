@@ -55,6 +55,15 @@ CREATE TABLE wrapped_keys (
     PRIMARY KEY (tenant_id, purpose, owner, version)
 ) WITHOUT ROWID;
 
+-- A tenant's own KEK (bring your own key): config is wrapped by the system
+-- KEK because it holds the provider's credentials.
+CREATE TABLE tenant_keks (
+    tenant_id  TEXT    NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    provider   TEXT    NOT NULL,
+    config     BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
 CREATE TABLE memories (
     id          TEXT    NOT NULL PRIMARY KEY,
     tenant_id   TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -124,6 +133,7 @@ DROP TABLE idempotency;
 DROP TABLE postings;
 DROP TABLE history;
 DROP TABLE memories;
+DROP TABLE tenant_keks;
 DROP TABLE wrapped_keys;
 DROP TABLE api_keys;
 DROP TABLE accounts;
