@@ -52,12 +52,29 @@ const maxCached = 50_000
 
 // Ring loads, creates and caches keys. It is safe for concurrent use.
 type Ring struct {
-	st  store.Store
-	kek kek.KEK
-	now engram.Clock
+	st      store.Store
+	kek     kek.KEK
+	now     engram.Clock
+	factory KEKFactory
 
 	mu    sync.Mutex
 	cache map[string]cached
+	keks  map[string]cachedKEK
+}
+
+// KEKFactory builds a tenant's own KEK (bring your own key) from the
+// provider name and configuration stored for it.
+type KEKFactory func(ctx context.Context, provider string, config []byte) (kek.KEK, error)
+
+// Option configures a Ring.
+type Option func(*Ring)
+
+// WithTenantKEKs lets tenants put their key under their own KEK, built by f.
+func WithTenantKEKs(f KEKFactory) Option { return func(r *Ring) { r.factory = f } }
+
+type cachedKEK struct {
+	k       kek.KEK
+	expires time.Time
 }
 
 type cached struct {
@@ -66,11 +83,15 @@ type cached struct {
 }
 
 // New returns a ring over st whose root is k.
-func New(st store.Store, k kek.KEK, now engram.Clock) *Ring {
+func New(st store.Store, k kek.KEK, now engram.Clock, opts ...Option) *Ring {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ring{st: st, kek: k, now: now, cache: map[string]cached{}}
+	r := &Ring{st: st, kek: k, now: now, cache: map[string]cached{}, keks: map[string]cachedKEK{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // kekAAD binds a KEK-wrapped key to its tenant, purpose and version.
@@ -115,7 +136,11 @@ func (r *Ring) NewTenantKey(ctx context.Context, tenantID string, version int) (
 	if err != nil {
 		return k, nil, err
 	}
-	w, err := r.kek.Wrap(ctx, encodeKey(k), kekAAD(tenantID, PurposeTenant, version))
+	root, err := r.kekFor(ctx, tenantID)
+	if err != nil {
+		return k, nil, err
+	}
+	w, err := root.Wrap(ctx, encodeKey(k), kekAAD(tenantID, PurposeTenant, version))
 	if err != nil {
 		return k, nil, fmt.Errorf("wrap tenant key: %w", err)
 	}
@@ -183,6 +208,8 @@ func (r *Ring) Forget(tenantID, owner string) {
 	prefix := tenantID + "\x00"
 	if owner != "*" {
 		prefix += owner + "\x00"
+	} else {
+		delete(r.keks, tenantID)
 	}
 	for name := range r.cache {
 		if strings.HasPrefix(name, prefix) {
@@ -234,7 +261,11 @@ func (r *Ring) openTenantKey(ctx context.Context, w *store.WrappedKey) (seal.Key
 	if k, ok := r.get(name); ok {
 		return k, nil
 	}
-	raw, err := r.kek.Unwrap(ctx, w.Wrapped, kekAAD(w.TenantID, PurposeTenant, w.Version))
+	root, err := r.kekFor(ctx, w.TenantID)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	raw, err := root.Unwrap(ctx, w.Wrapped, kekAAD(w.TenantID, PurposeTenant, w.Version))
 	if err != nil {
 		return seal.Key{}, fmt.Errorf("unwrap tenant key: %w", err)
 	}

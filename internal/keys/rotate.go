@@ -173,17 +173,30 @@ func (r *Ring) RetireSubjectKeys(ctx context.Context, tenantID string) (int, err
 	return n, err
 }
 
-// RewrapKEK moves every KEK-wrapped key (each tenant key version and the
-// pepper) from the ring's KEK to next, in one transaction; nothing else
-// changes. The caller switches to next once it returns.
+// RewrapKEK moves everything the system KEK wraps (each tenant key
+// version, the pepper, and the configurations of tenants' own KEKs) from
+// the ring's KEK to next, in one transaction; nothing else changes. Keys of
+// tenants that brought their own KEK stay under it. The caller switches to
+// next once it returns.
 func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
-	var ws []store.WrappedKey
+	var (
+		ws   []store.WrappedKey
+		cfgs []store.TenantKEK
+	)
 	err := r.st.Read(ctx, func(tx store.Tx) error {
 		ts, err := tx.ListTenants(ctx)
 		if err != nil {
 			return err
 		}
 		for _, t := range ts {
+			c, err := tx.TenantKEK(ctx, t.ID)
+			if err == nil {
+				cfgs = append(cfgs, *c)
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			ks, err := tx.Keys(ctx, t.ID, PurposeTenant)
 			if err != nil {
 				return err
@@ -197,22 +210,37 @@ func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("rewrap: load keys: %w", err)
 	}
-	out := make([]*store.WrappedKey, 0, len(ws))
-	for i := range ws {
-		w := ws[i]
-		aad := kekAAD(w.TenantID, w.Purpose, w.Version)
-		raw, err := r.kek.Unwrap(ctx, w.Wrapped, aad)
+	rewrap := func(what string, wrapped, aad []byte) ([]byte, error) {
+		raw, err := r.kek.Unwrap(ctx, wrapped, aad)
 		if err != nil {
-			return 0, fmt.Errorf("rewrap %s key of %q: %w", w.Purpose, w.TenantID, err)
+			return nil, fmt.Errorf("rewrap %s: %w", what, err)
 		}
-		if w.Wrapped, err = next.Wrap(ctx, raw, aad); err != nil {
-			return 0, fmt.Errorf("rewrap %s key of %q: %w", w.Purpose, w.TenantID, err)
+		out, err := next.Wrap(ctx, raw, aad)
+		if err != nil {
+			return nil, fmt.Errorf("rewrap %s: %w", what, err)
 		}
-		out = append(out, &w)
+		return out, nil
+	}
+	for i := range ws {
+		w := &ws[i]
+		if w.Wrapped, err = rewrap(fmt.Sprintf("%s key of %q", w.Purpose, w.TenantID), w.Wrapped, kekAAD(w.TenantID, w.Purpose, w.Version)); err != nil {
+			return 0, err
+		}
+	}
+	for i := range cfgs {
+		c := &cfgs[i]
+		if c.Config, err = rewrap(fmt.Sprintf("kek configuration of %q", c.TenantID), c.Config, kekConfigAAD(c.TenantID)); err != nil {
+			return 0, err
+		}
 	}
 	err = r.st.Write(ctx, func(tx store.Tx) error {
-		for _, w := range out {
-			if err := tx.UpdateKey(ctx, w); err != nil {
+		for i := range ws {
+			if err := tx.UpdateKey(ctx, &ws[i]); err != nil {
+				return err
+			}
+		}
+		for i := range cfgs {
+			if err := tx.PutTenantKEK(ctx, &cfgs[i]); err != nil {
 				return err
 			}
 		}
@@ -221,5 +249,5 @@ func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(out), nil
+	return len(ws) + len(cfgs), nil
 }
