@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/engram-memory/engram/internal/engine"
+	"github.com/engram-memory/engram/internal/kek/kekconfig"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store/sqlite"
@@ -60,7 +61,7 @@ func openKeys(ctx context.Context, db *sqlite.DB, dir string) (*localEngine, err
 		if err != nil {
 			return nil, err
 		}
-		ring := keys.New(db, k, nil)
+		ring := keys.New(db, k, nil, keys.WithTenantKEKs(kekconfig.Open))
 		e := engine.New(db, ring, nil)
 		if err := e.Start(ctx); err != nil {
 			return nil, err

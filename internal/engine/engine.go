@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/kek"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
@@ -105,6 +106,25 @@ func validID(s string) bool {
 	return err == nil && len(s) == 36
 }
 
+// keyFailure maps an outage of a KEK provider (a tenant's KMS that is
+// down or has revoked Engram's access) to the client's 503: the request
+// fails closed, and the tenant is told to retry, not that data is gone.
+func keyFailure(err error) error {
+	if errors.Is(err, kek.ErrUnavailable) {
+		return engram.Errorf(engram.CodeUnavailable, "the tenant's key service is unavailable; try again later")
+	}
+	return err
+}
+
+// SetTenantKEK puts a tenant's keys under its own KEK (operator, CLI).
+func (e *Engine) SetTenantKEK(ctx context.Context, name, provider string, config []byte) (int, error) {
+	t, err := e.TenantByName(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return e.ring.SetTenantKEK(ctx, t.ID, provider, config)
+}
+
 // notFound maps store.ErrNotFound to the client's not_found.
 func notFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
@@ -148,7 +168,7 @@ func (o *opener) open(subject string, c seal.Context, env []byte) ([]byte, error
 	if !ok {
 		k, err = o.e.ring.SubjectKey(o.ctx, o.tenant, subject, int(version))
 		if err != nil {
-			return nil, err
+			return nil, keyFailure(err)
 		}
 		o.keys[name] = k
 	}

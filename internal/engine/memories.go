@@ -43,6 +43,11 @@ type writer struct {
 }
 
 func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer, error) {
+	w, err := e.newWriter(ctx, tenantID, subject)
+	return w, keyFailure(err)
+}
+
+func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writer, error) {
 	k, err := e.ring.CurrentSubjectKey(ctx, tenantID, subject)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) ([]engram
 	}
 	b, err := e.blinder(ctx, p.TenantID)
 	if err != nil {
-		return nil, err
+		return nil, keyFailure(err)
 	}
 	terms := fulltext.QueryTerms(req.Query)
 	hits := []engram.SearchHit{}

@@ -75,8 +75,17 @@ func (b *SyncBuffer) Bytes() []byte {
 	return append([]byte(nil), b.buf.Bytes()...)
 }
 
+// Options change how Start builds the node.
+type Options struct {
+	// TenantKEKs lets tenants bring their own KEK (kekconfig.Open).
+	TenantKEKs keys.KEKFactory
+}
+
 // Start runs a node until the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith runs a node built with opts until the test ends.
+func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -90,7 +99,11 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	clock := &Clock{now: time.Now()}
-	e := engine.New(db, keys.New(db, k, clock.Now), clock.Now)
+	var ringOpts []keys.Option
+	if opts.TenantKEKs != nil {
+		ringOpts = append(ringOpts, keys.WithTenantKEKs(opts.TenantKEKs))
+	}
+	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
