@@ -325,3 +325,64 @@ func TestFIPSStart(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// TestOfflineKeyOperations runs the operator commands a security team uses
+// against a data directory: rotate a tenant's keys, rotate the KEK, forget
+// a tenant; the data stays readable throughout except what was erased.
+func TestOfflineKeyOperations(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	raw, _ := os.ReadFile(filepath.Join(data, "admin.key"))
+	key := strings.TrimSpace(string(raw))
+	env := []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + key}
+	for i := range 5 {
+		mustEngram(t, env, "add", fmt.Sprintf("offline rotation note %d", i), "--user", fmt.Sprintf("u%d", i%2))
+	}
+	doomed := strings.TrimSpace(mustEngram(t, nil, "tenants", "create", "doomed", "--data", data))
+	mustEngram(t, []string{"ENGRAM_URL=" + s.url, "ENGRAM_API_KEY=" + doomed}, "add", "soon gone")
+
+	// Key rotation works beside the running server.
+	out := mustEngram(t, nil, "keys", "rotate", "--data", data, "--tenant", "default")
+	var rot map[string]any
+	if err := json.Unmarshal([]byte(out), &rot); err != nil || rot["tenant_key_version"] != float64(2) || rot["records_reencrypted"].(float64) < 5 {
+		t.Fatalf("keys rotate: %v %s", err, out)
+	}
+	if out := mustEngram(t, env, "search", "offline rotation note", "-n", "10"); strings.Count(out, "offline rotation note") != 5 {
+		t.Fatalf("after rotation: %q", out)
+	}
+	s.stop(t)
+
+	// KEK rotation with the server stopped: a new key file, same data.
+	before, _ := os.ReadFile(filepath.Join(data, "kek.key"))
+	out = mustEngram(t, nil, "kek", "rotate", "--data", data)
+	after, _ := os.ReadFile(filepath.Join(data, "kek.key"))
+	if bytes.Equal(before, after) || !strings.Contains(out, "keys_rewrapped") {
+		t.Fatalf("kek rotate: %s", out)
+	}
+	fi, _ := os.Stat(filepath.Join(data, "kek.key"))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new kek mode %o", fi.Mode().Perm())
+	}
+
+	if _, errOut, err := engram(t, nil, "tenants", "forget", "doomed", "--data", data); err == nil || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("forget without --yes: %v %s", err, errOut)
+	}
+	out = mustEngram(t, nil, "tenants", "forget", "doomed", "--yes", "--data", data)
+	if !strings.Contains(out, `"memories_deleted": 1`) {
+		t.Fatalf("tenants forget: %s", out)
+	}
+
+	s2 := startServer(t, data)
+	env[0] = "ENGRAM_URL=" + s2.url
+	if out := mustEngram(t, env, "search", "offline rotation note", "-n", "10"); strings.Count(out, "offline rotation note") != 5 {
+		t.Fatalf("after kek rotation: %q", out)
+	}
+	if _, errOut, err := engram(t, []string{"ENGRAM_URL=" + s2.url, "ENGRAM_API_KEY=" + doomed}, "list"); err == nil || !strings.Contains(errOut, "unauthenticated") {
+		t.Fatalf("forgotten tenant's key: %v %s", err, errOut)
+	}
+	out = mustEngram(t, env, "forget", "u0")
+	if !strings.Contains(out, `"memories_deleted": 3`) {
+		t.Fatalf("forget user: %s", out)
+	}
+	s2.stop(t)
+}
