@@ -39,6 +39,10 @@ type AddRequest struct {
 	// IdempotencyKey, when set, makes a retried request return the first
 	// request's result instead of writing again.
 	IdempotencyKey string
+	// Timestamp, when set, is when the memory happened (an imported
+	// conversation's date); it becomes the memory's created_at and feeds
+	// time-aware ranking. Default: now.
+	Timestamp *time.Time
 }
 
 // AddResult is one memory touched by Add.
@@ -78,19 +82,47 @@ type HistoryEntry struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Search modes: how candidates are found and ranked.
+const (
+	SearchHybrid = "hybrid" // keyword + semantic + time, fused (default)
+	SearchBM25   = "bm25"   // keyword only (blind-token BM25)
+	SearchVector = "vector" // semantic only
+)
+
 // SearchRequest asks for the memories that best match Query within Scope.
 type SearchRequest struct {
 	Query string
 	Scope Scope
-	// Filters restrict results by metadata equality (key → value).
+	// Filters restrict results: metadata keys and created_at/updated_at,
+	// with operators eq, ne, in, nin, gt, gte, lt, lte, contains, and
+	// AND/OR/NOT (see docs/API.md).
 	Filters map[string]any
 	Limit   int
+	// Mode is SearchHybrid (default), SearchBM25 or SearchVector.
+	Mode string
+	// Explain adds each signal's contribution to every hit.
+	Explain bool
 }
 
 // SearchHit is a memory with its relevance score (higher is better).
 type SearchHit struct {
 	Memory
-	Score float64 `json:"score"`
+	Score   float64  `json:"score"`
+	Explain *Explain `json:"explain,omitempty"`
+}
+
+// Explain shows how a hit's score was made. Ranks are 1-based positions in
+// each signal's own list (0: not in it).
+type Explain struct {
+	BM25       float64 `json:"bm25"`
+	BM25Rank   int     `json:"bm25_rank"`
+	Vector     float64 `json:"vector"`
+	VectorRank int     `json:"vector_rank"`
+	// Time is the time signal in [0, 1]: closeness to a date the query
+	// names, or recency when it asks for the latest.
+	Time float64 `json:"time"`
+	// Fused is the final score: the weighted sum of the signals' parts.
+	Fused float64 `json:"fused"`
 }
 
 // MemoryService stores and retrieves memories for the principal in ctx.

@@ -37,12 +37,16 @@ func (c *tenantsCreateCmd) Run(ctx context.Context, s *ioStreams) error {
 
 type tenantsKEKCmd struct {
 	Name     string `arg:"" help:"Tenant name."`
-	Provider string `name:"provider" required:"" enum:"awskms" help:"KEK provider: awskms."`
+	Provider string `name:"provider" required:"" enum:"awskms,vault" help:"KEK provider: awskms or vault."`
 	dataFlags
 
 	AWSKeyID    string `name:"aws-key-id" help:"KMS key id, ARN or alias (awskms)."`
 	AWSRegion   string `name:"aws-region" env:"AWS_REGION" help:"KMS region (awskms)."`
 	AWSEndpoint string `name:"aws-endpoint" help:"KMS endpoint override (awskms)."`
+
+	VaultAddr  string `name:"vault-addr" env:"VAULT_ADDR" help:"Vault address (vault)."`
+	VaultMount string `name:"vault-mount" default:"transit" help:"Transit mount path (vault)."`
+	VaultKey   string `name:"vault-key" help:"Transit key name (vault); the token comes from VAULT_TOKEN."`
 }
 
 // Run stores the configuration (credentials included, wrapped by the
@@ -58,6 +62,8 @@ func (c *tenantsKEKCmd) Run(ctx context.Context, s *ioStreams) error {
 		cfg = kekconfig.AWSKMSConfig{KeyID: c.AWSKeyID, Region: c.AWSRegion, Endpoint: c.AWSEndpoint,
 			AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
 			SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
+	case kekconfig.Vault:
+		cfg = kekconfig.VaultConfig{Address: c.VaultAddr, Token: os.Getenv("VAULT_TOKEN"), Mount: c.VaultMount, Key: c.VaultKey}
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package kek defines the key-encryption key: the root of Engram's key
 // hierarchy. A KEK only ever wraps other keys (tenant keys and the API key
 // pepper); it never sees data. Providers: local (a key file in the data
-// directory). Cloud KMS and Vault providers plug in behind the same
-// interface.
+// directory), vault (HashiCorp Vault Transit), awskms (AWS KMS); kekconfig
+// builds one from a stored configuration (a tenant's own KEK).
 package kek
 
 import (

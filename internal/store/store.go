@@ -79,6 +79,16 @@ type Tx interface {
 	// UpdateMemory rewrites content, metadata, key version, MAC, doc length
 	// and UpdatedAt of an existing memory and replaces its postings.
 	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
+	// Vectors returns up to limit memories of the tenant that have a vector
+	// of model, in id order, starting after the id `after` ("" from the
+	// start): a page of what the in-memory vector index loads.
+	Vectors(ctx context.Context, tenantID, model, after string, limit int) ([]Memory, error)
+	// MissingVectors returns up to limit memories of the tenant without a
+	// vector of model (new, or made by another model), oldest first.
+	MissingVectors(ctx context.Context, tenantID, model string, limit int) ([]Memory, error)
+	// SetVector stores a memory's sealed vector; the memory's key version
+	// must be the one that sealed it. ErrNotFound when missing.
+	SetVector(ctx context.Context, tenantID, id string, keyVersion int, vector []byte, model string) error
 	// DeleteMemory removes the memory and its postings (history stays).
 	DeleteMemory(ctx context.Context, tenantID, id string) error
 	// ListMemories returns up to limit (≥ 1) memories matching every
@@ -231,9 +241,13 @@ type Memory struct {
 	Content    []byte
 	Metadata   []byte
 	ContentMAC []byte
-	DocLen     int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Vector is the sealed embedding made by VectorModel (nil and "" when
+	// the memory has none yet).
+	Vector      []byte
+	VectorModel string
+	DocLen      int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // History is one change to a memory; Old and New are sealed (nil when empty).

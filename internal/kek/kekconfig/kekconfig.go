@@ -12,12 +12,23 @@ import (
 
 	"github.com/engram-memory/engram/internal/kek"
 	"github.com/engram-memory/engram/internal/kek/awskms"
+	"github.com/engram-memory/engram/internal/kek/vault"
 )
 
 // Provider names.
 const (
 	AWSKMS = "awskms"
+	Vault  = "vault"
 )
+
+// VaultConfig is the stored configuration of a Vault Transit key.
+type VaultConfig struct {
+	Address        string `json:"address"`
+	Token          string `json:"token"`
+	Mount          string `json:"mount,omitempty"`
+	Key            string `json:"key"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
+}
 
 // AWSKMSConfig is the stored configuration of an AWS KMS key.
 type AWSKMSConfig struct {
@@ -44,6 +55,13 @@ func Open(ctx context.Context, provider string, config []byte) (kek.KEK, error) 
 			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
 			Timeout: time.Duration(c.TimeoutSeconds) * time.Second,
 		})
+	case Vault:
+		var c VaultConfig
+		if err := strictJSON(config, &c); err != nil {
+			return nil, err
+		}
+		return vault.New(vault.Config{Address: c.Address, Token: c.Token, Mount: c.Mount, Key: c.Key,
+			Timeout: time.Duration(c.TimeoutSeconds) * time.Second})
 	}
 	return nil, fmt.Errorf("unknown KEK provider %q", provider)
 }

@@ -11,13 +11,13 @@ import (
 )
 
 const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
-	content_mac, doc_len, created_at, updated_at`
+	content_mac, vector, vector_model, doc_len, created_at, updated_at`
 
 func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
-		m.ContentMAC, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt))
+		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt))
 	if err != nil {
 		return wrapErr("insert memory", err)
 	}
@@ -118,9 +118,10 @@ func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 
 func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	res, err := t.tx.ExecContext(ctx,
-		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, doc_len = ?, updated_at = ?
+		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, vector = ?, vector_model = ?,
+		   doc_len = ?, updated_at = ?
 		 WHERE tenant_id = ? AND id = ?`,
-		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
+		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
 	if err := mustAffect("update memory", res, err); err != nil {
 		return err
 	}
@@ -216,7 +217,7 @@ func scanMemory(s scanner) (*store.Memory, error) {
 		created, updated int64
 	)
 	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
-		&m.Metadata, &m.ContentMAC, &m.DocLen, &created, &updated)
+		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
@@ -331,4 +332,24 @@ func scanHistory(s scanner) (*store.History, error) {
 	}
 	h.CreatedAt = fromMicros(created)
 	return &h, nil
+}
+
+func (t *tx) Vectors(ctx context.Context, tenantID, model, after string, limit int) ([]store.Memory, error) {
+	return t.queryMemories(ctx,
+		`SELECT `+memoryColumns+` FROM memories
+		 WHERE tenant_id = ? AND vector_model = ? AND vector IS NOT NULL AND id > ? ORDER BY id LIMIT ?`,
+		tenantID, model, after, limit)
+}
+
+func (t *tx) MissingVectors(ctx context.Context, tenantID, model string, limit int) ([]store.Memory, error) {
+	return t.queryMemories(ctx,
+		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND (vector IS NULL OR vector_model <> ?) ORDER BY id LIMIT ?`,
+		tenantID, model, limit)
+}
+
+func (t *tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int, vector []byte, model string) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE memories SET vector = ?, vector_model = ? WHERE tenant_id = ? AND id = ? AND key_version = ?`,
+		nullBlob(vector), model, tenantID, id, keyVersion)
+	return mustAffect("set vector", res, err)
 }

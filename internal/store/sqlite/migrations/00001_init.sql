@@ -75,6 +75,10 @@ CREATE TABLE memories (
     content     BLOB    NOT NULL,
     metadata    BLOB,
     content_mac BLOB    NOT NULL,
+    -- The embedding, sealed like the content (embeddings can be inverted
+    -- back to text), and the model that made it ('' when none yet).
+    vector       BLOB,
+    vector_model TEXT   NOT NULL DEFAULT '',
     doc_len     INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
