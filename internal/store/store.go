@@ -33,7 +33,9 @@ var (
 //
 // Times go in any zone and come back in UTC, truncated to microseconds.
 // Methods that change one record (UpdateMemory, DeleteMemory, TouchAPIKey,
-// RevokeAPIKey) return ErrNotFound when it does not exist in the tenant.
+// RevokeAPIKey, UpdateKey, DeleteKey, ReplaceHistory, ReplaceAccount,
+// SetVector, DeleteTenant) return ErrNotFound when it does not exist in the
+// tenant. Orderings by name or owner are byte order.
 type Store interface {
 	Read(ctx context.Context, fn func(Tx) error) error
 	Write(ctx context.Context, fn func(Tx) error) error
@@ -76,8 +78,9 @@ type Tx interface {
 	Memories(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
 	// MemoryByMAC finds a memory with exactly this scope and content MAC.
 	MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*Memory, error)
-	// UpdateMemory rewrites content, metadata, key version, MAC, doc length
-	// and UpdatedAt of an existing memory and replaces its postings.
+	// UpdateMemory rewrites content, metadata, vector and vector model, key
+	// version, MAC, doc length and UpdatedAt of an existing memory and
+	// replaces its postings.
 	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
 	// Vectors returns up to limit memories of the tenant that have a vector
 	// of model, in id order, starting after the id `after` ("" from the
@@ -126,8 +129,10 @@ type Tx interface {
 	// ReplaceAccount rewrites an account's sealed fields and key version.
 	ReplaceAccount(ctx context.Context, a *Account) error
 
-	// DeleteSubject erases a subject: its memories, their postings, its
-	// history entries and every version of its key, in this transaction.
+	// DeleteSubject erases a subject: its memories (vectors included), their
+	// postings, its history entries and every version of its subject key,
+	// in this transaction. Accounts are not subjects of erasure here: an
+	// account is removed with its tenant.
 	DeleteSubject(ctx context.Context, tenantID, subject string) (*Erasure, error)
 	// DeleteTenant erases a tenant and everything it holds.
 	DeleteTenant(ctx context.Context, tenantID string) (*Erasure, error)

@@ -92,7 +92,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	writer.SetConnMaxIdleTime(0)
 
 	db := &DB{writer: writer}
-	// Migrating first also turns the file to WAL before any reader connects.
+	// The file is in WAL mode, and migrated, before any reader connects.
+	if err := enableWAL(ctx, writer); err != nil {
+		_ = writer.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, writer); err != nil {
 		_ = writer.Close()
 		return nil, err
@@ -139,7 +143,8 @@ func writerParams() url.Values {
 		"_pragma": {
 			"busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")",
 			"foreign_keys(1)",
-			"journal_mode(WAL)",
+			// journal_mode is not here: WAL is a setting of the file,
+			// which Open makes once (see enableWAL).
 			// In WAL mode NORMAL keeps the file consistent but may lose the
 			// last transactions on power loss. A write the service has
 			// acknowledged (and audited) must survive, so every commit
@@ -170,6 +175,38 @@ func readerParams() url.Values {
 			"query_only(1)",
 		},
 	}
+}
+
+// enableWAL turns the file to WAL mode, a setting of the file that every
+// later connection (of any process) uses. Two processes opening the same new
+// file at once both try to change its mode, and SQLite answers the loser's
+// PRAGMA journal_mode with SQLITE_BUSY at once, without waiting for
+// busy_timeout: so wait here, as busy_timeout would.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("enable WAL: journal mode is %q", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return fmt.Errorf("enable WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("enable WAL: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *modernc.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // migrate brings the schema up to date with the embedded migrations.

@@ -1,12 +1,15 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -158,6 +161,103 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 		if db, err := sqlite.Open(t.Context(), p); err == nil {
 			db.Close()
 			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// TestDeleteSubjectLeavesNoTrace erases a subject and checkpoints: neither
+// the database file nor its log may still hold the bytes of the subject's
+// wrapped keys, sealed records or blind tokens, while another subject's are
+// still there (so the test reads the right file).
+func TestDeleteSubjectLeavesNoTrace(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "engram.db")
+	db := open(t, path)
+	defer db.Close()
+	// Random, so that no other byte in the file can match by chance.
+	secret := func(what string) []byte { return []byte(what + " " + rand.Text()) }
+
+	tn := &store.Tenant{ID: newID(), Name: "acme", CreatedAt: time.Now()}
+	var erased, kept [][]byte
+	err := db.Write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, tn); err != nil {
+			return err
+		}
+		for _, subject := range []string{"erased", "kept"} {
+			var secrets [][]byte
+			for v := 1; v <= 2; v++ {
+				k := &store.WrappedKey{TenantID: tn.ID, Purpose: store.PurposeSubject, Owner: subject,
+					Version: v, Wrapped: secret("wrapped key"), CreatedAt: time.Now()}
+				if err := tx.PutKey(ctx, k); err != nil {
+					return err
+				}
+				secrets = append(secrets, k.Wrapped)
+			}
+			m := &store.Memory{ID: newID(), TenantID: tn.ID, UserID: "u", Subject: subject, KeyVersion: 2,
+				Content: secret("content"), Metadata: secret("metadata"), ContentMAC: secret("mac"),
+				DocLen: 3, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			token := secret("token")
+			if err := tx.InsertMemory(ctx, m, []store.Posting{{Token: token, TF: 1}}); err != nil {
+				return err
+			}
+			h := &store.History{ID: newID(), TenantID: tn.ID, MemoryID: m.ID, Subject: subject, KeyVersion: 2,
+				Event: "ADD", New: secret("history"), CreatedAt: time.Now()}
+			if err := tx.InsertHistory(ctx, h); err != nil {
+				return err
+			}
+			secrets = append(secrets, m.Content, m.Metadata, m.ContentMAC, token, h.New)
+			if subject == "erased" {
+				erased = secrets
+			} else {
+				kept = secrets
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	files := func() []byte {
+		t.Helper()
+		var all []byte
+		for _, p := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	before := files()
+	for _, s := range append(slices.Clone(erased), kept...) {
+		if !bytes.Contains(before, s) {
+			t.Fatalf("%q is not in the file before the erasure: the test cannot see what it looks for", s)
+		}
+	}
+
+	err = db.Write(ctx, func(tx store.Tx) error {
+		_, err := tx.DeleteSubject(ctx, tn.ID, "erased")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("DeleteSubject: %v", err)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	after := files()
+	for _, s := range erased {
+		if bytes.Contains(after, s) {
+			t.Errorf("%q of the erased subject is still in the file", s)
+		}
+	}
+	for _, s := range kept {
+		if !bytes.Contains(after, s) {
+			t.Errorf("%q of another subject is gone from the file", s)
 		}
 	}
 }

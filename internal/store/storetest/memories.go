@@ -16,6 +16,7 @@ func memory(tenantID string, scope engram.Scope, n int) *store.Memory {
 		ID: newID(), TenantID: tenantID,
 		UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID,
 		Subject:    "tenant",
+		KeyVersion: 2,
 		Content:    sealed("content %d", n),
 		Metadata:   sealed("metadata %d", n),
 		ContentMAC: mac(n),
@@ -136,6 +137,7 @@ func testUpdateMemory(f *fx) {
 	upd.ContentMAC = mac(99)
 	upd.DocLen = 42
 	upd.UpdatedAt = at(100)
+	upd.KeyVersion = m.KeyVersion + 1
 	// Not rewritten: scope, subject and creation time are the memory's
 	// identity.
 	upd.UserID, upd.AgentID, upd.RunID = "u2", "a2", "r2"
@@ -145,8 +147,8 @@ func testUpdateMemory(f *fx) {
 		return tx.UpdateMemory(f.ctx, &upd, []store.Posting{posting("new", 2), posting("shared", 5)})
 	})
 	want := *m
-	want.Content, want.Metadata, want.ContentMAC, want.DocLen, want.UpdatedAt =
-		upd.Content, nil, upd.ContentMAC, upd.DocLen, upd.UpdatedAt
+	want.Content, want.Metadata, want.ContentMAC, want.DocLen, want.UpdatedAt, want.KeyVersion =
+		upd.Content, nil, upd.ContentMAC, upd.DocLen, upd.UpdatedAt, upd.KeyVersion
 	got, err := f.memory(a, m.ID)
 	if err != nil {
 		t.Fatalf("Memory after update: %v", err)
@@ -409,7 +411,7 @@ func testHistory(f *fx) {
 	memID := newID()
 	h := func(event engram.Event, old, new []byte, n int) *store.History {
 		return &store.History{ID: newID(), TenantID: a, MemoryID: memID, Subject: "tenant",
-			Event: string(event), Old: old, New: new, CreatedAt: at(n)}
+			KeyVersion: n + 1, Event: string(event), Old: old, New: new, CreatedAt: at(n)}
 	}
 	// Ids made out of time order, and stored out of order: history is by
 	// time alone.

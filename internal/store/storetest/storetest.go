@@ -32,6 +32,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeAPIKey", testRevokeAPIKey},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"WrappedKeys", testWrappedKeys},
+		{"Keys", testKeys},
+		{"UpdateKey", testUpdateKey},
+		{"DeleteKey", testDeleteKey},
+		{"TenantKEK", testTenantKEK},
+		{"ListTenants", testListTenants},
 		{"Memory", testMemory},
 		{"UpdateMemory", testUpdateMemory},
 		{"DeleteMemory", testDeleteMemory},
@@ -40,6 +45,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListMemories", testListMemories},
 		{"History", testHistory},
 		{"SearchPostings", testSearchPostings},
+		{"HistoryEntry", testHistoryEntry},
+		{"ReplaceHistory", testReplaceHistory},
+		{"ReplaceAccount", testReplaceAccount},
+		{"StaleRecords", testStaleRecords},
+		{"DeleteSubject", testDeleteSubject},
+		{"DeleteSubjectRollsBack", testDeleteSubjectRollsBack},
+		{"DeleteTenant", testDeleteTenant},
 		{"Idempotency", testIdempotency},
 		{"WriteRollsBackOnError", testWriteRollsBackOnError},
 		{"WriteRollsBackOnPanic", testWriteRollsBackOnPanic},
@@ -136,7 +148,7 @@ func (f *fx) tenant() string {
 // account creates an account in tenantID and returns its id.
 func (f *fx) account(tenantID string) string {
 	f.t.Helper()
-	a := &store.Account{ID: newID(), TenantID: tenantID, Role: "owner",
+	a := &store.Account{ID: newID(), TenantID: tenantID, Role: "owner", Subject: "tenant", KeyVersion: 1,
 		Name: []byte("sealed name"), CreatedAt: base}
 	f.mustWrite(func(tx store.Tx) error { return tx.CreateAccount(f.ctx, a) })
 	return a.ID
@@ -201,6 +213,18 @@ func checkTime(t *testing.T, what string, got, want time.Time) {
 	}
 	if got.Location() != time.UTC {
 		t.Errorf("%s is in %v, want UTC", what, got.Location())
+	}
+}
+
+// checkList compares a list with the expected records, in order.
+func checkList[T any](t *testing.T, what string, got []T, want []*T) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d records, want %d", what, len(got), len(want))
+		return
+	}
+	for i := range got {
+		checkEqual(t, fmt.Sprintf("%s[%d]", what, i), &got[i], want[i])
 	}
 }
 

@@ -40,9 +40,9 @@ func testTenants(f *fx) {
 func testAccounts(f *fx) {
 	t := f.t
 	a, b := f.tenant(), f.tenant()
-	acc := &store.Account{ID: newID(), TenantID: a, Role: "admin",
+	acc := &store.Account{ID: newID(), TenantID: a, Role: "admin", Subject: "user:u1", KeyVersion: 3,
 		Name: sealed("name"), Email: sealed("email"), CreatedAt: base}
-	noEmail := &store.Account{ID: newID(), TenantID: a, Role: "reader",
+	noEmail := &store.Account{ID: newID(), TenantID: a, Role: "reader", Subject: "tenant",
 		Name: sealed("name 2"), CreatedAt: at(1)}
 	f.mustWrite(func(tx store.Tx) error {
 		if err := tx.CreateAccount(f.ctx, acc); err != nil {
@@ -170,11 +170,7 @@ func testTouchAPIKey(f *fx) {
 func testWrappedKeys(f *fx) {
 	t := f.t
 	a, b := f.tenant(), f.tenant()
-	key := func(tenant, purpose, owner string, version int) *store.WrappedKey {
-		return &store.WrappedKey{TenantID: tenant, Purpose: purpose, Owner: owner, Version: version,
-			Wrapped:   sealed("%s/%s/%s/%d", tenant, purpose, owner, version),
-			CreatedAt: at(version)}
-	}
+	key := wrappedKey
 	// Out of order, and with 9 and 10 so that a textual ordering would pick
 	// the wrong latest version.
 	var stored []*store.WrappedKey
@@ -290,4 +286,24 @@ func testIdempotency(f *fx) {
 			t.Errorf("Idempotency(%s) after expiry of older records: %v", r.Key, err)
 		}
 	}
+}
+
+func testListTenants(f *fx) {
+	t := f.t
+	list := func() []store.Tenant {
+		return mustGet(f, func(tx store.Tx) ([]store.Tenant, error) { return tx.ListTenants(f.ctx) })
+	}
+	if got := list(); len(got) != 0 {
+		t.Errorf("ListTenants of an empty store: %d tenants", len(got))
+	}
+	// Created (so ids and times ordered) in an order other than by name.
+	var created []*store.Tenant
+	for i, name := range []string{"bravo", "alpha-2", "charlie", "alpha"} {
+		tn := &store.Tenant{ID: newID(), Name: name, CreatedAt: at(-i)}
+		created = append(created, tn)
+		f.mustWrite(func(tx store.Tx) error { return tx.CreateTenant(f.ctx, tn) })
+	}
+	byName := slices.Clone(created)
+	slices.SortFunc(byName, func(x, y *store.Tenant) int { return strings.Compare(x.Name, y.Name) })
+	checkList(t, "ListTenants", list(), byName)
 }

@@ -178,15 +178,23 @@ func testTenantIsolation(f *fx) {
 	h := &store.History{ID: newID(), TenantID: a, MemoryID: m.ID, Subject: "tenant",
 		Event: string(engram.EventAdd), New: m.Content, CreatedAt: base}
 	idem := &store.Idempotency{TenantID: a, Key: "k", RequestHash: sealed("h"), Result: []byte("[]"), CreatedAt: base}
+	kek := &store.TenantKEK{TenantID: a, Provider: "vault", Config: sealed("config"), CreatedAt: base}
+	// Stale records: the subject key of the memory, history entry and
+	// account has a newer version than theirs.
+	sk := &store.WrappedKey{TenantID: a, Purpose: store.PurposeSubject, Owner: m.Subject, Version: m.KeyVersion + 1,
+		Wrapped: sealed("subject key"), CreatedAt: base}
 	f.mustWrite(func(tx store.Tx) error {
 		return errors.Join(
 			tx.CreateAPIKey(f.ctx, k),
 			tx.PutKey(f.ctx, wk),
+			tx.PutKey(f.ctx, sk),
 			tx.InsertMemory(f.ctx, m, []store.Posting{posting("w", 1)}),
 			tx.InsertHistory(f.ctx, h),
 			tx.PutIdempotency(f.ctx, idem),
+			tx.PutTenantKEK(f.ctx, kek),
 		)
 	})
+	account := mustGet(f, func(tx store.Tx) (*store.Account, error) { return tx.Account(f.ctx, a, acc) })
 
 	notFound := map[string]func(tx store.Tx) error{
 		"Account": func(tx store.Tx) error { _, err := tx.Account(f.ctx, b, acc); return err },
@@ -200,7 +208,9 @@ func testTenantIsolation(f *fx) {
 			_, err := tx.MemoryByMAC(f.ctx, b, scope, m.ContentMAC)
 			return err
 		},
-		"Idempotency": func(tx store.Tx) error { _, err := tx.Idempotency(f.ctx, b, idem.Key); return err },
+		"Idempotency":  func(tx store.Tx) error { _, err := tx.Idempotency(f.ctx, b, idem.Key); return err },
+		"HistoryEntry": func(tx store.Tx) error { _, err := tx.HistoryEntry(f.ctx, b, h.ID); return err },
+		"TenantKEK":    func(tx store.Tx) error { _, err := tx.TenantKEK(f.ctx, b); return err },
 	}
 	for name, fn := range notFound {
 		wantErr(t, name+" with another tenant's id", f.s.Read(f.ctx, fn), store.ErrNotFound)
@@ -227,23 +237,53 @@ func testTenantIsolation(f *fx) {
 		if err != nil || p.Docs != 0 || p.TotalLen != 0 || len(p.Matches) != 0 {
 			t.Errorf("SearchPostings(B) = %+v, %v; want nothing", p, err)
 		}
+		for _, purpose := range []string{wk.Purpose, sk.Purpose} {
+			ks, err := tx.Keys(f.ctx, b, purpose)
+			if err != nil || len(ks) != 0 {
+				t.Errorf("Keys(B, %s) = %d keys, %v; want none", purpose, len(ks), err)
+			}
+		}
+		rs, err := tx.StaleRecords(f.ctx, b, 10)
+		if err != nil || len(rs) != 0 {
+			t.Errorf("StaleRecords(B) = %d records, %v; want none", len(rs), err)
+		}
+		n, err := tx.CountStale(f.ctx, b)
+		if err != nil || n != 0 {
+			t.Errorf("CountStale(B) = %d, %v; want 0", n, err)
+		}
 		return nil
 	})
 
-	var errs []error
+	var (
+		errs    []error
+		erasure *store.Erasure
+	)
 	f.mustWrite(func(tx store.Tx) error {
 		other := *m
 		other.TenantID = b
+		otherKey := *wk
+		otherKey.TenantID, otherKey.Wrapped = b, sealed("intruder")
+		otherHist := *h
+		otherHist.TenantID, otherHist.New = b, sealed("intruder")
+		otherAcc := *account
+		otherAcc.TenantID, otherAcc.Name = b, sealed("intruder")
 		errs = append(errs,
 			tx.RevokeAPIKey(f.ctx, b, k.ID, base),
 			tx.UpdateMemory(f.ctx, &other, nil),
 			tx.DeleteMemory(f.ctx, b, m.ID),
+			tx.UpdateKey(f.ctx, &otherKey),
+			tx.DeleteKey(f.ctx, b, wk.Purpose, wk.Owner, wk.Version),
+			tx.ReplaceHistory(f.ctx, &otherHist),
+			tx.ReplaceAccount(f.ctx, &otherAcc),
 		)
-		return nil
+		var err error
+		erasure, err = tx.DeleteSubject(f.ctx, b, m.Subject)
+		return err
 	})
 	for i, err := range errs {
 		wantErr(t, fmt.Sprintf("write %d with another tenant's id", i), err, store.ErrNotFound)
 	}
+	checkEqual(t, "DeleteSubject in another tenant", erasure, &store.Erasure{})
 	gotKey := mustGet(f, func(tx store.Tx) (*store.APIKey, error) { return tx.APIKey(f.ctx, k.ID) })
 	checkEqual(t, "APIKey after B's revoke", gotKey, k)
 	gotMem, err := f.memory(a, m.ID)
@@ -252,4 +292,14 @@ func testTenantIsolation(f *fx) {
 	}
 	checkEqual(t, "Memory after B's writes", gotMem, m)
 	f.checkPostings("postings after B's writes", f.search(a, scope, "w"), 1, int64(m.DocLen), match(m, "w", 1))
+	f.checkPresent("A's records after B's writes", &records{
+		history:  []*store.History{h},
+		keys:     []*store.WrappedKey{wk, sk},
+		accounts: []*store.Account{account},
+		keks:     []*store.TenantKEK{kek},
+	})
+	f.checkStale("A after B's writes", a,
+		stale("memory", m.ID, m.Subject, m.KeyVersion),
+		stale("history", h.ID, h.Subject, h.KeyVersion),
+		stale("account", account.ID, account.Subject, account.KeyVersion))
 }
