@@ -125,6 +125,7 @@ type AddRequest struct {
 	AgentID        string           `json:"agent_id,omitempty"`
 	RunID          string           `json:"run_id,omitempty"`
 	Metadata       map[string]any   `json:"metadata,omitempty"`
+	Timestamp      *time.Time       `json:"timestamp,omitempty"`
 	IdempotencyKey string           `json:"-"`
 }
 
@@ -220,6 +221,8 @@ type SearchRequest struct {
 	RunID   string         `json:"run_id,omitempty"`
 	Filters map[string]any `json:"filters,omitempty"`
 	Limit   int            `json:"limit,omitempty"`
+	Mode    string         `json:"mode,omitempty"` // hybrid (default), bm25, vector
+	Explain bool           `json:"explain,omitempty"`
 }
 
 // Search returns the best-matching memories, best first.

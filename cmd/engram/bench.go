@@ -16,10 +16,65 @@ import (
 )
 
 type benchCmd struct {
-	API benchAPICmd `cmd:"" name:"api" help:"Measure add and search latency over HTTP against a fresh server in a temporary data directory."`
+	API    benchAPICmd    `cmd:"" name:"api" help:"Measure add and search latency over HTTP against a fresh server in a temporary data directory."`
+	LoCoMo benchLoCoMoCmd `cmd:"" name:"locomo" help:"The LoCoMo retrieval benchmark through the engine's real write and search path (docs/BENCHMARKS.md)."`
+}
+
+type benchLoCoMoCmd struct {
+	File          string   `name:"file" required:"" type:"existingfile" help:"locomo10.json."`
+	Conversations []string `name:"conversations" sep:"," help:"sample_ids to run (default: all)."`
+	Categories    []int    `name:"categories" sep:"," help:"Question categories (default 1,2,3,4)."`
+	Mode          string   `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking: hybrid, bm25 or vector."`
+	Questions     string   `name:"questions" type:"existingfile" help:"Replace the dataset's questions with this file's."`
+	K             int      `name:"k" default:"50" help:"Results asked per question (at least 50)."`
+	JSON          bool     `name:"json" help:"Print one JSON object as the last line."`
+	embedFlags
+}
+
+func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
+	ds, err := bench.LoadLoCoMo(c.File)
+	if err != nil {
+		return err
+	}
+	opts := bench.LoCoMoOptions{Conversations: c.Conversations, Categories: c.Categories, K: c.K, Warmup: 20}
+	if c.Questions != "" {
+		if opts.Questions, opts.QuestionFaults, err = bench.LoadQuestions(c.Questions, ds); err != nil {
+			return err
+		}
+	}
+	if c.Mode == "bm25" {
+		c.Embedder = "none" // keyword ranking needs no model; ingest is measured without it
+	}
+	eopts, err := c.embedFlags.options(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "engram-locomo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := openLocal(ctx, dir, eopts...)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	res, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: l.Engine, Mode: c.Mode}, opts)
+	if err != nil {
+		return err
+	}
+	res.Mode = c.Mode
+	if err := res.WriteTable(s.out); err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(s.out).Encode(res)
+	}
+	return nil
 }
 
 type benchAPICmd struct {
+	embedFlags
 	N    int    `name:"n" default:"1000" help:"Requests of each kind."`
 	Seed uint64 `name:"seed" default:"1" help:"Seed of the synthetic text."`
 	JSON bool   `name:"json" help:"Print one JSON object."`
@@ -34,7 +89,11 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	l, err := openLocal(ctx, dir)
+	eopts, err := c.embedFlags.options(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := openLocal(ctx, dir, eopts...)
 	if err != nil {
 		return err
 	}

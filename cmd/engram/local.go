@@ -34,7 +34,7 @@ type localEngine struct {
 
 func (l *localEngine) Close() error { return l.db.Close() }
 
-func openLocal(ctx context.Context, dir string) (*localEngine, error) {
+func openLocal(ctx context.Context, dir string, opts ...engine.Option) (*localEngine, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -42,7 +42,7 @@ func openLocal(ctx context.Context, dir string) (*localEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := openKeys(ctx, db, dir)
+	l, err := openKeys(ctx, db, dir, opts)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -54,7 +54,7 @@ func openLocal(ctx context.Context, dir string) (*localEngine, error) {
 // `kek rotate` interrupted between its commit and its rename left the new
 // KEK in kek.key.next: if the old one no longer opens the pepper and the
 // new one does, the rotation finishes here.
-func openKeys(ctx context.Context, db *sqlite.DB, dir string) (*localEngine, error) {
+func openKeys(ctx context.Context, db *sqlite.DB, dir string, opts []engine.Option) (*localEngine, error) {
 	path := filepath.Join(dir, kekFile)
 	try := func(p string) (*localEngine, error) {
 		k, err := local.OpenOrCreate(p)
@@ -62,7 +62,7 @@ func openKeys(ctx context.Context, db *sqlite.DB, dir string) (*localEngine, err
 			return nil, err
 		}
 		ring := keys.New(db, k, nil, keys.WithTenantKEKs(kekconfig.Open))
-		e := engine.New(db, ring, nil)
+		e := engine.New(db, ring, nil, opts...)
 		if err := e.Start(ctx); err != nil {
 			return nil, err
 		}

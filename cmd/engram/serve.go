@@ -22,6 +22,7 @@ import (
 
 type serveCmd struct {
 	dataFlags
+	embedFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -47,7 +48,11 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return fmt.Errorf("cryptographic self-test failed; not serving: %w", err)
 	}
 
-	l, err := openLocal(ctx, c.Data)
+	opts, err := c.embedFlags.options(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := openLocal(ctx, c.Data, opts...)
 	if err != nil {
 		return err
 	}

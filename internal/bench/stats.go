@@ -1,6 +1,9 @@
 // Package bench measures Engram through its real interfaces: the API
-// latency benchmark drives a server over HTTP with the Go client; later,
-// the LoCoMo retrieval benchmark.
+// latency benchmark drives a server over HTTP with the Go client; the
+// LoCoMo retrieval benchmark (../shared/design/bench.md) loads the
+// dataset, repairing its known faults (LoadLoCoMo), ingests each
+// conversation into a System and scores the evidence it retrieves
+// (RunLoCoMo: Recall@5/10, Hit@10, MRR, NDCG@10, search latency).
 package bench
 
 import (

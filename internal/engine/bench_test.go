@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/embed/embedtest"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
@@ -126,5 +127,49 @@ func TestEngineSealsByDefault(t *testing.T) {
 		if found != plaintext {
 			t.Fatalf("plaintext=%v: text in clear on disk = %v", plaintext, found)
 		}
+	}
+}
+
+// TestVectorBackfill: memories written before semantic search was enabled
+// (or by another model) are embedded by the background round, and then
+// found by meaning.
+func TestVectorBackfill(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	plain := engine.New(db, keys.New(db, k, nil), nil)
+	nt, err := plain.CreateTenant(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := plain.Authenticate(ctx, nt.Key.Secret)
+	pctx := engram.WithPrincipal(ctx, p)
+	r, err := plain.Add(pctx, engram.AddRequest{Content: "Erin purchased an automobile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := embedtest.New(32, []string{"car", "automobile"}, []string{"bought", "purchased"})
+	semantic := engine.New(db, keys.New(db, k, nil), nil, engine.WithEmbedder(emb, 1<<20))
+	if n, _ := semantic.Pending(ctx, ""); n != 0 {
+		t.Fatal(n)
+	}
+	hits, err := semantic.Search(pctx, engram.SearchRequest{Query: "bought a car", Mode: engram.SearchVector})
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("before backfill: %v %v", hits, err)
+	}
+	if err := semantic.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hits, err = semantic.Search(pctx, engram.SearchRequest{Query: "bought a car", Mode: engram.SearchVector})
+	if err != nil || len(hits) != 1 || hits[0].ID != r[0].ID {
+		t.Fatalf("after backfill: %v %v", hits, err)
 	}
 }

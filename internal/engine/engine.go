@@ -26,6 +26,7 @@ type Engine struct {
 	ring   *keys.Ring
 	now    engram.Clock
 	fields fieldCipher
+	vec    *vectors // nil: keyword search only
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
@@ -64,11 +65,15 @@ var (
 
 // New returns an engine over st whose keys come from ring. now may be nil
 // (time.Now).
-func New(st store.Store, ring *keys.Ring, now engram.Clock) *Engine {
+func New(st store.Store, ring *keys.Ring, now engram.Clock, opts ...Option) *Engine {
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{st: st, ring: ring, now: now, fields: sealCipher{}}
+	e := &Engine{st: st, ring: ring, now: now, fields: sealCipher{}}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
 }
 
 // Start checks that the key hierarchy opens (the pepper unwraps), so a

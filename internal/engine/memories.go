@@ -35,6 +35,7 @@ func historyContext(tenantID, subject, memoryID, id, field string) seal.Context 
 // MAC key of the tenant.
 type writer struct {
 	fields  fieldCipher
+	model   string // embedding model of vectors this writer seals
 	tenant  string
 	subject string
 	key     seal.Key
@@ -60,7 +61,11 @@ func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writ
 	if err != nil {
 		return nil, err
 	}
-	return &writer{fields: e.fields, tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
+	model := ""
+	if e.vec != nil {
+		model = e.vec.emb.Model()
+	}
+	return &writer{fields: e.fields, model: model, tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
 }
 
 // errKeyRetired: the data key this write sealed under was retired by a
@@ -104,8 +109,15 @@ func (w *writer) mac(parts ...[]byte) []byte {
 // seal seals one field under the writer's key.
 func (w *writer) seal(c seal.Context, pt []byte) ([]byte, error) { return w.fields.Seal(w.key, c, pt) }
 
-// record seals content and metadata into a stored memory with its postings.
-func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]store.Posting, error) {
+// record seals content, metadata and the embedding (when there is one)
+// into a stored memory, with its postings.
+func (w *writer) record(m *store.Memory, content string, metadata []byte, vec []float32) ([]store.Posting, error) {
+	return w.recordModel(m, content, metadata, vec, w.model)
+}
+
+// recordModel is record for a vector made by model (re-encryption keeps a
+// vector of whatever model made it).
+func (w *writer) recordModel(m *store.Memory, content string, metadata []byte, vec []float32, model string) ([]store.Posting, error) {
 	var err error
 	m.Subject = w.subject
 	m.KeyVersion = int(w.key.Version)
@@ -118,6 +130,13 @@ func (w *writer) record(m *store.Memory, content string, metadata []byte) ([]sto
 		if m.Metadata, err = w.seal(memoryContext(w.tenant, w.subject, m.ID, "metadata"), metadata); err != nil {
 			return nil, err
 		}
+	}
+	m.Vector, m.VectorModel = nil, ""
+	if vec != nil {
+		if m.Vector, err = w.seal(memoryContext(w.tenant, w.subject, m.ID, "vector"), encodeVector(vec)); err != nil {
+			return nil, err
+		}
+		m.VectorModel = model
 	}
 	m.ContentMAC = w.mac([]byte(content))
 	postings, n := w.blind.Postings(content)
@@ -168,15 +187,37 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 	if err != nil {
 		return nil, err
 	}
+	at := e.clock()
+	if req.Timestamp != nil {
+		if req.Timestamp.IsZero() {
+			return nil, invalid("timestamp must be a real time")
+		}
+		at = req.Timestamp.UTC().Truncate(time.Microsecond)
+	}
+	plain := make([]string, len(texts))
+	for i, t := range texts {
+		plain[i] = t.Text
+	}
+	vecs, err := e.embedTexts(ctx, plain)
+	if err != nil {
+		return nil, err
+	}
 	var results []engram.AddResult
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
 		if err != nil {
 			return err
 		}
-		results, err = e.add(ctx, w, p, req, texts, md)
+		results, err = e.add(ctx, w, p, req, texts, md, vecs, at)
 		return err
 	})
+	if err == nil && vecs != nil {
+		for i, r := range results {
+			if r.Event == engram.EventAdd && i < len(vecs) {
+				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at})
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +225,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 }
 
 // add is one attempt at Add's write transaction, sealing with w.
-func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte) ([]engram.AddResult, error) {
+func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
 	var reqHash []byte
 	if req.IdempotencyKey != "" {
 		canon, _ := json.Marshal(struct {
@@ -218,8 +259,12 @@ func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req en
 				return err
 			}
 		}
-		for _, t := range texts {
-			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, now)
+		for i, t := range texts {
+			var vec []float32
+			if vecs != nil {
+				vec = vecs[i]
+			}
+			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now)
 			if err != nil {
 				return err
 			}
@@ -280,7 +325,7 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 	return out, nil
 }
 
-func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, now time.Time) (engram.AddResult, error) {
+func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, vec []float32, at, now time.Time) (engram.AddResult, error) {
 	mac := w.mac([]byte(t.Text))
 	existing, err := tx.MemoryByMAC(ctx, w.tenant, scope, mac)
 	if err == nil {
@@ -300,8 +345,8 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 		meta["role"] = t.Role
 		md, _ = json.Marshal(meta)
 	}
-	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: now, UpdatedAt: now}
-	postings, err := w.record(m, t.Text, md)
+	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: at, UpdatedAt: now}
+	postings, err := w.record(m, t.Text, md, vec)
 	if err != nil {
 		return engram.AddResult{}, err
 	}
@@ -456,6 +501,12 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}); err != nil {
 		return nil, notFound(err, "memory")
 	}
+	var vec []float32
+	if vecs, err := e.embedTexts(ctx, []string{content}); err != nil {
+		return nil, err
+	} else if vecs != nil {
+		vec = vecs[0]
+	}
 	var out *engram.Memory
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, cur.Subject)
@@ -484,7 +535,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 			}
 			now := e.clock()
 			m.UpdatedAt = now
-			postings, err := w.record(m, content, md)
+			postings, err := w.record(m, content, md, vec)
 			if err != nil {
 				return err
 			}
@@ -502,6 +553,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 			return err
 		})
 	})
+	if err == nil && vec != nil {
+		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
+	}
 	return out, err
 }
 
@@ -522,7 +576,7 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	}); err != nil {
 		return notFound(err, "memory")
 	}
-	return retry(func() error {
+	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, cur.Subject)
 		if err != nil {
 			return err
@@ -549,6 +603,10 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 			return tx.InsertHistory(ctx, h)
 		})
 	})
+	if err == nil {
+		e.indexRemove(p.TenantID, id)
+	}
+	return err
 }
 
 // History returns a memory's changes, oldest first. It stays readable after

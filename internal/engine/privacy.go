@@ -52,6 +52,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (*engram.Erasure
 		return nil, err
 	}
 	e.ring.Forget(p.TenantID, subject)
+	e.indexDrop(p.TenantID)
 	if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
 		return nil, engram.Errorf(engram.CodeNotFound, "no data for this user")
 	}
@@ -77,6 +78,7 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (*engram.Erasure
 		return nil, err
 	}
 	e.ring.Forget(t.ID, "*")
+	e.indexDrop(t.ID)
 	if err := e.afterErasure(ctx); err != nil {
 		return nil, err
 	}
@@ -193,7 +195,15 @@ func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.Sta
 		if err != nil {
 			return err
 		}
-		postings, err := w.record(m, old.Content, md)
+		// The embedding moves with the record, whatever model made it.
+		var vec []float32
+		model := m.VectorModel
+		if m.Vector != nil {
+			if vec, err = o.vector(m); err != nil {
+				return err
+			}
+		}
+		postings, err := w.recordModel(m, old.Content, md, vec, model)
 		if err != nil {
 			return err
 		}
@@ -260,7 +270,7 @@ func (e *Engine) RunMaintenance(ctx context.Context, every time.Duration, report
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := e.maintain(ctx); err != nil && ctx.Err() == nil {
+		if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
 			report(err)
 		}
 		select {
@@ -271,7 +281,10 @@ func (e *Engine) RunMaintenance(ctx context.Context, every time.Duration, report
 	}
 }
 
-func (e *Engine) maintain(ctx context.Context) error {
+// Maintain runs one round of background work: expired idempotency records
+// are swept; memories without a vector of the current model are embedded;
+// records on retired key versions are re-encrypted.
+func (e *Engine) Maintain(ctx context.Context) error {
 	if err := e.st.Write(ctx, func(tx store.Tx) error {
 		return tx.DeleteIdempotencyBefore(ctx, e.clock().Add(-idempotencyTTL))
 	}); err != nil {
@@ -285,6 +298,15 @@ func (e *Engine) maintain(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tenants {
+		for {
+			n, err := e.backfillVectors(ctx, t.ID, 64)
+			if err != nil {
+				return err
+			}
+			if n == 0 || ctx.Err() != nil {
+				break
+			}
+		}
 		for {
 			moved, remaining, err := e.Reencrypt(ctx, t.ID, 200)
 			if err != nil {

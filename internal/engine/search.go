@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"reflect"
+	"time"
 	"unicode/utf8"
 
 	"github.com/engram-memory/engram"
@@ -23,8 +23,11 @@ func (e *Engine) blinder(ctx context.Context, tenantID string) (*fulltext.Blinde
 	return fulltext.NewBlinder(k)
 }
 
-// Search ranks the memories in scope against the query with BM25 over blind
-// tokens: the store sees only keyed hashes of the query's terms.
+// Search finds the memories in scope that best match the query. Hybrid
+// mode (the default) fuses BM25 over blind tokens (the store sees only
+// keyed hashes of the query's terms) with the cosine similarity of the
+// query's embedding in the tenant's in-memory vector index, plus a time
+// signal when the query names a date or asks for the latest.
 func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) ([]engram.SearchHit, error) {
 	p, err := authorize(ctx, engram.PermMemoriesRead)
 	if err != nil {
@@ -43,62 +46,103 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) ([]engram
 	if err != nil {
 		return nil, err
 	}
+	mode := req.Mode
+	switch mode {
+	case "":
+		mode = engram.SearchHybrid
+	case engram.SearchHybrid, engram.SearchBM25, engram.SearchVector:
+	default:
+		return nil, invalid("mode must be hybrid, bm25 or vector")
+	}
+	if mode == engram.SearchVector && e.vec == nil {
+		return nil, invalid("semantic search is not enabled on this server")
+	}
 	if _, err := encodeMetadata(req.Filters); err != nil {
 		return nil, invalid("filters: %s", engram.ErrorMessage(err))
 	}
-	b, err := e.blinder(ctx, p.TenantID)
-	if err != nil {
-		return nil, keyFailure(err)
-	}
-	terms := fulltext.QueryTerms(req.Query)
-	hits := []engram.SearchHit{}
-	if len(terms) == 0 {
-		return hits, nil
-	}
-	tokens := make([][]byte, len(terms))
-	for i, t := range terms {
-		tokens[i] = b.Token(t)
-	}
-	want := limit
-	if len(req.Filters) > 0 {
-		want = limit * filterOverfetch
-	}
-	var ranked []fulltext.Hit
-	var rows []store.Memory
-	err = e.st.Read(ctx, func(tx store.Tx) error {
-		postings, err := tx.SearchPostings(ctx, p.TenantID, req.Scope, tokens)
-		if err != nil {
-			return err
-		}
-		ranked = fulltext.BM25(postings, tokens, want)
-		ids := make([]string, len(ranked))
-		for i, h := range ranked {
-			ids[i] = h.MemoryID
-		}
-		rows, err = tx.Memories(ctx, p.TenantID, ids)
-		return err
-	})
+	keep, err := compileFilters(req.Filters)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*store.Memory, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &rows[i]
+	want := max(candidates, limit)
+	if len(req.Filters) > 0 {
+		want = max(want, limit*filterOverfetch)
 	}
+
+	var bm, vec []scored
+	if mode != engram.SearchVector {
+		if bm, err = e.keywordHits(ctx, p.TenantID, req, want); err != nil {
+			return nil, err
+		}
+	}
+	if mode != engram.SearchBM25 && e.vec != nil {
+		if vec, err = e.vectorHits(ctx, p.TenantID, req, want); err != nil {
+			return nil, err
+		}
+	}
+	cands := fuse(bm, vec)
+	if len(cands) == 0 {
+		return []engram.SearchHit{}, nil
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	var rows []store.Memory
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.Memories(ctx, p.TenantID, ids)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*store.Memory, len(rows))
+	var oldest, newest time.Time
+	for i := range rows {
+		r := &rows[i]
+		byID[r.ID] = r
+		if oldest.IsZero() || r.CreatedAt.Before(oldest) {
+			oldest = r.CreatedAt
+		}
+		if r.CreatedAt.After(newest) {
+			newest = r.CreatedAt
+		}
+	}
+	if cue := parseTimeCue(req.Query); !cue.none() && mode == engram.SearchHybrid {
+		for _, c := range cands {
+			if r, ok := byID[c.id]; ok {
+				c.explain.Time = cue.score(r.CreatedAt, oldest, newest)
+				c.explain.Fused += weightTime * c.explain.Time
+			}
+		}
+	}
+	rank(cands)
+
+	hits := []engram.SearchHit{}
 	o := e.opener(ctx, p.TenantID)
-	for _, h := range ranked {
-		row, ok := byID[h.MemoryID]
+	for _, c := range cands {
+		row, ok := byID[c.id]
 		if !ok {
-			continue
+			continue // deleted since the index saw it
 		}
 		m, err := o.memory(row)
 		if err != nil {
 			return nil, err
 		}
-		if !matches(m.Metadata, req.Filters) {
+		if !keep(m) {
 			continue
 		}
-		hits = append(hits, engram.SearchHit{Memory: *m, Score: h.Score})
+		h := engram.SearchHit{Memory: *m, Score: c.explain.Fused}
+		switch mode {
+		case engram.SearchBM25:
+			h.Score = c.explain.BM25
+		case engram.SearchVector:
+			h.Score = c.explain.Vector
+		}
+		if req.Explain {
+			x := c.explain
+			h.Explain = &x
+		}
+		hits = append(hits, h)
 		if len(hits) == limit {
 			break
 		}
@@ -106,14 +150,65 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) ([]engram
 	return hits, nil
 }
 
-// matches reports whether metadata holds every filter key with an equal
-// value (JSON equality: numbers compare as float64).
-func matches(md, filters map[string]any) bool {
-	for k, want := range filters {
-		got, ok := md[k]
-		if !ok || !reflect.DeepEqual(got, want) {
-			return false
+// keywordHits ranks the scope's memories with BM25 over blind tokens.
+func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, error) {
+	terms := fulltext.QueryTerms(req.Query)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	b, err := e.blinder(ctx, tenantID)
+	if err != nil {
+		return nil, keyFailure(err)
+	}
+	tokens := make([][]byte, len(terms))
+	for i, t := range terms {
+		tokens[i] = b.Token(t)
+	}
+	var ranked []fulltext.Hit
+	err = e.st.Read(ctx, func(tx store.Tx) error {
+		postings, err := tx.SearchPostings(ctx, tenantID, req.Scope, tokens)
+		if err != nil {
+			return err
+		}
+		ranked = fulltext.BM25(postings, tokens, want)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scored, len(ranked))
+	for i, h := range ranked {
+		out[i] = scored{ID: h.MemoryID, Score: h.Score}
+	}
+	return out, nil
+}
+
+// vectorHits ranks the scope's memories by cosine similarity to the
+// query's embedding.
+func (e *Engine) vectorHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, error) {
+	qv, err := e.embedTexts(ctx, []string{req.Query})
+	if err != nil {
+		return nil, err
+	}
+	idx, tv, err := e.index(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	var keep func(id string) bool
+	tv.mu.RLock()
+	defer tv.mu.RUnlock()
+	if !req.Scope.IsZero() {
+		s := req.Scope
+		keep = func(id string) bool {
+			m, ok := tv.meta[id]
+			return ok && (s.UserID == "" || m.scope.UserID == s.UserID) &&
+				(s.AgentID == "" || m.scope.AgentID == s.AgentID) && (s.RunID == "" || m.scope.RunID == s.RunID)
 		}
 	}
-	return true
+	found := idx.Search(qv[0], want, keep)
+	out := make([]scored, len(found))
+	for i, h := range found {
+		out[i] = scored{ID: h.ID, Score: float64(h.Score)}
+	}
+	return out, nil
 }

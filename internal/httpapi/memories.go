@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -27,9 +28,10 @@ type messageBody struct {
 type addInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"128" doc:"Retries with the same key and body return the first result instead of writing again (24 hours)."`
 	Body           struct {
-		Content  string         `json:"content,omitempty" maxLength:"65536" doc:"The memory text. Give content or messages."`
-		Messages []messageBody  `json:"messages,omitempty" maxItems:"100" doc:"Conversation turns; each non-empty turn is stored as one memory with its role in metadata."`
-		Metadata map[string]any `json:"metadata,omitempty" doc:"Free-form JSON object, encrypted at rest (at most 64 keys, 16 KiB)."`
+		Content   string         `json:"content,omitempty" maxLength:"65536" doc:"The memory text. Give content or messages."`
+		Messages  []messageBody  `json:"messages,omitempty" maxItems:"100" doc:"Conversation turns; each non-empty turn is stored as one memory with its role in metadata."`
+		Metadata  map[string]any `json:"metadata,omitempty" doc:"Free-form JSON object, encrypted at rest (at most 64 keys, 16 KiB)."`
+		Timestamp *time.Time     `json:"timestamp,omitempty" doc:"When this happened (RFC 3339), e.g. an imported conversation's date; becomes created_at and feeds time-aware ranking. Default: now."`
 		ScopeFields
 	}
 }
@@ -72,8 +74,10 @@ type updateInput struct {
 type searchInput struct {
 	Body struct {
 		Query   string         `json:"query" minLength:"1" maxLength:"4096"`
-		Filters map[string]any `json:"filters,omitempty" doc:"Metadata equality filters: every key must be present with an equal value."`
+		Filters map[string]any `json:"filters,omitempty" doc:"Filters on metadata keys and created_at/updated_at: a value means equality; an object of operators (eq, ne, in, nin, gt, gte, lt, lte, contains); AND/OR lists and NOT."`
 		Limit   int            `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Results to return (default 10)."`
+		Mode    string         `json:"mode,omitempty" enum:"hybrid,bm25,vector" doc:"hybrid (default): keyword + semantic + time; bm25: keyword only; vector: semantic only."`
+		Explain bool           `json:"explain,omitempty" doc:"Add each signal's contribution to every result."`
 		ScopeFields
 	}
 }
@@ -87,7 +91,7 @@ func registerMemories(api huma.API, svc engram.MemoryService) {
 			}
 			res, err := svc.Add(ctx, engram.AddRequest{
 				Content: in.Body.Content, Messages: msgs, Scope: in.Body.scope(),
-				Metadata: in.Body.Metadata, IdempotencyKey: in.IdempotencyKey,
+				Metadata: in.Body.Metadata, IdempotencyKey: in.IdempotencyKey, Timestamp: in.Body.Timestamp,
 			})
 			if err != nil {
 				return nil, problemOf(ctx, err)
@@ -150,7 +154,8 @@ func registerMemories(api huma.API, svc engram.MemoryService) {
 
 	huma.Register(api, op("searchMemories", http.MethodPost, "/v1/search", "Search memories", http.StatusOK, "memories"),
 		func(ctx context.Context, in *searchInput) (*resultsBody[engram.SearchHit], error) {
-			hits, err := svc.Search(ctx, engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters, Limit: in.Body.Limit})
+			hits, err := svc.Search(ctx, engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters,
+				Limit: in.Body.Limit, Mode: in.Body.Mode, Explain: in.Body.Explain})
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}

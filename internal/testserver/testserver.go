@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram/client"
+	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/kek/local"
@@ -79,6 +80,8 @@ func (b *SyncBuffer) Bytes() []byte {
 type Options struct {
 	// TenantKEKs lets tenants bring their own KEK (kekconfig.Open).
 	TenantKEKs keys.KEKFactory
+	// Embedder enables semantic and hybrid search.
+	Embedder embed.Embedder
 }
 
 // Start runs a node until the test ends.
@@ -103,7 +106,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if opts.TenantKEKs != nil {
 		ringOpts = append(ringOpts, keys.WithTenantKEKs(opts.TenantKEKs))
 	}
-	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now)
+	var engineOpts []engine.Option
+	if opts.Embedder != nil {
+		engineOpts = append(engineOpts, engine.WithEmbedder(opts.Embedder, 64<<20))
+	}
+	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now, engineOpts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

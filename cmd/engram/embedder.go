@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/engram-memory/engram/internal/embed"
+	"github.com/engram-memory/engram/internal/embed/openai"
+	"github.com/engram-memory/engram/internal/embed/uselite"
+	"github.com/engram-memory/engram/internal/engine"
+)
+
+// embedFlags choose the embedding model of semantic search.
+type embedFlags struct {
+	Embedder     string `name:"embedder" env:"ENGRAM_EMBEDDER" enum:"builtin,openai,none" default:"builtin" help:"Embedding model: builtin (offline USE-lite, in the binary), openai (any OpenAI-compatible /v1/embeddings server), none (keyword search only)."`
+	OpenAIURL    string `name:"openai-url" env:"ENGRAM_OPENAI_URL" help:"Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (key in ENGRAM_OPENAI_API_KEY)."`
+	OpenAIModel  string `name:"openai-model" env:"ENGRAM_OPENAI_MODEL" help:"Embedding model name on that server."`
+	VectorBudget int64  `name:"vector-memory" env:"ENGRAM_VECTOR_MEMORY" default:"1073741824" help:"Bytes of decrypted vectors kept in memory across tenants (least recently used tenants are evicted)."`
+}
+
+// options returns the engine options for the chosen embedder.
+func (f *embedFlags) options(ctx context.Context) ([]engine.Option, error) {
+	var emb embed.Embedder
+	switch f.Embedder {
+	case "none":
+		return nil, nil
+	case "builtin":
+		m, err := uselite.New()
+		if err != nil {
+			return nil, fmt.Errorf("built-in embedding model: %w", err)
+		}
+		emb = m
+	case "openai":
+		c, err := openai.New(openai.Config{BaseURL: f.OpenAIURL, Model: f.OpenAIModel, APIKey: os.Getenv("ENGRAM_OPENAI_API_KEY")})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Probe(ctx); err != nil {
+			return nil, fmt.Errorf("embedding server: %w", err)
+		}
+		emb = c
+	}
+	return []engine.Option{engine.WithEmbedder(emb, f.VectorBudget)}, nil
+}

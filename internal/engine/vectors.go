@@ -1,0 +1,317 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/embed"
+	"github.com/engram-memory/engram/internal/search/vector"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithEmbedder enables semantic and hybrid search with emb. Vectors are
+// sealed in the store and decrypted into a per-tenant in-memory index of
+// at most budget bytes across tenants (least recently used tenants are
+// evicted and reloaded on demand).
+func WithEmbedder(emb embed.Embedder, budget int64) Option {
+	return func(e *Engine) {
+		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}}
+	}
+}
+
+// vectors is the engine's semantic side: the embedder and the indexes.
+type vectors struct {
+	emb embed.Embedder
+	mgr *vector.Manager
+
+	// mu serialises index mutations with loads, so that a write committed
+	// while a tenant's index loads is replayed after it (see load).
+	mu      sync.Mutex
+	tenants map[string]*tenantVectors
+}
+
+// tenantVectors is what search needs besides the vectors: each memory's
+// scope and time, to filter and rank without touching the store.
+type tenantVectors struct {
+	mu      sync.RWMutex
+	meta    map[string]docMeta
+	loading map[string]struct{} // ids written while the index loads
+}
+
+type docMeta struct {
+	scope   engram.Scope
+	created time.Time
+}
+
+func encodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+func decodeVector(b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, errors.New("vector: bad length")
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// embedTexts embeds texts for a write; nil without an embedder. A failure
+// fails the write (503): a memory is not stored half-indexed.
+func (e *Engine) embedTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	if e.vec == nil || len(texts) == 0 {
+		return nil, nil
+	}
+	vs, err := e.vec.emb.Embed(ctx, texts)
+	if err != nil {
+		return nil, &engram.Error{Code: engram.CodeUnavailable, Message: "the embedding model is unavailable; try again later"}
+	}
+	if len(vs) != len(texts) {
+		return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vs), len(texts))
+	}
+	return vs, nil
+}
+
+func (e *Engine) tenantVectors(tenantID string) *tenantVectors {
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	tv, ok := e.vec.tenants[tenantID]
+	if !ok {
+		tv = &tenantVectors{meta: map[string]docMeta{}}
+		e.vec.tenants[tenantID] = tv
+	}
+	return tv
+}
+
+// indexPut records a committed memory's vector in the tenant's index, if
+// the index is loaded or loading.
+func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta) {
+	if e.vec == nil || v == nil {
+		return
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	tv := e.vec.tenants[tenantID]
+	if tv == nil {
+		return
+	}
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if tv.loading != nil {
+		tv.loading[id] = struct{}{}
+		return
+	}
+	if idx, ok := e.vec.mgr.Get(tenantID); ok {
+		tv.meta[id] = meta
+		_ = idx.Add(id, v)
+	}
+}
+
+// indexRemove takes a memory out of the tenant's index at once.
+func (e *Engine) indexRemove(tenantID, id string) {
+	if e.vec == nil {
+		return
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	tv := e.vec.tenants[tenantID]
+	if tv == nil {
+		return
+	}
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	delete(tv.meta, id)
+	if tv.loading != nil {
+		tv.loading[id] = struct{}{}
+	}
+	if idx, ok := e.vec.mgr.Get(tenantID); ok {
+		idx.Remove(id)
+	}
+}
+
+// indexDrop forgets a tenant's whole index (after an erasure): vectors can
+// be inverted back to text, so none may outlive their key.
+func (e *Engine) indexDrop(tenantID string) {
+	if e.vec == nil {
+		return
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	delete(e.vec.tenants, tenantID)
+	e.vec.mgr.Drop(tenantID)
+}
+
+// vectorPage is how many sealed vectors a load decrypts per store read.
+const vectorPage = 500
+
+// index returns the tenant's loaded index, loading it from the store on
+// first use: every sealed vector of the current model is decrypted into
+// memory. Writes that commit during the load are replayed afterwards.
+func (e *Engine) index(ctx context.Context, tenantID string) (*vector.Index, *tenantVectors, error) {
+	tv := e.tenantVectors(tenantID)
+	if idx, ok := e.vec.mgr.Get(tenantID); ok {
+		return idx, tv, nil
+	}
+	tv.mu.Lock()
+	if tv.loading == nil {
+		tv.loading = map[string]struct{}{}
+	}
+	tv.mu.Unlock()
+	meta := map[string]docMeta{}
+	var metaMu sync.Mutex
+	idx, err := e.vec.mgr.Load(tenantID, e.vec.emb.Dim(), func(add func(id string, v []float32) error) error {
+		o := e.opener(ctx, tenantID)
+		after := ""
+		for {
+			var page []store.Memory
+			if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+				page, err = tx.Vectors(ctx, tenantID, e.vec.emb.Model(), after, vectorPage)
+				return err
+			}); err != nil {
+				return err
+			}
+			for i := range page {
+				m := &page[i]
+				v, err := o.vector(m)
+				if err != nil {
+					return err
+				}
+				metaMu.Lock()
+				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
+				metaMu.Unlock()
+				if err := add(m.ID, v); err != nil {
+					return err
+				}
+			}
+			if len(page) < vectorPage {
+				return nil
+			}
+			after = page[len(page)-1].ID
+		}
+	})
+	if err != nil {
+		tv.mu.Lock()
+		tv.loading = nil
+		tv.mu.Unlock()
+		return nil, nil, keyFailure(err)
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if tv.loading == nil {
+		return idx, tv, nil // another caller finished the same load
+	}
+	for id, m := range meta {
+		tv.meta[id] = m
+	}
+	touched := tv.loading
+	tv.loading = nil
+	for id := range touched {
+		if err := e.reindex(ctx, tenantID, id, idx, tv); err != nil {
+			e.vec.mgr.Drop(tenantID) // reload next time rather than serve a stale index
+			return nil, nil, err
+		}
+	}
+	return idx, tv, nil
+}
+
+// reindex sets one memory's entry in the index from the store.
+func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.Index, tv *tenantVectors) error {
+	var m *store.Memory
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		m, err = tx.Memory(ctx, tenantID, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.VectorModel != e.vec.emb.Model()) {
+		idx.Remove(id)
+		delete(tv.meta, id)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := e.opener(ctx, tenantID).vector(m)
+	if err != nil {
+		return err
+	}
+	tv.meta[id] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
+	return idx.Add(id, v)
+}
+
+// vector opens a memory's sealed vector.
+func (o *opener) vector(m *store.Memory) ([]float32, error) {
+	raw, err := o.open(m.Subject, memoryContext(m.TenantID, m.Subject, m.ID, "vector"), m.Vector)
+	if err != nil {
+		return nil, err
+	}
+	return decodeVector(raw)
+}
+
+// backfillVectors embeds up to batch memories of a tenant that have no
+// vector of the current model (written before the model changed, or
+// before semantic search was enabled). It returns how many it embedded.
+func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int) (int, error) {
+	if e.vec == nil {
+		return 0, nil
+	}
+	var rows []store.Memory
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.MissingVectors(ctx, tenantID, e.vec.emb.Model(), batch)
+		return err
+	}); err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	o := e.opener(ctx, tenantID)
+	texts := make([]string, len(rows))
+	for i := range rows {
+		m, err := o.memory(&rows[i])
+		if err != nil {
+			return 0, err
+		}
+		texts[i] = m.Content
+	}
+	vs, err := e.embedTexts(ctx, texts)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for i := range rows {
+		m := &rows[i]
+		k, err := e.ring.SubjectKey(ctx, tenantID, m.Subject, m.KeyVersion)
+		if err != nil {
+			return done, keyFailure(err)
+		}
+		sealed, err := e.fields.Seal(k, memoryContext(tenantID, m.Subject, m.ID, "vector"), encodeVector(vs[i]))
+		if err != nil {
+			return done, err
+		}
+		err = e.st.Write(ctx, func(tx store.Tx) error {
+			return tx.SetVector(ctx, tenantID, m.ID, m.KeyVersion, sealed, e.vec.emb.Model())
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted or re-encrypted meanwhile; the next round sees it again
+		}
+		if err != nil {
+			return done, err
+		}
+		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt})
+		done++
+	}
+	return done, nil
+}
