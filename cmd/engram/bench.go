@@ -18,6 +18,7 @@ import (
 type benchCmd struct {
 	API    benchAPICmd    `cmd:"" name:"api" help:"Measure add and search latency over HTTP against a fresh server in a temporary data directory."`
 	LoCoMo benchLoCoMoCmd `cmd:"" name:"locomo" help:"The LoCoMo retrieval benchmark through the engine's real write and search path (docs/BENCHMARKS.md)."`
+	Scale  benchScaleCmd  `cmd:"" name:"scale" help:"Ingest rate, search latency and memory at scale in one tenant."`
 }
 
 type benchLoCoMoCmd struct {
@@ -119,5 +120,41 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 	fmt.Fprintf(s.out, "requests  %d of each, one at a time, over loopback HTTP\n", res.Requests)
 	fmt.Fprintf(s.out, "add       p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (%.0f adds/s)\n", res.Add.P50, res.Add.P95, res.Add.P99, res.AddPerS)
 	fmt.Fprintf(s.out, "search    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (over %d memories)\n", res.Search.P50, res.Search.P95, res.Search.P99, res.Requests)
+	return nil
+}
+
+type benchScaleCmd struct {
+	N        int    `name:"n" default:"100000" help:"Memories to write into one tenant."`
+	Searches int    `name:"searches" default:"1000" help:"Searches to time."`
+	Mode     string `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking."`
+	JSON     bool   `name:"json" help:"Print one JSON object."`
+	embedFlags
+}
+
+func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
+	eopts, err := c.embedFlags.options(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "engram-scale-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := openLocal(ctx, dir, eopts...)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	res, err := bench.Scale(ctx, l.Engine, c.N, c.Searches, c.Mode, 1)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(s.out).Encode(res)
+	}
+	fmt.Fprintf(s.out, "%d memories in one tenant, ingested at %.0f/s (100 per request)\n", res.Memories, res.IngestPerS)
+	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N)
+	fmt.Fprintf(s.out, "heap in use %.0f MB\n", res.HeapMB)
 	return nil
 }

@@ -17,13 +17,18 @@ type scored struct {
 	Score float64
 }
 
-// Fusion weights. They were tuned on LoCoMo's tuning half only
-// (conv-26, -30, -41, -42, -43; see docs/BENCHMARKS.md) and are not
-// fitted to any question set.
+// Fusion: reciprocal-rank fusion of the keyword and the semantic lists,
+// weighted. RRF uses only ranks, so BM25's unbounded scores and the
+// embedding's crowded cosines need no calibration against each other. The
+// constants were chosen on LoCoMo's tuning half only (conv-26, -30, -41,
+// -42, -43; docs/BENCHMARKS.md), never on the report half.
 const (
-	weightBM25   = 0.35
-	weightVector = 0.65
-	weightTime   = 0.15
+	rrfK         = 3.0
+	weightBM25   = 0.5
+	weightVector = 0.5
+	// weightTime scales the time signal (in [0, 1]) against fused scores,
+	// which are at most (weightBM25+weightVector)/(rrfK+1) = 0.25.
+	weightTime = 0.05
 	// candidates is how many hits each signal contributes before fusion.
 	candidates = 100
 )
@@ -34,10 +39,8 @@ type candidate struct {
 	explain engram.Explain
 }
 
-// fuse merges keyword and semantic hits: each signal is scaled to [0, 1]
-// by its best score in this search (BM25 is unbounded; cosines of short
-// texts crowd together, so they are spread by min–max), weighted and
-// summed. A memory found by one signal only gets nothing from the other.
+// fuse merges keyword and semantic hits by weighted reciprocal rank: a
+// memory's fused score is Σ weight / (rrfK + rank) over the lists it is in.
 func fuse(bm25, vec []scored) []*candidate {
 	byID := map[string]*candidate{}
 	get := func(id string) *candidate {
@@ -48,27 +51,15 @@ func fuse(bm25, vec []scored) []*candidate {
 		}
 		return c
 	}
-	if len(bm25) > 0 {
-		top := bm25[0].Score
-		for i, h := range bm25 {
-			c := get(h.ID)
-			c.explain.BM25, c.explain.BM25Rank = h.Score, i+1
-			if top > 0 {
-				c.explain.Fused += weightBM25 * h.Score / top
-			}
-		}
+	for i, h := range bm25 {
+		c := get(h.ID)
+		c.explain.BM25, c.explain.BM25Rank = h.Score, i+1
+		c.explain.Fused += weightBM25 / (rrfK + float64(i+1))
 	}
-	if len(vec) > 0 {
-		hi, lo := vec[0].Score, vec[len(vec)-1].Score
-		for i, h := range vec {
-			c := get(h.ID)
-			c.explain.Vector, c.explain.VectorRank = h.Score, i+1
-			if hi > lo {
-				c.explain.Fused += weightVector * (h.Score - lo) / (hi - lo)
-			} else {
-				c.explain.Fused += weightVector
-			}
-		}
+	for i, h := range vec {
+		c := get(h.ID)
+		c.explain.Vector, c.explain.VectorRank = h.Score, i+1
+		c.explain.Fused += weightVector / (rrfK + float64(i+1))
 	}
 	out := make([]*candidate, 0, len(byID))
 	for _, c := range byID {

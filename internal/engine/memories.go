@@ -198,9 +198,15 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 	for i, t := range texts {
 		plain[i] = t.Text
 	}
-	vecs, err := e.embedTexts(ctx, plain)
-	if err != nil {
-		return nil, err
+	var vecs [][]float32
+	if e.vec != nil {
+		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, "", at, plain)
+		if err != nil {
+			return nil, err
+		}
+		if vecs, err = e.embedTexts(ctx, withCtx); err != nil {
+			return nil, err
+		}
 	}
 	var results []engram.AddResult
 	err = retry(func() error {
@@ -502,9 +508,15 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		return nil, notFound(err, "memory")
 	}
 	var vec []float32
-	if vecs, err := e.embedTexts(ctx, []string{content}); err != nil {
-		return nil, err
-	} else if vecs != nil {
+	if e.vec != nil {
+		withCtx, err := e.withContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, id, cur.CreatedAt, []string{content})
+		if err != nil {
+			return nil, err
+		}
+		vecs, err := e.embedTexts(ctx, withCtx)
+		if err != nil {
+			return nil, err
+		}
 		vec = vecs[0]
 	}
 	var out *engram.Memory

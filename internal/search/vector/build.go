@@ -20,9 +20,10 @@ const (
 // for writing.
 //
 // The build reads slots outside the lock. That is safe because, while it
-// runs, no slot is written after its vector is stored: replaced and removed
-// vectors stay in limbo instead of being zeroed or reused, and new vectors
-// go to new slots, appended beyond the slice the build holds.
+// runs, no slot it may read is written: replaced and removed vectors stay
+// in limbo instead of being zeroed or reused, and new vectors go to slots
+// that were free when it started (which it does not read) or to new slots
+// beyond the slice it holds.
 func (x *Index) startBuild() {
 	snap := make([]uint32, 0, x.live)
 	for s, ok := range x.alive {
@@ -102,12 +103,15 @@ func (x *Index) build(done chan struct{}, snap []uint32, data []float32, n int, 
 }
 
 // end finishes a build under the write lock: a stopped build is dropped,
-// a nil graph is declined, and otherwise the vectors from slot n on that
-// arrived meanwhile are inserted and g is installed.
+// a nil graph is declined, and otherwise the vectors that arrived meanwhile
+// (in slots from n on, or in reused free slots) are inserted and g is
+// installed.
 func (x *Index) end(g *graph, cal calibration, n int) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.clearRetired()
+	reused := x.reused
+	x.reused = nil
 	switch {
 	case x.closed || x.stop.Load():
 		x.building = false
@@ -120,9 +124,11 @@ func (x *Index) end(g *graph, cal calibration, n int) {
 		g.concurrent = false
 		g.grow(len(x.ids))
 		c := x.ctx()
-		for _, s := range x.liveFrom(n) {
-			g.place(s)
-			g.insert(c, x.data, s)
+		for _, s := range append(x.liveFrom(n), reused...) {
+			if x.alive[s] && !g.has(s) {
+				g.place(s)
+				g.insert(c, x.data, s)
+			}
 		}
 		x.ctxs.Put(c)
 		x.install(g, cal)

@@ -13,7 +13,7 @@ import (
 func TestRecall(t *testing.T) {
 	n, dim, queries := 20000, 512, 200
 	if raceEnabled { // the detector slows similarity loops tenfold
-		n, dim, queries = 5000, 32, 100
+		n, dim, queries = 4000, 32, 100
 	}
 	cases := []struct {
 		name string

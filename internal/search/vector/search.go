@@ -26,12 +26,13 @@ const (
 // best first, ties by id. With keep non-nil, only ids it accepts are
 // returned, and up to k of them are: a selective filter is answered by an
 // exact scan of the vectors it keeps. keep may be called concurrently from
-// several goroutines while Search runs. Below the approximate threshold, or
-// while the first graph is being built, Search is exact; above it, the
-// result is approximate (see Options.EfSearch). Search returns nil when
-// len(q) is not the index's dimension or k < 1.
+// several goroutines while Search runs. Search is exact below the
+// approximate threshold, while the first graph is being built, and when
+// the graph was declined; otherwise it is approximate (see
+// Options.EfSearch). Search returns nil when k < 1, or when q is not of the
+// index's dimension or has a non-finite component.
 func (x *Index) Search(q []float32, k int, keep func(id string) bool) []Hit {
-	if k < 1 || len(q) != x.dim {
+	if k < 1 || len(q) != x.dim || !finite(q) {
 		return nil
 	}
 	x.mu.RLock()
@@ -57,7 +58,7 @@ func (x *Index) Search(q []float32, k int, keep func(id string) bool) []Hit {
 
 // SearchExact is Search by an exhaustive scan, whatever the index's size.
 func (x *Index) SearchExact(q []float32, k int, keep func(id string) bool) []Hit {
-	if k < 1 || len(q) != x.dim {
+	if k < 1 || len(q) != x.dim || !finite(q) {
 		return nil
 	}
 	x.mu.RLock()

@@ -112,6 +112,7 @@ type Index struct {
 	idBytes int64
 	free    []uint32 // zeroed slots ready for reuse
 	limbo   []uint32 // removed slots a graph, or a build, may still read
+	reused  []uint32 // free slots reused while a build runs
 
 	g          *graph      // the graph searches use, nil while exact
 	gDead      int         // tombstones in g
@@ -205,10 +206,8 @@ func (x *Index) Add(id string, v []float32) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty id", ErrInvalid)
 	}
-	for _, f := range v {
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return fmt.Errorf("%w: non-finite component", ErrInvalid)
-		}
+	if !finite(v) {
+		return fmt.Errorf("%w: non-finite component", ErrInvalid)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -237,6 +236,15 @@ func (x *Index) Add(id string, v []float32) error {
 	x.reconsider()
 	x.account()
 	return nil
+}
+
+func finite(v []float32) bool {
+	for _, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Remove deletes id's vector, if any. Searches that start after Remove
@@ -289,12 +297,16 @@ func (x *Index) slot(s uint32) []float32 {
 	return x.data[i : i+x.dim : i+x.dim]
 }
 
-// alloc returns a slot for a new vector. While a build runs, slots are only
-// appended: the build reads existing slots without the lock.
+// alloc returns a slot for a new vector: a free one, or a new one at the
+// end. A build never reads a slot that was free when it started, but it
+// must learn of the ones reused meanwhile, to insert them.
 func (x *Index) alloc() uint32 {
-	if n := len(x.free); n > 0 && !x.building {
+	if n := len(x.free); n > 0 {
 		s := x.free[n-1]
 		x.free = x.free[:n-1]
+		if x.building {
+			x.reused = append(x.reused, s)
+		}
 		return s
 	}
 	s := uint32(len(x.ids))

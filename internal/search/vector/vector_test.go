@@ -115,6 +115,9 @@ func TestAddErrors(t *testing.T) {
 	if got := x.Search([]float32{1, 0, 0}, 0, nil); got != nil {
 		t.Fatalf("k = 0 returned %v", got)
 	}
+	if got := x.Search([]float32{nan, 0, 0}, 1, nil); got != nil {
+		t.Fatalf("query with NaN returned %v", got)
+	}
 }
 
 // removeCase checks that removed ids vanish from every kind of search at
@@ -256,7 +259,11 @@ func TestFilterExact(t *testing.T) {
 }
 
 func TestFilterGraph(t *testing.T) {
-	d := randomData(newRand(10), 5000, 16)
+	n := 5000
+	if raceEnabled {
+		n = 3000
+	}
+	d := randomData(newRand(10), n, 16)
 	x := approximate(t, d, 16)
 	filterCase(t, x, d, 16, 100, true) // 1%: scanned exactly
 	filterCase(t, x, d, 16, 50, true)  // 2%
@@ -293,6 +300,53 @@ func TestRebuildAfterRemovals(t *testing.T) {
 	}
 	if rec /= 50; rec < 0.95 {
 		t.Fatalf("recall after rebuild %.3f", rec)
+	}
+}
+
+// Vectors added during a rebuild, into slots freed by the previous one,
+// are in the new graph.
+func TestAddDuringRebuild(t *testing.T) {
+	n, dim := 4000, 64
+	if raceEnabled {
+		n, dim = 1600, 32
+	}
+	r := newRand(18)
+	d := randomData(r, n, dim)
+	x := approximate(t, d, dim)
+	for _, id := range d.ids[:n/4] { // past a fifth: a rebuild frees them
+		x.Remove(id)
+	}
+	vector.WaitBuild(x)
+	if st := x.Stats(); st.Building || st.Slots != n {
+		t.Fatalf("after the first rebuild: %+v", st)
+	}
+	// Just enough removals to start another rebuild, which ends with few
+	// tombstones, so that no third rebuild follows to mend its omissions.
+	for _, id := range d.ids[n/4:] {
+		x.Remove(id)
+		if x.Stats().Building {
+			break
+		}
+	}
+	added := randomData(r, n/8, dim)
+	for i, id := range added.ids {
+		if err := x.Add("new"+id, added.vecs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !x.Stats().Building {
+		t.Log("the rebuild ended before the adds did")
+	}
+	vector.WaitBuild(x)
+	st := x.Stats()
+	if !st.Approximate || st.Slots != n {
+		t.Fatalf("freed slots not reused: %+v", st)
+	}
+	for i, id := range added.ids {
+		hits := x.Search(added.vecs[i], 1, nil)
+		if len(hits) != 1 || hits[0].ID != "new"+id {
+			t.Fatalf("vector added during the rebuild not found: %v", hits)
+		}
 	}
 }
 
@@ -446,7 +500,7 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	vector.WaitBuild(x)
 
-	// Every id now answers to its vector alone.
+	t.Logf("after the storm: %+v", x.Stats())
 	n := x.Len()
 	if st := x.Stats(); st.Len != n || n == 0 {
 		t.Fatalf("stats %+v", st)

@@ -1,0 +1,81 @@
+package bench_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/bench"
+	"github.com/engram-memory/engram/internal/embed/uselite"
+	"github.com/engram-memory/engram/internal/engine"
+	"github.com/engram-memory/engram/internal/kek/local"
+	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/store/sqlite"
+)
+
+// Floors of the CI regression guard on conv-26 (a tuning conversation),
+// set a little under what the default ranking measured when it was tuned
+// (docs/BENCHMARKS.md), so that a change that makes retrieval worse fails.
+const (
+	floorHybridR10 = 0.66
+	minHybridGain  = 0.10 // hybrid R@10 over bm25 R@10
+)
+
+func engineFor(t *testing.T, semantic bool) *engine.Engine {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var opts []engine.Option
+	if semantic {
+		m, err := uselite.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, engine.WithEmbedder(m, 256<<20))
+	}
+	e := engine.New(db, keys.New(db, k, nil), nil, opts...)
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestLoCoMoRegression runs the real engine (encryption, blind index,
+// built-in embeddings, hybrid ranking) over one LoCoMo conversation.
+func TestLoCoMoRegression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests a whole conversation through the engine")
+	}
+	ds, err := bench.LoadLoCoMo(locomoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := bench.LoCoMoOptions{Conversations: []string{"conv-26"}}
+	ctx := context.Background()
+	hybrid, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: engineFor(t, true), Mode: engram.SearchHybrid}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm25, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: engineFor(t, false), Mode: engram.SearchBM25}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("conv-26: hybrid R@10 %.3f MRR %.3f; bm25 R@10 %.3f MRR %.3f (%d questions)",
+		hybrid.RecallAt10, hybrid.MRR, bm25.RecallAt10, bm25.MRR, hybrid.Questions)
+	if hybrid.RecallAt10 < floorHybridR10 {
+		t.Errorf("hybrid R@10 %.3f fell under the floor %.2f", hybrid.RecallAt10, floorHybridR10)
+	}
+	if hybrid.RecallAt10-bm25.RecallAt10 < minHybridGain {
+		t.Errorf("hybrid R@10 %.3f gains less than %.2f over bm25 %.3f", hybrid.RecallAt10, minHybridGain, bm25.RecallAt10)
+	}
+}
