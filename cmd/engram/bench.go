@@ -46,16 +46,7 @@ func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.Mode == "bm25" {
 		c.Embedder = "none" // keyword ranking needs no model; ingest is measured without it
 	}
-	eopts, err := c.embedFlags.options(ctx)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "engram-locomo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	l, err := openLocal(ctx, dir, eopts...)
+	l, err := scratchEngine(ctx, &c.embedFlags)
 	if err != nil {
 		return err
 	}
@@ -85,16 +76,7 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.N < 1 {
 		return errors.New("--n must be at least 1")
 	}
-	dir, err := os.MkdirTemp("", "engram-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	eopts, err := c.embedFlags.options(ctx)
-	if err != nil {
-		return err
-	}
-	l, err := openLocal(ctx, dir, eopts...)
+	l, err := scratchEngine(ctx, &c.embedFlags)
 	if err != nil {
 		return err
 	}
@@ -132,16 +114,7 @@ type benchScaleCmd struct {
 }
 
 func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
-	eopts, err := c.embedFlags.options(ctx)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "engram-scale-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	l, err := openLocal(ctx, dir, eopts...)
+	l, err := scratchEngine(ctx, &c.embedFlags)
 	if err != nil {
 		return err
 	}
@@ -157,4 +130,34 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N)
 	fmt.Fprintf(s.out, "heap in use %.0f MB\n", res.HeapMB)
 	return nil
+}
+
+// scratchEngine opens an engine on a temporary data directory that Close
+// removes: benchmarks never touch a user's data.
+func scratchEngine(ctx context.Context, f *embedFlags) (*scratch, error) {
+	eopts, err := f.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "engram-bench-")
+	if err != nil {
+		return nil, err
+	}
+	l, err := openLocal(ctx, dir, eopts...)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &scratch{localEngine: l, dir: dir}, nil
+}
+
+type scratch struct {
+	*localEngine
+	dir string
+}
+
+func (s *scratch) Close() error {
+	err := s.localEngine.Close()
+	os.RemoveAll(s.dir)
+	return err
 }
