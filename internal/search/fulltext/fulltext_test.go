@@ -21,10 +21,10 @@ func TestTerms(t *testing.T) {
 	}{
 		{"empty", "", map[string]int{}, 0},
 		{"only separators", " \t\n.,;!?-", map[string]int{}, 0},
-		{"simple", "Melanie painted a sunrise", map[string]int{"melanie": 1, "painted": 1, "sunrise": 1}, 3},
+		{"simple", "Melanie painted a sunrise", map[string]int{"melani": 1, "paint": 1, "sunris": 1}, 3},
 		{"repeats counted", "lake, lake LAKE", map[string]int{"lake": 3}, 3},
-		{"case", "PoTTery Pottery pottery", map[string]int{"pottery": 3}, 3},
-		{"full case folding", "STRASSE straße", map[string]int{"strasse": 2}, 2},
+		{"case", "PoTTery Pottery pottery", map[string]int{"potteri": 3}, 3},
+		{"full case folding", "STRASSE straße", map[string]int{"strass": 2}, 2},
 		{"Greek final sigma", "ΛΌΓΟΣ λόγος", map[string]int{"λόγοσ": 2}, 2},
 		{"Cherokee folds to capitals", "Ꭰ ꭰ ᏸ Ᏸ", map[string]int{"Ꭰ": 2, "Ᏸ": 2}, 4},
 		{"NFKC ligature", "ﬁle", map[string]int{"file": 1}, 1},
@@ -32,13 +32,14 @@ func TestTerms(t *testing.T) {
 		{"NFKC full-width digits", "２０２３ 2023", map[string]int{"2023": 2}, 2},
 		{"composed and decomposed", "café cafe\u0301", map[string]int{"café": 2}, 2},
 		{"letters and digits together", "mp3 v2.0", map[string]int{"mp3": 1, "v2": 1, "0": 1}, 3},
-		{"punctuation splits", "e-mail: hi@example.com", map[string]int{"e": 1, "mail": 1, "hi": 1, "example": 1, "com": 1}, 5},
+		{"punctuation splits", "e-mail: hi@example.com", map[string]int{"e": 1, "mail": 1, "hi": 1, "exampl": 1, "com": 1}, 5},
 		{"stop words dropped", "The cat and the hat is in a box of hers", map[string]int{"cat": 1, "hat": 1, "box": 1, "hers": 1}, 4},
 		{"stop words dropped after folding", "THE An OF", map[string]int{}, 0},
 		// Apostrophes split; "t" and "s" are stop words, the stems stay.
 		{"apostrophe", "don't Anna's", map[string]int{"don": 1, "anna": 1}, 2},
 		{"curly apostrophe", "don’t", map[string]int{"don": 1}, 1},
-		{"no stemming", "run runs running", map[string]int{"run": 1, "runs": 1, "running": 1}, 3},
+		{"stemming", "run runs running", map[string]int{"run": 3}, 3},
+		{"non-ASCII terms are not stemmed", "cafés café", map[string]int{"cafés": 1, "café": 1}, 2},
 		{"term of max length kept", long, map[string]int{long: 1}, 1},
 		{"longer term dropped", long + "y ok", map[string]int{"ok": 1}, 1},
 		{"length limit in bytes", strings.Repeat("é", 33) + " ok", map[string]int{"ok": 1}, 1},
@@ -64,8 +65,8 @@ func TestQueryTerms(t *testing.T) {
 	}{
 		{"", nil},
 		{"the of a", nil},
-		{"When did Caroline go to the LGBTQ support group?", []string{"caroline", "go", "lgbtq", "support", "group"}},
-		{"pottery Pottery camping POTTERY", []string{"pottery", "camping"}},
+		{"When did Caroline go to the LGBTQ support group?", []string{"carolin", "go", "lgbtq", "support", "group"}},
+		{"pottery Pottery camping POTTERY", []string{"potteri", "camp"}},
 		{"ﬁle file", []string{"file"}},
 	}
 	for _, tt := range tests {
