@@ -82,6 +82,41 @@ func (w *writer) check(ctx context.Context, tx store.Tx) error {
 	return err
 }
 
+// load reads one memory of the tenant; a missing one is not_found.
+func (e *Engine) load(ctx context.Context, tenantID, id string) (*store.Memory, error) {
+	var m *store.Memory
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		m, err = tx.Memory(ctx, tenantID, id)
+		return err
+	}); err != nil {
+		return nil, notFound(err, "memory")
+	}
+	return m, nil
+}
+
+// rewrite changes an existing memory: it seals with the key of the
+// memory's subject (fetched before the write, since fetching may itself
+// write), re-reads the memory inside the write transaction and calls fn,
+// retrying when a rotation retired the key meanwhile.
+func (e *Engine) rewrite(ctx context.Context, cur *store.Memory, fn func(tx store.Tx, w *writer, m *store.Memory) error) error {
+	return retry(func() error {
+		w, err := e.writer(ctx, cur.TenantID, cur.Subject)
+		if err != nil {
+			return err
+		}
+		return e.st.Write(ctx, func(tx store.Tx) error {
+			if err := w.check(ctx, tx); err != nil {
+				return err
+			}
+			m, err := tx.Memory(ctx, cur.TenantID, cur.ID)
+			if err != nil {
+				return notFound(err, "memory")
+			}
+			return fn(tx, w, m)
+		})
+	})
+}
+
 // retry runs a write again when a rotation retired its key under it.
 func retry(fn func() error) error {
 	var err error
@@ -424,13 +459,9 @@ func (e *Engine) Get(ctx context.Context, id string) (*engram.Memory, error) {
 	if !validID(id) {
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
-	var m *store.Memory
-	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
-		m, err = tx.Memory(ctx, p.TenantID, id)
-		return err
-	})
+	m, err := e.load(ctx, p.TenantID, id)
 	if err != nil {
-		return nil, notFound(err, "memory")
+		return nil, err
 	}
 	return e.opener(ctx, p.TenantID).memory(m)
 }
@@ -500,12 +531,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	// The subject comes from the stored record; load it before the write
 	// so the key lookup (which may itself write) happens outside it.
-	var cur *store.Memory
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		cur, err = tx.Memory(ctx, p.TenantID, id)
-		return err
-	}); err != nil {
-		return nil, notFound(err, "memory")
+	cur, err := e.load(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
 	}
 	var vec []float32
 	if e.vec != nil {
@@ -520,50 +548,37 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		vec = vecs[0]
 	}
 	var out *engram.Memory
-	err = retry(func() error {
-		w, err := e.writer(ctx, p.TenantID, cur.Subject)
+	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
+		o := e.opener(ctx, p.TenantID)
+		old, err := o.memory(m)
 		if err != nil {
 			return err
 		}
-		return e.st.Write(ctx, func(tx store.Tx) error {
-			if err := w.check(ctx, tx); err != nil {
-				return err
-			}
-			m, err := tx.Memory(ctx, p.TenantID, id)
-			if err != nil {
-				return notFound(err, "memory")
-			}
-			o := e.opener(ctx, p.TenantID)
-			old, err := o.memory(m)
-			if err != nil {
-				return err
-			}
-			if req.Metadata == nil && old.Metadata != nil {
-				md, _ = json.Marshal(old.Metadata)
-			}
-			if old.Content == content && req.Metadata == nil {
-				out = old
-				return nil
-			}
-			now := e.clock()
-			m.UpdatedAt = now
-			postings, err := w.record(m, content, md, vec)
-			if err != nil {
-				return err
-			}
-			if err := tx.UpdateMemory(ctx, m, postings); err != nil {
-				return notFound(err, "memory")
-			}
-			h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
-			if err != nil {
-				return err
-			}
-			if err := tx.InsertHistory(ctx, h); err != nil {
-				return err
-			}
-			out, err = o.memory(m)
+		if req.Metadata == nil && old.Metadata != nil {
+			md, _ = json.Marshal(old.Metadata)
+		}
+		if old.Content == content && req.Metadata == nil {
+			out = old
+			return nil
+		}
+		now := e.clock()
+		m.UpdatedAt = now
+		postings, err := w.record(m, content, md, vec)
+		if err != nil {
 			return err
-		})
+		}
+		if err := tx.UpdateMemory(ctx, m, postings); err != nil {
+			return notFound(err, "memory")
+		}
+		h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertHistory(ctx, h); err != nil {
+			return err
+		}
+		out, err = o.memory(m)
+		return err
 	})
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
@@ -581,39 +596,23 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
-	var cur *store.Memory
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		cur, err = tx.Memory(ctx, p.TenantID, id)
+	cur, err := e.load(ctx, p.TenantID, id)
+	if err != nil {
 		return err
-	}); err != nil {
-		return notFound(err, "memory")
 	}
-	err = retry(func() error {
-		w, err := e.writer(ctx, p.TenantID, cur.Subject)
+	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
+		old, err := e.opener(ctx, p.TenantID).memory(m)
 		if err != nil {
 			return err
 		}
-		return e.st.Write(ctx, func(tx store.Tx) error {
-			if err := w.check(ctx, tx); err != nil {
-				return err
-			}
-			m, err := tx.Memory(ctx, p.TenantID, id)
-			if err != nil {
-				return notFound(err, "memory")
-			}
-			old, err := e.opener(ctx, p.TenantID).memory(m)
-			if err != nil {
-				return err
-			}
-			if err := tx.DeleteMemory(ctx, p.TenantID, id); err != nil {
-				return notFound(err, "memory")
-			}
-			h, err := w.history(m, engram.EventDelete, old.Content, "", e.clock())
-			if err != nil {
-				return err
-			}
-			return tx.InsertHistory(ctx, h)
-		})
+		if err := tx.DeleteMemory(ctx, p.TenantID, id); err != nil {
+			return notFound(err, "memory")
+		}
+		h, err := w.history(m, engram.EventDelete, old.Content, "", e.clock())
+		if err != nil {
+			return err
+		}
+		return tx.InsertHistory(ctx, h)
 	})
 	if err == nil {
 		e.indexRemove(p.TenantID, id)
