@@ -2,16 +2,13 @@ package bench_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/bench"
 	"github.com/engram-memory/engram/internal/embed/uselite"
 	"github.com/engram-memory/engram/internal/engine"
-	"github.com/engram-memory/engram/internal/kek/local"
-	"github.com/engram-memory/engram/internal/keys"
-	"github.com/engram-memory/engram/internal/store/sqlite"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // Floors of the CI regression guard on conv-26 (a tuning conversation),
@@ -24,17 +21,6 @@ const (
 
 func engineFor(t *testing.T, semantic bool) *engine.Engine {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	var opts []engine.Option
 	if semantic {
 		m, err := uselite.New()
@@ -43,10 +29,7 @@ func engineFor(t *testing.T, semantic bool) *engine.Engine {
 		}
 		opts = append(opts, engine.WithEmbedder(m, 256<<20))
 	}
-	e := engine.New(db, keys.New(db, k, nil), nil, opts...)
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, _ := testserver.NewEngine(t, opts...)
 	return e
 }
 

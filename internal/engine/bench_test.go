@@ -16,6 +16,7 @@ import (
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store/sqlite"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // newEngine opens an engine on a fresh data directory and returns a
@@ -28,22 +29,9 @@ func newEngine(tb testing.TB, plaintext bool) (*engine.Engine, context.Context) 
 func newEngineIn(tb testing.TB, plaintext bool) (*engine.Engine, context.Context, string) {
 	tb.Helper()
 	ctx := context.Background()
-	dir := tb.TempDir()
-	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	e := engine.New(db, keys.New(db, k, nil), nil)
+	e, dir := testserver.NewEngine(tb)
 	if plaintext {
 		engine.DisableFieldEncryptionForBenchmark(e)
-	}
-	if err := e.Start(ctx); err != nil {
-		tb.Fatal(err)
 	}
 	nt, err := e.CreateTenant(ctx, "bench")
 	if err != nil {

@@ -143,3 +143,26 @@ func (s *Server) Tenant(t testing.TB, name string) *client.Client {
 
 // Client returns a client for the server with the given key.
 func (s *Server) Client(key string) *client.Client { return client.New(s.URL, key) }
+
+// NewEngine opens an engine without a server: a fresh data directory
+// (returned) with the embedded store and a local KEK, closed when the test
+// ends. Benchmarks and engine-level tests use it.
+func NewEngine(t testing.TB, opts ...engine.Option) (*engine.Engine, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := engine.New(db, keys.New(db, k, nil), nil, opts...)
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, dir
+}
