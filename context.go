@@ -34,3 +34,29 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
 }
+
+// Origin says where a request came from: what the audit trail records
+// beside the principal. Transports set it once per request (REST per HTTP
+// request, MCP per tool call); the engine reads it and never trusts a body
+// for it.
+type Origin struct {
+	// RequestID correlates the audit entry with the access log line.
+	RequestID string
+	// IP is the client's address as the transport saw it (no port).
+	IP string
+	// Transport names the way in: "rest", "mcp", "cli".
+	Transport string
+}
+
+type originKey struct{}
+
+// WithOrigin returns a context carrying o.
+func WithOrigin(ctx context.Context, o Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// OriginFrom returns the origin in ctx (the zero Origin when none was set).
+func OriginFrom(ctx context.Context) Origin {
+	o, _ := ctx.Value(originKey{}).(Origin)
+	return o
+}

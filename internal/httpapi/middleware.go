@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -97,6 +98,17 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// clientIP is the peer address of the connection. Forwarded headers are not
+// trusted: any client can set them, and the audit trail must not record an
+// address the client chose.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -114,7 +126,9 @@ func observe(log *slog.Logger, hist *prometheus.HistogramVec, next http.Handler)
 			ri.id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", ri.id)
-		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+		ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
+		ctx = engram.WithOrigin(ctx, engram.Origin{RequestID: ri.id, IP: clientIP(r), Transport: "rest"})
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
