@@ -381,14 +381,57 @@ func (r *Ring) Derived(ctx context.Context, tenantID, purpose string) ([]byte, e
 // Pepper returns the system-wide API key pepper, creating it on first use.
 // The database holds it only wrapped by the KEK.
 func (r *Ring) Pepper(ctx context.Context) ([]byte, int, error) {
+	return r.systemKey(ctx, PurposePepper)
+}
+
+// Audit keys. A tenant's are derived from its index key, which erasing a
+// user never touches and rotating keys rewraps without changing: an entry
+// chained today still verifies after both. The system chain (entries that
+// name no tenant) has its own random root, wrapped by the KEK like the
+// pepper.
+const (
+	PurposeAuditMAC       = "engram/audit-mac/v1"
+	PurposeAuditPseudonym = "engram/audit-pseudonym/v1"
+	// PurposeAuditRoot is the system audit chain's root key.
+	PurposeAuditRoot = "audit"
+)
+
+// AuditKeys returns the MAC key and the pseudonym key of a tenant's audit
+// chain (tenant "" is the system chain), of the given audit key version.
+// Only version 1 exists: a later version would be a new derivation label.
+func (r *Ring) AuditKeys(ctx context.Context, tenantID string, version int) (mac, pseudonym []byte, err error) {
+	if version != 1 {
+		return nil, nil, fmt.Errorf("audit key version %d does not exist", version)
+	}
+	if tenantID != "" {
+		if mac, err = r.Derived(ctx, tenantID, PurposeAuditMAC); err != nil {
+			return nil, nil, err
+		}
+		pseudonym, err = r.Derived(ctx, tenantID, PurposeAuditPseudonym)
+		return mac, pseudonym, err
+	}
+	root, _, err := r.systemKey(ctx, PurposeAuditRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	if mac, err = hkdf.Key(sha256.New, root, nil, PurposeAuditMAC, 32); err != nil {
+		return nil, nil, err
+	}
+	pseudonym, err = hkdf.Key(sha256.New, root, nil, PurposeAuditPseudonym, 32)
+	return mac, pseudonym, err
+}
+
+// systemKey returns version 1 of a system-wide KEK-wrapped key, creating it
+// on first use. It writes, so it must not run inside a store transaction.
+func (r *Ring) systemKey(ctx context.Context, purpose string) ([]byte, int, error) {
 	const version = 1
-	name := cacheName("", "", PurposePepper, version)
+	name := cacheName("", "", purpose, version)
 	if k, ok := r.get(name); ok {
 		return k.Secret, version, nil
 	}
-	aad := kekAAD("", PurposePepper, version)
+	aad := kekAAD("", purpose, version)
 	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
-		return tx.Key(ctx, "", PurposePepper, "", version)
+		return tx.Key(ctx, "", purpose, "", version)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		k, nerr := newKey(version)
@@ -397,20 +440,20 @@ func (r *Ring) Pepper(ctx context.Context) ([]byte, int, error) {
 		}
 		wrapped, werr := r.kek.Wrap(ctx, encodeKey(k), aad)
 		if werr != nil {
-			return nil, 0, fmt.Errorf("wrap pepper: %w", werr)
+			return nil, 0, fmt.Errorf("wrap %s key: %w", purpose, werr)
 		}
-		w = &store.WrappedKey{Purpose: PurposePepper, Version: version, Wrapped: wrapped, CreatedAt: r.now().UTC()}
+		w = &store.WrappedKey{Purpose: purpose, Version: version, Wrapped: wrapped, CreatedAt: r.now().UTC()}
 		err = r.st.Write(ctx, func(tx store.Tx) error { return tx.PutKey(ctx, w) })
 		if errors.Is(err, store.ErrConflict) {
-			return r.Pepper(ctx)
+			return r.systemKey(ctx, purpose)
 		}
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("load pepper: %w", err)
+		return nil, 0, fmt.Errorf("load %s key: %w", purpose, err)
 	}
 	raw, err := r.kek.Unwrap(ctx, w.Wrapped, aad)
 	if err != nil {
-		return nil, 0, fmt.Errorf("unwrap pepper: %w", err)
+		return nil, 0, fmt.Errorf("unwrap %s key: %w", purpose, err)
 	}
 	k, err := decodeKey(raw, version)
 	if err != nil {

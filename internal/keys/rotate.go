@@ -174,7 +174,7 @@ func (r *Ring) RetireSubjectKeys(ctx context.Context, tenantID string) (int, err
 }
 
 // RewrapKEK moves everything the system KEK wraps (each tenant key
-// version, the pepper, and the configurations of tenants' own KEKs) from
+// version, the pepper, the system audit key, and the configurations of tenants' own KEKs) from
 // the ring's KEK to next, in one transaction; nothing else changes. Keys of
 // tenants that brought their own KEK stay under it. The caller switches to
 // next once it returns.
@@ -203,9 +203,14 @@ func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 			}
 			ws = append(ws, ks...)
 		}
-		ps, err := tx.Keys(ctx, "", PurposePepper)
-		ws = append(ws, ps...)
-		return err
+		for _, purpose := range []string{PurposePepper, PurposeAuditRoot} {
+			ps, err := tx.Keys(ctx, "", purpose)
+			if err != nil {
+				return err
+			}
+			ws = append(ws, ps...)
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("rewrap: load keys: %w", err)

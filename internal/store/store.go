@@ -134,7 +134,8 @@ type Tx interface {
 	// in this transaction. Accounts are not subjects of erasure here: an
 	// account is removed with its tenant.
 	DeleteSubject(ctx context.Context, tenantID, subject string) (*Erasure, error)
-	// DeleteTenant erases a tenant and everything it holds.
+	// DeleteTenant erases a tenant and everything it holds, its audit chain
+	// included (the erasure itself is recorded in the system chain).
 	DeleteTenant(ctx context.Context, tenantID string) (*Erasure, error)
 	// ListTenants lists every tenant, by name.
 	ListTenants(ctx context.Context) ([]Tenant, error)
@@ -150,6 +151,54 @@ type Tx interface {
 	// DeleteIdempotencyBefore removes records created before t in every
 	// tenant: it is a retention sweep, not a tenant operation.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
+
+	// AppendAudit stores one audit record and sets its chain's head, in
+	// this transaction. ErrConflict when the seq exists in the chain.
+	AppendAudit(ctx context.Context, r *AuditRecord, h *AuditHead) error
+	// AuditHead returns a chain's head ("" tenant: the system chain);
+	// ErrNotFound when the chain is empty.
+	AuditHead(ctx context.Context, tenantID string) (*AuditHead, error)
+	// ListAudit returns up to f.Limit (≥ 1) records of the chain matching
+	// every non-empty filter, newest first, with seq < f.Before when
+	// Before is not 0.
+	ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditRecord, error)
+	// AuditRange returns up to limit records of the chain with seq > after,
+	// in seq order: what verification walks.
+	AuditRange(ctx context.Context, tenantID string, after uint64, limit int) ([]AuditRecord, error)
+	// AuditChains lists the tenant ids that have audit records or a head
+	// ("" for the system chain), in byte order.
+	AuditChains(ctx context.Context) ([]string, error)
+}
+
+// AuditRecord is a stored audit entry: the entry, the version of the audit
+// key its MAC was made under, and its chain MAC. Every field is metadata
+// (ids, pseudonyms, codes, times); none is sealed.
+type AuditRecord struct {
+	Entry      engram.AuditEntry
+	KeyVersion int
+	MAC        []byte
+}
+
+// AuditHead is the latest seq and MAC of a chain, authenticated by HeadMAC.
+type AuditHead struct {
+	TenantID   string
+	Seq        uint64
+	MAC        []byte
+	KeyVersion int
+	HeadMAC    []byte
+}
+
+// AuditFilter selects audit records; empty fields match everything.
+type AuditFilter struct {
+	Actor      string
+	Action     string
+	TargetType string
+	TargetID   string
+	Outcome    string
+	Since      *time.Time // inclusive
+	Until      *time.Time // exclusive
+	Before     uint64
+	Limit      int
 }
 
 // Tenant as stored.

@@ -62,6 +62,11 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		{&e.Accounts, "erase accounts", `DELETE FROM accounts WHERE tenant_id = ?`},
 		{&e.Keys, "erase keys", `DELETE FROM wrapped_keys WHERE tenant_id = ?`},
 		{nil, "erase tenant kek", `DELETE FROM tenant_keks WHERE tenant_id = ?`},
+		// The chain goes with the tenant: its key (derived from the
+		// tenant's index key) is destroyed above, so it could no longer be
+		// verified, and its IPs and pseudonyms are the tenant's data.
+		{nil, "erase audit entries", `DELETE FROM audit_entries WHERE tenant_id = ?`},
+		{nil, "erase audit head", `DELETE FROM audit_heads WHERE tenant_id = ?`},
 	}
 	for _, s := range steps {
 		var n int

@@ -1,0 +1,123 @@
+package engram
+
+import (
+	"context"
+	"time"
+)
+
+// AuditEntry is one record of the tamper-evident audit trail: who did what
+// to which target, when, from where, and how it ended. It never holds
+// memory content, queries, metadata values, key secrets or any personal
+// identifier in clear: the actor and personal targets (an end user's
+// user_id) are keyed pseudonyms, so erasing a user never breaks the chain.
+//
+// Entries of one tenant form one HMAC chain numbered from 1 (Seq). Entries
+// that name no tenant (authentication failures with an unknown key, tenant
+// creation and erasure) form the system chain, tenant id "".
+type AuditEntry struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	TenantID string    `json:"tenant_id"`
+	// Actor is the pseudonym of the acting account ("" when unknown: an
+	// authentication failure, or an operator command).
+	Actor string `json:"actor,omitempty"`
+	// KeyID is the id (never the secret) of the API key used or presented.
+	KeyID  string      `json:"key_id,omitempty"`
+	Action AuditAction `json:"action"`
+	// TargetType names the kind of record acted on ("memory", "api_key",
+	// "user", "tenant", "audit"); TargetID its id, pseudonymised when it
+	// is a personal identifier (user_id).
+	TargetType string       `json:"target_type,omitempty"`
+	TargetID   string       `json:"target_id,omitempty"`
+	Outcome    AuditOutcome `json:"outcome"`
+	// Reason is a short stable code for a failure or denial (an error code
+	// such as "not_found", or an authentication reason such as "revoked").
+	// Never an error message: those may echo input.
+	Reason    string `json:"reason,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Transport string `json:"transport,omitempty"`
+}
+
+// AuditAction names what an entry records. Values are stable: stored
+// entries and their MACs depend on them.
+type AuditAction string
+
+// Actions recorded. Authentication successes are not entries of their own:
+// every action an authenticated key takes is recorded with its key id.
+const (
+	AuditAuthFailure  AuditAction = "auth.failure"
+	AuditKeyCreate    AuditAction = "key.create"
+	AuditKeyRevoke    AuditAction = "key.revoke"
+	AuditKeyList      AuditAction = "key.list"
+	AuditMemoryCreate AuditAction = "memory.create"
+	AuditMemoryRead   AuditAction = "memory.read"
+	AuditMemoryUpdate AuditAction = "memory.update"
+	AuditMemoryDelete AuditAction = "memory.delete"
+	AuditMemorySearch AuditAction = "memory.search"
+	AuditMemoryList   AuditAction = "memory.list"
+	AuditMemoryHist   AuditAction = "memory.history"
+	AuditMemoryExport AuditAction = "memory.export"
+	AuditUserForget   AuditAction = "user.forget"
+	AuditKeysRotate   AuditAction = "keys.rotate"
+	AuditTenantCreate AuditAction = "tenant.create"
+	AuditTenantForget AuditAction = "tenant.forget"
+	AuditTenantKEK    AuditAction = "tenant.kek"
+	AuditRead         AuditAction = "audit.read"
+)
+
+// AuditOutcome says how the action ended.
+type AuditOutcome string
+
+// Outcomes: denied is an authenticated caller lacking the permission (403);
+// failure is anything else that did not succeed (401, 404, invalid input,
+// an outage).
+const (
+	OutcomeSuccess AuditOutcome = "success"
+	OutcomeFailure AuditOutcome = "failure"
+	OutcomeDenied  AuditOutcome = "denied"
+)
+
+// Target types of audit entries.
+const (
+	TargetMemory = "memory"
+	TargetAPIKey = "api_key"
+	TargetUser   = "user"
+	TargetTenant = "tenant"
+	TargetAudit  = "audit"
+)
+
+// AuditQuery filters the principal's tenant's trail. Every field is
+// optional; results come newest first. Actor and TargetID accept a
+// pseudonym as shown in entries, or a raw account id / user_id, which the
+// service pseudonymises before matching.
+type AuditQuery struct {
+	Actor      string
+	Action     AuditAction
+	TargetType string
+	TargetID   string
+	Outcome    AuditOutcome
+	Since      *time.Time // inclusive
+	Until      *time.Time // exclusive
+	Limit      int        // default DefaultAuditLimit, at most MaxAuditLimit
+	Cursor     string     // from a previous page's NextCursor
+}
+
+// AuditPage is one page of entries.
+type AuditPage struct {
+	Entries    []AuditEntry `json:"results"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// Limits of audit queries.
+const (
+	DefaultAuditLimit = 50
+	MaxAuditLimit     = 100
+)
+
+// AuditService reads the principal's tenant's audit trail. It needs the
+// audit:read permission (owners and admins); a denied read is itself
+// recorded, and so is every successful one.
+type AuditService interface {
+	ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error)
+}
