@@ -26,7 +26,7 @@ var errBadKey = engram.Errorf(engram.CodeUnauthenticated, "invalid or expired AP
 func (e *Engine) Authenticate(ctx context.Context, token string) (*engram.Principal, error) {
 	tok, err := apikey.Parse(token)
 	if err != nil {
-		return nil, errBadKey
+		return nil, refuse(e.authFailure(ctx, "", "", "malformed"))
 	}
 	pepper, _, err := e.ring.Pepper(ctx)
 	if err != nil {
@@ -44,14 +44,25 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (*engram.Princi
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		apikey.Equal(got, got) // same work as a comparison with a stored MAC
-		return nil, errBadKey
+		// The id names no key: the tenant is unknown, so the system chain
+		// records it.
+		return nil, refuse(e.authFailure(ctx, "", tok.ID, "unknown_key"))
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := e.clock()
-	if !apikey.Equal(got, k.SecretMAC) || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
-		return nil, errBadKey
+	reason := ""
+	switch {
+	case !apikey.Equal(got, k.SecretMAC):
+		reason = "wrong_secret"
+	case k.RevokedAt != nil:
+		reason = "revoked"
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		reason = "expired"
+	}
+	if reason != "" {
+		return nil, refuse(e.authFailure(ctx, k.TenantID, k.ID, reason))
 	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery {
 		if err := e.st.Write(ctx, func(tx store.Tx) error { return tx.TouchAPIKey(ctx, k.ID, now) }); err != nil {
@@ -68,6 +79,16 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (*engram.Princi
 		}
 	}
 	return &engram.Principal{TenantID: k.TenantID, AccountID: k.AccountID, KeyID: k.ID, Role: role, Permissions: perms}, nil
+}
+
+// refuse is the answer to a refused credential. When its audit entry could
+// not be written the client still gets 401 (the code comes first), and
+// operators see why in the log.
+func refuse(auditErr error) error {
+	if auditErr != nil {
+		return errors.Join(errBadKey, auditErr)
+	}
+	return errBadKey
 }
 
 // newKey makes a key for an account and its stored form.
@@ -104,8 +125,10 @@ func publicKey(k *store.APIKey) engram.APIKey {
 
 // CreateKey makes a key for the calling account. It may not grant a
 // permission the caller does not hold.
-func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (*engram.NewAPIKey, error) {
-	p, err := authorize(ctx, engram.PermKeysAdmin)
+func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ *engram.NewAPIKey, err error) {
+	a := e.begin(ctx, engram.AuditKeyCreate, engram.TargetAPIKey, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermKeysAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -142,15 +165,23 @@ func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	if err := e.st.Write(ctx, func(tx store.Tx) error { return tx.CreateAPIKey(ctx, sk) }); err != nil {
+	a.entry.TargetID = sk.ID
+	if err := e.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAPIKey(ctx, sk); err != nil {
+			return err
+		}
+		return a.record(tx)
+	}); err != nil {
 		return nil, err
 	}
 	return nk, nil
 }
 
 // ListKeys lists the tenant's keys, secrets excluded (they are not stored).
-func (e *Engine) ListKeys(ctx context.Context) ([]engram.APIKey, error) {
-	p, err := authorize(ctx, engram.PermKeysAdmin)
+func (e *Engine) ListKeys(ctx context.Context) (_ []engram.APIKey, err error) {
+	a := e.begin(ctx, engram.AuditKeyList, engram.TargetAPIKey, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermKeysAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -169,14 +200,22 @@ func (e *Engine) ListKeys(ctx context.Context) ([]engram.APIKey, error) {
 }
 
 // RevokeKey revokes a key of the tenant; the next request with it fails.
-func (e *Engine) RevokeKey(ctx context.Context, id string) error {
-	p, err := authorize(ctx, engram.PermKeysAdmin)
-	if err != nil {
-		return err
-	}
+func (e *Engine) RevokeKey(ctx context.Context, id string) (err error) {
+	a := e.begin(ctx, engram.AuditKeyRevoke, engram.TargetAPIKey, "")
+	defer func() { err = a.finish(err) }()
 	if len(id) > 64 {
 		return engram.Errorf(engram.CodeNotFound, "key not found")
 	}
-	err = e.st.Write(ctx, func(tx store.Tx) error { return tx.RevokeAPIKey(ctx, p.TenantID, id, e.clock()) })
+	a.entry.TargetID = id
+	p, err := a.authorize(engram.PermKeysAdmin)
+	if err != nil {
+		return err
+	}
+	err = e.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.RevokeAPIKey(ctx, p.TenantID, id, e.clock()); err != nil {
+			return err
+		}
+		return a.record(tx)
+	})
 	return notFound(err, "key")
 }

@@ -1,6 +1,6 @@
 // Package engine is Engram's one service layer. Every transport (REST, MCP,
 // CLI) authenticates, decodes, calls the engine and encodes; the engine
-// validates, authorizes, encrypts and indexes, stores, and (later) audits —
+// validates, authorizes, encrypts and indexes, stores, and audits —
 // so a rule enforced here holds on every path.
 package engine
 
@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/kek"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/seal"
@@ -27,6 +28,10 @@ type Engine struct {
 	now    engram.Clock
 	fields fieldCipher
 	vec    *vectors // nil: keyword search only
+
+	sink    audit.Sink  // nil: entries stay in the database only
+	sinkErr func(error) // receives sink errors; may be nil
+	noAudit bool        // benchmarks only: see withoutAudit
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
@@ -61,6 +66,7 @@ var (
 	_ engram.KeyService    = (*Engine)(nil)
 	_ engram.TenantService = (*Engine)(nil)
 	_ engram.Authenticator = (*Engine)(nil)
+	_ engram.AuditService  = (*Engine)(nil)
 )
 
 // New returns an engine over st whose keys come from ring. now may be nil
@@ -81,6 +87,11 @@ func New(st store.Store, ring *keys.Ring, now engram.Clock, opts ...Option) *Eng
 func (e *Engine) Start(ctx context.Context) error {
 	if _, _, err := e.ring.Pepper(ctx); err != nil {
 		return fmt.Errorf("open key hierarchy: %w", err)
+	}
+	// The system audit key is created here, outside any transaction, so
+	// that recording an entry never has to create a key.
+	if _, _, err := e.ring.AuditKeys(ctx, "", audit.KeyVersion); err != nil {
+		return fmt.Errorf("open audit key: %w", err)
 	}
 	return nil
 }
@@ -122,11 +133,15 @@ func keyFailure(err error) error {
 }
 
 // SetTenantKEK puts a tenant's keys under its own KEK (operator, CLI).
-func (e *Engine) SetTenantKEK(ctx context.Context, name, provider string, config []byte) (int, error) {
+func (e *Engine) SetTenantKEK(ctx context.Context, name, provider string, config []byte) (_ int, err error) {
 	t, err := e.TenantByName(ctx, name)
 	if err != nil {
 		return 0, err
 	}
+	// Recorded after the change (the key ring commits it in its own
+	// transaction) and only under the tenant's new KEK: the audit key
+	// derives from the index key, which a KEK change rewraps, not changes.
+	defer func() { err = e.operator(ctx, t.ID, engram.AuditTenantKEK, engram.TargetTenant, t.ID, err) }()
 	return e.ring.SetTenantKEK(ctx, t.ID, provider, config)
 }
 

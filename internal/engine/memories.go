@@ -203,8 +203,10 @@ type idemResult struct {
 
 // Add stores memories. An exact duplicate of a memory in the same scope is
 // not stored again: its result is the existing memory with EventNone.
-func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddResult, error) {
-	p, err := authorize(ctx, engram.PermMemoriesWrite)
+func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.AddResult, err error) {
+	a := e.begin(ctx, engram.AuditMemoryCreate, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermMemoriesWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +251,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 		if err != nil {
 			return err
 		}
-		results, err = e.add(ctx, w, p, req, texts, md, vecs, at)
+		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
 		return err
 	})
 	if err == nil && vecs != nil {
@@ -266,7 +268,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) ([]engram.AddRe
 }
 
 // add is one attempt at Add's write transaction, sealing with w.
-func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
+func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
 	var reqHash []byte
 	if req.IdempotencyKey != "" {
 		canon, _ := json.Marshal(struct {
@@ -290,8 +292,10 @@ func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req en
 				if !hmac.Equal(prev.RequestHash, reqHash) {
 					return engram.Errorf(engram.CodeConflict, "Idempotency-Key was already used with a different request")
 				}
-				results, err = e.replay(ctx, tx, p.TenantID, prev.Result)
-				return err
+				if results, err = e.replay(ctx, tx, p.TenantID, prev.Result); err != nil {
+					return err
+				}
+				return a.recordEach(tx, resultIDs(results))
 			case err == nil:
 				if err := tx.DeleteIdempotencyBefore(ctx, now.Add(-idempotencyTTL)); err != nil {
 					return err
@@ -311,6 +315,9 @@ func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req en
 			}
 			results = append(results, r)
 		}
+		if err := a.recordEach(tx, resultIDs(results)); err != nil {
+			return err
+		}
 		if reqHash == nil {
 			return nil
 		}
@@ -322,6 +329,15 @@ func (e *Engine) add(ctx context.Context, w *writer, p *engram.Principal, req en
 		return tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now})
 	})
 	return results, err
+}
+
+// resultIDs lists the memories a write touched: one audit entry each.
+func resultIDs(rs []engram.AddResult) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // addText is one memory to write: its text and, for messages, the role.
@@ -451,13 +467,16 @@ func (o *opener) memory(m *store.Memory) (*engram.Memory, error) {
 }
 
 // Get returns one memory.
-func (e *Engine) Get(ctx context.Context, id string) (*engram.Memory, error) {
-	p, err := authorize(ctx, engram.PermMemoriesRead)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err error) {
+	a := e.begin(ctx, engram.AuditMemoryRead, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
 	if !validID(id) {
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	a.entry.TargetID = id
+	p, err := a.authorize(engram.PermMemoriesRead)
+	if err != nil {
+		return nil, err
 	}
 	m, err := e.load(ctx, p.TenantID, id)
 	if err != nil {
@@ -467,8 +486,10 @@ func (e *Engine) Get(ctx context.Context, id string) (*engram.Memory, error) {
 }
 
 // List returns a page of memories matching the scope, newest first.
-func (e *Engine) List(ctx context.Context, req engram.ListRequest) (*engram.ListResult, error) {
-	p, err := authorize(ctx, engram.PermMemoriesRead)
+func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.ListResult, err error) {
+	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermMemoriesRead)
 	if err != nil {
 		return nil, err
 	}
@@ -513,8 +534,13 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (*engram.List
 
 // Update replaces a memory's content (and metadata when given) and records
 // the change in its history.
-func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest) (*engram.Memory, error) {
-	p, err := authorize(ctx, engram.PermMemoriesWrite)
+func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest) (_ *engram.Memory, err error) {
+	a := e.begin(ctx, engram.AuditMemoryUpdate, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
+	if validID(id) {
+		a.entry.TargetID = id
+	}
+	p, err := a.authorize(engram.PermMemoriesWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -559,7 +585,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		}
 		if old.Content == content && req.Metadata == nil {
 			out = old
-			return nil
+			return a.record(tx)
 		}
 		now := e.clock()
 		m.UpdatedAt = now
@@ -577,8 +603,10 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if err := tx.InsertHistory(ctx, h); err != nil {
 			return err
 		}
-		out, err = o.memory(m)
-		return err
+		if out, err = o.memory(m); err != nil {
+			return err
+		}
+		return a.record(tx)
 	})
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
@@ -588,13 +616,16 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 
 // Delete removes a memory and its index postings; its history records the
 // deletion.
-func (e *Engine) Delete(ctx context.Context, id string) error {
-	p, err := authorize(ctx, engram.PermMemoriesWrite)
-	if err != nil {
-		return err
-	}
+func (e *Engine) Delete(ctx context.Context, id string) (err error) {
+	a := e.begin(ctx, engram.AuditMemoryDelete, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
 	if !validID(id) {
 		return engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	a.entry.TargetID = id
+	p, err := a.authorize(engram.PermMemoriesWrite)
+	if err != nil {
+		return err
 	}
 	cur, err := e.load(ctx, p.TenantID, id)
 	if err != nil {
@@ -612,7 +643,10 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return tx.InsertHistory(ctx, h)
+		if err := tx.InsertHistory(ctx, h); err != nil {
+			return err
+		}
+		return a.record(tx)
 	})
 	if err == nil {
 		e.indexRemove(p.TenantID, id)
@@ -622,13 +656,16 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 
 // History returns a memory's changes, oldest first. It stays readable after
 // the memory is deleted.
-func (e *Engine) History(ctx context.Context, id string) ([]engram.HistoryEntry, error) {
-	p, err := authorize(ctx, engram.PermMemoriesRead)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) History(ctx context.Context, id string) (_ []engram.HistoryEntry, err error) {
+	a := e.begin(ctx, engram.AuditMemoryHist, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
 	if !validID(id) {
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	a.entry.TargetID = id
+	p, err := a.authorize(engram.PermMemoriesRead)
+	if err != nil {
+		return nil, err
 	}
 	var rows []store.History
 	err = e.st.Read(ctx, func(tx store.Tx) (err error) {

@@ -31,8 +31,17 @@ func (e *Engine) afterErasure(ctx context.Context) error {
 // ForgetUser erases an end user by crypto-shredding: their subject key is
 // destroyed (every version) and their memories, history and index postings
 // are deleted in the same transaction. Other subjects are untouched.
-func (e *Engine) ForgetUser(ctx context.Context, userID string) (*engram.Erasure, error) {
-	p, err := authorize(ctx, engram.PermUsersForget)
+//
+// Its audit entry is written in the erasure's transaction and names the
+// user only by pseudonym: it survives the erasure it records, and the
+// chain still verifies, because audit keys do not derive from the user's.
+func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasure, err error) {
+	a := e.begin(ctx, engram.AuditUserForget, engram.TargetUser, "")
+	defer func() { err = a.finish(err) }()
+	if len(userID) <= engram.MaxScopeIDBytes {
+		a.user(userID)
+	}
+	p, err := a.authorize(engram.PermUsersForget)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +54,13 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (*engram.Erasure
 	subject := subjectOf(engram.Scope{UserID: userID}, p)
 	var er *store.Erasure
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
-		er, err = tx.DeleteSubject(ctx, p.TenantID, subject)
-		return err
+		if er, err = tx.DeleteSubject(ctx, p.TenantID, subject); err != nil {
+			return err
+		}
+		if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
+			return nil // not_found below, recorded as a failure
+		}
+		return a.record(tx)
 	})
 	if err != nil {
 		return nil, err
@@ -64,11 +78,16 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (*engram.Erasure
 
 // ForgetTenant erases a whole tenant: every key, record and account. It
 // is an operator action (CLI), not reachable with a tenant's API key.
-func (e *Engine) ForgetTenant(ctx context.Context, name string) (*engram.Erasure, error) {
+//
+// The tenant's audit chain is erased with it (its key is destroyed, so it
+// could not be verified anyway); the system chain records the erasure,
+// naming the tenant by id.
+func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasure, err error) {
 	t, err := e.TenantByName(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = e.operator(ctx, "", engram.AuditTenantForget, engram.TargetTenant, t.ID, err) }()
 	var er *store.Erasure
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
 		er, err = tx.DeleteTenant(ctx, t.ID)
@@ -87,8 +106,10 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (*engram.Erasure
 }
 
 // RotateKeys rotates the caller's tenant keys; only an owner may.
-func (e *Engine) RotateKeys(ctx context.Context) (*engram.KeyRotation, error) {
-	p, err := authorize(ctx, engram.PermKeysAdmin)
+func (e *Engine) RotateKeys(ctx context.Context) (_ *engram.KeyRotation, err error) {
+	a := e.begin(ctx, engram.AuditKeysRotate, engram.TargetTenant, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermKeysAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +120,12 @@ func (e *Engine) RotateKeys(ctx context.Context) (*engram.KeyRotation, error) {
 }
 
 // RotateTenant rotates a tenant's keys by name (operator, CLI).
-func (e *Engine) RotateTenant(ctx context.Context, name string) (*engram.KeyRotation, error) {
+func (e *Engine) RotateTenant(ctx context.Context, name string) (_ *engram.KeyRotation, err error) {
 	t, err := e.TenantByName(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = e.operator(ctx, t.ID, engram.AuditKeysRotate, engram.TargetTenant, t.ID, err) }()
 	return e.rotate(ctx, t.ID)
 }
 

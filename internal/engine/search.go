@@ -28,8 +28,11 @@ func (e *Engine) blinder(ctx context.Context, tenantID string) (*fulltext.Blinde
 // keyed hashes of the query's terms) with the cosine similarity of the
 // query's embedding in the tenant's in-memory vector index, plus a time
 // signal when the query names a date or asks for the latest.
-func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) ([]engram.SearchHit, error) {
-	p, err := authorize(ctx, engram.PermMemoriesRead)
+func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engram.SearchHit, err error) {
+	// The entry names the action, never the query.
+	a := e.begin(ctx, engram.AuditMemorySearch, engram.TargetMemory, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermMemoriesRead)
 	if err != nil {
 		return nil, err
 	}

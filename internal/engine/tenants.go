@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
@@ -54,6 +55,10 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	if err != nil {
 		return nil, err
 	}
+	sysMAC, _, err := e.ring.AuditKeys(ctx, "", audit.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
@@ -66,7 +71,10 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		if err := tx.CreateAccount(ctx, acct); err != nil {
 			return err
 		}
-		return tx.CreateAPIKey(ctx, skey)
+		if err := tx.CreateAPIKey(ctx, skey); err != nil {
+			return err
+		}
+		return e.recordTenantCreate(ctx, tx, t.ID, sysMAC)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, engram.Errorf(engram.CodeConflict, "tenant %q already exists", name)
@@ -79,6 +87,23 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		Owner:  engram.Account{ID: acct.ID, TenantID: t.ID, Name: "owner", Role: engram.RoleOwner, CreatedAt: now},
 		Key:    *nk,
 	}, nil
+}
+
+// recordTenantCreate records a tenant's creation in the system chain, in
+// the creating transaction. The tenant's own chain starts with its first
+// action.
+func (e *Engine) recordTenantCreate(ctx context.Context, tx store.Tx, tenantID string, mac []byte) error {
+	if e.noAudit {
+		return nil
+	}
+	o := engram.OriginFrom(ctx)
+	if o.Transport == "" {
+		o.Transport = "cli"
+	}
+	_, err := audit.Append(ctx, tx, mac, &engram.AuditEntry{Time: e.clock(), Action: engram.AuditTenantCreate,
+		TargetType: engram.TargetTenant, TargetID: tenantID, Outcome: engram.OutcomeSuccess,
+		IP: o.IP, RequestID: o.RequestID, Transport: o.Transport})
+	return err
 }
 
 // TenantByName looks a tenant up by name.

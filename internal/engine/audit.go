@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/audit"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// WithAuditSink sends every audit entry, after its transaction commits, to
+// s; report (may be nil) receives the sink's errors, which never undo the
+// action: the entry is already in the database and its chain.
+func WithAuditSink(s audit.Sink, report func(error)) Option {
+	return func(e *Engine) { e.sink, e.sinkErr = s, report }
+}
+
+// withoutAudit turns the trail off. Only this package's benchmarks use it,
+// to measure what auditing costs; nothing outside tests can.
+func withoutAudit() Option { return func(e *Engine) { e.noAudit = true } }
+
+// action is one audited call: the entry being built, and whether it was
+// already appended inside the action's own write transaction.
+type action struct {
+	e      *Engine
+	ctx    context.Context
+	entry  engram.AuditEntry
+	p      *engram.Principal
+	inTx   bool
+	recs   []*store.AuditRecord
+	userID string // a personal target, pseudonymised when the entry is built
+}
+
+// begin starts recording an action of the principal in ctx (if any) from
+// the origin in ctx. Call finish with the action's result, always.
+func (e *Engine) begin(ctx context.Context, act engram.AuditAction, targetType, targetID string) *action {
+	o := engram.OriginFrom(ctx)
+	a := &action{e: e, ctx: ctx, entry: engram.AuditEntry{Action: act, TargetType: targetType, TargetID: targetID,
+		IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}}
+	if p := engram.PrincipalFrom(ctx); p != nil {
+		a.p = p
+		a.entry.TenantID, a.entry.KeyID = p.TenantID, p.KeyID
+	}
+	return a
+}
+
+// authorize is the engine's authorize, on the action's principal.
+func (a *action) authorize(perm engram.Permission) (*engram.Principal, error) {
+	return authorize(a.ctx, perm)
+}
+
+// user makes the target an end user, recorded only as a pseudonym.
+func (a *action) user(userID string) { a.entry.TargetType, a.userID = engram.TargetUser, userID }
+
+// build fills what needs the chain's keys: the time and the pseudonyms.
+func (a *action) build(pseudonym []byte) {
+	a.entry.Time = a.e.clock()
+	if a.p != nil {
+		a.entry.Actor = audit.Pseudonym(pseudonym, "account", a.p.AccountID)
+	}
+	if a.userID != "" {
+		a.entry.TargetID = audit.Pseudonym(pseudonym, "user", a.userID)
+	}
+}
+
+// record appends the success entry inside the action's write transaction,
+// so the action cannot commit without it.
+func (a *action) record(tx store.Tx) error {
+	return a.recordEach(tx, []string{a.entry.TargetID})
+}
+
+// recordEach appends one success entry per target id (a request that
+// wrote several memories), inside the action's write transaction. Each
+// attempt of a retried transaction starts the list afresh.
+func (a *action) recordEach(tx store.Tx, targets []string) error {
+	if a.e.noAudit || a.p == nil {
+		return nil
+	}
+	mac, pseudonym, err := a.e.ring.AuditKeys(a.ctx, a.entry.TenantID, audit.KeyVersion)
+	if err != nil {
+		return fmt.Errorf("audit keys: %w", keyFailure(err))
+	}
+	a.build(pseudonym)
+	a.entry.Outcome, a.entry.Reason = engram.OutcomeSuccess, ""
+	a.recs = a.recs[:0]
+	for _, id := range targets {
+		if a.userID == "" {
+			a.entry.TargetID = id
+		}
+		entry := a.entry
+		r, err := audit.Append(a.ctx, tx, mac, &entry)
+		if err != nil {
+			return err
+		}
+		a.recs = append(a.recs, r)
+	}
+	a.inTx = true
+	return nil
+}
+
+// finish records the action's outcome unless its successful write already
+// did: a read's success, and any failure or denial, in one small write
+// transaction of its own. It returns what the caller should: err, or the
+// audit failure when a successful read could not be recorded (nothing is
+// read without its entry).
+func (a *action) finish(err error) error {
+	if a.e.noAudit {
+		return err
+	}
+	if err == nil && a.inTx {
+		for _, r := range a.recs {
+			a.e.publish(a.ctx, r)
+		}
+		return nil
+	}
+	if a.p == nil {
+		// Nobody authenticated: the transport let an anonymous call
+		// through, which the authentication step already refused and
+		// recorded.
+		return err
+	}
+	a.entry.Outcome, a.entry.Reason = outcomeOf(err)
+	if aerr := a.e.appendOwn(a.ctx, &a.entry, a.build); aerr != nil {
+		if err == nil {
+			return aerr
+		}
+		// The client sees the action's error (its code comes first);
+		// operators see both.
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// outcomeOf classifies an action's error for its entry.
+func outcomeOf(err error) (engram.AuditOutcome, string) {
+	switch code := engram.ErrorCode(err); code {
+	case "":
+		return engram.OutcomeSuccess, ""
+	case engram.CodeForbidden:
+		return engram.OutcomeDenied, code
+	default:
+		return engram.OutcomeFailure, code
+	}
+}
+
+// appendOwn appends an entry in its own write transaction, then publishes
+// it. build (may be nil) fills time and pseudonyms once the keys are known.
+func (e *Engine) appendOwn(ctx context.Context, entry *engram.AuditEntry, build func(pseudonym []byte)) error {
+	mac, pseudonym, err := e.ring.AuditKeys(ctx, entry.TenantID, audit.KeyVersion)
+	if err != nil {
+		return fmt.Errorf("audit keys: %w", keyFailure(err))
+	}
+	if build != nil {
+		build(pseudonym)
+	} else {
+		entry.Time = e.clock()
+	}
+	var r *store.AuditRecord
+	if err := e.st.Write(ctx, func(tx store.Tx) (err error) {
+		r, err = audit.Append(ctx, tx, mac, entry)
+		return err
+	}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	e.publish(ctx, r)
+	return nil
+}
+
+// publish hands a committed entry to the sink, if there is one.
+func (e *Engine) publish(ctx context.Context, r *store.AuditRecord) {
+	if e.sink == nil || r == nil {
+		return
+	}
+	err := e.sink.Publish(ctx, r.Entry.TenantID, r.Entry.Seq, audit.JSON(&r.Entry, r.KeyVersion, r.MAC))
+	if err != nil && e.sinkErr != nil {
+		e.sinkErr(fmt.Errorf("audit sink: tenant %q seq %d: %w", r.Entry.TenantID, r.Entry.Seq, err))
+	}
+}
+
+// authFailure records a refused credential: in the key's tenant when the
+// key id is known, otherwise in the system chain.
+func (e *Engine) authFailure(ctx context.Context, tenantID, keyID, reason string) error {
+	if e.noAudit {
+		return nil
+	}
+	o := engram.OriginFrom(ctx)
+	entry := &engram.AuditEntry{TenantID: tenantID, KeyID: keyID, Action: engram.AuditAuthFailure, TargetType: engram.TargetAPIKey,
+		TargetID: keyID, Outcome: engram.OutcomeFailure, Reason: reason, IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}
+	return e.appendOwn(ctx, entry, nil)
+}
+
+// operator records an operator command (CLI, offline): no principal, the
+// origin says "cli".
+func (e *Engine) operator(ctx context.Context, tenantID string, act engram.AuditAction, targetType, targetID string, err error) error {
+	if e.noAudit {
+		return err
+	}
+	o := engram.OriginFrom(ctx)
+	if o.Transport == "" {
+		o.Transport = "cli"
+	}
+	entry := &engram.AuditEntry{TenantID: tenantID, Action: act, TargetType: targetType, TargetID: targetID,
+		IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}
+	entry.Outcome, entry.Reason = outcomeOf(err)
+	if aerr := e.appendOwn(ctx, entry, nil); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// ListAudit returns a page of the principal's tenant's trail, newest first.
+// The read is itself recorded, after the page is read, so a page never
+// shows its own read.
+func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engram.AuditPage, err error) {
+	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "")
+	defer func() { err = a.finish(err) }()
+	p, err := a.authorize(engram.PermAuditRead)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(q.Limit, engram.DefaultAuditLimit, engram.MaxAuditLimit)
+	if err != nil {
+		return nil, err
+	}
+	f := store.AuditFilter{Action: string(q.Action), TargetType: q.TargetType, Outcome: string(q.Outcome), Since: q.Since, Until: q.Until, Limit: limit + 1}
+	for _, s := range []struct{ name, v string }{{"actor", q.Actor}, {"target_type", q.TargetType}, {"target_id", q.TargetID}, {"action", string(q.Action)}} {
+		if len(s.v) > 256 {
+			return nil, invalid("%s is longer than 256 bytes", s.name)
+		}
+	}
+	switch q.Outcome {
+	case "", engram.OutcomeSuccess, engram.OutcomeFailure, engram.OutcomeDenied:
+	default:
+		return nil, invalid("outcome must be success, failure or denied")
+	}
+	if q.Actor != "" || (q.TargetID != "" && q.TargetType == engram.TargetUser) {
+		_, pseudonym, err := e.ring.AuditKeys(ctx, p.TenantID, audit.KeyVersion)
+		if err != nil {
+			return nil, keyFailure(err)
+		}
+		f.Actor = pseudonymOf(pseudonym, "account", q.Actor)
+		f.TargetID = q.TargetID
+		if q.TargetType == engram.TargetUser {
+			f.TargetID = pseudonymOf(pseudonym, "user", q.TargetID)
+		}
+	} else {
+		f.TargetID = q.TargetID
+	}
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		n, perr := strconv.ParseUint(string(b), 10, 64)
+		if err != nil || perr != nil || n == 0 {
+			return nil, invalid("cursor is not one this server issued")
+		}
+		f.Before = n
+	}
+	var rows []store.AuditRecord
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		rows, err = tx.ListAudit(ctx, p.TenantID, f)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	page = &engram.AuditPage{Entries: make([]engram.AuditEntry, 0, len(rows))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(rows[limit-1].Entry.Seq, 10)))
+	}
+	for _, r := range rows {
+		r.Entry.Time = r.Entry.Time.UTC().Truncate(time.Microsecond)
+		page.Entries = append(page.Entries, r.Entry)
+	}
+	return page, nil
+}
+
+// pseudonymOf maps a filter value to the pseudonym entries hold: a value
+// that already is one is kept.
+func pseudonymOf(key []byte, kind, v string) string {
+	if v == "" || audit.IsPseudonym(v) {
+		return v
+	}
+	return audit.Pseudonym(key, kind, v)
+}
+
+// VerifyAudit checks the chain of the named tenant ("" names the system
+// chain); with all set it checks every chain in the store. Operator
+// command, offline.
+func (e *Engine) VerifyAudit(ctx context.Context, tenant string, all bool, cps ...audit.Checkpoint) ([]*audit.Report, error) {
+	v := &audit.Verifier{Store: e.st, Keys: e.ring, Checkpoints: cps}
+	var ids []string
+	if all {
+		if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+			ids, err = tx.AuditChains(ctx)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	} else if tenant == "" {
+		ids = []string{""}
+	} else {
+		t, err := e.TenantByName(ctx, tenant)
+		if err != nil {
+			return nil, err
+		}
+		ids = []string{t.ID}
+	}
+	var out []*audit.Report
+	for _, id := range ids {
+		r, err := v.Verify(ctx, id)
+		if err != nil {
+			return out, fmt.Errorf("verify chain %q: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
