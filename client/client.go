@@ -289,3 +289,34 @@ func (c *Client) RotateKeys(ctx context.Context) (*engram.KeyRotation, error) {
 	}
 	return &r, nil
 }
+
+// Audit returns a page of the tenant's audit trail, newest first (GET
+// /v1/audit; needs the audit:read scope). Filters left empty match every
+// entry; q.Cursor is the previous page's NextCursor.
+func (c *Client) Audit(ctx context.Context, q engram.AuditQuery) (*engram.AuditPage, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"actor": q.Actor, "action": string(q.Action), "target_type": q.TargetType,
+		"target_id": q.TargetID, "outcome": string(q.Outcome), "cursor": q.Cursor} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.Since != nil {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Until != nil {
+		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	path := "/v1/audit"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out engram.AuditPage
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -89,7 +89,7 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpapi.New(httpapi.Config{Memories: l, Keys: l, Privacy: l, Auth: l, Logger: slog.New(slog.DiscardHandler), Version: version})}
+	srv := &http.Server{Handler: httpapi.New(httpapi.Config{Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, Logger: slog.New(slog.DiscardHandler), Version: version})}
 	go srv.Serve(ln)
 	defer srv.Close()
 	res, err := bench.API(ctx, client.New("http://"+ln.Addr().String(), nt.Key.Secret), c.N, c.Seed)

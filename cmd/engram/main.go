@@ -34,6 +34,7 @@ type cli struct {
 	Keys    keysCmd    `cmd:"" help:"Manage API keys; rotate encryption keys (offline)."`
 	Forget  forgetCmd  `cmd:"" help:"Forget an end user: destroy their key and delete their data."`
 	KEK     kekCmd     `cmd:"" name:"kek" help:"Manage the key-encryption key (offline)."`
+	Audit   auditCmd   `cmd:"" help:"Read the audit trail (client) and verify its chains (offline)."`
 
 	Bench benchCmd `cmd:"" help:"Benchmarks."`
 

@@ -92,7 +92,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Memories: l, Keys: l, Privacy: l, Auth: l, Logger: log, Version: version, Metrics: reg,
+			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, Logger: log, Version: version, Metrics: reg,
 			Health: map[string]string{"crypto_profile": seal.Profile(), "version": version},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -118,3 +118,19 @@ func (e *Engine) TenantByName(ctx context.Context, name string) (*engram.Tenant,
 	}
 	return &engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}, nil
 }
+
+// Tenants lists every tenant by name (operator).
+func (e *Engine) Tenants(ctx context.Context) ([]engram.Tenant, error) {
+	var ts []store.Tenant
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		ts, err = tx.ListTenants(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]engram.Tenant, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+	}
+	return out, nil
+}

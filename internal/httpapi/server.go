@@ -22,9 +22,11 @@ type Config struct {
 	Memories engram.MemoryService
 	Keys     engram.KeyService
 	Privacy  engram.PrivacyService
-	Auth     engram.Authenticator
-	Logger   *slog.Logger
-	Version  string
+	// Audit serves GET /v1/audit; nil leaves the route out.
+	Audit   engram.AuditService
+	Auth    engram.Authenticator
+	Logger  *slog.Logger
+	Version string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
@@ -82,6 +84,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerMemories(api, cfg.Memories)
 	registerKeys(api, cfg.Keys)
 	registerPrivacy(api, cfg.Privacy)
+	registerAudit(api, cfg.Audit)
 	return api
 }
 

@@ -116,7 +116,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	}
 	logs := &SyncBuffer{}
 	h := httpapi.New(httpapi.Config{
-		Memories: e, Keys: e, Privacy: e, Auth: e, Version: "test",
+		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health: map[string]string{"crypto_profile": seal.Profile()},
 	})
