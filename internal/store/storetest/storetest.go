@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReadBesideWrite", testReadBesideWrite},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"TenantIsolation", testTenantIsolation},
+		{"Audit", testAudit},
+		{"AuditConcurrent", testAuditConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
