@@ -20,10 +20,6 @@ func WithAuditSink(s audit.Sink, report func(error)) Option {
 	return func(e *Engine) { e.sink, e.sinkErr = s, report }
 }
 
-// withoutAudit turns the trail off. Only this package's benchmarks use it,
-// to measure what auditing costs; nothing outside tests can.
-func withoutAudit() Option { return func(e *Engine) { e.noAudit = true } }
-
 // action is one audited call: the entry being built, and whether it was
 // already appended inside the action's own write transaction.
 type action struct {

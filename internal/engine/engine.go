@@ -31,7 +31,7 @@ type Engine struct {
 
 	sink    audit.Sink  // nil: entries stay in the database only
 	sinkErr func(error) // receives sink errors; may be nil
-	noAudit bool        // benchmarks only: see withoutAudit
+	noAudit bool        // benchmarks only (export_test.go): measures what auditing costs
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -31,3 +31,7 @@ func (plaintextCipher) KeyVersion(env []byte) (uint32, error) {
 
 // DisableFieldEncryptionForBenchmark switches e to plaintextCipher.
 func DisableFieldEncryptionForBenchmark(e *Engine) { e.fields = plaintextCipher{} }
+
+// DisableAuditForBenchmark turns the audit trail off: the baseline that
+// measures what auditing costs. Nothing outside this package's tests can.
+func DisableAuditForBenchmark(e *Engine) { e.noAudit = true }
