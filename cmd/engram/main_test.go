@@ -385,4 +385,10 @@ func TestOfflineKeyOperations(t *testing.T) {
 		t.Fatalf("forget user: %s", out)
 	}
 	s2.stop(t)
+
+	// Key rotation, KEK rotation, a tenant's and a user's erasure: every
+	// remaining audit chain still verifies (system and default).
+	if out := mustEngram(t, nil, "audit", "verify", "--data", data); !strings.Contains(out, "2 chain(s)") || !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify after rotations and erasures: %q", out)
+	}
 }

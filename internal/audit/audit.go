@@ -148,11 +148,14 @@ func JSON(e *engram.AuditEntry, keyVersion int, mac []byte) []byte {
 	return b
 }
 
-// Sink receives every entry after the transaction holding it committed, in
-// chain order per tenant. It is optional (the engine works without one) and
-// must not block for long: a slow sink delays the request that produced the
-// entry. An error is reported to the engine's error hook and does not undo
-// the action: the entry is in the database and its chain. Implementations
+// Sink receives every entry after the transaction holding it committed.
+// Publish is called from the request's goroutine, so two concurrent
+// requests of one tenant may publish seq n+1 before seq n: a sink that needs
+// order sorts by seq, and a gap it never fills means a lost publication
+// (the entry itself is in the database). The hook is optional (the engine
+// works without one: engine.WithAuditSink) and must not block for long: a
+// slow sink delays the request that produced the entry. An error goes to
+// the engine's error report and does not undo the action. Implementations
 // (file, syslog, webhook) live in internal/audit/sink.
 type Sink interface {
 	Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error

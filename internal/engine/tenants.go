@@ -59,6 +59,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	if err != nil {
 		return nil, err
 	}
+	var created *store.AuditRecord
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
@@ -74,7 +75,8 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		if err := tx.CreateAPIKey(ctx, skey); err != nil {
 			return err
 		}
-		return e.recordTenantCreate(ctx, tx, t.ID, sysMAC)
+		created, err = e.recordTenantCreate(ctx, tx, t.ID, sysMAC)
+		return err
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, engram.Errorf(engram.CodeConflict, "tenant %q already exists", name)
@@ -82,6 +84,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	if err != nil {
 		return nil, err
 	}
+	e.publish(ctx, created)
 	return &engram.NewTenant{
 		Tenant: engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt},
 		Owner:  engram.Account{ID: acct.ID, TenantID: t.ID, Name: "owner", Role: engram.RoleOwner, CreatedAt: now},
@@ -92,18 +95,17 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 // recordTenantCreate records a tenant's creation in the system chain, in
 // the creating transaction. The tenant's own chain starts with its first
 // action.
-func (e *Engine) recordTenantCreate(ctx context.Context, tx store.Tx, tenantID string, mac []byte) error {
+func (e *Engine) recordTenantCreate(ctx context.Context, tx store.Tx, tenantID string, mac []byte) (*store.AuditRecord, error) {
 	if e.noAudit {
-		return nil
+		return nil, nil
 	}
 	o := engram.OriginFrom(ctx)
 	if o.Transport == "" {
 		o.Transport = "cli"
 	}
-	_, err := audit.Append(ctx, tx, mac, &engram.AuditEntry{Time: e.clock(), Action: engram.AuditTenantCreate,
+	return audit.Append(ctx, tx, mac, &engram.AuditEntry{Time: e.clock(), Action: engram.AuditTenantCreate,
 		TargetType: engram.TargetTenant, TargetID: tenantID, Outcome: engram.OutcomeSuccess,
 		IP: o.IP, RequestID: o.RequestID, Transport: o.Transport})
-	return err
 }
 
 // TenantByName looks a tenant up by name.
