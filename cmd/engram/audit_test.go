@@ -72,7 +72,7 @@ func TestAuditCLI(t *testing.T) {
 		}
 	}
 	var outcome string
-	if err := db.QueryRow(`SELECT outcome FROM audit_entries WHERE tenant_id = `+tenant+` AND seq = 2`).Scan(&outcome); err != nil {
+	if err := db.QueryRow(`SELECT outcome FROM audit_entries WHERE tenant_id = ` + tenant + ` AND seq = 2`).Scan(&outcome); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`UPDATE audit_entries SET outcome = 'failure' WHERE tenant_id = ` + tenant + ` AND seq = 2`); err != nil {

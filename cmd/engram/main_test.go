@@ -147,8 +147,12 @@ func TestFirstStartAndCLI(t *testing.T) {
 	if !strings.HasPrefix(key, "egm_") || strings.Count(string(raw), "\n") != 1 {
 		t.Fatalf("admin.key holds %q", raw)
 	}
-	if !strings.Contains(string(s.stdout.Bytes()), key) {
-		t.Fatal("first start did not print the owner key")
+	// stdout is copied by its own goroutine: it may trail the "listening"
+	// line read from stderr by a moment.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(string(s.stdout.Bytes()), key); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("first start did not print the owner key")
+		}
 	}
 	for _, f := range []string{"kek.key", "engram.db"} {
 		fi, err := os.Stat(filepath.Join(data, f))

@@ -105,7 +105,9 @@ func testAudit(f *fx) {
 		}
 	}
 	// Another tenant's chain and the system chain stay apart.
-	if rs := mustGet(f, func(tx store.Tx) ([]store.AuditRecord, error) { return tx.ListAudit(f.ctx, b, store.AuditFilter{Limit: 100}) }); len(rs) != 1 || rs[0].Entry.TenantID != b {
+	if rs := mustGet(f, func(tx store.Tx) ([]store.AuditRecord, error) {
+		return tx.ListAudit(f.ctx, b, store.AuditFilter{Limit: 100})
+	}); len(rs) != 1 || rs[0].Entry.TenantID != b {
 		f.t.Errorf("tenant B's trail = %v, want its one entry", rs)
 	}
 	chains := mustGet(f, func(tx store.Tx) ([]string, error) { return tx.AuditChains(f.ctx) })
