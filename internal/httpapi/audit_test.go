@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
@@ -179,6 +180,17 @@ func TestAuditTrail(t *testing.T) {
 	reads := allAudit(t, owner, engram.AuditQuery{Action: engram.AuditRead, Outcome: engram.OutcomeSuccess})
 	if len(reads) < 5 {
 		t.Errorf("successful audit reads recorded: %d", len(reads))
+	}
+	first, last := trail[len(trail)-1].Time, trail[0].Time
+	after := last.Add(time.Microsecond)
+	if es := allAudit(t, owner, engram.AuditQuery{Since: &after}); len(es) != 0 {
+		t.Errorf("since after the last entry: %d entries", len(es))
+	}
+	if es := allAudit(t, owner, engram.AuditQuery{Until: &first}); len(es) != 0 {
+		t.Errorf("until the first entry: %d entries", len(es))
+	}
+	if es := allAudit(t, owner, engram.AuditQuery{Since: &first, Until: &after, Action: engram.AuditMemoryCreate}); len(es) != 2 {
+		t.Errorf("creates in the session's time range: %d, want 2 (one denied)", len(es))
 	}
 	if _, err := owner.Audit(ctx, engram.AuditQuery{Limit: 101}); client.Code(err) != engram.CodeInvalid {
 		t.Errorf("limit 101: %v", err)
