@@ -234,18 +234,18 @@ func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engr
 	default:
 		return nil, invalid("outcome must be success, failure or denied")
 	}
+	// Entries name accounts and users by pseudonym only: a raw id in a
+	// filter is pseudonymised the way the entries were.
+	f.TargetID = q.TargetID
 	if q.Actor != "" || (q.TargetID != "" && q.TargetType == engram.TargetUser) {
 		_, pseudonym, err := e.ring.AuditKeys(ctx, p.TenantID, audit.KeyVersion)
 		if err != nil {
 			return nil, keyFailure(err)
 		}
 		f.Actor = pseudonymOf(pseudonym, "account", q.Actor)
-		f.TargetID = q.TargetID
 		if q.TargetType == engram.TargetUser {
 			f.TargetID = pseudonymOf(pseudonym, "user", q.TargetID)
 		}
-	} else {
-		f.TargetID = q.TargetID
 	}
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
