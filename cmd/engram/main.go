@@ -34,6 +34,7 @@ type cli struct {
 	Keys    keysCmd    `cmd:"" help:"Manage API keys; rotate encryption keys (offline)."`
 	Forget  forgetCmd  `cmd:"" help:"Forget an end user: destroy their key and delete their data."`
 	KEK     kekCmd     `cmd:"" name:"kek" help:"Manage the key-encryption key (offline)."`
+	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
 	Bench benchCmd `cmd:"" help:"Benchmarks."`
 

@@ -165,8 +165,8 @@ func observe(log *slog.Logger, hist *prometheus.HistogramVec, next http.Handler)
 	})
 }
 
-// authenticate resolves the bearer key of every /v1 request except the
-// public documents, and puts the principal in the context.
+// authenticate resolves the bearer key of every /v1 and /mcp request except
+// the public documents, and puts the principal in the context.
 func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if public(r.URL.Path) {
@@ -176,12 +176,12 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
+			refuse(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
 			return
 		}
 		p, err := auth.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
-			writeProblem(w, r, problemOf(r.Context(), err))
+			refuse(w, r, problemOf(r.Context(), err))
 			return
 		}
 		if ri := info(r.Context()); ri != nil {
@@ -193,9 +193,18 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 	})
 }
 
+// refuse writes an authentication failure; on /mcp a 401 also names the
+// protected-resource metadata, where MCP clients look for how to log in.
+func refuse(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if r.URL.Path == mcpPath && p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", challenge(r))
+	}
+	writeProblem(w, r, p)
+}
+
 func public(path string) bool {
 	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
-		strings.HasPrefix(path, "/v1/schemas/") || !strings.HasPrefix(path, "/v1/")
+		strings.HasPrefix(path, "/v1/schemas/") || !(strings.HasPrefix(path, "/v1/") || path == mcpPath)
 }
 
 // limitBody caps every request body, whatever the route.
