@@ -59,8 +59,11 @@ func resourceMetadata(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// challenge is the WWW-Authenticate of a 401 on /mcp: it points MCP clients
-// at the metadata (RFC 9728 §5.1).
+// challenge is the WWW-Authenticate of a 401. On /mcp it points MCP clients
+// at the metadata (RFC 9728 §5.1), where they look for how to log in.
 func challenge(r *http.Request) string {
+	if r.URL.Path != mcpPath {
+		return `Bearer realm="engram"`
+	}
 	return `Bearer resource_metadata="` + baseURL(r) + metadataPath + mcpPath + `"`
 }

@@ -176,12 +176,12 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			refuse(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
+			writeProblem(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
 			return
 		}
 		p, err := auth.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
-			refuse(w, r, problemOf(r.Context(), err))
+			writeProblem(w, r, problemOf(r.Context(), err))
 			return
 		}
 		if ri := info(r.Context()); ri != nil {
@@ -191,15 +191,6 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(engram.WithPrincipal(r.Context(), p)))
 	})
-}
-
-// refuse writes an authentication failure; on /mcp a 401 also names the
-// protected-resource metadata, where MCP clients look for how to log in.
-func refuse(w http.ResponseWriter, r *http.Request, p *Problem) {
-	if r.URL.Path == mcpPath && p.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", challenge(r))
-	}
-	writeProblem(w, r, p)
 }
 
 func public(path string) bool {

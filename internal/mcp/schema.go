@@ -1,7 +1,6 @@
 package mcp
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -131,10 +130,13 @@ func memoryID(s *jsonschema.Schema) {
 	s.MinLength, s.MaxLength = jsonschema.Ptr(36), jsonschema.Ptr(36)
 }
 
+// count bounds a limit. The default is stated in the description, not as a
+// schema default: the SDK (v1.8.0) panics applying defaults to a call whose
+// arguments are null, and the engine applies the same default anyway.
 func count(max, def int) func(*jsonschema.Schema) {
 	return func(s *jsonschema.Schema) {
 		s.Minimum, s.Maximum = jsonschema.Ptr(1.0), jsonschema.Ptr(float64(max))
-		s.Default = json.RawMessage(strconv.Itoa(def))
+		s.Description += " 1 to " + strconv.Itoa(max) + ", default " + strconv.Itoa(def) + "."
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -99,12 +100,18 @@ type handler[In, Out any] func(ctx context.Context, in In) (string, Out, error)
 // addTool registers h with the SDK, wrapping it so that every call runs
 // with callContext and every error becomes a safe tool error.
 func addTool[In, Out any](s *sdk.Server, t *tools, tool *sdk.Tool, h handler[In, Out]) {
-	sdk.AddTool(s, tool, func(ctx context.Context, req *sdk.CallToolRequest, in In) (*sdk.CallToolResult, Out, error) {
+	sdk.AddTool(s, tool, func(ctx context.Context, req *sdk.CallToolRequest, in In) (res *sdk.CallToolResult, out Out, err error) {
 		ctx = callContext(ctx, req)
+		// The SDK runs handlers on its own goroutines, outside the HTTP
+		// server's recovery: a panic here would end the whole process.
+		defer func() {
+			if v := recover(); v != nil {
+				res, err = nil, t.toolError(ctx, tool.Name, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+			}
+		}()
 		txt, out, err := h(ctx, in)
 		if err != nil {
-			var zero Out
-			return nil, zero, t.toolError(ctx, tool.Name, err)
+			return nil, out, t.toolError(ctx, tool.Name, err)
 		}
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: txt}}}, out, nil
 	})

@@ -1,0 +1,65 @@
+package mcp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/engram-memory/engram/internal/mcp/mcptest"
+	"github.com/engram-memory/engram/internal/testserver"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/tools.golden.json")
+
+// connect starts a node and opens an MCP session over /mcp with the owner
+// key of a new tenant.
+func connect(t *testing.T, s *testserver.Server, tenant string) (key string, cs *sdk.ClientSession) {
+	t.Helper()
+	nt, err := s.Engine.CreateTenant(context.Background(), tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := mcptest.ConnectHTTP(t.Context(), s.URL+"/mcp", nt.Key.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcptest.Close(t, sess)
+	return nt.Key.Secret, sess
+}
+
+// TestToolsGolden pins the tool list (names, descriptions, input and output
+// schemas, annotations) that models see: a change to it is a change to the
+// wire contract. Run with -update to accept one.
+func TestToolsGolden(t *testing.T) {
+	s := testserver.Start(t)
+	_, cs := connect(t, s, "golden")
+	mcptest.Tools(t, cs)
+	res, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(res.Tools, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "tools.golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("tool list differs from %s (run go test -run TestToolsGolden -update to accept):\n%s", path, got)
+	}
+}
