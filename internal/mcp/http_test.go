@@ -77,15 +77,7 @@ func postMCP(t *testing.T, url, key string) *http.Response {
 func TestHTTPRefusesBadKeys(t *testing.T) {
 	s := testserver.Start(t)
 	ctx := context.Background()
-	nt, err := s.Engine.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := s.Client(nt.Key.Secret)
-	revoked, err := owner.CreateKey(ctx, client.CreateKeyRequest{Name: "revoked"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner, revoked := agentKey(t, s, client.CreateKeyRequest{Name: "revoked"})
 	if err := owner.RevokeKey(ctx, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +86,15 @@ func TestHTTPRefusesBadKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	good, err := owner.CreateKey(ctx, client.CreateKeyRequest{Name: "good"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Clock.Advance(2 * time.Hour)
-	wrong := nt.Key.Secret[:len(nt.Key.Secret)-3] + "xyz"
+	wrong := good.Secret[:len(good.Secret)-3] + "xyz"
 
 	// The good key works, so the refusals below are about the keys.
-	if resp := postMCP(t, s.URL, nt.Key.Secret); resp.StatusCode != http.StatusOK {
+	if resp := postMCP(t, s.URL, good.Secret); resp.StatusCode != http.StatusOK {
 		t.Fatalf("owner key: %d", resp.StatusCode)
 	}
 	for name, key := range map[string]string{
@@ -132,24 +128,11 @@ func TestHTTPRefusesBadKeys(t *testing.T) {
 // working at the next call after the key is revoked.
 func TestHTTPRevocationTakesEffectAtOnce(t *testing.T) {
 	s := testserver.Start(t)
-	ctx := context.Background()
-	nt, err := s.Engine.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := s.Client(nt.Key.Secret)
-	k, err := owner.CreateKey(ctx, client.CreateKeyRequest{Name: "agent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcptest.ConnectHTTP(t.Context(), s.URL+"/mcp", k.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcptest.Close(t, cs)
+	owner, k := agentKey(t, s, client.CreateKeyRequest{Name: "agent"})
+	cs := open(t, s, k.Secret)
 	// nil arguments go out as JSON null, which once crashed the SDK.
 	mcptest.MustCall(t, cs, "list_memories", nil)
-	if err := owner.RevokeKey(ctx, k.ID); err != nil {
+	if err := owner.RevokeKey(context.Background(), k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: "list_memories"}); err == nil {
@@ -161,20 +144,8 @@ func TestHTTPRevocationTakesEffectAtOnce(t *testing.T) {
 // over REST.
 func TestHTTPScopes(t *testing.T) {
 	s := testserver.Start(t)
-	ctx := context.Background()
-	nt, err := s.Engine.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := s.Client(nt.Key.Secret).CreateKey(ctx, client.CreateKeyRequest{Name: "reader", Scopes: []engram.Permission{engram.PermMemoriesRead}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcptest.ConnectHTTP(t.Context(), s.URL+"/mcp", k.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcptest.Close(t, cs)
+	_, k := agentKey(t, s, client.CreateKeyRequest{Name: "reader", Scopes: []engram.Permission{engram.PermMemoriesRead}})
+	cs := open(t, s, k.Secret)
 	mcptest.MustCall(t, cs, "search_memories", map[string]any{"query": "anything"})
 	mcptest.WantError(t, cs, "forbidden", "add_memory", map[string]any{"content": "a reader cannot write"})
 }
