@@ -23,6 +23,11 @@ func HTTPHandler(s *sdk.Server) http.Handler {
 		Stateless:           true,
 		JSONResponse:        true,
 		MaxRequestBodyBytes: engram.MaxBodyBytes,
+		// The SDK's DNS-rebinding guard refuses a public Host arriving on
+		// loopback, which is every reverse proxy in front of a local
+		// server. Rebinding attacks need an endpoint that answers without
+		// credentials; every request here carries a key checked upstream.
+		DisableLocalhostProtection: true,
 	})
 	// RequireBearerToken is how the SDK hands per-request identity to tool
 	// handlers (as TokenInfo); the key itself was already checked.

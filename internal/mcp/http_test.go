@@ -54,10 +54,18 @@ const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pro
 
 func postMCP(t *testing.T, url, key string) *http.Response {
 	t.Helper()
+	return postMCPHost(t, url, key, "")
+}
+
+// postMCPHost sends the request with another Host header, as a reverse
+// proxy does.
+func postMCPHost(t *testing.T, url, key, host string) *http.Response {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url+"/mcp", strings.NewReader(initialize))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Host = host
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if key != "" {
@@ -93,9 +101,12 @@ func TestHTTPRefusesBadKeys(t *testing.T) {
 	s.Clock.Advance(2 * time.Hour)
 	wrong := good.Secret[:len(good.Secret)-3] + "xyz"
 
-	// The good key works, so the refusals below are about the keys.
-	if resp := postMCP(t, s.URL, good.Secret); resp.StatusCode != http.StatusOK {
-		t.Fatalf("owner key: %d", resp.StatusCode)
+	// The good key works (also through a reverse proxy that passes its own
+	// Host on), so the refusals below are about the keys.
+	for _, host := range []string{"", "engram.example.com"} {
+		if resp := postMCPHost(t, s.URL, good.Secret, host); resp.StatusCode != http.StatusOK {
+			t.Fatalf("good key, host %q: %d", host, resp.StatusCode)
+		}
 	}
 	for name, key := range map[string]string{
 		"missing": "", "malformed": "not-a-key", "wrong": wrong, "revoked": revoked.Secret, "expired": expired.Secret,
