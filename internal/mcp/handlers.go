@@ -39,7 +39,7 @@ func (t *tools) add(ctx context.Context, in addInput) (string, addOutput, error)
 }
 
 func (t *tools) search(ctx context.Context, in searchInput) (string, memoriesOutput, error) {
-	hits, err := t.svc.Search(ctx, engram.SearchRequest{Query: in.Query, Scope: in.scope(), Limit: in.Limit})
+	hits, err := t.svc.Search(ctx, engram.SearchRequest{Query: in.Query, Scope: in.scope(), Filters: in.Filters, Limit: in.Limit})
 	if err != nil {
 		return "", memoriesOutput{}, err
 	}

@@ -28,7 +28,8 @@ type addInput struct {
 type searchInput struct {
 	Query string `json:"query" jsonschema:"What to look for, in natural language (e.g. 'what does Alice drink in the morning')."`
 	scopeInput
-	Limit int `json:"limit,omitempty" jsonschema:"How many memories to return, best first."`
+	Filters map[string]any `json:"filters,omitempty" jsonschema:"Optional conditions on metadata keys and on created_at/updated_at. A plain value means equality; an object holds operators eq, ne, in, nin, gt, gte, lt, lte, contains; AND/OR take lists, NOT one. Example: {\"topic\": \"diet\", \"created_at\": {\"gte\": \"2025-01-01\"}}."`
+	Limit   int            `json:"limit,omitempty" jsonschema:"How many memories to return, best first."`
 }
 
 type idInput struct {

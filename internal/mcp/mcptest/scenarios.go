@@ -59,6 +59,16 @@ func Lifecycle(t *testing.T, cs *sdk.ClientSession) {
 	if len(found.Results) == 0 || found.Results[0].ID != id || found.Results[0].Score == nil {
 		t.Fatalf("search_memories = %+v", found)
 	}
+	// Metadata and filters reach the engine.
+	var diet struct {
+		Results []struct{ ID string } `json:"results"`
+	}
+	MustCall(t, cs, "add_memory", map[string]any{"content": "Alice drinks no milk in her tea", "user_id": "alice", "metadata": map[string]any{"topic": "diet"}}).Decode(t, &diet)
+	filtered := map[string]any{"query": "what tea does alice drink", "filters": map[string]any{"topic": "diet"}}
+	if ids := IDs(t, MustCall(t, cs, "search_memories", filtered)); len(diet.Results) != 1 || !slices.Equal(ids, []string{diet.Results[0].ID}) {
+		t.Fatalf("search filtered on topic = %v, want only %+v", ids, diet)
+	}
+	MustCall(t, cs, "delete_memory", map[string]any{"id": diet.Results[0].ID}) // leave the tenant as found
 	if ids := IDs(t, MustCall(t, cs, "list_memories", map[string]any{"user_id": "alice", "limit": 5})); !slices.Contains(ids, id) {
 		t.Fatalf("list_memories = %v, want %s", ids, id)
 	}
