@@ -13,6 +13,7 @@ import (
 
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/mcp/mcptest"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // mcpCommand is `engram mcp` configured as a desktop host configures it:
@@ -27,10 +28,19 @@ func stdioSession(t *testing.T, url, key string) *sdk.ClientSession {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cs, err := mcptest.ConnectCommand(ctx, mcpCommand(url, key))
+	cmd := mcpCommand(url, key)
+	stderr := &testserver.SyncBuffer{}
+	cmd.Stderr = stderr
+	cs, err := mcptest.ConnectCommand(ctx, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before Close, so it runs after the process has ended.
+	t.Cleanup(func() {
+		if strings.Contains(string(stderr.Bytes()), key) {
+			t.Error("engram mcp printed its key")
+		}
+	})
 	mcptest.Close(t, cs)
 	return cs
 }
