@@ -85,6 +85,11 @@ func (c *Client) do(ctx context.Context, method, path string, header http.Header
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	// A caller that has a request id (an MCP tool call) passes it on, so the
+	// server's access log and audit entry carry the same id.
+	if id := engram.OriginFrom(ctx).RequestID; id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

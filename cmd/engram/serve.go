@@ -17,6 +17,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/httpapi"
+	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/seal"
 )
 
@@ -94,6 +95,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, Logger: log, Version: version, Metrics: reg,
 			Health: map[string]string{"crypto_profile": seal.Profile(), "version": version},
+			MCP:    mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

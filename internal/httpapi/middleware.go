@@ -165,8 +165,8 @@ func observe(log *slog.Logger, hist *prometheus.HistogramVec, next http.Handler)
 	})
 }
 
-// authenticate resolves the bearer key of every /v1 request except the
-// public documents, and puts the principal in the context.
+// authenticate resolves the bearer key of every /v1 and /mcp request except
+// the public documents, and puts the principal in the context.
 func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if public(r.URL.Path) {
@@ -195,7 +195,7 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 
 func public(path string) bool {
 	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
-		strings.HasPrefix(path, "/v1/schemas/") || !strings.HasPrefix(path, "/v1/")
+		strings.HasPrefix(path, "/v1/schemas/") || !(strings.HasPrefix(path, "/v1/") || path == mcpPath)
 }
 
 // limitBody caps every request body, whatever the route.

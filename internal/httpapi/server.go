@@ -32,12 +32,18 @@ type Config struct {
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
 	// and receives the API's request metrics. Counts only, no content.
 	Metrics *prometheus.Registry
+	// MCP, when set, is served at /mcp (streamable HTTP) behind the same
+	// API-key check as /v1, with RFC 9728 metadata for its clients.
+	MCP http.Handler
 }
 
 // New returns the HTTP handler of the whole API.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	NewAPI(mux, cfg)
+	if cfg.MCP != nil {
+		mountMCP(mux, cfg.MCP)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		body := map[string]string{"status": "ok"}
 		for k, v := range cfg.Health {

@@ -1,6 +1,6 @@
 // Package testserver starts a complete Engram node for tests: the embedded
 // store in a temporary data directory, the local KEK, the engine and the
-// REST API on a real listener at 127.0.0.1:0. Nothing is mocked.
+// REST API (with MCP at /mcp) on a real listener at 127.0.0.1:0. Nothing is mocked.
 package testserver
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 )
@@ -119,6 +120,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health: map[string]string{"crypto_profile": seal.Profile()},
+		MCP:    mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}

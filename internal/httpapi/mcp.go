@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/engram-memory/engram"
+)
+
+// MCP is served at /mcp behind the same API-key check as /v1 (see
+// authenticate). Its clients discover how to authenticate from RFC 9728
+// protected-resource metadata, linked from the 401's WWW-Authenticate.
+const (
+	mcpPath      = "/mcp"
+	metadataPath = "/.well-known/oauth-protected-resource"
+)
+
+// mountMCP registers the MCP endpoint and its metadata documents (the bare
+// well-known path and the one suffixed with the resource path, as RFC 9728
+// §3.1 builds it for https://host/mcp).
+func mountMCP(mux *http.ServeMux, h http.Handler) {
+	mux.Handle(mcpPath, h)
+	mux.HandleFunc("GET "+metadataPath, resourceMetadata)
+	mux.HandleFunc("GET "+metadataPath+mcpPath, resourceMetadata)
+}
+
+// baseURL is the server's origin as the client addressed it. Behind a
+// TLS-terminating proxy the scheme it sees is https; the proxy must pass
+// the Host header through.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// resourceMetadata answers RFC 9728 protected-resource metadata. Engram
+// issues its own API keys (no OAuth authorization server), so the document
+// names no authorization_servers: it tells a client to send a bearer key
+// in the Authorization header and which scopes exist.
+func resourceMetadata(w http.ResponseWriter, r *http.Request) {
+	resource := baseURL(r)
+	if strings.HasSuffix(r.URL.Path, mcpPath) {
+		resource += mcpPath
+	}
+	scopes := make([]string, len(engram.AllPermissions))
+	for i, p := range engram.AllPermissions {
+		scopes[i] = string(p)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*") // public discovery data (RFC 9728 §3)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"resource":                 resource,
+		"resource_name":            "Engram",
+		"bearer_methods_supported": []string{"header"},
+		"scopes_supported":         scopes,
+	})
+}
+
+// challenge is the WWW-Authenticate of a 401. On /mcp it points MCP clients
+// at the metadata (RFC 9728 §5.1), where they look for how to log in.
+func challenge(r *http.Request) string {
+	if r.URL.Path != mcpPath {
+		return `Bearer realm="engram"`
+	}
+	return `Bearer resource_metadata="` + baseURL(r) + metadataPath + mcpPath + `"`
+}
