@@ -358,6 +358,10 @@ func (s *Sink) post(ctx context.Context, r spool.Record) error {
 	req.Header.Set(HeaderSignature, Sign(s.cfg.Secret, id, now, r.Body))
 	resp, err := s.client.Do(req)
 	if err != nil {
+		// url.Error repeats the full URL, whose query may hold a token.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return err
 	}
 	defer resp.Body.Close()
