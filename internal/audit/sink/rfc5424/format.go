@@ -119,4 +119,3 @@ func validSDID(id string) error {
 	}
 	return nil
 }
-

@@ -316,4 +316,3 @@ func (o *options) unused() error {
 	}
 	return nil
 }
-
