@@ -42,6 +42,9 @@ type Sink struct {
 	hdr  header
 	mu   sync.Mutex
 	conn net.Conn
+	// gone is closed by the watcher when a stream connection's peer hangs
+	// up; readerDone when the watcher has returned.
+	gone, readerDone chan struct{}
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -113,9 +116,12 @@ func (s *Sink) Send(ctx context.Context, ev sink.Event) error {
 	// A connection that already existed may have been closed by the
 	// collector; only a write on a fresh one is a real failure.
 	for attempt := 0; ; attempt++ {
+		if s.conn != nil && s.hungUp() {
+			s.closeConn()
+		}
 		fresh := s.conn == nil
 		if fresh {
-			if s.conn, err = s.dial(ctx); err != nil {
+			if err = s.connect(ctx); err != nil {
 				return fmt.Errorf("syslog sink: dial %s: %w", s.cfg.Addr, err)
 			}
 		}
@@ -123,8 +129,7 @@ func (s *Sink) Send(ctx context.Context, ev sink.Event) error {
 		if err == nil {
 			return nil
 		}
-		s.conn.Close()
-		s.conn = nil
+		s.closeConn()
 		if fresh || attempt > 0 {
 			return fmt.Errorf("syslog sink: write to %s: %w", s.cfg.Addr, err)
 		}
@@ -154,16 +159,62 @@ func (s *Sink) dial(ctx context.Context) (net.Conn, error) {
 	return d.DialContext(ctx, s.cfg.Network, s.cfg.Addr)
 }
 
-// Close closes the connection. A later Send redials.
-func (s *Sink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// connect dials and, for stream connections, starts a watcher: a
+// collector never sends, so a read that returns means the peer hung up
+// (or broke the stream). Without it, the first write after a collector
+// restart would vanish into a connection the kernel still thinks open.
+func (s *Sink) connect(ctx context.Context) error {
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	s.conn = c
+	s.gone, s.readerDone = make(chan struct{}), make(chan struct{})
+	if s.cfg.Network == "udp" {
+		close(s.readerDone)
+		return nil
+	}
+	go func(gone, done chan struct{}) {
+		defer close(done)
+		defer close(gone)
+		var buf [512]byte
+		for {
+			if _, err := c.Read(buf[:]); err != nil {
+				return
+			}
+		}
+	}(s.gone, s.readerDone)
+	return nil
+}
+
+func (s *Sink) hungUp() bool {
+	select {
+	case <-s.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeConn closes the connection and waits for its watcher. mu is held.
+func (s *Sink) closeConn() error {
 	if s.conn == nil {
 		return nil
 	}
 	err := s.conn.Close()
+	<-s.readerDone
 	s.conn = nil
 	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close closes the connection. A later Send redials.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.closeConn(); err != nil {
 		return fmt.Errorf("syslog sink: close: %w", err)
 	}
 	return nil
