@@ -86,7 +86,8 @@ type Sink struct {
 	spooled, delivered, failed atomic.Uint64
 	idle                       sync.Cond // signalled after each delivery round
 	idleMu                     sync.Mutex
-	empty                      bool // the last round found the spool empty
+	empty                      bool   // the last round found the spool empty and no Send came since
+	sends                      uint64 // Sends so far; a round started before the latest cannot vouch for emptiness
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -194,6 +195,7 @@ func (s *Sink) Send(_ context.Context, ev sink.Event) error {
 	s.spooled.Add(1)
 	s.idleMu.Lock()
 	s.empty = false
+	s.sends++
 	s.idleMu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -251,9 +253,12 @@ func (s *Sink) run() {
 	}()
 	failures := 0
 	for {
+		s.idleMu.Lock()
+		sendsBefore := s.sends
+		s.idleMu.Unlock()
 		ok, empty := s.round(ctx)
 		s.idleMu.Lock()
-		s.empty = empty
+		s.empty = empty && s.sends == sendsBefore
 		s.idle.Broadcast()
 		s.idleMu.Unlock()
 		var wait <-chan time.Time
