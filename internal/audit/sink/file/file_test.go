@@ -170,3 +170,21 @@ func BenchmarkSend(b *testing.B) {
 		})
 	}
 }
+
+// An entry that arrives pretty-printed still becomes exactly one line.
+func TestMultiLineEntryBecomesOneLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	s, err := file.Open(file.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event("acme", 1)
+	ev.JSON = []byte("{\n  \"action\": \"memory.create\",\n  \"note\": \"a\\nb\"\n}")
+	if err := s.Send(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if lines := readLines(t, path); len(lines) != 1 || string(lines[0].Entry) != `{"action":"memory.create","note":"a\nb"}` {
+		t.Fatalf("lines %+v", lines)
+	}
+}

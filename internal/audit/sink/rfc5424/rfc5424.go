@@ -29,9 +29,16 @@ type Config struct {
 const DefaultTimeout = 5 * time.Second
 
 // Sink writes each event as one RFC 5424 message. It holds one
-// connection and redials on the next Send after a failure; a Send that
-// fails on a stale connection redials once and retries, so a restarted
-// collector costs no event. Safe for concurrent Send.
+// connection, dialled by the first Send. On TCP and TLS a watcher notices
+// when the collector hangs up, so the next Send redials instead of writing
+// into a dead connection; a write that fails on an old connection redials
+// once and retries. TCP syslog has no acknowledgements: a message written
+// just before the collector dies can still be lost (use the webhook sink
+// where every entry must be confirmed). Safe for concurrent Send; Sends are
+// serialised, and a dial (bounded by Timeout) holds the others back.
+//
+// The collector address is the operator's, typically a local relay, so
+// this sink does not apply the webhook's SSRF guard.
 //
 // Over UDP a message is one datagram, never split: a collector with a
 // small receive limit truncates large entries (RFC 5426 asks collectors to

@@ -228,8 +228,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the worker, waiting for an attempt in flight (bounded by
-// Timeout). Undelivered events stay in the spool for the next process.
+// Close stops the worker, cancelling an attempt in flight, and waits for
+// it to return. Undelivered events (the cancelled one included) stay in
+// the spool for the next process.
 func (s *Sink) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done

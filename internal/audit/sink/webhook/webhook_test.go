@@ -360,3 +360,33 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDeliver measures end-to-end throughput to a loopback receiver:
+// spool write, signed POST, acknowledgement, spool removal.
+func BenchmarkDeliver(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s, err := webhook.New(webhook.Config{
+		URL: srv.URL, Secret: secret, SpoolDir: b.TempDir(), AllowHTTP: true,
+		Policy: safedial.Policy{AllowLoopback: true},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var seq uint64
+	for b.Loop() {
+		seq++
+		if err := s.Send(context.Background(), event("acme", seq)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
