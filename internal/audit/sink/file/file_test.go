@@ -14,6 +14,7 @@ import (
 
 	"github.com/engram-memory/engram/internal/audit/sink"
 	"github.com/engram-memory/engram/internal/audit/sink/file"
+	"github.com/engram-memory/engram/internal/audit/sink/sinktest"
 )
 
 func event(tenant string, seq uint64) sink.Event {
@@ -187,4 +188,21 @@ func TestMultiLineEntryBecomesOneLine(t *testing.T) {
 	if lines := readLines(t, path); len(lines) != 1 || string(lines[0].Entry) != `{"action":"memory.create","note":"a\nb"}` {
 		t.Fatalf("lines %+v", lines)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	s, err := file.Open(file.Config{Path: path, MaxBytes: 1024, Keep: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinktest.Run(t, s, func(t *testing.T) []sink.Envelope {
+		var out []sink.Envelope
+		for i := 50; i >= 1; i-- { // oldest rotation first
+			if _, err := os.Stat(fmt.Sprintf("%s.%d", path, i)); err == nil {
+				out = append(out, readLines(t, fmt.Sprintf("%s.%d", path, i))...)
+			}
+		}
+		return append(out, readLines(t, path)...)
+	}, true)
 }

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/engram-memory/engram/internal/audit/sink"
 	"github.com/engram-memory/engram/internal/audit/sink/rfc5424"
+	"github.com/engram-memory/engram/internal/audit/sink/sinktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -317,4 +319,63 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func TestConformance(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		frames [][]byte
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString(' ')
+			if err != nil {
+				return
+			}
+			size, _ := strconv.Atoi(strings.TrimSuffix(l, " "))
+			frame := make([]byte, size)
+			if _, err := io.ReadFull(r, frame); err != nil {
+				return
+			}
+			mu.Lock()
+			frames = append(frames, frame)
+			mu.Unlock()
+		}
+	}()
+	defer func() { ln.Close(); <-done }()
+	s, err := rfc5424.New(rfc5424.Config{Network: "tcp", Addr: ln.Addr().String(), Hostname: "test-host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Frames are parsed here, on the test goroutine, where the strict
+	// parser may stop the test.
+	sinktest.Run(t, s, func(t *testing.T) []sink.Envelope {
+		mu.Lock()
+		defer mu.Unlock()
+		var got []sink.Envelope
+		for _, f := range frames {
+			m := parse(t, f)
+			var env sink.Envelope
+			if err := json.Unmarshal(m.msg, &env); err != nil {
+				t.Fatalf("MSG: %v", err)
+			}
+			if m.params["tenant"] != env.Tenant || m.params["seq"] != strconv.FormatUint(env.Seq, 10) {
+				t.Fatalf("SD params %v disagree with MSG %s", m.params, env.ID)
+			}
+			got = append(got, env)
+		}
+		return got
+	}, true)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/engram-memory/engram/internal/audit/sink"
 	"github.com/engram-memory/engram/internal/audit/sink/safedial"
+	"github.com/engram-memory/engram/internal/audit/sink/sinktest"
 	"github.com/engram-memory/engram/internal/audit/sink/webhook"
 )
 
@@ -389,4 +391,15 @@ func BenchmarkDeliver(b *testing.B) {
 	if err := s.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	sinktest.Run(t, newSink(t, srv.URL, t.TempDir(), true), func(*testing.T) []sink.Envelope {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return slices.Clone(rc.accepted)
+	}, true)
 }
