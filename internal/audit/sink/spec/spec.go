@@ -215,6 +215,11 @@ func parseWebhook(u *url.URL, o *options, getenv func(string) string) (Spec, err
 	if c.MaxBackoff, err = o.duration("max_backoff"); err != nil {
 		return Spec{}, err
 	}
+	spoolMax, err := o.int64("spool_max")
+	if err != nil {
+		return Spec{}, err
+	}
+	c.MaxSpooled = int(spoolMax)
 	if len(secret) < 16 {
 		return Spec{}, fmt.Errorf("audit sink %s: secret in $%s must be at least 16 bytes", o.name, envName)
 	}

@@ -35,7 +35,7 @@ func env(k string) string {
 func TestParseList(t *testing.T) {
 	specs, err := spec.Parse(
 		"file:/var/log/engram/audit.jsonl#max_bytes=1000&keep=3&sync=never; syslog+udp://collector:514#facility=16&hostname=e1\n"+
-			"syslog+tls://collector:6514  https://siem.example.com/hook?token=q#spool=/var/lib/engram/spool&timeout=3s&max_backoff=1m "+
+			"syslog+tls://collector:6514  https://siem.example.com/hook?token=q#spool=/var/lib/engram/spool&timeout=3s&max_backoff=1m&spool_max=500 "+
 			"http://10.0.0.5:8080/h#secret_env=HOOK2&spool=/s&allow=private,http", env)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestParseList(t *testing.T) {
 	}
 	w := specs[3].Webhook
 	if w == nil || w.URL != "https://siem.example.com/hook?token=q" || string(w.Secret) != secretValue ||
-		w.SpoolDir != "/var/lib/engram/spool" || w.Timeout != 3*time.Second || w.MaxBackoff != time.Minute || w.Policy.AllowLoopback {
+		w.SpoolDir != "/var/lib/engram/spool" || w.Timeout != 3*time.Second || w.MaxBackoff != time.Minute || w.MaxSpooled != 500 || w.Policy.AllowLoopback {
 		t.Fatalf("webhook %+v", w)
 	}
 	w = specs[4].Webhook

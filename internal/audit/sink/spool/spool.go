@@ -16,6 +16,10 @@
 // event once delivered; a crash between delivery and Remove means the
 // event is delivered again (at-least-once).
 //
+// A spool holds at most a configured number of events, so a receiver that
+// stays down cannot fill the disk: Append then fails with ErrFull, and the
+// Dispatcher counts (or, fail-closed, refuses) the event.
+//
 // One process owns a spool directory at a time; two sinks over the same
 // directory would deliver events twice.
 package spool
@@ -33,6 +37,10 @@ import (
 
 const tmpSuffix = ".tmp"
 
+// ErrFull is returned by Append when the spool holds its maximum number of
+// events.
+var ErrFull = errors.New("spool: full")
+
 // Record is one spooled event.
 type Record struct {
 	Tenant string
@@ -43,19 +51,26 @@ type Record struct {
 // Spool is a spool directory. Safe for concurrent use.
 type Spool struct {
 	dir string
-	mu  sync.Mutex // orders directory creation against listing
+	max int        // events held at most; 0 = unlimited
+	mu  sync.Mutex // orders directory creation against listing; guards n
+	n   int        // events held
 }
 
-// Open opens dir (creating it 0700) and removes temporary files a crash
-// left behind.
-func Open(dir string) (*Spool, error) {
+// Open opens dir (creating it 0700), removes temporary files a crash left
+// behind and counts the events waiting. maxEvents caps how many events the
+// spool holds (0 = no cap); a spool already past the cap opens, and Append
+// fails until deliveries bring it under.
+func Open(dir string, maxEvents int) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("spool: empty directory")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: create: %w", err)
 	}
-	s := &Spool{dir: dir}
+	if maxEvents < 0 {
+		return nil, errors.New("spool: negative event cap")
+	}
+	s := &Spool{dir: dir, max: maxEvents}
 	tenants, err := s.Tenants()
 	if err != nil {
 		return nil, err
@@ -71,6 +86,11 @@ func Open(dir string) (*Spool, error) {
 			}
 		}
 	}
+	n, err := s.Len()
+	if err != nil {
+		return nil, err
+	}
+	s.n = n
 	return s, nil
 }
 
@@ -81,20 +101,47 @@ func (s *Spool) tenantDir(tenant string) string {
 func fileName(seq uint64) string { return fmt.Sprintf("%020d.json", seq) }
 
 // Append stores body as event (tenant, seq) durably. Appending the same
-// event again replaces it, so a retried Append is harmless.
+// event again replaces it, so a retried Append is harmless. It fails with
+// ErrFull when the spool is at its cap.
 func (s *Spool) Append(tenant string, seq uint64, body []byte) error {
 	td := s.tenantDir(tenant)
+	final := filepath.Join(td, fileName(seq))
 	s.mu.Lock()
+	_, existsErr := os.Lstat(final)
+	isNew := existsErr != nil
+	if isNew && s.max > 0 && s.n >= s.max {
+		s.mu.Unlock()
+		return fmt.Errorf("%w (%d events waiting)", ErrFull, s.n)
+	}
+	if isNew {
+		// Counted now so concurrent Appends cannot overshoot the cap;
+		// given back below when the write fails.
+		s.n++
+	}
 	_, statErr := os.Stat(td)
 	if errors.Is(statErr, os.ErrNotExist) {
 		if err := os.Mkdir(td, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			if isNew {
+				s.n--
+			}
 			s.mu.Unlock()
 			return fmt.Errorf("spool: create tenant directory: %w", err)
 		}
 		syncDir(s.dir)
 	}
 	s.mu.Unlock()
-	final := filepath.Join(td, fileName(seq))
+	if err := s.write(td, final, seq, body); err != nil {
+		if isNew {
+			s.mu.Lock()
+			s.n--
+			s.mu.Unlock()
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Spool) write(td, final string, seq uint64, body []byte) error {
 	f, err := os.CreateTemp(td, fileName(seq)+".*"+tmpSuffix)
 	if err != nil {
 		return fmt.Errorf("spool: create: %w", err)
@@ -179,14 +226,20 @@ func (s *Spool) Pending(tenant string, max int) ([]Record, error) {
 // error. The directory is not fsynced: an event whose removal is lost in a
 // crash is delivered again, which receivers deduplicate.
 func (s *Spool) Remove(tenant string, seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err := os.Remove(filepath.Join(s.tenantDir(tenant), fileName(seq)))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("spool: remove: %w", err)
 	}
+	s.n--
 	return nil
 }
 
-// Len counts spooled events over all tenants.
+// Len counts spooled events over all tenants, on disk.
 func (s *Spool) Len() (int, error) {
 	tenants, err := s.Tenants()
 	if err != nil {

@@ -1,6 +1,7 @@
 package spool_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 
 func TestOrderReopenAndCrashLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	s, err := spool.Open(dir)
+	s, err := spool.Open(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestOrderReopenAndCrashLeftovers(t *testing.T) {
 	tenantDir, _ := filepath.Glob(filepath.Join(dir, "t-*"))
 	os.WriteFile(filepath.Join(tenantDir[0], "00000000000000000099.json.123.tmp"), []byte("half"), 0o600)
 
-	s, err = spool.Open(dir) // "restart"
+	s, err = spool.Open(dir, 0) // "restart"
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +61,38 @@ func TestOrderReopenAndCrashLeftovers(t *testing.T) {
 	}
 	if st, _ := os.Stat(tenantDir[0]); st.Mode().Perm() != 0o700 {
 		t.Fatalf("tenant dir mode %v", st.Mode().Perm())
+	}
+}
+
+func TestCap(t *testing.T) {
+	dir := t.TempDir()
+	s, err := spool.Open(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if err := s.Append("acme", seq, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Append("acme", 4, []byte("x")); !errors.Is(err, spool.ErrFull) {
+		t.Fatalf("over the cap: got %v, want ErrFull", err)
+	}
+	if err := s.Append("acme", 3, []byte("x")); err != nil {
+		t.Fatalf("re-appending a held event must not count against the cap: %v", err)
+	}
+	if err := s.Remove("acme", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append("globex", 1, []byte("x")); err != nil {
+		t.Fatalf("room after a removal: %v", err)
+	}
+	// The count survives a restart.
+	s, err = spool.Open(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append("acme", 5, []byte("x")); !errors.Is(err, spool.ErrFull) {
+		t.Fatalf("after reopen: got %v, want ErrFull", err)
 	}
 }

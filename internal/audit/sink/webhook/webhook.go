@@ -44,17 +44,23 @@ const (
 	DefaultTimeout    = 10 * time.Second
 	DefaultMinBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultMaxSpooled caps the spool: at ~0.5 KB an event, 100k events
+	// is about 50 MB, days of a busy tenant's trail.
+	DefaultMaxSpooled = 100_000
 )
 
 // Config configures a webhook sink.
 type Config struct {
-	URL       string          // https://…; http:// only with AllowHTTP
-	Secret    []byte          // HMAC key; at least 16 bytes
-	SpoolDir  string          // durable queue; owned by this sink alone
-	Policy    safedial.Policy // which internal ranges the dialer may reach (none by default)
-	AllowHTTP bool            // permit plain http:// (the signature still authenticates; nothing is confidential)
-	TLS       *tls.Config     // optional roots for private CAs
-	Timeout   time.Duration   // per attempt
+	URL      string // https://…; http:// only with AllowHTTP
+	Secret   []byte // HMAC key; at least 16 bytes
+	SpoolDir string // durable queue; owned by this sink alone
+	// MaxSpooled caps the events waiting in the spool (0 =
+	// DefaultMaxSpooled); beyond it Send fails with spool.ErrFull.
+	MaxSpooled int
+	Policy     safedial.Policy // which internal ranges the dialer may reach (none by default)
+	AllowHTTP  bool            // permit plain http:// (the signature still authenticates; nothing is confidential)
+	TLS        *tls.Config     // optional roots for private CAs
+	Timeout    time.Duration   // per attempt
 	// MinBackoff and MaxBackoff bound the wait after a failed attempt: the
 	// n-th consecutive failure waits a uniformly random time in
 	// [0, min(MaxBackoff, MinBackoff·2ⁿ)].
@@ -129,7 +135,10 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	sp, err := spool.Open(cfg.SpoolDir)
+	if cfg.MaxSpooled <= 0 {
+		cfg.MaxSpooled = DefaultMaxSpooled
+	}
+	sp, err := spool.Open(cfg.SpoolDir, cfg.MaxSpooled)
 	if err != nil {
 		return nil, fmt.Errorf("webhook sink: %w", err)
 	}
@@ -178,7 +187,8 @@ func (s *Sink) Spooled() bool { return true }
 
 // Send spools ev and wakes the worker. nil means the event is fsynced to
 // the spool and will be delivered. It fails when the sink is closed, the
-// entry is not valid JSON or the spool cannot be written.
+// entry is not valid JSON, the spool is full (errors.Is spool.ErrFull) or
+// cannot be written.
 func (s *Sink) Send(_ context.Context, ev sink.Event) error {
 	select {
 	case <-s.stop:
