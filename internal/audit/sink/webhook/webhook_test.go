@@ -256,6 +256,9 @@ func TestSSRFGuardRefusesLoopbackByDefault(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	neverDelivered(t, newSink(t, srv.URL, t.TempDir(), false), rc)
+	// The same receiver by a name that resolves to loopback.
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	neverDelivered(t, newSink(t, "http://localhost:"+port+"/hook", t.TempDir(), false), rc)
 }
 
 // neverDelivered sends one event and checks that attempts fail without
@@ -402,4 +405,21 @@ func TestConformance(t *testing.T) {
 		defer rc.mu.Unlock()
 		return slices.Clone(rc.accepted)
 	}, true)
+}
+
+// FuzzVerify: arbitrary headers and bodies never verify without the
+// secret, and never panic.
+func FuzzVerify(f *testing.F) {
+	f.Add("acme:1", "1800000000", "v1,AAAA", []byte(`{}`))
+	f.Add("", "", "", []byte(nil))
+	f.Add("a", "-99999999999999999999", "v1, v1,=== v2,x", []byte("x"))
+	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte) {
+		h := http.Header{}
+		h.Set(webhook.HeaderID, id)
+		h.Set(webhook.HeaderTimestamp, ts)
+		h.Set(webhook.HeaderSignature, sig)
+		if webhook.Verify(secret, h, body, time.Unix(1_800_000_000, 0), 0) == nil {
+			t.Fatalf("forged delivery verified: %q %q %q", id, ts, sig)
+		}
+	})
 }
