@@ -346,65 +346,46 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// BenchmarkSend measures Send (the fsynced spool write) with the receiver
+// refused by the guard, so nothing is delivered, and end-to-end throughput
+// to a loopback receiver (spool write, signed POST, acknowledgement, spool
+// removal), flushed before the clock stops.
 func BenchmarkSend(b *testing.B) {
-	// The receiver is unreachable on purpose (refused by the guard): this
-	// measures Send, i.e. the fsynced spool write, not delivery.
-	s, err := webhook.New(webhook.Config{
-		URL: "https://127.0.0.1:1/hook", Secret: secret, SpoolDir: b.TempDir(),
-		MinBackoff: time.Hour, MaxBackoff: time.Hour,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	var seq uint64
-	for b.Loop() {
-		seq++
-		if err := s.Send(context.Background(), event("acme", seq)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkDeliver measures end-to-end throughput to a loopback receiver:
-// spool write, signed POST, acknowledgement, spool removal.
-func BenchmarkDeliver(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	s, err := webhook.New(webhook.Config{
-		URL: srv.URL, Secret: secret, SpoolDir: b.TempDir(), AllowHTTP: true,
-		Policy: safedial.Policy{AllowLoopback: true},
-	})
-	if err != nil {
-		b.Fatal(err)
+	for _, c := range []struct {
+		name  string
+		allow bool
+	}{{"spool-only", false}, {"delivered", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := webhook.New(webhook.Config{
+				URL: srv.URL, Secret: secret, SpoolDir: b.TempDir(), AllowHTTP: true,
+				Policy:     safedial.Policy{AllowLoopback: c.allow},
+				MinBackoff: time.Hour, MaxBackoff: time.Hour,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var seq uint64
+			for b.Loop() {
+				seq++
+				if err := s.Send(context.Background(), event("acme", seq)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if c.allow {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := s.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
-	defer s.Close()
-	var seq uint64
-	for b.Loop() {
-		seq++
-		if err := s.Send(context.Background(), event("acme", seq)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-}
-
-func TestConformance(t *testing.T) {
-	rc := &receiver{t: t}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	sinktest.Run(t, newSink(t, srv.URL, t.TempDir(), true), func(*testing.T) []sink.Envelope {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		return slices.Clone(rc.accepted)
-	}, true)
 }
 
 // FuzzVerify: arbitrary headers and bodies never verify without the
@@ -422,4 +403,15 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("forged delivery verified: %q %q %q", id, ts, sig)
 		}
 	})
+}
+
+func TestConformance(t *testing.T) {
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	sinktest.Run(t, newSink(t, srv.URL, t.TempDir(), true), func(*testing.T) []sink.Envelope {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return slices.Clone(rc.accepted)
+	}, true)
 }
