@@ -28,9 +28,9 @@ const (
 // by a FailClosed Dispatcher when every sink refused an event.
 var ErrNoSinkAccepted = errors.New("audit: no sink accepted the entry")
 
-// Counters are one sink's running totals; they only grow (Prometheus
+// counters are one sink's running totals; they only grow (Prometheus
 // counters). Safe to read while Send runs.
-type Counters struct {
+type counters struct {
 	Delivered atomic.Uint64 // Send returned nil on a sink that writes directly
 	Spooled   atomic.Uint64 // Send returned nil on a Spooler: queued durably
 	Failed    atomic.Uint64 // Send returned an error
@@ -57,7 +57,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	sinks   []Sink
 	spooled []bool
-	stats   []*Counters
+	stats   []*counters
 	dropped atomic.Uint64 // events no sink accepted
 }
 
@@ -77,7 +77,7 @@ func NewDispatcher(mode Mode, logger *slog.Logger, sinks ...Sink) (*Dispatcher, 
 	for _, s := range sinks {
 		sp, ok := s.(Spooler)
 		d.spooled = append(d.spooled, ok && sp.Spooled())
-		d.stats = append(d.stats, &Counters{})
+		d.stats = append(d.stats, &counters{})
 	}
 	return d, nil
 }
