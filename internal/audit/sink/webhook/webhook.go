@@ -7,9 +7,10 @@
 // each tenant's events in sequence order, one POST per event, and deletes
 // an event from the spool only after a 2xx answer. A failed attempt (network
 // error, timeout, non-2xx, redirect) is retried after an exponential
-// backoff with full jitter, capped at MaxBackoff, forever: an audit trail
-// prefers a stalled stream to a gap. A tenant's stream never overtakes a
-// failed event; other tenants proceed.
+// backoff with jitter, capped at MaxBackoff, forever: an audit trail
+// prefers a stalled stream to a gap. Backoff is per tenant: a tenant's
+// stream never overtakes its failed event, and other tenants' streams keep
+// flowing meanwhile.
 //
 // Delivery is at-least-once: a crash or a lost response between the
 // receiver's 2xx and the spool deletion redelivers the event with the same
@@ -61,9 +62,9 @@ type Config struct {
 	AllowHTTP  bool            // permit plain http:// (the signature still authenticates; nothing is confidential)
 	TLS        *tls.Config     // optional roots for private CAs
 	Timeout    time.Duration   // per attempt
-	// MinBackoff and MaxBackoff bound the wait after a failed attempt: the
-	// n-th consecutive failure waits a uniformly random time in
-	// [0, min(MaxBackoff, MinBackoff·2ⁿ)].
+	// MinBackoff and MaxBackoff bound the wait after a failed attempt: a
+	// tenant's n-th consecutive failure waits a uniformly random time in
+	// [d/2, d] with d = min(MaxBackoff, MinBackoff·2ⁿ⁻¹).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
 	Now                    func() time.Time // signing clock; time.Now when nil
@@ -248,9 +249,10 @@ func (s *Sink) Close() error {
 	return nil
 }
 
-// run delivers rounds until Close: a round walks every tenant's pending
-// events in order; a failure ends that tenant's round and, after the
-// round, the worker backs off before the next.
+// run delivers rounds until Close. A round walks every tenant's pending
+// events in order. A failure ends that tenant's turn and puts the tenant
+// in backoff: later rounds skip it until its retry time, so one stalled
+// stream (a receiver rejecting one event) does not slow the others.
 func (s *Sink) run() {
 	defer close(s.done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -262,100 +264,142 @@ func (s *Sink) run() {
 		case <-ctx.Done():
 		}
 	}()
-	failures := 0
+	retry := map[string]*retryState{}
+	var spoolFailures int // consecutive failures to read the spool itself
 	for {
 		s.idleMu.Lock()
 		sendsBefore := s.sends
 		s.idleMu.Unlock()
-		ok, empty := s.round(ctx)
+		next, empty, spoolErr := s.round(ctx, retry)
 		s.idleMu.Lock()
 		s.empty = empty && s.sends == sendsBefore
 		s.idle.Broadcast()
 		s.idleMu.Unlock()
-		var wait <-chan time.Time
-		if ok {
-			failures = 0
-			if !empty {
-				continue // more arrived during the round
-			}
+		if spoolErr {
+			spoolFailures++
+			next = time.Now().Add(s.backoff(spoolFailures))
 		} else {
-			failures++
-			wait = time.After(s.backoff(failures))
+			spoolFailures = 0
 		}
+		var (
+			timer *time.Timer
+			wait  <-chan time.Time
+		)
+		switch {
+		case !next.IsZero():
+			timer = time.NewTimer(time.Until(next))
+			wait = timer.C
+		case !empty:
+			continue // more arrived during the round
+		}
+		stopped := false
 		select {
 		case <-s.stop:
-			return
+			stopped = true
 		case <-wait:
 		case <-s.wake:
-			if !ok {
-				// A new event does not cut the backoff short of a
-				// receiver that is down; wait it out.
-				select {
-				case <-s.stop:
-					return
-				case <-wait:
-				}
-			}
+			// New events: deliver them now; tenants in backoff stay
+			// skipped until their time.
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if stopped {
+			return
 		}
 	}
 }
 
-// backoff is full jitter over a capped exponential.
+// retryState is one tenant's backoff.
+type retryState struct {
+	failures int
+	next     time.Time
+}
+
+// backoff is "equal jitter" over a capped exponential: at least half the
+// step, so a receiver that is down is not hammered, and random in the
+// other half, so many Engram instances do not retry in lockstep.
 func (s *Sink) backoff(failures int) time.Duration {
 	d := s.cfg.MaxBackoff
-	if failures < 32 {
-		d = min(s.cfg.MaxBackoff, s.cfg.MinBackoff<<failures)
+	if failures <= 32 {
+		d = min(s.cfg.MaxBackoff, s.cfg.MinBackoff<<(failures-1))
 	}
-	return rand.N(d) + 1
+	return d/2 + rand.N(d/2+1)
 }
 
 // batch bounds how many of one tenant's events a round reads at once.
 const batch = 64
 
-// round makes one delivery pass; ok is false when an attempt failed,
-// empty is true when nothing was left to deliver.
-func (s *Sink) round(ctx context.Context) (ok, empty bool) {
+// round makes one delivery pass over the tenants not in backoff. next is
+// the earliest retry time of a tenant in backoff (zero when none), empty
+// reports that nothing was left to deliver, spoolErr that the spool could
+// not be read.
+func (s *Sink) round(ctx context.Context, retry map[string]*retryState) (next time.Time, empty, spoolErr bool) {
 	tenants, err := s.spool.Tenants()
 	if err != nil {
 		s.log.Error("audit webhook: list spool", "err", err)
-		return false, false
+		return time.Time{}, false, true
 	}
-	ok, empty = true, true
+	empty = true
 	for _, t := range tenants {
-		for {
-			recs, err := s.spool.Pending(t, batch)
-			if err != nil {
-				s.log.Error("audit webhook: read spool", "err", err)
-				return false, false
+		if ctx.Err() != nil {
+			return next, false, false
+		}
+		if st := retry[t]; st != nil && time.Now().Before(st.next) {
+			empty = false
+			if next.IsZero() || st.next.Before(next) {
+				next = st.next
 			}
-			if len(recs) == 0 {
-				break
-			}
-			delivered := 0
-			for _, r := range recs {
-				if ctx.Err() != nil {
-					return false, false
-				}
-				if err := s.post(ctx, r); err != nil {
-					s.failed.Add(1)
-					// Event id and error only, never the body.
-					s.log.Warn("audit webhook delivery failed; will retry", "event", r.Tenant+":"+strconv.FormatUint(r.Seq, 10), "err", err)
-					break
-				}
-				if err := s.spool.Remove(r.Tenant, r.Seq); err != nil {
-					s.log.Error("audit webhook: remove delivered event", "err", err)
-					return false, false
-				}
-				s.delivered.Add(1)
-				delivered++
-			}
-			if delivered < len(recs) {
-				ok, empty = false, false
-				break
-			}
+			continue
+		}
+		failed, err := s.deliverTenant(ctx, t)
+		if err != nil {
+			s.log.Error("audit webhook: spool", "err", err)
+			return next, false, true
+		}
+		if !failed {
+			delete(retry, t)
+			continue
+		}
+		empty = false
+		st := retry[t]
+		if st == nil {
+			st = &retryState{}
+			retry[t] = st
+		}
+		st.failures++
+		st.next = time.Now().Add(s.backoff(st.failures))
+		if next.IsZero() || st.next.Before(next) {
+			next = st.next
 		}
 	}
-	return ok, empty
+	return next, empty, false
+}
+
+// deliverTenant posts tenant's pending events in order until none is left
+// or one fails (failed). err reports a spool error.
+func (s *Sink) deliverTenant(ctx context.Context, tenant string) (failed bool, err error) {
+	for {
+		recs, err := s.spool.Pending(tenant, batch)
+		if err != nil || len(recs) == 0 {
+			return false, err
+		}
+		for _, r := range recs {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			if err := s.post(ctx, r); err != nil {
+				s.failed.Add(1)
+				// Event id and error only, never the body.
+				s.log.Warn("audit webhook delivery failed; will retry", "event", r.Tenant+":"+strconv.FormatUint(r.Seq, 10), "err", err)
+				return true, nil
+			}
+			if err := s.spool.Remove(r.Tenant, r.Seq); err != nil {
+				return false, err
+			}
+			s.delivered.Add(1)
+		}
+	}
 }
 
 // post makes one signed delivery attempt.

@@ -415,3 +415,53 @@ func TestConformance(t *testing.T) {
 		return slices.Clone(rc.accepted)
 	}, true)
 }
+
+// TestStalledTenantDoesNotDelayOthers: a receiver that rejects one
+// tenant's event puts that tenant in a long backoff; other tenants'
+// events, including ones sent during that backoff, arrive at once.
+func TestStalledTenantDoesNotDelayOthers(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		delivered []string
+		rejected  int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.Header.Get(webhook.HeaderID)
+		if strings.HasPrefix(id, "acme:") {
+			rejected++
+			http.Error(w, "schema mismatch", http.StatusBadRequest)
+			return
+		}
+		delivered = append(delivered, id)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s, err := webhook.New(webhook.Config{
+		URL: srv.URL, Secret: secret, SpoolDir: t.TempDir(), AllowHTTP: true,
+		Policy:     safedial.Policy{AllowLoopback: true},
+		MinBackoff: time.Hour, MaxBackoff: time.Hour, // at least 30 minutes
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for _, ev := range []sink.Event{event("acme", 1), event("acme", 2), event("globex", 1), event("globex", 2)} {
+		if err := s.Send(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(delivered) }
+	eventually(t, "globex delivered while acme is stalled", func() bool { return count() == 2 })
+	if err := s.Send(ctx, event("globex", 3)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "globex:3 delivered during acme's backoff", func() bool { return count() == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if rejected != 1 || fmt.Sprint(delivered) != "[globex:1 globex:2 globex:3]" {
+		t.Fatalf("acme attempts %d (want 1: in backoff after), delivered %v", rejected, delivered)
+	}
+}
