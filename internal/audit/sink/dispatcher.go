@@ -1,0 +1,178 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Mode says what a Dispatcher does when sinks refuse an event.
+type Mode int
+
+const (
+	// BestEffort (the default) never fails the caller: a sink's error is
+	// counted and logged (sink name and event id, never the entry), and the
+	// event is counted as dropped when no sink accepted it. Spooling sinks
+	// still deliver what they accepted once their destination recovers.
+	BestEffort Mode = iota
+	// FailClosed makes Send return ErrNoSinkAccepted when no sink accepted
+	// the event, so the engine can fail the request it records.
+	FailClosed
+)
+
+// ErrNoSinkAccepted is returned (wrapped, with each sink's error joined)
+// by a FailClosed Dispatcher when every sink refused an event.
+var ErrNoSinkAccepted = errors.New("audit: no sink accepted the entry")
+
+// counters are one sink's running totals; they only grow (Prometheus
+// counters). Safe to read while Send runs.
+type counters struct {
+	Delivered atomic.Uint64 // Send returned nil on a sink that writes directly
+	Spooled   atomic.Uint64 // Send returned nil on a Spooler: queued durably
+	Failed    atomic.Uint64 // Send returned an error
+}
+
+// Dispatcher fans each event out to every sink, in order, and applies its
+// Mode. Safe for concurrent use.
+//
+// Where the engine calls it decides what fail-closed means:
+//
+//   - After commit (recommended): the action and its chained entry are
+//     already durable; an error tells the engine to answer the request with
+//     an error (503) although the change is stored. The chain stays the
+//     source of truth and nothing is lost: the entry is in the database and
+//     the sinks can be back-filled from it. This is the semantics the
+//     engine can offer without a two-phase protocol with the sinks.
+//   - Before commit, inside the write transaction: an error aborts the
+//     transaction, so no action exists that no sink saw (Vault's audit
+//     broker). The price: a sink can hold an entry for an action that then
+//     failed to commit, and the transaction is held open for the sink's
+//     latency. Use it only with fast local sinks (file, spooled webhook).
+type Dispatcher struct {
+	mode    Mode
+	log     *slog.Logger
+	sinks   []Sink
+	spooled []bool
+	stats   []*counters
+	dropped atomic.Uint64 // events no sink accepted
+}
+
+// NewDispatcher returns a Dispatcher over sinks. FailClosed with no sinks
+// is an error: every event would fail. A nil logger discards.
+func NewDispatcher(mode Mode, logger *slog.Logger, sinks ...Sink) (*Dispatcher, error) {
+	if mode != BestEffort && mode != FailClosed {
+		return nil, fmt.Errorf("audit sinks: unknown mode %d", mode)
+	}
+	if mode == FailClosed && len(sinks) == 0 {
+		return nil, errors.New("audit sinks: fail-closed mode needs at least one sink")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{mode: mode, log: logger.With("component", "audit-sink"), sinks: sinks}
+	for _, s := range sinks {
+		sp, ok := s.(Spooler)
+		d.spooled = append(d.spooled, ok && sp.Spooled())
+		d.stats = append(d.stats, &counters{})
+	}
+	return d, nil
+}
+
+// Send gives ev to every sink. In BestEffort mode it returns nil. In
+// FailClosed mode it returns an error wrapping ErrNoSinkAccepted when no
+// sink accepted ev, and nil as soon as one did (the others' errors are
+// still counted and logged).
+func (d *Dispatcher) Send(ctx context.Context, ev Event) error {
+	accepted := 0
+	var errs []error
+	for i, s := range d.sinks {
+		if err := s.Send(ctx, ev); err != nil {
+			d.stats[i].Failed.Add(1)
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+			// The entry's JSON is never logged: only where and which.
+			d.log.Warn("audit sink refused entry", "sink", s.Name(), "event", ev.ID(), "err", err)
+			continue
+		}
+		accepted++
+		if d.spooled[i] {
+			d.stats[i].Spooled.Add(1)
+		} else {
+			d.stats[i].Delivered.Add(1)
+		}
+	}
+	if accepted > 0 {
+		return nil
+	}
+	d.dropped.Add(1)
+	if d.mode == FailClosed {
+		return fmt.Errorf("%w (event %s): %w", ErrNoSinkAccepted, ev.ID(), errors.Join(errs...))
+	}
+	if len(d.sinks) > 0 {
+		d.log.Error("audit entry reached no sink", "event", ev.ID())
+	}
+	return nil
+}
+
+// Close closes every sink and returns their errors joined.
+func (d *Dispatcher) Close() error {
+	var errs []error
+	for _, s := range d.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stat is a snapshot of one sink's counters.
+type Stat struct {
+	Sink                       string
+	Delivered, Spooled, Failed uint64
+}
+
+// Stats returns a snapshot per sink, in configuration order, and the
+// number of events no sink accepted.
+func (d *Dispatcher) Stats() (perSink []Stat, dropped uint64) {
+	for i, s := range d.sinks {
+		c := d.stats[i]
+		perSink = append(perSink, Stat{
+			Sink: s.Name(), Delivered: c.Delivered.Load(), Spooled: c.Spooled.Load(), Failed: c.Failed.Load(),
+		})
+	}
+	return perSink, d.dropped.Load()
+}
+
+var (
+	descEvents = prometheus.NewDesc("engram_audit_sink_events_total",
+		"Audit events handed to a sink, by sink and result (delivered, spooled, failed).",
+		[]string{"sink", "result"}, nil)
+	descDropped = prometheus.NewDesc("engram_audit_sink_dropped_total",
+		"Audit events that no sink accepted.", nil, nil)
+)
+
+// Collector exposes the counters to Prometheus. Register it once.
+func (d *Dispatcher) Collector() prometheus.Collector { return collector{d} }
+
+type collector struct{ d *Dispatcher }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descEvents
+	ch <- descDropped
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	stats, dropped := c.d.Stats()
+	for _, s := range stats {
+		for _, r := range []struct {
+			result string
+			n      uint64
+		}{{"delivered", s.Delivered}, {"spooled", s.Spooled}, {"failed", s.Failed}} {
+			ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(r.n), s.Sink, r.result)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(dropped))
+}
