@@ -1,0 +1,209 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+)
+
+// HashReader is what a store implements so proofs can be generated: the leaf
+// hashes (LeafHash of the canonical entry) of one tenant's leaves [from, to),
+// in order. It must fail (typically with ErrPruned) rather than return fewer
+// hashes for a range that retention dropped; the Prover never asks for leaves
+// covered by a Tombstone it was given.
+type HashReader interface {
+	LeafHashes(ctx context.Context, from, to uint64) ([][]byte, error)
+}
+
+// NodeReader is optionally implemented by a store that persists the nodes a
+// Tree reports to its visitor. NodeHashes returns the hashes of the given
+// perfect-subtree nodes, in order. With it a proof costs O(log n) reads;
+// without it the Prover recomputes nodes from leaf hashes.
+type NodeReader interface {
+	NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
+}
+
+// leafBatch bounds the leaf hashes held at once while recomputing a node.
+const leafBatch = 1 << 14
+
+// Prover generates inclusion and consistency proofs for one tenant's log.
+type Prover struct {
+	leaves HashReader
+	nodes  NodeReader
+	tombs  []Tombstone // sorted by First, non-overlapping
+}
+
+// NewProver returns a Prover reading from r; if r also implements NodeReader
+// its stored nodes are used. tombstones are the segments retention dropped:
+// nodes over them are rebuilt from their kept compact ranges. It fails with
+// ErrMalformed for overlapping or malformed tombstones.
+func NewProver(r HashReader, tombstones ...Tombstone) (*Prover, error) {
+	p := &Prover{leaves: r, tombs: append([]Tombstone(nil), tombstones...)}
+	p.nodes, _ = r.(NodeReader)
+	sort.Slice(p.tombs, func(i, j int) bool { return p.tombs[i].First < p.tombs[j].First })
+	for i, t := range p.tombs {
+		if err := t.checkShape(); err != nil {
+			return nil, err
+		}
+		if i > 0 && p.tombs[i-1].Last >= t.First {
+			return nil, fmt.Errorf("tombstones [%d, %d] and [%d, %d] overlap: %w",
+				p.tombs[i-1].First, p.tombs[i-1].Last, t.First, t.Last, ErrMalformed)
+		}
+	}
+	return p, nil
+}
+
+// Inclusion returns the RFC 6962 inclusion proof of leaf index in the tree of
+// the given size. Cost: O(log n) node reads with a NodeReader, otherwise up
+// to size leaf hashes read and O(size) hashes. It fails with ErrRange unless
+// index < size, and ErrPruned if the proof needs a node inside a dropped
+// segment (only when the leaf itself was dropped).
+func (p *Prover) Inclusion(ctx context.Context, index, size uint64) ([][]byte, error) {
+	if index >= size {
+		return nil, fmt.Errorf("inclusion of %d in size %d: %w", index, size, ErrRange)
+	}
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion of %d in size %d: %w", index, size, err)
+	}
+	return p.build(ctx, nodes)
+}
+
+// Consistency returns the RFC 6962 consistency proof between tree sizes m
+// and n. Cost as for Inclusion. It fails with ErrRange unless m <= n, and
+// ErrPruned if m falls strictly inside a dropped segment (checkpoints are on
+// segment boundaries, so proofs between checkpoints never do).
+func (p *Prover) Consistency(ctx context.Context, m, n uint64) ([][]byte, error) {
+	if m > n {
+		return nil, fmt.Errorf("consistency %d to %d: %w", m, n, ErrRange)
+	}
+	nodes, err := proof.Consistency(m, n)
+	if err != nil {
+		return nil, fmt.Errorf("consistency %d to %d: %w", m, n, err)
+	}
+	return p.build(ctx, nodes)
+}
+
+func (p *Prover) build(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
+	hashes, err := p.nodeHashes(ctx, nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	out, err := nodes.Rehash(hashes, hasher.HashChildren)
+	if err != nil {
+		return nil, fmt.Errorf("rehash proof: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Prover) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	if p.nodes != nil {
+		hs, err := p.nodes.NodeHashes(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read nodes: %w", err)
+		}
+		if len(hs) != len(ids) {
+			return nil, fmt.Errorf("read nodes: %d hashes for %d ids: %w", len(hs), len(ids), ErrMalformed)
+		}
+		return hs, nil
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, err := p.nodeHash(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// nodeHash recomputes one perfect subtree from leaf hashes, splicing in the
+// compact range of every tombstone that lies inside it.
+func (p *Prover) nodeHash(ctx context.Context, id compact.NodeID) ([]byte, error) {
+	begin, end := id.Coverage()
+	r := factory.NewEmptyRange(begin)
+	pos := begin
+	i := sort.Search(len(p.tombs), func(i int) bool { return p.tombs[i].Last >= begin })
+	for pos < end {
+		next := end
+		if i < len(p.tombs) && p.tombs[i].First < end {
+			t := p.tombs[i]
+			if t.First <= pos {
+				if t.First < begin || t.Last+1 > end {
+					// The node cuts through a dropped segment: its hash is
+					// gone with the leaves.
+					return nil, fmt.Errorf("node %d/%d over dropped [%d, %d]: %w", id.Level, id.Index, t.First, t.Last, ErrPruned)
+				}
+				tr, err := t.compactRange()
+				if err != nil {
+					return nil, err
+				}
+				if err := r.AppendRange(tr, nil); err != nil {
+					return nil, fmt.Errorf("splice tombstone: %w", err)
+				}
+				pos = t.Last + 1
+				i++
+				continue
+			}
+			next = t.First
+		}
+		for pos < next {
+			to := min(next, pos+leafBatch)
+			hs, err := p.leaves.LeafHashes(ctx, pos, to)
+			if err != nil {
+				return nil, fmt.Errorf("read leaves [%d, %d): %w", pos, to, err)
+			}
+			if uint64(len(hs)) != to-pos {
+				return nil, fmt.Errorf("read leaves [%d, %d): got %d: %w", pos, to, len(hs), ErrMalformed)
+			}
+			for _, h := range hs {
+				if len(h) != HashSize {
+					return nil, fmt.Errorf("leaf hash of %d bytes: %w", len(h), ErrMalformed)
+				}
+				if err := r.Append(h, nil); err != nil {
+					return nil, fmt.Errorf("append leaf: %w", err)
+				}
+			}
+			pos = to
+		}
+	}
+	hs := r.Hashes()
+	if len(hs) != 1 {
+		return nil, fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ErrMalformed)
+	}
+	return hs[0], nil
+}
+
+// VerifyInclusion checks that leafHash is leaf index of the tree of the
+// given size and root. It fails with ErrProof or ErrRange.
+func VerifyInclusion(leafHash []byte, index, size uint64, proofHashes [][]byte, root []byte) error {
+	if index >= size {
+		return fmt.Errorf("inclusion of %d in size %d: %w", index, size, ErrRange)
+	}
+	if err := proof.VerifyInclusion(hasher, index, size, leafHash, proofHashes, root); err != nil {
+		return fmt.Errorf("inclusion of leaf %d in size %d: %w: %v", index, size, ErrProof, err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that the tree of size m and root1 is a prefix of
+// the tree of size n and root2. It fails with ErrProof or ErrRange.
+func VerifyConsistency(m, n uint64, proofHashes [][]byte, root1, root2 []byte) error {
+	if m > n {
+		return fmt.Errorf("consistency %d to %d: %w", m, n, ErrRange)
+	}
+	// The library accepts any root1 for m == 0; an empty tree has exactly one
+	// root, and a checkpoint claiming another is lying.
+	if m == 0 && !bytes.Equal(root1, EmptyRoot()) {
+		return fmt.Errorf("consistency from empty tree: %w", ErrProof)
+	}
+	if err := proof.VerifyConsistency(hasher, m, n, proofHashes, root1, root2); err != nil {
+		return fmt.Errorf("consistency %d to %d: %w: %v", m, n, ErrProof, err)
+	}
+	return nil
+}
