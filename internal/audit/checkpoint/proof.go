@@ -192,7 +192,9 @@ func VerifyInclusion(leafHash []byte, index, size uint64, proofHashes [][]byte, 
 }
 
 // VerifyConsistency checks that the tree of size m and root1 is a prefix of
-// the tree of size n and root2. It fails with ErrProof or ErrRange.
+// the tree of size n and root2. It fails with ErrProof or ErrRange. From
+// size 0 the proof is empty and says nothing about root2: check that root
+// against a signed checkpoint instead.
 func VerifyConsistency(m, n uint64, proofHashes [][]byte, root1, root2 []byte) error {
 	if m > n {
 		return fmt.Errorf("consistency %d to %d: %w", m, n, ErrRange)
