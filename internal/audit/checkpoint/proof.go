@@ -35,6 +35,8 @@ type Prover struct {
 	leaves HashReader
 	nodes  NodeReader
 	tombs  []Tombstone // sorted by First, non-overlapping
+	// tombIDs[i] are the node ids of tombs[i].Range.
+	tombIDs [][]compact.NodeID
 }
 
 // NewProver returns a Prover reading from r; if r also implements NodeReader
@@ -53,6 +55,7 @@ func NewProver(r HashReader, tombstones ...Tombstone) (*Prover, error) {
 			return nil, fmt.Errorf("tombstones [%d, %d] and [%d, %d] overlap: %w",
 				p.tombs[i-1].First, p.tombs[i-1].Last, t.First, t.Last, ErrMalformed)
 		}
+		p.tombIDs = append(p.tombIDs, compact.RangeNodes(t.First, t.Last+1, nil))
 	}
 	return p, nil
 }
@@ -123,36 +126,34 @@ func (p *Prover) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 }
 
 // nodeHash recomputes one perfect subtree from leaf hashes, splicing in the
-// compact range of every tombstone that lies inside it.
+// kept subtree roots of every tombstone it overlaps. It fails with ErrPruned
+// when the node cuts through one of those roots, i.e. its hash went with the
+// dropped leaves.
 func (p *Prover) nodeHash(ctx context.Context, id compact.NodeID) ([]byte, error) {
 	begin, end := id.Coverage()
 	r := factory.NewEmptyRange(begin)
-	pos := begin
-	i := sort.Search(len(p.tombs), func(i int) bool { return p.tombs[i].Last >= begin })
-	for pos < end {
-		next := end
-		if i < len(p.tombs) && p.tombs[i].First < end {
-			t := p.tombs[i]
-			if t.First <= pos {
-				if t.First < begin || t.Last+1 > end {
-					// The node cuts through a dropped segment: its hash is
-					// gone with the leaves.
-					return nil, fmt.Errorf("node %d/%d over dropped [%d, %d]: %w", id.Level, id.Index, t.First, t.Last, ErrPruned)
-				}
-				tr, err := t.compactRange()
-				if err != nil {
-					return nil, err
-				}
-				if err := r.AppendRange(tr, nil); err != nil {
-					return nil, fmt.Errorf("splice tombstone: %w", err)
-				}
-				pos = t.Last + 1
-				i++
-				continue
+	for pos := begin; pos < end; {
+		i := sort.Search(len(p.tombs), func(i int) bool { return p.tombs[i].Last >= pos })
+		if i < len(p.tombs) && p.tombs[i].First <= pos {
+			h, to, err := p.tombNode(i, pos, end)
+			if err != nil {
+				return nil, fmt.Errorf("node %d/%d: %w", id.Level, id.Index, err)
 			}
-			next = t.First
+			n, err := factory.NewRange(pos, to, [][]byte{h})
+			if err == nil {
+				err = r.AppendRange(n, nil)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("splice tombstone node: %w", err)
+			}
+			pos = to
+			continue
 		}
-		for pos < next {
+		next := end
+		if i < len(p.tombs) {
+			next = min(end, p.tombs[i].First)
+		}
+		for ; pos < next; pos = min(next, pos+leafBatch) {
 			to := min(next, pos+leafBatch)
 			hs, err := p.leaves.LeafHashes(ctx, pos, to)
 			if err != nil {
@@ -169,7 +170,6 @@ func (p *Prover) nodeHash(ctx context.Context, id compact.NodeID) ([]byte, error
 					return nil, fmt.Errorf("append leaf: %w", err)
 				}
 			}
-			pos = to
 		}
 	}
 	hs := r.Hashes()
@@ -177,6 +177,19 @@ func (p *Prover) nodeHash(ctx context.Context, id compact.NodeID) ([]byte, error
 		return nil, fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ErrMalformed)
 	}
 	return hs[0], nil
+}
+
+// tombNode returns the kept subtree root of tombstone i that starts at pos
+// and ends by end, and where it ends.
+func (p *Prover) tombNode(i int, pos, end uint64) ([]byte, uint64, error) {
+	t := p.tombs[i]
+	for k, nid := range p.tombIDs[i] {
+		a, b := nid.Coverage()
+		if a == pos && b <= end {
+			return t.Range[k], b, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("inside dropped [%d, %d]: %w", t.First, t.Last, ErrPruned)
 }
 
 // VerifyInclusion checks that leafHash is leaf index of the tree of the
