@@ -91,8 +91,8 @@ func (c Checkpoint) Marshal() ([]byte, error) {
 }
 
 // ParseCheckpoint parses a checkpoint body (without signatures). It is
-// strict — canonical decimal, standard padded base64, no empty or duplicate
-// lines of a known kind — so one checkpoint has exactly one encoding. It
+// strict — canonical decimal, standard padded base64, no empty lines, the
+// segment then time lines before any other extension — so one checkpoint has exactly one encoding. It
 // fails with ErrMalformed.
 func ParseCheckpoint(body []byte) (Checkpoint, error) {
 	bad := func(what string) (Checkpoint, error) {
@@ -122,15 +122,24 @@ func ParseCheckpoint(body []byte) (Checkpoint, error) {
 	if c.Hash, ok = parseHash(lines[2]); !ok {
 		return bad("root hash")
 	}
+	// Known extension lines come first, in a fixed order, so that Marshal
+	// reproduces the exact bytes that were signed.
+	const (
+		seenSegment = iota + 1
+		seenTime
+		seenExtra
+	)
+	stage := 0
 	for _, l := range lines[3:] {
 		key, rest, _ := strings.Cut(l, " ")
 		switch {
 		case l == "":
 			return bad("empty extension line")
 		case key == extSegment:
-			if c.Segment != nil {
-				return bad("duplicate segment line")
+			if stage >= seenSegment {
+				return bad("segment line out of place")
 			}
+			stage = seenSegment
 			f := strings.Split(rest, " ")
 			if len(f) != 3 {
 				return bad("segment line")
@@ -143,15 +152,17 @@ func ParseCheckpoint(body []byte) (Checkpoint, error) {
 			}
 			c.Segment = &SegmentRef{First: first, Last: last, Root: root}
 		case key == extTime:
-			if !c.Time.IsZero() {
-				return bad("duplicate time line")
+			if stage >= seenTime {
+				return bad("time line out of place")
 			}
+			stage = seenTime
 			t, err := time.Parse(time.RFC3339, rest)
 			if err != nil || t.IsZero() || !strings.HasSuffix(rest, "Z") || t.Format(time.RFC3339) != rest {
 				return bad("time line")
 			}
 			c.Time = t
 		default:
+			stage = seenExtra
 			c.Extra = append(c.Extra, l)
 		}
 	}

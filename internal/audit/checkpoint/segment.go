@@ -93,6 +93,6 @@ func (s Segment) Checkpoint(origin string) Checkpoint {
 		Size:    s.TreeSize,
 		Hash:    s.TreeRoot,
 		Segment: &SegmentRef{First: s.First, Last: s.Last, Root: s.Root},
-		Time:    s.SealedAt,
+		Time:    s.SealedAt.Truncate(time.Second), // the text format has second precision
 	}
 }
