@@ -115,7 +115,9 @@ func TestVerifyBundleRejects(t *testing.T) {
 		want     error
 		firstBad int
 	}{
-		{"tampered entry", func(b *checkpoint.Bundle) { b.Entries[7] = bytes.Replace(b.Entries[7], []byte("create"), []byte("delete"), 1) }, "", checkpoint.ErrProof, 7},
+		{"tampered entry", func(b *checkpoint.Bundle) {
+			b.Entries[7] = bytes.Replace(b.Entries[7], []byte("create"), []byte("delete"), 1)
+		}, "", checkpoint.ErrProof, 7},
 		{"removed entry", func(b *checkpoint.Bundle) { b.Entries = append(b.Entries[:4], b.Entries[5:]...) }, "", checkpoint.ErrProof, 4},
 		{"removed last entry", func(b *checkpoint.Bundle) { b.Entries = b.Entries[:len(b.Entries)-1] }, "", checkpoint.ErrProof, 29},
 		{"removed entry and proof", func(b *checkpoint.Bundle) {
@@ -139,7 +141,9 @@ func TestVerifyBundleRejects(t *testing.T) {
 		{"other tenant", func(b *checkpoint.Bundle) { b.Tenant = "globex" }, "", checkpoint.ErrOrigin, -1},
 		{"stale checkpoint", func(b *checkpoint.Bundle) { b.Checkpoint = string(f.signed[0]) }, "", checkpoint.ErrRange, -1},
 		{"consistency tampered", func(b *checkpoint.Bundle) { b.Consistency.Proof[0][5] ^= 1 }, "", checkpoint.ErrProof, -1},
-		{"consistency from forged checkpoint", func(b *checkpoint.Bundle) { b.Consistency.Checkpoint = string(flipSig([]byte(b.Consistency.Checkpoint))) }, "", checkpoint.ErrSignature, -1},
+		{"consistency from forged checkpoint", func(b *checkpoint.Bundle) {
+			b.Consistency.Checkpoint = string(flipSig([]byte(b.Consistency.Checkpoint)))
+		}, "", checkpoint.ErrSignature, -1},
 		{"wrong format", func(b *checkpoint.Bundle) { b.Format = "v0" }, "", checkpoint.ErrMalformed, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

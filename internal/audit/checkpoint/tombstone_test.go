@@ -114,9 +114,9 @@ func TestTombstoneRejects(t *testing.T) {
 		t.Errorf("tombstone with a short range: %v", err)
 	}
 	for name, mut := range map[string]func(*checkpoint.Tombstone){
-		"root":   func(ts *checkpoint.Tombstone) { ts.Root = flip(ts.Root) },
-		"bounds": func(ts *checkpoint.Tombstone) { ts.Last-- },
-		"tenant": func(ts *checkpoint.Tombstone) { ts.Tenant = "globex" },
+		"root":                          func(ts *checkpoint.Tombstone) { ts.Root = flip(ts.Root) },
+		"bounds":                        func(ts *checkpoint.Tombstone) { ts.Last-- },
+		"tenant":                        func(ts *checkpoint.Tombstone) { ts.Tenant = "globex" },
 		"checkpoint of another segment": func(ts *checkpoint.Tombstone) { ts.Checkpoint = f.signed[2] },
 	} {
 		ts := f.tombs[1]
