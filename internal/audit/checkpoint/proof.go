@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -22,7 +23,9 @@ type HashReader interface {
 // NodeReader is optionally implemented by a store that persists the nodes a
 // Tree reports to its visitor. NodeHashes returns the hashes of the given
 // perfect-subtree nodes, in order. With it a proof costs O(log n) reads;
-// without it the Prover recomputes nodes from leaf hashes.
+// without it the Prover recomputes nodes from leaf hashes. A store that
+// deletes nodes inside a dropped segment answers ErrPruned for them, and the
+// Prover then rebuilds the proof from leaves and tombstones instead.
 type NodeReader interface {
 	NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
 }
@@ -106,13 +109,16 @@ func (p *Prover) build(ctx context.Context, nodes proof.Nodes) ([][]byte, error)
 func (p *Prover) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
 	if p.nodes != nil {
 		hs, err := p.nodes.NodeHashes(ctx, ids)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrPruned):
+			// Fall through to recomputation, which splices tombstones.
+		case err != nil:
 			return nil, fmt.Errorf("read nodes: %w", err)
-		}
-		if len(hs) != len(ids) {
+		case len(hs) != len(ids):
 			return nil, fmt.Errorf("read nodes: %d hashes for %d ids: %w", len(hs), len(ids), ErrMalformed)
+		default:
+			return hs, nil
 		}
-		return hs, nil
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {

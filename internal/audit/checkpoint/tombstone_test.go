@@ -1,11 +1,13 @@
 package checkpoint_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/testonly"
 )
 
@@ -135,10 +137,26 @@ func TestTombstoneRejects(t *testing.T) {
 // dropped segment fail, with ErrPruned.
 func TestProofsAcrossTombstones(t *testing.T) {
 	f := newTombFixture(t)
-	p, err := checkpoint.NewProver(leavesOnly{f.log}, f.tombs...)
-	if err != nil {
-		t.Fatal(err)
+	for name, r := range map[string]checkpoint.HashReader{"leaves": leavesOnly{f.log}, "pruned nodes": prunedNodes{leavesOnly{f.log}}} {
+		t.Run(name, func(t *testing.T) {
+			p, err := checkpoint.NewProver(r, f.tombs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proofsAcrossTombstones(t, f, p)
+		})
 	}
+}
+
+// prunedNodes is a store that deleted the nodes of dropped segments and
+// says so for every node it is asked for.
+type prunedNodes struct{ leavesOnly }
+
+func (prunedNodes) NodeHashes(context.Context, []compact.NodeID) ([][]byte, error) {
+	return nil, checkpoint.ErrPruned
+}
+
+func proofsAcrossTombstones(t *testing.T, f *tombFixture, p *checkpoint.Prover) {
 	var sizes []uint64
 	for _, s := range f.segs {
 		sizes = append(sizes, s.TreeSize)
