@@ -2,6 +2,7 @@ package checkpoint_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"os"
@@ -194,4 +195,37 @@ func TestMarshalRejects(t *testing.T) {
 	if _, err := checkpoint.NewSigner("PRIVATE+KEY+nonsense"); !errors.Is(err, checkpoint.ErrMalformed) {
 		t.Errorf("NewSigner: %v", err)
 	}
+}
+
+// A raw Ed25519 key from the key hierarchy signs checkpoints that open with
+// the verifier key derived for it, and that note.NewSigner's encoding of the
+// same key would have produced byte for byte.
+func TestEd25519Signer(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	signer, vkey, err := checkpoint.NewEd25519Signer(checkpoint.KeyName, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := checkpoint.Sign(sampleCheckpoint(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkpoint.Open(signed, checkpoint.Origin("tenant-42"), vkey); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := checkpoint.Open(signed, checkpoint.Origin("tenant-42"), sameNameVkey(t)); !errors.Is(err, checkpoint.ErrSignature) {
+		t.Fatalf("open with another key: %v", err)
+	}
+	if _, _, err := checkpoint.NewEd25519Signer("bad name", priv); !errors.Is(err, checkpoint.ErrMalformed) {
+		t.Errorf("bad name: %v", err)
+	}
+	if _, _, err := checkpoint.NewEd25519Signer("k", priv[:10]); !errors.Is(err, checkpoint.ErrMalformed) {
+		t.Errorf("short key: %v", err)
+	}
+}
+
+func sameNameVkey(t *testing.T) string {
+	t.Helper()
+	_, vkey := testKeys("")
+	return vkey
 }

@@ -42,6 +42,15 @@
 // a sibling on a path to a leaf outside it, which aligned subtrees rule out),
 // so proofs, consistency checks and Tree replays continue across tombstones.
 //
+// # What a store keeps
+//
+// Per tenant: the tree size and Frontier (to RestoreTree before the next
+// Seal, in the same transaction that records the segment); per segment: its
+// Segment fields and signed checkpoint; the leaf hashes (HashReader) and,
+// for fast proofs, the visited nodes (NodeReader); per dropped segment: its
+// Tombstone, for ever. Legal hold is decided by the store and engine; they
+// pass its outcome to Droppable and use Tombstone.Overlaps to scope it.
+//
 // An exported Bundle carries a segment's entries, the signed checkpoint that
 // covers them, one inclusion proof per entry and, optionally, a consistency
 // proof from an older checkpoint; VerifyBundle checks it with nothing but the
