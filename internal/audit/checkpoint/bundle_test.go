@@ -186,3 +186,42 @@ func TestParseBundleRejects(t *testing.T) {
 		t.Errorf("NewBundle beyond the checkpoint: %v", err)
 	}
 }
+
+// Successive signed checkpoints of one log are consistent; a log rebuilt
+// with one entry changed, or truncated, is not.
+func TestVerifyCheckpoints(t *testing.T) {
+	f := newBundleFixture(t)
+	origin := checkpoint.Origin(f.tenant)
+	for i := range f.signed {
+		for j := i; j < len(f.signed); j++ {
+			pr, err := f.prover.Consistency(t.Context(), f.segs[i].TreeSize, f.segs[j].TreeSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := checkpoint.VerifyCheckpoints(f.signed[i], f.signed[j], pr, origin, f.vkey); err != nil {
+				t.Fatalf("checkpoints %d -> %d: %v", i, j, err)
+			}
+		}
+	}
+	// A forked log: same size, entry 3 edited, signed by the same key.
+	signer, _ := checkpoint.NewSigner(f.signer)
+	forked := newMemLog()
+	es := entries(0, 64)
+	es[3] = []byte("edited")
+	forked.add(es...)
+	fp, _ := checkpoint.NewProver(forked)
+	cp := checkpoint.Checkpoint{Origin: origin, Size: 64, Hash: forked.tree.Root()}
+	signedFork, err := checkpoint.Sign(cp, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _ := fp.Consistency(t.Context(), 20, 64)
+	if _, _, err := checkpoint.VerifyCheckpoints(f.signed[0], signedFork, pr, origin, f.vkey); !errors.Is(err, checkpoint.ErrProof) {
+		t.Errorf("forked log accepted: %v", err)
+	}
+	// Truncation: a newer checkpoint smaller than the one kept.
+	pr, _ = f.prover.Consistency(t.Context(), 20, 50)
+	if _, _, err := checkpoint.VerifyCheckpoints(f.signed[2], f.signed[1], pr, origin, f.vkey); !errors.Is(err, checkpoint.ErrRange) {
+		t.Errorf("truncated log accepted: %v", err)
+	}
+}

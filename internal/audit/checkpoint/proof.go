@@ -228,3 +228,23 @@ func VerifyConsistency(m, n uint64, proofHashes [][]byte, root1, root2 []byte) e
 	}
 	return nil
 }
+
+// VerifyCheckpoints opens two signed checkpoints of the same log with
+// verifierKey and checks that older is a prefix of newer: what a monitor or
+// `engram audit verify` does with the checkpoint it kept and the latest one,
+// to catch a rewritten or truncated log. It returns both checkpoints; errors
+// are those of Open and VerifyConsistency.
+func VerifyCheckpoints(older, newer []byte, proofHashes [][]byte, origin, verifierKey string) (Checkpoint, Checkpoint, error) {
+	o, err := Open(older, origin, verifierKey)
+	if err != nil {
+		return Checkpoint{}, Checkpoint{}, fmt.Errorf("older checkpoint: %w", err)
+	}
+	n, err := Open(newer, origin, verifierKey)
+	if err != nil {
+		return Checkpoint{}, Checkpoint{}, fmt.Errorf("newer checkpoint: %w", err)
+	}
+	if err := VerifyConsistency(o.Size, n.Size, proofHashes, o.Hash, n.Hash); err != nil {
+		return Checkpoint{}, Checkpoint{}, err
+	}
+	return o, n, nil
+}
