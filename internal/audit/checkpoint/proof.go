@@ -160,6 +160,10 @@ func (p *Prover) nodeHash(ctx context.Context, id compact.NodeID) ([]byte, error
 			next = min(end, p.tombs[i].First)
 		}
 		for ; pos < next; pos = min(next, pos+leafBatch) {
+			// A recomputation can take a second; let a gone client stop it.
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			to := min(next, pos+leafBatch)
 			hs, err := p.leaves.LeafHashes(ctx, pos, to)
 			if err != nil {
