@@ -151,6 +151,9 @@ func ParseBundle(r io.Reader) (*Bundle, error) {
 // to blame. Errors wrap ErrSignature, ErrOrigin, ErrProof, ErrRange or
 // ErrMalformed.
 func VerifyBundle(b *Bundle, verifierKey string) (Report, error) {
+	if b == nil {
+		return Report{FirstBad: -1}, fmt.Errorf("bundle: none: %w", ErrMalformed)
+	}
 	rep := Report{Origin: Origin(b.Tenant), First: b.First, Last: b.Last, Entries: len(b.Entries), FirstBad: -1}
 	if b.Format != BundleFormat {
 		return rep, fmt.Errorf("bundle format %q: %w", b.Format, ErrMalformed)
