@@ -186,3 +186,37 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPToolCallsAreAudited: a tool call is an action like a REST call —
+// it lands in the tenant's audit trail, marked as coming over MCP, with the
+// request id of its access log line and no memory text.
+func TestHTTPToolCallsAreAudited(t *testing.T) {
+	s := testserver.Start(t)
+	key, cs := connect(t, s, "acme")
+	id := mcptest.Add(t, cs, "audited through mcp: oolong", "")
+	mcptest.MustCall(t, cs, "search_memories", map[string]any{"query": "oolong"})
+
+	page, err := s.Client(key).Audit(t.Context(), engram.AuditQuery{Limit: engram.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[engram.AuditAction]bool{}
+	for _, e := range page.Entries {
+		raw, _ := json.Marshal(e)
+		if strings.Contains(string(raw), "oolong") {
+			t.Fatalf("audit entry holds memory text or query: %s", raw)
+		}
+		if e.Transport != "mcp" || e.RequestID == "" {
+			continue
+		}
+		seen[e.Action] = true
+		if e.Action == engram.AuditMemoryCreate && e.TargetID != id {
+			t.Fatalf("memory.create over mcp names %q, want %q", e.TargetID, id)
+		}
+	}
+	for _, a := range []engram.AuditAction{engram.AuditMemoryCreate, engram.AuditMemorySearch} {
+		if !seen[a] {
+			t.Fatalf("no %s entry with transport mcp in %+v", a, page.Entries)
+		}
+	}
+}
