@@ -10,8 +10,14 @@ import (
 )
 
 type auditCmd struct {
-	List   auditListCmd   `cmd:"" help:"Show the tenant's audit trail, newest first (needs the audit:read scope)."`
-	Verify auditVerifyCmd `cmd:"" help:"Check the tamper-evident audit chains (offline, against --data)."`
+	List        auditListCmd        `cmd:"" help:"Show the tenant's audit trail, newest first (needs the audit:read scope)."`
+	Verify      auditVerifyCmd      `cmd:"" help:"Check the tamper-evident audit chains and signed checkpoints (offline, against --data)."`
+	Key         auditKeyCmd         `cmd:"" help:"Print the checkpoint verifier (public) key customers check bundles with (offline)."`
+	Seal        auditSealCmd        `cmd:"" help:"Seal due audit segments now (offline; serve does it in the background)."`
+	Prove       auditProveCmd       `cmd:"" help:"Export a sealed segment as a proof bundle (offline)."`
+	CheckBundle auditCheckBundleCmd `cmd:"" name:"check-bundle" help:"Verify an exported bundle with nothing but the verifier key."`
+	Retention   auditRetentionCmd   `cmd:"" help:"Set a tenant's audit retention in days (offline)."`
+	Sweep       auditSweepCmd       `cmd:"" help:"Drop expired sealed audit segments now, leaving tombstones (offline)."`
 }
 
 type auditListCmd struct {
@@ -90,7 +96,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context, s *ioStreams) error {
 	for _, t := range ts {
 		names[t.ID] = t.Name
 	}
-	reports, err := l.VerifyAudit(ctx, c.Tenant, c.Tenant == "")
+	reports, err := l.VerifyAuditTrail(ctx, c.Tenant, c.Tenant == "")
 	if err != nil {
 		return err
 	}
