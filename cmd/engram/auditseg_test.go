@@ -132,7 +132,7 @@ func TestAuditSegmentsCLI(t *testing.T) {
 	// A checkpoint re-signed with another key is rejected.
 	var first int
 	var orig []byte
-	if err := db.QueryRow(`SELECT first_seq, checkpoint FROM audit_segments WHERE tenant_id = ` + tenant +
+	if err := db.QueryRow(`SELECT first_seq, checkpoint FROM audit_segments WHERE tenant_id = `+tenant+
 		` ORDER BY first_seq DESC LIMIT 1`).Scan(&first, &orig); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -204,7 +204,10 @@ func TestAuditProofsForbiddenAndIsolated(t *testing.T) {
 		"consistency": func() error { _, err := reader.AuditConsistency(ctx, 1, 0); return err },
 		"segments":    func() error { _, err := reader.AuditSegments(ctx, "", 0); return err },
 		"bundle":      func() error { _, err := reader.AuditBundle(ctx, 1); return err },
-		"hold create": func() error { _, err := reader.CreateAuditHold(ctx, engram.AuditHoldRequest{ReasonCode: "x"}); return err },
+		"hold create": func() error {
+			_, err := reader.CreateAuditHold(ctx, engram.AuditHoldRequest{ReasonCode: "x"})
+			return err
+		},
 		"hold list":   func() error { _, err := reader.ListAuditHolds(ctx); return err },
 		"hold delete": func() error { return reader.ReleaseAuditHold(ctx, hold.ID) },
 	}
