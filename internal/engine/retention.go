@@ -174,10 +174,14 @@ func (e *Engine) SweepAudit(ctx context.Context) (SweepStats, error) {
 	}); err != nil {
 		return st, err
 	}
+	// One chain's failure (say, its tenant's KMS is down) must not stop
+	// the others' sweep.
+	var errs []error
 	for _, id := range chains {
 		segs, entries, held, err := e.sweepChain(ctx, id)
 		if err != nil {
-			return st, fmt.Errorf("sweep chain %q: %w", id, err)
+			errs = append(errs, fmt.Errorf("sweep chain %q: %w", id, err))
+			continue
 		}
 		if held {
 			st.Held++
@@ -188,33 +192,77 @@ func (e *Engine) SweepAudit(ctx context.Context) (SweepStats, error) {
 			st.Entries += entries
 		}
 	}
-	return st, nil
+	return st, errors.Join(errs...)
 }
 
 // maxSweepSegments bounds one chain's sweep transaction; the rest waits
 // for the next pass.
 const maxSweepSegments = 100
 
+// retentionOf returns the chain's retention.
+func retentionOf(ctx context.Context, tx store.Tx, tenantID string) (time.Duration, error) {
+	days, err := tx.AuditRetention(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		days, err = DefaultAuditRetentionDays, nil
+	}
+	return time.Duration(days) * 24 * time.Hour, err
+}
+
+// sweepDue reports, with a read transaction, whether the chain's oldest
+// live segment has expired and no hold stops the sweep: most ticks find
+// nothing to drop and should not take the writer lock.
+func (e *Engine) sweepDue(ctx context.Context, tenantID string, now time.Time) (due, held bool, err error) {
+	err = e.st.Read(ctx, func(tx store.Tx) error {
+		if checkHold(ctx, tx, tenantID, anyHold) != nil {
+			held = true
+			return nil
+		}
+		retention, err := retentionOf(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		for after := uint64(0); ; {
+			ss, err := tx.AuditSegments(ctx, tenantID, after, maxSweepSegments)
+			if err != nil {
+				return err
+			}
+			for _, s := range ss {
+				after = s.First
+				if s.DroppedAt == nil {
+					due = checkpoint.Droppable(s.SealedAt, now, retention, false)
+					return nil
+				}
+			}
+			if len(ss) < maxSweepSegments {
+				return nil
+			}
+		}
+	})
+	return due, held, err
+}
+
 func (e *Engine) sweepChain(ctx context.Context, tenantID string) (segs, entries int, held bool, err error) {
+	now := e.clock()
+	due, held, err := e.sweepDue(ctx, tenantID, now)
+	if err != nil || !due {
+		return 0, 0, held, err
+	}
 	mac, _, err := e.ring.AuditKeys(ctx, tenantID, audit.KeyVersion)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	now := e.clock()
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		segs, entries, held = 0, 0, false
+		// Re-checked in the dropping transaction: a hold placed since the
+		// read above wins.
 		if err := checkHold(ctx, tx, tenantID, anyHold); err != nil {
 			held = true
 			return nil
 		}
-		days, err := tx.AuditRetention(ctx, tenantID)
-		if errors.Is(err, store.ErrNotFound) {
-			days, err = DefaultAuditRetentionDays, nil
-		}
+		retention, err := retentionOf(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
-		retention := time.Duration(days) * 24 * time.Hour
 		var first, last, after uint64
 	pages:
 		for segs < maxSweepSegments {

@@ -69,12 +69,15 @@ func (e *Engine) SealAudit(ctx context.Context, p checkpoint.Policy) (SealStats,
 	}); err != nil {
 		return st, err
 	}
+	// A damaged chain must not stop the others from being sealed.
+	var errs []error
 	for _, id := range chains {
 		st.Chains++
 		for {
 			n, err := e.sealOne(ctx, id, signer, p)
 			if err != nil {
-				return st, fmt.Errorf("seal chain %q: %w", id, err)
+				errs = append(errs, fmt.Errorf("seal chain %q: %w", id, err))
+				break
 			}
 			if n == 0 {
 				break
@@ -83,7 +86,31 @@ func (e *Engine) SealAudit(ctx context.Context, p checkpoint.Policy) (SealStats,
 			st.Entries += n
 		}
 	}
-	return st, nil
+	return st, errors.Join(errs...)
+}
+
+// pending reports whether the chain has entries beyond its sealed tree,
+// with a read transaction: most ticks find nothing to seal and should not
+// take the writer lock.
+func (e *Engine) pending(ctx context.Context, tenantID string) (bool, error) {
+	var more bool
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		head, err := tx.AuditHead(ctx, tenantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tr, err := tx.AuditTree(ctx, tenantID)
+		if errors.Is(err, store.ErrNotFound) {
+			more = head.Seq > 0
+			return nil
+		}
+		more = err == nil && head.Seq > tr.Size
+		return err
+	})
+	return more, err
 }
 
 // sealOne seals the chain's next segment if it is due; it returns the
@@ -92,6 +119,9 @@ func (e *Engine) sealOne(ctx context.Context, tenantID string, signer note.Signe
 	limit := uint64(MaxSegmentEntries)
 	if p.MaxEntries > 0 && p.MaxEntries < limit {
 		limit = p.MaxEntries
+	}
+	if more, err := e.pending(ctx, tenantID); err != nil || !more {
+		return 0, err
 	}
 	var sealed int
 	err := e.st.Write(ctx, func(tx store.Tx) error {
