@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/audit"
 )
 
 type auditCmd struct {
@@ -76,7 +79,8 @@ func (c *auditListCmd) Run(ctx context.Context, s *ioStreams) error {
 }
 
 type auditVerifyCmd struct {
-	Tenant string `name:"tenant" help:"Verify only this tenant's chain (default: every chain, the system chain included)."`
+	Tenant     string `name:"tenant" help:"Verify only this tenant's chain (default: every chain, the system chain included)."`
+	Checkpoint string `name:"checkpoint" type:"existingfile" help:"A signed checkpoint kept outside the database (GET /v1/audit/checkpoint): catches a rollback of the whole database."`
 	dataFlags
 }
 
@@ -96,7 +100,24 @@ func (c *auditVerifyCmd) Run(ctx context.Context, s *ioStreams) error {
 	for _, t := range ts {
 		names[t.ID] = t.Name
 	}
-	reports, err := l.VerifyAuditTrail(ctx, c.Tenant, c.Tenant == "")
+	var kept []audit.Checkpoint
+	if c.Checkpoint != "" {
+		b, err := os.ReadFile(c.Checkpoint)
+		if err != nil {
+			return err
+		}
+		// Accept the note itself or the JSON of GET /v1/audit/checkpoint.
+		var info engram.AuditCheckpointInfo
+		if json.Unmarshal(b, &info) == nil && info.Checkpoint != "" {
+			b = []byte(info.Checkpoint)
+		}
+		cp, _, err := l.KeptCheckpoint(ctx, b)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		kept = append(kept, cp)
+	}
+	reports, err := l.VerifyAuditTrail(ctx, c.Tenant, c.Tenant == "", kept...)
 	if err != nil {
 		return err
 	}

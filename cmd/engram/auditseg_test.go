@@ -106,6 +106,9 @@ func TestAuditSegmentsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(`CREATE TABLE bak_head AS SELECT * FROM audit_heads WHERE tenant_id = ` + tenant)
+	// And a copy of the whole database, signed checkpoints included.
+	backup := filepath.Join(t.TempDir(), "engram.db")
+	exec(`VACUUM INTO ?`, backup)
 
 	s = startServer(t, data)
 	env[0] = "ENGRAM_URL=" + s.url
@@ -115,6 +118,17 @@ func TestAuditSegmentsCLI(t *testing.T) {
 	s.stop(t)
 	mustEngram(t, nil, "audit", "seal", "--data", data)
 	mustEngram(t, nil, "audit", "verify", "--data", data)
+	// The customer keeps the newest checkpoint (GET /v1/audit/checkpoint).
+	var keptCP []byte
+	if err := db.QueryRow(`SELECT checkpoint FROM audit_segments WHERE tenant_id = ` + tenant +
+		` ORDER BY first_seq DESC LIMIT 1`).Scan(&keptCP); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "kept.checkpoint")
+	if err := os.WriteFile(kept, keptCP, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustEngram(t, nil, "audit", "verify", "--data", data, "--checkpoint", kept)
 
 	fails := func(want ...string) {
 		t.Helper()
@@ -164,4 +178,23 @@ func TestAuditSegmentsCLI(t *testing.T) {
 	exec(`UPDATE audit_heads SET seq = (SELECT seq FROM bak_head), mac = (SELECT mac FROM bak_head),
 		head_mac = (SELECT head_mac FROM bak_head) WHERE tenant_id = ` + tenant)
 	fails("tenant default", "entry "+strconv.Itoa(k+1)+":", "truncated")
+
+	// A rollback of the whole database to the copy is consistent: only
+	// the checkpoint kept outside catches it.
+	db.Close()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(filepath.Join(data, "engram.db"+suffix))
+	}
+	b, err = os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "engram.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustEngram(t, nil, "audit", "verify", "--data", data)
+	_, errOut, err := engram(t, nil, "audit", "verify", "--data", data, "--checkpoint", kept)
+	if err == nil || !strings.Contains(errOut, "entry "+strconv.Itoa(k+1)+":") || !strings.Contains(errOut, "kept checkpoint") {
+		t.Fatalf("rollback of the whole database against a kept checkpoint: %v %q", err, errOut)
+	}
 }

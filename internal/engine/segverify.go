@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
 	"github.com/engram-memory/engram/internal/store"
@@ -207,4 +209,47 @@ func (e *Engine) firstChangedLeaf(ctx context.Context, s *store.AuditSegment, le
 		}
 	}
 	return s.First
+}
+
+// keptCheckpoint is a signed checkpoint kept outside the database (by a
+// customer, a witness, a monitor): the one thing that catches a rollback
+// of the whole database, its own checkpoints included.
+type keptCheckpoint struct {
+	tenantID string
+	head     audit.Head
+}
+
+func (keptCheckpoint) Name() string { return "kept" }
+
+func (k keptCheckpoint) Latest(_ context.Context, tenantID string) (*audit.Head, error) {
+	if tenantID != k.tenantID {
+		return nil, nil
+	}
+	h := k.head
+	return &h, nil
+}
+
+// KeptCheckpoint opens a signed checkpoint kept outside the database (the
+// checkpoint field of GET /v1/audit/checkpoint) for VerifyAuditTrail: the
+// chain it names must still reach its size with the MAC it signed. It
+// returns the tenant id the checkpoint is for.
+func (e *Engine) KeptCheckpoint(ctx context.Context, signed []byte) (audit.Checkpoint, string, error) {
+	vk, err := e.AuditVerifierKey(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	origin, _, _ := strings.Cut(string(signed), "\n")
+	tenantID, ok := strings.CutPrefix(origin, checkpoint.OriginPrefix)
+	if !ok {
+		return nil, "", engram.Errorf(engram.CodeInvalid, "not an Engram audit checkpoint")
+	}
+	cp, err := checkpoint.Open(signed, origin, vk)
+	if err != nil {
+		return nil, "", engram.Errorf(engram.CodeInvalid, "the checkpoint does not verify under this deployment's key: %v", err)
+	}
+	mac, ok := chainMACOf(cp)
+	if !ok {
+		return nil, "", engram.Errorf(engram.CodeInvalid, "the checkpoint carries no chain MAC")
+	}
+	return keptCheckpoint{tenantID: tenantID, head: audit.Head{TenantID: tenantID, Seq: cp.Size, MAC: mac}}, tenantID, nil
 }
