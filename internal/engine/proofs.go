@@ -69,33 +69,68 @@ func (l storeLog) NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byt
 	return hs, nil
 }
 
-// prover returns the chain's prover with its tombstones and the sealed tree
-// size (0: nothing sealed yet).
-func (e *Engine) prover(ctx context.Context, tenantID string) (*checkpoint.Prover, uint64, error) {
+// sealedSize returns the chain's sealed tree size (0: nothing sealed).
+func (e *Engine) sealedSize(ctx context.Context, tenantID string) (uint64, error) {
+	var tr *store.AuditTree
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		tr, err = tx.AuditTree(ctx, tenantID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return tr.Size, nil
+}
+
+// tombstones returns the chain's dropped segments. Retention drops oldest
+// first, so they are the segments before the first live one.
+func (e *Engine) tombstones(ctx context.Context, tenantID string) ([]checkpoint.Tombstone, error) {
 	var tombs []checkpoint.Tombstone
-	var size uint64
-	var after uint64
-	for {
+	for after := uint64(0); ; {
 		var page []store.AuditSegment
 		if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 			page, err = tx.AuditSegments(ctx, tenantID, after, 1000)
 			return err
 		}); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, s := range page {
-			after, size = s.First, s.Last
-			if s.DroppedAt != nil {
-				tombs = append(tombs, checkpoint.Tombstone{Tenant: tenantID, First: s.First - 1, Last: s.Last - 1, Root: s.Root,
-					Range: s.Range, Checkpoint: s.Checkpoint, ChainMAC: s.ChainMAC})
+			if s.DroppedAt == nil {
+				return tombs, nil
 			}
+			after = s.First
+			tombs = append(tombs, checkpoint.Tombstone{Tenant: tenantID, First: s.First - 1, Last: s.Last - 1, Root: s.Root,
+				Range: s.Range, Checkpoint: s.Checkpoint, ChainMAC: s.ChainMAC})
 		}
 		if len(page) < 1000 {
-			break
+			return tombs, nil
 		}
 	}
-	p, err := checkpoint.NewProver(storeLog{st: e.st, tenant: tenantID}, tombs...)
-	return p, size, err
+}
+
+// prove runs fn with a prover over the stored nodes. Proofs of live entries
+// and between checkpoints never need a node inside a dropped segment, so
+// the tombstones (which accumulate for ever) are loaded only when a node
+// turned out to be pruned, and fn runs again with them.
+func (e *Engine) prove(ctx context.Context, tenantID string, fn func(*checkpoint.Prover) error) error {
+	pr, err := checkpoint.NewProver(storeLog{st: e.st, tenant: tenantID})
+	if err != nil {
+		return err
+	}
+	if err := fn(pr); !errors.Is(err, checkpoint.ErrPruned) {
+		return err
+	}
+	tombs, err := e.tombstones(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if pr, err = checkpoint.NewProver(storeLog{st: e.st, tenant: tenantID}, tombs...); err != nil {
+		return err
+	}
+	return fn(pr)
 }
 
 // checkpointAt returns the signed checkpoint of the given tree size, "" when
@@ -167,7 +202,7 @@ func (e *Engine) AuditInclusion(ctx context.Context, seq, size uint64) (out *eng
 	if err != nil {
 		return nil, err
 	}
-	pr, sealed, err := e.prover(ctx, p.TenantID)
+	sealed, err := e.sealedSize(ctx, p.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +222,11 @@ func (e *Engine) AuditInclusion(ctx context.Context, seq, size uint64) (out *eng
 	if len(recs) == 0 || recs[0].Entry.Seq != seq {
 		return nil, proofErr(checkpoint.ErrPruned)
 	}
-	proof, err := pr.Inclusion(ctx, seq-1, size)
-	if err != nil {
+	var proof [][]byte
+	if err := e.prove(ctx, p.TenantID, func(pr *checkpoint.Prover) (err error) {
+		proof, err = pr.Inclusion(ctx, seq-1, size)
+		return err
+	}); err != nil {
 		return nil, proofErr(err)
 	}
 	cp, err := e.checkpointAt(ctx, p.TenantID, size)
@@ -208,7 +246,7 @@ func (e *Engine) AuditConsistency(ctx context.Context, from, to uint64) (out *en
 	if err != nil {
 		return nil, err
 	}
-	pr, sealed, err := e.prover(ctx, p.TenantID)
+	sealed, err := e.sealedSize(ctx, p.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +256,11 @@ func (e *Engine) AuditConsistency(ctx context.Context, from, to uint64) (out *en
 	if from == 0 || from > to || to > sealed {
 		return nil, invalid("need 1 <= from <= to <= the sealed log (%d entries)", sealed)
 	}
-	proof, err := pr.Consistency(ctx, from, to)
-	if err != nil {
+	var proof [][]byte
+	if err := e.prove(ctx, p.TenantID, func(pr *checkpoint.Prover) (err error) {
+		proof, err = pr.Consistency(ctx, from, to)
+		return err
+	}); err != nil {
 		return nil, proofErr(err)
 	}
 	out = &engram.AuditConsistencyProof{From: from, To: to, Proof: proof}
@@ -310,10 +351,6 @@ func (e *Engine) AuditBundle(ctx context.Context, tenantID string, first uint64)
 	if seg.DroppedAt != nil {
 		return nil, proofErr(checkpoint.ErrPruned)
 	}
-	pr, _, err := e.prover(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
 	var entries [][]byte
 	for after := seg.First - 1; after < seg.Last; {
 		var recs []store.AuditRecord
@@ -334,14 +371,17 @@ func (e *Engine) AuditBundle(ctx context.Context, tenantID string, first uint64)
 			after = recs[i].Entry.Seq
 		}
 	}
-	b, err := checkpoint.NewBundle(ctx, pr, tenantID, seg.First-1, entries, latest.Checkpoint)
-	if err != nil {
-		return nil, proofErr(err)
-	}
-	if latest.First != seg.First {
-		if err := b.AddConsistency(ctx, pr, seg.Checkpoint); err != nil {
-			return nil, proofErr(err)
+	var b *checkpoint.Bundle
+	if err := e.prove(ctx, tenantID, func(pr *checkpoint.Prover) (err error) {
+		if b, err = checkpoint.NewBundle(ctx, pr, tenantID, seg.First-1, entries, latest.Checkpoint); err != nil {
+			return err
 		}
+		if latest.First != seg.First {
+			return b.AddConsistency(ctx, pr, seg.Checkpoint)
+		}
+		return nil
+	}); err != nil {
+		return nil, proofErr(err)
 	}
 	return b, nil
 }
