@@ -251,8 +251,9 @@ func (e *Engine) sweepChain(ctx context.Context, tenantID string) (segs, entries
 	if err != nil {
 		return 0, 0, false, err
 	}
+	var rec *store.AuditRecord
 	err = e.st.Write(ctx, func(tx store.Tx) error {
-		segs, entries, held = 0, 0, false
+		segs, entries, held, rec = 0, 0, false, nil
 		// Re-checked in the dropping transaction: a hold placed since the
 		// read above wins.
 		if err := checkHold(ctx, tx, tenantID, anyHold); err != nil {
@@ -300,10 +301,13 @@ func (e *Engine) sweepChain(ctx context.Context, tenantID string) (segs, entries
 		if o.Transport == "" {
 			o.Transport = "system"
 		}
-		_, err = audit.Append(ctx, tx, mac, &engram.AuditEntry{Time: now, TenantID: tenantID, Action: engram.AuditSweep,
+		rec, err = audit.Append(ctx, tx, mac, &engram.AuditEntry{Time: now, TenantID: tenantID, Action: engram.AuditSweep,
 			TargetType: engram.TargetAudit, TargetID: fmt.Sprintf("%d-%d", first, last), Outcome: engram.OutcomeSuccess,
 			IP: o.IP, RequestID: o.RequestID, Transport: o.Transport})
 		return err
 	})
+	if err == nil && rec != nil {
+		e.publish(ctx, rec) // sinks see the sweep like any entry
+	}
 	return segs, entries, held, err
 }
