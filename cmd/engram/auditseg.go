@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
-	"github.com/engram-memory/engram/internal/engine"
 )
 
 type auditKeyCmd struct {
@@ -157,7 +156,8 @@ func (c *auditSweepCmd) Run(ctx context.Context, s *ioStreams) error {
 	return nil
 }
 
-// sealFlags are serve's audit sealing and retention settings.
+// sealFlags are serve's audit sealing settings; the defaults are
+// engine.DefaultSealEntries and engine.DefaultSealAge.
 type sealFlags struct {
 	SealEntries int           `name:"audit-seal-entries" default:"1000" help:"Seal an audit segment once it holds this many entries."`
 	SealAge     time.Duration `name:"audit-seal-age" default:"1m" help:"Seal an audit segment once its oldest entry is this old."`
@@ -167,5 +167,3 @@ type sealFlags struct {
 func (f sealFlags) policy() checkpoint.Policy {
 	return checkpoint.Policy{MaxEntries: uint64(max(f.SealEntries, 1)), MaxAge: f.SealAge}
 }
-
-var _ = engine.DefaultSealEntries

@@ -283,8 +283,8 @@ func (c SignedCheckpoints) Floor(ctx context.Context, tenantID string) (uint64, 
 	}
 }
 
-// RunAuditSealer seals due segments (and, once retention lands, sweeps)
-// every `every` until ctx ends; report receives failures, which are retried
+// RunAuditSealer seals due segments, then runs the retention sweep, every
+// `every` until ctx ends; report receives failures, which are retried
 // on the next tick. It returns when ctx is done, so the caller can wait for
 // it before closing the store.
 func (e *Engine) RunAuditSealer(ctx context.Context, every time.Duration, p checkpoint.Policy, report func(error)) {
