@@ -2,16 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/audit"
 )
 
 type auditCmd struct {
-	List   auditListCmd   `cmd:"" help:"Show the tenant's audit trail, newest first (needs the audit:read scope)."`
-	Verify auditVerifyCmd `cmd:"" help:"Check the tamper-evident audit chains (offline, against --data)."`
+	List        auditListCmd        `cmd:"" help:"Show the tenant's audit trail, newest first (needs the audit:read scope)."`
+	Verify      auditVerifyCmd      `cmd:"" help:"Check the tamper-evident audit chains and signed checkpoints (offline, against --data)."`
+	Key         auditKeyCmd         `cmd:"" help:"Print the checkpoint verifier (public) key customers check bundles with (offline)."`
+	Seal        auditSealCmd        `cmd:"" help:"Seal due audit segments now (offline; serve does it in the background)."`
+	Prove       auditProveCmd       `cmd:"" help:"Export a sealed segment as a proof bundle (offline)."`
+	CheckBundle auditCheckBundleCmd `cmd:"" name:"check-bundle" help:"Verify an exported bundle with nothing but the verifier key."`
+	Retention   auditRetentionCmd   `cmd:"" help:"Set a tenant's audit retention in days (offline)."`
+	Sweep       auditSweepCmd       `cmd:"" help:"Drop expired sealed audit segments now, leaving tombstones (offline)."`
 }
 
 type auditListCmd struct {
@@ -70,7 +79,8 @@ func (c *auditListCmd) Run(ctx context.Context, s *ioStreams) error {
 }
 
 type auditVerifyCmd struct {
-	Tenant string `name:"tenant" help:"Verify only this tenant's chain (default: every chain, the system chain included)."`
+	Tenant     string `name:"tenant" help:"Verify only this tenant's chain (default: every chain, the system chain included)."`
+	Checkpoint string `name:"checkpoint" type:"existingfile" help:"A signed checkpoint kept outside the database (GET /v1/audit/checkpoint): catches a rollback of the whole database."`
 	dataFlags
 }
 
@@ -90,7 +100,24 @@ func (c *auditVerifyCmd) Run(ctx context.Context, s *ioStreams) error {
 	for _, t := range ts {
 		names[t.ID] = t.Name
 	}
-	reports, err := l.VerifyAudit(ctx, c.Tenant, c.Tenant == "")
+	var kept []audit.Checkpoint
+	if c.Checkpoint != "" {
+		b, err := os.ReadFile(c.Checkpoint)
+		if err != nil {
+			return err
+		}
+		// Accept the note itself or the JSON of GET /v1/audit/checkpoint.
+		var info engram.AuditCheckpointInfo
+		if json.Unmarshal(b, &info) == nil && info.Checkpoint != "" {
+			b = []byte(info.Checkpoint)
+		}
+		cp, _, err := l.KeptCheckpoint(ctx, b)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		kept = append(kept, cp)
+	}
+	reports, err := l.VerifyAuditTrail(ctx, c.Tenant, c.Tenant == "", kept...)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 type serveCmd struct {
 	dataFlags
 	embedFlags
+	sealFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -74,6 +75,18 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}()
 	defer func() { mstop(); <-mdone }()
 
+	// Audit sealing and the retention sweep: one loop, stopped (and waited
+	// for) before the store closes, like maintenance.
+	actx, astop := context.WithCancel(context.WithoutCancel(ctx))
+	adone := make(chan struct{})
+	go func() {
+		defer close(adone)
+		l.RunAuditSealer(actx, c.SealEvery, c.sealFlags.policy(), func(err error) {
+			log.Error("audit sealing failed; retrying later", "component", "audit", "error", err)
+		})
+	}()
+	defer func() { astop(); <-adone }()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -93,7 +106,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, Logger: log, Version: version, Metrics: reg,
+			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Logger: log, Version: version, Metrics: reg,
 			Health: map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:    mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
 		}),

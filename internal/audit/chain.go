@@ -92,6 +92,17 @@ type Verifier struct {
 	// Checkpoints are consulted besides the store's own head record
 	// (StoredHead), which Verify always checks.
 	Checkpoints []Checkpoint
+	// Floor, when set, says where the chain starts after retention dropped
+	// its oldest entries; nil walks from seq 1.
+	Floor Floor
+}
+
+// Floor is where a chain resumes after retention: entries up to Seq were
+// dropped, and MAC is the chain value after entry Seq (0 and nil when
+// nothing was dropped). It must be vouched for independently of the rows
+// it replaces (a signed tombstone); a bad one wraps ErrBadCheckpoint.
+type Floor interface {
+	Floor(ctx context.Context, tenantID string) (seq uint64, mac []byte, err error)
 }
 
 // walkPage bounds one read transaction of a verification walk.
@@ -128,6 +139,21 @@ func (v *Verifier) Verify(ctx context.Context, tenantID string) (*Report, error)
 	keysByVersion := map[int][]byte{}
 	var prev []byte
 	var after uint64
+	if v.Floor != nil {
+		seq, mac, err := v.Floor.Floor(ctx, tenantID)
+		if err != nil && !errors.Is(err, ErrBadCheckpoint) {
+			return nil, fmt.Errorf("chain floor: %w", err)
+		}
+		if err != nil {
+			rep.Problem = &Problem{TenantID: tenantID, Kind: KindCheckpoint, Detail: fmt.Sprintf("retention tombstone: %v", err)}
+			return rep, nil
+		}
+		after, prev = seq, mac
+		if _, ok := macs[after]; ok {
+			macs[after] = mac
+		}
+	}
+	floor := after
 	for {
 		var page []store.AuditRecord
 		if err := v.Store.Read(ctx, func(tx store.Tx) (err error) {
@@ -173,7 +199,8 @@ func (v *Verifier) Verify(ctx context.Context, tenantID string) (*Report, error)
 	}
 	rep.LastSeq = after
 	for i, h := range heads {
-		if h == nil {
+		if h == nil || (h.Seq < floor && floor > 0) {
+			// Vouches only for entries retention dropped.
 			continue
 		}
 		if h.Seq > after {

@@ -52,8 +52,17 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 		return nil, err
 	}
 	subject := subjectOf(engram.Scope{UserID: userID}, p)
+	ref, err := e.userRef(ctx, p.TenantID, userID)
+	if err != nil {
+		return nil, err
+	}
 	var er *store.Erasure
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
+		// Checked in the erasing transaction: a hold placed concurrently
+		// either committed first (and refuses this) or comes after.
+		if err := checkHold(ctx, tx, p.TenantID, ref); err != nil {
+			return err
+		}
 		if er, err = tx.DeleteSubject(ctx, p.TenantID, subject); err != nil {
 			return err
 		}
@@ -90,6 +99,9 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasu
 	defer func() { err = e.operator(ctx, "", engram.AuditTenantForget, engram.TargetTenant, t.ID, err) }()
 	var er *store.Erasure
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
+		if err := checkHold(ctx, tx, t.ID, anyHold); err != nil {
+			return err
+		}
 		er, err = tx.DeleteTenant(ctx, t.ID)
 		return err
 	})

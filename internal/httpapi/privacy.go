@@ -16,7 +16,8 @@ type userInput struct {
 func registerPrivacy(api huma.API, svc engram.PrivacyService) {
 	o := op("forgetUser", http.MethodDelete, "/v1/users/{user_id}",
 		"Forget an end user: destroy their key and delete their memories, history and index entries", http.StatusOK, "privacy")
-	o.Description = "Crypto-shredding erasure (GDPR Art. 17). Needs the users:forget scope. Returns a receipt with counts; nothing of the user remains readable, in the database or in its backups once they expire."
+	o.Description = "Crypto-shredding erasure (GDPR Art. 17). Needs the users:forget scope. Returns a receipt with counts; nothing of the user remains readable, in the database or in its backups once they expire. A legal hold on the tenant or on this user refuses it with 409 legal_hold."
+	o.Errors = append(o.Errors, http.StatusConflict)
 	huma.Register(api, o, func(ctx context.Context, in *userInput) (*struct{ Body *engram.Erasure }, error) {
 		r, err := svc.ForgetUser(ctx, in.UserID)
 		if err != nil {

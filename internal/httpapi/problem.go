@@ -37,6 +37,7 @@ var statusOf = map[string]int{
 	engram.CodeForbidden:       http.StatusForbidden,
 	engram.CodeNotFound:        http.StatusNotFound,
 	engram.CodeConflict:        http.StatusConflict,
+	engram.CodeHeld:            http.StatusConflict, // erasure refused by a legal hold
 	engram.CodeTooLarge:        http.StatusRequestEntityTooLarge,
 	engram.CodeRateLimited:     http.StatusTooManyRequests,
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
@@ -45,6 +46,9 @@ var statusOf = map[string]int{
 
 // codeOf maps statuses that huma or net/http produce on their own.
 func codeOf(status int) string {
+	if status == http.StatusConflict {
+		return engram.CodeConflict // not CodeHeld, which shares the status
+	}
 	for code, s := range statusOf {
 		if s == status {
 			return code

@@ -23,10 +23,13 @@ type Config struct {
 	Keys     engram.KeyService
 	Privacy  engram.PrivacyService
 	// Audit serves GET /v1/audit; nil leaves the route out.
-	Audit   engram.AuditService
-	Auth    engram.Authenticator
-	Logger  *slog.Logger
-	Version string
+	Audit engram.AuditService
+	// AuditProofs serves checkpoints, proofs, segments and legal holds
+	// under /v1/audit/; nil leaves them out.
+	AuditProofs engram.AuditProofService
+	Auth        engram.Authenticator
+	Logger      *slog.Logger
+	Version     string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
@@ -91,6 +94,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerKeys(api, cfg.Keys)
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
+	registerAuditProofs(api, cfg.AuditProofs)
 	return api
 }
 

@@ -203,7 +203,7 @@ func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 			}
 			ws = append(ws, ks...)
 		}
-		for _, purpose := range []string{PurposePepper, PurposeAuditRoot} {
+		for _, purpose := range []string{PurposePepper, PurposeAuditRoot, PurposeAuditCheckpoint} {
 			ps, err := tx.Keys(ctx, "", purpose)
 			if err != nil {
 				return err

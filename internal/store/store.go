@@ -168,6 +168,92 @@ type Tx interface {
 	// AuditChains lists the tenant ids that have audit records or a head
 	// ("" for the system chain), in byte order.
 	AuditChains(ctx context.Context) ([]string, error)
+
+	// Sealed segments (docs/AUDIT.md). Seqs count from 1; the log tree's
+	// leaf i is seq i+1.
+	//
+	// AuditTree returns the chain's log tree state after its latest seal;
+	// ErrNotFound before the first seal.
+	AuditTree(ctx context.Context, tenantID string) (*AuditTree, error)
+	// SealAuditSegment stores a sealed segment, the nodes its seal computed
+	// and the new tree state, in this transaction. ErrConflict when the
+	// segment's first seq is already sealed.
+	SealAuditSegment(ctx context.Context, s *AuditSegment, nodes []AuditNode, tree *AuditTree) error
+	// AuditSegments returns up to limit segments (tombstones included)
+	// with first seq > after, in order.
+	AuditSegments(ctx context.Context, tenantID string, after uint64, limit int) ([]AuditSegment, error)
+	// AuditSegment returns the segment starting at first; ErrNotFound.
+	AuditSegment(ctx context.Context, tenantID string, first uint64) (*AuditSegment, error)
+	// LatestAuditSegment returns the chain's newest segment; ErrNotFound.
+	LatestAuditSegment(ctx context.Context, tenantID string) (*AuditSegment, error)
+	// AuditSegmentCovering returns the segment holding seq; ErrNotFound.
+	AuditSegmentCovering(ctx context.Context, tenantID string, seq uint64) (*AuditSegment, error)
+	// AuditNodes returns the stored node hashes for ids, in order, with
+	// nil for a node not stored.
+	AuditNodes(ctx context.Context, tenantID string, ids []AuditNodeID) ([][]byte, error)
+	// DropAuditSegment deletes the entries of the segment starting at
+	// first and the nodes strictly inside it (leaves included), and marks
+	// it dropped at t: the row becomes its tombstone. ErrNotFound when no
+	// such live segment exists. It returns the entries deleted.
+	DropAuditSegment(ctx context.Context, tenantID string, first uint64, t time.Time) (int, error)
+	// AuditRetention returns the chain's retention in days; ErrNotFound
+	// when the default applies. SetAuditRetention sets it.
+	AuditRetention(ctx context.Context, tenantID string) (int, error)
+	SetAuditRetention(ctx context.Context, tenantID string, days int) error
+	// PutAuditHold stores a legal hold (ErrConflict on a taken id);
+	// AuditHolds lists a tenant's holds, oldest first; DeleteAuditHold
+	// removes one (ErrNotFound).
+	PutAuditHold(ctx context.Context, h *AuditHold) error
+	AuditHolds(ctx context.Context, tenantID string) ([]AuditHold, error)
+	DeleteAuditHold(ctx context.Context, tenantID, id string) error
+}
+
+// AuditTree is a chain's log tree after a seal: its size (= the last
+// sealed seq) and compact range.
+type AuditTree struct {
+	TenantID string
+	Size     uint64
+	Frontier [][]byte
+}
+
+// AuditSegment is a sealed run [First, Last] of a chain's seqs: its
+// standalone root, its compact range in the log tree, the tree after the
+// seal, the signed checkpoint and the chain MAC of entry Last. DroppedAt
+// is set once retention deleted its entries (the row is then a tombstone).
+type AuditSegment struct {
+	TenantID   string
+	First      uint64
+	Last       uint64
+	Root       []byte
+	Range      [][]byte
+	TreeSize   uint64
+	TreeRoot   []byte
+	Checkpoint []byte
+	ChainMAC   []byte
+	SealedAt   time.Time
+	DroppedAt  *time.Time
+}
+
+// AuditNodeID names a perfect subtree of the log tree (level 0: a leaf).
+type AuditNodeID struct {
+	Level uint
+	Index uint64
+}
+
+// AuditNode is a stored node hash.
+type AuditNode struct {
+	ID   AuditNodeID
+	Hash []byte
+}
+
+// AuditHold is a legal hold on a tenant's trail and erasures: UserRef is
+// the pseudonym of a held user_id ("" holds the whole tenant).
+type AuditHold struct {
+	TenantID   string
+	ID         string
+	UserRef    string
+	ReasonCode string
+	CreatedAt  time.Time
 }
 
 // AuditRecord is a stored audit entry: the entry, the version of the audit

@@ -229,3 +229,20 @@ func sameNameVkey(t *testing.T) string {
 	_, vkey := testKeys("")
 	return vkey
 }
+
+// TestEd25519SignerPlusInKey: a public key whose base64 holds '+' (the
+// zero seed's does not; this seed's does) still yields a signer.
+func TestEd25519SignerPlusInKey(t *testing.T) {
+	for i := 0; i < 64; i++ {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0] = byte(i)
+		priv := ed25519.NewKeyFromSeed(seed)
+		signer, vkey, err := checkpoint.NewEd25519Signer(checkpoint.KeyName, priv)
+		if err != nil {
+			t.Fatalf("seed %d (verifier %q): %v", i, vkey, err)
+		}
+		if _, err := note.NewVerifier(vkey); err != nil || signer == nil {
+			t.Fatalf("seed %d: %v", i, err)
+		}
+	}
+}

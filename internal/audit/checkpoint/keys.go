@@ -31,8 +31,9 @@ func NewEd25519Signer(name string, key ed25519.PrivateKey) (note.Signer, string,
 	if err != nil {
 		return nil, "", fmt.Errorf("ed25519 signer name %q: %w", name, ErrMalformed)
 	}
-	// vkey is "name+hash+data" with an 8-hex-digit hash.
-	fields := strings.Split(vkey, "+")
+	// vkey is "name+hash+data" with an 8-hex-digit hash; data is standard
+	// base64 and may itself contain '+', so split at the first two only.
+	fields := strings.SplitN(vkey, "+", 3)
 	if len(fields) != 3 {
 		return nil, "", fmt.Errorf("ed25519 signer name %q: %w", name, ErrMalformed)
 	}

@@ -67,6 +67,11 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		// verified, and its IPs and pseudonyms are the tenant's data.
 		{nil, "erase audit entries", `DELETE FROM audit_entries WHERE tenant_id = ?`},
 		{nil, "erase audit head", `DELETE FROM audit_heads WHERE tenant_id = ?`},
+		{nil, "erase audit tree", `DELETE FROM audit_trees WHERE tenant_id = ?`},
+		{nil, "erase audit segments", `DELETE FROM audit_segments WHERE tenant_id = ?`},
+		{nil, "erase audit nodes", `DELETE FROM audit_nodes WHERE tenant_id = ?`},
+		{nil, "erase audit retention", `DELETE FROM audit_retention WHERE tenant_id = ?`},
+		{nil, "erase audit holds", `DELETE FROM audit_holds WHERE tenant_id = ?`},
 	}
 	for _, s := range steps {
 		var n int

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditSegments", testAuditSegments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
