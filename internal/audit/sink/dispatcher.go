@@ -2,10 +2,12 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -175,4 +177,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(dropped))
+}
+
+// Publish adapts the Dispatcher to the engine's audit hook (audit.Sink,
+// satisfied structurally so that this package stays free of the store):
+// it wraps one chained entry in an Event and Sends it. The event's time is
+// the entry's own "time" field, so a redelivered or replayed entry keeps
+// the time it was recorded at; an entry without a readable time is
+// refused, as Send refuses invalid JSON, rather than stamped with a time
+// it does not have.
+func (d *Dispatcher) Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error {
+	var head struct {
+		Time time.Time `json:"time"`
+	}
+	if err := json.Unmarshal(entryJSON, &head); err != nil || head.Time.IsZero() {
+		// The entry is never quoted: only which one.
+		err := fmt.Errorf("audit sinks: entry %s:%d has no readable time", tenantID, seq)
+		d.dropped.Add(1)
+		if d.mode == FailClosed {
+			return fmt.Errorf("%w: %w", ErrNoSinkAccepted, err)
+		}
+		d.log.Error("audit entry reached no sink", "event", Event{TenantID: tenantID, Seq: seq}.ID(), "err", err)
+		return nil
+	}
+	return d.Send(ctx, Event{TenantID: tenantID, Seq: seq, Time: head.Time, JSON: entryJSON})
 }
