@@ -47,6 +47,21 @@ func fullSpool(t *testing.T, n int) *sink.Dispatcher {
 	return d
 }
 
+// owner creates tenant "t" and returns it with its owner's context.
+func owner(t *testing.T, e *engine.Engine) (*engram.NewTenant, context.Context) {
+	t.Helper()
+	ctx := context.Background()
+	nt, err := e.CreateTenant(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Authenticate(ctx, nt.Key.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nt, engram.WithPrincipal(ctx, p)
+}
+
 // TestFailClosedRollsBack: once no sink accepts entries, every mutating
 // action answers unavailable and changes nothing; reads still work; each
 // refusal is in the chain as a failure, and the chain verifies.
@@ -61,15 +76,7 @@ func TestFailClosedRollsBack(t *testing.T) {
 		reported = append(reported, err)
 	}))
 	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx := engram.WithPrincipal(ctx, p)
+	_, pctx := owner(t, e)
 	res, err := e.Add(pctx, engram.AddRequest{Content: "first", Scope: engram.Scope{UserID: "u1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -171,16 +178,7 @@ func TestFailClosedOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := testserver.NewEngine(t, engine.WithAuditSinkFailClosed(d, nil))
-	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx := engram.WithPrincipal(ctx, p)
+	nt, pctx := owner(t, e)
 	var wg sync.WaitGroup
 	const writers, each = 6, 8
 	errs := make(chan error, writers*each)
