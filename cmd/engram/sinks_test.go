@@ -576,3 +576,21 @@ func TestAuditSinkConfigErrors(t *testing.T) {
 		t.Errorf("a rejected configuration created the store: %v", err)
 	}
 }
+
+// TestBenchAPIAuditSink: `engram bench api --audit-sink` measures with the
+// sink it is given, and never with a deployment's ENGRAM_AUDIT_SINKS.
+func TestBenchAPIAuditSink(t *testing.T) {
+	dir := t.TempDir()
+	given, deployed := filepath.Join(dir, "bench.jsonl"), filepath.Join(dir, "deployed.jsonl")
+	out := mustEngram(t, []string{"ENGRAM_AUDIT_SINKS=file:" + deployed}, "bench", "api", "--n", "5", "--embedder", "none",
+		"--audit-fail-closed", "--audit-sink", "file:"+given)
+	if !strings.Contains(out, "audit sinks: 1 (fail-closed true)") {
+		t.Errorf("bench output: %q", out)
+	}
+	if n := len(readFileSink(t, given)); n < 10 {
+		t.Errorf("the benchmark's sink has %d entries, want ≥ 10", n)
+	}
+	if _, err := os.Stat(deployed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the benchmark wrote to ENGRAM_AUDIT_SINKS: %v", err)
+	}
+}
