@@ -12,6 +12,7 @@ import (
 
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/bench"
+	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 )
 
@@ -67,16 +68,34 @@ func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
 
 type benchAPICmd struct {
 	embedFlags
-	N    int    `name:"n" default:"1000" help:"Requests of each kind."`
-	Seed uint64 `name:"seed" default:"1" help:"Seed of the synthetic text."`
-	JSON bool   `name:"json" help:"Print one JSON object."`
+	// The serve flags without their environment variables, so that the
+	// audit write overhead can be measured with real sinks
+	// (docs/BENCHMARKS.md) but a shell that has a deployment's
+	// ENGRAM_AUDIT_SINKS set never sends benchmark entries there.
+	AuditSinks      []string `name:"audit-sink" sep:"none" placeholder:"SPEC" help:"Measure with this audit sink (repeatable; syntax of serve's --audit-sink). ENGRAM_AUDIT_SINKS is ignored here."`
+	AuditFailClosed bool     `name:"audit-fail-closed" help:"Measure fail-closed mode (entries sent inside the write transaction)."`
+	N               int      `name:"n" default:"1000" help:"Requests of each kind."`
+	Seed            uint64   `name:"seed" default:"1" help:"Seed of the synthetic text."`
+	JSON            bool     `name:"json" help:"Print one JSON object."`
 }
 
 func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.N < 1 {
 		return errors.New("--n must be at least 1")
 	}
-	l, err := scratchEngine(ctx, &c.embedFlags)
+	af := auditSinkFlags{AuditSinks: c.AuditSinks, AuditFailClosed: c.AuditFailClosed}
+	specs, err := af.parse()
+	if err != nil {
+		return err
+	}
+	sinks, sinkOpts, err := af.open(specs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if sinks != nil {
+		defer sinks.Close() // last: after the server and the store
+	}
+	l, err := scratchEngine(ctx, &c.embedFlags, sinkOpts...)
 	if err != nil {
 		return err
 	}
@@ -99,7 +118,7 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.JSON {
 		return json.NewEncoder(s.out).Encode(res)
 	}
-	fmt.Fprintf(s.out, "requests  %d of each, one at a time, over loopback HTTP\n", res.Requests)
+	fmt.Fprintf(s.out, "requests  %d of each, one at a time, over loopback HTTP; audit sinks: %d (fail-closed %v)\n", res.Requests, len(specs), c.AuditFailClosed)
 	fmt.Fprintf(s.out, "add       p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (%.0f adds/s)\n", res.Add.P50, res.Add.P95, res.Add.P99, res.AddPerS)
 	fmt.Fprintf(s.out, "search    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (over %d memories)\n", res.Search.P50, res.Search.P95, res.Search.P99, res.Requests)
 	return nil
@@ -134,11 +153,12 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 
 // scratchEngine opens an engine on a temporary data directory that Close
 // removes: benchmarks never touch a user's data.
-func scratchEngine(ctx context.Context, f *embedFlags) (*scratch, error) {
+func scratchEngine(ctx context.Context, f *embedFlags, extra ...engine.Option) (*scratch, error) {
 	eopts, err := f.options(ctx)
 	if err != nil {
 		return nil, err
 	}
+	eopts = append(eopts, extra...)
 	dir, err := os.MkdirTemp("", "engram-bench-")
 	if err != nil {
 		return nil, err

@@ -50,8 +50,14 @@ type server struct {
 
 func startServer(t *testing.T, data string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "ENGRAM_API_KEY=")
+	return startServerWith(t, data, nil)
+}
+
+// startServerWith starts `engram serve` with extra environment and flags.
+func startServerWith(t *testing.T, data string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "ENGRAM_API_KEY="), env...)
 	s := &server{cmd: cmd, stdout: &testserver.SyncBuffer{}, stderr: &testserver.SyncBuffer{}}
 	cmd.Stdout = s.stdout
 	pr, pw, err := os.Pipe()

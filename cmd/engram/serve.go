@@ -25,6 +25,7 @@ type serveCmd struct {
 	dataFlags
 	embedFlags
 	sealFlags
+	auditSinkFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -50,11 +51,29 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return fmt.Errorf("cryptographic self-test failed; not serving: %w", err)
 	}
 
+	specs, err := c.auditSinkFlags.parse()
+	if err != nil {
+		return err
+	}
 	opts, err := c.embedFlags.options(ctx)
 	if err != nil {
 		return err
 	}
-	l, err := openLocal(ctx, c.Data, opts...)
+	sinks, sinkOpts, err := c.auditSinkFlags.open(specs, log)
+	if err != nil {
+		return err
+	}
+	if sinks != nil {
+		// Deferred first, so it runs last: after the HTTP server drained
+		// (below), maintenance stopped and the store closed, nothing can
+		// record an entry any more.
+		defer func() {
+			if err := sinks.Close(); err != nil {
+				log.Error("closing audit sinks", "component", "audit-sink", "error", err)
+			}
+		}()
+	}
+	l, err := openLocal(ctx, c.Data, append(opts, sinkOpts...)...)
 	if err != nil {
 		return err
 	}
@@ -99,6 +118,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}
 		return float64(n)
 	}))
+	if sinks != nil {
+		reg.MustRegister(sinks.Collector())
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

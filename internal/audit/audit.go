@@ -148,7 +148,9 @@ func JSON(e *engram.AuditEntry, keyVersion int, mac []byte) []byte {
 	return b
 }
 
-// Sink receives every entry after the transaction holding it committed.
+// Sink receives every entry after the transaction holding it committed
+// (in fail-closed mode, the entries of mutating actions just before:
+// engine.WithAuditSinkFailClosed).
 // Publish is called from the request's goroutine, so two concurrent
 // requests of one tenant may publish seq n+1 before seq n: a sink that needs
 // order sorts by seq, and a gap it never fills means a lost publication

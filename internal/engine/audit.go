@@ -17,7 +17,34 @@ import (
 // s; report (may be nil) receives the sink's errors, which never undo the
 // action: the entry is already in the database and its chain.
 func WithAuditSink(s audit.Sink, report func(error)) Option {
-	return func(e *Engine) { e.sink, e.sinkErr = s, report }
+	return func(e *Engine) { e.sink, e.sinkErr, e.sinkInTx = s, report, false }
+}
+
+// WithAuditSinkFailClosed is WithAuditSink for fail-closed mode: the entry
+// of a successful mutating action (memories, API keys, forgetting a user,
+// creating a tenant) is handed to s inside the action's write transaction,
+// as its last step before commit, and an error from s rolls the
+// transaction back, so the action fails with CodeUnavailable and nothing of
+// it is written. The refusal is itself recorded as a failure entry, which,
+// like the entries of reads and of failed actions, is published after its
+// commit and never fails the request (report receives the error): failing
+// a read because its entry could not be exported would protect nothing
+// that the chain does not already hold.
+//
+// The price: the write transaction, which serialises all writes, stays
+// open for s's latency; and an entry s accepted whose commit then fails
+// leaves s holding a (tenant, seq) the chain reuses for the next entry.
+// Sinks treat the later entry for a (tenant, seq) as authoritative; the
+// chain MAC tells the two apart (docs/AUDIT-SINKS.md).
+func WithAuditSinkFailClosed(s audit.Sink, report func(error)) Option {
+	return func(e *Engine) { e.sink, e.sinkErr, e.sinkInTx = s, report, true }
+}
+
+// errSinksRefused is what a client sees when fail-closed mode refused an
+// action: nothing was written, and retrying later is the right move. The
+// sinks' own errors go to the operator's report, never to the client.
+func errSinksRefused() error {
+	return engram.Errorf(engram.CodeUnavailable, "the audit trail cannot be exported right now, so nothing was changed; try again later")
 }
 
 // action is one audited call: the entry being built, and whether it was
@@ -28,6 +55,7 @@ type action struct {
 	entry  engram.AuditEntry
 	p      *engram.Principal
 	inTx   bool
+	sent   bool // recs went to the sink inside the transaction (fail-closed)
 	recs   []*store.AuditRecord
 	userID string // a personal target, pseudonymised when the entry is built
 }
@@ -72,8 +100,12 @@ func (a *action) record(tx store.Tx) error {
 
 // recordEach appends one success entry per target id (a request that
 // wrote several memories), inside the action's write transaction. Each
-// attempt of a retried transaction starts the list afresh.
+// attempt of a retried transaction starts the list afresh. In fail-closed
+// mode it also hands the entries to the sink, so callers make it the last
+// step of the transaction: anything that could still fail after it would
+// leave the sink holding an entry of an action that never happened.
 func (a *action) recordEach(tx store.Tx, targets []string) error {
+	a.sent = false
 	if a.e.noAudit || a.p == nil {
 		return nil
 	}
@@ -96,6 +128,14 @@ func (a *action) recordEach(tx store.Tx, targets []string) error {
 		a.recs = append(a.recs, r)
 	}
 	a.inTx = true
+	if a.e.sinkInTx {
+		for _, r := range a.recs {
+			if err := a.e.publishInTx(a.ctx, r); err != nil {
+				return err
+			}
+		}
+		a.sent = true
+	}
 	return nil
 }
 
@@ -109,8 +149,10 @@ func (a *action) finish(err error) error {
 		return err
 	}
 	if err == nil && a.inTx {
-		for _, r := range a.recs {
-			a.e.publish(a.ctx, r)
+		if !a.sent {
+			for _, r := range a.recs {
+				a.e.publish(a.ctx, r)
+			}
 		}
 		return nil
 	}
@@ -176,6 +218,22 @@ func (e *Engine) publish(ctx context.Context, r *store.AuditRecord) {
 	if err != nil && e.sinkErr != nil {
 		e.sinkErr(fmt.Errorf("audit sink: tenant %q seq %d: %w", r.Entry.TenantID, r.Entry.Seq, err))
 	}
+}
+
+// publishInTx hands an entry of a mutating action to the sink from inside
+// its transaction (fail-closed mode). An error refuses the action: the
+// caller returns it and the transaction rolls back.
+func (e *Engine) publishInTx(ctx context.Context, r *store.AuditRecord) error {
+	if e.sink == nil || r == nil {
+		return nil
+	}
+	if err := e.sink.Publish(ctx, r.Entry.TenantID, r.Entry.Seq, audit.JSON(&r.Entry, r.KeyVersion, r.MAC)); err != nil {
+		if e.sinkErr != nil {
+			e.sinkErr(fmt.Errorf("audit sink refused tenant %q seq %d; action rolled back: %w", r.Entry.TenantID, r.Entry.Seq, err))
+		}
+		return errSinksRefused()
+	}
+	return nil
 }
 
 // authFailure records a refused credential: in the key's tenant when the

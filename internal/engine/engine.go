@@ -29,9 +29,10 @@ type Engine struct {
 	fields fieldCipher
 	vec    *vectors // nil: keyword search only
 
-	sink    audit.Sink  // nil: entries stay in the database only
-	sinkErr func(error) // receives sink errors; may be nil
-	noAudit bool        // benchmarks only (export_test.go): measures what auditing costs
+	sink     audit.Sink  // nil: entries stay in the database only
+	sinkErr  func(error) // receives sink errors; may be nil
+	sinkInTx bool        // fail-closed: mutating actions publish before commit
+	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -315,18 +315,19 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			}
 			results = append(results, r)
 		}
-		if err := a.recordEach(tx, resultIDs(results)); err != nil {
-			return err
+		if reqHash != nil {
+			keep := make([]idemResult, len(results))
+			for i, r := range results {
+				keep[i] = idemResult{ID: r.ID, Event: r.Event}
+			}
+			b, _ := json.Marshal(keep)
+			if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now}); err != nil {
+				return err
+			}
 		}
-		if reqHash == nil {
-			return nil
-		}
-		keep := make([]idemResult, len(results))
-		for i, r := range results {
-			keep[i] = idemResult{ID: r.ID, Event: r.Event}
-		}
-		b, _ := json.Marshal(keep)
-		return tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now})
+		// Last: in fail-closed mode the entries leave for the sinks here,
+		// and nothing after this may fail but the commit.
+		return a.recordEach(tx, resultIDs(results))
 	})
 	return results, err
 }

@@ -75,8 +75,13 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		if err := tx.CreateAPIKey(ctx, skey); err != nil {
 			return err
 		}
-		created, err = e.recordTenantCreate(ctx, tx, t.ID, sysMAC)
-		return err
+		if created, err = e.recordTenantCreate(ctx, tx, t.ID, sysMAC); err != nil {
+			return err
+		}
+		if e.sinkInTx {
+			return e.publishInTx(ctx, created)
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, engram.Errorf(engram.CodeConflict, "tenant %q already exists", name)
@@ -84,7 +89,9 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	if err != nil {
 		return nil, err
 	}
-	e.publish(ctx, created)
+	if !e.sinkInTx {
+		e.publish(ctx, created)
+	}
 	return &engram.NewTenant{
 		Tenant: engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt},
 		Owner:  engram.Account{ID: acct.ID, TenantID: t.ID, Name: "owner", Role: engram.RoleOwner, CreatedAt: now},

@@ -2,10 +2,12 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,19 +41,15 @@ type counters struct {
 // Dispatcher fans each event out to every sink, in order, and applies its
 // Mode. Safe for concurrent use.
 //
-// Where the engine calls it decides what fail-closed means:
-//
-//   - After commit (recommended): the action and its chained entry are
-//     already durable; an error tells the engine to answer the request with
-//     an error (503) although the change is stored. The chain stays the
-//     source of truth and nothing is lost: the entry is in the database and
-//     the sinks can be back-filled from it. This is the semantics the
-//     engine can offer without a two-phase protocol with the sinks.
-//   - Before commit, inside the write transaction: an error aborts the
-//     transaction, so no action exists that no sink saw (Vault's audit
-//     broker). The price: a sink can hold an entry for an action that then
-//     failed to commit, and the transaction is held open for the sink's
-//     latency. Use it only with fast local sinks (file, spooled webhook).
+// Where the engine calls it decides what fail-closed means. Engram's
+// engine (engine.WithAuditSinkFailClosed) calls it inside the write
+// transaction of a mutating action, as the transaction's last step: an
+// error rolls the action back, so no change exists that no sink saw, and
+// a client's 503 always means "nothing happened". Entries of reads and
+// failures are sent after their commit and never fail the request. The
+// price, documented in docs/AUDIT-SINKS.md: the transaction is held open
+// for the sinks' latency, and a sink can hold an entry whose commit then
+// failed (its seq is reused; the later entry is authoritative).
 type Dispatcher struct {
 	mode    Mode
 	log     *slog.Logger
@@ -175,4 +173,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(dropped))
+}
+
+// Publish adapts the Dispatcher to the engine's audit hook (audit.Sink,
+// satisfied structurally so that this package stays free of the store):
+// it wraps one chained entry in an Event and Sends it. The event's time is
+// the entry's own "time" field, so a redelivered or replayed entry keeps
+// the time it was recorded at; an entry without a readable time is
+// refused, as Send refuses invalid JSON, rather than stamped with a time
+// it does not have.
+func (d *Dispatcher) Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error {
+	var head struct {
+		Time time.Time `json:"time"`
+	}
+	if err := json.Unmarshal(entryJSON, &head); err != nil || head.Time.IsZero() {
+		// The entry is never quoted: only which one.
+		err := fmt.Errorf("audit sinks: entry %s:%d has no readable time", tenantID, seq)
+		d.dropped.Add(1)
+		if d.mode == FailClosed {
+			return fmt.Errorf("%w: %w", ErrNoSinkAccepted, err)
+		}
+		d.log.Error("audit entry reached no sink", "event", Event{TenantID: tenantID, Seq: seq}.ID(), "err", err)
+		return nil
+	}
+	return d.Send(ctx, Event{TenantID: tenantID, Seq: seq, Time: head.Time, JSON: entryJSON})
 }

@@ -128,3 +128,38 @@ func TestEnvelopeRejectsInvalidJSON(t *testing.T) {
 		t.Fatalf("envelope\n got %s\nwant %s", b, want)
 	}
 }
+
+// TestPublish: the engine's hook becomes an Event carrying the entry's own
+// time and bytes; an entry without a time is refused in fail-closed mode
+// and dropped (never sent) in best-effort mode.
+func TestPublish(t *testing.T) {
+	ctx := context.Background()
+	f := &fake{name: "f"}
+	d, err := sink.NewDispatcher(sink.FailClosed, nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := []byte(`{"seq":3,"time":"2026-11-30T20:31:07.123456Z","tenant_id":"t1","action":"memory.create"}`)
+	if err := d.Publish(ctx, "t1", 3, entry); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 11, 30, 20, 31, 7, 123456000, time.UTC)
+	if len(f.got) != 1 || f.got[0].ID() != "t1:3" || !f.got[0].Time.Equal(want) || string(f.got[0].JSON) != string(entry) {
+		t.Fatalf("got %+v", f.got)
+	}
+	for _, bad := range []string{`{"seq":4}`, `not json`} {
+		if err := d.Publish(ctx, "t1", 4, []byte(bad)); !errors.Is(err, sink.ErrNoSinkAccepted) {
+			t.Fatalf("%s: err = %v, want ErrNoSinkAccepted", bad, err)
+		}
+	}
+	be, err := sink.NewDispatcher(sink.BestEffort, nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Publish(ctx, "t1", 5, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, dropped := be.Stats(); dropped != 1 || len(f.got) != 1 {
+		t.Fatalf("dropped = %d, sent %d; want 1 dropped, nothing sent", dropped, len(f.got))
+	}
+}
