@@ -119,8 +119,16 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 			msgs[i] = engram.Message{Role: "user", Content: text(done + i)}
 		}
 		scope := engram.Scope{UserID: fmt.Sprintf("u%d", (done/scaleBatch)%50)}
-		if _, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: scope}); err != nil {
+		res, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: scope})
+		if err != nil {
 			return nil, err
+		}
+		for i, r := range res {
+			if r.Event != engram.EventAdd {
+				// A duplicate is not stored again: the run would measure
+				// fewer memories than it claims.
+				return nil, fmt.Errorf("scale: memory %d was not stored (%s)", done+i, r.Event)
+			}
 		}
 		done += batch
 		if opts.Progress != nil {

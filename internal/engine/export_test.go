@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 
-	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/search/vector"
 )
 
 // plaintextCipher stores fields in clear behind a 4-byte key version: the
