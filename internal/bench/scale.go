@@ -49,6 +49,20 @@ type ScaleOptions struct {
 // embeds a request's texts in one batched pass of the model.
 const scaleBatch = 100
 
+// distinct returns texts without repeats, in order: a repeat is not
+// stored again by the engine.
+func distinct(texts []string) []string {
+	seen := make(map[string]bool, len(texts))
+	out := make([]string, 0, len(texts))
+	for _, t := range texts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // scaleWords is a synthetic vocabulary; words are drawn with a Zipf law so
 // that posting lists have the long-tailed lengths of real text. Random
 // letter strings are not English to the embedding model's sub-word
@@ -101,9 +115,10 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 	}, func(i int) string { return sentence(4 + r.IntN(6)) }, "synthetic"
 	if len(opts.Texts) > 0 {
 		kind = "locomo"
+		texts := distinct(opts.Texts)
 		text = func(i int) string {
-			t := opts.Texts[i%len(opts.Texts)]
-			if round := i / len(opts.Texts); round > 0 {
+			t := texts[i%len(texts)]
+			if round := i / len(texts); round > 0 {
 				t = fmt.Sprintf("%s (%d)", t, round)
 			}
 			return t

@@ -16,10 +16,11 @@ func TestScale(t *testing.T) {
 		text string
 	}{
 		{"synthetic", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1}, "synthetic"},
-		// Three texts written 250 times: every copy after the first round
-		// must be numbered, or the engine drops it as a duplicate.
+		// Three distinct texts (one repeated) written 250 times: every
+		// copy after the first round must be numbered, and the repeat
+		// skipped, or the engine drops them as duplicates.
 		{"texts", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1,
-			Texts:   []string{"Alice: I adopted a puppy", "Bob: congratulations!", "Alice: she is called Mia"},
+			Texts:   []string{"Alice: I adopted a puppy", "Bob: congratulations!", "Alice: she is called Mia", "Bob: congratulations!"},
 			Queries: []string{"What is the puppy called?"}}, "locomo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
