@@ -270,7 +270,7 @@ func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.S
 	// Both queries run in the caller's transaction, so the statistics
 	// describe the same snapshot as the matches.
 	err := t.tx.QueryRowContext(ctx,
-		`SELECT COUNT(*), COALESCE(SUM(doc_len), 0) FROM memories INDEXED BY memories_stats WHERE `+where, args...,
+		`SELECT COALESCE(SUM(docs), 0), COALESCE(SUM(total_len), 0) FROM scope_stats WHERE `+where, args...,
 	).Scan(&out.Docs, &out.TotalLen)
 	if err != nil {
 		return nil, wrapErr("search postings: corpus statistics", err)
