@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/bench"
@@ -128,26 +129,44 @@ type benchScaleCmd struct {
 	N        int    `name:"n" default:"100000" help:"Memories to write into one tenant."`
 	Searches int    `name:"searches" default:"1000" help:"Searches to time."`
 	Mode     string `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking."`
+	File     string `name:"file" type:"existingfile" help:"locomo10.json: write its turns (cycled) and ask its questions instead of synthetic words."`
+	Progress bool   `name:"progress" help:"Report ingest progress on stderr every 10,000 memories."`
 	JSON     bool   `name:"json" help:"Print one JSON object."`
 	embedFlags
 }
 
 func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
+	opts := bench.ScaleOptions{N: c.N, Searches: c.Searches, Mode: c.Mode, Seed: 1}
+	if c.File != "" {
+		ds, err := bench.LoadLoCoMo(c.File)
+		if err != nil {
+			return err
+		}
+		opts.Texts, opts.Queries = ds.Texts(), ds.QuestionTexts(bench.DefaultCategories)
+	}
+	if c.Progress {
+		t0 := time.Now()
+		opts.Progress = func(done int) {
+			if done%10000 == 0 || done == c.N {
+				fmt.Fprintf(s.err, "%d memories written, %.0f/s\n", done, float64(done)/time.Since(t0).Seconds())
+			}
+		}
+	}
 	l, err := scratchEngine(ctx, &c.embedFlags)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	res, err := bench.Scale(ctx, l.Engine, c.N, c.Searches, c.Mode, 1)
+	res, err := bench.Scale(ctx, l.Engine, opts)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
 		return json.NewEncoder(s.out).Encode(res)
 	}
-	fmt.Fprintf(s.out, "%d memories in one tenant, ingested at %.0f/s (100 per request)\n", res.Memories, res.IngestPerS)
+	fmt.Fprintf(s.out, "%d memories (%s text) in one tenant, ingested at %.0f/s (100 per request)\n", res.Memories, res.Text, res.IngestPerS)
 	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N)
-	fmt.Fprintf(s.out, "heap in use %.0f MB\n", res.HeapMB)
+	fmt.Fprintf(s.out, "heap in use %.0f MB, Go runtime total %.0f MB\n", res.HeapMB, res.SysMB)
 	return nil
 }
 

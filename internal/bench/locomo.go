@@ -483,3 +483,27 @@ func ParseQuestions(r io.Reader, ds *Dataset) ([]Question, Faults, error) {
 	}
 	return out, faults, nil
 }
+
+// Texts returns the memory text (Turn.Content) of every turn of every
+// conversation, in dataset order.
+func (ds *Dataset) Texts() []string {
+	var out []string
+	for _, c := range ds.Conversations {
+		for _, t := range c.Turns {
+			out = append(out, t.Content())
+		}
+	}
+	return out
+}
+
+// QuestionTexts returns the text of every question in the categories, in
+// file order.
+func (ds *Dataset) QuestionTexts(categories []int) []string {
+	var out []string
+	for _, q := range ds.Questions {
+		if slices.Contains(categories, q.Category) {
+			out = append(out, q.Question)
+		}
+	}
+	return out
+}

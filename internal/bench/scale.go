@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -18,13 +19,55 @@ type ScaleResult struct {
 	IngestPerS float64 `json:"ingest_per_s"`
 	Search     Latency `json:"search"`
 	Mode       string  `json:"mode"`
+	// Text says where the memories' text came from: "synthetic" or
+	// "locomo".
+	Text string `json:"text"`
 	// HeapMB is the Go heap in use after the index is loaded and searched
-	// (decrypted vectors included).
+	// (decrypted vectors included); SysMB is all the memory the Go runtime
+	// holds from the operating system at that point.
 	HeapMB float64 `json:"heap_mb"`
+	SysMB  float64 `json:"sys_mb"`
+}
+
+// ScaleOptions say what Scale writes and asks.
+type ScaleOptions struct {
+	N        int    // memories to write
+	Searches int    // searches to time
+	Mode     string // ranking: engram.SearchHybrid, SearchBM25 or SearchVector
+	Seed     uint64
+	// Texts, when not empty, are the memories' text, used in order and
+	// cycled (each copy numbered so none is a duplicate), and Queries the
+	// searches'. Otherwise both are synthetic words (see scaleWords).
+	Texts   []string
+	Queries []string
+	// Progress, when not nil, is called after each request with the
+	// number of memories written so far.
+	Progress func(done int)
+}
+
+// scaleBatch is how many memories one Add request carries: the engine
+// embeds a request's texts in one batched pass of the model.
+const scaleBatch = 100
+
+// distinct returns texts without repeats, in order: a repeat is not
+// stored again by the engine.
+func distinct(texts []string) []string {
+	seen := make(map[string]bool, len(texts))
+	out := make([]string, 0, len(texts))
+	for _, t := range texts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // scaleWords is a synthetic vocabulary; words are drawn with a Zipf law so
-// that posting lists have the long-tailed lengths of real text.
+// that posting lists have the long-tailed lengths of real text. Random
+// letter strings are not English to the embedding model's sub-word
+// tokenizer: each is cut into three or four pieces, so synthetic memories
+// cost the model several times the work of prose of the same length.
 func scaleWords(r *rand.Rand, n int) []string {
 	const letters = "abcdefghijklmnopqrstuvwxyz"
 	words := make([]string, n)
@@ -38,9 +81,16 @@ func scaleWords(r *rand.Rand, n int) []string {
 	return words
 }
 
-// Scale writes n memories into one tenant through the engine (100 per
-// request, as a message batch), then measures `searches` searches.
-func Scale(ctx context.Context, e *engine.Engine, n, searches int, mode string, seed uint64) (*ScaleResult, error) {
+// Scale writes opts.N memories into one tenant through the engine's real
+// write path (scaleBatch per request, as a message batch, spread over 50
+// end users), then times opts.Searches searches over the whole tenant.
+func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResult, error) {
+	if opts.N < 1 || opts.Searches < 1 {
+		return nil, errors.New("scale: need at least one memory and one search")
+	}
+	if len(opts.Texts) > 0 && len(opts.Queries) == 0 {
+		return nil, errors.New("scale: texts given without queries")
+	}
 	nt, err := e.CreateTenant(ctx, "scale")
 	if err != nil {
 		return nil, err
@@ -50,7 +100,7 @@ func Scale(ctx context.Context, e *engine.Engine, n, searches int, mode string, 
 		return nil, err
 	}
 	pctx := engram.WithPrincipal(ctx, p)
-	r := rand.New(rand.NewPCG(seed, seed+1))
+	r := rand.New(rand.NewPCG(opts.Seed, opts.Seed+1))
 	vocab := scaleWords(r, 20000)
 	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
 	sentence := func(words int) string {
@@ -60,30 +110,58 @@ func Scale(ctx context.Context, e *engine.Engine, n, searches int, mode string, 
 		}
 		return strings.Join(b, " ")
 	}
+	text, query, kind := func(i int) string {
+		return fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), i)
+	}, func(i int) string { return sentence(4 + r.IntN(6)) }, "synthetic"
+	if len(opts.Texts) > 0 {
+		kind = "locomo"
+		texts := distinct(opts.Texts)
+		text = func(i int) string {
+			t := texts[i%len(texts)]
+			if round := i / len(texts); round > 0 {
+				t = fmt.Sprintf("%s (%d)", t, round)
+			}
+			return t
+		}
+		query = func(i int) string { return opts.Queries[i%len(opts.Queries)] }
+	}
+
 	start := time.Now()
-	for done := 0; done < n; {
-		batch := min(100, n-done)
+	for done := 0; done < opts.N; {
+		batch := min(scaleBatch, opts.N-done)
 		msgs := make([]engram.Message, batch)
 		for i := range msgs {
-			msgs[i] = engram.Message{Role: "user", Content: fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), done+i)}
+			msgs[i] = engram.Message{Role: "user", Content: text(done + i)}
 		}
-		if _, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: engram.Scope{UserID: fmt.Sprintf("u%d", done%50)}}); err != nil {
+		scope := engram.Scope{UserID: fmt.Sprintf("u%d", (done/scaleBatch)%50)}
+		res, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: scope})
+		if err != nil {
 			return nil, err
 		}
+		for i, r := range res {
+			if r.Event != engram.EventAdd {
+				// A duplicate is not stored again: the run would measure
+				// fewer memories than it claims.
+				return nil, fmt.Errorf("scale: memory %d was not stored (%s)", done+i, r.Event)
+			}
+		}
 		done += batch
+		if opts.Progress != nil {
+			opts.Progress(done)
+		}
 	}
 	ingest := time.Since(start)
 	// Warm up: loads the tenant's vector index.
-	for range 5 {
-		if _, err := e.Search(pctx, engram.SearchRequest{Query: sentence(5), Mode: mode}); err != nil {
+	for i := range 5 {
+		if _, err := e.Search(pctx, engram.SearchRequest{Query: query(i), Mode: opts.Mode}); err != nil {
 			return nil, err
 		}
 	}
-	lat := make([]time.Duration, 0, searches)
-	for range searches {
-		q := sentence(4 + r.IntN(6))
+	lat := make([]time.Duration, 0, opts.Searches)
+	for i := range opts.Searches {
+		q := query(5 + i)
 		t0 := time.Now()
-		if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: mode}); err != nil {
+		if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: opts.Mode}); err != nil {
 			return nil, err
 		}
 		lat = append(lat, time.Since(t0))
@@ -91,6 +169,6 @@ func Scale(ctx context.Context, e *engine.Engine, n, searches int, mode string, 
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return &ScaleResult{Memories: n, IngestPerS: float64(n) / ingest.Seconds(), Search: Summarise(lat), Mode: mode,
-		HeapMB: float64(ms.HeapInuse) / (1 << 20)}, nil
+	return &ScaleResult{Memories: opts.N, IngestPerS: float64(opts.N) / ingest.Seconds(), Search: Summarise(lat),
+		Mode: opts.Mode, Text: kind, HeapMB: float64(ms.HeapInuse) / (1 << 20), SysMB: float64(ms.Sys) / (1 << 20)}, nil
 }

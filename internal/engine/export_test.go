@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/search/vector"
 )
 
 // plaintextCipher stores fields in clear behind a 4-byte key version: the
@@ -35,3 +36,26 @@ func DisableFieldEncryptionForBenchmark(e *Engine) { e.fields = plaintextCipher{
 // DisableAuditForBenchmark turns the audit trail off: the baseline that
 // measures what auditing costs. Nothing outside this package's tests can.
 func DisableAuditForBenchmark(e *Engine) { e.noAudit = true }
+
+// Scored is one signal's hit, for tests of fusion.
+type Scored = scored
+
+// Fuse returns fuse's fused score of every memory.
+func Fuse(bm25, vec []Scored) map[string]float64 {
+	out := map[string]float64{}
+	for _, c := range fuse(bm25, vec) {
+		out[c.id] = c.explain.Fused
+	}
+	return out
+}
+
+// Feedback is pseudo-relevance feedback of query q over idx, the ranked
+// ids standing for the first round's fused candidates.
+func Feedback(idx *vector.Index, q []float32, ranked []string, n int, weight float64) []float32 {
+	s := &semantic{idx: idx, tv: &tenantVectors{meta: map[string]docMeta{}}, q: q}
+	cs := make([]*candidate, len(ranked))
+	for i, id := range ranked {
+		cs[i] = &candidate{id: id}
+	}
+	return s.feedback(cs, n, weight)
+}

@@ -17,20 +17,33 @@ type scored struct {
 	Score float64
 }
 
-// Fusion: reciprocal-rank fusion of the keyword and the semantic lists,
-// weighted. RRF uses only ranks, so BM25's unbounded scores and the
-// embedding's crowded cosines need no calibration against each other. The
-// constants were chosen on LoCoMo's tuning half only (conv-26, -30, -41,
-// -42, -43; docs/BENCHMARKS.md), never on the report half.
+// Fusion: a convex combination of the keyword and the semantic scores,
+// each scaled to [0, 1] within its own candidate list — BM25 divided by the
+// best BM25 score, cosine mapped so the list's best is 1 and its last is 0
+// (USE-lite's cosines crowd into a narrow band, so their raw values say
+// little; their spread within the candidates says how much better the top
+// is). Unlike rank-only fusion, a memory that one signal rates far above
+// the rest keeps that margin. Then one round of pseudo-relevance feedback
+// on the semantic side: the query's embedding moves towards the embeddings
+// of the best fused memories and the vector index is searched again, which
+// finds paraphrases of what the first round found by keyword.
+//
+// The constants were chosen on LoCoMo's tuning half only (conv-26, -30,
+// -41, -42, -43; docs/BENCHMARKS.md), never on the report half, and from
+// the middle of a plateau rather than at its best point.
 const (
-	rrfK         = 3.0
-	weightBM25   = 0.5
-	weightVector = 0.5
+	weightBM25   = 0.55
+	weightVector = 1 - weightBM25
 	// weightTime scales the time signal (in [0, 1]) against fused scores,
-	// which are at most (weightBM25+weightVector)/(rrfK+1) = 0.25.
-	weightTime = 0.05
+	// which are at most 1.
+	weightTime = 0.2
 	// candidates is how many hits each signal contributes before fusion.
 	candidates = 100
+	// feedbackDocs is how many of the best fused memories the query's
+	// embedding moves towards, and feedbackWeight how far: the new query
+	// is q + feedbackWeight · mean(their vectors), re-normalised.
+	feedbackDocs   = 2
+	feedbackWeight = 0.5
 )
 
 // candidate is a memory with every signal's part.
@@ -39,8 +52,10 @@ type candidate struct {
 	explain engram.Explain
 }
 
-// fuse merges keyword and semantic hits by weighted reciprocal rank: a
-// memory's fused score is Σ weight / (rrfK + rank) over the lists it is in.
+// fuse merges keyword and semantic hits (each best first) into candidates
+// whose Fused score is weightBM25 · bm25/max(bm25) + weightVector ·
+// (cos − cos_last)/(cos_first − cos_last); a semantic list whose scores are
+// all equal gives each of its memories the full weight.
 func fuse(bm25, vec []scored) []*candidate {
 	byID := map[string]*candidate{}
 	get := func(id string) *candidate {
@@ -51,15 +66,25 @@ func fuse(bm25, vec []scored) []*candidate {
 		}
 		return c
 	}
-	for i, h := range bm25 {
-		c := get(h.ID)
-		c.explain.BM25, c.explain.BM25Rank = h.Score, i+1
-		c.explain.Fused += weightBM25 / (rrfK + float64(i+1))
+	if len(bm25) > 0 && bm25[0].Score > 0 {
+		top := bm25[0].Score
+		for i, h := range bm25 {
+			c := get(h.ID)
+			c.explain.BM25, c.explain.BM25Rank = h.Score, i+1
+			c.explain.Fused += weightBM25 * h.Score / top
+		}
 	}
-	for i, h := range vec {
-		c := get(h.ID)
-		c.explain.Vector, c.explain.VectorRank = h.Score, i+1
-		c.explain.Fused += weightVector / (rrfK + float64(i+1))
+	if len(vec) > 0 {
+		top, last := vec[0].Score, vec[len(vec)-1].Score
+		for i, h := range vec {
+			c := get(h.ID)
+			c.explain.Vector, c.explain.VectorRank = h.Score, i+1
+			part := 1.0
+			if top > last {
+				part = (h.Score - last) / (top - last)
+			}
+			c.explain.Fused += weightVector * part
+		}
 	}
 	out := make([]*candidate, 0, len(byID))
 	for _, c := range byID {

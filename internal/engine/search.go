@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/search/fulltext"
+	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -79,8 +82,17 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 		}
 	}
 	if mode != engram.SearchBM25 && e.vec != nil {
-		if vec, err = e.vectorHits(ctx, p.TenantID, req, want); err != nil {
+		sq, err := e.semanticQuery(ctx, p.TenantID, req)
+		if err != nil {
 			return nil, err
+		}
+		vec = sq.search(sq.q, want)
+		if mode == engram.SearchHybrid && len(vec) > 0 {
+			first := fuse(bm, vec)
+			rank(first)
+			if q := sq.feedback(first, feedbackDocs, feedbackWeight); q != nil {
+				vec = sq.search(q, want)
+			}
 		}
 	}
 	cands := fuse(bm, vec)
@@ -186,9 +198,17 @@ func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.Se
 	return out, nil
 }
 
-// vectorHits ranks the scope's memories by cosine similarity to the
-// query's embedding.
-func (e *Engine) vectorHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, error) {
+// semantic is a query's side in the tenant's vector index: its embedding
+// and the scope filter.
+type semantic struct {
+	idx  *vector.Index
+	tv   *tenantVectors
+	keep func(id string) bool
+	q    []float32
+}
+
+// semanticQuery embeds the query and loads the tenant's vector index.
+func (e *Engine) semanticQuery(ctx context.Context, tenantID string, req engram.SearchRequest) (*semantic, error) {
 	qv, err := e.embedTexts(ctx, []string{req.Query})
 	if err != nil {
 		return nil, err
@@ -197,21 +217,69 @@ func (e *Engine) vectorHits(ctx context.Context, tenantID string, req engram.Sea
 	if err != nil {
 		return nil, err
 	}
-	var keep func(id string) bool
-	tv.mu.RLock()
-	defer tv.mu.RUnlock()
+	sq := &semantic{idx: idx, tv: tv, q: qv[0]}
 	if !req.Scope.IsZero() {
 		s := req.Scope
-		keep = func(id string) bool {
+		sq.keep = func(id string) bool {
 			m, ok := tv.meta[id]
 			return ok && (s.UserID == "" || m.scope.UserID == s.UserID) &&
 				(s.AgentID == "" || m.scope.AgentID == s.AgentID) && (s.RunID == "" || m.scope.RunID == s.RunID)
 		}
 	}
-	found := idx.Search(qv[0], want, keep)
+	return sq, nil
+}
+
+// search ranks the scope's memories by cosine similarity to q.
+func (s *semantic) search(q []float32, want int) []scored {
+	s.tv.mu.RLock()
+	defer s.tv.mu.RUnlock()
+	found := s.idx.Search(q, want, s.keep)
 	out := make([]scored, len(found))
 	for i, h := range found {
 		out[i] = scored{ID: h.ID, Score: float64(h.Score)}
 	}
-	return out, nil
+	return out
+}
+
+// feedback returns the query's embedding moved towards the vectors of the
+// first n ranked candidates that are in the scope's index (pseudo-relevance
+// feedback): normalise(q + weight · mean of those vectors). It returns nil
+// when none has a vector.
+func (s *semantic) feedback(ranked []*candidate, n int, weight float64) []float32 {
+	q := slices.Clone(s.q)
+	used := 0
+	for _, c := range ranked {
+		if used == n {
+			break
+		}
+		if s.keep != nil && !s.inScope(c.id) {
+			continue
+		}
+		v, ok := s.idx.Vector(c.id)
+		if !ok {
+			continue
+		}
+		for i := range q {
+			q[i] += float32(weight/float64(n)) * v[i]
+		}
+		used++
+	}
+	if used == 0 {
+		return nil
+	}
+	var ss float64
+	for _, x := range q {
+		ss += float64(x) * float64(x)
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range q {
+		q[i] *= inv
+	}
+	return q
+}
+
+func (s *semantic) inScope(id string) bool {
+	s.tv.mu.RLock()
+	defer s.tv.mu.RUnlock()
+	return s.keep(id)
 }

@@ -238,6 +238,21 @@ func (x *Index) Add(id string, v []float32) error {
 	return nil
 }
 
+// Vector returns a copy of id's stored vector, and whether id is in the
+// index. A copy, because the storage is zeroed when the index closes and
+// reused when a slot is freed.
+func (x *Index) Vector(id string) ([]float32, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s, ok := x.byID[id]
+	if !ok || !x.alive[s] {
+		return nil, false
+	}
+	v := make([]float32, x.dim)
+	copy(v, x.slot(s))
+	return v, true
+}
+
 func finite(v []float32) bool {
 	for _, f := range v {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {

@@ -514,3 +514,25 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestVector(t *testing.T) {
+	x := newIndex(t, 3, vector.Options{})
+	if err := x.Add("a", []float32{1, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := x.Vector("a")
+	if !ok || len(v) != 3 || v[0] != 1 || v[1] != 0 || v[2] != 0 {
+		t.Fatalf("Vector(a) = %v, %v", v, ok)
+	}
+	v[0] = 5 // a copy: the index must not change
+	if w, _ := x.Vector("a"); w[0] != 1 {
+		t.Fatalf("Vector returned the index's storage: %v", w)
+	}
+	x.Remove("a")
+	if _, ok := x.Vector("a"); ok {
+		t.Fatal("a removed vector is still returned")
+	}
+	if _, ok := x.Vector("never"); ok {
+		t.Fatal("an unknown id has a vector")
+	}
+}

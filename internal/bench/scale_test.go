@@ -1,0 +1,41 @@
+package bench_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/bench"
+)
+
+func TestScale(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opts bench.ScaleOptions
+		text string
+	}{
+		{"synthetic", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1}, "synthetic"},
+		// Three distinct texts (one repeated) written 250 times: every
+		// copy after the first round must be numbered, and the repeat
+		// skipped, or the engine drops them as duplicates.
+		{"texts", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1,
+			Texts:   []string{"Alice: I adopted a puppy", "Bob: congratulations!", "Alice: she is called Mia", "Bob: congratulations!"},
+			Queries: []string{"What is the puppy called?"}}, "locomo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			progress := 0
+			tc.opts.Progress = func(done int) { progress = done }
+			res, err := bench.Scale(ctx, engineFor(t, false), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Memories != 250 || progress != 250 || res.Search.N != 20 || res.Text != tc.text || res.IngestPerS <= 0 || res.HeapMB <= 0 {
+				t.Fatalf("result %+v, progress %d", res, progress)
+			}
+		})
+	}
+	if _, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 10, Searches: 1, Texts: []string{"x"}}); err == nil {
+		t.Fatal("texts without queries were accepted")
+	}
+}
