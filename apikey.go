@@ -15,12 +15,16 @@ const (
 	PermMemoriesWrite Permission = "memories:write"
 	PermKeysAdmin     Permission = "keys:admin"
 	PermAuditRead     Permission = "audit:read"
+	// PermAuditHold allows placing and releasing legal holds. It is apart
+	// from audit:read because a hold blocks erasure and retention: a key
+	// that may only read the trail must not be able to stop a GDPR erasure.
+	PermAuditHold Permission = "audit:hold"
 	// PermUsersForget allows erasing an end user (GDPR right to erasure).
 	PermUsersForget Permission = "users:forget"
 )
 
 // AllPermissions lists every permission, in a stable order.
-var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermUsersForget}
+var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget}
 
 // Valid reports whether p is a known permission.
 func (p Permission) Valid() bool {

@@ -15,8 +15,8 @@ const (
 
 // rolePermissions is the one matrix of what each role may grant its keys.
 var rolePermissions = map[Role][]Permission{
-	RoleOwner:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermUsersForget},
-	RoleAdmin:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermUsersForget},
+	RoleOwner:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget},
+	RoleAdmin:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget},
 	RoleOperator: {PermMemoriesRead, PermMemoriesWrite},
 	RoleMember:   {PermMemoriesRead, PermMemoriesWrite},
 	RoleReader:   {PermMemoriesRead},

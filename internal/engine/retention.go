@@ -58,7 +58,7 @@ func (e *Engine) CreateAuditHold(ctx context.Context, req engram.AuditHoldReques
 	id := uuid.NewString()
 	a := e.begin(ctx, engram.AuditHoldCreate, engram.TargetAudit, id)
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, err := a.authorize(engram.PermAuditHold)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (e *Engine) ListAuditHolds(ctx context.Context) (out []engram.AuditHold, er
 func (e *Engine) ReleaseAuditHold(ctx context.Context, id string) (err error) {
 	a := e.begin(ctx, engram.AuditHoldRelease, engram.TargetAudit, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, err := a.authorize(engram.PermAuditHold)
 	if err != nil {
 		return err
 	}

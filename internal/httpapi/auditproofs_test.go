@@ -221,6 +221,23 @@ func TestAuditProofsForbiddenAndIsolated(t *testing.T) {
 		t.Errorf("%d denied entries for %d refused calls", len(denied), len(calls))
 	}
 
+	// An auditor (audit:read) reads holds but cannot place or release one:
+	// a hold blocks erasure, so it takes audit:hold.
+	ak, err := owner.CreateKey(ctx, client.CreateKeyRequest{Name: "auditor", Scopes: []engram.Permission{engram.PermAuditRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditor := s.Client(ak.Secret)
+	if hs, err := auditor.ListAuditHolds(ctx); err != nil || len(hs) != 1 {
+		t.Fatalf("auditor lists holds: %v, %v", hs, err)
+	}
+	if _, err := auditor.CreateAuditHold(ctx, engram.AuditHoldRequest{ReasonCode: "x"}); client.Code(err) != engram.CodeForbidden {
+		t.Errorf("auditor places a hold: %v", err)
+	}
+	if err := auditor.ReleaseAuditHold(ctx, hold.ID); client.Code(err) != engram.CodeForbidden {
+		t.Errorf("auditor releases a hold: %v", err)
+	}
+
 	// Isolation: beta's checkpoint and bundle are its own; alpha's hold is
 	// invisible to beta and cannot be released by it.
 	bi, err := beta.AuditCheckpoint(ctx)
