@@ -186,8 +186,8 @@ func outcomeOf(err error) (engram.AuditOutcome, string) {
 	}
 }
 
-// appendOwn appends an entry in its own write transaction, then publishes
-// it. build (may be nil) fills time and pseudonyms once the keys are known.
+// appendOwn appends an entry in its own write transaction (shared with
+// concurrent callers' entries: see auditBatch), then publishes it. build (may be nil) fills time and pseudonyms once the keys are known.
 func (e *Engine) appendOwn(ctx context.Context, entry *engram.AuditEntry, build func(pseudonym []byte)) error {
 	mac, pseudonym, err := e.ring.AuditKeys(ctx, entry.TenantID, audit.KeyVersion)
 	if err != nil {
@@ -198,11 +198,8 @@ func (e *Engine) appendOwn(ctx context.Context, entry *engram.AuditEntry, build 
 	} else {
 		entry.Time = e.clock()
 	}
-	var r *store.AuditRecord
-	if err := e.st.Write(ctx, func(tx store.Tx) (err error) {
-		r, err = audit.Append(ctx, tx, mac, entry)
-		return err
-	}); err != nil {
+	r, err := e.batch.append(ctx, e.st, entry, mac)
+	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	e.publish(ctx, r)

@@ -46,3 +46,36 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuditParallelGet is the read path under concurrent load (64
+// goroutines): every read's entry must commit before its answer, and
+// concurrent reads share commits (auditBatch), so the audited figure shows
+// what group commit leaves of the per-read fsync. Run:
+//
+//	go test -run '^$' -bench AuditParallelGet -count 3 ./internal/engine/
+func BenchmarkAuditParallelGet(b *testing.B) {
+	for _, mode := range []string{"audited", "unaudited"} {
+		b.Run(mode, func(b *testing.B) {
+			e, ctx := newEngine(b, false)
+			if mode == "unaudited" {
+				engine.DisableAuditForBenchmark(e)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			res, err := e.Add(ctx, engram.AddRequest{Content: text(r, 20)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := res[0].ID
+			b.SetParallelism(32) // × GOMAXPROCS goroutines
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := e.Get(ctx, id); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

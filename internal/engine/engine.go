@@ -33,6 +33,7 @@ type Engine struct {
 	sinkErr  func(error) // receives sink errors; may be nil
 	sinkInTx bool        // fail-closed: mutating actions publish before commit
 	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
+	batch    auditBatch  // group commit of entries appended on their own
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
