@@ -27,7 +27,7 @@ type Engine struct {
 	ring   *keys.Ring
 	now    engram.Clock
 	fields fieldCipher
-	vec    *vectors // nil: keyword search only
+	vec    *vectors  // nil: keyword search only
 	kw     *keywords // nil: keyword search reads postings from the store
 
 	sink     audit.Sink  // nil: entries stay in the database only
