@@ -166,6 +166,7 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	fmt.Fprintf(s.out, "%d memories (%s text) in one tenant, ingested at %.0f/s (100 per request)\n", res.Memories, res.Text, res.IngestPerS)
 	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N)
+	fmt.Fprintf(s.out, "first search (loads the indexes) %.0f ms\n", res.FirstMS)
 	fmt.Fprintf(s.out, "heap in use %.0f MB, Go runtime total %.0f MB\n", res.HeapMB, res.SysMB)
 	return nil
 }

@@ -17,14 +17,18 @@ type embedFlags struct {
 	OpenAIURL    string `name:"openai-url" env:"ENGRAM_OPENAI_URL" help:"Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (key in ENGRAM_OPENAI_API_KEY)."`
 	OpenAIModel  string `name:"openai-model" env:"ENGRAM_OPENAI_MODEL" help:"Embedding model name on that server."`
 	VectorBudget int64  `name:"vector-memory" env:"ENGRAM_VECTOR_MEMORY" default:"1073741824" help:"Bytes of decrypted vectors kept in memory across tenants (least recently used tenants are evicted)."`
+	// Here rather than beside the store flags because every command that
+	// builds an engine with these flags searches.
+	KeywordBudget int64 `name:"keyword-memory" env:"ENGRAM_KEYWORD_MEMORY" default:"536870912" help:"Bytes of blind keyword postings kept in memory across tenants (least recently used tenants are evicted; 0: keyword search reads the store)."`
 }
 
 // options returns the engine options for the chosen embedder.
 func (f *embedFlags) options(ctx context.Context) ([]engine.Option, error) {
+	kw := engine.WithKeywordBudget(f.KeywordBudget)
 	var emb embed.Embedder
 	switch f.Embedder {
 	case "none":
-		return nil, nil
+		return []engine.Option{kw}, nil
 	case "builtin":
 		m, err := uselite.New()
 		if err != nil {
@@ -41,5 +45,5 @@ func (f *embedFlags) options(ctx context.Context) ([]engine.Option, error) {
 		}
 		emb = c
 	}
-	return []engine.Option{engine.WithEmbedder(emb, f.VectorBudget)}, nil
+	return []engine.Option{kw, engine.WithEmbedder(emb, f.VectorBudget)}, nil
 }

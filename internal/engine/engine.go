@@ -27,7 +27,8 @@ type Engine struct {
 	ring   *keys.Ring
 	now    engram.Clock
 	fields fieldCipher
-	vec    *vectors // nil: keyword search only
+	vec    *vectors  // nil: keyword search only
+	kw     *keywords // nil: keyword search reads postings from the store
 
 	sink     audit.Sink  // nil: entries stay in the database only
 	sinkErr  func(error) // receives sink errors; may be nil
@@ -77,7 +78,7 @@ func New(st store.Store, ring *keys.Ring, now engram.Clock, opts ...Option) *Eng
 	if now == nil {
 		now = time.Now
 	}
-	e := &Engine{st: st, ring: ring, now: now, fields: sealCipher{}}
+	e := &Engine{st: st, ring: ring, now: now, fields: sealCipher{}, kw: newKeywords(DefaultKeywordBudget)}
 	for _, o := range opts {
 		o(e)
 	}

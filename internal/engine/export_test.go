@@ -59,3 +59,50 @@ func Feedback(idx *vector.Index, q []float32, ranked []string, n int, weight flo
 	}
 	return s.feedback(cs, n, weight)
 }
+
+// SetKeywordBudget replaces e's in-memory keyword indexes with empty ones
+// of the given budget; 0 turns them off (every search reads the store).
+func SetKeywordBudget(e *Engine, budget int64) {
+	if budget <= 0 {
+		e.kw = nil
+		return
+	}
+	e.kw = newKeywords(budget)
+}
+
+// KeywordIndexed is the number of memories in the tenant's loaded keyword
+// index, -1 when none is loaded.
+func KeywordIndexed(e *Engine, tenantID string) int {
+	if e.kw == nil {
+		return -1
+	}
+	e.kw.mu.Lock()
+	defer e.kw.mu.Unlock()
+	t := e.kw.tenants[tenantID]
+	if t == nil || t.idx == nil {
+		return -1
+	}
+	return t.idx.Len()
+}
+
+// KeywordBytes is the size of the tenant's loaded keyword index, or 0.
+func KeywordBytes(e *Engine, tenantID string) int64 {
+	if e.kw == nil {
+		return 0
+	}
+	e.kw.mu.Lock()
+	defer e.kw.mu.Unlock()
+	if t := e.kw.tenants[tenantID]; t != nil && t.idx != nil {
+		return t.idx.Bytes()
+	}
+	return 0
+}
+
+// WithoutKeywordIndex runs fn with e's keyword indexes switched off (every
+// search reads the store), then puts the same indexes back.
+func WithoutKeywordIndex(e *Engine, fn func()) {
+	kw := e.kw
+	e.kw = nil
+	defer func() { e.kw = kw }()
+	fn()
+}

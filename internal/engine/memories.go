@@ -41,6 +41,10 @@ type writer struct {
 	key     seal.Key
 	blind   *fulltext.Blinder
 	macKey  []byte
+
+	// added collects the memories (with their postings) the current write
+	// transaction inserted, for the keyword index once it commits.
+	added []store.DocPostings
 }
 
 func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer, error) {
@@ -245,15 +249,27 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 			return nil, err
 		}
 	}
-	var results []engram.AddResult
+	var (
+		results []engram.AddResult
+		last    *writer
+	)
+	kwDone := e.kwBegin(p.TenantID)
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
 		if err != nil {
 			return err
 		}
+		last = w
 		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
 		return err
 	})
+	var kwOps []kwOp
+	if err == nil && last != nil {
+		for i := range last.added {
+			kwOps = append(kwOps, kwOp{doc: &last.added[i]})
+		}
+	}
+	kwDone(kwOps...)
 	if err == nil && vecs != nil {
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
@@ -281,6 +297,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 	var results []engram.AddResult
 	err := e.st.Write(ctx, func(tx store.Tx) error {
 		results = results[:0]
+		w.added = w.added[:0] // a store may run the transaction again
 		if err := w.check(ctx, tx); err != nil {
 			return err
 		}
@@ -411,6 +428,7 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 	if err := tx.InsertMemory(ctx, m, postings); err != nil {
 		return engram.AddResult{}, err
 	}
+	w.added = append(w.added, store.DocPostings{MemoryID: m.ID, Scope: scope, DocLen: m.DocLen, Postings: postings})
 	h, err := w.history(m, engram.EventAdd, "", t.Text, now)
 	if err != nil {
 		return engram.AddResult{}, err
@@ -574,8 +592,13 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		}
 		vec = vecs[0]
 	}
-	var out *engram.Memory
+	var (
+		out     *engram.Memory
+		updated *store.DocPostings
+	)
+	kwDone := e.kwBegin(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
+		updated = nil
 		o := e.opener(ctx, p.TenantID)
 		old, err := o.memory(m)
 		if err != nil {
@@ -597,6 +620,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if err := tx.UpdateMemory(ctx, m, postings); err != nil {
 			return notFound(err, "memory")
 		}
+		updated = &store.DocPostings{MemoryID: m.ID, Scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, DocLen: m.DocLen, Postings: postings}
 		h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
 		if err != nil {
 			return err
@@ -609,6 +633,10 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		}
 		return a.record(tx)
 	})
+	if err == nil && updated != nil {
+		kwDone(kwOp{doc: updated})
+	}
+	kwDone()
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
 	}
@@ -632,6 +660,7 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 	if err != nil {
 		return err
 	}
+	kwDone := e.kwBegin(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		old, err := e.opener(ctx, p.TenantID).memory(m)
 		if err != nil {
@@ -650,8 +679,10 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 		return a.record(tx)
 	})
 	if err == nil {
+		kwDone(kwOp{remove: id})
 		e.indexRemove(p.TenantID, id)
 	}
+	kwDone()
 	return err
 }
 

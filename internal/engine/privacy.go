@@ -76,6 +76,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	}
 	e.ring.Forget(p.TenantID, subject)
 	e.indexDrop(p.TenantID)
+	e.kwDrop(p.TenantID)
 	if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
 		return nil, engram.Errorf(engram.CodeNotFound, "no data for this user")
 	}
@@ -110,6 +111,7 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasu
 	}
 	e.ring.Forget(t.ID, "*")
 	e.indexDrop(t.ID)
+	e.kwDrop(t.ID)
 	if err := e.afterErasure(ctx); err != nil {
 		return nil, err
 	}
@@ -237,6 +239,9 @@ func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.Sta
 				return err
 			}
 		}
+		// The postings come out as they were (same text, and the index
+		// key that blinds tokens is never rotated, only rewrapped), so the
+		// in-memory keyword index needs no update.
 		postings, err := w.recordModel(m, old.Content, md, vec, model)
 		if err != nil {
 			return err

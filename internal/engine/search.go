@@ -179,18 +179,11 @@ func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.Se
 	for i, t := range terms {
 		tokens[i] = b.Token(t)
 	}
-	var ranked []fulltext.Hit
-	err = e.st.Read(ctx, func(tx store.Tx) error {
-		postings, err := tx.SearchPostings(ctx, tenantID, req.Scope, tokens)
-		if err != nil {
-			return err
-		}
-		ranked = fulltext.BM25(postings, tokens, want)
-		return nil
-	})
+	postings, err := e.keywordPostings(ctx, tenantID, req.Scope, tokens)
 	if err != nil {
 		return nil, err
 	}
+	ranked := fulltext.BM25(postings, tokens, want)
 	out := make([]scored, len(ranked))
 	for i, h := range ranked {
 		out[i] = scored{ID: h.MemoryID, Score: h.Score}

@@ -107,6 +107,12 @@ type Tx interface {
 	// SearchPostings returns, for the memories matching scope, every
 	// posting of the given tokens, and the corpus statistics of the scope.
 	SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*Postings, error)
+	// DocPostings pages through a tenant's memories in id order (ids
+	// greater than after, at most limit), each with its scope, length and
+	// every posting: what an in-memory keyword index is built from. Every
+	// memory is listed, those without postings too, because they count in
+	// the BM25 statistics.
+	DocPostings(ctx context.Context, tenantID, after string, limit int) ([]DocPostings, error)
 
 	// Keys lists a tenant's keys of one purpose ("" tenant: system keys),
 	// every owner and version, ordered by owner then version.
@@ -408,6 +414,14 @@ type History struct {
 type Posting struct {
 	Token []byte
 	TF    int
+}
+
+// DocPostings is one memory as the keyword index sees it.
+type DocPostings struct {
+	MemoryID string
+	Scope    engram.Scope
+	DocLen   int
+	Postings []Posting // each token once, in no particular order
 }
 
 // Postings is the raw material of a BM25 ranking.

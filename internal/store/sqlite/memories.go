@@ -356,3 +356,71 @@ func (t *tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int,
 		nullBlob(vector), model, tenantID, id, keyVersion)
 	return mustAffect("set vector", res, err)
 }
+
+func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int) ([]store.DocPostings, error) {
+	out := []store.DocPostings{}
+	if limit <= 0 {
+		return out, nil
+	}
+	// Two queries in the caller's transaction (one snapshot): the page of
+	// memories from the covering index, then their postings by memory id.
+	rows, err := t.tx.QueryContext(ctx,
+		`SELECT id, user_id, agent_id, run_id, doc_len FROM memories INDEXED BY memories_stats
+		 WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, after, limit)
+	if err != nil {
+		return nil, wrapErr("doc postings", err)
+	}
+	byID := map[string]int{}
+	for rows.Next() {
+		var d store.DocPostings
+		if err := rows.Scan(&d.MemoryID, &d.Scope.UserID, &d.Scope.AgentID, &d.Scope.RunID, &d.DocLen); err != nil {
+			rows.Close()
+			return nil, wrapErr("doc postings", err)
+		}
+		byID[d.MemoryID] = len(out)
+		out = append(out, d)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, wrapErr("doc postings", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("doc postings", err)
+	}
+	ids := make([]string, len(out))
+	for i := range out {
+		ids[i] = out[i].MemoryID
+	}
+	for batch := range slices.Chunk(ids, maxParams-1) {
+		args := make([]any, 0, len(batch)+1)
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		args = append(args, tenantID)
+		prows, err := t.tx.QueryContext(ctx,
+			`SELECT memory_id, token, tf FROM postings INDEXED BY postings_memory
+			 WHERE memory_id IN (`+placeholders(len(batch))+`) AND tenant_id = ?`, args...)
+		if err != nil {
+			return nil, wrapErr("doc postings", err)
+		}
+		for prows.Next() {
+			var (
+				id string
+				p  store.Posting
+			)
+			if err := prows.Scan(&id, &p.Token, &p.TF); err != nil {
+				prows.Close()
+				return nil, wrapErr("doc postings", err)
+			}
+			if i, ok := byID[id]; ok {
+				out[i].Postings = append(out[i].Postings, p)
+			}
+		}
+		if err := prows.Close(); err != nil {
+			return nil, wrapErr("doc postings", err)
+		}
+		if err := prows.Err(); err != nil {
+			return nil, wrapErr("doc postings", err)
+		}
+	}
+	return out, nil
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListMemories", testListMemories},
 		{"History", testHistory},
 		{"SearchPostings", testSearchPostings},
+		{"DocPostings", testDocPostings},
 		{"Vectors", testVectors},
 		{"HistoryEntry", testHistoryEntry},
 		{"ReplaceHistory", testReplaceHistory},

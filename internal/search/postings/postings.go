@@ -1,0 +1,234 @@
+// Package postings holds one tenant's keyword postings in memory, so that
+// a keyword search reads the postings of its tokens from memory instead of
+// row by row from the store.
+//
+// Tokens are blind: HMACs of terms under the tenant's search key (see
+// fulltext.Blinder), never the terms themselves, and the store holds the
+// same bytes. Keeping them in memory therefore discloses nothing the
+// database does not already hold; no plaintext term, content or metadata
+// is ever put here. Scope ids (user, agent, run) are kept because scoped
+// statistics need them; the store holds them in the clear too, and an
+// erasure drops the tenant's whole index (engine.indexDrop).
+package postings
+
+import (
+	"sync"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Index is one tenant's postings: token -> (memory ordinal, tf), and per
+// memory its id, scope, length and tokens; per scope the number and total
+// length of its memories, as the store's scope_stats keeps them. It is
+// safe for concurrent use.
+type Index struct {
+	mu      sync.RWMutex
+	ords    map[string]uint32 // memory id -> ordinal in docs
+	docs    []doc
+	free    []uint32
+	lists   map[string][]entry // token -> postings
+	scopes  map[engram.Scope]*stat
+	removed map[string]struct{} // ids removed; never put back (ids are not reused)
+	bytes   int64
+}
+
+type doc struct {
+	id     string
+	scope  engram.Scope
+	len    int
+	tokens []string // keys of lists holding this memory
+	live   bool
+}
+
+// entry is 8 bytes: what a posting costs in memory.
+type entry struct {
+	ord uint32
+	tf  int32
+}
+
+type stat struct {
+	docs  int
+	total int64
+}
+
+// Rough per-object costs (Go map and slice overheads included) for the
+// memory budget; the budget is a bound on growth, not an exact figure.
+const (
+	docBytes   = 160 // doc struct, ords entry
+	tokenBytes = 96  // lists entry, slice header, per-doc token reference
+	entryBytes = 8
+	idBytes    = 64 // tombstone entry
+)
+
+// New returns an empty index.
+func New() *Index {
+	return &Index{
+		ords:    map[string]uint32{},
+		lists:   map[string][]entry{},
+		scopes:  map[engram.Scope]*stat{},
+		removed: map[string]struct{}{},
+	}
+}
+
+// Put sets a memory's entry, replacing any previous one. A token listed
+// twice has its frequencies summed, as the store does. A memory that was
+// removed is not put back: a write and a delete of the same memory may
+// reach the index out of order, and the delete must win.
+func (x *Index) Put(d store.DocPostings) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, gone := x.removed[d.MemoryID]; gone {
+		return
+	}
+	x.remove(d.MemoryID)
+	var ord uint32
+	if n := len(x.free); n > 0 {
+		ord = x.free[n-1]
+		x.free = x.free[:n-1]
+	} else {
+		ord = uint32(len(x.docs))
+		x.docs = append(x.docs, doc{})
+	}
+	tf := make(map[string]int, len(d.Postings))
+	tokens := make([]string, 0, len(d.Postings))
+	for _, p := range d.Postings {
+		k := string(p.Token)
+		if _, ok := tf[k]; !ok {
+			tokens = append(tokens, k)
+		}
+		tf[k] += p.TF
+	}
+	for _, k := range tokens {
+		l, ok := x.lists[k]
+		if !ok {
+			x.bytes += int64(len(k))
+		}
+		x.lists[k] = append(l, entry{ord: ord, tf: int32(tf[k])})
+	}
+	x.docs[ord] = doc{id: d.MemoryID, scope: d.Scope, len: d.DocLen, tokens: tokens, live: true}
+	x.ords[d.MemoryID] = ord
+	s := x.scopes[d.Scope]
+	if s == nil {
+		s = &stat{}
+		x.scopes[d.Scope] = s
+	}
+	s.docs++
+	s.total += int64(d.DocLen)
+	x.bytes += docBytes + int64(len(d.MemoryID)) + int64(len(tokens))*(tokenBytes+entryBytes)
+}
+
+// Remove takes a memory out of the index, for good.
+func (x *Index) Remove(id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, gone := x.removed[id]; !gone {
+		x.removed[id] = struct{}{}
+		x.bytes += idBytes + int64(len(id))
+	}
+	x.remove(id)
+}
+
+func (x *Index) remove(id string) {
+	ord, ok := x.ords[id]
+	if !ok {
+		return
+	}
+	d := &x.docs[ord]
+	for _, k := range d.tokens {
+		l := x.lists[k]
+		for i := range l {
+			if l[i].ord == ord {
+				// Order within a list does not matter: BM25 does not
+				// depend on the order of matches.
+				l[i] = l[len(l)-1]
+				l = l[:len(l)-1]
+				break
+			}
+		}
+		if len(l) == 0 {
+			delete(x.lists, k)
+			x.bytes -= int64(len(k))
+		} else {
+			x.lists[k] = l
+		}
+	}
+	if s := x.scopes[d.scope]; s != nil {
+		s.docs--
+		s.total -= int64(d.len)
+		if s.docs <= 0 {
+			delete(x.scopes, d.scope)
+		}
+	}
+	x.bytes -= docBytes + int64(len(id)) + int64(len(d.tokens))*(tokenBytes+entryBytes)
+	*d = doc{}
+	delete(x.ords, id)
+	x.free = append(x.free, ord)
+}
+
+// Bytes is the index's approximate size in memory.
+func (x *Index) Bytes() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.bytes
+}
+
+// Len is the number of memories indexed.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.ords)
+}
+
+func inScope(s, d engram.Scope) bool {
+	return (s.UserID == "" || d.UserID == s.UserID) &&
+		(s.AgentID == "" || d.AgentID == s.AgentID) &&
+		(s.RunID == "" || d.RunID == s.RunID)
+}
+
+// Stats returns the number and total length of the memories in scope.
+func (x *Index) Stats(scope engram.Scope) (docs int, totalLen int64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.stats(scope)
+}
+
+func (x *Index) stats(scope engram.Scope) (docs int, totalLen int64) {
+	for sc, s := range x.scopes {
+		if inScope(scope, sc) {
+			docs += s.docs
+			totalLen += s.total
+		}
+	}
+	return docs, totalLen
+}
+
+// Postings answers what store.Tx.SearchPostings answers, from memory: the
+// scope's statistics and every posting of the tokens in memories in scope.
+// Fed to fulltext.BM25 it ranks exactly as the store's answer does.
+func (x *Index) Postings(scope engram.Scope, tokens [][]byte) *store.Postings {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := &store.Postings{Matches: []store.Match{}}
+	out.Docs, out.TotalLen = x.stats(scope)
+	if out.Docs == 0 {
+		return out
+	}
+	seen := make(map[string]bool, len(tokens))
+	all := scope.IsZero()
+	for _, tok := range tokens {
+		if seen[string(tok)] {
+			continue
+		}
+		seen[string(tok)] = true
+		l := x.lists[string(tok)]
+		for _, e := range l {
+			d := &x.docs[e.ord]
+			if !all && !inScope(scope, d.scope) {
+				continue
+			}
+			out.Matches = append(out.Matches, store.Match{MemoryID: d.id, Token: tok, TF: int(e.tf), DocLen: d.len})
+		}
+	}
+	return out
+}
