@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/engram-memory/engram/client"
@@ -131,12 +132,31 @@ type benchScaleCmd struct {
 	Mode     string `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking."`
 	File     string `name:"file" type:"existingfile" help:"locomo10.json: write its turns (cycled) and ask its questions instead of synthetic words."`
 	Progress bool   `name:"progress" help:"Report ingest progress on stderr every 10,000 memories."`
+	Rounds   int    `name:"rounds" default:"1" help:"Repeat the timed searches this many times over the same memories; percentiles are the medians of the rounds'."`
+	CPUProf  string `name:"cpuprofile" type:"path" help:"Write a CPU profile of the timed searches (not the ingest) to this file."`
 	JSON     bool   `name:"json" help:"Print one JSON object."`
 	embedFlags
 }
 
 func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
-	opts := bench.ScaleOptions{N: c.N, Searches: c.Searches, Mode: c.Mode, Seed: 1}
+	if c.Rounds < 1 {
+		return fmt.Errorf("--rounds must be at least 1")
+	}
+	opts := bench.ScaleOptions{N: c.N, Searches: c.Searches, Mode: c.Mode, Seed: 1, Rounds: c.Rounds}
+	if c.CPUProf != "" {
+		f, err := os.Create(c.CPUProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opts.Timed = func() func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintf(s.err, "cpu profile: %v\n", err)
+				return func() {}
+			}
+			return pprof.StopCPUProfile
+		}
+	}
 	if c.File != "" {
 		ds, err := bench.LoadLoCoMo(c.File)
 		if err != nil {
@@ -165,7 +185,10 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 		return json.NewEncoder(s.out).Encode(res)
 	}
 	fmt.Fprintf(s.out, "%d memories (%s text) in one tenant, ingested at %.0f/s (100 per request)\n", res.Memories, res.Text, res.IngestPerS)
-	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N)
+	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches%s\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N, roundsNote(len(res.Rounds)))
+	for i, r := range res.Rounds {
+		fmt.Fprintf(s.out, "  round %d  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms\n", i+1, r.P50, r.P95, r.P99)
+	}
 	fmt.Fprintf(s.out, "first search (loads the indexes) %.0f ms\n", res.FirstMS)
 	fmt.Fprintf(s.out, "heap in use %.0f MB, Go runtime total %.0f MB\n", res.HeapMB, res.SysMB)
 	return nil
@@ -200,4 +223,11 @@ func (s *scratch) Close() error {
 	err := s.localEngine.Close()
 	os.RemoveAll(s.dir)
 	return err
+}
+
+func roundsNote(n int) string {
+	if n < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (medians of %d rounds)", n)
 }

@@ -27,6 +27,8 @@ type ScaleResult struct {
 	// holds from the operating system at that point.
 	HeapMB float64 `json:"heap_mb"`
 	SysMB  float64 `json:"sys_mb"`
+	// Rounds holds each round's latencies when more than one was run.
+	Rounds []Latency `json:"rounds,omitempty"`
 	// FirstMS is the first search after ingest: it loads the tenant's
 	// in-memory indexes (keyword postings; vectors in semantic modes).
 	FirstMS float64 `json:"first_search_ms"`
@@ -46,6 +48,14 @@ type ScaleOptions struct {
 	// Progress, when not nil, is called after each request with the
 	// number of memories written so far.
 	Progress func(done int)
+	// Rounds is how many times the timed searches are repeated over the
+	// same ingested tenant (at least 1): Search is then the median of the
+	// rounds' percentiles, and Rounds in the result holds each round.
+	Rounds int
+	// Timed, when not nil, is called just before the first timed search
+	// and returns a function called just after the last one (a CPU
+	// profile of the search phase, say).
+	Timed func() (stop func())
 }
 
 // scaleBatch is how many memories one Add request carries: the engine
@@ -165,19 +175,30 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 			first = time.Since(t0)
 		}
 	}
-	lat := make([]time.Duration, 0, opts.Searches)
-	for i := range opts.Searches {
-		q := query(5 + i)
-		t0 := time.Now()
-		if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: opts.Mode}); err != nil {
-			return nil, err
+	if opts.Timed != nil {
+		defer opts.Timed()()
+	}
+	rounds := make([]Latency, 0, max(1, opts.Rounds))
+	for range max(1, opts.Rounds) {
+		lat := make([]time.Duration, 0, opts.Searches)
+		for i := range opts.Searches {
+			q := query(5 + i)
+			t0 := time.Now()
+			if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: opts.Mode}); err != nil {
+				return nil, err
+			}
+			lat = append(lat, time.Since(t0))
 		}
-		lat = append(lat, time.Since(t0))
+		rounds = append(rounds, Summarise(lat))
 	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return &ScaleResult{Memories: opts.N, IngestPerS: float64(opts.N) / ingest.Seconds(), Search: Summarise(lat),
+	res := &ScaleResult{Memories: opts.N, IngestPerS: float64(opts.N) / ingest.Seconds(), Search: MedianLatency(rounds),
 		Mode: opts.Mode, Text: kind, HeapMB: float64(ms.HeapInuse) / (1 << 20), SysMB: float64(ms.Sys) / (1 << 20),
-		FirstMS: float64(first) / float64(time.Millisecond)}, nil
+		FirstMS: float64(first) / float64(time.Millisecond)}
+	if len(rounds) > 1 {
+		res.Rounds = rounds
+	}
+	return res, nil
 }

@@ -30,10 +30,24 @@ func TestScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Memories != 250 || progress != 250 || res.Search.N != 20 || res.Text != tc.text || res.IngestPerS <= 0 || res.HeapMB <= 0 {
+			if res.Memories != 250 || progress != 250 || res.Search.N != 20 || res.Rounds != nil || res.Text != tc.text || res.IngestPerS <= 0 || res.HeapMB <= 0 {
 				t.Fatalf("result %+v, progress %d", res, progress)
 			}
 		})
+	}
+	timed, stopped := 0, 0
+	res, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 50, Searches: 7, Rounds: 3, Mode: engram.SearchBM25, Seed: 2,
+		Timed: func() func() { timed++; return func() { stopped++ } }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rounds) != 3 || res.Search.N != 21 || timed != 1 || stopped != 1 {
+		t.Fatalf("rounds %+v, search %+v, timed %d/%d", res.Rounds, res.Search, timed, stopped)
+	}
+	for _, r := range res.Rounds {
+		if r.N != 7 {
+			t.Fatalf("round %+v", r)
+		}
 	}
 	if _, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 10, Searches: 1, Texts: []string{"x"}}); err == nil {
 		t.Fatal("texts without queries were accepted")

@@ -34,3 +34,29 @@ func Summarise(ds []time.Duration) Latency {
 	}
 	return Latency{N: len(s), P50: ms(rank(0.50)), P95: ms(rank(0.95)), P99: ms(rank(0.99)), Max: ms(s[len(s)-1])}
 }
+
+// MedianLatency is, percentile by percentile, the median of several runs'
+// summaries (the upper median for an even count); N is the total count.
+func MedianLatency(runs []Latency) Latency {
+	if len(runs) == 0 {
+		return Latency{}
+	}
+	med := func(f func(Latency) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out := Latency{
+		P50: med(func(l Latency) float64 { return l.P50 }),
+		P95: med(func(l Latency) float64 { return l.P95 }),
+		P99: med(func(l Latency) float64 { return l.P99 }),
+		Max: med(func(l Latency) float64 { return l.Max }),
+	}
+	for _, r := range runs {
+		out.N += r.N
+	}
+	return out
+}

@@ -23,3 +23,18 @@ func TestSummarise(t *testing.T) {
 		t.Fatal("empty")
 	}
 }
+
+func TestMedianLatency(t *testing.T) {
+	got := bench.MedianLatency([]bench.Latency{
+		{N: 10, P50: 5, P95: 30, P99: 40, Max: 90},
+		{N: 10, P50: 3, P95: 10, P99: 12, Max: 20},
+		{N: 10, P50: 4, P95: 20, P99: 50, Max: 60},
+	})
+	// Each percentile is its own median: no single run is picked whole.
+	if want := (bench.Latency{N: 30, P50: 4, P95: 20, P99: 40, Max: 60}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if (bench.MedianLatency(nil) != bench.Latency{}) {
+		t.Fatal("empty")
+	}
+}
