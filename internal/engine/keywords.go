@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -249,11 +250,11 @@ func (e *Engine) kwStale(tenantID string, idx *postings.Index, gen uint64, quiet
 	t.idx, t.bytes = nil, 0
 }
 
-// keywordPostings answers SearchPostings for a search: from the tenant's
-// in-memory index when it is loaded and agrees with the store's scope
-// statistics, else from the store.
-func (e *Engine) keywordPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
-	var p *store.Postings
+// keywordRank ranks the scope's memories with BM25 over blind tokens:
+// from the tenant's in-memory index when it is loaded and agrees with the
+// store's scope statistics, else from the store's postings. Both rank
+// identically (fulltext.Term and friends are shared).
+func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte, want int) ([]fulltext.Hit, error) {
 	if e.kw != nil {
 		idx, gen, quiet, err := e.kwIndex(ctx, tenantID)
 		if err != nil {
@@ -267,16 +268,19 @@ func (e *Engine) keywordPostings(ctx context.Context, tenantID string, scope eng
 			}); err != nil {
 				return nil, err
 			}
-			p = idx.Postings(scope, tokens)
-			if p.Docs == stats.Docs && p.TotalLen == stats.TotalLen {
-				return p, nil
+			docs, total, hits := idx.Rank(scope, tokens, want)
+			if docs == stats.Docs && total == stats.TotalLen {
+				return hits, nil
 			}
 			e.kwStale(tenantID, idx, gen, quiet)
 		}
 	}
-	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+	var p *store.Postings
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		p, err = tx.SearchPostings(ctx, tenantID, scope, tokens)
 		return err
-	})
-	return p, err
+	}); err != nil {
+		return nil, err
+	}
+	return fulltext.BM25(p, tokens, want), nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/search/fulltext"
@@ -75,24 +77,35 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 		want = max(want, limit*filterOverfetch)
 	}
 
+	// The two sides are independent until fusion: the keyword side runs
+	// while the model embeds the query, so a search waits for the slower
+	// of the two, not their sum.
 	var bm, vec []scored
+	var sq *semantic
+	g, gctx := errgroup.WithContext(ctx)
 	if mode != engram.SearchVector {
-		if bm, err = e.keywordHits(ctx, p.TenantID, req, want); err != nil {
-			return nil, err
-		}
+		g.Go(func() (err error) {
+			bm, err = e.keywordHits(gctx, p.TenantID, req, want)
+			return err
+		})
 	}
 	if mode != engram.SearchBM25 && e.vec != nil {
-		sq, err := e.semanticQuery(ctx, p.TenantID, req)
-		if err != nil {
-			return nil, err
-		}
-		vec = sq.search(sq.q, want)
-		if mode == engram.SearchHybrid && len(vec) > 0 {
-			first := fuse(bm, vec)
-			rank(first)
-			if q := sq.feedback(first, feedbackDocs, feedbackWeight); q != nil {
-				vec = sq.search(q, want)
+		g.Go(func() (err error) {
+			if sq, err = e.semanticQuery(gctx, p.TenantID, req); err == nil {
+				vec = sq.search(sq.q, want)
 			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if sq != nil && mode == engram.SearchHybrid && len(vec) > 0 {
+		// Feedback needs the first fusion, so it waits for both sides.
+		first := fuse(bm, vec)
+		rank(first)
+		if q := sq.feedback(first, feedbackDocs, feedbackWeight); q != nil {
+			vec = sq.search(q, want)
 		}
 	}
 	cands := fuse(bm, vec)
@@ -179,11 +192,10 @@ func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.Se
 	for i, t := range terms {
 		tokens[i] = b.Token(t)
 	}
-	postings, err := e.keywordPostings(ctx, tenantID, req.Scope, tokens)
+	ranked, err := e.keywordRank(ctx, tenantID, req.Scope, tokens, want)
 	if err != nil {
 		return nil, err
 	}
-	ranked := fulltext.BM25(postings, tokens, want)
 	out := make([]scored, len(ranked))
 	for i, h := range ranked {
 		out[i] = scored{ID: h.MemoryID, Score: h.Score}

@@ -382,3 +382,17 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	}
 	return done, nil
 }
+
+// VectorIndexStats describes the tenant's in-memory vector index; false
+// when semantic search is off or the index is not loaded. Benchmarks use it
+// to time searches once a background graph build has settled.
+func (e *Engine) VectorIndexStats(tenantID string) (vector.Stats, bool) {
+	if e.vec == nil {
+		return vector.Stats{}, false
+	}
+	idx, ok := e.vec.mgr.Get(tenantID)
+	if !ok {
+		return vector.Stats{}, false
+	}
+	return idx.Stats(), true
+}

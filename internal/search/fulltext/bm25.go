@@ -79,22 +79,15 @@ func BM25(p *store.Postings, queryTokens [][]byte, limit int) []Hit {
 		return nil
 	}
 
-	n := float64(p.Docs)
-	avgdl := float64(p.TotalLen) / n
-	if avgdl <= 0 {
-		avgdl = 1 // inconsistent statistics; avoid dividing by zero
-	}
+	avgdl := AvgDocLen(p.Docs, p.TotalLen)
 	idf := make([]float64, nq)
 	for q, f := range df {
-		// A store that counts N in a narrower scope than its matches
-		// could give df > N; clamp so idf stays positive.
-		nDocs := math.Max(n, float64(f))
-		idf[q] = math.Log(1 + (nDocs-float64(f)+0.5)/(float64(f)+0.5))
+		idf[q] = IDF(p.Docs, f)
 	}
 
-	hits := make([]Hit, len(docs))
+	top := NewTop(limit)
 	for d, dc := range docs {
-		lenNorm := K1 * (1 - B + B*float64(dc.docLen)/avgdl)
+		lenNorm := LenNorm(dc.docLen, avgdl)
 		var score float64
 		// Summing in query-token order keeps scores independent of the
 		// order of p.Matches.
@@ -102,19 +95,116 @@ func BM25(p *store.Postings, queryTokens [][]byte, limit int) []Hit {
 			if tf == 0 {
 				continue
 			}
-			f := float64(tf)
-			score += idf[q] * f * (K1 + 1) / (f + lenNorm)
+			score += Term(idf[q], tf, lenNorm)
 		}
-		hits[d] = Hit{MemoryID: dc.id, Score: score}
+		top.Offer(Hit{MemoryID: dc.id, Score: score})
 	}
-	slices.SortFunc(hits, func(x, y Hit) int {
+	return top.Hits()
+}
+
+// The parts of a BM25 score, shared with rankers outside this package (the
+// in-memory postings index) so that they score bit-identically: the same
+// operations in the same order.
+
+// AvgDocLen is the average length of docs memories of total length
+// totalLen (1 when the statistics are inconsistent).
+func AvgDocLen(docs int, totalLen int64) float64 {
+	if docs <= 0 {
+		return 1
+	}
+	avgdl := float64(totalLen) / float64(docs)
+	if avgdl <= 0 {
+		return 1 // inconsistent statistics; avoid dividing by zero
+	}
+	return avgdl
+}
+
+// IDF is ln(1 + (N - df + 0.5)/(df + 0.5)) for N memories in scope.
+func IDF(docs, df int) float64 {
+	// A store that counts N in a narrower scope than its matches could
+	// give df > N; clamp so idf stays positive.
+	n := math.Max(float64(docs), float64(df))
+	return math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+}
+
+// LenNorm is k1 · (1 - b + b · docLen/avgdl).
+func LenNorm(docLen int, avgdl float64) float64 {
+	return K1 * (1 - B + B*float64(max(docLen, 0))/avgdl)
+}
+
+// Term is one query token's share of a memory's score.
+func Term(idf float64, tf int, lenNorm float64) float64 {
+	f := float64(tf)
+	return idf * f * (K1 + 1) / (f + lenNorm)
+}
+
+// Top keeps the best hits offered to it: higher score first, then the
+// larger memory id (ids are time-ordered, so newer first). It costs
+// O(offered · log limit), not a sort of everything offered.
+type Top struct {
+	limit int
+	h     []Hit // min-heap: the worst kept hit at the root
+}
+
+// NewTop keeps up to limit hits.
+func NewTop(limit int) *Top { return &Top{limit: limit, h: make([]Hit, 0, min(max(limit, 0), 1024))} }
+
+// worse reports whether a ranks after b.
+func worse(a, b Hit) bool {
+	if a.Score != b.Score {
+		return a.Score < b.Score
+	}
+	return a.MemoryID < b.MemoryID
+}
+
+// Offer considers h.
+func (t *Top) Offer(h Hit) {
+	if t.limit <= 0 {
+		return
+	}
+	if len(t.h) < t.limit {
+		t.h = append(t.h, h)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !worse(t.h[i], t.h[p]) {
+				break
+			}
+			t.h[i], t.h[p] = t.h[p], t.h[i]
+			i = p
+		}
+		return
+	}
+	if !worse(t.h[0], h) {
+		return
+	}
+	t.h[0] = h
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(t.h) && worse(t.h[l], t.h[m]) {
+			m = l
+		}
+		if r < len(t.h) && worse(t.h[r], t.h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		t.h[i], t.h[m] = t.h[m], t.h[i]
+		i = m
+	}
+}
+
+// Hits returns the kept hits, best first (nil when none).
+func (t *Top) Hits() []Hit {
+	if len(t.h) == 0 {
+		return nil
+	}
+	out := slices.Clone(t.h)
+	slices.SortFunc(out, func(x, y Hit) int {
 		if c := cmp.Compare(y.Score, x.Score); c != 0 {
 			return c
 		}
 		return cmp.Compare(y.MemoryID, x.MemoryID)
 	})
-	if len(hits) > limit {
-		hits = hits[:limit:limit]
-	}
-	return hits
+	return out
 }

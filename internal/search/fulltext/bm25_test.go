@@ -1,6 +1,8 @@
 package fulltext_test
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -207,6 +209,37 @@ func TestBM25MatchOrderIrrelevant(t *testing.T) {
 		})
 		if got := fulltext.BM25(&shuffled, tokens, 10); !slices.Equal(got, want) {
 			t.Fatalf("order of matches changed the result: %v vs %v", got, want)
+		}
+	}
+}
+
+// Top keeps exactly what a full sort keeps, ties broken by the larger id.
+func TestTopMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		n, limit := r.IntN(300), r.IntN(40)
+		all := make([]fulltext.Hit, n)
+		for i := range all {
+			// Few distinct scores, so ties are common.
+			all[i] = fulltext.Hit{MemoryID: fmt.Sprintf("m%05d", r.IntN(100000)), Score: float64(r.IntN(7))}
+		}
+		top := fulltext.NewTop(limit)
+		for _, h := range all {
+			top.Offer(h)
+		}
+		want := slices.Clone(all)
+		slices.SortFunc(want, func(x, y fulltext.Hit) int {
+			if c := cmp.Compare(y.Score, x.Score); c != 0 {
+				return c
+			}
+			return cmp.Compare(y.MemoryID, x.MemoryID)
+		})
+		want = want[:min(limit, n)]
+		if len(want) == 0 {
+			want = nil
+		}
+		if got := top.Hits(); !slices.Equal(got, want) {
+			t.Fatalf("n %d limit %d:\n%v\n%v", n, limit, got, want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -231,4 +232,76 @@ func (x *Index) Postings(scope engram.Scope, tokens [][]byte) *store.Postings {
 		}
 	}
 	return out
+}
+
+// scratch is one ranking's per-memory accumulators, reused across searches.
+type scratch struct {
+	score   []float64 // by ordinal
+	touched []uint32  // ordinals with a score
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// Rank scores the scope's memories for the query tokens and returns the
+// scope's statistics and the best limit memories: exactly what
+// fulltext.BM25(x.Postings(scope, tokens), tokens, limit) returns, scores
+// bit for bit, without building the matches. Scores accumulate in dense
+// per-ordinal slots instead of a map keyed by memory id, and only the best
+// limit are kept.
+func (x *Index) Rank(scope engram.Scope, tokens [][]byte, limit int) (docs int, totalLen int64, hits []fulltext.Hit) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	docs, totalLen = x.stats(scope)
+	if docs == 0 || limit <= 0 {
+		return docs, totalLen, nil
+	}
+	all := scope.IsZero()
+	// The distinct query tokens, in query order, and their posting lists.
+	lists := make([][]entry, 0, len(tokens))
+	seen := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		if !seen[string(tok)] {
+			seen[string(tok)] = true
+			lists = append(lists, x.lists[string(tok)])
+		}
+	}
+	avgdl := fulltext.AvgDocLen(docs, totalLen)
+	sc := scratches.Get().(*scratch)
+	defer scratches.Put(sc)
+	if len(sc.score) < len(x.docs) {
+		sc.score = make([]float64, len(x.docs))
+	}
+	sc.touched = sc.touched[:0]
+	for _, l := range lists {
+		df := 0
+		for _, e := range l {
+			if e.tf > 0 && (all || inScope(scope, x.docs[e.ord].scope)) {
+				df++
+			}
+		}
+		if df == 0 {
+			continue
+		}
+		idf := fulltext.IDF(docs, df)
+		for _, e := range l {
+			if e.tf <= 0 {
+				continue
+			}
+			d := &x.docs[e.ord]
+			if !all && !inScope(scope, d.scope) {
+				continue
+			}
+			if sc.score[e.ord] == 0 {
+				sc.touched = append(sc.touched, e.ord)
+			}
+			// Summed in query-token order, as BM25 sums a memory's terms.
+			sc.score[e.ord] += fulltext.Term(idf, int(e.tf), fulltext.LenNorm(d.len, avgdl))
+		}
+	}
+	top := fulltext.NewTop(limit)
+	for _, o := range sc.touched {
+		top.Offer(fulltext.Hit{MemoryID: x.docs[o].id, Score: sc.score[o]})
+		sc.score[o] = 0
+	}
+	return docs, totalLen, top.Hits()
 }

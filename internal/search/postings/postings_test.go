@@ -124,6 +124,21 @@ func TestSameRankingAsStoreAnswer(t *testing.T) {
 		if !slices.Equal(g, w) {
 			t.Fatalf("%+v: ranking differs\n%v\n%v", s, g, w)
 		}
+		// Rank scores without building the matches: the same hits, scores
+		// bit for bit, at every limit, with a query token given twice.
+		for _, limit := range []int{1, 3, 10, 1000} {
+			qq := append(slices.Clone(q), tok("w7"), tok("nowhere"))
+			docs, total, r := x.Rank(s, qq, limit)
+			if docs != want.Docs || total != want.TotalLen {
+				t.Fatalf("%+v: Rank stats %d/%d", s, docs, total)
+			}
+			if w := fulltext.BM25(want, qq, limit); !slices.Equal(r, w) {
+				t.Fatalf("%+v limit %d: Rank differs\n%v\n%v", s, limit, r, w)
+			}
+		}
+	}
+	if _, _, r := x.Rank(engram.Scope{UserID: "nobody"}, [][]byte{tok("w1")}, 10); r != nil {
+		t.Fatalf("empty scope ranked %v", r)
 	}
 }
 
