@@ -49,6 +49,15 @@ func TestScale(t *testing.T) {
 			t.Fatalf("round %+v", r)
 		}
 	}
+	// Semantic modes wait for the vector index to settle before timing; a
+	// small index is an exact scan at once.
+	hy, err := bench.Scale(ctx, engineFor(t, true), bench.ScaleOptions{N: 40, Searches: 3, Mode: engram.SearchHybrid, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hy.Search.N != 3 || hy.Approximate || hy.EfSearch != 0 || hy.IndexMS < 0 || hy.Mode != engram.SearchHybrid {
+		t.Fatalf("hybrid %+v", hy)
+	}
 	if _, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 10, Searches: 1, Texts: []string{"x"}}); err == nil {
 		t.Fatal("texts without queries were accepted")
 	}
