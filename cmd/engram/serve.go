@@ -30,6 +30,7 @@ type serveCmd struct {
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
 	Drain     time.Duration `name:"shutdown-timeout" default:"30s" help:"How long in-flight requests may run after a stop signal."`
+	PublicURL string        `name:"public-url" env:"ENGRAM_PUBLIC_URL" help:"The URL clients reach this server at (e.g. https://memory.example.com): named in MCP's OAuth protected-resource metadata and 401 challenges instead of the request's Host header."`
 }
 
 // The default tenant and the file its owner key goes to on first start.
@@ -51,6 +52,13 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return fmt.Errorf("cryptographic self-test failed; not serving: %w", err)
 	}
 
+	publicURL := ""
+	if c.PublicURL != "" {
+		var err error
+		if publicURL, err = httpapi.ParsePublicURL(c.PublicURL); err != nil {
+			return err
+		}
+	}
 	specs, err := c.auditSinkFlags.parse()
 	if err != nil {
 		return err
@@ -129,8 +137,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Logger: log, Version: version, Metrics: reg,
-			Health: map[string]string{"crypto_profile": seal.Profile(), "version": version},
-			MCP:    mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
+			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
+			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
+			PublicURL: publicURL,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/engram-memory/engram"
@@ -25,15 +28,44 @@ func mountMCP(mux *http.ServeMux, h http.Handler) {
 	mux.HandleFunc("GET "+metadataPath+mcpPath, resourceMetadata)
 }
 
-// baseURL is the server's origin as the client addressed it. Behind a
-// TLS-terminating proxy the scheme it sees is https; the proxy must pass
-// the Host header through.
+// baseURL is the server's public origin: the configured public URL when
+// there is one (Config.PublicURL, `engram serve --public-url`), else the
+// origin as the client addressed it — the Host header, which a client
+// chooses, so deployments reachable under other names should configure
+// it. Behind a TLS-terminating proxy without a public URL, the scheme seen
+// here is http.
 func baseURL(r *http.Request) string {
+	if u, ok := r.Context().Value(publicURLKey{}).(string); ok {
+		return u
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+type publicURLKey struct{}
+
+// withPublicURL makes baseURL answer u for every request.
+func withPublicURL(u string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicURLKey{}, u)))
+	})
+}
+
+// ParsePublicURL checks a public URL for Config.PublicURL: absolute http
+// or https, a host, no user info, query or fragment. It returns it without
+// a trailing slash.
+func ParsePublicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("public URL %q: want an absolute http(s) URL such as https://memory.example.com", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("public URL %q: no user info, query or fragment", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // resourceMetadata answers RFC 9728 protected-resource metadata. Engram

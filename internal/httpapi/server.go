@@ -38,6 +38,9 @@ type Config struct {
 	// MCP, when set, is served at /mcp (streamable HTTP) behind the same
 	// API-key check as /v1, with RFC 9728 metadata for its clients.
 	MCP http.Handler
+	// PublicURL, when set (see ParsePublicURL), is the origin the RFC 9728
+	// metadata and 401 challenges name, instead of the request's Host.
+	PublicURL string
 }
 
 // New returns the HTTP handler of the whole API.
@@ -72,7 +75,11 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics.MustRegister(hist)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
-	return observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	h := observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	if cfg.PublicURL != "" {
+		h = withPublicURL(cfg.PublicURL, h)
+	}
+	return h
 }
 
 // NewAPI registers every /v1 operation on mux and returns the huma API

@@ -220,3 +220,29 @@ func TestHTTPToolCallsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicURL: with a configured public URL, the metadata and the 401
+// challenge name it whatever Host the request carried, so a client cannot
+// steer them elsewhere.
+func TestPublicURL(t *testing.T) {
+	const pub = "https://memory.example.com/engram"
+	s := testserver.StartWith(t, testserver.Options{PublicURL: pub})
+	resp := postMCPHost(t, s.URL, "", "attacker.example")
+	if want := `Bearer resource_metadata="` + pub + `/.well-known/oauth-protected-resource/mcp"`; resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != want {
+		t.Fatalf("%d %q, want 401 %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), want)
+	}
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/.well-known/oauth-protected-resource/mcp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "attacker.example"
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	var md struct{ Resource string }
+	if err := json.NewDecoder(r2.Body).Decode(&md); err != nil || md.Resource != pub+"/mcp" {
+		t.Fatalf("resource %q, %v", md.Resource, err)
+	}
+}

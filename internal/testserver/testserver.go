@@ -83,6 +83,8 @@ type Options struct {
 	TenantKEKs keys.KEKFactory
 	// Embedder enables semantic and hybrid search.
 	Embedder embed.Embedder
+	// PublicURL is httpapi.Config.PublicURL.
+	PublicURL string
 }
 
 // Start runs a node until the test ends.
@@ -118,9 +120,10 @@ func StartWith(t testing.TB, opts Options) *Server {
 	logs := &SyncBuffer{}
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Version: "test",
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Health: map[string]string{"crypto_profile": seal.Profile()},
-		MCP:    mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
+		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Health:    map[string]string{"crypto_profile": seal.Profile()},
+		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
+		PublicURL: opts.PublicURL,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}
