@@ -106,3 +106,7 @@ func WithoutKeywordIndex(e *Engine, fn func()) {
 	defer func() { e.kw = kw }()
 	fn()
 }
+
+// DropVectorIndex forgets the tenant's loaded vector index, so that the
+// next semantic search loads it from the store again.
+func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Option configures an Engine.
@@ -235,7 +237,12 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	meta := map[string]docMeta{}
 	var metaMu sync.Mutex
 	idx, err := e.vec.mgr.Load(tenantID, e.vec.emb.Dim(), func(add func(id string, v []float32) error) error {
-		o := e.opener(ctx, tenantID)
+		// Decryption is most of a load's CPU: each page is opened by one
+		// worker per core (an opener each: openers cache keys unlocked).
+		openers := make([]*opener, runtime.GOMAXPROCS(0))
+		for i := range openers {
+			openers[i] = e.opener(ctx, tenantID)
+		}
 		after := ""
 		for {
 			var page []store.Memory
@@ -245,12 +252,25 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 			}); err != nil {
 				return err
 			}
+			vs := make([][]float32, len(page))
+			var g errgroup.Group
+			for w, o := range openers {
+				g.Go(func() error {
+					for i := w; i < len(page); i += len(openers) {
+						v, err := o.vector(&page[i])
+						if err != nil {
+							return err
+						}
+						vs[i] = v
+					}
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return err
+			}
 			for i := range page {
-				m := &page[i]
-				v, err := o.vector(m)
-				if err != nil {
-					return err
-				}
+				m, v := &page[i], vs[i]
 				metaMu.Lock()
 				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
 				metaMu.Unlock()
