@@ -12,11 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
-	"golang.org/x/sync/errgroup"
 )
 
 // Option configures an Engine.
