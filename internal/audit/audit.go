@@ -163,6 +163,18 @@ type Sink interface {
 	Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error
 }
 
+// AckSink is a Sink that also says whether any destination accepted an
+// entry. A best-effort Sink's Publish returns nil even when every
+// destination refused, so that no request fails on its account; the
+// engine's back-fill needs the truth, to publish such an entry again
+// later. accepted is true when some destination took the entry; err is
+// what Publish would have returned. A Sink without PublishAck counts a nil
+// Publish as accepted.
+type AckSink interface {
+	Sink
+	PublishAck(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) (accepted bool, err error)
+}
+
 // Head is the state of a chain after entry Seq: that entry's MAC.
 type Head struct {
 	TenantID string
