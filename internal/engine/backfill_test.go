@@ -12,9 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
+	"github.com/engram-memory/engram/internal/audit/checkpoint"
 	"github.com/engram-memory/engram/internal/audit/sink"
 	"github.com/engram-memory/engram/internal/audit/sink/file"
 	"github.com/engram-memory/engram/internal/engine"
@@ -22,12 +24,19 @@ import (
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/sqlite"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // openDir opens an engine over the data directory dir, as a process of its
 // own would: its own store handle, key ring and KEK file. With no options
 // it is an offline operator command (no sinks).
 func openDir(t *testing.T, dir string, opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	return openDirAt(t, dir, nil, opts...)
+}
+
+// openDirAt is openDir on the clock now (nil: time.Now).
+func openDirAt(t *testing.T, dir string, now engram.Clock, opts ...engine.Option) *engine.Engine {
 	t.Helper()
 	ctx := context.Background()
 	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
@@ -39,7 +48,7 @@ func openDir(t *testing.T, dir string, opts ...engine.Option) *engine.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := engine.New(db, keys.New(db, k, nil), nil, opts...)
+	e := engine.New(db, keys.New(db, k, now), now, opts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +372,60 @@ func TestBackfillCrashWindow(t *testing.T) {
 	}
 	if published != 3 {
 		t.Fatalf("after the outage the back-fill published %d, want 3", published)
+	}
+	checkAllPublished(t, dir, l)
+}
+
+// TestBackfillAfterRetention: entries that retention dropped before they
+// were ever published (sealed, expired, swept by an engine without sinks)
+// are skipped without complaint; what the chains still hold is published,
+// and the watermarks reach the heads.
+func TestBackfillAfterRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := &testserver.Clock{}
+	clock.Advance(time.Since(time.Time{}))
+	off := openDirAt(t, dir, clock.Now)
+	_, pctx := owner(t, off)
+	for i := range 4 {
+		if _, err := off.Add(pctx, engram.AddRequest{Content: fmt.Sprintf("old %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := off.SealAudit(ctx, checkpoint.Policy{MaxEntries: 2}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(engine.DefaultAuditRetentionDays*24*time.Hour + time.Hour)
+	st, err := off.SweepAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Entries == 0 {
+		t.Fatalf("the sweep dropped nothing: %+v", st)
+	}
+	recs, _ := chainsOf(t, dir)
+	gaps := 0
+	for _, rs := range recs {
+		if len(rs) > 0 && rs[0].Entry.Seq > 1 {
+			gaps++
+		}
+	}
+	if gaps == 0 {
+		t.Fatal("every chain still starts at seq 1")
+	}
+
+	l := &eventLog{}
+	on := openDirAt(t, dir, clock.Now, engine.WithAuditSink(dispatcher(t, sink.BestEffort, l), nil))
+	n, err := on.BackfillAudit(ctx)
+	if err != nil {
+		t.Fatalf("back-fill over dropped entries: %v", err)
+	}
+	kept := 0
+	for _, rs := range recs {
+		kept += len(rs)
+	}
+	if n != kept {
+		t.Fatalf("published %d, want the %d entries retention kept", n, kept)
 	}
 	checkAllPublished(t, dir, l)
 }
