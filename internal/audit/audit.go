@@ -153,8 +153,10 @@ func JSON(e *engram.AuditEntry, keyVersion int, mac []byte) []byte {
 // engine.WithAuditSinkFailClosed).
 // Publish is called from the request's goroutine, so two concurrent
 // requests of one tenant may publish seq n+1 before seq n: a sink that needs
-// order sorts by seq, and a gap it never fills means a lost publication
-// (the entry itself is in the database). The hook is optional (the engine
+// order sorts by seq. Entries that missed their publish (another process,
+// a crash, a refusal) are published later by the engine's back-fill
+// (engine.BackfillAudit), so a sink may receive an entry twice, late, and
+// out of order, never not at all. The hook is optional (the engine
 // works without one: engine.WithAuditSink) and must not block for long: a
 // slow sink delays the request that produced the entry. An error goes to
 // the engine's error report and does not undo the action. Implementations

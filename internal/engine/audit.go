@@ -15,7 +15,8 @@ import (
 
 // WithAuditSink sends every audit entry, after its transaction commits, to
 // s; report (may be nil) receives the sink's errors, which never undo the
-// action: the entry is already in the database and its chain.
+// action: the entry is already in the database and its chain. Entries s
+// did not accept are published again by BackfillAudit (backfill.go).
 func WithAuditSink(s audit.Sink, report func(error)) Option {
 	return func(e *Engine) { e.sink, e.sinkErr, e.sinkInTx = s, report, false }
 }
