@@ -45,6 +45,10 @@ const (
 	maxInline = 1 << 16
 )
 
+// errNotAccepted is why a pass stops when a best-effort sink refused an
+// entry without an error of its own.
+var errNotAccepted = errors.New("no sink accepted the entry")
+
 // backfill is the engine's publication state. The zero value is ready.
 type backfill struct {
 	pass sync.Mutex // one pass at a time
@@ -241,8 +245,11 @@ func (p *backfillPass) chain(w store.AuditWatermark) error {
 				accepted, err := p.e.deliver(p.ctx, r)
 				if !accepted {
 					p.cover(w.TenantID, after)
-					return fmt.Errorf("audit back-fill: chain %q stopped at seq %d, which no sink accepted; retrying later: %w",
-						w.TenantID, seq, errors.Join(err, p.ctx.Err()))
+					cause := errors.Join(err, p.ctx.Err())
+					if cause == nil { // best-effort: the Dispatcher logged each sink's error
+						cause = errNotAccepted
+					}
+					return fmt.Errorf("audit back-fill: chain %q stopped at seq %d; retrying later: %w", w.TenantID, seq, cause)
 				}
 				p.published++
 				b.published.Add(1)
