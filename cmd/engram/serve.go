@@ -31,6 +31,9 @@ type serveCmd struct {
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
 	Drain     time.Duration `name:"shutdown-timeout" default:"30s" help:"How long in-flight requests may run after a stop signal."`
 	PublicURL string        `name:"public-url" env:"ENGRAM_PUBLIC_URL" help:"The URL clients reach this server at (e.g. https://memory.example.com): named in MCP's OAuth protected-resource metadata and 401 challenges instead of the request's Host header."`
+	// Not in auditSinkFlags: `bench api` shares those, and a benchmark
+	// never back-fills a data directory's trail into its sinks.
+	BackfillEvery time.Duration `name:"audit-backfill-interval" env:"ENGRAM_AUDIT_BACKFILL_INTERVAL" default:"10s" help:"With --audit-sink: how often to publish audit entries the sinks lack (offline commands, a crash, refusals)."`
 }
 
 // The default tenant and the file its owner key goes to on first start.
@@ -62,6 +65,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	specs, err := c.auditSinkFlags.parse()
 	if err != nil {
 		return err
+	}
+	if c.BackfillEvery <= 0 {
+		return fmt.Errorf("--audit-backfill-interval must be positive")
 	}
 	opts, err := c.embedFlags.options(ctx)
 	if err != nil {
@@ -114,6 +120,33 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}()
 	defer func() { astop(); <-adone }()
 
+	// The audit back-fill publishes what the sinks lack: entries of
+	// offline commands, of a crash, of a time no sink accepted. Once at
+	// start, then every interval; stopped after the HTTP server drained
+	// (deferred last, so it runs first) with one last pass that records
+	// how far the inline publications got, so a restart does not publish
+	// them again.
+	if sinks != nil {
+		bctx, bstop := context.WithCancel(context.WithoutCancel(ctx))
+		bdone := make(chan struct{})
+		report := func(err error) {
+			log.Warn("audit back-fill incomplete; retrying later", "component", "audit-sink", "error", err)
+		}
+		go func() {
+			defer close(bdone)
+			l.RunAuditBackfill(bctx, c.BackfillEvery, report)
+		}()
+		defer func() {
+			bstop()
+			<-bdone
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := l.BackfillAudit(fctx); err != nil {
+				report(err)
+			}
+		}()
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -128,6 +161,20 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}))
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "engram_audit_backfill_published_total",
+			Help: "Audit entries the back-fill published because no sink had them (offline commands, a crash, refusals).",
+		}, func() float64 { return float64(l.AuditBackfilled()) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "engram_audit_backfill_pending",
+			Help: "Audit entries no sink is known to have yet; the back-fill publishes them.",
+		}, func() float64 {
+			n, err := l.AuditPending(context.Background())
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 	}
 
 	ln, err := net.Listen("tcp", c.Addr)

@@ -12,8 +12,9 @@ import (
 	"github.com/engram-memory/engram/internal/engine"
 )
 
-// The Dispatcher is the engine's audit hook.
-var _ audit.Sink = (*sink.Dispatcher)(nil)
+// The Dispatcher is the engine's audit hook, and tells the back-fill
+// which entries no sink accepted.
+var _ audit.AckSink = (*sink.Dispatcher)(nil)
 
 // auditSinkFlags configure where audit entries are copied (see
 // docs/AUDIT-SINKS.md).

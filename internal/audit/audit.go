@@ -153,14 +153,28 @@ func JSON(e *engram.AuditEntry, keyVersion int, mac []byte) []byte {
 // engine.WithAuditSinkFailClosed).
 // Publish is called from the request's goroutine, so two concurrent
 // requests of one tenant may publish seq n+1 before seq n: a sink that needs
-// order sorts by seq, and a gap it never fills means a lost publication
-// (the entry itself is in the database). The hook is optional (the engine
+// order sorts by seq. Entries that missed their publish (another process,
+// a crash, a refusal) are published later by the engine's back-fill
+// (engine.BackfillAudit), so a sink may receive an entry twice, late, and
+// out of order, never not at all. The hook is optional (the engine
 // works without one: engine.WithAuditSink) and must not block for long: a
 // slow sink delays the request that produced the entry. An error goes to
 // the engine's error report and does not undo the action. Implementations
 // (file, syslog, webhook) live in internal/audit/sink.
 type Sink interface {
 	Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error
+}
+
+// AckSink is a Sink that also says whether any destination accepted an
+// entry. A best-effort Sink's Publish returns nil even when every
+// destination refused, so that no request fails on its account; the
+// engine's back-fill needs the truth, to publish such an entry again
+// later. accepted is true when some destination took the entry; err is
+// what Publish would have returned. A Sink without PublishAck counts a nil
+// Publish as accepted.
+type AckSink interface {
+	Sink
+	PublishAck(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) (accepted bool, err error)
 }
 
 // Head is the state of a chain after entry Seq: that entry's MAC.

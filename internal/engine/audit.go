@@ -15,7 +15,8 @@ import (
 
 // WithAuditSink sends every audit entry, after its transaction commits, to
 // s; report (may be nil) receives the sink's errors, which never undo the
-// action: the entry is already in the database and its chain.
+// action: the entry is already in the database and its chain. Entries s
+// did not accept are published again by BackfillAudit (backfill.go).
 func WithAuditSink(s audit.Sink, report func(error)) Option {
 	return func(e *Engine) { e.sink, e.sinkErr, e.sinkInTx = s, report, false }
 }
@@ -57,7 +58,8 @@ type action struct {
 	inTx   bool
 	sent   bool // recs went to the sink inside the transaction (fail-closed)
 	recs   []*store.AuditRecord
-	userID string // a personal target, pseudonymised when the entry is built
+	acked  []*store.AuditRecord // those of recs a sink accepted inside the transaction
+	userID string               // a personal target, pseudonymised when the entry is built
 }
 
 // begin starts recording an action of the principal in ctx (if any) from
@@ -105,7 +107,7 @@ func (a *action) record(tx store.Tx) error {
 // step of the transaction: anything that could still fail after it would
 // leave the sink holding an entry of an action that never happened.
 func (a *action) recordEach(tx store.Tx, targets []string) error {
-	a.sent = false
+	a.sent, a.acked = false, a.acked[:0]
 	if a.e.noAudit || a.p == nil {
 		return nil
 	}
@@ -130,8 +132,12 @@ func (a *action) recordEach(tx store.Tx, targets []string) error {
 	a.inTx = true
 	if a.e.sinkInTx {
 		for _, r := range a.recs {
-			if err := a.e.publishInTx(a.ctx, r); err != nil {
+			accepted, err := a.e.publishInTx(a.ctx, r)
+			if err != nil {
 				return err
+			}
+			if accepted {
+				a.acked = append(a.acked, r)
 			}
 		}
 		a.sent = true
@@ -153,6 +159,11 @@ func (a *action) finish(err error) error {
 			for _, r := range a.recs {
 				a.e.publish(a.ctx, r)
 			}
+		}
+		// Noted only now that they committed: a rolled-back entry's seq
+		// is reused by the chain's next entry, which the sink may lack.
+		for _, r := range a.acked {
+			a.e.pub.noted(r.Entry.TenantID, r.Entry.Seq)
 		}
 		return nil
 	}
@@ -206,12 +217,16 @@ func (e *Engine) appendOwn(ctx context.Context, entry *engram.AuditEntry, build 
 	return nil
 }
 
-// publish hands a committed entry to the sink, if there is one.
+// publish hands a committed entry to the sink, if there is one, and notes
+// it for the back-fill when a destination accepted it (backfill.go).
 func (e *Engine) publish(ctx context.Context, r *store.AuditRecord) {
 	if e.sink == nil || r == nil {
 		return
 	}
-	err := e.sink.Publish(ctx, r.Entry.TenantID, r.Entry.Seq, audit.JSON(&r.Entry, r.KeyVersion, r.MAC))
+	accepted, err := e.deliver(ctx, r)
+	if accepted {
+		e.pub.noted(r.Entry.TenantID, r.Entry.Seq)
+	}
 	if err != nil && e.sinkErr != nil {
 		e.sinkErr(fmt.Errorf("audit sink: tenant %q seq %d: %w", r.Entry.TenantID, r.Entry.Seq, err))
 	}
@@ -219,18 +234,20 @@ func (e *Engine) publish(ctx context.Context, r *store.AuditRecord) {
 
 // publishInTx hands an entry of a mutating action to the sink from inside
 // its transaction (fail-closed mode). An error refuses the action: the
-// caller returns it and the transaction rolls back.
-func (e *Engine) publishInTx(ctx context.Context, r *store.AuditRecord) error {
+// caller returns it and the transaction rolls back. accepted says whether
+// a destination took the entry (the caller notes it once committed).
+func (e *Engine) publishInTx(ctx context.Context, r *store.AuditRecord) (accepted bool, err error) {
 	if e.sink == nil || r == nil {
-		return nil
+		return false, nil
 	}
-	if err := e.sink.Publish(ctx, r.Entry.TenantID, r.Entry.Seq, audit.JSON(&r.Entry, r.KeyVersion, r.MAC)); err != nil {
+	accepted, err = e.deliver(ctx, r)
+	if err != nil {
 		if e.sinkErr != nil {
 			e.sinkErr(fmt.Errorf("audit sink refused tenant %q seq %d; action rolled back: %w", r.Entry.TenantID, r.Entry.Seq, err))
 		}
-		return errSinksRefused()
+		return false, errSinksRefused()
 	}
-	return nil
+	return accepted, nil
 }
 
 // authFailure records a refused credential: in the key's tenant when the

@@ -35,6 +35,7 @@ type Engine struct {
 	sinkInTx bool        // fail-closed: mutating actions publish before commit
 	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
 	batch    auditBatch  // group commit of entries appended on their own
+	pub      backfill    // what the sink has, for the back-fill (backfill.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
@@ -95,6 +96,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	// that recording an entry never has to create a key.
 	if _, _, err := e.ring.AuditKeys(ctx, "", audit.KeyVersion); err != nil {
 		return fmt.Errorf("open audit key: %w", err)
+	}
+	if e.sink != nil {
+		return e.primeBackfill(ctx)
 	}
 	return nil
 }

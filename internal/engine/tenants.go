@@ -60,6 +60,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 		return nil, err
 	}
 	var created *store.AuditRecord
+	var accepted bool
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
@@ -79,7 +80,8 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 			return err
 		}
 		if e.sinkInTx {
-			return e.publishInTx(ctx, created)
+			accepted, err = e.publishInTx(ctx, created)
+			return err
 		}
 		return nil
 	})
@@ -91,6 +93,8 @@ func (e *Engine) CreateTenant(ctx context.Context, name string) (*engram.NewTena
 	}
 	if !e.sinkInTx {
 		e.publish(ctx, created)
+	} else if accepted {
+		e.pub.noted("", created.Entry.Seq) // committed: see action.finish
 	}
 	return &engram.NewTenant{
 		Tenant: engram.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt},

@@ -174,6 +174,13 @@ type Tx interface {
 	// AuditChains lists the tenant ids that have audit records or a head
 	// ("" for the system chain), in byte order.
 	AuditChains(ctx context.Context) ([]string, error)
+	// AuditWatermarks returns every chain that has a head, in byte order of
+	// tenant id, with its head seq and its publication watermark (0 when
+	// none was set).
+	AuditWatermarks(ctx context.Context) ([]AuditWatermark, error)
+	// SetAuditPublished raises the chain's publication watermark to seq;
+	// a lower seq leaves it unchanged, so the watermark never moves back.
+	SetAuditPublished(ctx context.Context, tenantID string, seq uint64) error
 
 	// Sealed segments (docs/AUDIT.md). Seqs count from 1; the log tree's
 	// leaf i is seq i+1.
@@ -278,6 +285,15 @@ type AuditHead struct {
 	MAC        []byte
 	KeyVersion int
 	HeadMAC    []byte
+}
+
+// AuditWatermark is how far a chain's publication to the audit sinks has
+// got: every entry with seq <= Published was accepted by a sink; Head is
+// the chain's last seq.
+type AuditWatermark struct {
+	TenantID  string
+	Head      uint64
+	Published uint64
 }
 
 // AuditFilter selects audit records; empty fields match everything.

@@ -85,6 +85,12 @@ func NewDispatcher(mode Mode, logger *slog.Logger, sinks ...Sink) (*Dispatcher, 
 // sink accepted ev, and nil as soon as one did (the others' errors are
 // still counted and logged).
 func (d *Dispatcher) Send(ctx context.Context, ev Event) error {
+	_, err := d.send(ctx, ev)
+	return err
+}
+
+// send is Send that also reports whether some sink accepted ev.
+func (d *Dispatcher) send(ctx context.Context, ev Event) (bool, error) {
 	accepted := 0
 	var errs []error
 	for i, s := range d.sinks {
@@ -103,16 +109,16 @@ func (d *Dispatcher) Send(ctx context.Context, ev Event) error {
 		}
 	}
 	if accepted > 0 {
-		return nil
+		return true, nil
 	}
 	d.dropped.Add(1)
 	if d.mode == FailClosed {
-		return fmt.Errorf("%w (event %s): %w", ErrNoSinkAccepted, ev.ID(), errors.Join(errs...))
+		return false, fmt.Errorf("%w (event %s): %w", ErrNoSinkAccepted, ev.ID(), errors.Join(errs...))
 	}
 	if len(d.sinks) > 0 {
 		d.log.Error("audit entry reached no sink", "event", ev.ID())
 	}
-	return nil
+	return false, nil
 }
 
 // Close closes every sink and returns their errors joined.
@@ -183,6 +189,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 // refused, as Send refuses invalid JSON, rather than stamped with a time
 // it does not have.
 func (d *Dispatcher) Publish(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) error {
+	_, err := d.PublishAck(ctx, tenantID, seq, entryJSON)
+	return err
+}
+
+// PublishAck is Publish that also says whether some sink accepted the
+// entry (audit.AckSink): in BestEffort mode Publish returns nil either
+// way, and the engine's back-fill must know which entries to try again.
+func (d *Dispatcher) PublishAck(ctx context.Context, tenantID string, seq uint64, entryJSON []byte) (bool, error) {
 	var head struct {
 		Time time.Time `json:"time"`
 	}
@@ -191,10 +205,10 @@ func (d *Dispatcher) Publish(ctx context.Context, tenantID string, seq uint64, e
 		err := fmt.Errorf("audit sinks: entry %s:%d has no readable time", tenantID, seq)
 		d.dropped.Add(1)
 		if d.mode == FailClosed {
-			return fmt.Errorf("%w: %w", ErrNoSinkAccepted, err)
+			return false, fmt.Errorf("%w: %w", ErrNoSinkAccepted, err)
 		}
 		d.log.Error("audit entry reached no sink", "event", Event{TenantID: tenantID, Seq: seq}.ID(), "err", err)
-		return nil
+		return false, nil
 	}
-	return d.Send(ctx, Event{TenantID: tenantID, Seq: seq, Time: head.Time, JSON: entryJSON})
+	return d.send(ctx, Event{TenantID: tenantID, Seq: seq, Time: head.Time, JSON: entryJSON})
 }

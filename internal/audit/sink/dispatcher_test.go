@@ -163,3 +163,44 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("dropped = %d, sent %d; want 1 dropped, nothing sent", dropped, len(f.got))
 	}
 }
+
+// TestPublishAck: PublishAck tells whether some sink accepted the entry in
+// both modes, while Publish in BestEffort mode stays silent about it (the
+// back-fill relies on the first, requests on the second).
+func TestPublishAck(t *testing.T) {
+	ctx := context.Background()
+	down := errors.New("connection refused")
+	entry := []byte(`{"time":"2026-11-30T20:31:07.123456Z","action":"memory.create"}`)
+	for _, c := range []struct {
+		name     string
+		mode     sink.Mode
+		sinkErr  []error
+		entry    []byte
+		accepted bool
+		wantErr  bool
+	}{
+		{"best-effort, one of two accepts", sink.BestEffort, []error{down, nil}, entry, true, false},
+		{"best-effort, none accepts", sink.BestEffort, []error{down, down}, entry, false, false},
+		{"best-effort, no readable time", sink.BestEffort, []error{nil}, []byte(`{"action":"x"}`), false, false},
+		{"fail-closed, one accepts", sink.FailClosed, []error{nil, down}, entry, true, false},
+		{"fail-closed, none accepts", sink.FailClosed, []error{down}, entry, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var sinks []sink.Sink
+			for i, err := range c.sinkErr {
+				sinks = append(sinks, &fake{name: string(rune('a' + i)), err: err})
+			}
+			d, err := sink.NewDispatcher(c.mode, nil, sinks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accepted, err := d.PublishAck(ctx, "acme", 7, c.entry)
+			if accepted != c.accepted || (err != nil) != c.wantErr {
+				t.Fatalf("PublishAck = %v, %v; want accepted %v, error %v", accepted, err, c.accepted, c.wantErr)
+			}
+			if perr := d.Publish(ctx, "acme", 8, c.entry); (perr != nil) != c.wantErr {
+				t.Fatalf("Publish = %v; want error %v", perr, c.wantErr)
+			}
+		})
+	}
+}

@@ -86,6 +86,32 @@ func (t *tx) AuditChains(ctx context.Context) ([]string, error) {
 	return out, nilOr("audit chains", rows.Err())
 }
 
+func (t *tx) AuditWatermarks(ctx context.Context) ([]store.AuditWatermark, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT h.tenant_id, h.seq, COALESCE(p.seq, 0) FROM audit_heads h
+		LEFT JOIN audit_published p ON p.tenant_id = h.tenant_id ORDER BY h.tenant_id`)
+	if err != nil {
+		return nil, wrapErr("audit watermarks", err)
+	}
+	defer rows.Close()
+	out := []store.AuditWatermark{}
+	for rows.Next() {
+		var w store.AuditWatermark
+		var head, published int64
+		if err := rows.Scan(&w.TenantID, &head, &published); err != nil {
+			return nil, wrapErr("audit watermarks", err)
+		}
+		w.Head, w.Published = uint64(head), uint64(published)
+		out = append(out, w)
+	}
+	return out, nilOr("audit watermarks", rows.Err())
+}
+
+func (t *tx) SetAuditPublished(ctx context.Context, tenantID string, seq uint64) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_published (tenant_id, seq) VALUES (?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`, tenantID, int64(seq))
+	return nilOr("set audit watermark", err)
+}
+
 func (t *tx) queryAudit(ctx context.Context, op, q string, args ...any) ([]store.AuditRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -179,3 +179,56 @@ func testAuditConcurrent(f *fx) {
 		f.t.Fatalf("verify after concurrent appends: %+v (problem %v)", rep, rep.Problem)
 	}
 }
+
+// testAuditWatermarks: every chain with a head is listed with its head and
+// watermark (0 until set), in tenant order; the watermark only rises; a
+// rolled-back write leaves it; a tenant's erasure takes it with the chain.
+func testAuditWatermarks(f *fx) {
+	marks := func() []store.AuditWatermark {
+		return mustGet(f, func(tx store.Tx) ([]store.AuditWatermark, error) { return tx.AuditWatermarks(f.ctx) })
+	}
+	checkMarks := func(what string, want []store.AuditWatermark) {
+		f.t.Helper()
+		if got := marks(); !slices.Equal(got, want) {
+			f.t.Errorf("%s = %+v, want %+v", what, got, want)
+		}
+	}
+	if w := marks(); len(w) != 0 {
+		f.t.Fatalf("AuditWatermarks of an empty store = %+v", w)
+	}
+	a, b := f.tenant(), f.tenant()
+	if a > b {
+		a, b = b, a
+	}
+	for i := 1; i <= 4; i++ {
+		f.appendAudit(auditEntry(a, i, engram.AuditMemoryRead, engram.OutcomeSuccess))
+	}
+	f.appendAudit(auditEntry(b, 1, engram.AuditMemoryRead, engram.OutcomeSuccess))
+	f.appendAudit(auditEntry("", 1, engram.AuditAuthFailure, engram.OutcomeFailure))
+	checkMarks("watermarks before any publication", []store.AuditWatermark{
+		{TenantID: "", Head: 1}, {TenantID: a, Head: 4}, {TenantID: b, Head: 1}})
+
+	set := func(tenant string, seq uint64) {
+		f.mustWrite(func(tx store.Tx) error { return tx.SetAuditPublished(f.ctx, tenant, seq) })
+	}
+	set(a, 3)
+	set(a, 2) // never moves back
+	set("", 1)
+	errRollback := errors.New("roll back")
+	err := f.write(func(tx store.Tx) error {
+		if err := tx.SetAuditPublished(f.ctx, b, 1); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	wantErr(f.t, "a write that fails", err, errRollback)
+	checkMarks("watermarks", []store.AuditWatermark{
+		{TenantID: "", Head: 1, Published: 1}, {TenantID: a, Head: 4, Published: 3}, {TenantID: b, Head: 1}})
+
+	// The watermark goes with its chain; a chain that starts again under
+	// the same id (it never does: ids are not reused) would start from 0.
+	f.mustWrite(func(tx store.Tx) error { _, err := tx.DeleteTenant(f.ctx, a); return err })
+	f.appendAudit(auditEntry(a, 1, engram.AuditMemoryRead, engram.OutcomeSuccess))
+	checkMarks("watermarks after an erasure", []store.AuditWatermark{
+		{TenantID: "", Head: 1, Published: 1}, {TenantID: a, Head: 1}, {TenantID: b, Head: 1}})
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditSegments", testAuditSegments},
+		{"AuditWatermarks", testAuditWatermarks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
