@@ -20,8 +20,6 @@ import (
 	"github.com/engram-memory/engram/internal/audit/sink"
 	"github.com/engram-memory/engram/internal/audit/sink/file"
 	"github.com/engram-memory/engram/internal/engine"
-	"github.com/engram-memory/engram/internal/kek/local"
-	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 	"github.com/engram-memory/engram/internal/testserver"
@@ -38,21 +36,7 @@ func openDir(t *testing.T, dir string, opts ...engine.Option) *engine.Engine {
 // openDirAt is openDir on the clock now (nil: time.Now).
 func openDirAt(t *testing.T, dir string, now engram.Clock, opts ...engine.Option) *engine.Engine {
 	t.Helper()
-	ctx := context.Background()
-	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := engine.New(db, keys.New(db, k, now), now, opts...)
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testserver.OpenEngine(t, dir, now, opts...)
 }
 
 // chainsOf reads every chain of dir's store, and its watermarks, through a

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/engine"
@@ -154,8 +155,16 @@ func (s *Server) Client(key string) *client.Client { return client.New(s.URL, ke
 // ends. Benchmarks and engine-level tests use it.
 func NewEngine(t testing.TB, opts ...engine.Option) (*engine.Engine, string) {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
+	return OpenEngine(t, dir, nil, opts...), dir
+}
+
+// OpenEngine opens an engine on the data directory dir (created or
+// reopened: several engines may open the same one, as processes do) on
+// the clock now (nil: time.Now); the store closes when the test ends.
+func OpenEngine(t testing.TB, dir string, now engram.Clock, opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	ctx := context.Background()
 	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +174,9 @@ func NewEngine(t testing.TB, opts ...engine.Option) (*engine.Engine, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := engine.New(db, keys.New(db, k, nil), nil, opts...)
+	e := engine.New(db, keys.New(db, k, now), now, opts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return e, dir
+	return e
 }
