@@ -110,3 +110,7 @@ func WithoutKeywordIndex(e *Engine, fn func()) {
 // DropVectorIndex forgets the tenant's loaded vector index, so that the
 // next semantic search loads it from the store again.
 func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }
+
+// DropKeywordIndex forgets the tenant's loaded keyword index, so that the
+// next keyword search loads it from the store again.
+func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
