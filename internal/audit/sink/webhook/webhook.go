@@ -267,6 +267,16 @@ func (s *Sink) run() {
 	retry := map[string]*retryState{}
 	var spoolFailures int // consecutive failures to read the spool itself
 	for {
+		// Checked on every turn, not only while waiting: after Close, a
+		// round cut short by the cancelled ctx reports events left and no
+		// retry time, and the loop below would go straight into another
+		// round, and another, never reaching the wait (a shutdown hang
+		// seen under load in TestOutageRestartRecovery).
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
 		s.idleMu.Lock()
 		sendsBefore := s.sends
 		s.idleMu.Unlock()
