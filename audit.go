@@ -105,8 +105,19 @@ type AuditQuery struct {
 
 // AuditPage is one page of entries.
 type AuditPage struct {
-	Entries    []AuditEntry `json:"results"`
-	NextCursor string       `json:"next_cursor,omitempty"`
+	Entries    []AuditRecord `json:"results"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// AuditRecord is an entry as it is stored in its chain, as GET /v1/audit
+// returns it and as sinks receive it: the entry, the version of the
+// tenant's audit key and the chain MAC (hex) that covers it and every
+// entry before it. A receiver that keeps the MACs can later show that the
+// database was rolled back or rewritten: the MAC of seq n never changes.
+type AuditRecord struct {
+	AuditEntry
+	KeyVersion int    `json:"key_version"`
+	MAC        string `json:"mac"`
 }
 
 // Limits of audit queries.

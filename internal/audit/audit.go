@@ -123,15 +123,8 @@ func IsPseudonym(s string) bool {
 	return err == nil
 }
 
-// Record is an entry as sinks receive it: the entry, the audit key version
-// and its chain MAC (hex). A receiver that keeps the MACs can later prove
-// that the database was rolled back or rewritten: the MAC of seq n must
-// never change.
-type Record struct {
-	engram.AuditEntry
-	KeyVersion int    `json:"key_version"`
-	MAC        string `json:"mac"`
-}
+// Record is an entry as sinks receive it (engram.AuditRecord).
+type Record = engram.AuditRecord
 
 // JSON is the exact bytes a sink receives for an entry: one JSON object,
 // fields in a fixed order, time in RFC 3339 UTC with microseconds, no

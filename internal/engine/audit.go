@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -334,14 +335,14 @@ func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engr
 	}); err != nil {
 		return nil, err
 	}
-	page = &engram.AuditPage{Entries: make([]engram.AuditEntry, 0, len(rows))}
+	page = &engram.AuditPage{Entries: make([]engram.AuditRecord, 0, len(rows))}
 	if len(rows) > limit {
 		rows = rows[:limit]
 		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(rows[limit-1].Entry.Seq, 10)))
 	}
 	for _, r := range rows {
 		r.Entry.Time = r.Entry.Time.UTC().Truncate(time.Microsecond)
-		page.Entries = append(page.Entries, r.Entry)
+		page.Entries = append(page.Entries, engram.AuditRecord{AuditEntry: r.Entry, KeyVersion: r.KeyVersion, MAC: hex.EncodeToString(r.MAC)})
 	}
 	return page, nil
 }

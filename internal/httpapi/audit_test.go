@@ -27,9 +27,9 @@ func flip(s string) string {
 
 // allAudit reads the whole trail through the API, page by page (small
 // pages, so the cursor is exercised).
-func allAudit(t *testing.T, c *client.Client, q engram.AuditQuery) []engram.AuditEntry {
+func allAudit(t *testing.T, c *client.Client, q engram.AuditQuery) []engram.AuditRecord {
 	t.Helper()
-	var out []engram.AuditEntry
+	var out []engram.AuditRecord
 	q.Limit = 3
 	for {
 		p, err := c.Audit(context.Background(), q)
