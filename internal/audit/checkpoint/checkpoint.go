@@ -222,7 +222,13 @@ func verifierList(keys []string) (note.Verifiers, error) {
 		return nil, fmt.Errorf("checkpoint verifier key: none given: %w", ErrMalformed)
 	}
 	vs := make([]note.Verifier, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
+		// note.VerifierList refuses a key listed twice as ambiguous.
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		v, err := note.NewVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint verifier key: %w: %v", ErrMalformed, err)

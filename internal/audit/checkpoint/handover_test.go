@@ -85,6 +85,9 @@ func TestHandover(t *testing.T) {
 	if _, _, err := checkpoint.OpenHandover(forged, origin, oldVK); !errors.Is(err, checkpoint.ErrSignature) {
 		t.Fatalf("hand-over not signed by the pinned key: %v", err)
 	}
+	if _, err := checkpoint.Open(h, origin, oldVK, oldVK); err != nil {
+		t.Fatalf("a key listed twice: %v", err)
+	}
 	if _, err := checkpoint.Open(h, origin); !errors.Is(err, checkpoint.ErrMalformed) {
 		t.Fatalf("no verifier key: %v", err)
 	}
