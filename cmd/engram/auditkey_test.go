@@ -135,7 +135,7 @@ func TestAuditKeyRotateCLI(t *testing.T) {
 	// opens under both keys.
 	var handover []byte
 	var lastBefore int
-	if err := db.QueryRow(`SELECT wrapped FROM wrapped_keys WHERE tenant_id = `+tenant+` AND purpose = 'audit-checkpoint-handover' AND version = 2`).Scan(&handover); err != nil {
+	if err := db.QueryRow(`SELECT wrapped FROM wrapped_keys WHERE tenant_id = ` + tenant + ` AND purpose = 'audit-checkpoint-handover' AND version = 2`).Scan(&handover); err != nil {
 		t.Fatal(err)
 	}
 	hcp, next, err := checkpoint.OpenHandover(handover, origin, vk1)
