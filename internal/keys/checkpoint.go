@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -157,10 +158,9 @@ func checkpointKey(version int, seed []byte) (*CheckpointKey, error) {
 func (r *Ring) dropVersions(purpose string, keep int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	prefix := cacheName("", "", purpose, 0)
-	prefix = prefix[:len(prefix)-1]
+	prefix := strings.TrimSuffix(cacheName("", "", purpose, 0), "0") // ends in the separator
 	for name := range r.cache {
-		if len(name) > len(prefix) && name[:len(prefix)] == prefix && name != cacheName("", "", purpose, keep) {
+		if strings.HasPrefix(name, prefix) && name != cacheName("", "", purpose, keep) {
 			delete(r.cache, name)
 		}
 	}
