@@ -14,6 +14,33 @@ type AuditCheckpointInfo struct {
 	TreeSize    uint64 `json:"tree_size"`
 }
 
+// AuditVerifierKey is the public key of one version of the deployment's
+// checkpoint signing key. Every version ever used is listed, so checkpoints
+// signed before a rotation still verify; Current marks the one that signs
+// now. Handover, set on versions that came from a rotation and when the
+// caller's chain had a checkpoint then, is that chain's hand-over note: its
+// newest checkpoint at the rotation with an engram-next-key line naming
+// this key, signed by the previous key and by this one (docs/AUDIT-PROOFS.md).
+type AuditVerifierKey struct {
+	Version     int       `json:"version"`
+	VerifierKey string    `json:"verifier_key"`
+	Current     bool      `json:"current"`
+	CreatedAt   time.Time `json:"created_at"`
+	Handover    string    `json:"handover,omitempty"`
+}
+
+// AuditKeyRotation reports a rotation of the checkpoint signing key.
+// Handovers counts the chains whose newest checkpoint was re-signed as a
+// hand-over; Skipped lists the chains (tenant ids, "" the system chain)
+// whose newest checkpoint did not verify and so was not endorsed.
+type AuditKeyRotation struct {
+	From        int      `json:"from_version"`
+	To          int      `json:"to_version"`
+	VerifierKey string   `json:"verifier_key"`
+	Handovers   int      `json:"handovers"`
+	Skipped     []string `json:"skipped,omitempty"`
+}
+
 // AuditInclusionProof proves the entry with sequence Seq (leaf Seq-1) is
 // in the tenant's log tree of TreeSize leaves. Entry is the canonical
 // entry bytes that were hashed; Checkpoint is the signed checkpoint of
@@ -113,6 +140,7 @@ const (
 // too (owners and admins hold it).
 type AuditProofService interface {
 	AuditCheckpoint(ctx context.Context) (*AuditCheckpointInfo, error)
+	AuditKeys(ctx context.Context) ([]AuditVerifierKey, error)
 	AuditInclusion(ctx context.Context, seq, size uint64) (*AuditInclusionProof, error)
 	AuditConsistency(ctx context.Context, from, to uint64) (*AuditConsistencyProof, error)
 	AuditSegments(ctx context.Context, cursor string, limit int) (*AuditSegmentPage, error)
@@ -128,6 +156,9 @@ const (
 	AuditHoldCreate   AuditAction = "audit.hold.create"
 	AuditHoldRelease  AuditAction = "audit.hold.release"
 	AuditRetentionSet AuditAction = "audit.retention"
+	// AuditKeyRotate records a rotation of the checkpoint signing key
+	// (system chain; the target id is the new version).
+	AuditKeyRotate AuditAction = "audit.key.rotate"
 )
 
 // CodeHeld is the error code of an erasure refused by a legal hold.

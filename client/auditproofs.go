@@ -21,6 +21,20 @@ func (c *Client) AuditCheckpoint(ctx context.Context) (*engram.AuditCheckpointIn
 	return &out, nil
 }
 
+// AuditKeys lists every checkpoint verifier key version with the tenant's
+// hand-over notes (GET /v1/audit/keys). A new key is trusted through the
+// hand-over signed by a key already pinned (checkpoint.OpenHandover), not
+// because this list names it.
+func (c *Client) AuditKeys(ctx context.Context) ([]engram.AuditVerifierKey, error) {
+	var out struct {
+		Results []engram.AuditVerifierKey `json:"results"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/audit/keys", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
 // AuditInclusion returns the inclusion proof of entry seq in the tree of
 // the given size (0: the newest checkpoint's).
 func (c *Client) AuditInclusion(ctx context.Context, seq, size uint64) (*engram.AuditInclusionProof, error) {

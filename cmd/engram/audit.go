@@ -15,7 +15,7 @@ import (
 type auditCmd struct {
 	List        auditListCmd        `cmd:"" help:"Show the tenant's audit trail, newest first (needs the audit:read scope)."`
 	Verify      auditVerifyCmd      `cmd:"" help:"Check the tamper-evident audit chains and signed checkpoints (offline, against --data)."`
-	Key         auditKeyCmd         `cmd:"" help:"Print the checkpoint verifier (public) key customers check bundles with (offline)."`
+	Key         auditKeyCmd         `cmd:"" help:"Print the checkpoint verifier (public) keys customers check bundles with; rotate the signing key (offline)."`
 	Seal        auditSealCmd        `cmd:"" help:"Seal due audit segments now (offline; serve does it in the background)."`
 	Prove       auditProveCmd       `cmd:"" help:"Export a sealed segment as a proof bundle (offline)."`
 	CheckBundle auditCheckBundleCmd `cmd:"" name:"check-bundle" help:"Verify an exported bundle with nothing but the verifier key."`

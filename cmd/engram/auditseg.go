@@ -11,22 +11,66 @@ import (
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
 )
 
+// auditKeyCmd: `engram audit key [--all]` prints verifier keys, `engram
+// audit key rotate` rotates the signing key.
 type auditKeyCmd struct {
+	Show   auditKeyShowCmd   `cmd:"" default:"withargs" help:"Print the current checkpoint verifier key (--all: every version); the default."`
+	Rotate auditKeyRotateCmd `cmd:"" help:"Rotate the checkpoint signing key: a new version signs from now on, the retired seed is destroyed, its public key kept (offline; serve may run)."`
+}
+
+type auditKeyShowCmd struct {
+	All bool `name:"all" help:"Print every version's verifier key, oldest first, the current one marked."`
 	dataFlags
 }
 
-func (c *auditKeyCmd) Run(ctx context.Context, s *ioStreams) error {
+func (c *auditKeyShowCmd) Run(ctx context.Context, s *ioStreams) error {
 	l, err := openLocal(ctx, c.Data)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	vk, err := l.AuditVerifierKey(ctx)
+	if !c.All {
+		vk, err := l.AuditVerifierKey(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(s.out, vk)
+		return nil
+	}
+	ks, err := l.AuditVerifierKeys(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(s.out, vk)
+	for _, k := range ks {
+		state := "retired"
+		if k.Current {
+			state = "current"
+		}
+		fmt.Fprintf(s.out, "%d\t%s\t%s\n", k.Version, state, k.VerifierKey)
+	}
 	return nil
+}
+
+type auditKeyRotateCmd struct {
+	dataFlags
+}
+
+// Run rotates in one transaction; a running server picks the new key up
+// at its next seal. It prints only public keys.
+func (c *auditKeyRotateCmd) Run(ctx context.Context, s *ioStreams) error {
+	l, err := openLocal(ctx, c.Data)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	rot, err := l.RotateCheckpointKey(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range rot.Skipped {
+		fmt.Fprintf(s.err, "warning: chain %q: its newest checkpoint does not verify, so it got no hand-over; run engram audit verify\n", id)
+	}
+	return printJSON(s, rot)
 }
 
 type auditSealCmd struct {
@@ -87,8 +131,8 @@ func (c *auditProveCmd) Run(ctx context.Context, s *ioStreams) error {
 }
 
 type auditCheckBundleCmd struct {
-	File string `arg:"" type:"existingfile" help:"Bundle JSON (from engram audit prove or GET /v1/audit/segments/{first}/bundle)."`
-	Key  string `name:"key" required:"" help:"The checkpoint verifier key, obtained out of band (engram audit key; GET /v1/audit/checkpoint)."`
+	File string   `arg:"" type:"existingfile" help:"Bundle JSON (from engram audit prove or GET /v1/audit/segments/{first}/bundle)."`
+	Key  []string `name:"key" required:"" help:"A checkpoint verifier key, obtained out of band (engram audit key --all; GET /v1/audit/keys). Repeat it (or separate with commas) to accept several key versions."`
 }
 
 // Run needs no data directory and no secret: it is the customer's check.
@@ -102,7 +146,7 @@ func (c *auditCheckBundleCmd) Run(_ context.Context, s *ioStreams) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("bundle: %w", err)}
 	}
-	rep, err := checkpoint.VerifyBundle(b, c.Key)
+	rep, err := checkpoint.VerifyBundle(b, c.Key...)
 	if err != nil {
 		if rep.FirstBad >= 0 && (errors.Is(err, checkpoint.ErrProof) || errors.Is(err, checkpoint.ErrRange)) {
 			seq := b.First + uint64(rep.FirstBad) + 1

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
+	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -41,12 +41,16 @@ type SealStats struct {
 	Entries  int // entries sealed
 }
 
-// AuditVerifierKey returns the deployment's checkpoint verifier key (public,
-// signed-note format), creating the signing key on first use.
+// AuditVerifierKey returns the deployment's current checkpoint verifier key
+// (public, signed-note format), creating the signing key on first use.
 func (e *Engine) AuditVerifierKey(ctx context.Context) (string, error) {
 	_, vk, err := e.ring.CheckpointSigner(ctx)
 	return vk, err
 }
+
+// errSignerRetired: the checkpoint key was rotated (by another process)
+// after the sealer loaded it; the sealer reloads and tries again.
+var errSignerRetired = errors.New("the checkpoint signing key was rotated meanwhile")
 
 // SealAudit seals every chain whose open segment is due under p (zero
 // fields take the defaults). Each segment is sealed in one write
@@ -55,7 +59,7 @@ func (e *Engine) AuditVerifierKey(ctx context.Context) (string, error) {
 // seal either committed whole or not at all, and the next pass resumes.
 func (e *Engine) SealAudit(ctx context.Context, p checkpoint.Policy) (SealStats, error) {
 	var st SealStats
-	signer, _, err := e.ring.CheckpointSigner(ctx)
+	signer, err := e.ring.CurrentCheckpointKey(ctx)
 	if err != nil {
 		return st, fmt.Errorf("checkpoint key: %w", err)
 	}
@@ -75,6 +79,11 @@ func (e *Engine) SealAudit(ctx context.Context, p checkpoint.Policy) (SealStats,
 		st.Chains++
 		for {
 			n, err := e.sealOne(ctx, id, signer, p)
+			if errors.Is(err, errSignerRetired) {
+				if signer, err = e.ring.CurrentCheckpointKey(ctx); err == nil {
+					continue
+				}
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("seal chain %q: %w", id, err))
 				break
@@ -115,7 +124,7 @@ func (e *Engine) pending(ctx context.Context, tenantID string) (bool, error) {
 
 // sealOne seals the chain's next segment if it is due; it returns the
 // number of entries sealed (0: nothing due).
-func (e *Engine) sealOne(ctx context.Context, tenantID string, signer note.Signer, p checkpoint.Policy) (int, error) {
+func (e *Engine) sealOne(ctx context.Context, tenantID string, signer *keys.CheckpointKey, p checkpoint.Policy) (int, error) {
 	limit := uint64(MaxSegmentEntries)
 	if p.MaxEntries > 0 && p.MaxEntries < limit {
 		limit = p.MaxEntries
@@ -126,6 +135,17 @@ func (e *Engine) sealOne(ctx context.Context, tenantID string, signer note.Signe
 	var sealed int
 	err := e.st.Write(ctx, func(tx store.Tx) error {
 		sealed = 0
+		// Checked in the seal's own transaction, which a rotation's
+		// transaction cannot interleave with: no checkpoint committed after
+		// a rotation is signed by the retired key, so the rotation's
+		// hand-over is the last word of that key on every chain.
+		cur, err := tx.LatestKey(ctx, "", keys.PurposeAuditCheckpoint, "")
+		if err != nil {
+			return fmt.Errorf("checkpoint key: %w", err)
+		}
+		if cur.Version != signer.Version {
+			return errSignerRetired
+		}
 		head, err := tx.AuditHead(ctx, tenantID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -174,7 +194,7 @@ func (e *Engine) sealOne(ctx context.Context, tenantID string, signer note.Signe
 		lastMAC := recs[len(recs)-1].MAC
 		cp := seg.Checkpoint(checkpoint.Origin(tenantID))
 		cp.Extra = []string{chainExt + base64.StdEncoding.EncodeToString(lastMAC)}
-		signed, err := checkpoint.Sign(cp, signer)
+		signed, err := checkpoint.Sign(cp, signer.Signer)
 		if err != nil {
 			return err
 		}
@@ -200,10 +220,11 @@ func chainMACOf(cp checkpoint.Checkpoint) ([]byte, bool) {
 	return nil, false
 }
 
-// openSegment opens a stored segment's checkpoint and checks it seals
-// exactly that segment; it returns the checkpoint and its chain MAC.
-func openSegment(s *store.AuditSegment, verifierKey string) (checkpoint.Checkpoint, []byte, error) {
-	cp, err := checkpoint.Open(s.Checkpoint, checkpoint.Origin(s.TenantID), verifierKey)
+// openSegment opens a stored segment's checkpoint, signed by any of the
+// verifier keys, and checks it seals exactly that segment; it returns the
+// checkpoint and its chain MAC.
+func openSegment(s *store.AuditSegment, verifierKeys []string) (checkpoint.Checkpoint, []byte, error) {
+	cp, err := checkpoint.Open(s.Checkpoint, checkpoint.Origin(s.TenantID), verifierKeys...)
 	if err != nil {
 		return cp, nil, err
 	}
@@ -219,9 +240,11 @@ func openSegment(s *store.AuditSegment, verifierKey string) (checkpoint.Checkpoi
 // checkpoint: the chain must reach its size with the MAC it signs. An
 // attacker with write access to the database but not the signing key can
 // neither lower it (delete the tail) nor re-sign a rewritten chain.
+// VerifierKeys are every version of the checkpoint key (see
+// keys.Ring.CheckpointVerifierKeys).
 type SignedCheckpoints struct {
-	Store       store.Store
-	VerifierKey string
+	Store        store.Store
+	VerifierKeys []string
 }
 
 // Name implements audit.Checkpoint.
@@ -240,7 +263,7 @@ func (c SignedCheckpoints) Latest(ctx context.Context, tenantID string) (*audit.
 	if err != nil {
 		return nil, err
 	}
-	_, mac, err := openSegment(s, c.VerifierKey)
+	_, mac, err := openSegment(s, c.VerifierKeys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: segment [%d, %d]: %v", audit.ErrBadCheckpoint, s.First, s.Last, err)
 	}
@@ -271,7 +294,7 @@ func (c SignedCheckpoints) Floor(ctx context.Context, tenantID string) (uint64, 
 			if s.First != floor+1 {
 				return 0, nil, fmt.Errorf("%w: tombstone [%d, %d] does not follow %d", audit.ErrBadCheckpoint, s.First, s.Last, floor)
 			}
-			_, m, err := openSegment(s, c.VerifierKey)
+			_, m, err := openSegment(s, c.VerifierKeys)
 			if err != nil {
 				return 0, nil, fmt.Errorf("%w: tombstone [%d, %d]: %v", audit.ErrBadCheckpoint, s.First, s.Last, err)
 			}

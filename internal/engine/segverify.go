@@ -20,11 +20,11 @@ import (
 // the entries as stored now. The first damage is reported per chain.
 // Extra checkpoints (e.g. one a customer kept) are checked too.
 func (e *Engine) VerifyAuditTrail(ctx context.Context, tenant string, all bool, extra ...audit.Checkpoint) ([]*audit.Report, error) {
-	vk, err := e.AuditVerifierKey(ctx)
+	vks, err := e.ring.CheckpointVerifierKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sc := SignedCheckpoints{Store: e.st, VerifierKey: vk}
+	sc := SignedCheckpoints{Store: e.st, VerifierKeys: vks}
 	ids, err := e.chainIDs(ctx, tenant, all)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (e *Engine) VerifyAuditTrail(ctx context.Context, tenant string, all bool, 
 			// A chain rebuilt under the audit key fails only against the
 			// newest checkpoint's MAC; the segment replay names the first
 			// entry that differs from what was sealed, which is earlier.
-			p, err := e.verifySegments(ctx, id, vk)
+			p, err := e.verifySegments(ctx, id, vks)
 			if err != nil {
 				return out, fmt.Errorf("verify segments of %q: %w", id, err)
 			}
@@ -81,7 +81,7 @@ func (e *Engine) chainIDs(ctx context.Context, tenant string, all bool) ([]strin
 // of its last entry. The first bad seq is named: the first entry whose
 // leaf hash differs from the one stored at seal time, or the segment's
 // first entry when the stored hashes were rewritten as well.
-func (e *Engine) verifySegments(ctx context.Context, tenantID, vk string) (*audit.Problem, error) {
+func (e *Engine) verifySegments(ctx context.Context, tenantID string, vks []string) (*audit.Problem, error) {
 	bad := func(seq uint64, format string, args ...any) (*audit.Problem, error) {
 		return &audit.Problem{TenantID: tenantID, Seq: seq, Kind: audit.KindCheckpoint, Detail: fmt.Sprintf(format, args...)}, nil
 	}
@@ -102,14 +102,14 @@ func (e *Engine) verifySegments(ctx context.Context, tenantID, vk string) (*audi
 			if s.First != tree.Size()+1 {
 				return bad(tree.Size()+1, "segment [%d, %d] does not follow the sealed entries up to %d", s.First, s.Last, tree.Size())
 			}
-			cp, mac, err := openSegment(s, vk)
+			cp, mac, err := openSegment(s, vks)
 			if err != nil {
 				return bad(s.First, "signed checkpoint of segment [%d, %d]: %v", s.First, s.Last, err)
 			}
 			if s.DroppedAt != nil {
 				ts := checkpoint.Tombstone{Tenant: tenantID, First: s.First - 1, Last: s.Last - 1, Root: s.Root, Range: s.Range,
 					Checkpoint: s.Checkpoint, ChainMAC: mac}
-				if _, err := ts.Verify(vk); err != nil {
+				if _, err := ts.Verify(vks...); err != nil {
 					return bad(s.First, "tombstone [%d, %d]: %v", s.First, s.Last, err)
 				}
 				if err := tree.AppendTombstone(ts); err != nil {
@@ -234,7 +234,7 @@ func (k keptCheckpoint) Latest(_ context.Context, tenantID string) (*audit.Head,
 // chain it names must still reach its size with the MAC it signed. It
 // returns the tenant id the checkpoint is for.
 func (e *Engine) KeptCheckpoint(ctx context.Context, signed []byte) (audit.Checkpoint, string, error) {
-	vk, err := e.AuditVerifierKey(ctx)
+	vks, err := e.ring.CheckpointVerifierKeys(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -243,9 +243,9 @@ func (e *Engine) KeptCheckpoint(ctx context.Context, signed []byte) (audit.Check
 	if !ok {
 		return nil, "", engram.Errorf(engram.CodeInvalid, "not an Engram audit checkpoint")
 	}
-	cp, err := checkpoint.Open(signed, origin, vk)
+	cp, err := checkpoint.Open(signed, origin, vks...)
 	if err != nil {
-		return nil, "", engram.Errorf(engram.CodeInvalid, "the checkpoint does not verify under this deployment's key: %v", err)
+		return nil, "", engram.Errorf(engram.CodeInvalid, "the checkpoint does not verify under any of this deployment's keys: %v", err)
 	}
 	mac, ok := chainMACOf(cp)
 	if !ok {

@@ -54,6 +54,18 @@ func registerAuditProofs(api huma.API, svc engram.AuditProofService) {
 		return &struct{ Body *engram.AuditCheckpointInfo }{Body: out}, nil
 	})
 
+	o = op("listAuditKeys", http.MethodGet, "/v1/audit/keys", "Every checkpoint verifier key, with the tenant's key hand-overs", http.StatusOK, "audit")
+	o.Description = "Every version of the deployment's checkpoint signing key, oldest first; current marks the one that signs now. A checkpoint signed by any listed version is genuine. handover is the tenant's newest checkpoint at the rotation, naming the new key (engram-next-key line) and signed by the previous and the new key: a verifier that pinned the previous key learns the new one from it (docs/AUDIT-PROOFS.md)." + scope
+	huma.Register(api, o,
+		func(ctx context.Context, _ *struct{}) (*resultsBody[engram.AuditVerifierKey], error) {
+			ks, err := svc.AuditKeys(ctx)
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			out := &resultsBody[engram.AuditVerifierKey]{}
+			out.Body.Results = ks
+			return out, nil
+		})
 	o = op("getAuditInclusionProof", http.MethodGet, "/v1/audit/proofs/inclusion", "RFC 6962 inclusion proof of an entry", http.StatusOK, "audit")
 	o.Description = "Proves the entry (canonical bytes, leaf seq-1) is in the sealed log tree of the given size. Cost O(log n)." + scope
 	huma.Register(api, o, func(ctx context.Context, in *inclusionInput) (*struct{ Body *engram.AuditInclusionProof }, error) {

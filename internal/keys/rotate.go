@@ -174,10 +174,11 @@ func (r *Ring) RetireSubjectKeys(ctx context.Context, tenantID string) (int, err
 }
 
 // RewrapKEK moves everything the system KEK wraps (each tenant key
-// version, the pepper, the system audit key, and the configurations of tenants' own KEKs) from
-// the ring's KEK to next, in one transaction; nothing else changes. Keys of
-// tenants that brought their own KEK stay under it. The caller switches to
-// next once it returns.
+// version, the pepper, the system audit key, the checkpoint key and the
+// public keys of its versions, and the configurations of tenants' own
+// KEKs) from the ring's KEK to next, in one transaction; nothing else
+// changes. Keys of tenants that brought their own KEK stay under it. The
+// caller switches to next once it returns.
 func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 	var (
 		ws   []store.WrappedKey
@@ -203,7 +204,7 @@ func (r *Ring) RewrapKEK(ctx context.Context, next kek.KEK) (int, error) {
 			}
 			ws = append(ws, ks...)
 		}
-		for _, purpose := range []string{PurposePepper, PurposeAuditRoot, PurposeAuditCheckpoint} {
+		for _, purpose := range []string{PurposePepper, PurposeAuditRoot, PurposeAuditCheckpoint, PurposeAuditCheckpointPublic} {
 			ps, err := tx.Keys(ctx, "", purpose)
 			if err != nil {
 				return err

@@ -142,7 +142,8 @@ func ParseBundle(r io.Reader) (*Bundle, error) {
 	return &b, nil
 }
 
-// VerifyBundle checks b offline against verifierKey: the checkpoint's
+// VerifyBundle checks b offline against verifierKeys (every version of the
+// deployment's key the verifier trusts; one is enough): the checkpoint's
 // signature and origin (the bundle's tenant), each entry's inclusion at its
 // claimed leaf in the signed tree, that no entry of [First, Last] is missing,
 // the segment root when the checkpoint sealed exactly this range, and the
@@ -150,7 +151,7 @@ func ParseBundle(r io.Reader) (*Bundle, error) {
 // with the report filled so far; Report.FirstBad names the entry when one is
 // to blame. Errors wrap ErrSignature, ErrOrigin, ErrProof, ErrRange or
 // ErrMalformed.
-func VerifyBundle(b *Bundle, verifierKey string) (Report, error) {
+func VerifyBundle(b *Bundle, verifierKeys ...string) (Report, error) {
 	if b == nil {
 		return Report{FirstBad: -1}, fmt.Errorf("bundle: none: %w", ErrMalformed)
 	}
@@ -158,7 +159,7 @@ func VerifyBundle(b *Bundle, verifierKey string) (Report, error) {
 	if b.Format != BundleFormat {
 		return rep, fmt.Errorf("bundle format %q: %w", b.Format, ErrMalformed)
 	}
-	cp, err := Open([]byte(b.Checkpoint), rep.Origin, verifierKey)
+	cp, err := Open([]byte(b.Checkpoint), rep.Origin, verifierKeys...)
 	if err != nil {
 		return rep, err
 	}
@@ -196,7 +197,7 @@ func VerifyBundle(b *Bundle, verifierKey string) (Report, error) {
 		rep.Complete = true
 	}
 	if c := b.Consistency; c != nil {
-		old, err := Open([]byte(c.Checkpoint), rep.Origin, verifierKey)
+		old, err := Open([]byte(c.Checkpoint), rep.Origin, verifierKeys...)
 		if err != nil {
 			return rep, fmt.Errorf("older checkpoint: %w", err)
 		}

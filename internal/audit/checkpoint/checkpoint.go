@@ -182,20 +182,23 @@ func Sign(cp Checkpoint, signer note.Signer) ([]byte, error) {
 	return signed, nil
 }
 
-// Open verifies a signed checkpoint against verifierKey (a note verifier
-// key, see GenerateKey) and the expected origin, and parses it. It fails with
-// ErrSignature when no signature by that key verifies (signatures by other
+// Open verifies a signed checkpoint against the verifier keys (note
+// verifier keys, see GenerateKey) and the expected origin, and parses it. A
+// checkpoint signed by any one of the keys opens: a deployment that rotated
+// its signing key passes every version it ever used. It fails with
+// ErrSignature when no signature by those keys verifies (signatures by other
 // keys are ignored, as the signed-note format intends), ErrOrigin when the
-// checkpoint belongs to another log, and ErrMalformed otherwise.
-func Open(signed []byte, origin, verifierKey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(verifierKey)
+// checkpoint belongs to another log, and ErrMalformed otherwise, also when no
+// key is given.
+func Open(signed []byte, origin string, verifierKeys ...string) (Checkpoint, error) {
+	vl, err := verifierList(verifierKeys)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("checkpoint verifier key: %w: %v", ErrMalformed, err)
+		return Checkpoint{}, err
 	}
 	if len(signed) > MaxCheckpointSize {
 		return Checkpoint{}, fmt.Errorf("checkpoint too large: %w", ErrMalformed)
 	}
-	n, err := note.Open(signed, note.VerifierList(v))
+	n, err := note.Open(signed, vl)
 	if err != nil {
 		var inv *note.InvalidSignatureError
 		var unv *note.UnverifiedNoteError
@@ -212,6 +215,27 @@ func Open(signed []byte, origin, verifierKey string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("checkpoint origin %q, want %q: %w", cp.Origin, origin, ErrOrigin)
 	}
 	return cp, nil
+}
+
+func verifierList(keys []string) (note.Verifiers, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("checkpoint verifier key: none given: %w", ErrMalformed)
+	}
+	vs := make([]note.Verifier, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		// note.VerifierList refuses a key listed twice as ambiguous.
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint verifier key: %w: %v", ErrMalformed, err)
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), nil
 }
 
 // GenerateKey returns a new Ed25519 signer key and its verifier key in the

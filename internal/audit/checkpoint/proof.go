@@ -234,16 +234,16 @@ func VerifyConsistency(m, n uint64, proofHashes [][]byte, root1, root2 []byte) e
 }
 
 // VerifyCheckpoints opens two signed checkpoints of the same log with
-// verifierKey and checks that older is a prefix of newer: what a monitor or
+// verifierKeys (any version may have signed either) and checks that older is a prefix of newer: what a monitor or
 // `engram audit verify` does with the checkpoint it kept and the latest one,
 // to catch a rewritten or truncated log. It returns both checkpoints; errors
 // are those of Open and VerifyConsistency.
-func VerifyCheckpoints(older, newer []byte, proofHashes [][]byte, origin, verifierKey string) (Checkpoint, Checkpoint, error) {
-	o, err := Open(older, origin, verifierKey)
+func VerifyCheckpoints(older, newer []byte, proofHashes [][]byte, origin string, verifierKeys ...string) (Checkpoint, Checkpoint, error) {
+	o, err := Open(older, origin, verifierKeys...)
 	if err != nil {
 		return Checkpoint{}, Checkpoint{}, fmt.Errorf("older checkpoint: %w", err)
 	}
-	n, err := Open(newer, origin, verifierKey)
+	n, err := Open(newer, origin, verifierKeys...)
 	if err != nil {
 		return Checkpoint{}, Checkpoint{}, fmt.Errorf("newer checkpoint: %w", err)
 	}

@@ -65,15 +65,15 @@ func (t Tombstone) Overlaps(first, last uint64) bool {
 }
 
 // Verify checks the tombstone against its own signed checkpoint: the
-// signature by verifierKey, the origin of tenant, that the checkpoint sealed
+// signature by one of verifierKeys, the origin of tenant, that the checkpoint sealed
 // exactly [First, Last] with Root, and the shape of Range. Range itself is
 // proved when a replay (Tree.AppendTombstone then Tree.Check) reaches the
 // checkpoint's root. It returns the opened checkpoint.
-func (t Tombstone) Verify(verifierKey string) (Checkpoint, error) {
+func (t Tombstone) Verify(verifierKeys ...string) (Checkpoint, error) {
 	if err := t.checkShape(); err != nil {
 		return Checkpoint{}, err
 	}
-	cp, err := Open(t.Checkpoint, Origin(t.Tenant), verifierKey)
+	cp, err := Open(t.Checkpoint, Origin(t.Tenant), verifierKeys...)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("tombstone [%d, %d]: %w", t.First, t.Last, err)
 	}
