@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -20,17 +21,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 	for _, op := range []string{"add", "get"} {
 		for _, mode := range []string{"audited", "unaudited"} {
 			b.Run(op+"/"+mode, func(b *testing.B) {
-				e, ctx := newEngine(b, false)
-				if mode == "unaudited" {
-					engine.DisableAuditForBenchmark(e)
-				}
-				r := rand.New(rand.NewPCG(1, 2))
-				res, err := e.Add(ctx, engram.AddRequest{Content: text(r, 20)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				id := res[0].ID
-				b.ResetTimer()
+				e, ctx, r, id := auditBenchEngine(b, mode)
 				for i := 0; b.Loop(); i++ {
 					if op == "get" {
 						if _, err := e.Get(ctx, id); err != nil {
@@ -56,16 +47,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 func BenchmarkAuditParallelGet(b *testing.B) {
 	for _, mode := range []string{"audited", "unaudited"} {
 		b.Run(mode, func(b *testing.B) {
-			e, ctx := newEngine(b, false)
-			if mode == "unaudited" {
-				engine.DisableAuditForBenchmark(e)
-			}
-			r := rand.New(rand.NewPCG(1, 2))
-			res, err := e.Add(ctx, engram.AddRequest{Content: text(r, 20)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			id := res[0].ID
+			e, ctx, _, id := auditBenchEngine(b, mode)
 			b.SetParallelism(32) // × GOMAXPROCS goroutines
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -78,4 +60,21 @@ func BenchmarkAuditParallelGet(b *testing.B) {
 			})
 		})
 	}
+}
+
+// auditBenchEngine opens an engine with the trail on ("audited") or off,
+// and stores one memory to read; it returns the engine, the owner's
+// context, the text source and the memory's id.
+func auditBenchEngine(b *testing.B, mode string) (*engine.Engine, context.Context, *rand.Rand, string) {
+	b.Helper()
+	e, ctx := newEngine(b, false)
+	if mode == "unaudited" {
+		engine.DisableAuditForBenchmark(e)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	res, err := e.Add(ctx, engram.AddRequest{Content: text(r, 20)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, ctx, r, res[0].ID
 }

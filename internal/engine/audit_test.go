@@ -155,33 +155,15 @@ func TestAuditSurvivesErasureAndRotation(t *testing.T) {
 func TestAuditConcurrentRequests(t *testing.T) {
 	e, _ := testserver.NewEngine(t)
 	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := e.Authenticate(ctx, nt.Key.Secret)
-	pctx := engram.WithPrincipal(ctx, p)
+	_, pctx := owner(t, e)
 	const workers, calls = 8, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*calls)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range calls {
-				r, err := e.Add(pctx, engram.AddRequest{Content: "note", Scope: engram.Scope{RunID: string(rune('a'+w)) + string(rune('a'+i))}})
-				if err == nil {
-					_, err = e.Get(pctx, r[0].ID)
-				}
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	concurrently(t, workers, calls, func(w, i int) error {
+		r, err := e.Add(pctx, engram.AddRequest{Content: "note", Scope: engram.Scope{RunID: string(rune('a'+w)) + string(rune('a'+i))}})
+		if err == nil {
+			_, err = e.Get(pctx, r[0].ID)
 		}
-	}
+		return err
+	})
 	reports, err := e.VerifyAudit(ctx, "t", false)
 	if err != nil {
 		t.Fatal(err)
@@ -199,34 +181,16 @@ func TestAuditConcurrentReads(t *testing.T) {
 	sink := &recordingSink{}
 	e, _ := testserver.NewEngine(t, engine.WithAuditSink(sink, nil))
 	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := e.Authenticate(ctx, nt.Key.Secret)
-	pctx := engram.WithPrincipal(ctx, p)
+	nt, pctx := owner(t, e)
 	r, err := e.Add(pctx, engram.AddRequest{Content: "read me"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const workers, calls = 32, 15
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*calls)
-	for range workers {
-		wg.Go(func() {
-			for range calls {
-				_, err := e.Get(pctx, r[0].ID)
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, workers, calls, func(int, int) error {
+		_, err := e.Get(pctx, r[0].ID)
+		return err
+	})
 	reports, err := e.VerifyAudit(ctx, "t", false)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +204,7 @@ func TestAuditConcurrentReads(t *testing.T) {
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	for _, rec := range sink.got {
-		if rec.TenantID != p.TenantID {
+		if rec.TenantID != nt.Tenant.ID {
 			continue
 		}
 		if seen[rec.Seq] {

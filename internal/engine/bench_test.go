@@ -28,20 +28,12 @@ func newEngine(tb testing.TB, plaintext bool) (*engine.Engine, context.Context) 
 
 func newEngineIn(tb testing.TB, plaintext bool) (*engine.Engine, context.Context, string) {
 	tb.Helper()
-	ctx := context.Background()
 	e, dir := testserver.NewEngine(tb)
 	if plaintext {
 		engine.DisableFieldEncryptionForBenchmark(e)
 	}
-	nt, err := e.CreateTenant(ctx, "bench")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return e, engram.WithPrincipal(ctx, p), dir
+	_, ctx := owner(tb, e)
+	return e, ctx, dir
 }
 
 var vocabulary = strings.Fields(`alice bob carol dave erin coffee tea lisbon paris tokyo hiking chess guitar

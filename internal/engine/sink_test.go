@@ -47,21 +47,6 @@ func fullSpool(t *testing.T, n int) *sink.Dispatcher {
 	return d
 }
 
-// owner creates tenant "t" and returns it with its owner's context.
-func owner(t *testing.T, e *engine.Engine) (*engram.NewTenant, context.Context) {
-	t.Helper()
-	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nt, engram.WithPrincipal(ctx, p)
-}
-
 // TestFailClosedRollsBack: once no sink accepts entries, every mutating
 // action answers unavailable and changes nothing; reads still work; each
 // refusal is in the chain as a failure, and the chain verifies.
@@ -179,25 +164,11 @@ func TestFailClosedOrder(t *testing.T) {
 	}
 	e, _ := testserver.NewEngine(t, engine.WithAuditSinkFailClosed(d, nil))
 	nt, pctx := owner(t, e)
-	var wg sync.WaitGroup
 	const writers, each = 6, 8
-	errs := make(chan error, writers*each)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if _, err := e.Add(pctx, engram.AddRequest{Content: fmt.Sprintf("w%d i%d", w, i)}); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, writers, each, func(w, i int) error {
+		_, err := e.Add(pctx, engram.AddRequest{Content: fmt.Sprintf("w%d i%d", w, i)})
+		return err
+	})
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -16,30 +17,10 @@ import (
 // vector read from the store, decrypted and put in the index. 10,000
 // memories of dimension 512, as the built-in model's.
 func BenchmarkVectorIndexLoad(b *testing.B) {
-	ctx := b.Context()
-	e, _ := testserver.NewEngine(b, engine.WithEmbedder(embedtest.New(512), 1<<30))
-	nt, err := e.CreateTenant(ctx, "load")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pctx := engram.WithPrincipal(ctx, p)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 10000; i += 100 {
-		msgs := make([]engram.Message, 100)
-		for j := range msgs {
-			msgs[j] = engram.Message{Role: "user", Content: fmt.Sprintf("%s %d", text(r, 12), i+j)}
-		}
-		if _, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: engram.Scope{UserID: fmt.Sprint("u", i%7)}}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e, ctx, tenantID := filledTenant(b, 10000, engine.WithEmbedder(embedtest.New(512), 1<<30))
 	for b.Loop() {
-		engine.DropVectorIndex(e, p.TenantID)
-		if _, err := e.Search(pctx, engram.SearchRequest{Query: "coffee in lisbon", Mode: engram.SearchVector}); err != nil {
+		engine.DropVectorIndex(e, tenantID)
+		if _, err := e.Search(ctx, engram.SearchRequest{Query: "coffee in lisbon", Mode: engram.SearchVector}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,31 +30,31 @@ func BenchmarkVectorIndexLoad(b *testing.B) {
 // its in-memory keyword index was dropped: every memory's blind postings
 // read from the store into the index. 20,000 memories of 12 words.
 func BenchmarkKeywordIndexLoad(b *testing.B) {
-	ctx := b.Context()
-	e, _ := testserver.NewEngine(b)
-	nt, err := e.CreateTenant(ctx, "load")
-	if err != nil {
-		b.Fatal(err)
+	e, ctx, tenantID := filledTenant(b, 20000)
+	for b.Loop() {
+		engine.DropKeywordIndex(e, tenantID)
+		if _, err := e.Search(ctx, engram.SearchRequest{Query: "coffee in lisbon", Mode: engram.SearchBM25}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pctx := engram.WithPrincipal(ctx, p)
+}
+
+// filledTenant opens an engine with opts and writes n memories of 12
+// words into a new tenant, 100 per request over 7 users. It returns the
+// engine, the owner's context and the tenant's id.
+func filledTenant(b *testing.B, n int, opts ...engine.Option) (*engine.Engine, context.Context, string) {
+	b.Helper()
+	e, _ := testserver.NewEngine(b, opts...)
+	nt, ctx := owner(b, e)
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 20000; i += 100 {
-		msgs := make([]engram.Message, 100)
+	for i := 0; i < n; i += 100 {
+		msgs := make([]engram.Message, min(100, n-i))
 		for j := range msgs {
 			msgs[j] = engram.Message{Role: "user", Content: fmt.Sprintf("%s %d", text(r, 12), i+j)}
 		}
-		if _, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: engram.Scope{UserID: fmt.Sprint("u", i%7)}}); err != nil {
+		if _, err := e.Add(ctx, engram.AddRequest{Messages: msgs, Scope: engram.Scope{UserID: fmt.Sprint("u", i%7)}}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for b.Loop() {
-		engine.DropKeywordIndex(e, p.TenantID)
-		if _, err := e.Search(pctx, engram.SearchRequest{Query: "coffee in lisbon", Mode: engram.SearchBM25}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return e, ctx, nt.Tenant.ID
 }
