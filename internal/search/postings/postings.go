@@ -204,36 +204,6 @@ func (x *Index) stats(scope engram.Scope) (docs int, totalLen int64) {
 	return docs, totalLen
 }
 
-// Postings answers what store.Tx.SearchPostings answers, from memory: the
-// scope's statistics and every posting of the tokens in memories in scope.
-// Fed to fulltext.BM25 it ranks exactly as the store's answer does.
-func (x *Index) Postings(scope engram.Scope, tokens [][]byte) *store.Postings {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := &store.Postings{Matches: []store.Match{}}
-	out.Docs, out.TotalLen = x.stats(scope)
-	if out.Docs == 0 {
-		return out
-	}
-	seen := make(map[string]bool, len(tokens))
-	all := scope.IsZero()
-	for _, tok := range tokens {
-		if seen[string(tok)] {
-			continue
-		}
-		seen[string(tok)] = true
-		l := x.lists[string(tok)]
-		for _, e := range l {
-			d := &x.docs[e.ord]
-			if !all && !inScope(scope, d.scope) {
-				continue
-			}
-			out.Matches = append(out.Matches, store.Match{MemoryID: d.id, Token: tok, TF: int(e.tf), DocLen: d.len})
-		}
-	}
-	return out
-}
-
 // scratch is one ranking's per-memory accumulators, reused across searches.
 type scratch struct {
 	score   []float64 // by ordinal

@@ -1,0 +1,37 @@
+package postings
+
+import (
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Postings answers what store.Tx.SearchPostings answers, from memory: the
+// scope's statistics and every posting of the tokens in memories in scope.
+// Only tests use it: it is the oracle Rank is checked against (fed to
+// fulltext.BM25 it must rank exactly as Rank does, and as the store).
+func (x *Index) Postings(scope engram.Scope, tokens [][]byte) *store.Postings {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := &store.Postings{Matches: []store.Match{}}
+	out.Docs, out.TotalLen = x.stats(scope)
+	if out.Docs == 0 {
+		return out
+	}
+	seen := make(map[string]bool, len(tokens))
+	all := scope.IsZero()
+	for _, tok := range tokens {
+		if seen[string(tok)] {
+			continue
+		}
+		seen[string(tok)] = true
+		l := x.lists[string(tok)]
+		for _, e := range l {
+			d := &x.docs[e.ord]
+			if !all && !inScope(scope, d.scope) {
+				continue
+			}
+			out.Matches = append(out.Matches, store.Match{MemoryID: d.id, Token: tok, TF: int(e.tf), DocLen: d.len})
+		}
+	}
+	return out
+}
