@@ -318,6 +318,9 @@ type keysRevokeCmd struct {
 }
 
 func (c *keysRevokeCmd) Run(ctx context.Context, s *ioStreams) error {
+	if err := checkKeyID(c.ID); err != nil {
+		return err
+	}
 	cl, err := c.client()
 	if err != nil {
 		return err

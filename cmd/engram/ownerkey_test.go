@@ -70,3 +70,15 @@ func TestTenantsOwnerKey(t *testing.T) {
 		t.Fatalf("audit verify after owner-key: %q", out)
 	}
 }
+
+// TestKeysRevokeRefusesSecret: `engram keys revoke` given a whole key
+// refuses before sending anything (no server listens here) and does not
+// echo it.
+func TestKeysRevokeRefusesSecret(t *testing.T) {
+	secret := "egm_1E12jmoyZHVs_ub2uBZiYRbITl7UpH7Vo2zOiq3AzlqT607K6sN"
+	env := []string{"ENGRAM_URL=http://127.0.0.1:1", "ENGRAM_API_KEY=" + secret}
+	out, errOut, err := engram(t, env, "keys", "revoke", secret)
+	if err == nil || !strings.Contains(errOut, "not a key id") || strings.Contains(out+errOut, "ub2uBZiYRbITl7UpH7Vo2zOiq3") {
+		t.Fatalf("keys revoke SECRET: %v %q %q", err, out, errOut)
+	}
+}
