@@ -41,6 +41,7 @@ func readKey(t *testing.T, s *testserver.Server, owner string) string {
 // testdata/client/package-lock.json) against a real server: every call an
 // application makes, with results checked in JavaScript.
 func TestMem0Client(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is not installed: the mem0 client scenario needs Node.js 20 or later")
