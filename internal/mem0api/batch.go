@@ -12,8 +12,9 @@ const maxBatch = 1000
 
 type batchBody struct {
 	Memories []struct {
-		MemoryID string  `json:"memory_id"`
-		Text     *string `json:"text"`
+		MemoryID string         `json:"memory_id"`
+		Text     *string        `json:"text"`
+		Metadata map[string]any `json:"metadata"`
 	} `json:"memories"`
 }
 
@@ -28,8 +29,9 @@ func decodeBatch(r *http.Request) (*batchBody, error) {
 	return &b, nil
 }
 
-// batchUpdate replaces the text of each listed memory, in order, each as
-// its own update (own history and audit entry). It is not atomic: it stops
+// batchUpdate replaces the text (and the metadata, when given) of each
+// listed memory, in order, each as its own update (own history and audit
+// entry). It is not atomic: it stops
 // at the first failure, and the updates before it stay.
 func (s *server) batchUpdate(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBatch(r)
@@ -42,7 +44,7 @@ func (s *server) batchUpdate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, m := range b.Memories {
-		if _, err := s.mem.Update(r.Context(), m.MemoryID, engram.UpdateRequest{Content: *m.Text}); err != nil {
+		if _, err := s.mem.Update(r.Context(), m.MemoryID, engram.UpdateRequest{Content: *m.Text, Metadata: m.Metadata}); err != nil {
 			return err
 		}
 	}
