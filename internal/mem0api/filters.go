@@ -65,6 +65,10 @@ func lift(scope *engram.Scope, obj map[string]any) error {
 	return nil
 }
 
+// reserved are the filter keys that do not name a metadata key in
+// Engram's filters.
+var reserved = map[string]bool{"AND": true, "OR": true, "NOT": true, "user_id": true, "agent_id": true, "run_id": true, "created_at": true, "updated_at": true}
+
 // normalize rewrites one filter object as described at splitFilters.
 func normalize(f map[string]any, depth int) (map[string]any, error) {
 	if depth > maxFilterDepth {
@@ -107,6 +111,11 @@ func normalize(f map[string]any, depth int) (map[string]any, error) {
 				return nil, invalid("filters: metadata takes an object of metadata keys")
 			}
 			for k, v := range md {
+				if reserved[k] {
+					// Engram's filters name metadata keys directly; these
+					// names mean something else there.
+					return nil, invalid("filters: a metadata key named %q cannot be filtered on", k)
+				}
 				out[k] = v
 			}
 		case "user_id", "agent_id", "run_id":

@@ -221,6 +221,18 @@ func TestReadOnlyKey(t *testing.T) {
 	if m["memory"] != "Alice likes tea" {
 		t.Fatalf("a refused write changed the memory: %s", body)
 	}
+	// Each refusal is in the audit trail, as a refused REST write is.
+	page, err := s.Client(owner).Audit(context.Background(), engram.AuditQuery{Outcome: engram.OutcomeDenied})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := map[engram.AuditAction]int{}
+	for _, e := range page.Entries {
+		denied[e.Action]++
+	}
+	if denied[engram.AuditMemoryCreate] != 1 || denied[engram.AuditMemoryUpdate] != 2 || denied[engram.AuditMemoryDelete] != 4 {
+		t.Fatalf("denied entries %v, want 1 create, 2 updates, 4 deletes", denied)
+	}
 }
 
 // TestCrossTenant: another tenant's memory is not found, whatever the call.
@@ -336,6 +348,7 @@ func TestBadInput(t *testing.T) {
 		{http.MethodPost, "/v3/memories/search/", map[string]any{"query": "x", "filters": map[string]any{"categories": map[string]any{"in": []string{secret}}}}},
 		{http.MethodPost, "/v3/memories/", map[string]any{"filters": map[string]any{"user_id": "a", "metadata": map[string]any{"k": secret}}}},
 		{http.MethodPost, "/v3/memories/?page=0", map[string]any{}},
+		{http.MethodPost, "/v3/memories/search/", map[string]any{"query": "x", "filters": map[string]any{"metadata": map[string]any{"user_id": secret}}}},
 		{http.MethodDelete, "/v1/memories/", nil},
 		{http.MethodPut, "/v1/batch/", map[string]any{"memories": []any{}}},
 	} {
