@@ -124,12 +124,14 @@ func (s *server) add(w http.ResponseWriter, r *http.Request) error {
 const maxTimestamp = 1e10
 
 type searchBody struct {
-	Query     string         `json:"query"`
-	Filters   map[string]any `json:"filters"`
-	Metadata  map[string]any `json:"metadata"`
-	TopK      int            `json:"top_k"`
-	Limit     int            `json:"limit"`
-	Threshold *float64       `json:"threshold"`
+	Query    string         `json:"query"`
+	Filters  map[string]any `json:"filters"`
+	Metadata map[string]any `json:"metadata"`
+	TopK     int            `json:"top_k"`
+	Limit    int            `json:"limit"`
+	// Threshold is decoded and not applied yet: engram.SearchRequest has
+	// no absolute score threshold to hand it to (docs/MEM0.md).
+	Threshold *float64 `json:"threshold"`
 	entityFields
 }
 
