@@ -31,7 +31,7 @@ func HTTPHandler(s *sdk.Server) http.Handler {
 	})
 	// RequireBearerToken is how the SDK hands per-request identity to tool
 	// handlers (as TokenInfo); the key itself was already checked.
-	return auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+	return guardJSONRPC(auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h))
 }
 
 // principalToken turns the principal of an authenticated request into the
