@@ -83,6 +83,12 @@ func TestHTTPMalformedJSONRPC(t *testing.T) {
 			}
 		})
 	}
+	// Over the body limit: 413, still JSON-RPC.
+	status, ct, body := rpc(t, s, key, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_memory","arguments":{"content":"`+strings.Repeat(secret, 110_000)+`"}}}`)
+	if status != http.StatusRequestEntityTooLarge || !strings.HasPrefix(ct, "application/json") || !strings.Contains(body, `"too_large: `) || strings.Contains(body, secret) {
+		t.Fatalf("oversized body: %d %s %.300s", status, ct, body)
+	}
+
 	// Nothing was stored by the refused tool calls.
 	res, err := s.Client(key).List(t.Context(), client.ListRequest{})
 	if err != nil || len(res.Results) != 0 {

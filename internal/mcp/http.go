@@ -17,7 +17,8 @@ import (
 // The handler is stateless: every POST is authenticated on its own, so a
 // revoked key stops working at its next request, and no session outlives
 // the request that made it (nothing to hijack, nothing to expire).
-// Responses are plain JSON: the tools never stream.
+// Responses are plain JSON: the tools never stream. Every refusal is a
+// JSON-RPC error object that quotes nothing of the request (jsonrpc.go).
 func HTTPHandler(s *sdk.Server) http.Handler {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, &sdk.StreamableHTTPOptions{
 		Stateless:           true,
