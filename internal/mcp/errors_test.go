@@ -89,6 +89,21 @@ func TestHTTPMalformedJSONRPC(t *testing.T) {
 		t.Fatalf("oversized body: %d %s %.300s", status, ct, body)
 	}
 
+	// A GET (no server-sent stream on a stateless endpoint): the SDK's
+	// plain-text 405 comes out as JSON-RPC.
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(string(b), `"jsonrpc":"2.0"`) {
+		t.Fatalf("GET /mcp: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+
 	// Nothing was stored by the refused tool calls.
 	res, err := s.Client(key).List(t.Context(), client.ListRequest{})
 	if err != nil || len(res.Results) != 0 {

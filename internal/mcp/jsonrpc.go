@@ -199,7 +199,8 @@ func (w *rpcErrors) WriteHeader(status int) {
 	}
 	w.rewriting = true
 	rpcCode, code, msg := codeInvalidRequest, engram.CodeInvalid, "not a request this MCP endpoint accepts: check the method name, "+
-		"that the Accept header lists application/json and text/event-stream, and that batches are used only before protocol version 2025-06-18"
+		"that the Accept header lists application/json and text/event-stream, the MCP-Protocol-Version header, "+
+		"and that batches are used only before protocol version 2025-06-18"
 	switch status {
 	case http.StatusMethodNotAllowed:
 		msg = "send JSON-RPC messages with POST"
