@@ -233,3 +233,39 @@ func TestTimesOutsideSaneYears(t *testing.T) {
 		t.Fatalf("key expiring in 9999: %d %s", status, resp)
 	}
 }
+
+// TestErasureCoversEarlierSpellings: data written before ids were
+// normalised keeps the spelling it was sent in (here NFD, set in the
+// database as an older server would have stored it). Erasing the user in
+// NFC still erases it: memory, history and subject key.
+func TestErasureCoversEarlierSpellings(t *testing.T) {
+	s := testserver.Start(t)
+	key := ownerKey(t, s)
+	c := s.Client(key)
+	nfc, nfd := "jos\u00e9", "jose\u0301"
+	if _, err := c.Add(t.Context(), client.AddRequest{Content: "legacy memory", UserID: nfc}); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, s)
+	for _, q := range []string{
+		`UPDATE memories SET user_id = ?2, subject = 'u:' || ?2 WHERE subject = 'u:' || ?1`,
+		`UPDATE history SET subject = 'u:' || ?2 WHERE subject = 'u:' || ?1`,
+		`UPDATE wrapped_keys SET owner = 'u:' || ?2 WHERE owner = 'u:' || ?1`,
+	} {
+		if res, err := db.Exec(q, nfc, nfd); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n == 0 {
+			t.Fatalf("%s: no rows", q)
+		}
+	}
+	er, err := c.ForgetUser(t.Context(), nfc)
+	if err != nil || er.Memories != 1 || er.History == 0 || er.Keys == 0 {
+		t.Fatalf("forget: %+v %v", er, err)
+	}
+	var left int
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM memories WHERE subject = 'u:' || ?1) +
+		(SELECT count(*) FROM history WHERE subject = 'u:' || ?1) +
+		(SELECT count(*) FROM wrapped_keys WHERE owner = 'u:' || ?1)`, nfd).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("rows left under the NFD spelling: %d %v", left, err)
+	}
+}
