@@ -218,7 +218,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err != nil {
 		return nil, err
 	}
-	if err := checkScope(req.Scope); err != nil {
+	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
 	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {
@@ -230,8 +230,8 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	}
 	at := e.clock()
 	if req.Timestamp != nil {
-		if req.Timestamp.IsZero() {
-			return nil, invalid("timestamp must be a real time")
+		if err := checkTime("timestamp", *req.Timestamp); err != nil {
+			return nil, err
 		}
 		at = req.Timestamp.UTC().Truncate(time.Microsecond)
 	}
@@ -494,7 +494,7 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	if err != nil {
 		return nil, err
 	}
-	if err := checkScope(req.Scope); err != nil {
+	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
 	limit, err := pageLimit(req.Limit, engram.DefaultListLimit, engram.MaxListLimit)
@@ -503,11 +503,9 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	}
 	before := ""
 	if req.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
-		if err != nil || !validID(string(b)) {
-			return nil, invalid("cursor is not one this server issued")
+		if before, err = memoryCursor(req.Cursor); err != nil {
+			return nil, err
 		}
-		before = string(b)
 	}
 	var rows []store.Memory
 	err = e.st.Read(ctx, func(tx store.Tx) (err error) {

@@ -82,7 +82,7 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics.MustRegister(hist)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
-	h := observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	h := observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, utf8Bodies(routed(mux))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}
