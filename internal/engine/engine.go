@@ -36,6 +36,10 @@ type Engine struct {
 	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
 	batch    auditBatch  // group commit of entries appended on their own
 	pub      backfill    // what the sink has, for the back-fill (backfill.go)
+
+	// testHookWrite runs in Add between fetching the subject key and the
+	// write transaction: tests inject an erasure there (export_test.go).
+	testHookWrite func()
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

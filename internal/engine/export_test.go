@@ -114,3 +114,7 @@ func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }
 // DropKeywordIndex forgets the tenant's loaded keyword index, so that the
 // next keyword search loads it from the store again.
 func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
+
+// SetWriteHook makes fn run in every Add between the key fetch and the
+// write transaction, where a concurrent erasure can interleave.
+func SetWriteHook(e *Engine, fn func()) { e.testHookWrite = fn }

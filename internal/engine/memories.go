@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -39,6 +40,7 @@ type writer struct {
 	tenant  string
 	subject string
 	key     seal.Key
+	gen     []byte // key's stored (wrapped) form: which generation of the key it is
 	blind   *fulltext.Blinder
 	macKey  []byte
 
@@ -53,7 +55,7 @@ func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer,
 }
 
 func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writer, error) {
-	k, err := e.ring.CurrentSubjectKey(ctx, tenantID, subject)
+	k, gen, err := e.ring.CurrentSubjectKeyGen(ctx, tenantID, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -69,21 +71,33 @@ func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writ
 	if e.vec != nil {
 		model = e.vec.emb.Model()
 	}
-	return &writer{fields: e.fields, model: model, tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
+	return &writer{fields: e.fields, model: model, tenant: tenantID, subject: subject, key: k, gen: gen, blind: b, macKey: mk}, nil
 }
 
-// errKeyRetired: the data key this write sealed under was retired by a
-// concurrent rotation; the write is retried with the current key.
+// errKeyRetired: the data key this write sealed under was destroyed (an
+// erasure of its user) or retired or rewrapped (a rotation) since the
+// writer fetched it; the write is retried with the subject's current key.
 var errKeyRetired = errors.New("engine: data key retired during write")
 
-// check runs inside the write transaction: the key this writer seals under
-// must still exist when the write commits.
+// check runs inside the write transaction: the very key this writer seals
+// under must still be stored when the write commits. Its version is not
+// enough: an erasure destroys every version of a user's key, and the
+// user's next write creates version 1 again, a different key. Comparing
+// the stored (wrapped) form tells the generations apart. Erasure commits
+// in a write transaction too, so a write either commits before the erasure
+// (and is erased with the user) or finds its key gone here.
 func (w *writer) check(ctx context.Context, tx store.Tx) error {
-	_, err := tx.Key(ctx, w.tenant, keys.PurposeSubject, w.subject, int(w.key.Version))
+	k, err := tx.Key(ctx, w.tenant, keys.PurposeSubject, w.subject, int(w.key.Version))
 	if errors.Is(err, store.ErrNotFound) {
 		return errKeyRetired
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(k.Wrapped, w.gen) {
+		return errKeyRetired
+	}
+	return nil
 }
 
 // load reads one memory of the tenant; a missing one is not_found.
@@ -121,7 +135,11 @@ func (e *Engine) rewrite(ctx context.Context, cur *store.Memory, fn func(tx stor
 	})
 }
 
-// retry runs a write again when a rotation retired its key under it.
+// retry runs a write again when an erasure or a rotation changed its key
+// under it: the new attempt seals under the subject's current key, so the
+// write is ordered after the erasure, as if sent a moment later. A write
+// that loses the race every time fails as a conflict the client may retry;
+// nothing of it was committed.
 func retry(fn func() error) error {
 	var err error
 	for range 3 {
@@ -129,7 +147,7 @@ func retry(fn func() error) error {
 			return err
 		}
 	}
-	return err
+	return engram.Errorf(engram.CodeConflict, "the user's key changed during the write (erased or rotated); retry")
 }
 
 func (w *writer) mac(parts ...[]byte) []byte {
@@ -258,6 +276,9 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
 		if err != nil {
 			return err
+		}
+		if e.testHookWrite != nil {
+			e.testHookWrite()
 		}
 		last = w
 		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
