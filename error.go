@@ -17,6 +17,10 @@ const (
 	CodeRateLimited     = "rate_limited"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	// CodeUnreadable: the record exists but can never be decrypted again
+	// (its key was destroyed, or it is damaged). HTTP 404, like not_found:
+	// the memory is gone for every reader.
+	CodeUnreadable = "unreadable"
 )
 
 // Error is an error a client may see. Message is safe to show: it never

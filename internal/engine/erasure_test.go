@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -82,4 +84,132 @@ func TestEraseDuringAdd(t *testing.T) {
 	engine.DropVectorIndex(e, nt.Tenant.ID)
 	engine.DropKeywordIndex(e, nt.Tenant.ID)
 	readsWork(t, ctx, e)
+}
+
+// plantUnreadable damages the tenant's records behind the engine's back,
+// as the race above used to: alice's subject key is destroyed with her
+// memories left behind, and one of bob's memories gets carol's sealed
+// content (it no longer authenticates where it is).
+func plantUnreadable(t *testing.T, dir, bobID, carolID string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "engram.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM wrapped_keys WHERE purpose = 'subject' AND owner = 'u:alice'`, nil},
+		{`UPDATE memories SET content = (SELECT content FROM memories WHERE id = ?) WHERE id = ?`, []any{carolID, bobID}},
+	} {
+		if res, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n == 0 {
+			t.Fatalf("%s changed nothing", q.sql)
+		}
+	}
+}
+
+// TestUnreadableRecordsAreSkipped: records that no longer open (their key
+// destroyed, or their envelope damaged) must not take down the tenant's
+// reads. After a restart (fresh key cache, indexes loaded from the store)
+// GET of the others, list, history and every search mode still answer;
+// GET of a broken one is 404 unreadable; the broken ones are counted;
+// and their owner can delete them.
+func TestUnreadableRecordsAreSkipped(t *testing.T) {
+	dir := t.TempDir()
+	emb := engine.WithEmbedder(embedtest.New(16), 1<<20)
+	e := testserver.OpenEngine(t, dir, nil, emb)
+	_, ctx := owner(t, e)
+	add := func(user, text string) string {
+		t.Helper()
+		res, err := e.Add(ctx, engram.AddRequest{Scope: engram.Scope{UserID: user}, Content: text, Metadata: map[string]any{"n": 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].ID
+	}
+	alice := add("alice", "alice likes green tea")
+	add("alice", "alice walks her dog")
+	bobBad := add("bob", "bob likes black tea")
+	bobGood := add("bob", "bob plays chess")
+	carol := add("carol", "carol drinks tea at noon")
+	plantUnreadable(t, dir, bobBad, carol)
+
+	// A restart: a fresh key cache, and indexes loaded from the store.
+	// The principal in ctx is the same tenant's owner.
+	e = testserver.OpenEngine(t, dir, nil, emb)
+	for _, id := range []string{alice, bobBad} {
+		if _, err := e.Get(ctx, id); engram.ErrorCode(err) != engram.CodeUnreadable {
+			t.Errorf("GET of a broken memory: %v, want %s", err, engram.CodeUnreadable)
+		}
+	}
+	for _, id := range []string{bobGood, carol} {
+		if _, err := e.Get(ctx, id); err != nil {
+			t.Errorf("GET of an intact memory: %v", err)
+		}
+	}
+	list, err := e.List(ctx, engram.ListRequest{})
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if got := ids(list.Memories); !sameSet(got, []string{bobGood, carol}) {
+		t.Errorf("list returned %v, want the two intact memories %v", got, []string{bobGood, carol})
+	}
+	for _, mode := range []string{engram.SearchHybrid, engram.SearchBM25, engram.SearchVector} {
+		hits, err := e.Search(ctx, engram.SearchRequest{Query: "tea", Mode: mode})
+		if err != nil {
+			t.Errorf("search %s: %v", mode, err)
+			continue
+		}
+		for _, h := range hits {
+			if h.ID == alice || h.ID == bobBad {
+				t.Errorf("search %s returned a broken memory", mode)
+			}
+		}
+		if mode != engram.SearchVector && len(hits) == 0 {
+			t.Errorf("search %s found nothing", mode)
+		}
+	}
+	if _, err := e.History(ctx, bobBad); err != nil {
+		t.Errorf("history of a broken memory: %v", err)
+	}
+	if n := e.Unreadable(); n == 0 {
+		t.Error("the unreadable records were not counted")
+	}
+	// Their owner can delete them; adds for alice work again (a new key).
+	for _, id := range []string{alice, bobBad} {
+		if err := e.Delete(ctx, id); err != nil {
+			t.Errorf("delete of a broken memory: %v", err)
+		}
+	}
+	if _, err := e.Add(ctx, engram.AddRequest{Scope: engram.Scope{UserID: "alice"}, Content: "alice is back"}); err != nil {
+		t.Errorf("add for alice: %v", err)
+	}
+}
+
+func ids(ms []engram.Memory) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
 }

@@ -522,7 +522,12 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 	if err != nil {
 		return nil, err
 	}
-	return e.opener(ctx, p.TenantID).memory(m)
+	out, err := e.opener(ctx, p.TenantID).memory(m)
+	if isUnreadable(err) {
+		e.skip(p.TenantID, "memory", id, err)
+		return nil, unreadableErr()
+	}
+	return out, err
 }
 
 // List returns a page of memories matching the scope, newest first.
@@ -564,6 +569,10 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	o := e.opener(ctx, p.TenantID)
 	for i := range rows {
 		m, err := o.memory(&rows[i])
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "memory", rows[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -622,6 +631,11 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		updated = nil
 		o := e.opener(ctx, p.TenantID)
 		old, err := o.memory(m)
+		if isUnreadable(err) {
+			// Nothing to keep of it (metadata) and nothing to show: delete it.
+			e.skip(p.TenantID, "memory", m.ID, err)
+			return unreadableErr()
+		}
 		if err != nil {
 			return err
 		}
@@ -684,6 +698,13 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 	kwDone := e.kwBegin(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		old, err := e.opener(ctx, p.TenantID).memory(m)
+		if isUnreadable(err) {
+			// Deleting a memory that no longer opens is how its owner
+			// cleans it up; its history records the deletion without
+			// the text nobody can read.
+			e.skip(p.TenantID, "memory", m.ID, err)
+			old, err = &engram.Memory{}, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -735,14 +756,19 @@ func (e *Engine) History(ctx context.Context, id string) (_ []engram.HistoryEntr
 	out := make([]engram.HistoryEntry, 0, len(rows))
 	for _, h := range rows {
 		oldText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "old"), h.Old)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			var newText []byte
+			newText, err = o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "new"), h.New)
+			if err == nil {
+				out = append(out, engram.HistoryEntry{MemoryID: h.MemoryID, OldMemory: string(oldText), NewMemory: string(newText), Event: engram.Event(h.Event), CreatedAt: h.CreatedAt})
+				continue
+			}
 		}
-		newText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "new"), h.New)
-		if err != nil {
-			return nil, err
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "history", h.ID, err)
+			continue
 		}
-		out = append(out, engram.HistoryEntry{MemoryID: h.MemoryID, OldMemory: string(oldText), NewMemory: string(newText), Event: engram.Event(h.Event), CreatedAt: h.CreatedAt})
+		return nil, err
 	}
 	return out, nil
 }

@@ -106,6 +106,10 @@ func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.
 			continue
 		}
 		m, err := o.memory(&prev[i])
+		if isUnreadable(err) {
+			e.skip(tenantID, "memory", prev[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +263,11 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 				g.Go(func() error {
 					for i := w; i < len(page); i += len(openers) {
 						v, err := o.vector(&page[i])
+						if isUnreadable(err) {
+							// Left out of the index (vs[i] stays nil).
+							e.skip(tenantID, "memory", page[i].ID, err)
+							continue
+						}
 						if err != nil {
 							return err
 						}
@@ -272,6 +281,9 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 			}
 			for i := range page {
 				m, v := &page[i], vs[i]
+				if v == nil {
+					continue // unreadable, skipped above
+				}
 				metaMu.Lock()
 				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
 				metaMu.Unlock()
@@ -331,6 +343,12 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 		return err
 	}
 	v, err := e.opener(ctx, tenantID).vector(m)
+	if isUnreadable(err) {
+		e.skip(tenantID, "memory", id, err)
+		idx.Remove(id)
+		delete(tv.meta, id)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -362,9 +380,14 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		return 0, err
 	}
 	o := e.opener(ctx, tenantID)
-	texts := make([]string, len(rows))
+	texts := make([]string, 0, len(rows))
+	readable := rows[:0]
 	for i := range rows {
 		m, err := o.memory(&rows[i])
+		if isUnreadable(err) {
+			e.skip(tenantID, "memory", rows[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -372,7 +395,12 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return 0, err
 		}
-		texts[i] = withCtx[0]
+		texts = append(texts, withCtx[0])
+		readable = append(readable, rows[i])
+	}
+	rows = readable
+	if len(rows) == 0 {
+		return 0, nil
 	}
 	vs, err := e.embedTexts(ctx, texts)
 	if err != nil {
@@ -381,9 +409,11 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	done := 0
 	for i := range rows {
 		m := &rows[i]
-		k, err := e.ring.SubjectKey(ctx, tenantID, m.Subject, m.KeyVersion)
-		if err != nil {
-			return done, keyFailure(err)
+		// The key that opened the content above: the vector must be
+		// sealed under the same generation of the key as the record.
+		k, ok := o.key(m.Subject, m.KeyVersion)
+		if !ok {
+			continue // no sealed field to open; the next round sees it again
 		}
 		sealed, err := e.fields.Seal(k, memoryContext(tenantID, m.Subject, m.ID, "vector"), encodeVector(vs[i]))
 		if err != nil {
