@@ -38,9 +38,11 @@ type Engine struct {
 	pub      backfill    // what the sink has, for the back-fill (backfill.go)
 	unread   unreadLog   // records skipped because they do not open (unreadable.go)
 
-	// testHookWrite runs in Add between fetching the subject key and the
-	// write transaction: tests inject an erasure there (export_test.go).
-	testHookWrite func()
+	// testHookWrite runs in Add at stage "key" (between fetching the
+	// subject key and the write transaction) and "committed" (after the
+	// commit, before the in-memory indexes learn of it): tests inject an
+	// erasure there (export_test.go).
+	testHookWrite func(stage string)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -45,8 +45,8 @@ func TestEraseDuringAdd(t *testing.T) {
 
 	var fired atomic.Bool
 	var later []engram.AddResult
-	engine.SetWriteHook(e, func() {
-		if !fired.CompareAndSwap(false, true) {
+	engine.SetWriteHook(e, func(stage string) {
+		if stage != "key" || !fired.CompareAndSwap(false, true) {
 			return
 		}
 		if _, err := e.ForgetUser(ctx, "alice"); err != nil {
@@ -212,4 +212,39 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestEraseAfterCommitBeforeIndex: a write commits, its user is erased
+// and a search reloads the vector index, and only then does the write put
+// its vector into the in-memory index. That vector (which can be inverted
+// back to text) must not outlive the user's key in the index.
+func TestEraseAfterCommitBeforeIndex(t *testing.T) {
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(embedtest.New(16), 1<<20))
+	nt, ctx := owner(t, e)
+	if _, err := e.Add(ctx, engram.AddRequest{Scope: engram.Scope{UserID: "bob"}, Content: "bob plays chess"}); err != nil {
+		t.Fatal(err)
+	}
+	readsWork(t, ctx, e) // the index is loaded
+	var fired atomic.Bool
+	engine.SetWriteHook(e, func(stage string) {
+		if stage != "committed" || !fired.CompareAndSwap(false, true) {
+			return
+		}
+		if _, err := e.ForgetUser(ctx, "alice"); err != nil {
+			t.Errorf("forget: %v", err)
+		}
+		readsWork(t, ctx, e) // reloads the index without alice
+	})
+	res, err := e.Add(ctx, engram.AddRequest{Scope: engram.Scope{UserID: "alice"}, Content: "alice likes green tea"})
+	engine.SetWriteHook(e, nil)
+	if err != nil || !fired.Load() {
+		t.Fatalf("add: %v (hook ran: %v)", err, fired.Load())
+	}
+	if engine.VectorIndexHas(e, nt.Tenant.ID, res[0].ID) {
+		t.Fatal("the erased user's vector is in the in-memory index")
+	}
+	hits, err := e.Search(ctx, engram.SearchRequest{Query: "chess", Mode: engram.SearchVector})
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("search after the erasure: %d hits, %v", len(hits), err)
+	}
 }

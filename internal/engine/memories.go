@@ -272,18 +272,22 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		last    *writer
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	epoch := e.vecEpoch(p.TenantID)
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
 		if err != nil {
 			return err
 		}
 		if e.testHookWrite != nil {
-			e.testHookWrite()
+			e.testHookWrite("key")
 		}
 		last = w
 		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
 		return err
 	})
+	if err == nil && e.testHookWrite != nil {
+		e.testHookWrite("committed")
+	}
 	var kwOps []kwOp
 	if err == nil && last != nil {
 		for i := range last.added {
@@ -294,7 +298,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err == nil && vecs != nil {
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
-				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at})
+				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at}, epoch)
 			}
 		}
 	}
@@ -627,6 +631,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		updated *store.DocPostings
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	epoch := e.vecEpoch(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		updated = nil
 		o := e.opener(ctx, p.TenantID)
@@ -673,7 +678,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	kwDone()
 	if err == nil && vec != nil {
-		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
+		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt}, epoch)
 	}
 	return out, err
 }

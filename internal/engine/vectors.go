@@ -29,7 +29,7 @@ type Option func(*Engine)
 // evicted and reloaded on demand).
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
-		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}}
+		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{}}
 	}
 }
 
@@ -42,6 +42,11 @@ type vectors struct {
 	// while a tenant's index loads is replayed after it (see load).
 	mu      sync.Mutex
 	tenants map[string]*tenantVectors
+	// epochs counts, per tenant, the drops of its index by erasures. A
+	// write notes it before it begins; if it moved by the time the write
+	// updates the index, the write may be of a user erased meanwhile (its
+	// vector must not outlive the user's key) and is not put (see indexPut).
+	epochs map[string]uint64
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -154,14 +159,34 @@ func (e *Engine) tenantVectors(tenantID string) *tenantVectors {
 	return tv
 }
 
+// vecEpoch is the tenant's index drop count, noted by a write before it
+// begins and handed to indexPut.
+func (e *Engine) vecEpoch(tenantID string) uint64 {
+	if e.vec == nil {
+		return 0
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	return e.vec.epochs[tenantID]
+}
+
 // indexPut records a committed memory's vector in the tenant's index, if
-// the index is loaded or loading.
-func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta) {
+// the index is loaded or loading. epoch is vecEpoch from before the write
+// began: when an erasure dropped the index since, the write's memory may
+// be erased already, or an index loaded meanwhile may lack it; the index is
+// dropped again rather than guessed at, and the next search loads what the
+// store holds.
+func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta, epoch uint64) {
 	if e.vec == nil || v == nil {
 		return
 	}
 	e.vec.mu.Lock()
 	defer e.vec.mu.Unlock()
+	if e.vec.epochs[tenantID] != epoch {
+		delete(e.vec.tenants, tenantID)
+		e.vec.mgr.Drop(tenantID)
+		return
+	}
 	tv := e.vec.tenants[tenantID]
 	if tv == nil {
 		return
@@ -210,6 +235,7 @@ func (e *Engine) indexDrop(tenantID string) {
 	defer e.vec.mu.Unlock()
 	delete(e.vec.tenants, tenantID)
 	e.vec.mgr.Drop(tenantID)
+	e.vec.epochs[tenantID]++
 }
 
 // vectorPage is how many sealed vectors a load decrypts per store read.
@@ -379,6 +405,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	}); err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	epoch := e.vecEpoch(tenantID)
 	o := e.opener(ctx, tenantID)
 	texts := make([]string, 0, len(rows))
 	readable := rows[:0]
@@ -428,7 +455,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return done, err
 		}
-		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt})
+		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}, epoch)
 		done++
 	}
 	return done, nil
