@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -246,5 +247,50 @@ func TestEraseAfterCommitBeforeIndex(t *testing.T) {
 	hits, err := e.Search(ctx, engram.SearchRequest{Query: "chess", Mode: engram.SearchVector})
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("search after the erasure: %d hits, %v", len(hits), err)
+	}
+}
+
+// TestEraseRacingWriters is the load test's shape, bounded: writers add
+// for one user while erasures of that user run. Whatever the
+// interleaving, an acknowledged memory reads back or was erased, never
+// "unreadable", and repair finds nothing to remove.
+func TestEraseRacingWriters(t *testing.T) {
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(embedtest.New(16), 1<<20))
+	_, ctx := owner(t, e)
+	alice := engram.Scope{UserID: "alice"}
+	acked := make(chan string, 64)
+	concurrently(t, 7, 5, func(w, i int) error {
+		if w == 6 { // the eraser
+			_, err := e.ForgetUser(ctx, "alice")
+			if engram.ErrorCode(err) == engram.CodeNotFound {
+				err = nil
+			}
+			return err
+		}
+		res, err := e.Add(ctx, engram.AddRequest{Scope: alice, Content: fmt.Sprintf("note %d of writer %d", i, w)})
+		if engram.ErrorCode(err) == engram.CodeConflict {
+			return nil // lost the race cleanly: nothing stored
+		}
+		if err == nil {
+			acked <- res[0].ID
+		}
+		return err
+	})
+	close(acked)
+	for id := range acked {
+		if _, err := e.Get(ctx, id); err != nil && engram.ErrorCode(err) != engram.CodeNotFound {
+			t.Errorf("acknowledged memory %s: %v", id, err)
+		}
+	}
+	readsWork(t, ctx, e)
+	if n := e.Unreadable(); n != 0 {
+		t.Errorf("%d unreadable records met", n)
+	}
+	reps, err := e.Repair(context.Background(), "t", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps[0].Memories) != 0 || reps[0].History != 0 {
+		t.Errorf("repair would remove %v and %d history entries", reps[0].Memories, reps[0].History)
 	}
 }
