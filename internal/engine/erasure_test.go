@@ -177,6 +177,9 @@ func TestUnreadableRecordsAreSkipped(t *testing.T) {
 	if _, err := e.History(ctx, bobBad); err != nil {
 		t.Errorf("history of a broken memory: %v", err)
 	}
+	if _, err := e.Update(ctx, bobBad, engram.UpdateRequest{Content: "bob likes tea"}); engram.ErrorCode(err) != engram.CodeUnreadable {
+		t.Errorf("update of a broken memory: %v, want %s", err, engram.CodeUnreadable)
+	}
 	if n := e.Unreadable(); n == 0 {
 		t.Error("the unreadable records were not counted")
 	}
@@ -292,5 +295,40 @@ func TestEraseRacingWriters(t *testing.T) {
 	}
 	if len(reps[0].Memories) != 0 || reps[0].History != 0 {
 		t.Errorf("repair would remove %v and %d history entries", reps[0].Memories, reps[0].History)
+	}
+}
+
+// TestRepairRefusesBrokenHierarchy: when the tenant's own key does not
+// open (a wrong KEK, a damaged row, a KMS that refuses), every record looks
+// unreadable and none is: repair must judge nothing and remove nothing.
+func TestRepairRefusesBrokenHierarchy(t *testing.T) {
+	dir := t.TempDir()
+	e := testserver.OpenEngine(t, dir, nil)
+	_, ctx := owner(t, e)
+	if _, err := e.Add(ctx, engram.AddRequest{Scope: engram.Scope{UserID: "bob"}, Content: "bob plays chess"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "engram.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE wrapped_keys SET wrapped = zeroblob(100) WHERE purpose = 'tenant'`); err != nil {
+		t.Fatal(err)
+	}
+	e = testserver.OpenEngine(t, dir, nil) // a restart: nothing cached
+	if _, err := e.Repair(context.Background(), "", false); err == nil {
+		t.Fatal("repair ran over a tenant whose key does not open")
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM memories`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("memories left: %d, %v", n, err)
+	}
+	// Reads fail (a key problem, 500), rather than skipping the record.
+	if _, err := e.List(ctx, engram.ListRequest{}); err == nil {
+		t.Fatal("list skipped records of a tenant whose key does not open")
+	}
+	if e.Unreadable() != 0 {
+		t.Fatal("a broken tenant key was counted as unreadable records")
 	}
 }
