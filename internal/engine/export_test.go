@@ -114,3 +114,19 @@ func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }
 // DropKeywordIndex forgets the tenant's loaded keyword index, so that the
 // next keyword search loads it from the store again.
 func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
+
+// SetWriteHook makes fn run in every Add at stage "key" (between the key
+// fetch and the write transaction) and "committed" (between the commit and
+// the index updates), where a concurrent erasure can interleave.
+func SetWriteHook(e *Engine, fn func(stage string)) { e.testHookWrite = fn }
+
+// VectorIndexHas reports whether the tenant's loaded vector index holds a
+// vector for id.
+func VectorIndexHas(e *Engine, tenantID, id string) bool {
+	idx, ok := e.vec.mgr.Get(tenantID)
+	if !ok {
+		return false
+	}
+	_, ok = idx.Vector(id)
+	return ok
+}

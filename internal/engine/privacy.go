@@ -209,6 +209,12 @@ func (e *Engine) Reencrypt(ctx context.Context, tenantID string, batch int) (mov
 				return e.reseal(ctx, tx, w, r)
 			})
 		})
+		if isUnreadable(err) {
+			// It stays stale (and its old key version stays) until
+			// `engram repair` removes it; the others move on.
+			e.skip(tenantID, r.Kind, r.ID, err)
+			continue
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted or erased meanwhile
 		}

@@ -153,6 +153,10 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 			continue // deleted since the index saw it
 		}
 		m, err := o.memory(row)
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "memory", row.ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
