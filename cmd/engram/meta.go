@@ -36,9 +36,16 @@ func metaValue(s string) any {
 	if !jsonNumber.MatchString(s) {
 		return s
 	}
+	if integer.MatchString(s) {
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || i > 1<<53 || i < -(1<<53) {
+			return s // an integer a float64 would round
+		}
+		return float64(i)
+	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || (integer.MatchString(s) && math.Abs(f) > 1<<53) {
-		return s // out of range, or an integer a float64 would round
+	if err != nil || math.IsInf(f, 0) {
+		return s
 	}
 	return f
 }

@@ -13,7 +13,8 @@ import (
 
 // TestAddMetaTypes: `engram add --meta km=5` stores the number 5, so a
 // numeric filter finds it; true/false are booleans, a JSON-quoted value and
-// anything not a JSON number stay strings.
+// anything not a JSON number stay strings. `engram search --threshold`
+// reaches the server.
 func TestAddMetaTypes(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServerWith(t, data, nil, "--embedder", "none")
@@ -50,5 +51,12 @@ func TestAddMetaTypes(t *testing.T) {
 		if len(hits) != 1 || hits[0].ID != id {
 			t.Fatalf("filter %v: %d hits", f, len(hits))
 		}
+	}
+	// --threshold reaches the server: 0 keeps a weak match the default drops.
+	if out := mustEngram(t, env, "search", "morning weather forecast", "--user", "ann"); strings.Contains(out, id) {
+		t.Fatalf("default threshold kept a weak match: %q", out)
+	}
+	if out := mustEngram(t, env, "search", "morning weather forecast", "--user", "ann", "--threshold", "0"); !strings.Contains(out, id) {
+		t.Fatalf("--threshold 0: %q", out)
 	}
 }

@@ -67,10 +67,11 @@ func TestThresholdBounds(t *testing.T) {
 // words a memory should hold.
 func TestWithoutDates(t *testing.T) {
 	for q, want := range map[string][]string{
-		"What did Caroline do on 20 July 2023?":       {"carolin"},
+		"What did Caroline do on 20 July 2023?":        {"carolin"},
 		"Where was Ann in May 2023 and on 2023-06-01?": {"ann"},
 		"What happened in 2022 at the lake?":           {"happen", "lake"},
 		"How many km did Ann run?":                     {"mani", "km", "ann", "run"},
+		"What did Ann read most recently?":             {"ann", "read"},
 	} {
 		if got := fulltext.QueryTerms(withoutDates(q)); !slices.Equal(got, want) {
 			t.Errorf("%q: %v, want %v", q, got, want)
