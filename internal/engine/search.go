@@ -167,14 +167,14 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	o := e.opener(ctx, p.TenantID)
 	for _, c := range cands {
 		row, ok := byID[c.id]
-		if !ok {
-			continue // deleted since the index saw it
+		if !ok || c.explain.Score < minScore {
+			continue // deleted since the index saw it, or under the threshold: not even decrypted
 		}
 		m, err := o.memory(row)
 		if err != nil {
 			return nil, err
 		}
-		if c.explain.Score < minScore || !keep(m) {
+		if !keep(m) {
 			continue
 		}
 		h := engram.SearchHit{Memory: *m, Score: c.explain.Score}
