@@ -224,16 +224,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		// Another process opening the same new file may have applied a
-		// migration between our listing and our attempt; its transaction
-		// won, ours failed whole. Nothing pending now means the schema is
-		// complete.
-		if pending, perr := p.HasPending(ctx); perr != nil || pending {
+	// Another process opening the same new file may apply a migration
+	// between our listing and our attempt: its transaction wins, ours fails
+	// whole, and the other process may still be applying the later ones.
+	// Each failure of that kind means the other made progress, so trying
+	// again (at most once per migration, and a few more) ends either with
+	// nothing pending or with an error that is ours.
+	for attempt := 0; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		pending, perr := p.HasPending(ctx)
+		if perr == nil && !pending {
+			return nil
+		}
+		if perr != nil || attempt >= len(p.ListSources())+3 {
 			return fmt.Errorf("migrate: %w", err)
 		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Close closes both pools. Closing the last connection checkpoints the WAL
