@@ -87,7 +87,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}()
 	}
-	l, err := openLocal(ctx, c.Data, append(opts, sinkOpts...)...)
+	l, err := openLocalFor(ctx, c.Data, useServe, append(opts, sinkOpts...)...)
 	if err != nil {
 		return err
 	}

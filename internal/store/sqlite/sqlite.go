@@ -29,6 +29,7 @@ import (
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/engram-memory/engram/internal/filemode"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -69,9 +70,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	// The file holds sealed data but also who talks to whom (scope ids,
-	// timestamps): only the service's user may read it. Creating it here,
+	// timestamps): only the service's user may read it. A file, log or
+	// shared-memory index others can reach is refused, not repaired: it
+	// may already have been copied (docs/SECURITY.md). Creating it here,
 	// rather than letting SQLite create it with 0644, is the only way to get
 	// the mode right from the first byte.
+	if err := filemode.CheckFiles(abs, abs+"-wal", abs+"-shm"); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
