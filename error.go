@@ -17,6 +17,10 @@ const (
 	CodeRateLimited     = "rate_limited"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+
+	// CodeInsufficientStorage: the server is out of disk space, or below
+	// its free-space floor, and refuses to store more; reads still work.
+	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // Error is an error a client may see. Message is safe to show: it never

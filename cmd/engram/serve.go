@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/seal"
@@ -34,6 +35,8 @@ type serveCmd struct {
 	// Not in auditSinkFlags: `bench api` shares those, and a benchmark
 	// never back-fills a data directory's trail into its sinks.
 	BackfillEvery time.Duration `name:"audit-backfill-interval" env:"ENGRAM_AUDIT_BACKFILL_INTERVAL" default:"10s" help:"With --audit-sink: how often to publish audit entries the sinks lack (offline commands, a crash, refusals)."`
+
+	MinFree string `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
 
 // The default tenant and the file its owner key goes to on first start.
@@ -73,6 +76,11 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
+	guard, err := c.storageGuard(log)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, engine.WithStorageGuard(guard.Room))
 	sinks, sinkOpts, err := c.auditSinkFlags.open(specs, log)
 	if err != nil {
 		return err
@@ -95,6 +103,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := bootstrap(ctx, l, c.Data, s); err != nil {
 		return err
 	}
+	guard.State() // a first reading, so a low disk is logged at start
 
 	// Re-encryption after key rotation and expiry sweeps run in the
 	// background; they stop before the store closes.
@@ -159,6 +168,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}
 		return float64(n)
 	}))
+	reg.MustRegister(guard.Collector())
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -187,6 +197,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
 			PublicURL: publicURL,
+			Storage:   guard.Health,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

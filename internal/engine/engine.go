@@ -36,6 +36,8 @@ type Engine struct {
 	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
 	batch    auditBatch  // group commit of entries appended on their own
 	pub      backfill    // what the sink has, for the back-fill (backfill.go)
+
+	room func() error // nil: no free-space floor (storage.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -42,6 +42,9 @@ var statusOf = map[string]int{
 	engram.CodeRateLimited:     http.StatusTooManyRequests,
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
+
+	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
+	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
 }
 
 // codeOf maps statuses that huma or net/http produce on their own.

@@ -32,6 +32,10 @@ type Config struct {
 	Version     string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
+	// Storage, when set, reports the free space of the data directory for
+	// /healthz: "ok", "unknown", or "low" (below the free-space floor:
+	// content writes answer 507, and the status is "degraded", still 200).
+	Storage func() string
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
 	// and receives the API's request metrics. Counts only, no content.
 	Metrics *prometheus.Registry
@@ -54,6 +58,12 @@ func New(cfg Config) http.Handler {
 		body := map[string]string{"status": "ok"}
 		for k, v := range cfg.Health {
 			body[k] = v
+		}
+		if cfg.Storage != nil {
+			body["storage"] = cfg.Storage()
+			if body["storage"] == "low" {
+				body["status"] = "degraded"
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)

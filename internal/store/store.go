@@ -22,6 +22,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique constraint would be violated.
 	ErrConflict = errors.New("store: conflict")
+	// ErrFull: the database could not grow (the disk is full). It is an
+	// *engram.Error, so whatever path it takes it reaches the client as
+	// insufficient_storage (507), never as an internal error; nothing of
+	// the failed transaction was written.
+	ErrFull error = &engram.Error{Code: engram.CodeInsufficientStorage,
+		Message: "the server is out of storage space; nothing was written"}
 )
 
 // Store opens transactions. A function passed to Read or Write runs inside

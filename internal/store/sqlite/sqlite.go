@@ -262,6 +262,20 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	return full(runTx(ctx, pool, opts, fn))
+}
+
+// full marks SQLITE_FULL (by its result code, wherever it surfaced: a
+// statement, the commit, a checkpoint) as store.ErrFull.
+func full(err error) error {
+	var se *modernc.Error
+	if err != nil && errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL && !errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w: %w", store.ErrFull, err)
+	}
+	return err
+}
+
+func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
