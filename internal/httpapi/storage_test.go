@@ -23,7 +23,9 @@ func TestBelowFreeSpaceFloor(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(10 << 30)
 	guard := &diskspace.Guard{Floor: diskspace.Floor{Bytes: 1 << 30}, Interval: -1,
-		Free: func(string) (diskspace.Space, error) { return diskspace.Space{Avail: free.Load(), Total: 100 << 30}, nil }}
+		Free: func(string) (diskspace.Space, error) {
+			return diskspace.Space{Avail: free.Load(), Total: 100 << 30}, nil
+		}}
 	s := testserver.StartWith(t, testserver.Options{Storage: guard})
 	c := s.Tenant(t, "acme")
 	ctx := context.Background()
