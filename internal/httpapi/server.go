@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -45,6 +46,9 @@ type Config struct {
 	// PublicURL, when set (see ParsePublicURL), is the origin the RFC 9728
 	// metadata and 401 challenges name, instead of the request's Host.
 	PublicURL string
+	// RequestTimeout, when positive, is every request's context deadline
+	// (deadline.go); the http.Server's WriteTimeout must exceed it.
+	RequestTimeout time.Duration
 }
 
 // New returns the HTTP handler of the whole API.
@@ -85,7 +89,7 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics.MustRegister(hist)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
-	h := observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	h := observe(log.With("component", "http"), hist, withDeadline(cfg.RequestTimeout, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}

@@ -36,6 +36,8 @@ var (
 // together or not at all. Writes are serialised per store; reads run
 // concurrently with them, and each Read sees one consistent snapshot. Never
 // call Write from inside Write or Read: the writer is a single connection.
+// Write never commits once ctx is done (a request past its deadline, a
+// client gone): it rolls back and returns an error wrapping ctx.Err().
 //
 // Times go in any zone and come back in UTC, truncated to microseconds.
 // Methods that change one record (UpdateMemory, DeleteMemory, TouchAPIKey,

@@ -89,6 +89,8 @@ type Options struct {
 	PublicURL string
 	// Storage, when set, is the free-space floor (engine and /healthz).
 	Storage *diskspace.Guard
+	// RequestTimeout is httpapi.Config.RequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Start runs a node until the test ends.
@@ -134,6 +136,8 @@ func StartWith(t testing.TB, opts Options) *Server {
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
 		PublicURL: opts.PublicURL,
 		Storage:   storage,
+
+		RequestTimeout: opts.RequestTimeout,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}

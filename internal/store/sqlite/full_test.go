@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -63,5 +64,31 @@ func TestDiskFullIsErrFull(t *testing.T) {
 	}
 	if err := insert(); err != nil {
 		t.Fatalf("write with room again: %v", err)
+	}
+}
+
+// TestNoCommitOnceContextDone: a transaction whose context ends before it
+// commits (a request past its deadline) is rolled back, and the error says
+// why, so the transport answers a timeout rather than an internal error.
+func TestNoCommitOnceContextDone(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "engram.db"))
+	defer db.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	err := db.Write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, &store.Tenant{ID: newID(), Name: "late", CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		cancel() // the deadline passes after the work, before the commit
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write after its context ended: %v", err)
+	}
+	err = db.Read(t.Context(), func(tx store.Tx) error {
+		_, err := tx.TenantByName(t.Context(), "late")
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the write committed anyway: %v", err)
 	}
 }

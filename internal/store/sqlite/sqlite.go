@@ -295,10 +295,25 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store
 		// leaves database/sql to discard the connection.
 		done = true
 		_ = sqlTx.Rollback()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// An interrupted statement reports SQLITE_INTERRUPT; say why.
+			return fmt.Errorf("%w: %w", err, cerr)
+		}
 		return err
+	}
+	// A request whose deadline passed, or whose client went away, must
+	// not commit: its caller can no longer be told that it happened.
+	// database/sql checks too, but may then report only ErrTxDone.
+	if err := ctx.Err(); err != nil {
+		done = true
+		_ = sqlTx.Rollback()
+		return fmt.Errorf("not committed: %w", err)
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("not committed: %w: %w", cerr, err)
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
