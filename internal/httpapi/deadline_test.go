@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/embed/embedtest"
 	"github.com/engram-memory/engram/internal/testserver"
@@ -49,6 +50,14 @@ func TestRequestDeadline(t *testing.T) {
 	}
 	if len(page.Results) != 0 {
 		t.Fatalf("a write past its deadline committed: %+v", page.Results)
+	}
+	// The audit trail records the same outcome the client saw.
+	trail, err := c.Audit(ctx, engram.AuditQuery{Action: engram.AuditMemoryCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trail.Entries) != 1 || trail.Entries[0].Outcome != engram.OutcomeFailure || trail.Entries[0].Reason != "unavailable" {
+		t.Fatalf("audit of the late add: %+v", trail.Entries)
 	}
 }
 

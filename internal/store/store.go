@@ -28,6 +28,12 @@ var (
 	// the failed transaction was written.
 	ErrFull error = &engram.Error{Code: engram.CodeInsufficientStorage,
 		Message: "the server is out of storage space; nothing was written"}
+	// ErrTimedOut: the transaction's context ended (the request's deadline
+	// passed, its client went away) before it could commit, so it was
+	// rolled back. An *engram.Error (unavailable) like ErrFull, so clients
+	// and the audit trail see a timeout, not an internal error.
+	ErrTimedOut error = &engram.Error{Code: engram.CodeUnavailable,
+		Message: "the request did not finish in time and was not carried out; try again"}
 )
 
 // Store opens transactions. A function passed to Read or Write runs inside
@@ -37,7 +43,7 @@ var (
 // concurrently with them, and each Read sees one consistent snapshot. Never
 // call Write from inside Write or Read: the writer is a single connection.
 // Write never commits once ctx is done (a request past its deadline, a
-// client gone): it rolls back and returns an error wrapping ctx.Err().
+// client gone): it rolls back and returns ErrTimedOut wrapping ctx.Err().
 //
 // Times go in any zone and come back in UTC, truncated to microseconds.
 // Methods that change one record (UpdateMemory, DeleteMemory, TouchAPIKey,

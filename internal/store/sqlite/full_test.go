@@ -81,8 +81,8 @@ func TestNoCommitOnceContextDone(t *testing.T) {
 		cancel() // the deadline passes after the work, before the commit
 		return nil
 	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Write after its context ended: %v", err)
+	if !errors.Is(err, context.Canceled) || engram.ErrorCode(err) != engram.CodeUnavailable {
+		t.Fatalf("Write after its context ended: %v (code %q)", err, engram.ErrorCode(err))
 	}
 	err = db.Read(t.Context(), func(tx store.Tx) error {
 		_, err := tx.TenantByName(t.Context(), "late")

@@ -262,7 +262,14 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
-	return full(runTx(ctx, pool, opts, fn))
+	err := full(runTx(ctx, pool, opts, fn))
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, store.ErrTimedOut) {
+		// Whatever failed, the context has ended: nothing committed, and
+		// the caller learns why (an interrupted statement reports only
+		// SQLITE_INTERRUPT, a late commit only ErrTxDone).
+		return fmt.Errorf("%w: %w: %w", store.ErrTimedOut, cerr, err)
+	}
+	return err
 }
 
 // full marks SQLITE_FULL (by its result code, wherever it surfaced: a
@@ -295,15 +302,12 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store
 		// leaves database/sql to discard the connection.
 		done = true
 		_ = sqlTx.Rollback()
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			// An interrupted statement reports SQLITE_INTERRUPT; say why.
-			return fmt.Errorf("%w: %w", err, cerr)
-		}
 		return err
 	}
 	// A request whose deadline passed, or whose client went away, must
 	// not commit: its caller can no longer be told that it happened.
-	// database/sql checks too, but may then report only ErrTxDone.
+	// database/sql checks too, but may then report only ErrTxDone; run
+	// marks either as store.ErrTimedOut.
 	if err := ctx.Err(); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
@@ -311,9 +315,6 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("not committed: %w: %w", cerr, err)
-		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
