@@ -78,6 +78,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.BackfillEvery <= 0 {
 		return fmt.Errorf("--audit-backfill-interval must be positive")
 	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("--request-timeout must be positive")
+	}
 	opts, err := c.embedFlags.options(ctx)
 	if err != nil {
 		return err
@@ -193,9 +196,6 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}))
 	}
 
-	if c.RequestTimeout <= 0 {
-		return fmt.Errorf("--request-timeout must be positive")
-	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
