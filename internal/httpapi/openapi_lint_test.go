@@ -224,6 +224,21 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		do(t, x)
 	}
 
+	// Sealed segments, checkpoints, proofs and bundles.
+	sealAll(t, s, 1000)
+	do(t, exchange{name: "add after the seal", method: "POST", path: "/v1/memories", key: owner, body: `{"content": "later"}`, status: 201})
+	sealAll(t, s, 1000)
+	for _, x := range []exchange{
+		{name: "checkpoint", method: "GET", path: "/v1/audit/checkpoint", key: owner, status: 200},
+		{name: "segments after sealing", method: "GET", path: "/v1/audit/segments", key: owner, status: 200},
+		{name: "bundle", method: "GET", path: "/v1/audit/segments/1/bundle", key: owner, status: 200},
+		{name: "inclusion proof", method: "GET", path: "/v1/audit/proofs/inclusion?seq=1", key: owner, status: 200},
+		{name: "consistency proof", method: "GET", path: "/v1/audit/proofs/consistency?from=1", key: owner, status: 200},
+		{name: "no such segment", method: "GET", path: "/v1/audit/segments/999999/bundle", key: owner, status: 404},
+	} {
+		do(t, x)
+	}
+
 	hold := idOf(t, do(t, exchange{name: "hold", method: "POST", path: "/v1/audit/holds", key: owner, body: `{"reason_code": "litigation"}`, status: 201}))
 	do(t, exchange{name: "forget under a hold", method: "DELETE", path: "/v1/users/ops", key: owner, status: 409})
 	do(t, exchange{name: "release hold", method: "DELETE", path: fmt.Sprintf("/v1/audit/holds/%s", hold), key: owner, status: 204})
