@@ -349,7 +349,7 @@ func (c *forgetCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	if !c.Yes {
 		if err := confirm(s, os.Stdin, c.User,
-			fmt.Sprintf("Forget user %q: destroy their key and delete every memory and history entry about them, for good", safeText(c.User))); err != nil {
+			fmt.Sprintf("Forget user %q: destroy their key and delete every memory and history entry about them, for good", c.User)); err != nil {
 			return err
 		}
 	}
