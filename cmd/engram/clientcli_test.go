@@ -68,7 +68,7 @@ func TestClientCommandsForPeople(t *testing.T) {
 		id := added.Results[0].ID
 		mustEngram(t, env, "update", id, evil+" again")
 		for _, args := range [][]string{
-			{"list", "--user", "eve"}, {"search", "evil red", "--user", "eve"}, {"get", id}, {"history", id},
+			{"list", "--user", "eve"}, {"search", "evil red", "--user", "eve", "--threshold", "0"}, {"get", id}, {"history", id},
 			{"update", id, evil},
 		} {
 			out := mustEngram(t, env, args...)
