@@ -26,6 +26,7 @@ type serveCmd struct {
 	embedFlags
 	sealFlags
 	auditSinkFlags
+	rateLimitFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -61,6 +62,10 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		if publicURL, err = httpapi.ParsePublicURL(c.PublicURL); err != nil {
 			return err
 		}
+	}
+	limits, err := c.rateLimitFlags.limits()
+	if err != nil {
+		return err
 	}
 	specs, err := c.auditSinkFlags.parse()
 	if err != nil {
@@ -187,6 +192,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
 			PublicURL: publicURL,
+			Limits:    limits,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

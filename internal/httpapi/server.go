@@ -41,6 +41,9 @@ type Config struct {
 	// PublicURL, when set (see ParsePublicURL), is the origin the RFC 9728
 	// metadata and 401 challenges name, instead of the request's Host.
 	PublicURL string
+	// Limits are the request rate limits (ratelimit.go); the zero value
+	// limits nothing.
+	Limits Limits
 }
 
 // New returns the HTTP handler of the whole API.
@@ -75,7 +78,8 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics.MustRegister(hist)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
-	h := observe(log.With("component", "http"), hist, limitBody(jsonBodies(authenticate(cfg.Auth, routed(mux)))))
+	lim := newLimiters(cfg.Limits, cfg.Metrics)
+	h := observe(log.With("component", "http"), hist, lim.sources(limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(routed(mux)))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}

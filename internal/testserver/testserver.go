@@ -86,6 +86,10 @@ type Options struct {
 	Embedder embed.Embedder
 	// PublicURL is httpapi.Config.PublicURL.
 	PublicURL string
+	// Limits are the rate limits; nil is `engram serve`'s defaults
+	// (httpapi.DefaultLimits), so the suites run under the limits a real
+	// server has.
+	Limits *httpapi.Limits
 }
 
 // Start runs a node until the test ends.
@@ -119,12 +123,17 @@ func StartWith(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	logs := &SyncBuffer{}
+	limits := httpapi.DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Version: "test",
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
 		PublicURL: opts.PublicURL,
+		Limits:    limits,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}
