@@ -152,6 +152,20 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}()
 	}
 
+	// Refused keys are counted in memory and recorded once per window.
+	// Deferred after the back-fill's stop, so it runs before it: after the
+	// HTTP server drained, the last window is flushed (and its entries
+	// published) before the back-fill's final pass and the store's close.
+	fctx, fstop := context.WithCancel(context.WithoutCancel(ctx))
+	fdone := make(chan struct{})
+	go func() {
+		defer close(fdone)
+		l.RunAuthFailureFlush(fctx, c.AuthFailureWindow, func(err error) {
+			log.Error("recording refused API keys failed; retrying next window", "component", "audit", "error", err)
+		})
+	}()
+	defer func() { fstop(); <-fdone }()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

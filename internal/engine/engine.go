@@ -30,12 +30,13 @@ type Engine struct {
 	vec    *vectors  // nil: keyword search only
 	kw     *keywords // nil: keyword search reads postings from the store
 
-	sink     audit.Sink  // nil: entries stay in the database only
-	sinkErr  func(error) // receives sink errors; may be nil
-	sinkInTx bool        // fail-closed: mutating actions publish before commit
-	noAudit  bool        // benchmarks only (export_test.go): measures what auditing costs
-	batch    auditBatch  // group commit of entries appended on their own
-	pub      backfill    // what the sink has, for the back-fill (backfill.go)
+	sink     audit.Sink   // nil: entries stay in the database only
+	sinkErr  func(error)  // receives sink errors; may be nil
+	sinkInTx bool         // fail-closed: mutating actions publish before commit
+	noAudit  bool         // benchmarks only (export_test.go): measures what auditing costs
+	batch    auditBatch   // group commit of entries appended on their own
+	pub      backfill     // what the sink has, for the back-fill (backfill.go)
+	fails    authFailures // refused credentials of the current window (authfailures.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -114,3 +114,7 @@ func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }
 // DropKeywordIndex forgets the tenant's loaded keyword index, so that the
 // next keyword search loads it from the store again.
 func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
+
+// SetAuthFailureGroupsForTest lowers the cap on groups of refused
+// credentials per window, so a test can exceed it quickly.
+func SetAuthFailureGroupsForTest(e *Engine, n int) { e.fails.max = n }

@@ -1,0 +1,54 @@
+package main_test
+
+import (
+	"database/sql"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeLimitsAndAggregatesRefusals runs `engram serve` with its rate
+// limits set through the environment: a flood of bad keys from one
+// address gets 429 + Retry-After once the burst is spent, and a clean stop
+// records the refusals that reached authentication as one audit entry
+// counting them, in a chain `engram audit verify` finds intact.
+func TestServeLimitsAndAggregatesRefusals(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServerWith(t, data, []string{"ENGRAM_RATE_LIMIT_ADDRESS=0.01", "ENGRAM_RATE_LIMIT_ADDRESS_BURST=4"},
+		"--audit-auth-failure-window", "1h") // only the stop flushes
+	statuses := map[int]int{}
+	for range 12 {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/memories", nil)
+		req.Header.Set("Authorization", "Bearer egm_not_a_key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if statuses[http.StatusUnauthorized] != 4 || statuses[http.StatusTooManyRequests] != 8 {
+		t.Fatalf("statuses %v, want 4 × 401 then 8 × 429", statuses)
+	}
+	s.stop(t)
+
+	if out := mustEngram(t, nil, "audit", "verify", "--data", data); !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify: %s", out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(data, "engram.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var entries, total int
+	if err := db.QueryRow(`SELECT count(*), coalesce(sum(count), 0) FROM audit_entries WHERE tenant_id = '' AND action = 'auth.failure'`).Scan(&entries, &total); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 1 || total != 4 {
+		t.Fatalf("%d auth.failure entries counting %d, want 1 counting 4", entries, total)
+	}
+}
