@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"database/sql"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,16 @@ func TestServeLimitsAndAggregatesRefusals(t *testing.T) {
 	}
 	if statuses[http.StatusUnauthorized] != 4 || statuses[http.StatusTooManyRequests] != 8 {
 		t.Fatalf("statuses %v, want 4 × 401 then 8 × 429", statuses)
+	}
+	// Counted in the metrics, which are not limited.
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `engram_http_rate_limited_total{limit="address"} 8`) {
+		t.Fatalf("metrics lack 8 address-limited requests:\n%s", metrics)
 	}
 	s.stop(t)
 
