@@ -17,6 +17,8 @@ const (
 	CodeRateLimited     = "rate_limited"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	// CodeNotImplemented answers a mem0 endpoint Engram does not serve.
+	CodeNotImplemented = "not_implemented"
 )
 
 // Error is an error a client may see. Message is safe to show: it never

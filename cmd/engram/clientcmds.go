@@ -246,7 +246,7 @@ type keysCmd struct {
 
 type keysCreateCmd struct {
 	Name    string        `arg:"" help:"A label for the key."`
-	Scopes  []string      `name:"scope" help:"Scope to grant (repeatable): memories:read, memories:write, keys:admin, audit:read. Default: the caller's."`
+	Scopes  []string      `name:"scope" help:"Scope to grant (repeatable): memories:read, memories:write, keys:admin, audit:read, audit:hold, users:forget (only scopes the calling key holds). Default: the caller's."`
 	Expires time.Duration `name:"expires-in" help:"Expire the key after this long (e.g. 720h)."`
 	clientFlags
 }
@@ -318,6 +318,9 @@ type keysRevokeCmd struct {
 }
 
 func (c *keysRevokeCmd) Run(ctx context.Context, s *ioStreams) error {
+	if err := checkKeyID(c.ID); err != nil {
+		return err
+	}
 	cl, err := c.client()
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ type tenantsCmd struct {
 	Create tenantsCreateCmd `cmd:"" help:"Create a tenant with an owner account; prints the owner's API key."`
 	Forget tenantsForgetCmd `cmd:"" help:"Erase a tenant: destroy its keys and delete everything it holds."`
 	KEK    tenantsKEKCmd    `cmd:"" name:"kek" help:"Put a tenant's keys under its own KEK (bring your own key)."`
+
+	OwnerKey tenantsOwnerKeyCmd `cmd:"" name:"owner-key" help:"Mint a new owner API key for an existing tenant (offline recovery); prints it once."`
 }
 
 type tenantsCreateCmd struct {
@@ -32,6 +34,29 @@ func (c *tenantsCreateCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	// The key alone on stdout, so scripts can capture it.
 	_, err = fmt.Fprintln(s.out, nt.Key.Secret)
+	return err
+}
+
+type tenantsOwnerKeyCmd struct {
+	Name string `arg:"" help:"Tenant name."`
+	dataFlags
+}
+
+// Run is the way back when every owner key of a tenant was revoked, lost
+// or expired: only someone with the data directory (and the KEK) can run
+// it, and the minting is recorded in the tenant's audit chain.
+func (c *tenantsOwnerKeyCmd) Run(ctx context.Context, s *ioStreams) error {
+	l, err := openLocal(ctx, c.Data)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	k, err := l.MintOwnerKey(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	// The key alone on stdout, like tenants create.
+	_, err = fmt.Fprintln(s.out, k.Secret)
 	return err
 }
 

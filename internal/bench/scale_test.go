@@ -15,11 +15,11 @@ func TestScale(t *testing.T) {
 		opts bench.ScaleOptions
 		text string
 	}{
-		{"synthetic", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1}, "synthetic"},
-		// Three distinct texts (one repeated) written 250 times: every
+		{"synthetic", bench.ScaleOptions{N: 60, Searches: 20, Mode: engram.SearchBM25, Seed: 1}, "synthetic"},
+		// Three distinct texts (one repeated) written 60 times: every
 		// copy after the first round must be numbered, and the repeat
 		// skipped, or the engine drops them as duplicates.
-		{"texts", bench.ScaleOptions{N: 250, Searches: 20, Mode: engram.SearchBM25, Seed: 1,
+		{"texts", bench.ScaleOptions{N: 60, Searches: 20, Mode: engram.SearchBM25, Seed: 1,
 			Texts:   []string{"Alice: I adopted a puppy", "Bob: congratulations!", "Alice: she is called Mia", "Bob: congratulations!"},
 			Queries: []string{"What is the puppy called?"}}, "locomo"},
 	} {
@@ -30,7 +30,7 @@ func TestScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Memories != 250 || progress != 250 || res.Search.N != 20 || res.Rounds != nil || res.Text != tc.text || res.IngestPerS <= 0 || res.HeapMB <= 0 {
+			if res.Memories != 60 || progress != 60 || res.Search.N != 20 || res.Rounds != nil || res.Text != tc.text || res.IngestPerS <= 0 || res.HeapMB <= 0 {
 				t.Fatalf("result %+v, progress %d", res, progress)
 			}
 		})

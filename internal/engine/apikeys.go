@@ -152,6 +152,11 @@ func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ 
 	if name == "" || len(name) > engram.MaxKeyNameBytes || !utf8.ValidString(name) {
 		return nil, invalid("name must be 1 to %d bytes of UTF-8", engram.MaxKeyNameBytes)
 	}
+	if apikey.Contains(name) {
+		// Names are stored and listed in clear: a secret pasted here
+		// would be kept for good.
+		return nil, invalid("name must not contain an API key")
+	}
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = p.Permissions
@@ -216,18 +221,27 @@ func (e *Engine) ListKeys(ctx context.Context) (_ []engram.APIKey, err error) {
 }
 
 // RevokeKey revokes a key of the tenant; the next request with it fails.
+// The id must have a key id's form before anything is looked up or
+// recorded: a secret pasted in its place answers not_found and its entry
+// names no target, so it never reaches the trail. The rules of who may
+// revoke what are in keyrules.go.
 func (e *Engine) RevokeKey(ctx context.Context, id string) (err error) {
 	a := e.begin(ctx, engram.AuditKeyRevoke, engram.TargetAPIKey, "")
 	defer func() { err = a.finish(err) }()
-	if len(id) > 64 {
-		return engram.Errorf(engram.CodeNotFound, "key not found")
-	}
-	a.entry.TargetID = id
 	p, err := a.authorize(engram.PermKeysAdmin)
 	if err != nil {
 		return err
 	}
+	if !apikey.ValidID(id) {
+		return engram.Errorf(engram.CodeNotFound, "key not found")
+	}
+	a.entry.TargetID = id
 	err = e.st.Write(ctx, func(tx store.Tx) error {
+		// Checked inside the write transaction, so two revocations racing
+		// cannot both see another owner key left.
+		if err := e.mayRevoke(ctx, tx, p, id); err != nil {
+			return err
+		}
 		if err := tx.RevokeAPIKey(ctx, p.TenantID, id, e.clock()); err != nil {
 			return err
 		}

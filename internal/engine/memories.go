@@ -286,6 +286,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 // add is one attempt at Add's write transaction, sealing with w.
 func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
 	var reqHash []byte
+	idemKey := ""
 	if req.IdempotencyKey != "" {
 		canon, _ := json.Marshal(struct {
 			T []addText
@@ -293,6 +294,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			M json.RawMessage
 		}{texts, req.Scope, md})
 		reqHash = w.mac([]byte("idempotency"), canon)
+		idemKey = w.idempotencyKey(req.IdempotencyKey)
 	}
 	var results []engram.AddResult
 	err := e.st.Write(ctx, func(tx store.Tx) error {
@@ -303,13 +305,13 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 		}
 		now := e.clock()
 		if reqHash != nil {
-			prev, err := tx.Idempotency(ctx, p.TenantID, req.IdempotencyKey)
+			prev, err := tx.Idempotency(ctx, p.TenantID, p.KeyID, idemKey)
 			switch {
 			case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
 				if !hmac.Equal(prev.RequestHash, reqHash) {
 					return engram.Errorf(engram.CodeConflict, "Idempotency-Key was already used with a different request")
 				}
-				if results, err = e.replay(ctx, tx, p.TenantID, prev.Result); err != nil {
+				if results, err = replay(prev.Result, texts); err != nil {
 					return err
 				}
 				return a.recordEach(tx, resultIDs(results))
@@ -326,7 +328,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			if vecs != nil {
 				vec = vecs[i]
 			}
-			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now)
+			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now, p.Can(engram.PermMemoriesRead))
 			if err != nil {
 				return err
 			}
@@ -338,7 +340,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 				keep[i] = idemResult{ID: r.ID, Event: r.Event}
 			}
 			b, _ := json.Marshal(keep)
-			if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Key: req.IdempotencyKey, RequestHash: reqHash, Result: b, CreatedAt: now}); err != nil {
+			if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: p.KeyID, Key: idemKey, RequestHash: reqHash, Result: b, CreatedAt: now}); err != nil {
 				return err
 			}
 		}
@@ -400,14 +402,20 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 	return out, nil
 }
 
-func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, vec []float32, at, now time.Time) (engram.AddResult, error) {
-	mac := w.mac([]byte(t.Text))
-	existing, err := tx.MemoryByMAC(ctx, w.tenant, scope, mac)
-	if err == nil {
-		return engram.AddResult{ID: existing.ID, Content: t.Text, Event: engram.EventNone}, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return engram.AddResult{}, err
+// addOne stores one memory, or finds its exact duplicate when dedup is on.
+// Deduplication compares with what is stored, so it is a read: only a
+// caller that may read gets it. A write-only caller's add always stores,
+// so its answers (ADD and a fresh id, every time) say nothing of what the
+// tenant already holds.
+func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, vec []float32, at, now time.Time, dedup bool) (engram.AddResult, error) {
+	if dedup {
+		existing, err := tx.MemoryByMAC(ctx, w.tenant, scope, w.mac([]byte(t.Text)))
+		if err == nil {
+			return engram.AddResult{ID: existing.ID, Content: t.Text, Event: engram.EventNone}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return engram.AddResult{}, err
+		}
 	}
 	if t.Role != "" {
 		// A message's role travels in its metadata.
@@ -437,32 +445,6 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 		return engram.AddResult{}, err
 	}
 	return engram.AddResult{ID: m.ID, Content: t.Text, Event: engram.EventAdd}, nil
-}
-
-// replay rebuilds the result of an earlier idempotent request. A memory
-// deleted since is reported with its event and an empty text.
-func (e *Engine) replay(ctx context.Context, tx store.Tx, tenantID string, raw []byte) ([]engram.AddResult, error) {
-	var kept []idemResult
-	if err := json.Unmarshal(raw, &kept); err != nil {
-		return nil, fmt.Errorf("decode idempotency record: %w", err)
-	}
-	o := e.opener(ctx, tenantID)
-	out := make([]engram.AddResult, 0, len(kept))
-	for _, k := range kept {
-		r := engram.AddResult{ID: k.ID, Event: k.Event}
-		m, err := tx.Memory(ctx, tenantID, k.ID)
-		if err == nil {
-			text, err := o.open(m.Subject, memoryContext(tenantID, m.Subject, m.ID, "content"), m.Content)
-			if err != nil {
-				return nil, err
-			}
-			r.Content = string(text)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // decode opens a stored memory.
@@ -639,6 +621,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	kwDone()
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
+	}
+	if err == nil && !p.Can(engram.PermMemoriesRead) {
+		out = sentOnly(id, content, req.Metadata)
 	}
 	return out, err
 }

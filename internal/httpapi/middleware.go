@@ -175,7 +175,8 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		// mem0's clients send "Token KEY"; it is the same key.
+		if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) || token == "" {
 			writeProblem(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
 			return
 		}
@@ -195,7 +196,8 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 
 func public(path string) bool {
 	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
-		strings.HasPrefix(path, "/v1/schemas/") || !(strings.HasPrefix(path, "/v1/") || path == mcpPath)
+		strings.HasPrefix(path, "/v1/schemas/") ||
+		!(strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v3/") || path == mcpPath)
 }
 
 // limitBody caps every request body, whatever the route.

@@ -42,6 +42,7 @@ var statusOf = map[string]int{
 	engram.CodeRateLimited:     http.StatusTooManyRequests,
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
+	engram.CodeNotImplemented:  http.StatusNotImplemented,
 }
 
 // codeOf maps statuses that huma or net/http produce on their own.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/mem0api"
 )
 
 // Config is what the REST API serves.
@@ -38,6 +39,9 @@ type Config struct {
 	// MCP, when set, is served at /mcp (streamable HTTP) behind the same
 	// API-key check as /v1, with RFC 9728 metadata for its clients.
 	MCP http.Handler
+	// Scopes serves the mem0-compatible entity and delete-all endpoints
+	// (see internal/mem0api); nil answers them 501.
+	Scopes engram.ScopeService
 	// PublicURL, when set (see ParsePublicURL), is the origin the RFC 9728
 	// metadata and 401 challenges name, instead of the request's Host.
 	PublicURL string
@@ -53,6 +57,9 @@ func New(cfg Config) http.Handler {
 	if cfg.MCP != nil {
 		mountMCP(mux, cfg.MCP)
 	}
+	mem0api.Mount(mux, mem0api.Config{Memories: cfg.Memories, Scopes: cfg.Scopes, Problem: func(w http.ResponseWriter, r *http.Request, err error) {
+		writeProblem(w, r, problemOf(r.Context(), err))
+	}})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		body := map[string]string{"status": "ok"}
 		for k, v := range cfg.Health {

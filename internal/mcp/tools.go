@@ -26,8 +26,11 @@ func ptr(b bool) *bool { return &b }
 // destructive call). No tool reaches outside Engram: OpenWorldHint false.
 var (
 	readOnly = &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)}
-	// add_memory is idempotent: the same text in the same scope is stored
-	// once (event NONE returns the existing memory).
+	// add_memory is idempotent for a key that may read: the same text in
+	// the same scope is stored once (event NONE returns the existing
+	// memory). A write-only key gets no deduplication (it would tell it
+	// what is stored), so its retries store again: the hint is the common
+	// case, documented in docs/SECURITY.md.
 	additive    = &sdk.ToolAnnotations{DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}
 	overwriting = &sdk.ToolAnnotations{DestructiveHint: ptr(true), OpenWorldHint: ptr(false)}
 	deleting    = &sdk.ToolAnnotations{DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(false)}
@@ -40,7 +43,8 @@ func (t *tools) register(s *sdk.Server) {
 		Description: "Store one memory: a durable fact, preference, decision or event worth recalling in later conversations. " +
 			"Write it self-contained (who, what, when) because it will be read without the conversation. " +
 			"Set user_id when it is about a person, so that searches for that user find it. " +
-			"Storing the same text in the same scope again is harmless: the existing memory is returned with event NONE.",
+			"Storing the same text in the same scope again is harmless: the existing memory is returned with event NONE " +
+			"(for a key that may also read memories; a write-only key's add always stores).",
 		InputSchema: addSchema(),
 		Annotations: additive,
 	}, t.add)

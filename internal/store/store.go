@@ -152,8 +152,11 @@ type Tx interface {
 	// PutTenantKEK sets (inserts or replaces) it.
 	PutTenantKEK(ctx context.Context, k *TenantKEK) error
 
-	Idempotency(ctx context.Context, tenantID, key string) (*Idempotency, error)
-	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when the key exists
+	// Idempotency returns the record of (tenant, principal, key): each
+	// principal has its own key space, so a key another principal used is
+	// ErrNotFound.
+	Idempotency(ctx context.Context, tenantID, principal, key string) (*Idempotency, error)
+	PutIdempotency(ctx context.Context, i *Idempotency) error // ErrConflict when (tenant, principal, key) exists
 	// DeleteIdempotencyBefore removes records created before t in every
 	// tenant: it is a retention sweep, not a tenant operation.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
@@ -458,7 +461,10 @@ type Match struct {
 // Idempotency remembers the outcome of a POST made with an Idempotency-Key.
 // Result holds only ids and events, never content.
 type Idempotency struct {
-	TenantID    string
+	TenantID string
+	// Principal names who made the request (the engine stores its API key
+	// id): a record only ever answers the principal that made it.
+	Principal   string
 	Key         string
 	RequestHash []byte
 	Result      []byte

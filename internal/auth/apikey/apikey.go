@@ -29,6 +29,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"strings"
 )
 
 // Lengths of the parts of a key.
@@ -164,3 +165,24 @@ func MAC(pepper []byte, secret string) []byte {
 // Equal reports whether two MACs are equal, in time that depends only on
 // their lengths.
 func Equal(a, b []byte) bool { return hmac.Equal(a, b) }
+
+// ValidID reports whether s has the form of a key id (IDLen base62
+// characters). Ids that fail it name no key, and are refused before they
+// reach a lookup, a log or the audit trail: a pasted secret is not an id.
+func ValidID(s string) bool { return len(s) == IDLen && isBase62(s) }
+
+// Contains reports whether s holds something shaped like a key: "egm_",
+// an id and the separator. Labels that do are refused, so a secret pasted
+// into one is never stored.
+func Contains(s string) bool {
+	for {
+		i := strings.Index(s, prefix)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(prefix):]
+		if len(s) > IDLen && isBase62(s[:IDLen]) && s[IDLen] == '_' {
+			return true
+		}
+	}
+}

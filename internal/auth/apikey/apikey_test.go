@@ -285,3 +285,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestValidIDAndContains(t *testing.T) {
+	tok, key, err := apikey.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{tok.ID: true, key: false, tok.Prefix(): false, "nope": false, tok.ID[:11] + "-": false, "": false} {
+		if got := apikey.ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+	for s, want := range map[string]bool{
+		key: true, "ci " + key + " (old)": true, "egm_egm_" + key[4:]: true, tok.Prefix() + "_x": true,
+		tok.Prefix(): false, "egm_": false, "egm_short_x": false, "deploy key": false, "": false,
+	} {
+		if got := apikey.Contains(s); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

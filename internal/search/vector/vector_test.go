@@ -24,6 +24,15 @@ func graphOpts(threshold int) vector.Options {
 	return vector.Options{ApproxThreshold: threshold, EfSearch: 64, Seed: 7}
 }
 
+// sized scales a graph test's data set: the detector slows graph building
+// about tenfold, and the behaviour under test does not depend on size.
+func sized(n int) int {
+	if raceEnabled {
+		return n * 2 / 5
+	}
+	return n
+}
+
 // approximate builds d into a graph-backed index and waits for the graph.
 func approximate(t *testing.T, d *dataset, dim int) *vector.Index {
 	t.Helper()
@@ -161,7 +170,7 @@ func TestRemoveExact(t *testing.T) {
 }
 
 func TestRemoveGraph(t *testing.T) {
-	d := randomData(newRand(4), 2000, 16)
+	d := randomData(newRand(4), sized(2000), 16)
 	x := approximate(t, d, 16)
 	removeCase(t, x, d)
 }
@@ -203,7 +212,7 @@ func TestReplaceExact(t *testing.T) {
 }
 
 func TestReplaceGraph(t *testing.T) {
-	d := randomData(newRand(7), 2000, 16)
+	d := randomData(newRand(7), sized(2000), 16)
 	x := approximate(t, d, 16)
 	replaceCase(t, x, d, 16)
 }
@@ -259,11 +268,7 @@ func TestFilterExact(t *testing.T) {
 }
 
 func TestFilterGraph(t *testing.T) {
-	n := 5000
-	if raceEnabled {
-		n = 3000
-	}
-	d := randomData(newRand(10), n, 16)
+	d := randomData(newRand(10), sized(5000), 16)
 	x := approximate(t, d, 16)
 	filterCase(t, x, d, 16, 100, true) // 1%: scanned exactly
 	filterCase(t, x, d, 16, 50, true)  // 2%
@@ -272,24 +277,25 @@ func TestFilterGraph(t *testing.T) {
 
 func TestRebuildAfterRemovals(t *testing.T) {
 	r := newRand(11)
-	d := randomData(r, 3000, 16)
+	n := sized(3000)
+	d := randomData(r, n, 16)
 	x := approximate(t, d, 16)
-	for i := range 1000 { // a third: past the rebuild point
+	for i := range n / 3 { // a third: past the rebuild point
 		x.Remove(d.ids[i])
 	}
 	vector.WaitBuild(x)
 	st := x.Stats()
-	if !st.Approximate || st.Tombstones > 400 || st.Len != 2000 {
+	if !st.Approximate || st.Tombstones > n*2/15 || st.Len != n-n/3 {
 		t.Fatalf("after removing a third: %+v", st)
 	}
 	// Reclaimed slots are reused.
-	for i := range 1000 {
+	for i := range n / 3 {
 		if err := x.Add(d.ids[i], d.vecs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	vector.WaitBuild(x)
-	if st := x.Stats(); st.Slots > 3400 {
+	if st := x.Stats(); st.Slots > n+n*2/15 {
 		t.Fatalf("slots not reused: %+v", st)
 	}
 	m := d.asMap()
@@ -308,7 +314,7 @@ func TestRebuildAfterRemovals(t *testing.T) {
 func TestAddDuringRebuild(t *testing.T) {
 	n, dim := 4000, 64
 	if raceEnabled {
-		n, dim = 1600, 32
+		n, dim = 1000, 32
 	}
 	r := newRand(18)
 	d := randomData(r, n, dim)
@@ -351,17 +357,19 @@ func TestAddDuringRebuild(t *testing.T) {
 }
 
 func TestShrinkBackToExact(t *testing.T) {
-	d := randomData(newRand(12), 2000, 8)
+	n := sized(2000)
+	d := randomData(newRand(12), n, 8)
 	x := approximate(t, d, 8)
-	for _, id := range d.ids[:1800] {
+	gone := d.ids[:n*9/10]
+	for _, id := range gone {
 		x.Remove(id)
 	}
 	vector.WaitBuild(x)
-	if st := x.Stats(); st.Approximate || st.Len != 200 {
-		t.Fatalf("index of 200 still approximate: %+v", st)
+	if st := x.Stats(); st.Approximate || st.Len != n-len(gone) {
+		t.Fatalf("index of %d still approximate: %+v", n-len(gone), st)
 	}
 	m := d.asMap()
-	for _, id := range d.ids[:1800] {
+	for _, id := range gone {
 		delete(m, id)
 	}
 	q := unit(newRand(1), 8)

@@ -76,15 +76,15 @@ func (t *tx) Account(ctx context.Context, tenantID, id string) (*store.Account, 
 	return &a, nil
 }
 
-func (t *tx) Idempotency(ctx context.Context, tenantID, key string) (*store.Idempotency, error) {
+func (t *tx) Idempotency(ctx context.Context, tenantID, principal, key string) (*store.Idempotency, error) {
 	var (
 		i       store.Idempotency
 		created int64
 	)
 	err := t.tx.QueryRowContext(ctx,
-		`SELECT tenant_id, key, request_hash, result, created_at
-		 FROM idempotency WHERE tenant_id = ? AND key = ?`, tenantID, key,
-	).Scan(&i.TenantID, &i.Key, &i.RequestHash, &i.Result, &created)
+		`SELECT tenant_id, principal, key, request_hash, result, created_at
+		 FROM idempotency WHERE tenant_id = ? AND principal = ? AND key = ?`, tenantID, principal, key,
+	).Scan(&i.TenantID, &i.Principal, &i.Key, &i.RequestHash, &i.Result, &created)
 	if err != nil {
 		return nil, wrapErr("get idempotency record", err)
 	}
@@ -94,9 +94,9 @@ func (t *tx) Idempotency(ctx context.Context, tenantID, key string) (*store.Idem
 
 func (t *tx) PutIdempotency(ctx context.Context, i *store.Idempotency) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO idempotency (tenant_id, key, request_hash, result, created_at)
-		 VALUES (?, ?, ?, ?, ?)`,
-		i.TenantID, i.Key, i.RequestHash, i.Result, toMicros(i.CreatedAt))
+		`INSERT INTO idempotency (tenant_id, principal, key, request_hash, result, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?)`,
+		i.TenantID, i.Principal, i.Key, i.RequestHash, i.Result, toMicros(i.CreatedAt))
 	if err != nil {
 		return wrapErr("put idempotency record", err)
 	}

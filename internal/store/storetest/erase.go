@@ -70,7 +70,9 @@ func (f *fx) checkPresent(what string, r *records) {
 		checkEqual(t, what+": APIKey", got, k)
 	}
 	for _, i := range r.idem {
-		got, err := get(f, func(tx store.Tx) (*store.Idempotency, error) { return tx.Idempotency(f.ctx, i.TenantID, i.Key) })
+		got, err := get(f, func(tx store.Tx) (*store.Idempotency, error) {
+			return tx.Idempotency(f.ctx, i.TenantID, i.Principal, i.Key)
+		})
 		if err != nil {
 			t.Errorf("%s: Idempotency: %v", what, err)
 			continue
@@ -131,7 +133,9 @@ func (f *fx) checkGone(what string, r *records) {
 		wantErr(t, what+": APIKey", err, store.ErrNotFound)
 	}
 	for _, i := range r.idem {
-		_, err := get(f, func(tx store.Tx) (*store.Idempotency, error) { return tx.Idempotency(f.ctx, i.TenantID, i.Key) })
+		_, err := get(f, func(tx store.Tx) (*store.Idempotency, error) {
+			return tx.Idempotency(f.ctx, i.TenantID, i.Principal, i.Key)
+		})
 		wantErr(t, what+": Idempotency", err, store.ErrNotFound)
 	}
 	for _, k := range r.keks {
@@ -191,7 +195,7 @@ func (f *fx) subjectFixture() *subjectFixture {
 			wrappedKey("", s, "s1", 1),
 		},
 		accounts: []*store.Account{acc},
-		idem: []*store.Idempotency{{TenantID: a, Key: "k", RequestHash: sealed("h"),
+		idem: []*store.Idempotency{{TenantID: a, Principal: "p", Key: "k", RequestHash: sealed("h"),
 			Result: []byte("[]"), CreatedAt: base}},
 	}
 	f.insertHistory(append(fx.gone.history, fx.kept.history...)...)
@@ -259,7 +263,7 @@ func (f *fx) populate(name string) (*store.Tenant, *records) {
 	r := &records{
 		memories: []*store.Memory{m1, m2},
 		keys:     []*store.WrappedKey{wrappedKey(tn.ID, "tenant", "", 1), wrappedKey(tn.ID, s, "s1", 1), wrappedKey(tn.ID, s, "s1", 2)},
-		idem: []*store.Idempotency{{TenantID: tn.ID, Key: "k", RequestHash: sealed("h"),
+		idem: []*store.Idempotency{{TenantID: tn.ID, Principal: "p", Key: "k", RequestHash: sealed("h"),
 			Result: []byte("[]"), CreatedAt: base}},
 		keks: []*store.TenantKEK{{TenantID: tn.ID, Provider: "vault", Config: sealed("config %s", name), CreatedAt: base}},
 	}

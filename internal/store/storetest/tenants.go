@@ -239,50 +239,57 @@ func testWrappedKeys(f *fx) {
 func testIdempotency(f *fx) {
 	t := f.t
 	a, b := f.tenant(), f.tenant()
-	rec := func(tenant, key string, created time.Time) *store.Idempotency {
-		return &store.Idempotency{TenantID: tenant, Key: key, RequestHash: sealed("hash %s", key),
+	rec := func(tenant, principal, key string, created time.Time) *store.Idempotency {
+		return &store.Idempotency{TenantID: tenant, Principal: principal, Key: key, RequestHash: sealed("hash %s %s", principal, key),
 			Result: []byte(`[{"id":"x","event":"ADD"}]`), CreatedAt: created}
 	}
-	old := rec(a, "k1", at(0))
-	edge := rec(a, "edge", at(3600))
-	fresh := rec(a, "fresh", at(7200))
-	other := rec(b, "k1", at(0))
+	old := rec(a, "p1", "k1", at(0))
+	edge := rec(a, "p1", "edge", at(3600))
+	fresh := rec(a, "p1", "fresh", at(7200))
+	other := rec(b, "p1", "k1", at(0))
 	other.RequestHash = sealed("another request")
+	// Another principal of the same tenant has its own key space: the
+	// same key is a separate record, and neither answers for the other.
+	mine := rec(a, "p2", "k1", at(7200))
 	f.mustWrite(func(tx store.Tx) error {
-		for _, r := range []*store.Idempotency{old, edge, fresh, other} {
+		for _, r := range []*store.Idempotency{old, edge, fresh, other, mine} {
 			if err := tx.PutIdempotency(f.ctx, r); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	lookup := func(tenant, key string) (*store.Idempotency, error) {
-		return get(f, func(tx store.Tx) (*store.Idempotency, error) { return tx.Idempotency(f.ctx, tenant, key) })
+	lookup := func(tenant, principal, key string) (*store.Idempotency, error) {
+		return get(f, func(tx store.Tx) (*store.Idempotency, error) { return tx.Idempotency(f.ctx, tenant, principal, key) })
 	}
 
-	for _, r := range []*store.Idempotency{old, edge, fresh, other} {
-		got, err := lookup(r.TenantID, r.Key)
+	for _, r := range []*store.Idempotency{old, edge, fresh, other, mine} {
+		got, err := lookup(r.TenantID, r.Principal, r.Key)
 		if err != nil {
-			t.Fatalf("Idempotency(%s): %v", r.Key, err)
+			t.Fatalf("Idempotency(%s, %s): %v", r.Principal, r.Key, err)
 		}
 		checkEqual(t, "Idempotency", got, r)
 	}
-	_, err := lookup(a, "unknown")
+	_, err := lookup(a, "p1", "unknown")
 	wantErr(t, "Idempotency(unknown)", err, store.ErrNotFound)
-	_, err = lookup(b, "fresh")
+	_, err = lookup(b, "p1", "fresh")
 	wantErr(t, "Idempotency of another tenant", err, store.ErrNotFound)
+	_, err = lookup(a, "p3", "k1")
+	wantErr(t, "Idempotency of another principal", err, store.ErrNotFound)
+	_, err = lookup(a, "p2", "fresh")
+	wantErr(t, "Idempotency of another principal", err, store.ErrNotFound)
 
-	err = f.write(func(tx store.Tx) error { return tx.PutIdempotency(f.ctx, rec(a, "k1", at(10))) })
+	err = f.write(func(tx store.Tx) error { return tx.PutIdempotency(f.ctx, rec(a, "p1", "k1", at(10))) })
 	wantErr(t, "PutIdempotency with a used key", err, store.ErrConflict)
 
 	f.mustWrite(func(tx store.Tx) error { return tx.DeleteIdempotencyBefore(f.ctx, at(3600)) })
 	for _, r := range []*store.Idempotency{old, other} {
-		_, err := lookup(r.TenantID, r.Key)
+		_, err := lookup(r.TenantID, r.Principal, r.Key)
 		wantErr(t, "Idempotency after expiry", err, store.ErrNotFound)
 	}
 	// "Before" is strict: a record created exactly at the cut-off stays.
-	for _, r := range []*store.Idempotency{edge, fresh} {
-		if _, err := lookup(r.TenantID, r.Key); err != nil {
+	for _, r := range []*store.Idempotency{edge, fresh, mine} {
+		if _, err := lookup(r.TenantID, r.Principal, r.Key); err != nil {
 			t.Errorf("Idempotency(%s) after expiry of older records: %v", r.Key, err)
 		}
 	}

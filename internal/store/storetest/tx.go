@@ -177,7 +177,7 @@ func testTenantIsolation(f *fx) {
 	m := memory(a, scope, 1)
 	h := &store.History{ID: newID(), TenantID: a, MemoryID: m.ID, Subject: "tenant",
 		Event: string(engram.EventAdd), New: m.Content, CreatedAt: base}
-	idem := &store.Idempotency{TenantID: a, Key: "k", RequestHash: sealed("h"), Result: []byte("[]"), CreatedAt: base}
+	idem := &store.Idempotency{TenantID: a, Principal: "p", Key: "k", RequestHash: sealed("h"), Result: []byte("[]"), CreatedAt: base}
 	kek := &store.TenantKEK{TenantID: a, Provider: "vault", Config: sealed("config"), CreatedAt: base}
 	// Stale records: the subject key of the memory, history entry and
 	// account has a newer version than theirs.
@@ -208,7 +208,7 @@ func testTenantIsolation(f *fx) {
 			_, err := tx.MemoryByMAC(f.ctx, b, scope, m.ContentMAC)
 			return err
 		},
-		"Idempotency":  func(tx store.Tx) error { _, err := tx.Idempotency(f.ctx, b, idem.Key); return err },
+		"Idempotency":  func(tx store.Tx) error { _, err := tx.Idempotency(f.ctx, b, idem.Principal, idem.Key); return err },
 		"HistoryEntry": func(tx store.Tx) error { _, err := tx.HistoryEntry(f.ctx, b, h.ID); return err },
 		"TenantKEK":    func(tx store.Tx) error { _, err := tx.TenantKEK(f.ctx, b); return err },
 	}
