@@ -63,3 +63,19 @@ func TestServeLimitsAndAggregatesRefusals(t *testing.T) {
 		t.Fatalf("%d auth.failure entries counting %d, want 1 counting 4", entries, total)
 	}
 }
+
+// TestServeRefusesBadLimits: a negative rate or an empty burst is a
+// configuration error at start, not a server that refuses everything.
+func TestServeRefusesBadLimits(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rate-limit-address", "-1"},
+		{"--rate-limit-key-burst", "0"},
+		{"--audit-auth-failure-window", "0s"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		_, errOut, err := engram(t, nil, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)
+		if err == nil || strings.Contains(errOut, "listening") {
+			t.Fatalf("serve %v started: %v\n%s", args, err, errOut)
+		}
+	}
+}
