@@ -64,6 +64,9 @@ const (
 	AuditMemoryList   AuditAction = "memory.list"
 	AuditMemoryHist   AuditAction = "memory.history"
 	AuditMemoryExport AuditAction = "memory.export"
+	// AuditMemoryRepair: `engram repair` removed records of a memory that
+	// could no longer be decrypted (target: the memory's id).
+	AuditMemoryRepair AuditAction = "memory.repair"
 	AuditUserForget   AuditAction = "user.forget"
 	AuditKeysRotate   AuditAction = "keys.rotate"
 	AuditTenantCreate AuditAction = "tenant.create"

@@ -19,6 +19,10 @@ const (
 	CodeInternal        = "internal"
 	// CodeNotImplemented answers a mem0 endpoint Engram does not serve.
 	CodeNotImplemented = "not_implemented"
+	// CodeUnreadable: the record exists but can never be decrypted again
+	// (its key was destroyed, or it is damaged). HTTP 404, like not_found:
+	// the memory is gone for every reader.
+	CodeUnreadable = "unreadable"
 )
 
 // Error is an error a client may see. Message is safe to show: it never

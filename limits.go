@@ -19,3 +19,11 @@ const (
 	MaxTenantNameBytes = 64
 	MaxIdempotencyKey  = 128
 )
+
+// Times a request may carry (a memory's timestamp, time filters, audit
+// since/until, a key's expiry) fall in these years, inclusive, in UTC:
+// from the Unix epoch to the last year RFC 3339 can write.
+const (
+	MinTimeYear = 1970
+	MaxTimeYear = 9999
+)

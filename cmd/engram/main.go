@@ -35,6 +35,7 @@ type cli struct {
 	Forget  forgetCmd  `cmd:"" help:"Forget an end user: destroy their key and delete their data."`
 	KEK     kekCmd     `cmd:"" name:"kek" help:"Manage the key-encryption key (offline)."`
 	Audit   auditCmd   `cmd:"" help:"Read the audit trail (client) and verify its chains (offline)."`
+	Repair  repairCmd  `cmd:"" help:"Remove records that can no longer be decrypted (offline)."`
 	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
 	Bench benchCmd `cmd:"" help:"Benchmarks."`

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/seal"
@@ -92,7 +93,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}()
 	}
-	l, err := openLocal(ctx, c.Data, append(opts, sinkOpts...)...)
+	l, err := openLocal(ctx, c.Data, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
@@ -178,6 +179,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}
 		return float64(n)
 	}))
+	reg.MustRegister(unreadableMetric(l.Engine))
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -180,6 +180,9 @@ func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ 
 		if !t.After(e.clock()) {
 			return nil, invalid("expires_at must be in the future")
 		}
+		if err := checkTime("expires_at", t); err != nil {
+			return nil, err
+		}
 		req.ExpiresAt = &t
 	}
 	nk, sk, err := e.newKey(ctx, p.TenantID, p.AccountID, name, uniq, req.ExpiresAt)

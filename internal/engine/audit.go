@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/store"
@@ -290,6 +292,16 @@ func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engr
 			return nil, invalid("%s is longer than 256 bytes", s.name)
 		}
 	}
+	for _, t := range []struct {
+		name string
+		v    *time.Time
+	}{{"since", q.Since}, {"until", q.Until}} {
+		if t.v != nil {
+			if err := checkTime(t.name, *t.v); err != nil {
+				return nil, err
+			}
+		}
+	}
 	switch q.Outcome {
 	case "", engram.OutcomeSuccess, engram.OutcomeFailure, engram.OutcomeDenied:
 	default:
@@ -305,16 +317,14 @@ func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engr
 		}
 		f.Actor = pseudonymOf(pseudonym, "account", q.Actor)
 		if q.TargetType == engram.TargetUser {
-			f.TargetID = pseudonymOf(pseudonym, "user", q.TargetID)
+			// Entries name users by the pseudonym of their NFC id.
+			f.TargetID = pseudonymOf(pseudonym, "user", norm.NFC.String(q.TargetID))
 		}
 	}
 	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		n, perr := strconv.ParseUint(string(b), 10, 64)
-		if err != nil || perr != nil || n == 0 {
-			return nil, invalid("cursor is not one this server issued")
+		if f.Before, err = seqCursor(q.Cursor); err != nil {
+			return nil, err
 		}
-		f.Before = n
 	}
 	var rows []store.AuditRecord
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {

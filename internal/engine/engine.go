@@ -36,7 +36,14 @@ type Engine struct {
 	noAudit  bool         // benchmarks only (export_test.go): measures what auditing costs
 	batch    auditBatch   // group commit of entries appended on their own
 	pub      backfill     // what the sink has, for the back-fill (backfill.go)
+	unread   unreadLog    // records skipped because they do not open (unreadable.go)
 	fails    authFailures // refused credentials of the current window (authfailures.go)
+
+	// testHookWrite runs in Add at stage "key" (between fetching the
+	// subject key and the write transaction) and "committed" (after the
+	// commit, before the in-memory indexes learn of it): tests inject an
+	// erasure there (export_test.go).
+	testHookWrite func(stage string)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
@@ -189,20 +196,48 @@ func (o *opener) open(subject string, c seal.Context, env []byte) ([]byte, error
 	}
 	version, err := o.e.fields.KeyVersion(env)
 	if err != nil {
-		return nil, fmt.Errorf("parse envelope: %w", err)
+		return nil, &unreadable{fmt.Errorf("parse envelope: %w", err)}
 	}
 	name := fmt.Sprintf("%s\x00%d", subject, version)
 	k, ok := o.keys[name]
 	if !ok {
 		k, err = o.e.ring.SubjectKey(o.ctx, o.tenant, subject, int(version))
 		if err != nil {
-			return nil, keyFailure(err)
+			return nil, o.keyErr(err)
 		}
 		o.keys[name] = k
 	}
 	pt, err := o.e.fields.Open(k, c, env)
-	if err != nil {
-		return nil, fmt.Errorf("open %s.%s: %w", c.Domain, c.Field, err)
+	if err == nil {
+		return pt, nil
 	}
-	return pt, nil
+	// The cached key may be of a generation destroyed since (erased and
+	// re-created under the same version): try the stored one once.
+	fresh, kerr := o.e.ring.ReloadSubjectKey(o.ctx, o.tenant, subject, int(version))
+	if kerr != nil {
+		return nil, o.keyErr(kerr)
+	}
+	o.keys[name] = fresh
+	if fresh.ID != k.ID {
+		if pt, err = o.e.fields.Open(fresh, c, env); err == nil {
+			return pt, nil
+		}
+	}
+	return nil, &unreadable{fmt.Errorf("open %s.%s: %w", c.Domain, c.Field, err)}
+}
+
+// key returns the key this opener used for a subject's version, if any.
+func (o *opener) key(subject string, version int) (seal.Key, bool) {
+	k, ok := o.keys[fmt.Sprintf("%s\x00%d", subject, version)]
+	return k, ok
+}
+
+// keyErr classifies a failure to load a subject key: gone for good makes
+// the record unreadable; anything else (a key service down) fails the
+// request.
+func (o *opener) keyErr(err error) error {
+	if errors.Is(err, keys.ErrSubjectKeyGone) {
+		return &unreadable{err}
+	}
+	return keyFailure(err)
 }

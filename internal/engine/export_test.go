@@ -118,3 +118,19 @@ func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
 // SetAuthFailureGroupsForTest lowers the cap on groups of refused
 // credentials per window, so a test can exceed it quickly.
 func SetAuthFailureGroupsForTest(e *Engine, n int) { e.fails.max = n }
+
+// SetWriteHook makes fn run in every Add at stage "key" (between the key
+// fetch and the write transaction) and "committed" (between the commit and
+// the index updates), where a concurrent erasure can interleave.
+func SetWriteHook(e *Engine, fn func(stage string)) { e.testHookWrite = fn }
+
+// VectorIndexHas reports whether the tenant's loaded vector index holds a
+// vector for id.
+func VectorIndexHas(e *Engine, tenantID, id string) bool {
+	idx, ok := e.vec.mgr.Get(tenantID)
+	if !ok {
+		return false
+	}
+	_, ok = idx.Vector(id)
+	return ok
+}

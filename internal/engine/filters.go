@@ -85,6 +85,9 @@ func compileKey(key string, val any, depth int) (predicate, error) {
 		return func(m *engram.Memory) bool { return !p(m) }, nil
 	}
 	get := fieldGetter(key)
+	if key == "user_id" || key == "agent_id" || key == "run_id" {
+		val = nfcValues(val) // stored scope ids are NFC (scopeid.go)
+	}
 	ops, isOps := val.(map[string]any)
 	if !isOps {
 		ops = map[string]any{"eq": val}
@@ -138,8 +141,12 @@ func operator(key, op string, arg any) (func(v any, ok bool) bool, error) {
 		}
 		for _, a := range args {
 			s, ok := a.(string)
-			if _, err := parseFilterTime(s); !ok || err != nil {
+			t, err := parseFilterTime(s)
+			if !ok || err != nil {
 				return nil, invalid("filters: %q compares with RFC 3339 times or YYYY-MM-DD dates", key)
+			}
+			if err := checkTime("filters: "+key, t); err != nil {
+				return nil, err
 			}
 		}
 	}

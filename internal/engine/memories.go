@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -39,6 +40,7 @@ type writer struct {
 	tenant  string
 	subject string
 	key     seal.Key
+	gen     []byte // key's stored (wrapped) form: which generation of the key it is
 	blind   *fulltext.Blinder
 	macKey  []byte
 
@@ -53,7 +55,7 @@ func (e *Engine) writer(ctx context.Context, tenantID, subject string) (*writer,
 }
 
 func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writer, error) {
-	k, err := e.ring.CurrentSubjectKey(ctx, tenantID, subject)
+	k, gen, err := e.ring.CurrentSubjectKeyGen(ctx, tenantID, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -69,21 +71,33 @@ func (e *Engine) newWriter(ctx context.Context, tenantID, subject string) (*writ
 	if e.vec != nil {
 		model = e.vec.emb.Model()
 	}
-	return &writer{fields: e.fields, model: model, tenant: tenantID, subject: subject, key: k, blind: b, macKey: mk}, nil
+	return &writer{fields: e.fields, model: model, tenant: tenantID, subject: subject, key: k, gen: gen, blind: b, macKey: mk}, nil
 }
 
-// errKeyRetired: the data key this write sealed under was retired by a
-// concurrent rotation; the write is retried with the current key.
+// errKeyRetired: the data key this write sealed under was destroyed (an
+// erasure of its user) or retired or rewrapped (a rotation) since the
+// writer fetched it; the write is retried with the subject's current key.
 var errKeyRetired = errors.New("engine: data key retired during write")
 
-// check runs inside the write transaction: the key this writer seals under
-// must still exist when the write commits.
+// check runs inside the write transaction: the very key this writer seals
+// under must still be stored when the write commits. Its version is not
+// enough: an erasure destroys every version of a user's key, and the
+// user's next write creates version 1 again, a different key. Comparing
+// the stored (wrapped) form tells the generations apart. Erasure commits
+// in a write transaction too, so a write either commits before the erasure
+// (and is erased with the user) or finds its key gone here.
 func (w *writer) check(ctx context.Context, tx store.Tx) error {
-	_, err := tx.Key(ctx, w.tenant, keys.PurposeSubject, w.subject, int(w.key.Version))
+	k, err := tx.Key(ctx, w.tenant, keys.PurposeSubject, w.subject, int(w.key.Version))
 	if errors.Is(err, store.ErrNotFound) {
 		return errKeyRetired
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(k.Wrapped, w.gen) {
+		return errKeyRetired
+	}
+	return nil
 }
 
 // load reads one memory of the tenant; a missing one is not_found.
@@ -121,7 +135,11 @@ func (e *Engine) rewrite(ctx context.Context, cur *store.Memory, fn func(tx stor
 	})
 }
 
-// retry runs a write again when a rotation retired its key under it.
+// retry runs a write again when an erasure or a rotation changed its key
+// under it: the new attempt seals under the subject's current key, so the
+// write is ordered after the erasure, as if sent a moment later. A write
+// that loses the race every time fails as a conflict the client may retry;
+// nothing of it was committed.
 func retry(fn func() error) error {
 	var err error
 	for range 3 {
@@ -129,7 +147,7 @@ func retry(fn func() error) error {
 			return err
 		}
 	}
-	return err
+	return engram.Errorf(engram.CodeConflict, "the user's key changed during the write (erased or rotated); retry")
 }
 
 func (w *writer) mac(parts ...[]byte) []byte {
@@ -218,7 +236,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err != nil {
 		return nil, err
 	}
-	if err := checkScope(req.Scope); err != nil {
+	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
 	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {
@@ -230,8 +248,8 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	}
 	at := e.clock()
 	if req.Timestamp != nil {
-		if req.Timestamp.IsZero() {
-			return nil, invalid("timestamp must be a real time")
+		if err := checkTime("timestamp", *req.Timestamp); err != nil {
+			return nil, err
 		}
 		at = req.Timestamp.UTC().Truncate(time.Microsecond)
 	}
@@ -254,15 +272,22 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		last    *writer
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	epoch := e.vecEpoch(p.TenantID)
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
 		if err != nil {
 			return err
 		}
+		if e.testHookWrite != nil {
+			e.testHookWrite("key")
+		}
 		last = w
 		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
 		return err
 	})
+	if err == nil && e.testHookWrite != nil {
+		e.testHookWrite("committed")
+	}
 	var kwOps []kwOp
 	if err == nil && last != nil {
 		for i := range last.added {
@@ -273,7 +298,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err == nil && vecs != nil {
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
-				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at})
+				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at}, epoch)
 			}
 		}
 	}
@@ -483,7 +508,12 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 	if err != nil {
 		return nil, err
 	}
-	return e.opener(ctx, p.TenantID).memory(m)
+	out, err := e.opener(ctx, p.TenantID).memory(m)
+	if isUnreadable(err) {
+		e.skip(p.TenantID, "memory", id, err)
+		return nil, unreadableErr()
+	}
+	return out, err
 }
 
 // List returns a page of memories matching the scope, newest first.
@@ -494,7 +524,7 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	if err != nil {
 		return nil, err
 	}
-	if err := checkScope(req.Scope); err != nil {
+	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
 	limit, err := pageLimit(req.Limit, engram.DefaultListLimit, engram.MaxListLimit)
@@ -503,11 +533,9 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	}
 	before := ""
 	if req.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
-		if err != nil || !validID(string(b)) {
-			return nil, invalid("cursor is not one this server issued")
+		if before, err = memoryCursor(req.Cursor); err != nil {
+			return nil, err
 		}
-		before = string(b)
 	}
 	var rows []store.Memory
 	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
@@ -525,6 +553,10 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	o := e.opener(ctx, p.TenantID)
 	for i := range rows {
 		m, err := o.memory(&rows[i])
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "memory", rows[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -579,10 +611,16 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		updated *store.DocPostings
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	epoch := e.vecEpoch(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		updated = nil
 		o := e.opener(ctx, p.TenantID)
 		old, err := o.memory(m)
+		if isUnreadable(err) {
+			// Nothing to keep of it (metadata) and nothing to show: delete it.
+			e.skip(p.TenantID, "memory", m.ID, err)
+			return unreadableErr()
+		}
 		if err != nil {
 			return err
 		}
@@ -620,7 +658,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	kwDone()
 	if err == nil && vec != nil {
-		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt})
+		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt}, epoch)
 	}
 	if err == nil && !p.Can(engram.PermMemoriesRead) {
 		out = sentOnly(id, content, req.Metadata)
@@ -648,6 +686,13 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 	kwDone := e.kwBegin(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		old, err := e.opener(ctx, p.TenantID).memory(m)
+		if isUnreadable(err) {
+			// Deleting a memory that no longer opens is how its owner
+			// cleans it up; its history records the deletion without
+			// the text nobody can read.
+			e.skip(p.TenantID, "memory", m.ID, err)
+			old, err = &engram.Memory{}, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -699,14 +744,19 @@ func (e *Engine) History(ctx context.Context, id string) (_ []engram.HistoryEntr
 	out := make([]engram.HistoryEntry, 0, len(rows))
 	for _, h := range rows {
 		oldText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "old"), h.Old)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			var newText []byte
+			newText, err = o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "new"), h.New)
+			if err == nil {
+				out = append(out, engram.HistoryEntry{MemoryID: h.MemoryID, OldMemory: string(oldText), NewMemory: string(newText), Event: engram.Event(h.Event), CreatedAt: h.CreatedAt})
+				continue
+			}
 		}
-		newText, err := o.open(h.Subject, historyContext(p.TenantID, h.Subject, h.MemoryID, h.ID, "new"), h.New)
-		if err != nil {
-			return nil, err
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "history", h.ID, err)
+			continue
 		}
-		out = append(out, engram.HistoryEntry{MemoryID: h.MemoryID, OldMemory: string(oldText), NewMemory: string(newText), Event: engram.Event(h.Event), CreatedAt: h.CreatedAt})
+		return nil, err
 	}
 	return out, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -39,7 +41,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	a := e.begin(ctx, engram.AuditUserForget, engram.TargetUser, "")
 	defer func() { err = a.finish(err) }()
 	if len(userID) <= engram.MaxScopeIDBytes {
-		a.user(userID)
+		a.user(norm.NFC.String(userID)) // as the success entry names it
 	}
 	p, err := a.authorize(engram.PermUsersForget)
 	if err != nil {
@@ -48,23 +50,36 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	if userID == "" {
 		return nil, invalid("user_id is required")
 	}
-	if err := checkID("user_id", userID); err != nil {
+	raw := userID
+	if userID, err = cleanScopeID("user_id", userID); err != nil {
 		return nil, err
 	}
-	subject := subjectOf(engram.Scope{UserID: userID}, p)
-	ref, err := e.userRef(ctx, p.TenantID, userID)
-	if err != nil {
-		return nil, err
+	a.user(userID)
+	// Every spelling the user's data may be stored under (scopeid.go):
+	// data written before ids were normalised keeps the caller's form.
+	forms := storedForms(raw, userID)
+	refs := make([]string, len(forms))
+	for i, f := range forms {
+		if refs[i], err = e.userRef(ctx, p.TenantID, f); err != nil {
+			return nil, err
+		}
 	}
-	var er *store.Erasure
+	er := &store.Erasure{}
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
 		// Checked in the erasing transaction: a hold placed concurrently
 		// either committed first (and refuses this) or comes after.
-		if err := checkHold(ctx, tx, p.TenantID, ref); err != nil {
-			return err
+		for _, ref := range refs {
+			if err := checkHold(ctx, tx, p.TenantID, ref); err != nil {
+				return err
+			}
 		}
-		if er, err = tx.DeleteSubject(ctx, p.TenantID, subject); err != nil {
-			return err
+		*er = store.Erasure{}
+		for _, f := range forms {
+			one, err := tx.DeleteSubject(ctx, p.TenantID, subjectOf(engram.Scope{UserID: f}, p))
+			if err != nil {
+				return err
+			}
+			er.Memories, er.History, er.Keys = er.Memories+one.Memories, er.History+one.History, er.Keys+one.Keys
 		}
 		if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
 			return nil // not_found below, recorded as a failure
@@ -74,7 +89,9 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	if err != nil {
 		return nil, err
 	}
-	e.ring.Forget(p.TenantID, subject)
+	for _, f := range forms {
+		e.ring.Forget(p.TenantID, subjectOf(engram.Scope{UserID: f}, p))
+	}
 	e.indexDrop(p.TenantID)
 	e.kwDrop(p.TenantID)
 	if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
@@ -192,6 +209,12 @@ func (e *Engine) Reencrypt(ctx context.Context, tenantID string, batch int) (mov
 				return e.reseal(ctx, tx, w, r)
 			})
 		})
+		if isUnreadable(err) {
+			// It stays stale (and its old key version stays) until
+			// `engram repair` removes it; the others move on.
+			e.skip(tenantID, r.Kind, r.ID, err)
+			continue
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted or erased meanwhile
 		}

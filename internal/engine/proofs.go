@@ -286,12 +286,9 @@ func (e *Engine) AuditSegments(ctx context.Context, cursor string, limit int) (o
 	}
 	var after uint64
 	if cursor != "" {
-		b, derr := base64.RawURLEncoding.DecodeString(cursor)
-		n, perr := strconv.ParseUint(string(b), 10, 64)
-		if derr != nil || perr != nil {
-			return nil, invalid("cursor is not one this server issued")
+		if after, err = seqCursor(cursor); err != nil {
+			return nil, err
 		}
-		after = n
 	}
 	var rows []store.AuditSegment
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {

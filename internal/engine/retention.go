@@ -67,10 +67,11 @@ func (e *Engine) CreateAuditHold(ctx context.Context, req engram.AuditHoldReques
 	}
 	h := &store.AuditHold{TenantID: p.TenantID, ID: id, ReasonCode: req.ReasonCode, CreatedAt: e.clock()}
 	if req.UserID != "" {
-		if err := checkID("user_id", req.UserID); err != nil {
+		userID, err := cleanScopeID("user_id", req.UserID)
+		if err != nil {
 			return nil, err
 		}
-		if h.UserRef, err = e.userRef(ctx, p.TenantID, req.UserID); err != nil {
+		if h.UserRef, err = e.userRef(ctx, p.TenantID, userID); err != nil {
 			return nil, err
 		}
 	}

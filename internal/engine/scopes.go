@@ -69,11 +69,12 @@ func (e *Engine) DeleteAll(ctx context.Context, scope engram.Scope) (int, error)
 		// Recorded as a refused delete, like a refused single delete.
 		return 0, e.begin(ctx, engram.AuditMemoryDelete, engram.TargetMemory, "").finish(err)
 	}
+	scope, err := cleanScope(scope)
+	if err != nil {
+		return 0, err
+	}
 	if scope.IsZero() {
 		return 0, invalid("user_id, agent_id or run_id is required")
-	}
-	if err := checkScope(scope); err != nil {
-		return 0, err
 	}
 	p := engram.PrincipalFrom(ctx)
 	var ids []string

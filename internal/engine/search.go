@@ -47,7 +47,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if len(req.Query) > engram.MaxQueryBytes {
 		return nil, invalid("query is longer than %d bytes", engram.MaxQueryBytes)
 	}
-	if err := checkScope(req.Scope); err != nil {
+	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
 	limit, err := pageLimit(req.Limit, engram.DefaultSearchLimit, engram.MaxSearchLimit)
@@ -153,6 +153,10 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 			continue // deleted since the index saw it
 		}
 		m, err := o.memory(row)
+		if isUnreadable(err) {
+			e.skip(p.TenantID, "memory", row.ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

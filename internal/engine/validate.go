@@ -28,8 +28,8 @@ func cleanText(field, s string) (string, error) {
 	return s, nil
 }
 
-// checkID validates a caller-chosen identifier (scope ids): printable,
-// bounded, no surrounding space.
+// checkID validates a caller-chosen label (a message role): printable,
+// bounded, no surrounding space. Scope ids have stricter rules (scopeid.go).
 func checkID(field, s string) error {
 	if s == "" {
 		return nil
@@ -46,16 +46,6 @@ func checkID(field, s string) error {
 		}
 	}
 	return nil
-}
-
-func checkScope(s engram.Scope) error {
-	if err := checkID("user_id", s.UserID); err != nil {
-		return err
-	}
-	if err := checkID("agent_id", s.AgentID); err != nil {
-		return err
-	}
-	return checkID("run_id", s.RunID)
 }
 
 // encodeMetadata validates metadata and returns its JSON (nil for none).

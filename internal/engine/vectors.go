@@ -29,7 +29,7 @@ type Option func(*Engine)
 // evicted and reloaded on demand).
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
-		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}}
+		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{}}
 	}
 }
 
@@ -42,6 +42,11 @@ type vectors struct {
 	// while a tenant's index loads is replayed after it (see load).
 	mu      sync.Mutex
 	tenants map[string]*tenantVectors
+	// epochs counts, per tenant, the drops of its index by erasures. A
+	// write notes it before it begins; if it moved by the time the write
+	// updates the index, the write may be of a user erased meanwhile (its
+	// vector must not outlive the user's key) and is not put (see indexPut).
+	epochs map[string]uint64
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -106,6 +111,10 @@ func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.
 			continue
 		}
 		m, err := o.memory(&prev[i])
+		if isUnreadable(err) {
+			e.skip(tenantID, "memory", prev[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -150,14 +159,34 @@ func (e *Engine) tenantVectors(tenantID string) *tenantVectors {
 	return tv
 }
 
+// vecEpoch is the tenant's index drop count, noted by a write before it
+// begins and handed to indexPut.
+func (e *Engine) vecEpoch(tenantID string) uint64 {
+	if e.vec == nil {
+		return 0
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	return e.vec.epochs[tenantID]
+}
+
 // indexPut records a committed memory's vector in the tenant's index, if
-// the index is loaded or loading.
-func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta) {
+// the index is loaded or loading. epoch is vecEpoch from before the write
+// began: when an erasure dropped the index since, the write's memory may
+// be erased already, or an index loaded meanwhile may lack it; the index is
+// dropped again rather than guessed at, and the next search loads what the
+// store holds.
+func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta, epoch uint64) {
 	if e.vec == nil || v == nil {
 		return
 	}
 	e.vec.mu.Lock()
 	defer e.vec.mu.Unlock()
+	if e.vec.epochs[tenantID] != epoch {
+		delete(e.vec.tenants, tenantID)
+		e.vec.mgr.Drop(tenantID)
+		return
+	}
 	tv := e.vec.tenants[tenantID]
 	if tv == nil {
 		return
@@ -206,6 +235,7 @@ func (e *Engine) indexDrop(tenantID string) {
 	defer e.vec.mu.Unlock()
 	delete(e.vec.tenants, tenantID)
 	e.vec.mgr.Drop(tenantID)
+	e.vec.epochs[tenantID]++
 }
 
 // vectorPage is how many sealed vectors a load decrypts per store read.
@@ -259,6 +289,11 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 				g.Go(func() error {
 					for i := w; i < len(page); i += len(openers) {
 						v, err := o.vector(&page[i])
+						if isUnreadable(err) {
+							// Left out of the index (vs[i] stays nil).
+							e.skip(tenantID, "memory", page[i].ID, err)
+							continue
+						}
 						if err != nil {
 							return err
 						}
@@ -272,6 +307,9 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 			}
 			for i := range page {
 				m, v := &page[i], vs[i]
+				if v == nil {
+					continue // unreadable, skipped above
+				}
 				metaMu.Lock()
 				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
 				metaMu.Unlock()
@@ -331,6 +369,12 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 		return err
 	}
 	v, err := e.opener(ctx, tenantID).vector(m)
+	if isUnreadable(err) {
+		e.skip(tenantID, "memory", id, err)
+		idx.Remove(id)
+		delete(tv.meta, id)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -361,10 +405,16 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	}); err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	epoch := e.vecEpoch(tenantID)
 	o := e.opener(ctx, tenantID)
-	texts := make([]string, len(rows))
+	texts := make([]string, 0, len(rows))
+	readable := rows[:0]
 	for i := range rows {
 		m, err := o.memory(&rows[i])
+		if isUnreadable(err) {
+			e.skip(tenantID, "memory", rows[i].ID, err)
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -372,7 +422,12 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return 0, err
 		}
-		texts[i] = withCtx[0]
+		texts = append(texts, withCtx[0])
+		readable = append(readable, rows[i])
+	}
+	rows = readable
+	if len(rows) == 0 {
+		return 0, nil
 	}
 	vs, err := e.embedTexts(ctx, texts)
 	if err != nil {
@@ -381,9 +436,11 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	done := 0
 	for i := range rows {
 		m := &rows[i]
-		k, err := e.ring.SubjectKey(ctx, tenantID, m.Subject, m.KeyVersion)
-		if err != nil {
-			return done, keyFailure(err)
+		// The key that opened the content above: the vector must be
+		// sealed under the same generation of the key as the record.
+		k, ok := o.key(m.Subject, m.KeyVersion)
+		if !ok {
+			continue // no sealed field to open; the next round sees it again
 		}
 		sealed, err := e.fields.Seal(k, memoryContext(tenantID, m.Subject, m.ID, "vector"), encodeVector(vs[i]))
 		if err != nil {
@@ -398,7 +455,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return done, err
 		}
-		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt})
+		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}, epoch)
 		done++
 	}
 	return done, nil

@@ -36,6 +36,7 @@ var statusOf = map[string]int{
 	engram.CodeUnauthenticated: http.StatusUnauthorized,
 	engram.CodeForbidden:       http.StatusForbidden,
 	engram.CodeNotFound:        http.StatusNotFound,
+	engram.CodeUnreadable:      http.StatusNotFound, // a record whose key was destroyed
 	engram.CodeConflict:        http.StatusConflict,
 	engram.CodeHeld:            http.StatusConflict, // erasure refused by a legal hold
 	engram.CodeTooLarge:        http.StatusRequestEntityTooLarge,
@@ -49,6 +50,9 @@ var statusOf = map[string]int{
 func codeOf(status int) string {
 	if status == http.StatusConflict {
 		return engram.CodeConflict // not CodeHeld, which shares the status
+	}
+	if status == http.StatusNotFound {
+		return engram.CodeNotFound // not CodeUnreadable, which shares the status
 	}
 	for code, s := range statusOf {
 		if s == status {

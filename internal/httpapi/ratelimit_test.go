@@ -17,9 +17,9 @@ import (
 	"github.com/engram-memory/engram/internal/testserver"
 )
 
-// call sends one request with key (none when "") and returns the status,
+// limitedCall sends one request with key (none when "") and returns the status,
 // the Retry-After header and the problem code, if any.
-func call(t *testing.T, method, url, key, body string) (status int, retryAfter, code string) {
+func limitedCall(t *testing.T, method, url, key, body string) (status int, retryAfter, code string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -101,7 +101,7 @@ func TestAddressFloodLimited(t *testing.T) {
 	key := unknownKey(t)
 	counts := map[int]int{}
 	for range 30 {
-		status, after, code := call(t, http.MethodGet, s.URL+"/v1/memories", key, "")
+		status, after, code := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", key, "")
 		counts[status]++
 		if status == http.StatusTooManyRequests {
 			if n, err := strconv.Atoi(after); err != nil || n < 1 || code != engram.CodeRateLimited {
@@ -113,11 +113,11 @@ func TestAddressFloodLimited(t *testing.T) {
 		t.Fatalf("statuses %v, want %d × 401 then 429s", counts, burst)
 	}
 	// /mcp shares the address's bucket.
-	if status, after, code := call(t, http.MethodPost, s.URL+"/mcp", key, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); status != http.StatusTooManyRequests || after == "" || code != engram.CodeRateLimited {
+	if status, after, code := limitedCall(t, http.MethodPost, s.URL+"/mcp", key, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); status != http.StatusTooManyRequests || after == "" || code != engram.CodeRateLimited {
 		t.Fatalf("/mcp over the limit: %d Retry-After %q code %q", status, after, code)
 	}
 	// Health checks are not limited.
-	if status, _, _ := call(t, http.MethodGet, s.URL+"/healthz", "", ""); status != http.StatusOK {
+	if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/healthz", "", ""); status != http.StatusOK {
 		t.Fatalf("/healthz: %d", status)
 	}
 	if err := s.Engine.FlushAuthFailures(context.Background()); err != nil {
@@ -145,18 +145,18 @@ func TestKeyLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range burst {
-		if status, _, _ := call(t, http.MethodGet, s.URL+"/v1/memories", a.Key.Secret, ""); status != http.StatusOK {
+		if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", a.Key.Secret, ""); status != http.StatusOK {
 			t.Fatalf("request %d within the burst: %d", i, status)
 		}
 	}
-	status, after, code := call(t, http.MethodGet, s.URL+"/v1/memories", a.Key.Secret, "")
+	status, after, code := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", a.Key.Secret, "")
 	if n, err := strconv.Atoi(after); status != http.StatusTooManyRequests || err != nil || n < 1 || code != engram.CodeRateLimited {
 		t.Fatalf("over the key's limit: %d Retry-After %q code %q", status, after, code)
 	}
-	if status, _, _ := call(t, http.MethodPost, s.URL+"/mcp", a.Key.Secret, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); status != http.StatusTooManyRequests {
+	if status, _, _ := limitedCall(t, http.MethodPost, s.URL+"/mcp", a.Key.Secret, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); status != http.StatusTooManyRequests {
 		t.Fatalf("/mcp over the key's limit: %d", status)
 	}
-	if status, _, _ := call(t, http.MethodGet, s.URL+"/v1/memories", b.Key.Secret, ""); status != http.StatusOK {
+	if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", b.Key.Secret, ""); status != http.StatusOK {
 		t.Fatalf("another key: %d", status)
 	}
 }
@@ -203,17 +203,17 @@ func TestRefusedAuthAggregated(t *testing.T) {
 	size0 := dataSize(t, s)
 	const n, m, k = 60, 25, 7
 	for range n {
-		if status, _, _ := call(t, http.MethodGet, s.URL+"/v1/memories", unknown, ""); status != http.StatusUnauthorized {
+		if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", unknown, ""); status != http.StatusUnauthorized {
 			t.Fatalf("unknown key: %d", status)
 		}
 	}
 	for range m {
-		if status, _, _ := call(t, http.MethodGet, s.URL+"/v1/memories", wrong, ""); status != http.StatusUnauthorized {
+		if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", wrong, ""); status != http.StatusUnauthorized {
 			t.Fatalf("wrong secret: %d", status)
 		}
 	}
 	for range k {
-		if status, _, _ := call(t, http.MethodGet, s.URL+"/v1/memories", "egm_not_a_key", ""); status != http.StatusUnauthorized {
+		if status, _, _ := limitedCall(t, http.MethodGet, s.URL+"/v1/memories", "egm_not_a_key", ""); status != http.StatusUnauthorized {
 			t.Fatalf("malformed key: %d", status)
 		}
 	}

@@ -86,7 +86,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
 	lim := newLimiters(cfg.Limits, cfg.Metrics)
-	h := observe(log.With("component", "http"), hist, lim.sources(limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(routed(mux)))))))
+	h := observe(log.With("component", "http"), hist, lim.sources(limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux))))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}

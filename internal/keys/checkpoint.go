@@ -138,7 +138,7 @@ func (r *Ring) openCheckpointKey(ctx context.Context, w *store.WrappedKey) (*Che
 		}
 		// A retired version's seed has no business staying in memory.
 		r.dropVersions(PurposeAuditCheckpoint, w.Version)
-		r.put(name, k)
+		r.put(name, k, w.Wrapped)
 	}
 	return checkpointKey(w.Version, k.Secret)
 }
@@ -230,7 +230,7 @@ func (r *Ring) openPublic(ctx context.Context, w *store.WrappedKey) (string, err
 			return "", fmt.Errorf("checkpoint public key version %d: %d bytes", w.Version, len(raw))
 		}
 		k = seal.Key{Version: uint32(w.Version), Secret: raw}
-		r.put(name, k)
+		r.put(name, k, w.Wrapped)
 	}
 	vk, err := note.NewEd25519VerifierKey(CheckpointKeyName, ed25519.PublicKey(k.Secret))
 	if err != nil {

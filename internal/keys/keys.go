@@ -14,6 +14,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -78,7 +79,12 @@ type cachedKEK struct {
 }
 
 type cached struct {
-	key     seal.Key
+	key seal.Key
+	// wrapped is the stored form the key was unwrapped from. A subject's
+	// key of a version can be destroyed (erasure) and created anew with
+	// the same version number: the wrapped form, not the version, tells
+	// the two generations apart.
+	wrapped []byte
 	expires time.Time
 }
 
@@ -191,13 +197,25 @@ func (r *Ring) get(name string) (seal.Key, bool) {
 	return c.key, true
 }
 
-func (r *Ring) put(name string, k seal.Key) {
+// getWrapped is get for a key whose stored form is wrapped: a cached key
+// of another generation (destroyed and re-created since) is a miss.
+func (r *Ring) getWrapped(name string, wrapped []byte) (seal.Key, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.cache[name]
+	if !ok || r.now().After(c.expires) || !bytes.Equal(c.wrapped, wrapped) {
+		return seal.Key{}, false
+	}
+	return c.key, true
+}
+
+func (r *Ring) put(name string, k seal.Key, wrapped []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.cache) >= maxCached {
 		clear(r.cache)
 	}
-	r.cache[name] = cached{key: k, expires: r.now().Add(cacheTTL)}
+	r.cache[name] = cached{key: k, wrapped: wrapped, expires: r.now().Add(cacheTTL)}
 }
 
 // Forget drops the cached keys of one owner of a tenant (a subject after
@@ -258,7 +276,7 @@ func (r *Ring) TenantKeyVersion(ctx context.Context, tenantID string, version in
 
 func (r *Ring) openTenantKey(ctx context.Context, w *store.WrappedKey) (seal.Key, error) {
 	name := cacheName(w.TenantID, "", PurposeTenant, w.Version)
-	if k, ok := r.get(name); ok {
+	if k, ok := r.getWrapped(name, w.Wrapped); ok {
 		return k, nil
 	}
 	root, err := r.kekFor(ctx, w.TenantID)
@@ -273,14 +291,14 @@ func (r *Ring) openTenantKey(ctx context.Context, w *store.WrappedKey) (seal.Key
 	if err != nil {
 		return k, err
 	}
-	r.put(name, k)
+	r.put(name, k, w.Wrapped)
 	return k, nil
 }
 
 // openChild unwraps a key wrapped by a version of its tenant key.
 func (r *Ring) openChild(ctx context.Context, w *store.WrappedKey) (seal.Key, error) {
 	name := cacheName(w.TenantID, w.Owner, w.Purpose, w.Version)
-	if k, ok := r.get(name); ok {
+	if k, ok := r.getWrapped(name, w.Wrapped); ok {
 		return k, nil
 	}
 	tk, err := r.TenantKeyVersion(ctx, w.TenantID, w.ParentVersion)
@@ -295,18 +313,33 @@ func (r *Ring) openChild(ctx context.Context, w *store.WrappedKey) (seal.Key, er
 	if err != nil {
 		return k, err
 	}
-	r.put(name, k)
+	r.put(name, k, w.Wrapped)
 	return k, nil
 }
+
+// ErrSubjectKeyGone: the subject key version that sealed a record no
+// longer exists (erased, or retired), so the record can never be opened.
+// It is also a store.ErrNotFound.
+var ErrSubjectKeyGone = fmt.Errorf("keys: subject key destroyed: %w", store.ErrNotFound)
 
 // SubjectKey returns a subject's key of the given version.
 func (r *Ring) SubjectKey(ctx context.Context, tenantID, subject string, version int) (seal.Key, error) {
 	if k, ok := r.get(cacheName(tenantID, subject, PurposeSubject, version)); ok {
 		return k, nil
 	}
+	return r.ReloadSubjectKey(ctx, tenantID, subject, version)
+}
+
+// ReloadSubjectKey is SubjectKey from the store's current row: a cached
+// key of a generation destroyed since (erased and re-created under the
+// same version, possibly by another process) is not used.
+func (r *Ring) ReloadSubjectKey(ctx context.Context, tenantID, subject string, version int) (seal.Key, error) {
 	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
 		return tx.Key(ctx, tenantID, PurposeSubject, subject, version)
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return seal.Key{}, ErrSubjectKeyGone
+	}
 	if err != nil {
 		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
 	}
@@ -318,22 +351,33 @@ func (r *Ring) SubjectKey(ctx context.Context, tenantID, subject string, version
 // transaction before the caller's write, so a key is never used unless it
 // is stored; an orphan key left by a failed write is harmless.
 func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) (seal.Key, error) {
+	k, _, err := r.CurrentSubjectKeyGen(ctx, tenantID, subject)
+	return k, err
+}
+
+// CurrentSubjectKeyGen is CurrentSubjectKey that also returns the key's
+// stored (wrapped) form, which identifies this generation of the key: a
+// writer checks, inside its transaction, that the row still holds exactly
+// these bytes, so that it never commits under a key an erasure destroyed
+// (even when a new key of the same version was created since).
+func (r *Ring) CurrentSubjectKeyGen(ctx context.Context, tenantID, subject string) (seal.Key, []byte, error) {
 	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
 		return tx.LatestKey(ctx, tenantID, PurposeSubject, subject)
 	})
 	if err == nil {
-		return r.openChild(ctx, w)
+		k, err := r.openChild(ctx, w)
+		return k, w.Wrapped, err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
+		return seal.Key{}, nil, fmt.Errorf("load subject key: %w", err)
 	}
 	tk, err := r.TenantKey(ctx, tenantID)
 	if err != nil {
-		return seal.Key{}, err
+		return seal.Key{}, nil, err
 	}
 	k, nw, err := r.NewChildKey(tk, tenantID, PurposeSubject, subject, 1)
 	if err != nil {
-		return k, err
+		return k, nil, err
 	}
 	err = r.st.Write(ctx, func(tx store.Tx) error {
 		// A rotation that committed since TenantKey destroyed the parent:
@@ -345,13 +389,13 @@ func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) 
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// Another writer created it first: use theirs.
-		return r.SubjectKey(ctx, tenantID, subject, 1)
+		return r.CurrentSubjectKeyGen(ctx, tenantID, subject)
 	}
 	if err != nil {
-		return seal.Key{}, fmt.Errorf("store subject key: %w", err)
+		return seal.Key{}, nil, fmt.Errorf("store subject key: %w", err)
 	}
-	r.put(cacheName(tenantID, subject, PurposeSubject, 1), k)
-	return k, nil
+	r.put(cacheName(tenantID, subject, PurposeSubject, 1), k, nw.Wrapped)
+	return k, nw.Wrapped, nil
 }
 
 // Purpose keys derived from the tenant's index key with HKDF. They separate
@@ -459,6 +503,6 @@ func (r *Ring) systemKey(ctx context.Context, purpose string) ([]byte, int, erro
 	if err != nil {
 		return nil, 0, err
 	}
-	r.put(name, k)
+	r.put(name, k, w.Wrapped)
 	return k.Secret, version, nil
 }

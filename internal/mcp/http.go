@@ -17,7 +17,8 @@ import (
 // The handler is stateless: every POST is authenticated on its own, so a
 // revoked key stops working at its next request, and no session outlives
 // the request that made it (nothing to hijack, nothing to expire).
-// Responses are plain JSON: the tools never stream.
+// Responses are plain JSON: the tools never stream. Every refusal is a
+// JSON-RPC error object that quotes nothing of the request (jsonrpc.go).
 func HTTPHandler(s *sdk.Server) http.Handler {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, &sdk.StreamableHTTPOptions{
 		Stateless:           true,
@@ -31,7 +32,7 @@ func HTTPHandler(s *sdk.Server) http.Handler {
 	})
 	// RequireBearerToken is how the SDK hands per-request identity to tool
 	// handlers (as TokenInfo); the key itself was already checked.
-	return auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+	return guardJSONRPC(auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h))
 }
 
 // principalToken turns the principal of an authenticated request into the

@@ -18,6 +18,7 @@ package mcp
 import (
 	"log/slog"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/engram-memory/engram"
@@ -54,7 +55,8 @@ func New(svc engram.MemoryService, opts Options) *sdk.Server {
 	}
 	s := sdk.NewServer(&sdk.Implementation{Name: "engram", Title: "Engram memory", Version: version},
 		&sdk.ServerOptions{Instructions: instructions})
-	t := &tools{svc: svc, log: log.With("component", "mcp")}
+	t := &tools{svc: svc, log: log.With("component", "mcp"), schemas: map[string]*jsonschema.Schema{}}
 	t.register(s)
+	s.AddReceivingMiddleware(checkArguments(t.schemas))
 	return s
 }

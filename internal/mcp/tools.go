@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/engram-memory/engram"
@@ -18,6 +19,8 @@ import (
 type tools struct {
 	svc engram.MemoryService
 	log *slog.Logger
+	// schemas are the tools' input schemas by name (checkArguments).
+	schemas map[string]*jsonschema.Schema
 }
 
 func ptr(b bool) *bool { return &b }
@@ -104,6 +107,7 @@ type handler[In, Out any] func(ctx context.Context, in In) (string, Out, error)
 // addTool registers h with the SDK, wrapping it so that every call runs
 // with callContext and every error becomes a safe tool error.
 func addTool[In, Out any](s *sdk.Server, t *tools, tool *sdk.Tool, h handler[In, Out]) {
+	t.schemas[tool.Name] = tool.InputSchema.(*jsonschema.Schema)
 	sdk.AddTool(s, tool, func(ctx context.Context, req *sdk.CallToolRequest, in In) (res *sdk.CallToolResult, out Out, err error) {
 		ctx = callContext(ctx, req)
 		// The SDK runs handlers on its own goroutines, outside the HTTP

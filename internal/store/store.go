@@ -130,6 +130,12 @@ type Tx interface {
 	CountStale(ctx context.Context, tenantID string) (int, error)
 	// HistoryEntry returns one history entry by id.
 	HistoryEntry(ctx context.Context, tenantID, id string) (*History, error)
+	// HistoryAfter pages through every history entry of a tenant in id
+	// order (ids greater than after, at most limit): a scan, for repair.
+	HistoryAfter(ctx context.Context, tenantID, after string, limit int) ([]History, error)
+	// DeleteHistoryEntry removes one history entry (repair of an entry that
+	// can no longer be opened). ErrNotFound when missing.
+	DeleteHistoryEntry(ctx context.Context, tenantID, id string) error
 	// ReplaceHistory rewrites an entry's sealed fields and key version.
 	ReplaceHistory(ctx context.Context, h *History) error
 	// ReplaceAccount rewrites an account's sealed fields and key version.

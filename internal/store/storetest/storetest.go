@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Vectors", testVectors},
 		{"HistoryEntry", testHistoryEntry},
 		{"ReplaceHistory", testReplaceHistory},
+		{"HistoryScan", testHistoryScan},
 		{"ReplaceAccount", testReplaceAccount},
 		{"StaleRecords", testStaleRecords},
 		{"DeleteSubject", testDeleteSubject},
