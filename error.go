@@ -23,6 +23,10 @@ const (
 	// (its key was destroyed, or it is damaged). HTTP 404, like not_found:
 	// the memory is gone for every reader.
 	CodeUnreadable = "unreadable"
+
+	// CodeInsufficientStorage: the server is out of disk space, or below
+	// its free-space floor, and refuses to store more; reads still work.
+	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // Error is an error a client may see. Message is safe to show: it never

@@ -102,9 +102,22 @@ type SearchRequest struct {
 	Mode string
 	// Explain adds each signal's contribution to every hit.
 	Explain bool
+	// Threshold drops hits whose Score is below it: nil means
+	// DefaultSearchThreshold, 0 keeps every hit. It must be in [0, 1].
+	Threshold *float64
 }
 
-// SearchHit is a memory with its relevance score (higher is better).
+// DefaultSearchThreshold is the Score under which a search drops a hit when
+// the request names no threshold: chosen on LoCoMo so that most questions
+// about things never stored come back empty while relevant memories stay
+// (docs/BENCHMARKS.md, "Absolute scores").
+const DefaultSearchThreshold = 0.25
+
+// SearchHit is a memory with its relevance score in [0, 1], higher is
+// better. The score is absolute, comparable across queries and tenants:
+// it is built from the cosine similarity of the query and the memory and
+// from a saturating transform of BM25, never from the hit's rank (see
+// docs/API.md, "Scores").
 type SearchHit struct {
 	Memory
 	Score   float64  `json:"score"`
@@ -121,8 +134,26 @@ type Explain struct {
 	// Time is the time signal in [0, 1]: closeness to a date the query
 	// names, or recency when it asks for the latest.
 	Time float64 `json:"time"`
-	// Fused is the final score: the weighted sum of the signals' parts.
+	// Fused orders the hits: the weighted sum of the signals' parts, each
+	// scaled within this query's candidates (relative, not comparable
+	// across queries).
 	Fused float64 `json:"fused"`
+	// Cosine is the cosine similarity of the memory's embedding and the
+	// query's (before pseudo-relevance feedback; 0 without a model).
+	Cosine float64 `json:"cosine"`
+	// KeywordPart and SemanticPart are the absolute parts of Score, each
+	// in [0, 1]: BM25 over the sum of the idf of the query's terms (about
+	// the share of the query the memory matches), and cosine/0.7.
+	KeywordPart  float64 `json:"keyword_part"`
+	SemanticPart float64 `json:"semantic_part"`
+	// Known is (1 + k)/2, k the share of the query's idf carried by terms
+	// that some memory in scope holds: it scales Score, so that questions
+	// about things never stored score low (0 in vector mode: not used).
+	Known float64 `json:"known"`
+	// Score is the hit's absolute score (SearchHit.Score): in hybrid mode
+	// (KeywordPart + SemanticPart)/2 · Known; keyword only (bm25 mode, no
+	// model) sqrt(KeywordPart) · Known; vector mode SemanticPart.
+	Score float64 `json:"score"`
 }
 
 // MemoryService stores and retrieves memories for the principal in ctx.

@@ -228,7 +228,14 @@ type SearchRequest struct {
 	Limit   int            `json:"limit,omitempty"`
 	Mode    string         `json:"mode,omitempty"` // hybrid (default), bm25, vector
 	Explain bool           `json:"explain,omitempty"`
+	// Threshold drops results scoring below it; nil asks for the
+	// server's default (engram.DefaultSearchThreshold), Threshold(0) for
+	// every result.
+	Threshold *float64 `json:"threshold,omitempty"`
 }
+
+// Threshold returns a pointer to t, for SearchRequest.Threshold.
+func Threshold(t float64) *float64 { return &t }
 
 // Search returns the best-matching memories, best first.
 func (c *Client) Search(ctx context.Context, req SearchRequest) ([]engram.SearchHit, error) {

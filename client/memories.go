@@ -91,7 +91,7 @@ func (m *Memories) History(ctx context.Context, id string) ([]engram.HistoryEntr
 func (m *Memories) Search(ctx context.Context, req engram.SearchRequest) ([]engram.SearchHit, error) {
 	hits, err := m.c.Search(ctx, SearchRequest{
 		Query: req.Query, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID, RunID: req.Scope.RunID,
-		Filters: req.Filters, Limit: req.Limit, Mode: req.Mode, Explain: req.Explain,
+		Filters: req.Filters, Limit: req.Limit, Mode: req.Mode, Explain: req.Explain, Threshold: req.Threshold,
 	})
 	return hits, serviceError(ctx, err)
 }

@@ -31,6 +31,8 @@ type benchLoCoMoCmd struct {
 	Mode          string   `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking: hybrid, bm25 or vector."`
 	Questions     string   `name:"questions" type:"existingfile" help:"Replace the dataset's questions with this file's."`
 	K             int      `name:"k" default:"50" help:"Results asked per question (at least 50)."`
+	Threshold     *float64 `name:"threshold" help:"Search threshold, 0 to 1 (default: the engine's, 0.25; 0 keeps every result)."`
+	Unrelated     bool     `name:"unrelated" help:"Also ask each question in another conversation and report the share that come back empty."`
 	JSON          bool     `name:"json" help:"Print one JSON object as the last line."`
 	embedFlags
 }
@@ -40,7 +42,7 @@ func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	opts := bench.LoCoMoOptions{Conversations: c.Conversations, Categories: c.Categories, K: c.K, Warmup: 20}
+	opts := bench.LoCoMoOptions{Conversations: c.Conversations, Categories: c.Categories, K: c.K, Warmup: 20, Unrelated: c.Unrelated}
 	if c.Questions != "" {
 		if opts.Questions, opts.QuestionFaults, err = bench.LoadQuestions(c.Questions, ds); err != nil {
 			return err
@@ -54,7 +56,7 @@ func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	defer l.Close()
-	res, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: l.Engine, Mode: c.Mode}, opts)
+	res, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: l.Engine, Mode: c.Mode, Threshold: c.Threshold}, opts)
 	if err != nil {
 		return err
 	}

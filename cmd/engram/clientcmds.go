@@ -43,7 +43,7 @@ func printJSON(s *ioStreams, v any) error {
 
 type addCmd struct {
 	Text     string            `arg:"" help:"The memory text ('-' reads standard input)."`
-	Metadata map[string]string `name:"meta" short:"m" help:"Metadata key=value (repeatable)."`
+	Metadata map[string]string `name:"meta" short:"m" help:"Metadata key=value (repeatable). Numbers and true/false are stored as JSON numbers and booleans; quote a value as JSON to keep it a string: key='\"5\"'."`
 	clientFlags
 	scopeFlags
 }
@@ -61,14 +61,7 @@ func (c *addCmd) Run(ctx context.Context, s *ioStreams) error {
 		}
 		text = string(b)
 	}
-	var md map[string]any
-	for k, v := range c.Metadata {
-		if md == nil {
-			md = map[string]any{}
-		}
-		md[k] = v
-	}
-	res, err := cl.Add(ctx, client.AddRequest{Content: text, UserID: c.User, AgentID: c.Agent, RunID: c.RunID, Metadata: md})
+	res, err := cl.Add(ctx, client.AddRequest{Content: text, UserID: c.User, AgentID: c.Agent, RunID: c.RunID, Metadata: metadata(c.Metadata)})
 	if err != nil {
 		return err
 	}
@@ -95,6 +88,8 @@ func readAllLimited(f *os.File, max int) ([]byte, error) {
 type searchCmd struct {
 	Query string `arg:"" help:"What to look for."`
 	Limit int    `name:"limit" short:"n" default:"10" help:"Results to show."`
+	// A pointer: absent asks for the server's default.
+	Threshold *float64 `name:"threshold" help:"Drop results scoring below this, in [0, 1] (default: the server's, 0.25; 0 shows every result)."`
 	clientFlags
 	scopeFlags
 }
@@ -104,7 +99,7 @@ func (c *searchCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	hits, err := cl.Search(ctx, client.SearchRequest{Query: c.Query, UserID: c.User, AgentID: c.Agent, RunID: c.RunID, Limit: c.Limit})
+	hits, err := cl.Search(ctx, client.SearchRequest{Query: c.Query, UserID: c.User, AgentID: c.Agent, RunID: c.RunID, Limit: c.Limit, Threshold: c.Threshold})
 	if err != nil {
 		return err
 	}

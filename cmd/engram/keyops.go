@@ -84,8 +84,10 @@ type kekRotateCmd struct {
 
 // Run writes the new KEK beside the old one, rewraps in one transaction,
 // then renames it into place; openLocal finishes an interrupted rotation.
+// It refuses to run beside a server (which would go on unwrapping with
+// the old KEK) or any other command (datalock.go).
 func (c *kekRotateCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocalFor(ctx, c.Data, useExclusive)
 	if err != nil {
 		return err
 	}

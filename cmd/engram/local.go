@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/engram-memory/engram/internal/engine"
+	"github.com/engram-memory/engram/internal/filemode"
 	"github.com/engram-memory/engram/internal/kek/kekconfig"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
@@ -18,6 +20,10 @@ import (
 //	DIR/engram.db (+ -wal, -shm)  the embedded store (ciphertext only)
 //	DIR/kek.key                   the local key-encryption key (0600)
 //	DIR/admin.key                 the first owner API key (0600)
+//	DIR/engram.lock, serve.lock   who uses the directory (datalock.go)
+//
+// Files that group or others can read, and a directory they can write,
+// are refused (internal/filemode).
 type dataFlags struct {
 	Data string `name:"data" env:"ENGRAM_DATA" default:"engram-data" type:"path" help:"Data directory (embedded store, key file)."`
 }
@@ -30,23 +36,46 @@ type localEngine struct {
 	*engine.Engine
 	db   *sqlite.DB
 	ring *keys.Ring
+	lock *dataLock
 }
 
-func (l *localEngine) Close() error { return l.db.Close() }
+func (l *localEngine) Close() error { return errors.Join(l.db.Close(), l.lock.Close()) }
 
+// openLocal opens a data directory for a command that is safe beside a
+// running server.
 func openLocal(ctx context.Context, dir string, opts ...engine.Option) (*localEngine, error) {
+	return openLocalFor(ctx, dir, useShared, opts...)
+}
+
+// openLocalFor checks the modes of the directory and its secrets, takes
+// the directory's locks for use, and opens the store and key hierarchy.
+func openLocalFor(ctx context.Context, dir string, use dataUse, opts ...engine.Option) (*localEngine, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	// kek.key and the database files are checked where they are opened.
+	if err := filemode.CheckDir(dir); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := filemode.CheckFile(filepath.Join(dir, adminKeyFile)); err != nil {
+		return nil, fmt.Errorf("%w; anyone who could read it may hold the owner key: revoke it", err)
+	}
+	lock, err := lockData(dir, use)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	l, err := openKeys(ctx, db, dir, opts)
 	if err != nil {
 		db.Close()
+		lock.Close()
 		return nil, err
 	}
+	l.lock = lock
 	return l, nil
 }
 

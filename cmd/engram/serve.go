@@ -36,7 +36,15 @@ type serveCmd struct {
 	// Not in auditSinkFlags: `bench api` shares those, and a benchmark
 	// never back-fills a data directory's trail into its sinks.
 	BackfillEvery time.Duration `name:"audit-backfill-interval" env:"ENGRAM_AUDIT_BACKFILL_INTERVAL" default:"10s" help:"With --audit-sink: how often to publish audit entries the sinks lack (offline commands, a crash, refusals)."`
+
+	RequestTimeout time.Duration `name:"request-timeout" env:"ENGRAM_REQUEST_TIMEOUT" default:"50s" help:"How long one request may work; past it, it fails with 503 and commits nothing. The response write timeout is this plus 10s, so that answer still reaches the client."`
+	MinFree        string        `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
+
+// writeMargin is how much longer than a request's deadline its response
+// may take to write: the last commit's fsync, a checkpoint after an
+// erasure, encoding the answer.
+const writeMargin = 10 * time.Second
 
 // The default tenant and the file its owner key goes to on first start.
 const (
@@ -75,10 +83,18 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.BackfillEvery <= 0 {
 		return fmt.Errorf("--audit-backfill-interval must be positive")
 	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("--request-timeout must be positive")
+	}
 	opts, err := c.embedFlags.options(ctx)
 	if err != nil {
 		return err
 	}
+	guard, err := c.storageGuard(log)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, engine.WithStorageGuard(guard.Room))
 	sinks, sinkOpts, err := c.auditSinkFlags.open(specs, log)
 	if err != nil {
 		return err
@@ -93,7 +109,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}()
 	}
-	l, err := openLocal(ctx, c.Data, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
+	l, err := openLocalFor(ctx, c.Data, useServe, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
@@ -101,6 +117,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := bootstrap(ctx, l, c.Data, s); err != nil {
 		return err
 	}
+	guard.State() // a first reading, so a low disk is logged at start
 
 	// Re-encryption after key rotation and expiry sweeps run in the
 	// background; they stop before the store closes.
@@ -180,6 +197,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return float64(n)
 	}))
 	reg.MustRegister(unreadableMetric(l.Engine))
+	reg.MustRegister(guard.Collector())
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -208,11 +226,16 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
 			PublicURL: publicURL,
-			Limits:    limits,
+			Storage:   guard.Health,
+			// Past its deadline a request commits nothing (the store
+			// checks before each commit) and answers 503; the write
+			// timeout leaves the margin to deliver that answer.
+			RequestTimeout: c.RequestTimeout,
+			Limits:         limits,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      c.RequestTimeout + writeMargin,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

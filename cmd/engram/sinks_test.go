@@ -506,7 +506,7 @@ func TestAuditFailClosed(t *testing.T) {
 	if len(list.Memories) != 0 {
 		t.Fatalf("a refused add stored %d memories", len(list.Memories))
 	}
-	if hits, err := mem.Search(ctx, engrampkg.SearchRequest{Query: m.content}); err != nil || len(hits) != 0 {
+	if hits, err := mem.Search(ctx, engrampkg.SearchRequest{Query: m.content, Threshold: client.Threshold(0)}); err != nil || len(hits) != 0 {
 		t.Fatalf("search after a refused add: %v, %d hits", err, len(hits))
 	}
 	page, err := client.New(s.url, key).Audit(ctx, engrampkg.AuditQuery{Action: engrampkg.AuditMemoryCreate})

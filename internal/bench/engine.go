@@ -17,6 +17,8 @@ type EngineSystem struct {
 	Engine *engine.Engine
 	// Mode is engram.SearchHybrid, SearchBM25 or SearchVector.
 	Mode string
+	// Threshold is the searches' threshold (nil: the engine's default).
+	Threshold *float64
 
 	mu      sync.Mutex
 	tenants map[string]context.Context // conversation → context with its owner
@@ -60,7 +62,7 @@ func (s *EngineSystem) Search(_ context.Context, conv, question string, k int) (
 	if !ok {
 		return nil, fmt.Errorf("conversation %s was not ingested", conv)
 	}
-	hits, err := s.Engine.Search(pctx, engram.SearchRequest{Query: question, Limit: k, Mode: s.Mode})
+	hits, err := s.Engine.Search(pctx, engram.SearchRequest{Query: question, Limit: k, Mode: s.Mode, Threshold: s.Threshold})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,11 @@ type LoCoMoOptions struct {
 	// Warmup is the number of searches run, untimed and unscored, before
 	// the measured ones.
 	Warmup int
+	// Unrelated also asks every question in the next conversation of
+	// those ingested (in dataset order, the last one's in the first's),
+	// where nothing is about it, and reports the share that come back
+	// empty (LoCoMoResult.UnrelatedEmpty). Needs two conversations.
+	Unrelated bool
 }
 
 // Metrics are macro-averages over questions (each question weighs the
@@ -83,6 +88,12 @@ type LoCoMoResult struct {
 	Conversations []string `json:"conversations"`
 	Turns         int      `json:"turns"`
 	K             int      `json:"k"`
+	// UnrelatedEmpty is the share of questions asked in another
+	// conversation that got no result (LoCoMoOptions.Unrelated), and
+	// UnrelatedAsked how many were asked (0: not measured).
+	UnrelatedEmpty float64 `json:"unrelated_empty,omitempty"`
+	UnrelatedAsked int     `json:"unrelated_asked,omitempty"`
+
 	// DataFaults are the loader's repairs: Dataset.Faults, or with a
 	// question file the dataset's orphan date keys and the file's
 	// evidence repairs (LoCoMoOptions.QuestionFaults).
@@ -205,6 +216,25 @@ func RunLoCoMo(ctx context.Context, ds *Dataset, sys System, opts LoCoMoOptions)
 		})
 	}
 
+	if opts.Unrelated && len(res.Conversations) > 1 {
+		next := map[string]string{}
+		for i, c := range res.Conversations {
+			next[c] = res.Conversations[(i+1)%len(res.Conversations)]
+		}
+		empty := 0
+		for _, q := range questions {
+			got, err := sys.Search(ctx, next[q.Conversation], q.Question, k)
+			if err != nil {
+				return nil, fmt.Errorf("locomo: unrelated search in %s: %w", next[q.Conversation], err)
+			}
+			if len(got) == 0 {
+				empty++
+			}
+		}
+		res.UnrelatedAsked = len(questions)
+		res.UnrelatedEmpty = float64(empty) / float64(len(questions))
+	}
+
 	res.Metrics = aggregate(res.PerQuestion)
 	groups := map[string][]QuestionResult{}
 	for _, r := range res.PerQuestion {
@@ -295,7 +325,13 @@ func (r *LoCoMoResult) WriteTable(w io.Writer) error {
 	if r.Mode != "" {
 		mode = ", mode " + r.Mode
 	}
-	_, err := fmt.Fprintf(w, "\n%d turns in %d conversations (%s) ingested at %.1f turns/s; k %d%s\ndata repairs: %s\n",
-		r.Turns, len(r.Conversations), strings.Join(r.Conversations, ", "), r.IngestPerS, r.K, mode, r.DataFaults)
-	return err
+	if _, err := fmt.Fprintf(w, "\n%d turns in %d conversations (%s) ingested at %.1f turns/s; k %d%s\ndata repairs: %s\n",
+		r.Turns, len(r.Conversations), strings.Join(r.Conversations, ", "), r.IngestPerS, r.K, mode, r.DataFaults); err != nil {
+		return err
+	}
+	if r.UnrelatedAsked > 0 {
+		_, err := fmt.Fprintf(w, "unrelated: %d questions asked in another conversation, %.3f came back empty\n", r.UnrelatedAsked, r.UnrelatedEmpty)
+		return err
+	}
+	return nil
 }

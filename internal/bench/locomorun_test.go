@@ -290,3 +290,34 @@ func TestWriteTable(t *testing.T) {
 // locomoPath is the published dataset, kept outside the repository
 // (licence CC BY-NC 4.0). CI always has it.
 const locomoPath = "../../../shared/bench/locomo10.json"
+
+// TestRunLoCoMoUnrelated: with Unrelated, every question is asked again in
+// the other conversation and the share of empty answers is reported.
+func TestRunLoCoMoUnrelated(t *testing.T) {
+	ds := loadFaults(t)
+	sys := &scripted{answers: map[string][]string{"q duplicate": {"D2:2"}, "q split comma": {"D1:2"}}}
+	res, err := bench.RunLoCoMo(context.Background(), ds, sys, bench.LoCoMoOptions{Unrelated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UnrelatedAsked != res.Questions || len(sys.searches) != 2*res.Questions {
+		t.Fatalf("asked %d unrelated of %d questions, %d searches", res.UnrelatedAsked, res.Questions, len(sys.searches))
+	}
+	own := map[string]string{}
+	for _, s := range sys.searches[:res.Questions] {
+		f := strings.Split(s, "|")
+		own[f[1]] = f[0]
+	}
+	for _, s := range sys.searches[res.Questions:] {
+		if f := strings.Split(s, "|"); own[f[1]] == f[0] {
+			t.Fatalf("unrelated search %q in the question's own conversation", s)
+		}
+	}
+	if want := float64(res.Questions-2) / float64(res.Questions); !near(res.UnrelatedEmpty, want) {
+		t.Fatalf("unrelated empty %v, want %v", res.UnrelatedEmpty, want)
+	}
+	var b strings.Builder
+	if err := res.WriteTable(&b); err != nil || !strings.Contains(b.String(), "came back empty") {
+		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+}

@@ -177,7 +177,9 @@ func (a *action) finish(err error) error {
 		return err
 	}
 	a.entry.Outcome, a.entry.Reason = outcomeOf(err)
-	if aerr := a.e.appendOwn(a.ctx, &a.entry, a.build); aerr != nil {
+	// Not cancelled with the request: an action that ran out of time is
+	// recorded like any other failure.
+	if aerr := a.e.appendOwn(context.WithoutCancel(a.ctx), &a.entry, a.build); aerr != nil {
 		if err == nil {
 			return aerr
 		}

@@ -44,6 +44,8 @@ type Engine struct {
 	// commit, before the in-memory indexes learn of it): tests inject an
 	// erasure there (export_test.go).
 	testHookWrite func(stage string)
+
+	room func() error // nil: no free-space floor (storage.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

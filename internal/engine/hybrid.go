@@ -112,6 +112,17 @@ var (
 	recentWords  = regexp.MustCompile(`\b(latest|most recent(?:ly)?|recently|currently|nowadays|these days|last time)\b`)
 )
 
+// withoutDates removes the dates and recency words parseTimeCue reads from
+// a query: they are matched against the memories' times, never their text,
+// so they must not count as words that no memory holds (relevance.go).
+func withoutDates(q string) string {
+	q = strings.ToLower(q)
+	for _, re := range []*regexp.Regexp{isoDate, dayMonthYear, monthDayYear, monthYear, recentWords} {
+		q = re.ReplaceAllString(q, " ")
+	}
+	return yearOnly.ReplaceAllStringFunc(q, func(m string) string { return strings.Fields(m)[0] })
+}
+
 func month(s string) time.Month {
 	s = strings.ToLower(s)
 	for m := time.January; m <= time.December; m++ {

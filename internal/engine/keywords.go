@@ -253,12 +253,13 @@ func (e *Engine) kwStale(tenantID string, idx *postings.Index, gen uint64, quiet
 // keywordRank ranks the scope's memories with BM25 over blind tokens:
 // from the tenant's in-memory index when it is loaded and agrees with the
 // store's scope statistics, else from the store's postings. Both rank
-// identically (fulltext.Term and friends are shared).
-func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte, want int) ([]fulltext.Hit, error) {
+// identically (fulltext.Term and friends are shared). It also returns what
+// wTokens, a subset of tokens, weigh in the scope, for absolute scores.
+func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.Scope, tokens, wTokens [][]byte, want int) ([]fulltext.Hit, fulltext.Weight, error) {
 	if e.kw != nil {
 		idx, gen, quiet, err := e.kwIndex(ctx, tenantID)
 		if err != nil {
-			return nil, err
+			return nil, fulltext.Weight{}, err
 		}
 		if idx != nil {
 			var stats *store.Postings
@@ -266,11 +267,11 @@ func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.
 				stats, err = tx.SearchPostings(ctx, tenantID, scope, nil)
 				return err
 			}); err != nil {
-				return nil, err
+				return nil, fulltext.Weight{}, err
 			}
 			docs, total, hits := idx.Rank(scope, tokens, want)
 			if docs == stats.Docs && total == stats.TotalLen {
-				return hits, nil
+				return hits, fulltext.QueryWeight(idx.DocFreqs(scope, wTokens)), nil
 			}
 			e.kwStale(tenantID, idx, gen, quiet)
 		}
@@ -280,7 +281,7 @@ func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.
 		p, err = tx.SearchPostings(ctx, tenantID, scope, tokens)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, fulltext.Weight{}, err
 	}
-	return fulltext.BM25(p, tokens, want), nil
+	return fulltext.BM25(p, tokens, want), fulltext.QueryWeight(p.Docs, fulltext.DocFreqs(p, wTokens)), nil
 }

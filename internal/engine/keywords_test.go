@@ -78,13 +78,18 @@ func kwCorpus(t *testing.T, ctx context.Context, e *engine.Engine, n int) []stri
 // scores.
 func bm25(t *testing.T, ctx context.Context, e *engine.Engine, q string, scope engram.Scope) []string {
 	t.Helper()
-	hits, err := e.Search(ctx, engram.SearchRequest{Query: q, Scope: scope, Mode: engram.SearchBM25, Limit: engram.MaxSearchLimit})
+	none := 0.0
+	hits, err := e.Search(ctx, engram.SearchRequest{Query: q, Scope: scope, Mode: engram.SearchBM25, Limit: engram.MaxSearchLimit,
+		Explain: true, Threshold: &none})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := make([]string, len(hits))
 	for i, h := range hits {
-		out[i] = fmt.Sprintf("%s %b", h.ID, h.Score) // %b: every bit of the float
+		// %b: every bit of the float; the score holds the query's weight
+		// in the scope too, so both paths must count document
+		// frequencies alike.
+		out[i] = fmt.Sprintf("%s %b %b", h.ID, h.Explain.BM25, h.Score)
 	}
 	return out
 }

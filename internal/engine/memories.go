@@ -246,6 +246,9 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err != nil {
 		return nil, err
 	}
+	if err := e.roomToGrow(); err != nil {
+		return nil, err
+	}
 	at := e.clock()
 	if req.Timestamp != nil {
 		if err := checkTime("timestamp", *req.Timestamp); err != nil {
@@ -587,6 +590,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	if !validID(id) {
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
+	}
+	if err := e.roomToGrow(); err != nil {
+		return nil, err
 	}
 	// The subject comes from the stored record; load it before the write
 	// so the key lookup (which may itself write) happens outside it.

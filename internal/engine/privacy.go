@@ -23,7 +23,9 @@ type checkpointer interface {
 
 func (e *Engine) afterErasure(ctx context.Context) error {
 	if c, ok := e.st.(checkpointer); ok {
-		if err := c.Checkpoint(ctx); err != nil {
+		// The erasure committed: its request's deadline must not stop the
+		// checkpoint, nor turn a done erasure into a timeout.
+		if err := c.Checkpoint(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("checkpoint after erasure: %w", err)
 		}
 	}

@@ -65,10 +65,21 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if mode == engram.SearchVector && e.vec == nil {
 		return nil, invalid("semantic search is not enabled on this server")
 	}
-	if _, err := encodeMetadata(req.Filters); err != nil {
+	fb, err := encodeMetadata(req.Filters)
+	if err != nil {
 		return nil, invalid("filters: %s", engram.ErrorMessage(err))
 	}
-	keep, err := compileFilters(req.Filters)
+	// Filters are compiled from their JSON, as metadata is stored: a Go
+	// caller's int 3 then compares with a stored 5 as any JSON number does.
+	filters, err := decodeMetadata(fb)
+	if err != nil {
+		return nil, invalid("filters must be a JSON object")
+	}
+	keep, err := compileFilters(filters)
+	if err != nil {
+		return nil, err
+	}
+	minScore, err := threshold(req)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +92,12 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	// while the model embeds the query, so a search waits for the slower
 	// of the two, not their sum.
 	var bm, vec []scored
+	var kw fulltext.Weight
 	var sq *semantic
 	g, gctx := errgroup.WithContext(ctx)
 	if mode != engram.SearchVector {
 		g.Go(func() (err error) {
-			bm, err = e.keywordHits(gctx, p.TenantID, req, want)
+			bm, kw, err = e.keywordHits(gctx, p.TenantID, req, want)
 			return err
 		})
 	}
@@ -143,14 +155,20 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 			}
 		}
 	}
+	if sq != nil {
+		sq.cosines(cands)
+	}
+	for _, c := range cands {
+		absoluteScore(&c.explain, mode, kw, sq != nil)
+	}
 	rank(cands)
 
 	hits := []engram.SearchHit{}
 	o := e.opener(ctx, p.TenantID)
 	for _, c := range cands {
 		row, ok := byID[c.id]
-		if !ok {
-			continue // deleted since the index saw it
+		if !ok || c.explain.Score < minScore {
+			continue // deleted since the index saw it, or under the threshold: not even decrypted
 		}
 		m, err := o.memory(row)
 		if isUnreadable(err) {
@@ -163,13 +181,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 		if !keep(m) {
 			continue
 		}
-		h := engram.SearchHit{Memory: *m, Score: c.explain.Fused}
-		switch mode {
-		case engram.SearchBM25:
-			h.Score = c.explain.BM25
-		case engram.SearchVector:
-			h.Score = c.explain.Vector
-		}
+		h := engram.SearchHit{Memory: *m, Score: c.explain.Score}
 		if req.Explain {
 			x := c.explain
 			h.Explain = &x
@@ -182,29 +194,37 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	return hits, nil
 }
 
-// keywordHits ranks the scope's memories with BM25 over blind tokens.
-func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, error) {
+// keywordHits ranks the scope's memories with BM25 over blind tokens, and
+// weighs the query's tokens in the scope.
+func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, fulltext.Weight, error) {
 	terms := fulltext.QueryTerms(req.Query)
 	if len(terms) == 0 {
-		return nil, nil
+		return nil, fulltext.Weight{}, nil
 	}
 	b, err := e.blinder(ctx, tenantID)
 	if err != nil {
-		return nil, keyFailure(err)
+		return nil, fulltext.Weight{}, keyFailure(err)
 	}
 	tokens := make([][]byte, len(terms))
 	for i, t := range terms {
 		tokens[i] = b.Token(t)
 	}
-	ranked, err := e.keywordRank(ctx, tenantID, req.Scope, tokens, want)
+	// The query's weight leaves out the dates it names (the time signal's
+	// business); every one of these terms is among the ranking's.
+	weighed := fulltext.QueryTerms(withoutDates(req.Query))
+	wTokens := make([][]byte, len(weighed))
+	for i, t := range weighed {
+		wTokens[i] = b.Token(t)
+	}
+	ranked, w, err := e.keywordRank(ctx, tenantID, req.Scope, tokens, wTokens, want)
 	if err != nil {
-		return nil, err
+		return nil, fulltext.Weight{}, err
 	}
 	out := make([]scored, len(ranked))
 	for i, h := range ranked {
 		out[i] = scored{ID: h.MemoryID, Score: h.Score}
 	}
-	return out, nil
+	return out, w, nil
 }
 
 // semantic is a query's side in the tenant's vector index: its embedding
@@ -285,6 +305,25 @@ func (s *semantic) feedback(ranked []*candidate, n int, weight float64) []float3
 		q[i] *= inv
 	}
 	return q
+}
+
+// cosines sets each candidate's cosine with the query as asked: the
+// absolute semantic signal, whichever list (keyword, first or feedback
+// round) found it.
+func (s *semantic) cosines(cs []*candidate) {
+	s.tv.mu.RLock()
+	defer s.tv.mu.RUnlock()
+	for _, c := range cs {
+		v, ok := s.idx.Vector(c.id)
+		if !ok || len(v) != len(s.q) {
+			continue
+		}
+		var dot float64
+		for i, x := range v {
+			dot += float64(x) * float64(s.q[i])
+		}
+		c.explain.Cosine = dot
+	}
 }
 
 func (s *semantic) inScope(id string) bool {

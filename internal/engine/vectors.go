@@ -139,6 +139,10 @@ func (e *Engine) embedTexts(ctx context.Context, texts []string) ([][]float32, e
 		return nil, nil
 	}
 	vs, err := e.vec.emb.Embed(ctx, texts)
+	if err != nil && ctx.Err() != nil {
+		// The request's deadline passed: a timeout, not a broken model.
+		return nil, fmt.Errorf("embed: %w: %w", store.ErrTimedOut, ctx.Err())
+	}
 	if err != nil {
 		return nil, &engram.Error{Code: engram.CodeUnavailable, Message: "the embedding model is unavailable; try again later"}
 	}

@@ -55,7 +55,7 @@ func TestSemanticSearch(t *testing.T) {
 		t.Fatalf("hybrid: %+v %v", hits, err)
 	}
 	x := hits[0].Explain
-	if x == nil || x.VectorRank != 1 || x.Vector <= 0 || x.BM25Rank != 0 || x.Fused != hits[0].Score {
+	if x == nil || x.VectorRank != 1 || x.Vector <= 0 || x.BM25Rank != 0 || x.Score != hits[0].Score {
 		t.Fatalf("explain: %+v", x)
 	}
 	if err := c.Delete(ctx, car); err != nil {

@@ -78,6 +78,8 @@ type searchInput struct {
 		Limit   int            `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Results to return (default 10)."`
 		Mode    string         `json:"mode,omitempty" enum:"hybrid,bm25,vector" doc:"hybrid (default): keyword + semantic + time; bm25: keyword only; vector: semantic only."`
 		Explain bool           `json:"explain,omitempty" doc:"Add each signal's contribution to every result."`
+		// A pointer: absent means the default, 0 means none.
+		Threshold *float64 `json:"threshold,omitempty" minimum:"0" maximum:"1" doc:"Drop results whose score is below this (scores are absolute, in [0, 1]). Absent: the default, 0.25; 0 keeps every result."`
 		ScopeFields
 	}
 }
@@ -155,7 +157,7 @@ func registerMemories(api huma.API, svc engram.MemoryService) {
 	huma.Register(api, op("searchMemories", http.MethodPost, "/v1/search", "Search memories", http.StatusOK, "memories"),
 		func(ctx context.Context, in *searchInput) (*resultsBody[engram.SearchHit], error) {
 			hits, err := svc.Search(ctx, engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters,
-				Limit: in.Body.Limit, Mode: in.Body.Mode, Explain: in.Body.Explain})
+				Limit: in.Body.Limit, Mode: in.Body.Mode, Explain: in.Body.Explain, Threshold: in.Body.Threshold})
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}

@@ -203,7 +203,7 @@ func public(path string) bool {
 // limitBody caps every request body, whatever the route.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, engram.MaxBodyBytes+1) // +1: huma reports the limit itself, as 413
+		r.Body = clientBody{http.MaxBytesReader(w, r.Body, engram.MaxBodyBytes+1)} // +1: huma reports the limit itself, as 413
 		next.ServeHTTP(w, r)
 	})
 }

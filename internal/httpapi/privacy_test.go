@@ -82,7 +82,7 @@ func TestForgetUser(t *testing.T) {
 		_, err = a.History(ctx, id)
 		wantCode(t, err, engram.CodeNotFound)
 	}
-	hits, err := a.Search(ctx, client.SearchRequest{Query: "kayaking observatory planetarium", Limit: 50})
+	hits, err := a.Search(ctx, client.SearchRequest{Query: "kayaking observatory planetarium", Limit: 50, Threshold: client.Threshold(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ var statusOf = map[string]int{
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
+
+	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
+	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
 }
 
 // codeOf maps statuses that huma or net/http produce on their own.
@@ -80,6 +83,7 @@ func problemOf(ctx context.Context, err error) *Problem {
 	if errors.As(err, &p) {
 		return p
 	}
+	err = timedOut(err)
 	code := engram.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -101,6 +105,11 @@ func init() {
 	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		if status == http.StatusUnprocessableEntity {
 			status = http.StatusBadRequest
+		}
+		if status == http.StatusInternalServerError && cutShort(errs) {
+			// The client's body ended early or its connection broke: its
+			// fault, and never the server's internal error (body.go).
+			status, msg, errs = http.StatusBadRequest, "the request body ended before its declared length or could not be read", nil
 		}
 		code := codeOf(status)
 		p := newProblem(status, code, msg)

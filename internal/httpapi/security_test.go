@@ -179,7 +179,7 @@ func TestTenantIsolation(t *testing.T) {
 				return
 			}
 			tn.keyIDs = append(tn.keyIDs, k.ID)
-			hits, err := tn.c.Search(ctx, client.SearchRequest{Query: "shared project fact", Limit: 100})
+			hits, err := tn.c.Search(ctx, client.SearchRequest{Query: "shared project fact", Limit: 100, Threshold: client.Threshold(0)})
 			if err != nil {
 				fail(err)
 			}
@@ -224,7 +224,7 @@ func TestTenantIsolation(t *testing.T) {
 			_, err := a.c.History(ctx, b.ids[1]) // deleted, history kept
 			wantCode(t, err, engram.CodeNotFound)
 			wantCode(t, a.c.RevokeKey(ctx, b.keyIDs[0]), engram.CodeNotFound)
-			hits, err := a.c.Search(ctx, client.SearchRequest{Query: b.word})
+			hits, err := a.c.Search(ctx, client.SearchRequest{Query: b.word, Threshold: client.Threshold(0)})
 			if err != nil || len(hits) != 0 {
 				t.Errorf("%s found %s's word: %v %v", a.name, b.name, hits, err)
 			}

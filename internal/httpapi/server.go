@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -33,6 +34,10 @@ type Config struct {
 	Version     string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
+	// Storage, when set, reports the free space of the data directory for
+	// /healthz: "ok", "unknown", or "low" (below the free-space floor:
+	// content writes answer 507, and the status is "degraded", still 200).
+	Storage func() string
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
 	// and receives the API's request metrics. Counts only, no content.
 	Metrics *prometheus.Registry
@@ -45,6 +50,9 @@ type Config struct {
 	// PublicURL, when set (see ParsePublicURL), is the origin the RFC 9728
 	// metadata and 401 challenges name, instead of the request's Host.
 	PublicURL string
+	// RequestTimeout, when positive, is every request's context deadline
+	// (deadline.go); the http.Server's WriteTimeout must exceed it.
+	RequestTimeout time.Duration
 	// Limits are the request rate limits (ratelimit.go); the zero value
 	// limits nothing.
 	Limits Limits
@@ -64,6 +72,12 @@ func New(cfg Config) http.Handler {
 		body := map[string]string{"status": "ok"}
 		for k, v := range cfg.Health {
 			body[k] = v
+		}
+		if cfg.Storage != nil {
+			body["storage"] = cfg.Storage()
+			if body["storage"] == "low" {
+				body["status"] = "degraded"
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
@@ -86,7 +100,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
 	lim := newLimiters(cfg.Limits, cfg.Metrics)
-	h := observe(log.With("component", "http"), hist, lim.sources(limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux))))))))
+	h := observe(log.With("component", "http"), hist, lim.sources(withDeadline(cfg.RequestTimeout, limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux)))))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}

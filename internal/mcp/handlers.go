@@ -14,7 +14,7 @@ func (in scopeInput) scope() engram.Scope {
 
 func toOut(m *engram.Memory) memoryOut {
 	return memoryOut{
-		ID: m.ID, Memory: m.Content, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID,
+		ID: m.ID, Memory: m.Content, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, Metadata: m.Metadata,
 		CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt),
 	}
 }
@@ -39,7 +39,7 @@ func (t *tools) add(ctx context.Context, in addInput) (string, addOutput, error)
 }
 
 func (t *tools) search(ctx context.Context, in searchInput) (string, memoriesOutput, error) {
-	hits, err := t.svc.Search(ctx, engram.SearchRequest{Query: in.Query, Scope: in.scope(), Filters: in.Filters, Limit: in.Limit})
+	hits, err := t.svc.Search(ctx, engram.SearchRequest{Query: in.Query, Scope: in.scope(), Filters: in.Filters, Limit: in.Limit, Threshold: in.Threshold})
 	if err != nil {
 		return "", memoriesOutput{}, err
 	}

@@ -1,10 +1,13 @@
 package mcp
 
 import (
+	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // notice is the first line of every result that carries memory text, and a
@@ -52,8 +55,52 @@ func renderMemories(header string, ms []memoryOut) string {
 	b.WriteString(notice + "\n" + header + "\n")
 	for _, m := range ms {
 		block(&b, "memory", memoryAttrs(m), m.Memory)
+		if len(m.Metadata) > 0 {
+			block(&b, "metadata", []attr{{"memory_id", m.ID}}, metadataLines(m.Metadata))
+		}
 	}
 	return b.String()
+}
+
+// metadataLines renders metadata as `key: value` lines, keys sorted.
+// Numbers, booleans and structures are written as JSON, so is a key or a
+// string that could break the line structure (a colon in a key, control
+// characters such as newlines) or be read as another type ("5"); other
+// strings are written bare. block escapes the result like memory text,
+// since metadata is as untrusted as content.
+func metadataLines(md map[string]any) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		key := k
+		if strings.ContainsRune(k, ':') || !plain(k) {
+			key = jsonText(k)
+		}
+		val := jsonText(md[k])
+		if s, ok := md[k].(string); ok && s != "" && plain(s) && !json.Valid([]byte(s)) {
+			val = s // a string that cannot be taken for a number, boolean or null
+		}
+		lines[i] = key + ": " + val
+	}
+	return strings.Join(lines, "\n")
+}
+
+// plain reports whether s holds no control characters and no leading or
+// trailing space, so that it reads unambiguously on a line of its own.
+func plain(s string) bool {
+	return s == strings.TrimSpace(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "null" // metadata came from JSON; it always encodes
+	}
+	return string(b)
 }
 
 // renderHistory frames both texts of every change, old and new, as data.

@@ -129,15 +129,14 @@ type searchBody struct {
 	Metadata map[string]any `json:"metadata"`
 	TopK     int            `json:"top_k"`
 	Limit    int            `json:"limit"`
-	// Threshold is decoded and not applied yet: engram.SearchRequest has
-	// no absolute score threshold to hand it to (docs/MEM0.md).
+	// Threshold is Engram's absolute score threshold (nil: its default).
 	Threshold *float64 `json:"threshold"`
 	entityFields
 }
 
 // search runs Engram's hybrid search. Scope ids may come at the top level
 // (older clients) or in filters; top-level metadata is equality on
-// metadata keys. threshold is accepted and not applied (see docs/MEM0.md).
+// metadata keys. threshold is Engram's absolute score threshold.
 func (s *server) search(w http.ResponseWriter, r *http.Request) error {
 	var b searchBody
 	if err := decode(r, &b); err != nil {
@@ -164,7 +163,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) error {
 	if limit == 0 {
 		limit = b.Limit
 	}
-	hits, err := s.mem.Search(r.Context(), engram.SearchRequest{Query: b.Query, Scope: scope, Filters: filters, Limit: limit})
+	hits, err := s.mem.Search(r.Context(), engram.SearchRequest{Query: b.Query, Scope: scope, Filters: filters, Limit: limit, Threshold: b.Threshold})
 	if err != nil {
 		return err
 	}

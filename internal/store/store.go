@@ -22,6 +22,18 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique constraint would be violated.
 	ErrConflict = errors.New("store: conflict")
+	// ErrFull: the database could not grow (the disk is full). It is an
+	// *engram.Error, so whatever path it takes it reaches the client as
+	// insufficient_storage (507), never as an internal error; nothing of
+	// the failed transaction was written.
+	ErrFull error = &engram.Error{Code: engram.CodeInsufficientStorage,
+		Message: "the server is out of storage space; nothing was written"}
+	// ErrTimedOut: the transaction's context ended (the request's deadline
+	// passed, its client went away) before it could commit, so it was
+	// rolled back. An *engram.Error (unavailable) like ErrFull, so clients
+	// and the audit trail see a timeout, not an internal error.
+	ErrTimedOut error = &engram.Error{Code: engram.CodeUnavailable,
+		Message: "the request did not finish in time and was not carried out; try again"}
 )
 
 // Store opens transactions. A function passed to Read or Write runs inside
@@ -30,6 +42,8 @@ var (
 // together or not at all. Writes are serialised per store; reads run
 // concurrently with them, and each Read sees one consistent snapshot. Never
 // call Write from inside Write or Read: the writer is a single connection.
+// Write never commits once ctx is done (a request past its deadline, a
+// client gone): it rolls back and returns ErrTimedOut wrapping ctx.Err().
 //
 // Times go in any zone and come back in UTC, truncated to microseconds.
 // Methods that change one record (UpdateMemory, DeleteMemory, TouchAPIKey,

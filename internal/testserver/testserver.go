@@ -15,6 +15,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
+	"github.com/engram-memory/engram/internal/diskspace"
 	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
@@ -86,6 +87,10 @@ type Options struct {
 	Embedder embed.Embedder
 	// PublicURL is httpapi.Config.PublicURL.
 	PublicURL string
+	// Storage, when set, is the free-space floor (engine and /healthz).
+	Storage *diskspace.Guard
+	// RequestTimeout is httpapi.Config.RequestTimeout.
+	RequestTimeout time.Duration
 	// Limits are the rate limits; nil is `engram serve`'s defaults
 	// (httpapi.DefaultLimits), so the suites run under the limits a real
 	// server has.
@@ -118,6 +123,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if opts.Embedder != nil {
 		engineOpts = append(engineOpts, engine.WithEmbedder(opts.Embedder, 64<<20))
 	}
+	var storage func() string
+	if opts.Storage != nil {
+		engineOpts = append(engineOpts, engine.WithStorageGuard(opts.Storage.Room))
+		storage = opts.Storage.Health
+	}
 	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now, engineOpts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -133,7 +143,10 @@ func StartWith(t testing.TB, opts Options) *Server {
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test"})),
 		PublicURL: opts.PublicURL,
-		Limits:    limits,
+		Storage:   storage,
+
+		RequestTimeout: opts.RequestTimeout,
+		Limits:         limits,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}

@@ -38,6 +38,7 @@ func main() {
 	file := flag.String("file", "../shared/bench/locomo10.json", "locomo10.json")
 	convs := flag.String("conversations", "conv-26,conv-30,conv-41,conv-42,conv-43", "sample_ids (default: the tuning half)")
 	cache := flag.String("cache", os.TempDir()+"/engram-sweep.gob", "embedding cache")
+	calib := flag.Bool("calibrate", false, "measure the absolute score and threshold instead of the fusion variants")
 	flag.Parse()
 	ds, err := bench.LoadLoCoMo(*file)
 	if err != nil {
@@ -46,6 +47,10 @@ func main() {
 	cs, err := load(ds, strings.Split(*convs, ","), *cache)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *calib {
+		calibrate(cs)
+		return
 	}
 	for _, v := range variants() {
 		r10, mrr, n := run(cs, v)

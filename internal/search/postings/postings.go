@@ -212,6 +212,31 @@ type scratch struct {
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
 
+// DocFreqs returns the scope's statistics and, for each distinct token of
+// tokens in order of first appearance, how many memories in scope hold it:
+// what fulltext.QueryWeight needs.
+func (x *Index) DocFreqs(scope engram.Scope, tokens [][]byte) (docs int, dfs []int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	docs, _ = x.stats(scope)
+	all := scope.IsZero()
+	seen := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		if seen[string(tok)] {
+			continue
+		}
+		seen[string(tok)] = true
+		df := 0
+		for _, e := range x.lists[string(tok)] {
+			if e.tf > 0 && (all || inScope(scope, x.docs[e.ord].scope)) {
+				df++
+			}
+		}
+		dfs = append(dfs, df)
+	}
+	return docs, dfs
+}
+
 // Rank scores the scope's memories for the query tokens and returns the
 // scope's statistics and the best limit memories: exactly what
 // fulltext.BM25(x.Postings(scope, tokens), tokens, limit) returns, scores

@@ -29,6 +29,7 @@ import (
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/engram-memory/engram/internal/filemode"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -69,9 +70,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	// The file holds sealed data but also who talks to whom (scope ids,
-	// timestamps): only the service's user may read it. Creating it here,
+	// timestamps): only the service's user may read it. A file, log or
+	// shared-memory index others can reach is refused, not repaired: it
+	// may already have been copied (docs/SECURITY.md). Creating it here,
 	// rather than letting SQLite create it with 0644, is the only way to get
 	// the mode right from the first byte.
+	if err := filemode.CheckFiles(abs, abs+"-wal", abs+"-shm"); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -224,16 +230,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		// Another process opening the same new file may have applied a
-		// migration between our listing and our attempt; its transaction
-		// won, ours failed whole. Nothing pending now means the schema is
-		// complete.
-		if pending, perr := p.HasPending(ctx); perr != nil || pending {
+	// Another process opening the same new file may apply a migration
+	// between our listing and our attempt: its transaction wins, ours fails
+	// whole, and the other process may still be applying the later ones.
+	// Each failure of that kind means the other made progress, so trying
+	// again (at most once per migration, and a few more) ends either with
+	// nothing pending or with an error that is ours.
+	for attempt := 0; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		pending, perr := p.HasPending(ctx)
+		if perr == nil && !pending {
+			return nil
+		}
+		if perr != nil || attempt >= len(p.ListSources())+3 {
 			return fmt.Errorf("migrate: %w", err)
 		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Close closes both pools. Closing the last connection checkpoints the WAL
@@ -256,6 +276,27 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	err := full(runTx(ctx, pool, opts, fn))
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, store.ErrTimedOut) {
+		// Whatever failed, the context has ended: nothing committed, and
+		// the caller learns why (an interrupted statement reports only
+		// SQLITE_INTERRUPT, a late commit only ErrTxDone).
+		return fmt.Errorf("%w: %w: %w", store.ErrTimedOut, cerr, err)
+	}
+	return err
+}
+
+// full marks SQLITE_FULL (by its result code, wherever it surfaced: a
+// statement, the commit, a checkpoint) as store.ErrFull.
+func full(err error) error {
+	var se *modernc.Error
+	if err != nil && errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL && !errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w: %w", store.ErrFull, err)
+	}
+	return err
+}
+
+func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -276,6 +317,15 @@ func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.T
 		done = true
 		_ = sqlTx.Rollback()
 		return err
+	}
+	// A request whose deadline passed, or whose client went away, must
+	// not commit: its caller can no longer be told that it happened.
+	// database/sql checks too, but may then report only ErrTxDone; run
+	// marks either as store.ErrTimedOut.
+	if err := ctx.Err(); err != nil {
+		done = true
+		_ = sqlTx.Rollback()
+		return fmt.Errorf("not committed: %w", err)
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {

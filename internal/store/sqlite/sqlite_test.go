@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,6 +134,36 @@ func TestFileMode(t *testing.T) {
 		if mode := fi.Mode().Perm(); mode != 0o600 {
 			t.Errorf("%s: mode %o, want 600", filepath.Base(p), mode)
 		}
+	}
+}
+
+// TestOpenRefusesLooseModes: a database, log or shared-memory file that
+// group or others can read is refused with the fix in the message, not
+// opened (or silently repaired).
+func TestOpenRefusesLooseModes(t *testing.T) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		t.Run("file"+suffix, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "engram.db")
+			open(t, path).Close()
+			if err := os.WriteFile(path+suffix, nil, 0o600); suffix != "" && err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path+suffix, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			db, err := sqlite.Open(t.Context(), path)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open accepted %s with mode 0644", filepath.Base(path+suffix))
+			}
+			if want := "chmod 600 " + path + suffix; !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not say %q", err, want)
+			}
+			if err := os.Chmod(path+suffix, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			open(t, path).Close()
+		})
 	}
 }
 

@@ -33,6 +33,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/engram-memory/engram/internal/filemode"
 )
 
 const tmpSuffix = ".tmp"
@@ -56,7 +58,8 @@ type Spool struct {
 	n   int        // events held
 }
 
-// Open opens dir (creating it 0700), removes temporary files a crash left
+// Open opens dir (creating it 0700; refusing it when group or others may
+// write to it), removes temporary files a crash left
 // behind and counts the events waiting. maxEvents caps how many events the
 // spool holds (0 = no cap); a spool already past the cap opens, and Append
 // fails until deliveries bring it under.
@@ -66,6 +69,11 @@ func Open(dir string, maxEvents int) (*Spool, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: create: %w", err)
+	}
+	// Spooled events name tenants, actors and targets: a directory others
+	// can write to is refused, like the data directory (docs/SECURITY.md).
+	if err := filemode.CheckDir(dir); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	if maxEvents < 0 {
 		return nil, errors.New("spool: negative event cap")

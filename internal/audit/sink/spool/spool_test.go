@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/engram-memory/engram/internal/audit/sink/spool"
@@ -94,5 +95,23 @@ func TestCap(t *testing.T) {
 	}
 	if err := s.Append("acme", 5, []byte("x")); !errors.Is(err, spool.ErrFull) {
 		t.Fatalf("after reopen: got %v, want ErrFull", err)
+	}
+}
+
+// TestOpenRefusesLooseDirectory: a spool directory group or others may
+// enter is refused, with the fix named.
+func TestOpenRefusesLooseDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spool.Open(dir, 0); err == nil || !strings.Contains(err.Error(), "chmod 700 "+dir) {
+		t.Fatalf("Open(0777 dir): %v", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spool.Open(dir, 0); err != nil {
+		t.Fatal(err)
 	}
 }
