@@ -50,14 +50,40 @@ type Error struct {
 	Title     string `json:"title"`
 	Detail    string `json:"detail"`
 	RequestID string `json:"request_id"`
+	// Errors says which fields were invalid and why (validation problems).
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one invalid field of a request: where it is (for example
+// "body.user_id") and what is wrong with it. The server never sends the
+// offending value back, so neither does this.
+type FieldError struct {
+	Location string `json:"location,omitempty"`
+	Message  string `json:"message"`
 }
 
 func (e *Error) Error() string {
 	s := fmt.Sprintf("engram: %d %s: %s", e.Status, e.Code, e.Detail)
+	if f := e.Fields(); f != "" {
+		s += " (" + f + ")"
+	}
 	if e.RequestID != "" {
 		s += " (request " + e.RequestID + ")"
 	}
 	return s
+}
+
+// Fields lists the field errors as "location: message; …" ("" when none).
+func (e *Error) Fields() string {
+	parts := make([]string, 0, len(e.Errors))
+	for _, f := range e.Errors {
+		if f.Location != "" {
+			parts = append(parts, f.Location+": "+f.Message)
+		} else {
+			parts = append(parts, f.Message)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Code returns the problem code of err ("" when err is not an *Error).

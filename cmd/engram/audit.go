@@ -67,7 +67,9 @@ func (c *auditListCmd) Run(ctx context.Context, s *ioStreams) error {
 		if e.Reason != "" {
 			outcome += " (" + e.Reason + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, outcome, target, e.Actor, e.KeyID, e.IP)
+		// A target id can be a user_id a client chose: escaped like memory text.
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, oneLine(outcome),
+			oneLine(target), oneLine(e.Actor), oneLine(e.KeyID), oneLine(e.IP))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -132,7 +132,8 @@ func (c *auditProveCmd) Run(ctx context.Context, s *ioStreams) error {
 
 type auditCheckBundleCmd struct {
 	File string   `arg:"" type:"existingfile" help:"Bundle JSON (from engram audit prove or GET /v1/audit/segments/{first}/bundle)."`
-	Key  []string `name:"key" required:"" help:"A checkpoint verifier key, obtained out of band (engram audit key --all; GET /v1/audit/keys). Repeat it (or separate with commas) to accept several key versions."`
+	Key  []string `name:"key" help:"A checkpoint verifier key, obtained out of band (engram audit key; GET /v1/audit/keys). Repeat it (or separate with commas) to accept several key versions."`
+	Keys string   `name:"keys" placeholder:"FILE" help:"A file of verifier keys: the output of 'engram audit key --all', one key per line, or the JSON of GET /v1/audit/keys ('-': standard input). After a key rotation a bundle needs the old and the new key: pass them all."`
 }
 
 // Run needs no data directory and no secret: it is the customer's check.
@@ -146,7 +147,23 @@ func (c *auditCheckBundleCmd) Run(_ context.Context, s *ioStreams) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("bundle: %w", err)}
 	}
-	rep, err := checkpoint.VerifyBundle(b, c.Key...)
+	keys := c.Key
+	if c.Keys != "" {
+		more, err := readVerifierKeys(c.Keys)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		keys = append(keys, more...)
+	}
+	if len(keys) == 0 {
+		return &exitError{code: 2, err: errors.New("give the verifier keys: --keys FILE (engram audit key --all > FILE) or --key KEY")}
+	}
+	rep, err := checkpoint.VerifyBundle(b, keys...)
+	if errors.Is(err, checkpoint.ErrSignature) {
+		// The usual cause: a rotation since the segment was sealed, and
+		// only the current key given.
+		err = fmt.Errorf("%w (after a signing key rotation the bundle needs every key version: engram audit key --all > keys.txt, then --keys keys.txt)", err)
+	}
 	if err != nil {
 		if rep.FirstBad >= 0 && (errors.Is(err, checkpoint.ErrProof) || errors.Is(err, checkpoint.ErrRange)) {
 			seq := b.First + uint64(rep.FirstBad) + 1

@@ -16,10 +16,13 @@ import (
 )
 
 // clientFlags reach a running server.
+// The key is read from ENGRAM_API_KEY; the flag exists for completeness,
+// and its help says to prefer the variable (flags show up in process
+// lists).
 type clientFlags struct {
 	URL    string `name:"url" env:"ENGRAM_URL" default:"http://127.0.0.1:8420" help:"Engram server URL."`
-	APIKey string `name:"api-key" env:"ENGRAM_API_KEY" help:"API key (prefer the environment variable: flags show up in process lists)." hidden:""`
-	JSON   bool   `name:"json" help:"Print JSON."`
+	APIKey string `name:"api-key" env:"ENGRAM_API_KEY" placeholder:"KEY" help:"API key. Set ENGRAM_API_KEY instead: flags show up in process lists."`
+	JSON   bool   `name:"json" help:"Print the server's answer as JSON (exact, unescaped)."`
 }
 
 func (f *clientFlags) client() (*client.Client, error) {
@@ -69,7 +72,7 @@ func (c *addCmd) Run(ctx context.Context, s *ioStreams) error {
 		return printJSON(s, map[string]any{"results": res})
 	}
 	for _, r := range res {
-		fmt.Fprintf(s.out, "%s\t%s\n", r.Event, r.ID)
+		fmt.Fprintf(s.out, "%s\t%s\n", r.Event, safeText(r.ID))
 	}
 	return nil
 }
@@ -109,17 +112,9 @@ func (c *searchCmd) Run(ctx context.Context, s *ioStreams) error {
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCORE\tID\tMEMORY")
 	for _, h := range hits {
-		fmt.Fprintf(tw, "%.3f\t%s\t%s\n", h.Score, h.ID, oneLine(h.Content))
+		fmt.Fprintf(tw, "%.3f\t%s\t%s\n", h.Score, oneLine(h.ID), oneLine(h.Content))
 	}
 	return tw.Flush()
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 100 {
-		s = s[:97] + "..."
-	}
-	return s
 }
 
 type listCmd struct {
@@ -144,13 +139,13 @@ func (c *listCmd) Run(ctx context.Context, s *ioStreams) error {
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCREATED\tUSER\tMEMORY")
 	for _, m := range res.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.CreatedAt.Format(time.RFC3339), m.UserID, oneLine(m.Content))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(m.ID), m.CreatedAt.Format(time.RFC3339), oneLine(m.UserID), oneLine(m.Content))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if res.NextCursor != "" {
-		fmt.Fprintf(s.out, "\nmore: --cursor %s\n", res.NextCursor)
+		fmt.Fprintf(s.out, "\nmore: --cursor %s\n", safeText(res.NextCursor))
 	}
 	return nil
 }
@@ -169,7 +164,10 @@ func (c *getCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(s, m)
+	if c.JSON {
+		return printJSON(s, m)
+	}
+	return printMemory(s, m)
 }
 
 type updateCmd struct {
@@ -187,7 +185,10 @@ func (c *updateCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(s, m)
+	if c.JSON {
+		return printJSON(s, m)
+	}
+	return printMemory(s, m)
 }
 
 type deleteCmd struct {
@@ -203,7 +204,10 @@ func (c *deleteCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := cl.Delete(ctx, c.ID); err != nil {
 		return err
 	}
-	fmt.Fprintln(s.out, "deleted", c.ID)
+	if c.JSON {
+		return printJSON(s, map[string]any{"id": c.ID, "deleted": true})
+	}
+	fmt.Fprintln(s.out, "deleted", safeText(c.ID))
 	return nil
 }
 
@@ -240,9 +244,9 @@ type keysCmd struct {
 }
 
 type keysCreateCmd struct {
-	Name    string        `arg:"" help:"A label for the key."`
-	Scopes  []string      `name:"scope" help:"Scope to grant (repeatable): memories:read, memories:write, keys:admin, audit:read, audit:hold, users:forget (only scopes the calling key holds). Default: the caller's."`
-	Expires time.Duration `name:"expires-in" help:"Expire the key after this long (e.g. 720h)."`
+	Name    string   `arg:"" help:"A label for the key."`
+	Scopes  []string `name:"scope" help:"Scope to grant (repeatable): memories:read, memories:write, keys:admin, audit:read, audit:hold, users:forget (only scopes the calling key holds). Default: the caller's."`
+	Expires expiry   `name:"expires-in" placeholder:"DURATION" help:"Expire the key after this long: days (30d), weeks (2w) or a Go duration (720h)."`
 	clientFlags
 }
 
@@ -256,7 +260,7 @@ func (c *keysCreateCmd) Run(ctx context.Context, s *ioStreams) error {
 		req.Scopes = append(req.Scopes, engram.Permission(s))
 	}
 	if c.Expires > 0 {
-		t := time.Now().Add(c.Expires)
+		t := time.Now().Add(time.Duration(c.Expires))
 		req.ExpiresAt = &t
 	}
 	k, err := cl.CreateKey(ctx, req)
@@ -267,7 +271,7 @@ func (c *keysCreateCmd) Run(ctx context.Context, s *ioStreams) error {
 		return printJSON(s, k)
 	}
 	fmt.Fprintln(s.out, k.Secret)
-	fmt.Fprintf(s.err, "created key %s (%s); the secret above is shown only once\n", k.ID, k.Prefix)
+	fmt.Fprintf(s.err, "created key %s (%s); the secret above is shown only once\n", safeText(k.ID), safeText(k.Prefix))
 	return nil
 }
 
@@ -302,7 +306,7 @@ func (c *keysListCmd) Run(ctx context.Context, s *ioStreams) error {
 		for i, s := range k.Scopes {
 			scopes[i] = string(s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, strings.Join(scopes, ","), exp, state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(k.ID), oneLine(k.Name), oneLine(k.Prefix), oneLine(strings.Join(scopes, ",")), exp, state)
 	}
 	return tw.Flush()
 }
@@ -323,12 +327,16 @@ func (c *keysRevokeCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := cl.RevokeKey(ctx, c.ID); err != nil {
 		return err
 	}
-	fmt.Fprintln(s.out, "revoked", c.ID)
+	if c.JSON {
+		return printJSON(s, map[string]any{"id": c.ID, "revoked": true})
+	}
+	fmt.Fprintln(s.out, "revoked", safeText(c.ID))
 	return nil
 }
 
 type forgetCmd struct {
 	User string `arg:"" help:"The user_id to forget."`
+	Yes  bool   `name:"yes" help:"Do not ask for confirmation (needed when standard input is not a terminal)."`
 	clientFlags
 }
 
@@ -337,9 +345,19 @@ func (c *forgetCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
+	if !c.Yes {
+		if err := confirm(s, os.Stdin, c.User,
+			fmt.Sprintf("Forget user %q: destroy their key and delete every memory and history entry about them, for good", c.User)); err != nil {
+			return err
+		}
+	}
 	r, err := cl.ForgetUser(ctx, c.User)
 	if err != nil {
 		return err
 	}
-	return printJSON(s, r)
+	if c.JSON {
+		return printJSON(s, r)
+	}
+	fmt.Fprintf(s.out, "forgot user %s: %d memories and %d history entries deleted, %d data key(s) destroyed\n", safeText(c.User), r.Memories, r.History, r.Keys)
+	return nil
 }

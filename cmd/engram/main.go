@@ -5,15 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/engram-memory/engram/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -101,18 +98,3 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 type exitCode int
 
 type ioStreams struct{ out, err *os.File }
-
-func report(stderr *os.File, err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		fmt.Fprintln(stderr, "engram:", ee.err)
-		return ee.code
-	}
-	var ce *client.Error
-	if errors.As(err, &ce) {
-		fmt.Fprintln(stderr, "engram:", ce.Error())
-		return 1
-	}
-	fmt.Fprintln(stderr, "engram:", err)
-	return 1
-}

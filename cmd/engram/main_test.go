@@ -390,7 +390,7 @@ func TestOfflineKeyOperations(t *testing.T) {
 	if _, errOut, err := engram(t, []string{"ENGRAM_URL=" + s2.url, "ENGRAM_API_KEY=" + doomed}, "list"); err == nil || !strings.Contains(errOut, "unauthenticated") {
 		t.Fatalf("forgotten tenant's key: %v %s", err, errOut)
 	}
-	out = mustEngram(t, env, "forget", "u0")
+	out = mustEngram(t, env, "forget", "u0", "--yes", "--json")
 	if !strings.Contains(out, `"memories_deleted": 3`) {
 		t.Fatalf("forget user: %s", out)
 	}

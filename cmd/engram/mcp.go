@@ -20,7 +20,7 @@ import (
 // the server alone authenticates, authorizes and audits.
 type mcpCmd struct {
 	URL    string `name:"url" env:"ENGRAM_URL" default:"http://127.0.0.1:8420" help:"Engram server URL."`
-	APIKey string `name:"api-key" env:"ENGRAM_API_KEY" help:"API key (prefer the environment variable: flags show up in process lists)." hidden:""`
+	APIKey string `name:"api-key" env:"ENGRAM_API_KEY" placeholder:"KEY" help:"API key. Set ENGRAM_API_KEY instead (in the MCP host's env block): flags show up in process lists."`
 }
 
 func (c *mcpCmd) Run(ctx context.Context, s *ioStreams) error {

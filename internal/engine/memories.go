@@ -630,7 +630,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if err != nil {
 			return err
 		}
-		if req.Metadata == nil && old.Metadata != nil {
+		if req.Metadata == nil && len(old.Metadata) > 0 {
 			md, _ = json.Marshal(old.Metadata)
 		}
 		if old.Content == content && req.Metadata == nil {

@@ -71,13 +71,18 @@ func encodeMetadata(md map[string]any) ([]byte, error) {
 	return b, nil
 }
 
+// decodeMetadata returns the stored metadata, an empty object when there is
+// none: clients (and the OpenAPI document) see `{}`, never null.
 func decodeMetadata(b []byte) (map[string]any, error) {
 	if b == nil {
-		return nil, nil
+		return map[string]any{}, nil
 	}
 	var md map[string]any
 	if err := json.Unmarshal(b, &md); err != nil {
 		return nil, err
+	}
+	if md == nil {
+		md = map[string]any{}
 	}
 	return md, nil
 }

@@ -85,7 +85,9 @@ type searchInput struct {
 }
 
 func registerMemories(api huma.API, svc engram.MemoryService) {
-	huma.Register(api, op("addMemory", http.MethodPost, "/v1/memories", "Store memories", http.StatusCreated, "memories"),
+	add := op("addMemory", http.MethodPost, "/v1/memories", "Store memories", http.StatusCreated, "memories")
+	add.Errors = append(add.Errors, http.StatusConflict) // an Idempotency-Key reused with a different request
+	huma.Register(api, add,
 		func(ctx context.Context, in *addInput) (*resultsBody[engram.AddResult], error) {
 			msgs := make([]engram.Message, len(in.Body.Messages))
 			for i, m := range in.Body.Messages {

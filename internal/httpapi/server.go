@@ -121,12 +121,16 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "egm_<id>_<secret>"},
 	}
 	hc.Security = []map[string][]string{{"bearer": {}}}
+	// A relative server: generated clients resolve paths against the origin
+	// the document was fetched from, whatever name the server is reached by.
+	hc.Servers = []*huma.Server{{URL: "/", Description: "The server this document was fetched from."}}
 	api := humago.New(mux, hc)
 	registerMemories(api, cfg.Memories)
 	registerKeys(api, cfg.Keys)
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
+	declareInvalidAs400(api.OpenAPI())
 	return api
 }
 
@@ -140,6 +144,6 @@ func op(id, method, path, summary string, status int, tags ...string) huma.Opera
 		DefaultStatus: status,
 		Tags:          tags,
 		MaxBodyBytes:  engram.MaxBodyBytes,
-		Errors:        []int{400, 401, 403, 404, 413, 500},
+		Errors:        commonErrors(),
 	}
 }
