@@ -37,6 +37,10 @@ type AuditEntry struct {
 	IP        string `json:"ip,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Transport string `json:"transport,omitempty"`
+	// Count is the number of events an aggregated entry stands for: an
+	// auth.failure entry counts the credentials refused from one source
+	// in one window. 0 (omitted) for an entry that records one action.
+	Count uint64 `json:"count,omitempty"`
 }
 
 // AuditAction names what an entry records. Values are stable: stored
@@ -45,6 +49,8 @@ type AuditAction string
 
 // Actions recorded. Authentication successes are not entries of their own:
 // every action an authenticated key takes is recorded with its key id.
+// Authentication failures are aggregated: one auth.failure entry per chain,
+// source, reason (and key, when the id names one) and window, with Count.
 const (
 	AuditAuthFailure  AuditAction = "auth.failure"
 	AuditKeyCreate    AuditAction = "key.create"

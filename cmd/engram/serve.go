@@ -27,6 +27,7 @@ type serveCmd struct {
 	embedFlags
 	sealFlags
 	auditSinkFlags
+	rateLimitFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -70,6 +71,10 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		if publicURL, err = httpapi.ParsePublicURL(c.PublicURL); err != nil {
 			return err
 		}
+	}
+	limits, err := c.rateLimitFlags.limits()
+	if err != nil {
+		return err
 	}
 	specs, err := c.auditSinkFlags.parse()
 	if err != nil {
@@ -165,6 +170,20 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}()
 	}
 
+	// Refused keys are counted in memory and recorded once per window.
+	// Deferred after the back-fill's stop, so it runs before it: after the
+	// HTTP server drained, the last window is flushed (and its entries
+	// published) before the back-fill's final pass and the store's close.
+	fctx, fstop := context.WithCancel(context.WithoutCancel(ctx))
+	fdone := make(chan struct{})
+	go func() {
+		defer close(fdone)
+		l.RunAuthFailureFlush(fctx, c.AuthFailureWindow, func(err error) {
+			log.Error("recording refused API keys failed; retrying next window", "component", "audit", "error", err)
+		})
+	}()
+	defer func() { fstop(); <-fdone }()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -212,6 +231,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			// checks before each commit) and answers 503; the write
 			// timeout leaves the margin to deliver that answer.
 			RequestTimeout: c.RequestTimeout,
+			Limits:         limits,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -55,7 +55,10 @@ func appendField(b []byte, s string) []byte {
 // Canonical is the exact byte encoding of an entry that its MAC covers:
 // a version tag, then every field in a fixed order, strings length-prefixed
 // and integers as 8-byte big-endian. Time counts Unix microseconds (what
-// stores keep).
+// stores keep). Count, when not 0, follows as the last 8 bytes; entries
+// without it encode as they did before Count existed, so their MACs still
+// verify. The encoding stays injective: every string is length-prefixed,
+// so what follows the transport field is either nothing or the count.
 func Canonical(e *engram.AuditEntry) []byte {
 	b := make([]byte, 0, 256)
 	b = appendField(b, entryTag)
@@ -64,6 +67,9 @@ func Canonical(e *engram.AuditEntry) []byte {
 	for _, s := range []string{e.TenantID, e.Actor, e.KeyID, string(e.Action), e.TargetType, e.TargetID,
 		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport} {
 		b = appendField(b, s)
+	}
+	if e.Count != 0 {
+		b = binary.BigEndian.AppendUint64(b, e.Count)
 	}
 	return b
 }

@@ -32,6 +32,25 @@ func TestCanonicalSeparatesFields(t *testing.T) {
 	}
 }
 
+// TestCanonicalCount: an aggregated entry's count is covered by its MAC,
+// and an entry without one encodes exactly as before counts existed, so
+// chains written by earlier versions still verify.
+func TestCanonicalCount(t *testing.T) {
+	a := &engram.AuditEntry{Seq: 1, TenantID: "", Action: engram.AuditAuthFailure, Reason: "unknown_key", IP: "192.0.2.1"}
+	b := *a
+	b.Count = 12
+	ca, cb := audit.Canonical(a), audit.Canonical(&b)
+	if len(cb) != len(ca)+8 || !bytes.Equal(cb[:len(ca)], ca) {
+		t.Fatalf("the count is not a trailing 8 bytes: %x vs %x", ca, cb)
+	}
+	c := b
+	c.Count = 13
+	k := bytes.Repeat([]byte{1}, 32)
+	if bytes.Equal(audit.Link(k, nil, &b), audit.Link(k, nil, &c)) || bytes.Equal(audit.Link(k, nil, a), audit.Link(k, nil, &b)) {
+		t.Fatal("the MAC does not cover the count")
+	}
+}
+
 func TestPseudonym(t *testing.T) {
 	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	p := audit.Pseudonym(k1, "user", "alice@example.com")

@@ -85,16 +85,17 @@ func TestTamper(t *testing.T) {
 		{"edit outcome", []string{`UPDATE audit_entries SET outcome = 'denied' WHERE tenant_id = ` + a + ` AND seq = 3`}, 3, audit.KindMismatch, true},
 		{"edit time", []string{`UPDATE audit_entries SET at = at + 1 WHERE tenant_id = ` + a + ` AND seq = 2`}, 2, audit.KindMismatch, true},
 		{"edit ip", []string{`UPDATE audit_entries SET ip = '203.0.113.9' WHERE tenant_id = ` + a + ` AND seq = 5`}, 5, audit.KindMismatch, true},
+		{"edit count", []string{`UPDATE audit_entries SET count = 1 WHERE tenant_id = ` + a + ` AND seq = 4`}, 4, audit.KindMismatch, true},
 		{"edit mac", []string{`UPDATE audit_entries SET mac = zeroblob(32) WHERE tenant_id = ` + a + ` AND seq = 1`}, 1, audit.KindMismatch, true},
 		{"delete row", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 3`}, 3, audit.KindMissing, true},
 		{"delete first row", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 1`}, 1, audit.KindMissing, true},
 		{"insert forged row at the end", []string{
-			`INSERT INTO audit_entries SELECT tenant_id, 6, at, actor, key_id, action, target_type, 'forged', outcome, reason, ip, request_id, transport, key_version, mac FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 5`,
+			`INSERT INTO audit_entries SELECT tenant_id, 6, at, actor, key_id, action, target_type, 'forged', outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 5`,
 		}, 6, audit.KindMismatch, true},
 		{"insert forged row in the middle", []string{
 			`UPDATE audit_entries SET seq = seq + 100 WHERE tenant_id = ` + a + ` AND seq >= 3`,
 			`UPDATE audit_entries SET seq = seq - 99 WHERE tenant_id = ` + a + ` AND seq >= 100`,
-			`INSERT INTO audit_entries SELECT tenant_id, 3, at, actor, key_id, 'memory.delete', target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 2`,
+			`INSERT INTO audit_entries SELECT tenant_id, 3, at, actor, key_id, 'memory.delete', target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 2`,
 		}, 3, audit.KindMismatch, true},
 		{"swap two rows", []string{
 			`UPDATE audit_entries SET seq = 100 WHERE tenant_id = ` + a + ` AND seq = 2`,
@@ -103,7 +104,7 @@ func TestTamper(t *testing.T) {
 		}, 2, audit.KindMismatch, true},
 		{"move a row from another tenant", []string{
 			`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 4`,
-			`INSERT INTO audit_entries SELECT ` + a + `, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac FROM audit_entries WHERE tenant_id = '` + tenantB + `' AND seq = 4`,
+			`INSERT INTO audit_entries SELECT ` + a + `, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = '` + tenantB + `' AND seq = 4`,
 		}, 4, audit.KindMismatch, true},
 		{"truncate the tail", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq >= 4`}, 4, audit.KindTruncated, true},
 		{"truncate everything", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a}, 1, audit.KindTruncated, true},

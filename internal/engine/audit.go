@@ -255,18 +255,6 @@ func (e *Engine) publishInTx(ctx context.Context, r *store.AuditRecord) (accepte
 	return accepted, nil
 }
 
-// authFailure records a refused credential: in the key's tenant when the
-// key id is known, otherwise in the system chain.
-func (e *Engine) authFailure(ctx context.Context, tenantID, keyID, reason string) error {
-	if e.noAudit {
-		return nil
-	}
-	o := engram.OriginFrom(ctx)
-	entry := &engram.AuditEntry{TenantID: tenantID, KeyID: keyID, Action: engram.AuditAuthFailure, TargetType: engram.TargetAPIKey,
-		TargetID: keyID, Outcome: engram.OutcomeFailure, Reason: reason, IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}
-	return e.appendOwn(ctx, entry, nil)
-}
-
 // operator records an operator command (CLI, offline): no principal, the
 // origin says "cli".
 func (e *Engine) operator(ctx context.Context, tenantID string, act engram.AuditAction, targetType, targetID string, err error) error {

@@ -115,6 +115,10 @@ func DropVectorIndex(e *Engine, tenantID string) { e.vec.mgr.Drop(tenantID) }
 // next keyword search loads it from the store again.
 func DropKeywordIndex(e *Engine, tenantID string) { e.kwDrop(tenantID) }
 
+// SetAuthFailureGroupsForTest lowers the cap on groups of refused
+// credentials per window, so a test can exceed it quickly.
+func SetAuthFailureGroupsForTest(e *Engine, n int) { e.fails.max = n }
+
 // SetWriteHook makes fn run in every Add at stage "key" (between the key
 // fetch and the write transaction) and "committed" (between the commit and
 // the index updates), where a concurrent erasure can interleave.

@@ -95,6 +95,8 @@ func TestAuditTrail(t *testing.T) {
 	if _, err := s.Client(wrong).Get(ctx, id); client.Code(err) != engram.CodeUnauthenticated {
 		t.Fatalf("wrong secret: %v", err)
 	}
+	// Refusals are counted and recorded when the window ends.
+	must(s.Engine.FlushAuthFailures(ctx))
 	if _, err := beta.Get(ctx, id); client.Code(err) != engram.CodeNotFound {
 		t.Fatalf("beta reading alpha's memory: %v", err)
 	}
@@ -148,7 +150,7 @@ func TestAuditTrail(t *testing.T) {
 				t.Errorf("user.forget target %s:%s, want a pseudonym", e.TargetType, e.TargetID)
 			}
 		case engram.AuditAuthFailure:
-			if e.Reason != "wrong_secret" || e.KeyID != ro.ID || e.Actor != "" {
+			if e.Reason != "wrong_secret" || e.KeyID != ro.ID || e.Actor != "" || e.Count != 1 {
 				t.Errorf("auth failure entry %+v", e)
 			}
 		case engram.AuditRead:
@@ -296,8 +298,11 @@ func TestAuditUnauthenticated(t *testing.T) {
 	if _, err := s.Client(fake).Audit(context.Background(), engram.AuditQuery{}); client.Code(err) != engram.CodeUnauthenticated {
 		t.Fatalf("unknown key: %v", err)
 	}
+	if err := s.Engine.FlushAuthFailures(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var n int
-	if err := rawDB(t, s).QueryRow(`SELECT count(*) FROM audit_entries WHERE tenant_id = '' AND action = 'auth.failure'`).Scan(&n); err != nil {
+	if err := rawDB(t, s).QueryRow(`SELECT count(*) FROM audit_entries WHERE tenant_id = '' AND action = 'auth.failure' AND count = 1`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {

@@ -53,6 +53,9 @@ type Config struct {
 	// RequestTimeout, when positive, is every request's context deadline
 	// (deadline.go); the http.Server's WriteTimeout must exceed it.
 	RequestTimeout time.Duration
+	// Limits are the request rate limits (ratelimit.go); the zero value
+	// limits nothing.
+	Limits Limits
 }
 
 // New returns the HTTP handler of the whole API.
@@ -96,7 +99,8 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics.MustRegister(hist)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
-	h := observe(log.With("component", "http"), hist, withDeadline(cfg.RequestTimeout, limitBody(jsonBodies(authenticate(cfg.Auth, utf8Bodies(routed(mux)))))))
+	lim := newLimiters(cfg.Limits, cfg.Metrics)
+	h := observe(log.With("component", "http"), hist, lim.sources(withDeadline(cfg.RequestTimeout, limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux)))))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}

@@ -91,6 +91,10 @@ type Options struct {
 	Storage *diskspace.Guard
 	// RequestTimeout is httpapi.Config.RequestTimeout.
 	RequestTimeout time.Duration
+	// Limits are the rate limits; nil is `engram serve`'s defaults
+	// (httpapi.DefaultLimits), so the suites run under the limits a real
+	// server has.
+	Limits *httpapi.Limits
 }
 
 // Start runs a node until the test ends.
@@ -129,6 +133,10 @@ func StartWith(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	logs := &SyncBuffer{}
+	limits := httpapi.DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Scopes: e, Version: "test",
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -138,6 +146,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		Storage:   storage,
 
 		RequestTimeout: opts.RequestTimeout,
+		Limits:         limits,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}

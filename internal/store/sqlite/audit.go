@@ -8,13 +8,13 @@ import (
 	"github.com/engram-memory/engram/internal/store"
 )
 
-const auditColumns = `tenant_id, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac`
+const auditColumns = `tenant_id, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count`
 
 func (t *tx) AppendAudit(ctx context.Context, r *store.AuditRecord, h *store.AuditHead) error {
 	e := &r.Entry
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_entries (`+auditColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_entries (`+auditColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.TenantID, int64(e.Seq), toMicros(e.Time), e.Actor, e.KeyID, string(e.Action), e.TargetType, e.TargetID,
-		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport, r.KeyVersion, r.MAC)
+		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport, r.KeyVersion, r.MAC, int64(e.Count))
 	if err != nil {
 		return wrapErr("append audit entry", err)
 	}
@@ -122,13 +122,13 @@ func (t *tx) queryAudit(ctx context.Context, op, q string, args ...any) ([]store
 	for rows.Next() {
 		var r store.AuditRecord
 		e := &r.Entry
-		var seq, at int64
+		var seq, at, count int64
 		var action, outcome string
 		if err := rows.Scan(&e.TenantID, &seq, &at, &e.Actor, &e.KeyID, &action, &e.TargetType, &e.TargetID,
-			&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC); err != nil {
+			&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC, &count); err != nil {
 			return nil, wrapErr(op, err)
 		}
-		e.Seq, e.Time = uint64(seq), fromMicros(at)
+		e.Seq, e.Time, e.Count = uint64(seq), fromMicros(at), uint64(count)
 		e.Action, e.Outcome = engram.AuditAction(action), engram.AuditOutcome(outcome)
 		out = append(out, r)
 	}

@@ -52,8 +52,13 @@ func testAudit(f *fx) {
 		recs = append(recs, f.appendAudit(auditEntry(a, i, action, outcome)))
 	}
 	f.appendAudit(auditEntry(b, 1, engram.AuditMemoryRead, engram.OutcomeSuccess))
-	f.appendAudit(auditEntry("", 1, engram.AuditAuthFailure, engram.OutcomeFailure))
+	failures := auditEntry("", 1, engram.AuditAuthFailure, engram.OutcomeFailure)
+	failures.Count = 37 // an aggregated entry
+	fr := f.appendAudit(failures)
 
+	if sys := mustGet(f, func(tx store.Tx) ([]store.AuditRecord, error) { return tx.AuditRange(f.ctx, "", 0, 100) }); len(sys) != 1 || sys[0].Entry.Count != 37 || !bytes.Equal(sys[0].MAC, fr.MAC) {
+		f.t.Errorf("an aggregated entry did not round-trip its count: %+v", sys)
+	}
 	h := mustGet(f, func(tx store.Tx) (*store.AuditHead, error) { return tx.AuditHead(f.ctx, a) })
 	if h.Seq != 6 || !bytes.Equal(h.MAC, recs[5].MAC) || h.TenantID != a || h.KeyVersion != audit.KeyVersion {
 		f.t.Errorf("head = %+v, want seq 6 with the last MAC", h)
