@@ -297,12 +297,63 @@ func (r *Ring) openTenantKey(ctx context.Context, w *store.WrappedKey) (seal.Key
 
 // openChild unwraps a key wrapped by a version of its tenant key.
 func (r *Ring) openChild(ctx context.Context, w *store.WrappedKey) (seal.Key, error) {
+	return r.openChildWith(ctx, w, nil)
+}
+
+// readChild reads a child key's row with fn and, in the same read
+// transaction, the tenant key version that wraps it (unless cached), then
+// unwraps it. One snapshot matters: a rotation that commits between two
+// reads rewraps the row under the new tenant key and destroys the version
+// the first read named, and a write racing the rotation failed with "load
+// tenant key: not found". w is nil when fn found no row (err is then fn's).
+func (r *Ring) readChild(ctx context.Context, fn func(tx store.Tx) (*store.WrappedKey, error)) (k seal.Key, w *store.WrappedKey, err error) {
+	var (
+		known  bool // k is the child's key, from the cache
+		tk     seal.Key
+		parent *store.WrappedKey
+	)
+	err = r.st.Read(ctx, func(tx store.Tx) error {
+		row, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		w = row
+		if k, known = r.getWrapped(cacheName(w.TenantID, w.Owner, w.Purpose, w.Version), w.Wrapped); known {
+			return nil
+		}
+		var ok bool
+		if tk, ok = r.get(cacheName(w.TenantID, "", PurposeTenant, w.ParentVersion)); ok {
+			return nil
+		}
+		if parent, err = tx.Key(ctx, w.TenantID, PurposeTenant, "", w.ParentVersion); err != nil {
+			return fmt.Errorf("load tenant key: %w", err)
+		}
+		return nil
+	})
+	if err != nil || known {
+		return k, w, err
+	}
+	if parent != nil {
+		if tk, err = r.openTenantKey(ctx, parent); err != nil {
+			return seal.Key{}, w, err
+		}
+	}
+	k, err = r.openChildWith(ctx, w, &tk)
+	return k, w, err
+}
+
+// openChildWith is openChild under the given parent tenant key (nil: the
+// version the row names, from the cache or the store).
+func (r *Ring) openChildWith(ctx context.Context, w *store.WrappedKey, parent *seal.Key) (seal.Key, error) {
 	name := cacheName(w.TenantID, w.Owner, w.Purpose, w.Version)
 	if k, ok := r.getWrapped(name, w.Wrapped); ok {
 		return k, nil
 	}
-	tk, err := r.TenantKeyVersion(ctx, w.TenantID, w.ParentVersion)
-	if err != nil {
+	var tk seal.Key
+	var err error
+	if parent != nil {
+		tk = *parent
+	} else if tk, err = r.TenantKeyVersion(ctx, w.TenantID, w.ParentVersion); err != nil {
 		return seal.Key{}, err
 	}
 	raw, err := seal.Open(tk, childContext(w.TenantID, w.Purpose, w.Owner, w.Version), w.Wrapped)
@@ -334,16 +385,16 @@ func (r *Ring) SubjectKey(ctx context.Context, tenantID, subject string, version
 // key of a generation destroyed since (erased and re-created under the
 // same version, possibly by another process) is not used.
 func (r *Ring) ReloadSubjectKey(ctx context.Context, tenantID, subject string, version int) (seal.Key, error) {
-	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+	k, w, err := r.readChild(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
 		return tx.Key(ctx, tenantID, PurposeSubject, subject, version)
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if w == nil && errors.Is(err, store.ErrNotFound) {
 		return seal.Key{}, ErrSubjectKeyGone
 	}
-	if err != nil {
+	if w == nil && err != nil {
 		return seal.Key{}, fmt.Errorf("load subject key: %w", err)
 	}
-	return r.openChild(ctx, w)
+	return k, err
 }
 
 // CurrentSubjectKey returns the newest key of a subject, creating the
@@ -361,11 +412,10 @@ func (r *Ring) CurrentSubjectKey(ctx context.Context, tenantID, subject string) 
 // these bytes, so that it never commits under a key an erasure destroyed
 // (even when a new key of the same version was created since).
 func (r *Ring) CurrentSubjectKeyGen(ctx context.Context, tenantID, subject string) (seal.Key, []byte, error) {
-	w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+	k, w, err := r.readChild(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
 		return tx.LatestKey(ctx, tenantID, PurposeSubject, subject)
 	})
-	if err == nil {
-		k, err := r.openChild(ctx, w)
+	if w != nil {
 		return k, w.Wrapped, err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -409,13 +459,15 @@ const (
 func (r *Ring) Derived(ctx context.Context, tenantID, purpose string) ([]byte, error) {
 	ik, ok := r.get(cacheName(tenantID, "", PurposeIndex, 1))
 	if !ok {
-		w, err := r.read(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
+		var w *store.WrappedKey
+		var err error
+		ik, w, err = r.readChild(ctx, func(tx store.Tx) (*store.WrappedKey, error) {
 			return tx.Key(ctx, tenantID, PurposeIndex, "", 1)
 		})
-		if err != nil {
+		if w == nil && err != nil {
 			return nil, fmt.Errorf("load index key: %w", err)
 		}
-		if ik, err = r.openChild(ctx, w); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
