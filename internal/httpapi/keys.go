@@ -43,7 +43,7 @@ func registerKeys(api huma.API, svc engram.KeyService) {
 			return out, nil
 		})
 
-	huma.Register(api, op("revokeKey", http.MethodDelete, "/v1/keys/{id}", "Revoke an API key", http.StatusNoContent, "keys"),
+	huma.Register(api, withConflict(op("revokeKey", http.MethodDelete, "/v1/keys/{id}", "Revoke an API key", http.StatusNoContent, "keys")),
 		func(ctx context.Context, in *keyIDInput) (*struct{}, error) {
 			if err := svc.RevokeKey(ctx, in.ID); err != nil {
 				return nil, problemOf(ctx, err)

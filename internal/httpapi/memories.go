@@ -128,7 +128,7 @@ func registerMemories(api huma.API, svc engram.MemoryService) {
 			return &memoryOutput{Body: m}, nil
 		})
 
-	huma.Register(api, op("updateMemory", http.MethodPut, "/v1/memories/{id}", "Replace a memory's text", http.StatusOK, "memories"),
+	huma.Register(api, withConflict(op("updateMemory", http.MethodPut, "/v1/memories/{id}", "Replace a memory's text", http.StatusOK, "memories")),
 		func(ctx context.Context, in *updateInput) (*memoryOutput, error) {
 			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata})
 			if err != nil {

@@ -21,11 +21,27 @@ func commonErrors() []int {
 	}
 }
 
+// retryAfter documents the header every 429 carries (ratelimit.go).
+var retryAfter = &huma.Param{
+	Description: "Seconds to wait before retrying.",
+	Schema:      &huma.Schema{Type: "integer", Minimum: ptrFloat(1)},
+}
+
+func ptrFloat(f float64) *float64 { return &f }
+
+// withConflict declares 409 on an operation that can conflict with the
+// state: revoking the tenant's last owner key, an update whose user's key
+// changed under it three times (an erasure or rotation racing it).
+func withConflict(o huma.Operation) huma.Operation {
+	o.Errors = append(o.Errors, http.StatusConflict)
+	return o
+}
+
 // declareInvalidAs400 removes the 422 responses huma declares for every
 // operation with inputs: the API answers every invalid request with 400
 // (see the error hook in problem.go), so a 422 in the document would give
 // generated clients a status that never comes. The 400 it keeps is the
-// same Problem shape.
+// same Problem shape. It also documents 429's Retry-After header.
 func declareInvalidAs400(doc *huma.OpenAPI) {
 	for _, item := range doc.Paths {
 		for _, o := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head, item.Options} {
@@ -37,6 +53,9 @@ func declareInvalidAs400(doc *huma.OpenAPI) {
 				if _, has := o.Responses["400"]; !has {
 					o.Responses["400"] = r
 				}
+			}
+			if r, ok := o.Responses["429"]; ok && r.Ref == "" {
+				r.Headers = map[string]*huma.Param{"Retry-After": retryAfter}
 			}
 		}
 	}

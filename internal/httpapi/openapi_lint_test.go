@@ -73,8 +73,9 @@ func TestOpenAPILint(t *testing.T) {
 		t.Errorf("servers = %+v, want the relative server /", doc.Servers)
 	}
 	// Operations where a request can conflict with the state: a reused
-	// Idempotency-Key, a legal hold, the hold limit.
-	conflicts := []string{"addMemory", "forgetUser", "createAuditHold"}
+	// Idempotency-Key, a legal hold, the hold limit, the last owner key, a
+	// write whose user's key changed under it (erasure, rotation).
+	conflicts := []string{"addMemory", "updateMemory", "revokeKey", "forgetUser", "createAuditHold"}
 	for path, methods := range doc.Paths {
 		for method, o := range methods {
 			name := method + " " + path
@@ -89,6 +90,12 @@ func TestOpenAPILint(t *testing.T) {
 				if _, ok := o.Responses[code]; !ok {
 					t.Errorf("%s does not declare %s", name, code)
 				}
+			}
+			var tooMany struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			}
+			if err := json.Unmarshal(o.Responses["429"], &tooMany); err != nil || tooMany.Headers["Retry-After"] == nil {
+				t.Errorf("%s: its 429 does not declare Retry-After", name)
 			}
 		}
 	}
