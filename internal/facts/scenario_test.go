@@ -16,17 +16,17 @@ func TestScenarioMoveJobHobby(t *testing.T) {
 	learn := func(t time.Time) time.Time { return t.Add(time.Minute) }
 
 	// m1: "I live in Paris, work at Acme as an engineer and play the cello."
-	m.observe(obs{predicate: "lives_in", object: "paris", reference: m1, now: learn(m1)})     // f01
-	m.observe(obs{predicate: "works_at", object: "acme", reference: m1, now: learn(m1)})      // f02
+	m.observe(obs{predicate: "lives_in", object: "paris", reference: m1, now: learn(m1)})    // f01
+	m.observe(obs{predicate: "works_at", object: "acme", reference: m1, now: learn(m1)})     // f02
 	m.observe(obs{predicate: "job_title", value: "Engineer", reference: m1, now: learn(m1)}) // f03
-	m.observe(obs{predicate: "plays", object: "cello", reference: m1, now: learn(m1)})        // f04
+	m.observe(obs{predicate: "plays", object: "cello", reference: m1, now: learn(m1)})       // f04
 	// m2: "I moved to Berlin last month."
 	p := m.observe(obs{predicate: "lives_in", object: "berlin", valid: day("2024-05-01"), reference: m2, now: learn(m2)}) // f05
 	if len(p.Changes) != 1 || p.Changes[0].Event != facts.EventInvalidate || p.Changes[0].Fact.ID != "f01" {
 		t.Fatalf("move: changes %+v", p.Changes)
 	}
 	// m3: "In September I started at Globex as a manager."
-	m.observe(obs{predicate: "works_at", object: "globex", valid: day("2024-09-01"), reference: m3, now: learn(m3)})   // f06
+	m.observe(obs{predicate: "works_at", object: "globex", valid: day("2024-09-01"), reference: m3, now: learn(m3)})  // f06
 	m.observe(obs{predicate: "job_title", value: "manager", valid: day("2024-09-01"), reference: m3, now: learn(m3)}) // f07
 	// m4: "I took up climbing." (no date: the message's time)
 	m.observe(obs{predicate: "hobby", value: "climbing", reference: m4, now: learn(m4)}) // f08
