@@ -16,7 +16,7 @@ type Observation struct {
 	// sets them.
 	Fact Fact
 	// Negated marks "I no longer play the cello": it ends the matching fact
-	// at ValidAt and adds none. With neither Object nor Value it ends every
+	// at ValidAt and adds none; a negation's InvalidAt is ignored. With neither Object nor Value it ends every
 	// value of the predicate ("I quit my job").
 	Negated bool
 	// Reference is the message's timestamp, the default ValidAt; when it is
@@ -129,9 +129,9 @@ func Resolve(existing []Fact, obs Observation, now time.Time, single bool) (Plan
 	}
 
 	// The same value over an overlapping interval is a duplicate: the
-	// earliest such fact takes the episodes and, when the new statement
-	// starts earlier, its start. The trims above keep that extension clear
-	// of other values.
+	// earliest such fact takes the episodes, the new statement's start when
+	// it is earlier, and its stated end when the fact is still open. The
+	// trims above keep the earlier start clear of other values.
 	for _, f := range rel {
 		if !SameValue(f, nf) || !overlaps(f.ValidAt, f.InvalidAt, start, end) {
 			continue
@@ -140,6 +140,13 @@ func Resolve(existing []Fact, obs Observation, now time.Time, single bool) (Plan
 		g.Episodes = addEpisodes(g.Episodes, nf.Episodes)
 		if start.Before(g.ValidAt) {
 			g.ValidAt = start
+		}
+		// "I lived in Berlin until 2025" about a Berlin fact still open: the
+		// statement's own end closes it (overlap means the end is after the
+		// fact's start, so the interval only shrinks).
+		if nf.InvalidAt != nil && g.InvalidAt == nil {
+			g.InvalidAt = clonePtr(nf.InvalidAt)
+			g.ExpiredAt = timePtr(now)
 		}
 		p := w.plan()
 		p.Duplicate = f.ID

@@ -86,6 +86,26 @@ func TestDuplicatesMergeEpisodes(t *testing.T) {
 	}
 }
 
+// A duplicate that states its end closes the open fact it merges into.
+func TestDuplicateWithEndClosesOpenFact(t *testing.T) {
+	m := newMemory(t)
+	m.observe(obs{predicate: "lives_in", object: "berlin", valid: day("2023-01-01"), now: day("2024-01-01")})
+	// "I lived in Berlin from 2023 until March 2025."
+	p := m.observe(obs{predicate: "lives_in", object: "berlin", valid: day("2023-01-01"), invalid: day("2025-03-01"), now: day("2025-06-01")})
+	if p.Duplicate != "f01" || p.Add != nil {
+		t.Fatalf("plan %+v", p)
+	}
+	f := m.byID("f01")
+	if fmtTime(f.InvalidAt) != "2025-03-01T00:00" || fmtTime(f.ExpiredAt) != "2025-06-01T00:00" {
+		t.Errorf("berlin %s %s", fmtTime(f.InvalidAt), fmtTime(f.ExpiredAt))
+	}
+	// A second end does not move the first.
+	m.observe(obs{predicate: "lives_in", object: "berlin", valid: day("2023-01-01"), invalid: day("2025-05-01"), now: day("2025-07-01")})
+	if f := m.byID("f01"); fmtTime(f.InvalidAt) != "2025-03-01T00:00" {
+		t.Errorf("end moved to %s", fmtTime(f.InvalidAt))
+	}
+}
+
 // An earlier duplicate of a single value ends the older other value at its
 // new start, so the extension never overlaps it.
 func TestEarlierDuplicateTrimsOtherValue(t *testing.T) {
