@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Fact is one (subject, predicate, object-or-value) statement with its two
@@ -76,11 +77,27 @@ func SameValue(a, b Fact) bool {
 	if a.Object != "" || b.Object != "" {
 		return a.Object == b.Object
 	}
-	return normValue(a.Value) == normValue(b.Value)
+	return a.Value == b.Value || strings.EqualFold(collapse(a.Value), collapse(b.Value))
 }
 
-func normValue(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+// collapse trims white space and turns each run of it into one space. It
+// returns s itself when s is already so, the common case, to spare Resolve an
+// allocation per comparison.
+func collapse(s string) string {
+	clean := true
+	prevSpace := true // a leading space is not clean
+	for _, r := range s {
+		sp := unicode.IsSpace(r)
+		if sp && (prevSpace || r != ' ') {
+			clean = false
+			break
+		}
+		prevSpace = sp
+	}
+	if clean && !prevSpace || s == "" {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // overlaps reports whether world intervals [a0,a1) and [b0,b1) share an

@@ -87,6 +87,11 @@ func TestSameValue(t *testing.T) {
 		{facts.Fact{Value: "Vegan "}, facts.Fact{Value: "vegan"}, true},
 		{facts.Fact{Value: "New  York"}, facts.Fact{Value: "new york"}, true},
 		{facts.Fact{Value: "vegan"}, facts.Fact{Value: "vegetarian"}, false},
+		{facts.Fact{Value: "a\tb"}, facts.Fact{Value: "A b"}, true},
+		{facts.Fact{Value: " a b"}, facts.Fact{Value: "a b"}, true},
+		{facts.Fact{Value: "ab"}, facts.Fact{Value: "a b"}, false},
+		{facts.Fact{Value: "Straße"}, facts.Fact{Value: "STRASSE"}, false}, // simple folding only
+		{facts.Fact{}, facts.Fact{}, true},
 	} {
 		if got := facts.SameValue(tc.a, tc.b); got != tc.want {
 			t.Errorf("SameValue(%+v, %+v) = %v", tc.a, tc.b, got)
