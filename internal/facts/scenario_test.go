@@ -56,8 +56,15 @@ func TestScenarioMoveJobHobby(t *testing.T) {
 	if got := m.byID("f08").ValidAt; !got.Equal(m4) {
 		t.Errorf("hobby valid_at %v, want the message's time", got)
 	}
-	if len(m.facts) != 8 {
-		t.Errorf("%d facts, want 8 (nothing deleted)", len(m.facts))
+	
+	// Later: "Back in 2021 I lived in Rome." Ended at once by Paris, its
+	// successor in world time; Paris is not touched.
+	p = m.observe(obs{predicate: "lives_in", object: "rome", valid: day("2021-01-01"), now: day("2024-10-02")}) // f09
+	if !p.BornInvalid || len(p.Changes) != 0 || fmtTime(p.Add.InvalidAt) != fmtTime(&m1) || fmtTime(p.Add.ExpiredAt) != "2024-10-02T00:00" {
+		t.Fatalf("rome: %+v %+v", p, p.Add)
+	}
+	if got := values(facts.Current(m.facts, "lives_in")); !slices.Equal(got, []string{"lives_in=berlin"}) {
+		t.Errorf("current after rome %v", got)
 	}
 
 	// World time travel: in March Alice lived in Paris and worked at Acme.
@@ -65,6 +72,9 @@ func TestScenarioMoveJobHobby(t *testing.T) {
 		"job_title=Engineer", "lives_in=paris", "plays=cello", "works_at=acme",
 	}; !slices.Equal(got, want) {
 		t.Errorf("as_of March = %v, want %v", got, want)
+	}
+	if len(m.facts) != 9 {
+		t.Errorf("%d facts, want 9 (nothing deleted)", len(m.facts))
 	}
 	// Knowledge time travel: on 2024-06-01 (before m2 was learned) Engram still
 	// believed Paris; one minute later it had retired it.
