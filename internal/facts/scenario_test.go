@@ -56,7 +56,7 @@ func TestScenarioMoveJobHobby(t *testing.T) {
 	if got := m.byID("f08").ValidAt; !got.Equal(m4) {
 		t.Errorf("hobby valid_at %v, want the message's time", got)
 	}
-	
+
 	// Later: "Back in 2021 I lived in Rome." Ended at once by Paris, its
 	// successor in world time; Paris is not touched.
 	p = m.observe(obs{predicate: "lives_in", object: "rome", valid: day("2021-01-01"), now: day("2024-10-02")}) // f09
