@@ -20,62 +20,74 @@ import (
 //     time, and at most one is current;
 //   - facts with the same value never overlap, whatever the predicate.
 func TestPropertyRandomSequences(t *testing.T) {
-	const seeds, steps = 120, 50
+	for seed := range uint64(120) {
+		runSequence(t, seed, 50)
+	}
+}
+
+// FuzzRules runs the same checks on sequences the fuzzer seeds:
+// go test -fuzz FuzzRules ./internal/facts/
+func FuzzRules(f *testing.F) {
+	f.Add(uint64(1), uint8(40))
+	f.Fuzz(func(t *testing.T, seed uint64, steps uint8) {
+		runSequence(t, seed, int(steps))
+	})
+}
+
+func runSequence(t *testing.T, seed uint64, steps int) {
+	t.Helper()
 	table := facts.DefaultTable()
 	preds := []string{"lives_in", "works_at", "likes", "plays"}
 	base := day("2020-01-01")
 	at := func(r *rand.Rand) time.Time { return base.Add(time.Duration(r.IntN(40)) * 24 * time.Hour) }
-
-	for seed := range uint64(seeds) {
-		r := rand.New(rand.NewPCG(seed, 12))
-		var fs []facts.Fact
-		now := day("2030-01-01")
-		for step := range steps {
-			if r.IntN(4) > 0 { // sometimes learn two things at the same instant
-				now = now.Add(time.Minute)
-			}
-			f := facts.Fact{
-				ID:        fmt.Sprintf("f%d", step),
-				Subject:   []string{"alice", "bob"}[r.IntN(2)],
-				Predicate: preds[r.IntN(len(preds))],
-				Episodes:  []string{fmt.Sprintf("ep%d", r.IntN(8))},
-			}
-			if r.IntN(2) == 0 {
-				f.Object = []string{"a", "b", "c"}[r.IntN(3)]
-			} else {
-				f.Value = []string{"x", "X ", "y"}[r.IntN(3)]
-			}
-			o := facts.Observation{Fact: f, Reference: at(r)}
-			if r.IntN(5) > 0 {
-				o.Fact.ValidAt = at(r)
-			}
-			if r.IntN(6) == 0 {
-				start := o.Fact.ValidAt
-				if start.IsZero() {
-					start = o.Reference
-				}
-				o.Fact.InvalidAt = ptr(start.Add(time.Duration(1+r.IntN(10)) * 24 * time.Hour))
-			}
-			if r.IntN(6) == 0 {
-				o.Negated = true
-				o.Fact.InvalidAt = nil
-				if r.IntN(3) == 0 {
-					o.Fact.Object, o.Fact.Value = "", ""
-				}
-			}
-			p, err := facts.Resolve(fs, o, now, table.Single(f.Predicate))
-			if err != nil {
-				t.Fatalf("seed %d step %d: %v", seed, step, err)
-			}
-			next := p.Apply(fs)
-			if msg := checkStep(fs, next, p); msg != "" {
-				t.Fatalf("seed %d step %d: %s", seed, step, msg)
-			}
-			if msg := checkInvariants(next, table); msg != "" {
-				t.Fatalf("seed %d step %d: %s", seed, step, msg)
-			}
-			fs = next
+	r := rand.New(rand.NewPCG(seed, 12))
+	var fs []facts.Fact
+	now := day("2030-01-01")
+	for step := range steps {
+		if r.IntN(4) > 0 { // sometimes learn two things at the same instant
+			now = now.Add(time.Minute)
 		}
+		f := facts.Fact{
+			ID:        fmt.Sprintf("f%d", step),
+			Subject:   []string{"alice", "bob"}[r.IntN(2)],
+			Predicate: preds[r.IntN(len(preds))],
+			Episodes:  []string{fmt.Sprintf("ep%d", r.IntN(8))},
+		}
+		if r.IntN(2) == 0 {
+			f.Object = []string{"a", "b", "c"}[r.IntN(3)]
+		} else {
+			f.Value = []string{"x", "X ", "y"}[r.IntN(3)]
+		}
+		o := facts.Observation{Fact: f, Reference: at(r)}
+		if r.IntN(5) > 0 {
+			o.Fact.ValidAt = at(r)
+		}
+		if r.IntN(6) == 0 {
+			start := o.Fact.ValidAt
+			if start.IsZero() {
+				start = o.Reference
+			}
+			o.Fact.InvalidAt = ptr(start.Add(time.Duration(1+r.IntN(10)) * 24 * time.Hour))
+		}
+		if r.IntN(6) == 0 {
+			o.Negated = true
+			o.Fact.InvalidAt = nil
+			if r.IntN(3) == 0 {
+				o.Fact.Object, o.Fact.Value = "", ""
+			}
+		}
+		p, err := facts.Resolve(fs, o, now, table.Single(f.Predicate))
+		if err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
+		next := p.Apply(fs)
+		if msg := checkStep(fs, next, p); msg != "" {
+			t.Fatalf("seed %d step %d: %s", seed, step, msg)
+		}
+		if msg := checkInvariants(next, table); msg != "" {
+			t.Fatalf("seed %d step %d: %s", seed, step, msg)
+		}
+		fs = next
 	}
 }
 

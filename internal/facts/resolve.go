@@ -2,6 +2,7 @@ package facts
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -48,6 +49,8 @@ type Plan struct {
 	// Add is the fact to store, or nil for a duplicate or a negation.
 	Add *Fact
 	// Changes are the existing facts that change, each once, ordered by ID.
+	// A duplicate that adds nothing (same episode, within the interval) has
+	// Duplicate set and no change.
 	Changes []Change
 	// BornInvalid reports that a fact newer in world time ended Add at once
 	// (an old statement learned late); Add then has InvalidAt and ExpiredAt.
@@ -209,9 +212,10 @@ func validate(nf Fact, negated bool, now time.Time) error {
 // work collects copies of the existing facts a plan changes, each once.
 type work struct {
 	facts map[string]*Change
+	orig  map[string]Fact
 }
 
-func newWork() *work { return &work{facts: map[string]*Change{}} }
+func newWork() *work { return &work{facts: map[string]*Change{}, orig: map[string]Fact{}} }
 
 // get returns the working copy of f, recording the first event that
 // touched it (a fact is changed by one rule per observation).
@@ -220,14 +224,19 @@ func (w *work) get(f Fact, ev Event) *Fact {
 	if !ok {
 		c = &Change{Event: ev, Fact: f.Clone()}
 		w.facts[f.ID] = c
+		w.orig[f.ID] = f
 	}
 	return &c.Fact
 }
 
 func (w *work) plan() Plan {
 	var p Plan
-	for _, c := range w.facts {
-		p.Changes = append(p.Changes, *c)
+	for id, c := range w.facts {
+		// A duplicate already holding the episode changes nothing: leave it
+		// out so the caller writes nothing.
+		if !reflect.DeepEqual(c.Fact, w.orig[id]) {
+			p.Changes = append(p.Changes, *c)
+		}
 	}
 	slices.SortFunc(p.Changes, func(a, b Change) int { return cmp.Compare(a.Fact.ID, b.Fact.ID) })
 	return p

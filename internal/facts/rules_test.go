@@ -68,8 +68,10 @@ func TestDuplicatesMergeEpisodes(t *testing.T) {
 			if p.Add != nil || p.Duplicate != "f01" || len(p.Changes) != 1 || p.Changes[0].Event != facts.EventMerge {
 				t.Fatalf("plan %+v", p)
 			}
-			// The same episode again adds nothing twice.
-			m.observe(obs{predicate: tc.predicate, value: "JAZZ", episode: "b", now: day("2024-03-01")})
+			// The same episode again adds nothing twice, and writes nothing.
+			if p := m.observe(obs{predicate: tc.predicate, value: "JAZZ", episode: "b", now: day("2024-03-01")}); p.Duplicate != "f01" || len(p.Changes) != 0 {
+				t.Errorf("no-op duplicate %+v", p)
+			}
 			f := m.byID("f01")
 			if !slices.Equal(f.Episodes, []string{"a", "b"}) || !f.ValidAt.Equal(day("2020-01-01")) || f.InvalidAt != nil || f.ExpiredAt != nil {
 				t.Errorf("merged %+v", f)
