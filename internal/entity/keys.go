@@ -3,6 +3,7 @@ package entity
 import (
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,14 +14,17 @@ const (
 	prefixExact  = "x:" // the normalised name (also with personal titles stripped)
 	prefixFolded = "f:" // the normalised name without diacritics: finds "Jose" for "José"
 	prefixWord   = "w:" // one word of the name: finds "Alice Smith" for "Alice"
+	prefixSlip   = "d:" // a long word, and the word less one inner letter: finds every typo isTypo accepts
 	// Band keys are "b" + a letter naming the band + ":" + 16 hex digits.
 )
 
 // Keys returns the index keys of one name: what a store writes for an
 // entity's name and each alias, and looks up for a mention. Two names that
 // Resolve could relate (Match or a near candidate) always share at least one
-// key, except fuzzy pairs that no LSH band catches (rare; see
-// docs/OBSERVE.md for the measured rate). The keys are sorted and distinct;
+// key, except a fuzzy pair of Jaccard ≥ FuzzyJaccard that no LSH band
+// catches ((1-0.9²)^16, about 3 in 10^12, for 16 bands of 2 rows) and near
+// pairs of Jaccard ≥ NearJaccard that none does (0.75^16, about 1 in 100). Typos
+// that Resolve matches are always found through deletion keys. The keys are sorted and distinct;
 // a name with no words has none.
 //
 // Every key is derived from the name and must be blinded before it reaches
@@ -44,6 +48,7 @@ func Keys(name string) []string {
 			if utf8.RuneCountInString(w) >= 2 {
 				keys = append(keys, prefixWord+w)
 			}
+			keys = append(keys, slipKeys(w)...)
 		}
 		if fuzzyEligible(f) {
 			keys = append(keys, bandKeys(signature(shingles(f)))...)
@@ -72,4 +77,26 @@ func ExactKey(name string) string {
 		return prefixExact + k
 	}
 	return ""
+}
+
+// slipKeys returns the deletion neighbourhood of a word that the typo rule
+// may apply to (at least minTypoWordRunes-1 letters, no digits): the word
+// itself and the word with each inner letter deleted. Two words one inner
+// edit apart always share one of these keys (a substitution or a
+// transposition deletes to the same word; an insertion's shorter word is
+// the longer one less a letter), so the index finds every typo the rules
+// accept without relying on LSH luck (the idea of SymSpell).
+func slipKeys(w string) []string {
+	r := []rune(w)
+	if len(r) < minTypoWordRunes-1 || strings.IndexFunc(w, unicode.IsDigit) >= 0 {
+		return nil
+	}
+	keys := []string{prefixSlip + w}
+	if len(r) < minTypoWordRunes {
+		return keys // only ever the shorter word of a pair
+	}
+	for i := 1; i < len(r)-1; i++ {
+		keys = append(keys, prefixSlip+string(r[:i])+string(r[i+1:]))
+	}
+	return keys
 }
