@@ -168,3 +168,29 @@ be:63ba2fe172bd9fe4 bf:b1bfd2de09792a3b bg:57253c0116512df0 bh:707a9bd3ddc4ecd4
 bi:e59e83507fbe6a9f bj:2b9b50bdce9f2592 bk:23376aa35232140a bl:5a23157980e37d36
 bm:dd60e81fdfbae63a bn:ae3125a5afd79d91 bo:2ed49b805b24bbdf bp:a951ff504aabbf3b
 `
+
+// TestIndexConcurrent runs writers and readers together; -race checks the
+// locking.
+func TestIndexConcurrent(t *testing.T) {
+	x := entity.NewIndex()
+	done := make(chan struct{})
+	for w := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 12 {
+				id := string(rune('a'+w)) + string(rune('a'+i%26))
+				x.Add(entity.Entity{ID: id, Name: "Jonathan Smith", Type: entity.Person})
+				_ = x.Resolve(entity.Mention{Name: "Jonathon Smith", Type: entity.Person})
+				if i%3 == 0 {
+					x.Remove(id)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if x.Len() == 0 {
+		t.Fatal("no entity left")
+	}
+}
