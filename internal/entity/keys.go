@@ -80,7 +80,7 @@ func ExactKey(name string) string {
 }
 
 // slipKeys returns the deletion neighbourhood of a word that the typo rule
-// may apply to (at least minTypoWordRunes-1 letters, no digits): the word
+// may apply to (minTypoWordRunes-1 to maxTypoWordRunes letters, no digits): the word
 // itself and the word with each inner letter deleted. Two words one inner
 // edit apart always share one of these keys (a substitution or a
 // transposition deletes to the same word; an insertion's shorter word is
@@ -88,7 +88,7 @@ func ExactKey(name string) string {
 // accept without relying on LSH luck (the idea of SymSpell).
 func slipKeys(w string) []string {
 	r := []rune(w)
-	if len(r) < minTypoWordRunes-1 || strings.IndexFunc(w, unicode.IsDigit) >= 0 {
+	if len(r) < minTypoWordRunes-1 || len(r) > maxTypoWordRunes || strings.IndexFunc(w, unicode.IsDigit) >= 0 {
 		return nil
 	}
 	keys := []string{prefixSlip + w}

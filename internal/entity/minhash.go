@@ -29,6 +29,11 @@ const (
 	Bands            = Permutations / BandRows
 	shingleSize      = 3
 	minTypoWordRunes = 5
+	// maxTypoWordRunes bounds the words the edit-distance rules look at:
+	// name words are short, and both the deletion keys and the distance are
+	// quadratic in a word's length, so a hostile 100 KB "word" must not
+	// reach them.
+	maxTypoWordRunes = 32
 )
 
 // seeds are the fixed MinHash seeds: splitmix64 of 1..Permutations. A store

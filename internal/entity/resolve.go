@@ -119,7 +119,9 @@ func (r relation) better(s relation) bool {
 //  4. Otherwise New.
 //
 // A mention with no words is New with no candidates: the caller should
-// refuse such a name before resolving it.
+// refuse such a name before resolving it. The cost is linear in the length
+// of the names (edit distances only look at words of up to 32 letters);
+// the caller caps names (a few hundred bytes is plenty for a name).
 func Resolve(m Mention, cands []Entity) Decision {
 	mKey := Normalise(m.Name)
 	if mKey == "" {
@@ -276,7 +278,7 @@ func differingWord(a, b string) (string, string, bool) {
 // "Hawkins", "Sweden" / "Swedes" (measured on testdata/pairs.tsv).
 func isTypo(a, b string) bool {
 	x, y, ok := differingWord(a, b)
-	if !ok || utf8.RuneCountInString(x) < minTypoWordRunes || utf8.RuneCountInString(y) < minTypoWordRunes {
+	if !ok || !typoLength(x) || !typoLength(y) {
 		return false
 	}
 	if strings.IndexFunc(x+y, unicode.IsDigit) >= 0 {
@@ -289,11 +291,23 @@ func isTypo(a, b string) bool {
 	return fx == fy && lx == ly && osaDistance(x, y) == 1
 }
 
+func typoLength(w string) bool {
+	n := utf8.RuneCountInString(w)
+	return n >= minTypoWordRunes && n <= maxTypoWordRunes
+}
+
 // oneWordApart reports whether two names of two or more words differ in
 // one word, by at most maxEdits edits ("Jon Smith"/"John Smith").
 func oneWordApart(a, b string, maxEdits int) bool {
 	x, y, ok := differingWord(a, b)
-	return ok && strings.Count(a, " ") > 0 && osaDistance(x, y) <= maxEdits
+	if !ok || strings.Count(a, " ") == 0 {
+		return false
+	}
+	nx, ny := utf8.RuneCountInString(x), utf8.RuneCountInString(y)
+	if nx > maxTypoWordRunes || ny > maxTypoWordRunes || nx-ny > maxEdits || ny-nx > maxEdits {
+		return false
+	}
+	return osaDistance(x, y) <= maxEdits
 }
 
 // isPart reports whether the words of one name are all among the words of

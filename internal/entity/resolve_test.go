@@ -1,6 +1,7 @@
 package entity_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/engram-memory/engram/internal/entity"
@@ -122,5 +123,26 @@ func TestTypes(t *testing.T) {
 	}
 	if !entity.Compatible("unknown", entity.Person) {
 		t.Error("an unknown type must behave as other")
+	}
+}
+
+// TestResolveLongNames feeds names far longer than any real one: the
+// quadratic parts (edit distance, deletion keys) must not see them. Without
+// the word-length bound this test allocates gigabytes.
+func TestResolveLongNames(t *testing.T) {
+	var b strings.Builder
+	for i := range 20000 {
+		b.WriteRune(rune('a' + i%26))
+		b.WriteRune(rune('A' + (i/26)%26))
+	}
+	long := b.String()
+	x := entity.NewIndex()
+	x.Add(entity.Entity{ID: "l", Name: "Dr " + long + " x", Type: entity.Person})
+	d := x.Resolve(entity.Mention{Name: "Dr " + long + "q x", Type: entity.Person})
+	if d.Outcome != entity.Match || d.Reason != entity.ReasonFuzzy {
+		t.Fatalf("two 40 KB names one letter apart: %v (%s), want a fuzzy match", d.Outcome, d.Reason)
+	}
+	if n := len(entity.Keys(long)); n > 3+entity.Bands {
+		t.Fatalf("a 40 KB word has %d keys", n)
 	}
 }
