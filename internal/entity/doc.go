@@ -7,7 +7,7 @@
 // uses fixed seeds), so the same mention and candidates always give the same
 // decision on every node. The store keeps the keys returned by EntityKeys
 // (each one meant to be blinded with an HMAC under a per-tenant key before
-// it is written), looks up the keys returned by MentionKeys, opens the
+// it is written), looks up Keys(mention name), opens the
 // candidates it finds and hands them to Resolve.
 //
 // The rules are conservative on purpose: a false merge mixes two people's
