@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/olebedev/when"
 	"github.com/olebedev/when/rules/common"
@@ -108,7 +109,9 @@ func resolveDate(ts []tok, sentence string, ref time.Time) *time.Time {
 		}
 	}
 	// Fall back on when for weekdays and explicit dates ("on Friday", "March 3rd"); keep only the past.
-	if r, err := whenParser.Parse(sentence, ref); err == nil && r != nil && !r.Time.After(ref) {
+	// Only a weekday, a month or a number names a day; "now" or "in the mornings" say the fact holds, not when
+	// it began.
+	if r, err := whenParser.Parse(sentence, ref); err == nil && r != nil && !r.Time.After(ref) && namesDay(r.Text) {
 		return day(r.Time)
 	}
 	return nil
@@ -133,4 +136,13 @@ func weekdayBefore(ref time.Time, name string) *time.Time {
 		}
 	}
 	return nil
+}
+
+func namesDay(s string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if _, ok := months[w]; ok || weekdays[w] || (w[0] >= '0' && w[0] <= '9') {
+			return true
+		}
+	}
+	return false
 }

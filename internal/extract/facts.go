@@ -12,6 +12,7 @@ type sentenceCtx struct {
 	start, end int
 	out        []Fact
 	ments      []ranked
+	ner        []ranked // names found before facts, to type objects the predicate does not
 }
 
 var (
@@ -25,7 +26,7 @@ var (
 	stopObj = nameSet("and,but,or,because,since,when,while,with,last,ago,in,on,at,for,from,yesterday,today,tonight," +
 		"now,anymore,any,too,as,so,which,who,that,where,this,next,every,after,before,until,than,though,although,if,to," +
 		"is,was,are,am,be,been,will,would,really,very,lately,recently,all,again,there,here,instead,either,now,these," +
-		"i,you,he,she,we,they,it,me,him,them,us,'s,of,by,about,like,than,during,back,more,a,an")
+		"i,you,he,she,we,they,it,me,him,them,us,'s,of,by,about,like,than,during,back,more,a,an,named,called")
 	determiners = nameSet("a,an,the,some")
 	possessives = nameSet("my,his,her,your,our,their,its")
 	// notTitles are heads that follow "I'm a" without being a job.
@@ -115,7 +116,14 @@ func (s *sentenceCtx) phrase(i int) int {
 		if n == 0 {
 			continue
 		}
-		subj, resolved, styp, neg, ok := s.subject(i)
+		var subj string
+		var resolved, neg, ok bool
+		var styp EntityType = Person
+		if r.words[0][0] == "my" { // "my hobby is": the phrase holds its own subject
+			subj, resolved, ok = s.subjectWord(i, "my")
+		} else {
+			subj, resolved, styp, neg, ok = s.subject(i)
+		}
 		if !ok {
 			continue
 		}
@@ -138,6 +146,15 @@ func (s *sentenceCtx) phrase(i int) int {
 			g.Object, g.ObjectType, g.Value = o.name, o.typ, o.value
 			s.emit(g, neg || r.negate, end)
 		}
+		// "joined Acme as an engineer" states the job title too.
+		if r.pred == "works_at" && end+1 < len(ts) && ts[end].low == "as" && determiners[ts[end+1].low] {
+			if jt, e2, ok := s.object(rule{pred: "job_title", obj: value}, end+1); ok {
+				g := f
+				g.Predicate, g.Value = "job_title", jt.value
+				s.emit(g, neg || r.negate, e2)
+				end = e2
+			}
+		}
 		return end - i
 	}
 	return 0
@@ -149,6 +166,11 @@ func (s *sentenceCtx) subject(i int) (name string, resolved bool, typ EntityType
 	j := i - 1
 	for ; j >= 0; j-- {
 		w := ts[j].low
+		if w == "to" && j > 0 && ts[j-1].low == "used" { // "I used to live in": it ended
+			neg = true
+			j--
+			continue
+		}
 		if negLeft[w] {
 			neg = true
 			continue
@@ -159,6 +181,11 @@ func (s *sentenceCtx) subject(i int) (name string, resolved bool, typ EntityType
 	}
 	if j < 0 || ts[j].punct {
 		return
+	}
+	// "… but moved to Austin": a verb joined to the last clause shares its subject, not its negation.
+	if (ts[j].low == "and" || ts[j].low == "but" || ts[j].low == "then") && len(s.out) > 0 {
+		last := s.out[len(s.out)-1]
+		return last.Subject, last.Resolved, last.SubjectType, neg && ts[j].low != "but", true
 	}
 	if n, r, ok2 := s.subjectWord(j, ts[j].low); ok2 && ts[j].low != "my" && ts[j].low != "his" && ts[j].low != "her" {
 		return n, r, Person, neg, true
@@ -231,7 +258,7 @@ func (s *sentenceCtx) object(r rule, k int) (object, int, bool) {
 	if k >= len(ts) || ts[k].punct || possessives[ts[k].low] {
 		return object{}, k, false
 	}
-	if r.obj.value || ts[k].cap == false {
+	if r.obj.value || !ts[k].cap || languages[ts[k].low] {
 		if r.obj.entity == Place || r.obj.entity == Person {
 			return object{}, k, false // "moved to a new flat" names no place
 		}
@@ -277,6 +304,11 @@ func (s *sentenceCtx) typeOf(a, b int) EntityType {
 	norm := Normalize(s.text[a:b])
 	if g, ok := gazetteer[norm]; ok {
 		return g
+	}
+	for _, m := range s.ner {
+		if m.Start == a && m.End == b && m.prio >= fromNER {
+			return m.Type
+		}
 	}
 	if first := strings.Fields(norm + " x")[0]; femaleNames[first] || maleNames[first] {
 		return Person

@@ -103,7 +103,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 			}
 		}
 		ments = append(ments, sm...)
-		sx := &sentenceCtx{d: d, msg: m, mi: mi, text: m.Text, ts: ts, start: start, end: end}
+		sx := &sentenceCtx{d: d, msg: m, mi: mi, text: m.Text, ts: ts, start: start, end: end, ner: sm}
 		sx.facts()
 		for _, x := range sx.ments {
 			if x.Type == Person {
@@ -130,7 +130,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		}
 		// Drop leading words that are never names ("Yesterday Anna" → "Anna").
 		for _, f := range strings.Fields(e.Text) {
-			if !notNames[strings.ToLower(f)] {
+			if lf := strings.ToLower(strings.ReplaceAll(f, "’", "'")); !notNames[lf] && contractions[lf] == nil {
 				break
 			}
 			a += strings.Index(text[a:b], f) + len(f)

@@ -61,7 +61,9 @@ var (
 	org    = objKind{entity: Organisation}
 	person = objKind{entity: Person}
 	value  = objKind{value: true}
-	thing  = objKind{} // an entity when capitalised, its type found elsewhere; else a value
+	// product: a capitalised object is a product ("own a Tesla"); a lower-case one a value ("bought a bike").
+	product = objKind{entity: Product}
+	thing   = objKind{} // an entity when capitalised, its type found elsewhere; else a value
 )
 
 var animals = []string{"dog", "dogs", "cat", "cats", "puppy", "kitten", "hamster", "parrot", "rabbit", "bunny", "horse", "turtle", "goldfish", "fish", "snake", "lizard", "guinea", "pig", "bird", "budgie", "ferret"}
@@ -87,17 +89,18 @@ var lexicon = compile([]rule{
 	{pred: "works_at", words: ws("quit my|his|her job at"), obj: org, negate: true},
 	{pred: "works_at", words: ws("left my|his|her job at"), obj: org, negate: true},
 	{pred: "works_at", words: ws("was laid off from"), obj: org, negate: true},
+	{pred: "diet", words: ws("am|is|been|became|went a|an"), obj: value, only: diets},
+	{pred: "diet", words: ws("am|is|been|became|went|eat|eats"), obj: value, only: diets},
 	{pred: "job_title", words: ws("work|works|working as a|an"), obj: value},
 	{pred: "job_title", words: ws("work|works|working as"), obj: value},
 	{pred: "job_title", words: ws("am|is|was a|an"), obj: value},
 	{pred: "job_title", words: ws("became a|an"), obj: value},
 	{pred: "job_title", words: ws("promoted to"), obj: value},
-	{pred: "diet", words: ws("am|is|became|went a|an"), obj: value, only: diets},
-	{pred: "diet", words: ws("am|is|became|went|eat|eats"), obj: value, only: diets},
 	{pred: "likes", words: ws("love|loves|loved|adore|adores"), obj: thing},
 	{pred: "likes", words: ws("like|likes|enjoy|enjoys"), obj: thing},
 	{pred: "likes", words: ws("am|is really|totally into"), obj: thing},
 	{pred: "likes", words: ws("am|is into"), obj: thing},
+	{pred: "likes", words: ws("into"), obj: thing}, // "I'm not into X anymore": the left walk takes "am not"
 	{pred: "likes", words: ws("am|is a big|huge fan of"), obj: thing},
 	{pred: "likes", words: ws("am|is a fan of"), obj: thing},
 	{pred: "likes", words: ws("favorite|favourite"), obj: thing},
@@ -113,7 +116,7 @@ var lexicon = compile([]rule{
 	{pred: "hobby", words: ws("my hobby is"), obj: value},
 	{pred: "hobby", words: ws("hobbies are"), obj: value},
 	{pred: "hobby", words: ws("started doing|practicing|practising"), obj: value},
-	{pred: "hobby", words: ws("do|does|doing|practice|practise|practices yoga|pilates|karate|judo|crossfit|pottery"), obj: value},
+	{pred: "hobby", words: ws("do|does|doing|practice|practise|practices yoga|pilates|karate|judo|crossfit|pottery"), fixed: "$last"},
 	{pred: "born_in", words: ws("born in"), obj: place},
 	{pred: "born_in", words: ws("grew|grow up in"), obj: place},
 	{pred: "born_in", words: ws("originally from"), obj: place},
@@ -123,9 +126,9 @@ var lexicon = compile([]rule{
 	{pred: "studies_at", words: ws("graduated from"), obj: org, negate: true},
 	{pred: "speaks", words: ws("speak|speaks|speaking"), obj: value},
 	{pred: "speaks", words: ws("fluent in"), obj: value},
-	{pred: "owns", words: ws("own|owns a|an"), obj: thing},
-	{pred: "owns", words: ws("bought|buy a|an"), obj: thing},
-	{pred: "owns", words: ws("drive|drives a|an"), obj: thing},
+	{pred: "owns", words: ws("own|owns a|an"), obj: product},
+	{pred: "owns", words: ws("bought|buy a|an"), obj: product},
+	{pred: "owns", words: ws("drive|drives a|an"), obj: product},
 	{pred: "visited", words: ws("visited|visit|visiting"), obj: place},
 	{pred: "visited", words: ws("travelled|traveled|went to"), obj: place},
 	{pred: "visited", words: ws("been to"), obj: place},
