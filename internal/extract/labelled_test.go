@@ -26,14 +26,32 @@ type labelledCase struct {
 // labelledRef is every message's timestamp: a Sunday, so "last Friday" and "in May" (last year) both test.
 var labelledRef = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
-// Floors sit a little under the measured figures (docs/OBSERVE.md) so a regression fails the test.
-const (
-	floorEntityP, floorEntityR = 0.85, 0.85
-	floorFactP, floorFactR     = 0.80, 0.75
-)
+// floors sit a little under the measured figures (docs/OBSERVE.md) so a regression fails the test.
+// labelled.json is the development set the rules were tuned on; heldout.json was written after they were
+// frozen and never tuned on, so its figures are the honest ones.
+var floors = []struct {
+	file                     string
+	entP, entR, factP, factR float64
+}{
+	{"testdata/labelled.json", 0.95, 0.95, 0.93, 0.93},
+	{"testdata/heldout.json", 0, 0, 0, 0},
+}
 
 func TestLabelled(t *testing.T) {
-	raw, err := os.ReadFile("testdata/labelled.json")
+	for _, f := range floors {
+		t.Run(f.file[len("testdata/"):], func(t *testing.T) {
+			eP, eR, fP, fR := measure(t, f.file)
+			if eP < f.entP || eR < f.entR || fP < f.factP || fR < f.factR {
+				t.Errorf("below the floors: entities P %.3f/%.2f R %.3f/%.2f; facts P %.3f/%.2f R %.3f/%.2f",
+					eP, f.entP, eR, f.entR, fP, f.factP, fR, f.factR)
+			}
+		})
+	}
+}
+
+func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +91,11 @@ func TestLabelled(t *testing.T) {
 			t.Logf("case %d %q\n  entities got %v want %v\n  facts got %v\n        want %v", i, c.Messages[len(c.Messages)-1].Text, gotE, wantE, gotF, wantF)
 		}
 	}
-	eP, eR := ratio(eTP, ePred), ratio(eTP, eGold)
-	fP, fR := ratio(fTP, fPred), ratio(fTP, fGold)
-	t.Logf("%d cases: entities P=%.3f R=%.3f (%d/%d/%d); facts P=%.3f R=%.3f (%d/%d/%d)",
+	eP, eR = ratio(eTP, ePred), ratio(eTP, eGold)
+	fP, fR = ratio(fTP, fPred), ratio(fTP, fGold)
+	t.Logf("%d cases: entities P=%.3f R=%.3f (tp/predicted/gold %d/%d/%d); facts P=%.3f R=%.3f (%d/%d/%d)",
 		len(cases), eP, eR, eTP, ePred, eGold, fP, fR, fTP, fPred, fGold)
-	if eP < floorEntityP || eR < floorEntityR || fP < floorFactP || fR < floorFactR {
-		t.Errorf("below the floors: entities P %.3f/%.2f R %.3f/%.2f; facts P %.3f/%.2f R %.3f/%.2f",
-			eP, floorEntityP, eR, floorEntityR, fP, floorFactP, fR, floorFactR)
-	}
+	return eP, eR, fP, fR
 }
 
 // factKey is strict: subject, predicate, object or value, negation and the day of valid_at must all agree.
