@@ -71,6 +71,10 @@ func resolveDate(ts []tok, sentence string, ref time.Time) *time.Time {
 			if weekdays[next(1)] {
 				return weekdayBefore(ref, next(1))
 			}
+		case "on":
+			if weekdays[next(1)] { // a fact is told after it happened: the most recent such day
+				return weekdayBefore(ref, next(1))
+			}
 		case "since", "in", "from", "during":
 			if m, ok := months[next(1)]; ok && (len(next(1)) > 3 || next(1) == "may") {
 				if y, err := strconv.Atoi(next(2)); err == nil && y >= 1900 && y <= 2200 {

@@ -1,6 +1,9 @@
 package extract
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // sentenceCtx holds one sentence while its facts are found.
 type sentenceCtx struct {
@@ -11,6 +14,7 @@ type sentenceCtx struct {
 	ts         []tok
 	start, end int
 	out        []Fact
+	clauses    [][2]int // per fact in out: the token range of its clause, for its date
 	ments      []ranked
 	ner        []ranked // names found before facts, to type objects the predicate does not
 }
@@ -50,6 +54,7 @@ func (s *sentenceCtx) facts() {
 		}
 		i++
 	}
+	s.dates()
 }
 
 // relation reads "my sister Anna", "my dog called Max": a possessive, a relation noun and a name.
@@ -80,7 +85,7 @@ func (s *sentenceCtx) relation(i int) int {
 	}
 	name := s.text[ts[k].start:ts[j-1].end]
 	s.mention(ts[k].start, ts[j-1].end, typ)
-	s.emit(Fact{Subject: subj, SubjectType: Person, Resolved: st, Predicate: pred, Object: name, ObjectType: typ}, false, j)
+	s.emit(Fact{Subject: subj, SubjectType: Person, Resolved: st, Predicate: pred, Object: name, ObjectType: typ}, false, i, j)
 	return j - i
 }
 
@@ -134,7 +139,7 @@ func (s *sentenceCtx) phrase(i int) int {
 			if r.fixed == "$last" {
 				f.Value = ts[k-1].low
 			}
-			s.emit(f, neg || r.negate, k)
+			s.emit(f, neg || r.negate, i, k)
 			return n
 		}
 		objs, end := s.objects(r, k)
@@ -144,14 +149,14 @@ func (s *sentenceCtx) phrase(i int) int {
 		for _, o := range objs {
 			g := f
 			g.Object, g.ObjectType, g.Value = o.name, o.typ, o.value
-			s.emit(g, neg || r.negate, end)
+			s.emit(g, neg || r.negate, i, end)
 		}
 		// "joined Acme as an engineer" states the job title too.
 		if r.pred == "works_at" && end+1 < len(ts) && ts[end].low == "as" && determiners[ts[end+1].low] {
 			if jt, e2, ok := s.object(rule{pred: "job_title", obj: value}, end+1); ok {
 				g := f
 				g.Predicate, g.Value = "job_title", jt.value
-				s.emit(g, neg || r.negate, e2)
+				s.emit(g, neg || r.negate, i, e2)
 				end = e2
 			}
 		}
@@ -273,7 +278,7 @@ func (s *sentenceCtx) object(r rule, k int) (object, int, bool) {
 			return object{}, k, false
 		}
 		v := s.text[ts[k].start:ts[e-1].end]
-		if r.only != nil && !contains(r.only, ts[k].low) {
+		if r.only != nil && !anyIn(r.only, ts[k:e]) {
 			return object{}, k, false
 		}
 		if r.pred == "job_title" && (notTitles[ts[k].low] || notTitles[ts[e-1].low] || !strings.HasPrefix(ts[e-1].tag, "NN")) {
@@ -321,16 +326,71 @@ func (s *sentenceCtx) mention(a, b int, t EntityType) {
 	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
 }
 
-// emit records a fact, negated when the phrase was or when "anymore" follows it.
-func (s *sentenceCtx) emit(f Fact, neg bool, after int) {
-	for k := after; k < len(s.ts); k++ {
-		if s.ts[k].low == "anymore" || (s.ts[k].low == "any" && k+1 < len(s.ts) && s.ts[k+1].low == "more") {
+// clauseBreak ends a clause: its date and its "anymore" belong to it alone.
+func clauseBreak(t tok) bool {
+	return t.low == "," || t.low == ";" || t.low == "but" || t.low == ":"
+}
+
+// emit records a fact found at phrase index from, whose object ends before after; negated when the phrase
+// was, or when "anymore" follows it in its clause.
+func (s *sentenceCtx) emit(f Fact, neg bool, from, after int) {
+	l, r := from, after
+	for l > 0 && !clauseBreak(s.ts[l-1]) {
+		l--
+	}
+	for r < len(s.ts) && !clauseBreak(s.ts[r]) {
+		r++
+	}
+	for k := after; k < r; k++ {
+		if s.ts[k].low == "anymore" || (s.ts[k].low == "any" && k+1 < r && s.ts[k+1].low == "more") {
 			neg = true
 		}
 	}
 	f.Negated = neg
 	f.Sentence = s.text[s.start:s.end]
 	f.Message, f.Start, f.End = s.mi, s.start, s.end
-	f.ValidAt = resolveDate(s.ts, f.Sentence, s.msg.Time)
 	s.out = append(s.out, f)
+	s.clauses = append(s.clauses, [2]int{l, r})
+}
+
+// dates gives each fact the date its clause states or, failing that, the one a leading adverbial states for
+// the whole sentence ("In January, I joined Acme").
+func (s *sentenceCtx) dates() {
+	if len(s.out) == 0 || s.msg.Time.IsZero() {
+		return
+	}
+	lead := s.clauses[0][0]
+	for _, c := range s.clauses {
+		lead = min(lead, c[0])
+	}
+	var leadDate *timeOrNil
+	for k := range s.out {
+		c := s.clauses[k]
+		d := resolveDate(s.ts[c[0]:c[1]], s.span(c[0], c[1]), s.msg.Time)
+		if d == nil && lead > 0 {
+			if leadDate == nil {
+				leadDate = &timeOrNil{resolveDate(s.ts[:lead], s.span(0, lead), s.msg.Time)}
+			}
+			d = leadDate.t
+		}
+		s.out[k].ValidAt = d
+	}
+}
+
+type timeOrNil struct{ t *time.Time }
+
+func (s *sentenceCtx) span(a, b int) string {
+	if a >= b {
+		return ""
+	}
+	return s.text[s.ts[a].start:s.ts[b-1].end]
+}
+
+func anyIn(words []string, ts []tok) bool {
+	for _, t := range ts {
+		if contains(words, t.low) {
+			return true
+		}
+	}
+	return false
 }

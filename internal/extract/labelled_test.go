@@ -33,8 +33,8 @@ var floors = []struct {
 	file                     string
 	entP, entR, factP, factR float64
 }{
-	{"testdata/labelled.json", 0.95, 0.95, 0.93, 0.93},
-	{"testdata/heldout.json", 0, 0, 0, 0},
+	{"testdata/labelled.json", 0.95, 0.95, 0.95, 0.95},
+	{"testdata/heldout.json", 0.85, 0.88, 0.93, 0.82},
 }
 
 func TestLabelled(t *testing.T) {

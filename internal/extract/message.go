@@ -163,7 +163,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		case ok:
 			add(a, b, g, fromGazetteer)
 		case femaleNames[norm] || maleNames[norm]:
-			add(a, b, Person, fromCaps)
+			add(a, b, Person, fromGazetteer) // prose often calls a lone first name GPE
 		case i > 0 && strings.HasPrefix(ts[j-1].tag, "NN"):
 			add(a, b, Other, fromCaps)
 		}

@@ -66,7 +66,7 @@ var (
 	thing   = objKind{} // an entity when capitalised, its type found elsewhere; else a value
 )
 
-var animals = []string{"dog", "dogs", "cat", "cats", "puppy", "kitten", "hamster", "parrot", "rabbit", "bunny", "horse", "turtle", "goldfish", "fish", "snake", "lizard", "guinea", "pig", "bird", "budgie", "ferret"}
+var animals = []string{"dog", "dogs", "cat", "cats", "puppy", "kitten", "hamster", "parrot", "rabbit", "bunny", "horse", "turtle", "goldfish", "fish", "snake", "lizard", "guinea", "pig", "bird", "budgie", "ferret", "retriever", "labrador", "poodle", "terrier", "beagle", "spaniel", "shepherd", "collie", "husky", "dachshund", "pug", "tabby"}
 var diets = []string{"vegetarian", "vegan", "pescatarian", "keto", "gluten-free", "paleo"}
 var statuses = []string{"single", "married", "engaged", "divorced", "widowed", "separated", "dating"}
 
@@ -83,7 +83,8 @@ var lexicon = compile([]rule{
 	{pred: "works_at", words: ws("started at"), obj: org},
 	{pred: "works_at", words: ws("started working|work at|for"), obj: org},
 	{pred: "works_at", words: ws("got a job at|with"), obj: org},
-	{pred: "works_at", words: ws("new job at"), obj: org},
+	{pred: "works_at", words: ws("new job at|with"), obj: org},
+	{pred: "works_at", words: ws("got a new job at|with"), obj: org},
 	{pred: "works_at", words: ws("employed by|at"), obj: org},
 	{pred: "works_at", words: ws("hired by"), obj: org},
 	{pred: "works_at", words: ws("quit my|his|her job at"), obj: org, negate: true},
@@ -126,6 +127,7 @@ var lexicon = compile([]rule{
 	{pred: "studies_at", words: ws("graduated from"), obj: org, negate: true},
 	{pred: "speaks", words: ws("speak|speaks|speaking"), obj: value},
 	{pred: "speaks", words: ws("fluent in"), obj: value},
+	{pred: "speaks", words: ws("speak|speaks fluent"), obj: value},
 	{pred: "owns", words: ws("own|owns a|an"), obj: product},
 	{pred: "owns", words: ws("bought|buy a|an"), obj: product},
 	{pred: "owns", words: ws("drive|drives a|an"), obj: product},
