@@ -326,19 +326,28 @@ func (s *sentenceCtx) mention(a, b int, t EntityType) {
 	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
 }
 
-// clauseBreak ends a clause: its date and its "anymore" belong to it alone.
-func clauseBreak(t tok) bool {
-	return t.low == "," || t.low == ";" || t.low == "but" || t.low == ":"
+// clauseBreak reports whether ts[k] ends a clause, so that a date or "anymore" belongs to its own clause:
+// punctuation, "but", and an "and" that starts a new subject ("… and I joined Zalando two days ago").
+func (s *sentenceCtx) clauseBreak(k int) bool {
+	switch s.ts[k].low {
+	case ",", ";", ":", "but":
+		return true
+	case "and":
+		return k+1 < len(s.ts) && (subjectPronouns[s.ts[k+1].low] || s.startsClause(k+1))
+	}
+	return false
 }
+
+var subjectPronouns = nameSet("i,he,she,we,they")
 
 // emit records a fact found at phrase index from, whose object ends before after; negated when the phrase
 // was, or when "anymore" follows it in its clause.
 func (s *sentenceCtx) emit(f Fact, neg bool, from, after int) {
 	l, r := from, after
-	for l > 0 && !clauseBreak(s.ts[l-1]) {
+	for l > 0 && !s.clauseBreak(l-1) {
 		l--
 	}
-	for r < len(s.ts) && !clauseBreak(s.ts[r]) {
+	for r < len(s.ts) && !s.clauseBreak(r) {
 		r++
 	}
 	for k := after; k < r; k++ {
