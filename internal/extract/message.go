@@ -86,6 +86,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 		tags[t.Start] = t.Tag
 	}
 	var ments []ranked
+	ents := doc.Entities() // in text order, like the sentences: each sentence takes its own slice
 	for _, s := range doc.Sentences() {
 		start := s.Start
 		end := start + len(s.Text)
@@ -96,7 +97,14 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 		for k := range ts {
 			ts[k].tag = tags[ts[k].start]
 		}
-		sm := sentenceMentions(m.Text, ts, doc.Entities(), mi, start, end)
+		for len(ents) > 0 && ents[0].Start < start {
+			ents = ents[1:]
+		}
+		n := 0
+		for n < len(ents) && ents[n].Start < end {
+			n++
+		}
+		sm := sentenceMentions(m.Text, ts, ents[:n], mi, start, end)
 		for _, x := range sm {
 			if x.Type == Person {
 				d.see(x.Name, mi, x.Start)
