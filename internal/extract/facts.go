@@ -281,6 +281,13 @@ func (s *sentenceCtx) object(r rule, k int) (object, int, bool) {
 		if r.only != nil && !anyIn(r.only, ts[k:e]) {
 			return object{}, k, false
 		}
+		if r.pred == "diet" { // "a vegan chef" states the diet, not the job
+			for _, t := range ts[k:e] {
+				if contains(diets, t.low) {
+					v = s.text[t.start:t.end]
+				}
+			}
+		}
 		if r.pred == "job_title" && (notTitles[ts[k].low] || notTitles[ts[e-1].low] || !strings.HasPrefix(ts[e-1].tag, "NN")) {
 			return object{}, k, false
 		}
@@ -372,21 +379,23 @@ func (s *sentenceCtx) dates() {
 	for _, c := range s.clauses {
 		lead = min(lead, c[0])
 	}
-	var leadDate *timeOrNil
+	var leadDate *time.Time
+	leadDone := false
 	for k := range s.out {
 		c := s.clauses[k]
 		d := resolveDate(s.ts[c[0]:c[1]], s.span(c[0], c[1]), s.msg.Time)
 		if d == nil && lead > 0 {
-			if leadDate == nil {
-				leadDate = &timeOrNil{resolveDate(s.ts[:lead], s.span(0, lead), s.msg.Time)}
+			if !leadDone {
+				leadDate, leadDone = resolveDate(s.ts[:lead], s.span(0, lead), s.msg.Time), true
 			}
-			d = leadDate.t
+			if leadDate != nil {
+				c := *leadDate // each fact owns its time
+				d = &c
+			}
 		}
 		s.out[k].ValidAt = d
 	}
 }
-
-type timeOrNil struct{ t *time.Time }
 
 func (s *sentenceCtx) span(a, b int) string {
 	if a >= b {
