@@ -78,13 +78,13 @@ func typeOfNER(label string) EntityType {
 	return Other
 }
 
-// capRun returns the end (exclusive) of a run of capitalised toks starting at i, joining "of", "&" and "de"
-// inside names ("Bank of America"). It returns i when ts[i] does not start a name.
+// capRun returns the end (exclusive) of a run of capitalised toks starting at i, joining "of", "&", "de" and a
+// possessive inside names ("Bank of America", "St Mary's Hospital"). It returns i when ts[i] does not start a name.
 func capRun(ts []tok, i int) int {
 	j := i
 	for j < len(ts) && ts[j].cap && !ts[j].punct {
 		j++
-		if j+1 < len(ts) && (ts[j].low == "of" || ts[j].low == "&" || ts[j].low == "de") && ts[j+1].cap && !ts[j+1].punct {
+		if j+1 < len(ts) && (ts[j].low == "of" || ts[j].low == "&" || ts[j].low == "de" || ts[j].low == "'s") && ts[j+1].cap && !ts[j+1].punct {
 			j++
 		}
 	}

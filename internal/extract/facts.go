@@ -151,6 +151,16 @@ func (s *sentenceCtx) phrase(i int) int {
 			g.Object, g.ObjectType, g.Value = o.name, o.typ, o.value
 			s.emit(g, neg || r.negate, i, end)
 		}
+		// "a teacher at Lincoln High" states the employer too.
+		if r.pred == "job_title" && end+1 < len(ts) && ts[end].low == "at" && ts[end+1].cap && !notNames[ts[end+1].low] {
+			j := capRun(ts, end+1)
+			a, b := ts[end+1].start, ts[j-1].end
+			s.mention(a, b, Organisation)
+			g := f
+			g.Predicate, g.Object, g.ObjectType = "works_at", s.text[a:b], Organisation
+			s.emit(g, neg || r.negate, i, j)
+			end = j
+		}
 		// "joined Acme as an engineer" states the job title too.
 		if r.pred == "works_at" && end+1 < len(ts) && ts[end].low == "as" && determiners[ts[end+1].low] {
 			if jt, e2, ok := s.object(rule{pred: "job_title", obj: value}, end+1); ok {

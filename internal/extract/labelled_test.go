@@ -27,14 +27,16 @@ type labelledCase struct {
 var labelledRef = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 // floors sit a little under the measured figures (docs/OBSERVE.md) so a regression fails the test.
-// labelled.json is the development set the rules were tuned on; heldout.json was written after they were
-// frozen and never tuned on, so its figures are the honest ones.
+// labelled.json is the development set the rules were tuned on. heldout.json and heldout2.json were each
+// written before the extractor saw them; their first-run figures (docs/OBSERVE.md) are the honest ones, and
+// heldout2.json is the least tuned on.
 var floors = []struct {
 	file                     string
 	entP, entR, factP, factR float64
 }{
 	{"testdata/labelled.json", 0.95, 0.95, 0.95, 0.95},
-	{"testdata/heldout.json", 0.85, 0.88, 0.93, 0.82},
+	{"testdata/heldout.json", 0.90, 0.90, 0.93, 0.85},
+	{"testdata/heldout2.json", 0.72, 0.72, 0.85, 0.50},
 }
 
 func TestLabelled(t *testing.T) {

@@ -106,7 +106,9 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 		}
 		sm := sentenceMentions(m.Text, ts, ents[:n], mi, start, end)
 		for _, x := range sm {
-			if x.Type == Person {
+			// A name only prose typed might be a person it called a place ("Jake" → GPE): it counts
+			// against resolving a pronoun, so that no pronoun is resolved by mistake.
+			if x.Type == Person || (x.prio <= fromNER && x.Type != Organisation && x.Type != Product) {
 				d.see(x.Name, mi, x.Start)
 			}
 		}
