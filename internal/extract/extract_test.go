@@ -70,6 +70,7 @@ func TestSubjects(t *testing.T) {
 		{"she, a man and a woman", []extract.Message{{Role: "user", Text: "Tom and Laura came."}, {Role: "user", Text: "She lives in Oslo."}}, "Laura", true, false},
 		{"she, two women", []extract.Message{{Role: "user", Text: "Anna and Laura came."}, {Role: "user", Text: "She lives in Oslo."}}, "She", false, false},
 		{"he, only a woman", []extract.Message{{Role: "user", Text: "I met Laura."}, {Role: "user", Text: "He lives in Oslo."}}, "He", false, false},
+		{"he, a name prose calls a place", []extract.Message{{Role: "user", Text: "Jake and Sam are coming over."}, {Role: "user", Text: "He lives in Oslo."}}, "He", false, false},
 		{"she, nobody yet", []extract.Message{{Role: "user", Text: "She lives in Oslo."}}, "She", false, false},
 		{"not the speaker herself", []extract.Message{{Role: "user", Name: "Anna", Text: "She lives in Oslo."}}, "She", false, false},
 		{"named third person", []extract.Message{{Role: "user", Text: "Kofi lives in Oslo."}}, "Kofi", true, false},
