@@ -52,12 +52,12 @@ var lexiconWords = map[string][]string{
 	},
 	HobbiesSport: {
 		"hobby", "sport", "tennis", "football", "soccer", "basketball", "baseball", "golf",
-		"swim", "swimming", "running", "marathon", "jog", "jogging", "gym", "yoga",
+		"swim", "swimming", "marathon", "jog", "jogging", "gym", "yoga",
 		"climb", "climbing", "hike", "hiking", "cycle", "cycling", "bike", "ski", "skiing",
 		"surf", "surfing", "chess", "guitar", "piano", "violin", "cello", "drums", "paint",
 		"painting", "draw", "drawing", "knit", "knitting", "garden", "gardening", "photography",
-		"fishing", "dance", "dancing", "sing", "singing", "band", "choir", "game", "gaming",
-		"match", "team", "league", "workout", "training", "pottery", "crochet", "read",
+		"dance", "dancing", "sing", "singing", "band", "choir", "game", "gaming",
+		"match", "league", "workout", "training", "pottery", "crochet", "read",
 		"reading", "novel",
 	},
 	Travel: {
