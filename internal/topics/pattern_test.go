@@ -242,3 +242,28 @@ func TestDetectDeterministicOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectResolvedRestatementIsNotRoutine pins the limit docs/OBSERVE.md
+// names: facts.Resolve merges "I play tennis" restated on three Mondays into
+// one fact (one ValidAt, three episodes), which is a recurring preference
+// and, lacking distinct days, not a routine.
+func TestDetectResolvedRestatementIsNotRoutine(t *testing.T) {
+	var held []facts.Fact
+	for i := 0; i < 3; i++ {
+		at := day(7 * i)
+		obs := facts.Observation{Fact: facts.Fact{ID: string(rune('a' + i)), Subject: "anna", Predicate: "plays",
+			Value: "tennis", Episodes: []string{"ep" + string(rune('1'+i))}}, Reference: at}
+		plan, err := facts.Resolve(held, obs, at, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = plan.Apply(held)
+	}
+	if len(held) != 1 {
+		t.Fatalf("want one merged fact, got %d", len(held))
+	}
+	got := Detect(held, 3)
+	if !reflect.DeepEqual(kinds(got), []string{"recurring_preference/"}) {
+		t.Fatalf("got %v", kinds(got))
+	}
+}
