@@ -434,3 +434,20 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKeyReadsNoEnvironment: without a configured key nothing is sent, even
+// when the process holds a cloud key the SDK would otherwise pick up.
+func TestNoKeyReadsNoEnvironment(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-from-env")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+	t.Setenv("OPENAI_CUSTOM_HEADERS", "X-Leak: yes")
+	f := newFakeServer(t, reply{content: answer(nil, nil)})
+	f.noAuth = true
+	x, _ := newTestExtractor(t, f, func(c *Config) { c.APIKey = "" })
+	if _, err := x.ExtractConversation(context.Background(), conversation); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.requests()) != 1 {
+		t.Fatal("request did not reach the configured server")
+	}
+}

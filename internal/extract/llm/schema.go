@@ -27,16 +27,19 @@ const schemaName = "engram_extraction"
 
 // outputSchema is the JSON Schema of the answer. It keeps to the subset that
 // OpenAI's strict mode accepts: every property required, no additional
-// properties, "" standing for absent.
+// properties, "" standing for absent. Maps are built fresh per call because
+// the SDK may hold on to them.
 func outputSchema() map[string]any {
-	str := func(max int) map[string]any { return map[string]any{"type": "string", "maxLength": max} }
+	// No maxLength or minimum: OpenAI's strict mode has rejected them; the caps are enforced in validate.
+	str := map[string]any{"type": "string"}
+	integer := map[string]any{"type": "integer"}
 	enum := func(vals []string) map[string]any { return map[string]any{"type": "string", "enum": vals} }
 	entity := map[string]any{
 		"type": "object",
 		"properties": map[string]any{
-			"name":    str(MaxNameLen),
+			"name":    str,
 			"type":    enum(entityTypes),
-			"message": map[string]any{"type": "integer", "minimum": 0},
+			"message": integer,
 		},
 		"required":             []string{"name", "type", "message"},
 		"additionalProperties": false,
@@ -44,16 +47,16 @@ func outputSchema() map[string]any {
 	fact := map[string]any{
 		"type": "object",
 		"properties": map[string]any{
-			"subject":      str(MaxNameLen),
+			"subject":      str,
 			"subject_type": enum(entityTypes),
 			"predicate":    enum(predicateNames()),
-			"object":       str(MaxNameLen),
+			"object":       str,
 			"object_type":  enum(append([]string{""}, entityTypes...)),
-			"value":        str(MaxValueLen),
+			"value":        str,
 			"negated":      map[string]any{"type": "boolean"},
-			"valid_at":     str(40),
-			"message":      map[string]any{"type": "integer", "minimum": 0},
-			"sentence":     str(MaxSentenceLen),
+			"valid_at":     str,
+			"message":      integer,
+			"sentence":     str,
 		},
 		"required": []string{"subject", "subject_type", "predicate", "object", "object_type", "value",
 			"negated", "valid_at", "message", "sentence"},

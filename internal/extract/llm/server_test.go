@@ -37,6 +37,8 @@ type fakeServer struct {
 	script  []reply
 	formats []string // response_format.type of each request, in order
 	schemaV *jsonschema.Schema
+	// noAuth expects no Authorization header (an extractor without a key).
+	noAuth bool
 	// rejectSchema answers json_schema requests with 400 as servers without it do.
 	rejectSchema bool
 }
@@ -58,7 +60,11 @@ func (f *fakeServer) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	if got := r.Header.Get("Authorization"); got != "Bearer "+testKey {
+	want := "Bearer " + testKey
+	if f.noAuth {
+		want = ""
+	}
+	if got := r.Header.Get("Authorization"); got != want {
 		t.Errorf("Authorization header %q", got)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
