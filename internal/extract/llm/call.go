@@ -64,7 +64,11 @@ func (x *Extractor) complete(ctx context.Context, params openai.ChatCompletionNe
 	params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{
 		OfJSONObject: &shared.ResponseFormatJSONObjectParam{},
 	}
-	return x.withRetries(ctx, params)
+	content, err := x.withRetries(ctx, params)
+	if isSchemaUnsupported(err) {
+		return "", &StatusError{Status: 400} // no fallback left: an ordinary 400
+	}
+	return content, err
 }
 
 // unsupportedSchema is how withRetries reports a 400 that names json_schema or

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -42,7 +43,7 @@ func validate(content string, msgs []extract.Message, maxEntities, maxFacts int)
 		if !ok || perMsg[m.Message] >= maxEntities {
 			continue
 		}
-		key := string(rune(m.Message)) + "\x00" + m.Norm
+		key := strconv.Itoa(m.Message) + "\x00" + m.Norm
 		if seen[key] {
 			continue
 		}
@@ -60,7 +61,7 @@ func validate(content string, msgs []extract.Message, maxEntities, maxFacts int)
 		if !ok || perMsg[f.Message] >= maxFacts {
 			continue
 		}
-		key := strings.Join([]string{string(rune(f.Message)), extract.Normalize(f.Subject), f.Predicate,
+		key := strings.Join([]string{strconv.Itoa(f.Message), extract.Normalize(f.Subject), f.Predicate,
 			extract.Normalize(f.Object), strings.ToLower(f.Value), boolStr(f.Negated)}, "\x00")
 		if seen[key] {
 			continue
@@ -210,17 +211,29 @@ func grounded(name string, msgs []extract.Message) (string, bool) {
 }
 
 // findFold is the byte offset of the first case-insensitive occurrence of sub
-// in s, or -1. Only same-length matches count, so the offsets index s.
+// in s that starts and ends at word boundaries ("Ber" is not in "Berlin"), or
+// -1. Only same-length matches count, so the offsets index s.
 func findFold(s, sub string) int {
-	if i := strings.Index(s, sub); i >= 0 {
-		return i
-	}
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+		if (s[i:i+len(sub)] == sub || strings.EqualFold(s[i:i+len(sub)], sub)) && boundary(s, i, i+len(sub)) {
 			return i
 		}
 	}
 	return -1
+}
+
+// boundary says whether s[i:j] is not glued to a letter or digit on either side.
+func boundary(s string, i, j int) bool {
+	word := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	first, _ := utf8.DecodeRuneInString(s[i:])
+	last, _ := utf8.DecodeLastRuneInString(s[:j])
+	if before, _ := utf8.DecodeLastRuneInString(s[:i]); i > 0 && word(before) && word(first) {
+		return false
+	}
+	if after, _ := utf8.DecodeRuneInString(s[j:]); j < len(s) && word(after) && word(last) {
+		return false
+	}
+	return true
 }
 
 func validType(t string) bool { return slices.Contains(entityTypes, t) }
