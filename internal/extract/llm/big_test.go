@@ -24,3 +24,13 @@ func TestLargeAnswerBounded(t *testing.T) {
 		t.Fatalf("oversized answer: %v", err)
 	}
 }
+
+// BenchmarkValidate measures checking a typical answer (3 entities, 5 facts).
+func BenchmarkValidate(b *testing.B) {
+	content := answer(goodEntities, goodFacts)
+	for b.Loop() {
+		if _, err := validate(content, conversation, 32, 32); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -466,3 +466,21 @@ func TestNoKeyReadsNoEnvironment(t *testing.T) {
 		t.Fatal("request did not reach the configured server")
 	}
 }
+
+func TestTransportError(t *testing.T) {
+	f := newFakeServer(t, reply{content: answer(nil, nil)})
+	url := f.url()
+	f.srv.Close() // nothing listens any more
+	x, err := New(Config{BaseURL: url, Model: testModel, APIKey: testKey, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = x.ExtractConversation(context.Background(), conversation)
+	if !errors.Is(err, ErrTransport) {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("error names the server: %v", err)
+	}
+	assertNoContent(t, err, "")
+}
