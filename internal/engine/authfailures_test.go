@@ -3,17 +3,14 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/auth/apikey"
 	"github.com/engram-memory/engram/internal/engine"
-	"github.com/engram-memory/engram/internal/kek/local"
-	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/store"
-	"github.com/engram-memory/engram/internal/store/sqlite"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // countingStore is the real SQLite store with a tally of the transactions
@@ -69,21 +66,11 @@ func (t countingTx) Account(ctx context.Context, tenantID, id string) (*store.Ac
 func countingEngine(t testing.TB) (*engine.Engine, *countingStore, string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cs := &countingStore{Store: db, n: map[string]int{}}
-	e := engine.New(cs, keys.New(cs, k, nil), nil)
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	var cs *countingStore
+	e := testserver.OpenEngineOver(t, t.TempDir(), nil, func(db store.Store) store.Store {
+		cs = &countingStore{Store: db, n: map[string]int{}}
+		return cs
+	})
 	nt, err := e.CreateTenant(ctx, "t")
 	if err != nil {
 		t.Fatal(err)

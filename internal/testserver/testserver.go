@@ -23,6 +23,7 @@ import (
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 )
 
@@ -187,6 +188,13 @@ func NewEngine(t testing.TB, opts ...engine.Option) (*engine.Engine, string) {
 // the clock now (nil: time.Now); the store closes when the test ends.
 func OpenEngine(t testing.TB, dir string, now engram.Clock, opts ...engine.Option) *engine.Engine {
 	t.Helper()
+	return OpenEngineOver(t, dir, now, nil, opts...)
+}
+
+// OpenEngineOver is OpenEngine with the store seen through wrap (nil: as
+// is), for tests that observe what the engine asks of the store.
+func OpenEngineOver(t testing.TB, dir string, now engram.Clock, wrap func(store.Store) store.Store, opts ...engine.Option) *engine.Engine {
+	t.Helper()
 	ctx := context.Background()
 	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
 	if err != nil {
@@ -197,7 +205,11 @@ func OpenEngine(t testing.TB, dir string, now engram.Clock, opts ...engine.Optio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := engine.New(db, keys.New(db, k, now), now, opts...)
+	var st store.Store = db
+	if wrap != nil {
+		st = wrap(db)
+	}
+	e := engine.New(st, keys.New(st, k, now), now, opts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
