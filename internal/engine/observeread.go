@@ -245,7 +245,6 @@ func (e *Engine) Episodes(ctx context.Context, scope engram.Scope, cursor string
 	return out, next, err
 }
 
-
 // ListEntities lists the entities of a user (every user when UserID is
 // empty), newest first; Query finds entities by name as resolution does
 // (exact, alias, fuzzy and near names).
