@@ -328,6 +328,10 @@ func (e *Engine) DeleteEntities(ctx context.Context, scope engram.Scope, names [
 	for _, id := range gone {
 		e.ring.Forget(p.TenantID, entitySubject(id))
 	}
+	if err == nil && len(gone) > 0 {
+		// Crypto-shredding, as ForgetEntity: out of the log too.
+		err = e.afterErasure(ctx)
+	}
 	return err
 }
 

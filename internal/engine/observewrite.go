@@ -279,6 +279,11 @@ func (e *Engine) ForgetEntity(ctx context.Context, id string) (_ *engram.EntityE
 		return nil, err
 	}
 	e.ring.Forget(p.TenantID, entitySubject(id))
+	// As ForgetUser: the log still holds the pages of the entity's body,
+	// key and facts until it is folded into the (secure_delete) file.
+	if err := e.afterErasure(ctx); err != nil {
+		return nil, err
+	}
 	return &engram.EntityErasure{EntityID: id, Facts: er.Facts, Mentions: er.Mentions, Keys: er.Keys, CompletedAt: e.clock()}, nil
 }
 
@@ -356,6 +361,10 @@ func (e *Engine) MergeEntities(ctx context.Context, id, other string) (_ *engram
 		return nil, err
 	}
 	e.ring.Forget(p.TenantID, entitySubject(other))
+	// The other entity's key and body were destroyed: out of the log too.
+	if err := e.afterErasure(ctx); err != nil {
+		return nil, err
+	}
 	return e.entityAfterWrite(ctx, p.TenantID, id)
 }
 
