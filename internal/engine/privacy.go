@@ -143,7 +143,8 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasu
 		return nil, err
 	}
 	return &engram.Erasure{Tenant: name, Memories: er.Memories, History: er.History, Keys: er.Keys,
-		Accounts: er.Accounts, APIKeys: er.APIKeys, CompletedAt: e.clock()}, nil
+		Accounts: er.Accounts, APIKeys: er.APIKeys, Episodes: er.Episodes, Entities: er.Entities, Facts: er.Facts,
+		CompletedAt: e.clock()}, nil
 }
 
 // RotateKeys rotates the caller's tenant keys; only an owner may.
