@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -122,14 +124,18 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	}
 	ep := &store.Episode{ID: newID(), TenantID: p.TenantID, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID,
 		RunID: req.Scope.RunID, Status: engram.EpisodeDone, Extractor: extractorBuiltin}
-	plan, err := e.applyObservation(ctx, a, p, req.Scope, ep, msgs, in, res, mems)
+	plan, replayed, err := e.applyObservation(ctx, a, p, req, ep, msgs, in, res, mems)
 	if err != nil {
 		return nil, err
+	}
+	if replayed != "" {
+		a.entry.TargetID = replayed
+		return e.replayEpisode(ctx, p, replayed, mems)
 	}
 	a.entry.TargetID = ep.ID
 	out := &engram.Episode{ID: ep.ID, Status: ep.Status, UserID: ep.UserID, AgentID: ep.AgentID, RunID: ep.RunID,
 		Extractor: ep.Extractor, Memories: mems, Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
-		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+		Attempts: ep.Attempts, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
 	if !p.Can(engram.PermMemoriesRead) {
 		// A write-only key learns ids and events of its own turns, never
 		// what the tenant already knew (see docs/SECURITY.md).
@@ -140,14 +146,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	}
 	for _, id := range plan.Order {
 		ch := plan.Entities[id]
-		ev := engram.EntityMention
-		switch {
-		case ch.New:
-			ev = engram.EntityAdd
-		case len(ch.Entity.Aliases) > 0 && ch.Changed:
-			ev = engram.EntityUpdate
-		}
-		out.Entities = append(out.Entities, engram.EntityRef{ID: id, Name: ch.Entity.Name, Type: string(ch.Entity.Type), Event: ev})
+		out.Entities = append(out.Entities, engram.EntityRef{ID: id, Name: ch.Entity.Name, Type: string(ch.Entity.Type), Event: entityEvent(ch)})
 	}
 	for _, fe := range plan.Events {
 		f := plan.Facts[fe.ID]
@@ -229,22 +228,36 @@ func speakerOf(scope engram.Scope) string {
 }
 
 // applyObservation writes the episode and what the extraction means for the
-// scope, in one transaction that plans against what it reads.
-func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Principal, scope engram.Scope, ep *store.Episode,
-	msgs []engram.ObserveMessage, in []extract.Message, res extract.Result, mems []engram.AddResult) (*observe.Plan, error) {
+// scope, in one transaction that plans against what it reads. With an
+// Idempotency-Key it records the episode's id under it, and a retry of the
+// same request finds that record instead and returns the episode's id
+// (replayed): a retry must not make a second episode, nor add its id to
+// every fact again (patterns count episodes).
+func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Principal, req engram.ObserveRequest, ep *store.Episode,
+	msgs []engram.ObserveMessage, in []extract.Message, res extract.Result, mems []engram.AddResult) (_ *observe.Plan, replayed string, _ error) {
+	scope := req.Scope
 	vecs, err := e.factVectors(ctx, res.Facts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	b, err := e.blinds(ctx, p.TenantID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	stored := make([]storedMessage, len(msgs))
 	for i, m := range msgs {
 		stored[i] = storedMessage{Role: m.Role, Content: m.Content, Name: m.Name, Time: m.Timestamp}
 	}
 	rawMessages, _ := json.Marshal(stored)
+	md, _ := encodeMetadata(req.Metadata)
+	// The request as sent: a message without a timestamp takes the time
+	// of each attempt, which must not make a retry a different request.
+	canon, _ := json.Marshal(struct {
+		M []engram.ObserveMessage
+		T *time.Time
+		S engram.Scope
+		D json.RawMessage
+	}{req.Messages, req.Timestamp, scope, md})
 	var plan *observe.Plan
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(scope, p))
@@ -255,11 +268,42 @@ func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Prin
 		if err != nil {
 			return keyFailure(err)
 		}
+		var idemKey string
+		var reqHash []byte
+		if req.IdempotencyKey != "" {
+			idemKey = w.idempotencyKey(req.IdempotencyKey + "#episode")
+			reqHash = w.mac([]byte("idempotency-observe"), canon)
+		}
 		return e.st.Write(ctx, func(tx store.Tx) error {
+			replayed = ""
 			if err := w.check(ctx, tx); err != nil {
 				return err
 			}
 			now := e.clock()
+			if reqHash != nil {
+				prev, err := tx.Idempotency(ctx, p.TenantID, p.KeyID, idemKey)
+				switch {
+				case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
+					if !hmac.Equal(prev.RequestHash, reqHash) {
+						return engram.Errorf(engram.CodeConflict, "Idempotency-Key was already used with a different request")
+					}
+					var r struct {
+						Episode string `json:"episode"`
+					}
+					if err := json.Unmarshal(prev.Result, &r); err != nil || r.Episode == "" {
+						return fmt.Errorf("decode observe idempotency record: %w", err)
+					}
+					replayed = r.Episode
+					a.entry.TargetID = replayed
+					return a.record(tx)
+				case err == nil:
+					if err := tx.DeleteIdempotencyBefore(ctx, now.Add(-idempotencyTTL)); err != nil {
+						return err
+					}
+				case !errors.Is(err, store.ErrNotFound):
+					return err
+				}
+			}
 			g := &txGraph{e: e, ctx: ctx, tx: tx, tenant: p.TenantID, user: scope.UserID, b: b, o: e.opener(ctx, p.TenantID),
 				entities: map[string]*openedEntity{}, facts: map[string]*openedFact{}}
 			plan, err = observe.Build(g, observe.Input{Episode: ep.ID, Messages: in, Result: res, Speaker: speakerOf(scope),
@@ -295,11 +339,58 @@ func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Prin
 			if err := tx.InsertEpisode(ctx, ep); err != nil {
 				return err
 			}
+			if reqHash != nil {
+				kept, _ := json.Marshal(map[string]string{"episode": ep.ID})
+				if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: p.KeyID, Key: idemKey,
+					RequestHash: reqHash, Result: kept, CreatedAt: now}); err != nil {
+					return err
+				}
+			}
 			a.entry.TargetID = ep.ID
 			return a.record(tx)
 		})
 	})
-	return plan, err
+	return plan, replayed, err
+}
+
+// replayEpisode answers a retried Observe: the episode its first attempt
+// stored, with the turns' results of this attempt (Add replayed them). A
+// write-only key gets ids and events of its turns only, as the first time.
+func (e *Engine) replayEpisode(ctx context.Context, p *engram.Principal, id string, mems []engram.AddResult) (*engram.Episode, error) {
+	var out *engram.Episode
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		rec, err := tx.Episode(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "episode")
+		}
+		out, err = e.reader(ctx, tx, p.TenantID).episode(rec, p.Can(engram.PermMemoriesRead))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Messages, out.Memories = nil, mems
+	if !p.Can(engram.PermMemoriesRead) {
+		out.Entities, out.Facts = []engram.EntityRef{}, []engram.FactRef{}
+		for i := range out.Memories {
+			out.Memories[i].Content = ""
+		}
+	}
+	return out, nil
+}
+
+// entityEvent is what an observation did to an entity, the same in
+// Observe's answer and in the stored episode (GET /v1/episodes/{id}, and a
+// retry's replay): added, updated (a new alias or type), or only
+// mentioned.
+func entityEvent(ch *observe.EntityChange) string {
+	switch {
+	case ch.New:
+		return engram.EntityAdd
+	case ch.Updated:
+		return engram.EntityUpdate
+	}
+	return engram.EntityMention
 }
 
 func encodeEpisodeResult(plan *observe.Plan, mems []engram.AddResult) []byte {
@@ -308,14 +399,7 @@ func encodeEpisodeResult(plan *observe.Plan, mems []engram.AddResult) []byte {
 		r.Memories = append(r.Memories, idemResult{ID: m.ID, Event: m.Event})
 	}
 	for _, id := range plan.Order {
-		ch := plan.Entities[id]
-		ev := engram.EntityMention
-		if ch.New {
-			ev = engram.EntityAdd
-		} else if ch.Changed {
-			ev = engram.EntityUpdate
-		}
-		r.Entities = append(r.Entities, idEvent{ID: id, Event: ev})
+		r.Entities = append(r.Entities, idEvent{ID: id, Event: entityEvent(plan.Entities[id])})
 	}
 	for _, fe := range plan.Events {
 		r.Facts = append(r.Facts, idEvent{ID: fe.ID, Event: string(fe.Event)})

@@ -49,6 +49,9 @@ type EntityChange struct {
 	New    bool
 	// Changed: an existing entity gained an alias or mentions.
 	Changed bool
+	// Updated: an existing entity gained an alias or a type (more than a
+	// mention): the event "update" rather than "mention".
+	Updated bool
 }
 
 // FactEvent is what the conversation did to one fact.
@@ -146,10 +149,10 @@ func (b *builder) resolve(name string, typ entity.Type, mention bool) (string, e
 		before := len(ch.Entity.Aliases)
 		ch.Entity = entity.WithAlias(ch.Entity, name)
 		if len(ch.Entity.Aliases) != before {
-			ch.Changed = true
+			ch.Changed, ch.Updated = true, !ch.New
 		}
 		if ch.Entity.Type == entity.Other && typ != entity.Other && typ != "" {
-			ch.Entity.Type, ch.Changed = typ, true
+			ch.Entity.Type, ch.Changed, ch.Updated = typ, true, !ch.New
 		}
 	} else {
 		// New, or Uncertain: an uncertain match stays a separate entity
