@@ -214,7 +214,9 @@ func TestObserveConcurrentCreateOneEntity(t *testing.T) {
 	}
 	oneNamed(t, e, ctx, "carol", name)
 
-	other := marker(t)
+	// A first name the extractor knows: a bare random word is sometimes
+	// typed a place in "X has 3 cats", and another type is another entity.
+	other := "Anna " + marker(t)
 	concurrently(t, 4, 2, func(w, i int) error {
 		_, err := e.Observe(ctx, engram.ObserveRequest{Scope: scope, Messages: []engram.ObserveMessage{{Role: "user",
 			Content: fmt.Sprintf("My friend %s lives in Oslo. %s has %d cats.", other, other, w*10+i), Timestamp: day("2024-05-01")}}})
@@ -249,7 +251,11 @@ func oneNamed(t *testing.T, e *engine.Engine, ctx context.Context, user, name st
 		}
 	}
 	if len(out) != 1 {
-		t.Fatalf("user %s has %d entities named like the marker, want 1", user, len(out))
+		var types []string
+		for _, en := range out {
+			types = append(types, en.Type+" "+en.Name)
+		}
+		t.Fatalf("user %s has %d entities named %q, want 1: %v", user, len(out), name, types)
 	}
 	return out[0]
 }
