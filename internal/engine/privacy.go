@@ -227,6 +227,13 @@ func (e *Engine) Reencrypt(ctx context.Context, tenantID string, batch int) (mov
 			continue
 		}
 		if errors.Is(err, store.ErrNotFound) {
+			if r.Kind == "entity" {
+				// Forgotten meanwhile: the writer above made its key
+				// subject a fresh key, which nothing would ever remove.
+				if err := e.dropEntityKeys(ctx, tenantID, r.ID); err != nil {
+					return moved, 0, err
+				}
+			}
 			continue // deleted or erased meanwhile
 		}
 		if err != nil {
@@ -243,6 +250,20 @@ func (e *Engine) Reencrypt(ctx context.Context, tenantID string, batch int) (mov
 		}
 	}
 	return moved, remaining, nil
+}
+
+// dropEntityKeys destroys every key version of an entity that no longer
+// exists.
+func (e *Engine) dropEntityKeys(ctx context.Context, tenantID, id string) error {
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.Entity(ctx, tenantID, id); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, err := tx.DeleteSubject(ctx, tenantID, entitySubject(id))
+		return err
+	})
+	e.ring.Forget(tenantID, entitySubject(id))
+	return err
 }
 
 // reseal re-encrypts one record under w's key, changing nothing else.
