@@ -49,7 +49,7 @@ const SpeakerSubject = "<speaker>"
 // Mention is one entity named in a message. Start and End are byte offsets into that message's Text.
 type Mention struct {
 	Name    string     `json:"name"` // as written
-	Norm    string     `json:"norm"` // normalised (see Normalize)
+	Norm    string     `json:"norm"` // entity.Normalise(Name), the resolver's key
 	Type    EntityType `json:"type"`
 	Message int        `json:"message"` // index of the message in the conversation
 	Start   int        `json:"start"`

@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
+	"github.com/engram-memory/engram/internal/facts"
 )
 
 // ref is a Sunday.
@@ -133,21 +135,50 @@ func TestNegation(t *testing.T) {
 	}
 }
 
-func TestPredicatesTable(t *testing.T) {
-	single := []string{"lives_in", "works_at", "job_title", "diet", "married_to", "partner_of", "relationship_status", "born_in", "studies_at"}
-	multi := []string{"likes", "dislikes", "allergic_to", "has_pet", "has_sibling", "plays", "hobby", "speaks", "owns", "visited"}
-	for _, p := range single {
-		if extract.Predicates[p] != extract.Single {
+// TestPredicatesInFactsTable: the contradiction rules' table is the one reference. Every predicate the
+// extractor can emit is in it, so none silently falls back to multi-valued, and the cardinalities the callers
+// rely on are the table's.
+func TestPredicatesInFactsTable(t *testing.T) {
+	table := facts.DefaultTable()
+	ps := extract.Predicates()
+	if len(ps) < 19 {
+		t.Fatalf("only %d predicates: %v", len(ps), ps)
+	}
+	for _, p := range ps {
+		if _, ok := table[p]; !ok {
+			t.Errorf("%s: emitted by the extractor, missing from facts.DefaultTable()", p)
+		}
+		if !extract.IsPredicate(p) {
+			t.Errorf("%s: listed but IsPredicate says no", p)
+		}
+	}
+	for _, p := range []string{"lives_in", "works_at", "job_title", "married_to", "born_in"} {
+		if !table.Single(p) {
 			t.Errorf("%s: want single-valued", p)
 		}
 	}
-	for _, p := range multi {
-		if extract.Predicates[p] != extract.Multi {
+	// partner_of also means a business partner: a second partner must not end the first.
+	for _, p := range []string{"partner_of", "likes", "hobby", "speaks", "has_sibling"} {
+		if table.Single(p) {
 			t.Errorf("%s: want multi-valued", p)
 		}
 	}
-	if len(extract.Predicates) != len(single)+len(multi) {
-		t.Errorf("table has %d predicates, test knows %d", len(extract.Predicates), len(single)+len(multi))
+	if extract.IsPredicate("email") || extract.IsPredicate("") {
+		t.Error("IsPredicate accepts a predicate no rule emits")
+	}
+	// What the extractor actually emits over every labelled conversation is in the list.
+	for _, file := range []string{"testdata/labelled.json", "testdata/heldout.json", "testdata/heldout2.json"} {
+		for _, c := range loadCases(t, file) {
+			res, err := extract.ExtractConversation(c.messages())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range res.Facts {
+				if _, ok := table[f.Predicate]; !ok || !extract.IsPredicate(f.Predicate) {
+					t.Errorf("%s: emitted predicate %q not in the table", file, f.Predicate)
+				}
+			}
+		}
 	}
 }
 
@@ -165,10 +196,19 @@ func TestMentionOffsets(t *testing.T) {
 	}
 }
 
-func TestNormalize(t *testing.T) {
-	for in, want := range map[string]string{"  The  Acme  Corp ": "acme corp", "Anna's": "anna", "Anna’s": "anna", "AT&T": "at&t"} {
-		if got := extract.Normalize(in); got != want {
-			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+// TestMentionNormIsResolvers: a mention's Norm is the resolver's key, so the engine can look it up as is.
+func TestMentionNormIsResolvers(t *testing.T) {
+	text := "The Beatles played for Jean-Luc's friends at AT&T Stadium; Zoë’s café is in Straße Town."
+	res, err := extract.Extract(extract.Message{Role: "user", Text: text, Time: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entities) == 0 {
+		t.Fatal("no mentions")
+	}
+	for _, m := range res.Entities {
+		if m.Norm != entity.Normalise(m.Name) {
+			t.Errorf("mention %q: Norm %q, want entity.Normalise %q", m.Name, m.Norm, entity.Normalise(m.Name))
 		}
 	}
 }

@@ -3,6 +3,8 @@ package extract
 import (
 	"strings"
 	"time"
+
+	"github.com/engram-memory/engram/internal/entity"
 )
 
 // sentenceCtx holds one sentence while its facts are found.
@@ -214,11 +216,11 @@ func (s *sentenceCtx) subject(i int) (name string, resolved bool, typ EntityType
 	}
 	name = s.text[ts[a].start:ts[j].end]
 	typ = Person
-	if g, ok2 := gazetteer[Normalize(name)]; ok2 {
+	if g, ok2 := gazetteer[entity.Normalise(name)]; ok2 {
 		typ = g
 	}
 	for _, m := range s.ments { // "my dog Max … Max loves" keeps Max a pet
-		if m.Norm == Normalize(name) {
+		if m.Norm == entity.Normalise(name) {
 			typ = m.Type
 		}
 	}
@@ -243,7 +245,7 @@ func (s *sentenceCtx) objects(r rule, k int) ([]object, int) {
 		}
 		out = append(out, o)
 		k = next
-		if Predicates[r.pred] != Multi || k >= len(s.ts) {
+		if table.Single(r.pred) || k >= len(s.ts) {
 			break
 		}
 		// A list continues with "," or "and" and a word that is not a new clause's subject.
@@ -323,7 +325,7 @@ func (s *sentenceCtx) object(r rule, k int) (object, int, bool) {
 
 // typeOf types a capitalised object that the predicate does not type ("I love Taylor Swift").
 func (s *sentenceCtx) typeOf(a, b int) EntityType {
-	norm := Normalize(s.text[a:b])
+	norm := entity.Normalise(s.text[a:b])
 	if g, ok := gazetteer[norm]; ok {
 		return g
 	}
@@ -340,7 +342,7 @@ func (s *sentenceCtx) typeOf(a, b int) EntityType {
 
 func (s *sentenceCtx) mention(a, b int, t EntityType) {
 	name := s.text[a:b]
-	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
+	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: entity.Normalise(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
 }
 
 // clauseBreak reports whether ts[k] ends a clause, so that a date or "anymore" belongs to its own clause:

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/jdkato/prose/v3"
 )
 
@@ -19,7 +20,7 @@ type personRef struct {
 }
 
 func (d *discourse) see(name string, msg, pos int) {
-	norm := Normalize(name)
+	norm := entity.Normalise(name)
 	for k, p := range d.persons {
 		if p.norm == norm {
 			d.persons[k].msg, d.persons[k].pos = msg, pos
@@ -46,7 +47,7 @@ func (d *discourse) resolve(pronoun, speaker string, msg, pos int) (string, bool
 	}
 	var found []string
 	for _, p := range d.persons {
-		if p.norm == Normalize(speaker) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
+		if p.norm == entity.Normalise(speaker) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
 			continue
 		}
 		found = append(found, p.name)
@@ -131,7 +132,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 	var out []ranked
 	add := func(a, b int, t EntityType, prio int) {
 		name := text[a:b]
-		out = append(out, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: mi, Start: a, End: b}, prio})
+		out = append(out, ranked{Mention{Name: name, Norm: entity.Normalise(name), Type: t, Message: mi, Start: a, End: b}, prio})
 	}
 	for _, e := range ents {
 		a, b := e.Start, e.Start+len(e.Text)
@@ -151,11 +152,11 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		if a >= b {
 			continue
 		}
-		if g, ok := gazetteer[Normalize(text[a:b])]; ok {
+		if g, ok := gazetteer[entity.Normalise(text[a:b])]; ok {
 			add(a, b, g, fromGazetteer)
 			continue
 		}
-		if languages[Normalize(text[a:b])] {
+		if languages[entity.Normalise(text[a:b])] {
 			continue
 		}
 		add(a, b, typeOfNER(e.Label), fromNER)
@@ -167,7 +168,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		}
 		j := capRun(ts, i)
 		a, b := ts[i].start, ts[j-1].end
-		norm := Normalize(text[a:b])
+		norm := entity.Normalise(text[a:b])
 		switch g, ok := gazetteer[norm]; {
 		case languages[norm]:
 		case ok:

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
 )
 
@@ -61,8 +62,8 @@ func validate(content string, msgs []extract.Message, maxEntities, maxFacts int)
 		if !ok || perMsg[f.Message] >= maxFacts {
 			continue
 		}
-		key := strings.Join([]string{strconv.Itoa(f.Message), extract.Normalize(f.Subject), f.Predicate,
-			extract.Normalize(f.Object), strings.ToLower(f.Value), boolStr(f.Negated)}, "\x00")
+		key := strings.Join([]string{strconv.Itoa(f.Message), entity.Normalise(f.Subject), f.Predicate,
+			entity.Normalise(f.Object), strings.ToLower(f.Value), boolStr(f.Negated)}, "\x00")
 		if seen[key] {
 			continue
 		}
@@ -107,7 +108,7 @@ func checkEntity(w wireEntity, msgs []extract.Message) (extract.Mention, bool) {
 		return extract.Mention{}, false // not in the message: invented, or smuggled in
 	}
 	written := text[start : start+len(name)]
-	return extract.Mention{Name: written, Norm: extract.Normalize(written), Type: extract.EntityType(w.Type),
+	return extract.Mention{Name: written, Norm: entity.Normalise(written), Type: extract.EntityType(w.Type),
 		Message: w.Message, Start: start, End: start + len(name)}, true
 }
 
@@ -115,7 +116,7 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 	if w.Message < 0 || w.Message >= len(msgs) || !validType(w.SubjectType) {
 		return extract.Fact{}, false
 	}
-	if _, ok := extract.Predicates[w.Predicate]; !ok {
+	if !extract.IsPredicate(w.Predicate) {
 		return extract.Fact{}, false
 	}
 	msg := msgs[w.Message]
