@@ -8,7 +8,7 @@
 // by walking left from the phrase over adverbs, auxiliaries and negation cues, the object by walking right to a
 // clause boundary. First person resolves to the speaker; "he"/"she" resolve only when exactly one person seen so
 // far can be meant, otherwise the fact keeps the pronoun and is marked unresolved. Contradictions are not this
-// package's job: Cardinality tells the caller which predicates hold one value at a time.
+// package's job: facts.DefaultTable() tells the caller which predicates hold one value at a time.
 //
 // The package has no state besides the models, which load once per process (see LoadTime).
 package extract
