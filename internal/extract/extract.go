@@ -14,6 +14,7 @@
 package extract
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -23,10 +24,22 @@ import (
 // Message is one turn of a conversation. Time is the reference time for relative dates ("last week"); when it
 // is zero, relative dates are left unresolved.
 type Message struct {
-	Role string // "user", "assistant", …: first-person facts are taken from non-assistant roles only
+	Role string // "user", "assistant", …: first-person facts are taken from human turns only (see Human)
 	Name string // the speaker's name, optional
 	Text string
 	Time time.Time
+}
+
+// Human reports whether a role is a person's turn, whose "I" and "my" are the speaker: "user", "human" (any
+// case) or no role at all. Every other role — "assistant", "ai", "model", "system", "developer", "tool", or one
+// this list does not know — speaks for a program, and what it says of itself is never a fact about anyone.
+// An allow-list, so that a new role name errs towards no fact rather than a fact about the wrong speaker.
+func Human(role string) bool {
+	switch strings.ToLower(strings.TrimSpace(role)) {
+	case "", "user", "human":
+		return true
+	}
+	return false
 }
 
 // EntityType is the kind of an entity mention.

@@ -95,7 +95,7 @@ func (s *sentenceCtx) relation(i int) int {
 func (s *sentenceCtx) subjectWord(i int, w string) (string, bool, bool) {
 	switch w {
 	case "i", "my", "me":
-		if s.msg.Role == "assistant" {
+		if !Human(s.msg.Role) {
 			return "", false, false // what the assistant says of itself is not a memory of the user
 		}
 		if s.msg.Name != "" {
@@ -107,7 +107,7 @@ func (s *sentenceCtx) subjectWord(i int, w string) (string, bool, bool) {
 		if w == "he" || w == "his" {
 			p = "he"
 		}
-		if name, ok := s.d.resolve(p, s.msg.Name, s.mi, s.ts[i].start); ok {
+		if name, ok := s.d.resolve(p, s.msg, s.mi, s.ts[i].start); ok {
 			return name, true, true
 		}
 		return s.text[s.ts[i].start:s.ts[i].end], false, true

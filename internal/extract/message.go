@@ -17,13 +17,15 @@ type personRef struct {
 	norm, name string
 	gender     byte // 'f', 'm', or 0 when the name does not say
 	msg, pos   int  // where it was last mentioned
+	speaker    bool // the name of a human turn's speaker
 }
 
-func (d *discourse) see(name string, msg, pos int) {
+func (d *discourse) see(name string, msg, pos int, speaker bool) {
 	norm := entity.Normalise(name)
 	for k, p := range d.persons {
 		if p.norm == norm {
 			d.persons[k].msg, d.persons[k].pos = msg, pos
+			d.persons[k].speaker = d.persons[k].speaker || speaker
 			return
 		}
 	}
@@ -35,19 +37,24 @@ func (d *discourse) see(name string, msg, pos int) {
 	case maleNames[first]:
 		g = 'm'
 	}
-	d.persons = append(d.persons, personRef{norm: norm, name: name, gender: g, msg: msg, pos: pos})
+	d.persons = append(d.persons, personRef{norm: norm, name: name, gender: g, msg: msg, pos: pos, speaker: speaker})
 }
 
-// resolve returns the one person a pronoun can mean, or false when none or several can: a wrong subject is
-// worse than none, so ambiguity is never guessed away.
-func (d *discourse) resolve(pronoun, speaker string, msg, pos int) (string, bool) {
+// resolve returns the one person a pronoun in message m can mean, or false when none or several can: a wrong
+// subject is worse than none, so ambiguity is never guessed away. The speaker is never "he" or "she" in their
+// own turn, and a program's turn addresses the human speakers as "you", so its "she" is never one of them.
+func (d *discourse) resolve(pronoun string, m Message, msg, pos int) (string, bool) {
 	want := byte('f')
 	if pronoun == "he" {
 		want = 'm'
 	}
+	self, human := "", Human(m.Role)
+	if m.Name != "" {
+		self = entity.Normalise(m.Name)
+	}
 	var found []string
 	for _, p := range d.persons {
-		if p.norm == entity.Normalise(speaker) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
+		if p.norm == self || (p.speaker && !human) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
 			continue
 		}
 		found = append(found, p.name)
@@ -75,8 +82,8 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 	if strings.TrimSpace(m.Text) == "" {
 		return
 	}
-	if m.Name != "" {
-		d.see(m.Name, mi-1, 0) // a named speaker can be "she" to the others
+	if m.Name != "" && Human(m.Role) {
+		d.see(m.Name, mi-1, 0, true) // a named speaker can be "she" to the others; a named assistant is no one's "he"
 	}
 	doc, err := prose.NewDocument(m.Text)
 	if err != nil {
@@ -110,7 +117,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 			// A name only prose typed might be a person it called a place ("Jake" → GPE): it counts
 			// against resolving a pronoun, so that no pronoun is resolved by mistake.
 			if x.Type == Person || (x.prio <= fromNER && x.Type != Organisation && x.Type != Product) {
-				d.see(x.Name, mi, x.Start)
+				d.see(x.Name, mi, x.Start, false)
 			}
 		}
 		ments = append(ments, sm...)
@@ -118,7 +125,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 		sx.facts()
 		for _, x := range sx.ments {
 			if x.Type == Person {
-				d.see(x.Name, mi, x.Start)
+				d.see(x.Name, mi, x.Start, false)
 			}
 		}
 		ments = append(ments, sx.ments...)
