@@ -136,7 +136,7 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 	case !ok:
 		return extract.Fact{}, false
 	case subject == extract.SpeakerSubject:
-		if msg.Role == "assistant" {
+		if !extract.Human(msg.Role) {
 			return extract.Fact{}, false // the assistant's "I" is not the user
 		}
 		f.Subject, f.Resolved = subject, true
@@ -147,8 +147,8 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 		f.Subject, f.Resolved = strings.ToLower(subject), false
 	default:
 		written, ok := grounded(subject, msgs[:w.Message+1])
-		if !ok {
-			return extract.Fact{}, false
+		if !ok || !extract.Human(msg.Role) && humanSpeaker(written, msgs) {
+			return extract.Fact{}, false // nor is it the user under the user's name
 		}
 		f.Subject, f.Resolved = written, true
 	}
@@ -209,6 +209,18 @@ func grounded(name string, msgs []extract.Message) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// humanSpeaker reports whether name is the name of a human turn's speaker: a program's turn speaks to them as
+// "you", so a fact it states with them as subject is its own "I" relabelled, or a guess.
+func humanSpeaker(name string, msgs []extract.Message) bool {
+	key := entity.Normalise(name)
+	for _, m := range msgs {
+		if m.Name != "" && extract.Human(m.Role) && entity.Normalise(m.Name) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // findFold is the byte offset of the first case-insensitive occurrence of sub
