@@ -349,12 +349,26 @@ func (s *sentenceCtx) mention(a, b int, t EntityType) {
 // punctuation, "but", and an "and" that starts a new subject ("… and I joined Zalando two days ago").
 func (s *sentenceCtx) clauseBreak(k int) bool {
 	switch s.ts[k].low {
-	case ",", ";", ":", "but":
+	case ",": // but not inside a date: "on March 3rd, 2024"
+		if _, isYear := year(s.tok(k + 1)); isYear {
+			_, isDay := dayOfMonth(s.tok(k - 1))
+			return !isDay
+		}
+		return true
+	case ";", ":", "but":
 		return true
 	case "and":
 		return k+1 < len(s.ts) && (subjectPronouns[s.ts[k+1].low] || s.startsClause(k+1))
 	}
 	return false
+}
+
+// tok is the lower-case word at k, or "" outside the sentence.
+func (s *sentenceCtx) tok(k int) string {
+	if k < 0 || k >= len(s.ts) {
+		return ""
+	}
+	return s.ts[k].low
 }
 
 var subjectPronouns = nameSet("i,he,she,we,they")
