@@ -212,3 +212,24 @@ func TestMentionNormIsResolvers(t *testing.T) {
 		}
 	}
 }
+
+// TestPartnerOfReadsLists: partner_of is multi-valued in the rules' table, so the extractor reads a list after
+// it as it does for any multi-valued predicate, and a single-valued one keeps to one object.
+func TestPartnerOfReadsLists(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"I'm dating Anna and Laura.", 2},
+		{"I speak English, French and German.", 3},
+		{"I live in Oslo and Bergen.", 1},
+	} {
+		res, err := extract.Extract(extract.Message{Role: "user", Text: c.text, Time: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Facts) != c.want {
+			t.Errorf("%q: %d facts, want %d: %+v", c.text, len(res.Facts), c.want, res.Facts)
+		}
+	}
+}
