@@ -9,11 +9,11 @@ import (
 )
 
 // TestConcurrentExtract runs ExtractConversation from several goroutines at once, as concurrent requests
-// will, each over the second held-out set's conversations in its own order, and checks every result against a sequential
+// will, each over sixteen conversations of the second held-out set in its own order, and checks every result against a sequential
 // run. Under -race it also proves the package shares no unsynchronised state (models, parsers, tables).
 func TestConcurrentExtract(t *testing.T) {
 	var convs [][]extract.Message
-	for _, c := range loadCases(t, "testdata/heldout2.json") {
+	for _, c := range loadCases(t, "testdata/heldout2.json")[:16] {
 		convs = append(convs, c.messages())
 	}
 	want := make([]extract.Result, len(convs))

@@ -166,20 +166,8 @@ func TestPredicatesInFactsTable(t *testing.T) {
 	if extract.IsPredicate("email") || extract.IsPredicate("") {
 		t.Error("IsPredicate accepts a predicate no rule emits")
 	}
-	// What the extractor actually emits over every labelled conversation is in the list.
-	for _, file := range []string{"testdata/labelled.json", "testdata/heldout.json", "testdata/heldout2.json"} {
-		for _, c := range loadCases(t, file) {
-			res, err := extract.ExtractConversation(c.messages())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range res.Facts {
-				if _, ok := table[f.Predicate]; !ok || !extract.IsPredicate(f.Predicate) {
-					t.Errorf("%s: emitted predicate %q not in the table", file, f.Predicate)
-				}
-			}
-		}
-	}
+	// TestLabelled checks that what the extractor emits over every labelled conversation is in the table, and
+	// FuzzExtract that it is in this list.
 }
 
 func TestMentionOffsets(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
+	"github.com/engram-memory/engram/internal/facts"
 )
 
 // labelledCase is one conversation of testdata/labelled.json with what a careful reader extracts from it.
@@ -55,6 +56,7 @@ func TestLabelled(t *testing.T) {
 func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
 	t.Helper()
 	cases := loadCases(t, file)
+	table := facts.DefaultTable()
 	var eTP, ePred, eGold, fTP, fPred, fGold int
 	for i, c := range cases {
 		res, err := extract.ExtractConversation(c.messages())
@@ -70,6 +72,9 @@ func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
 		}
 		for _, f := range res.Facts {
 			gotF = append(gotF, factKey(f))
+			if _, ok := table[f.Predicate]; !ok || !extract.IsPredicate(f.Predicate) {
+				t.Errorf("case %d: emitted predicate %q is not in facts.DefaultTable()", i, f.Predicate)
+			}
 		}
 		for _, f := range c.Facts {
 			gotNeg := f.Negated == "neg"
