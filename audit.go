@@ -79,13 +79,16 @@ const (
 	// facts it made are listed in the episode, not as entries of their own.
 	AuditEpisodeCreate AuditAction = "episode.create"
 	AuditEpisodeRead   AuditAction = "episode.read"
-	AuditEntityRead    AuditAction = "entity.read"
-	AuditEntityWrite   AuditAction = "entity.write"
-	AuditEntityMerge   AuditAction = "entity.merge"
-	AuditEntityForget  AuditAction = "entity.forget"
-	AuditFactCreate    AuditAction = "fact.create"
-	AuditFactRead      AuditAction = "fact.read"
-	AuditFactDelete    AuditAction = "fact.delete"
+	// AuditEpisodeExtract: an LLM extraction of a pending episode ended
+	// (applied, or failed for good); recorded by the worker, not a caller.
+	AuditEpisodeExtract AuditAction = "episode.extract"
+	AuditEntityRead     AuditAction = "entity.read"
+	AuditEntityWrite    AuditAction = "entity.write"
+	AuditEntityMerge    AuditAction = "entity.merge"
+	AuditEntityForget   AuditAction = "entity.forget"
+	AuditFactCreate     AuditAction = "fact.create"
+	AuditFactRead       AuditAction = "fact.read"
+	AuditFactDelete     AuditAction = "fact.delete"
 )
 
 // AuditOutcome says how the action ended.
