@@ -72,7 +72,10 @@ const (
 	AuditTenantCreate AuditAction = "tenant.create"
 	AuditTenantForget AuditAction = "tenant.forget"
 	AuditTenantKEK    AuditAction = "tenant.kek"
-	AuditRead         AuditAction = "audit.read"
+	// AuditTenantSetting: an operator changed a tenant setting (data
+	// minimisation of Observe).
+	AuditTenantSetting AuditAction = "tenant.setting"
+	AuditRead          AuditAction = "audit.read"
 
 	// Observe (docs/OBSERVE.md). An observe is one episode.create entry
 	// (its memories get their memory.create entries too); the entities and

@@ -609,3 +609,16 @@ func (g *txGraph) insertFact(w *writer, scope engram.Scope, f facts.Fact, vec []
 	g.facts[f.ID] = &openedFact{rec: *rec, body: body}
 	return nil
 }
+
+// SetDiscardEpisodeText sets a tenant's data minimisation (operator, CLI):
+// when on, an episode's raw messages are discarded once extraction has run.
+func (e *Engine) SetDiscardEpisodeText(ctx context.Context, name string, on bool) (err error) {
+	t, err := e.TenantByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer func() { err = e.operator(ctx, t.ID, engram.AuditTenantSetting, engram.TargetTenant, t.ID, err) }()
+	return e.st.Write(ctx, func(tx store.Tx) error {
+		return tx.PutTenantSetting(ctx, t.ID, settingDiscardText, fmt.Sprint(on))
+	})
+}
