@@ -118,11 +118,18 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if ob.b, err = e.blinds(ctx, p.TenantID); err != nil {
 		return nil, err
 	}
+	// The request as sent: a message without a timestamp takes the time
+	// of each attempt, which must not make a retry a different request.
+	sent := slices.Clone(msgs)
+	for i := range sent {
+		sent[i].Timestamp = req.Messages[i].Timestamp
+	}
 	canon, _ := json.Marshal(struct {
 		M []engram.ObserveMessage
+		T *time.Time
 		S engram.Scope
 		D json.RawMessage
-	}{msgs, req.Scope, md})
+	}{sent, req.Timestamp, req.Scope, md})
 
 	kwDone := e.kwBegin(p.TenantID)
 	epoch := e.vecEpoch(p.TenantID)
@@ -165,12 +172,20 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		}
 	}
 	if ob.replayed != "" {
-		return e.episodeFor(ctx, p, ob.replayed)
+		out, err := e.episodeFor(ctx, p, ob.replayed)
+		if err == nil && p.Can(engram.PermMemoriesRead) && len(out.Memories) == len(ob.texts) {
+			// As the first answer: each turn's text, the retried request's
+			// own (the request hash matched), never stored text.
+			for i := range out.Memories {
+				out.Memories[i].Content = ob.texts[i].Text
+			}
+		}
+		return out, err
 	}
 	ep := ob.ep
 	out := &engram.Episode{ID: ep.ID, Status: ep.Status, UserID: ep.UserID, AgentID: ep.AgentID, RunID: ep.RunID,
 		Extractor: ep.Extractor, Memories: idsOnly(ob.mems), Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
-		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+		Attempts: ep.Attempts, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
 	if e.llm != nil {
 		e.llm.signal()
 		return out, nil
