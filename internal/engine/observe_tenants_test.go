@@ -148,21 +148,29 @@ func TestObserveTenantsIsolated(t *testing.T) {
 			if i == j {
 				continue
 			}
+			// Every id is probed by reading; the writes (each an audited
+			// call) by one id of each kind.
+			probe := true
 			for id := range other.entities {
 				_, err := e.GetEntity(o.ctx, id)
 				obsWantCode(t, err, engram.CodeNotFound)
-				_, err = e.ForgetEntity(o.ctx, id)
-				obsWantCode(t, err, engram.CodeNotFound)
-				if _, err := e.Facts(o.ctx, engram.FactQuery{EntityID: id}); err != nil {
-					t.Fatal(err)
-				} else if fs, _ := e.Facts(o.ctx, engram.FactQuery{EntityID: id, IncludeInvalid: true}); len(fs) != 0 {
-					t.Errorf("tenant %d lists facts of tenant %d's entity", i, j)
+				if probe {
+					_, err = e.ForgetEntity(o.ctx, id)
+					obsWantCode(t, err, engram.CodeNotFound)
+					if fs, err := e.Facts(o.ctx, engram.FactQuery{EntityID: id, IncludeInvalid: true}); err != nil || len(fs) != 0 {
+						t.Errorf("tenant %d lists %d facts of tenant %d's entity (%v)", i, len(fs), j, err)
+					}
 				}
+				probe = false
 			}
+			probe = true
 			for id := range other.facts {
 				_, err := e.GetFact(o.ctx, id)
 				obsWantCode(t, err, engram.CodeNotFound)
-				obsWantCode(t, e.DeleteFact(o.ctx, id), engram.CodeNotFound)
+				if probe {
+					obsWantCode(t, e.DeleteFact(o.ctx, id), engram.CodeNotFound)
+				}
+				probe = false
 			}
 			for _, id := range other.episodes {
 				_, err := e.Episode(o.ctx, id)
