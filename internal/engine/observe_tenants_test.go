@@ -136,6 +136,21 @@ func TestObserveTenantsIsolated(t *testing.T) {
 				}
 			}
 		}
+		for _, user := range users {
+			g, err := e.ReadGraph(o.ctx, engram.Scope{UserID: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := 0
+			for _, u := range o.entities {
+				if u == user {
+					own++
+				}
+			}
+			if len(g.Entities) != own {
+				t.Errorf("tenant %d: %s's graph holds %d entities, the tenant made %d for them", i, user, len(g.Entities), own)
+			}
+		}
 		if byUser["alice"] == byUser["bob"] {
 			t.Errorf("tenant %d: alice and bob share an entity", i)
 		}
