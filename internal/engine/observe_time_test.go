@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -318,4 +319,48 @@ func TestObserveMergeEntities(t *testing.T) {
 		needles["wrapped key "+string(rune('a'+i))] = w
 	}
 	scanDataDir(t, dir, needles, func(file, name string) { t.Errorf("%s still holds the folded entity's %s", file, name) })
+}
+
+// TestObserveAsOfBeyondAPage: time travel is a condition of the query, not
+// a filter over the newest page of facts, so a fact true at T is found
+// behind thousands of newer facts that were not (they are planted in the
+// store: they need not open, they must not be reached).
+func TestObserveAsOfBeyondAPage(t *testing.T) {
+	e, _, st := observeEngine(t)
+	nt, ctx := owner(t, e)
+	old, err := e.AddFact(ctx, engram.NewFact{UserID: "eve", Subject: "Eve", Predicate: "lives_in", Object: "Lund",
+		ValidAt: day("2020-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := *day("2030-01-01")
+	err = st.Write(ctx, func(tx store.Tx) error {
+		for i := range engram.MaxFactLimit*10 + 100 {
+			if err := tx.InsertFact(ctx, &store.Fact{ID: fmt.Sprintf("zz-%05d", i), TenantID: nt.Tenant.ID, UserID: "eve",
+				Subject: "u:eve", KeyVersion: 1, SubjectEntity: old.Subject.ID, PredicateTok: []byte("p"), Body: []byte("x"),
+				ValidAt: later, CreatedAt: later}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []engram.FactQuery{{UserID: "eve", AsOf: day("2021-01-01")}, {UserID: "eve", AsOf: day("2021-01-01"), Limit: 1}} {
+		fs, err := e.Facts(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) != 1 || fs[0].ID != old.ID {
+			t.Errorf("as of 2021 (limit %d): %d facts, want the one true then", q.Limit, len(fs))
+		}
+	}
+	hits, err := e.SearchFacts(ctx, engram.FactSearch{UserID: "eve", Query: "where does Eve live", AsOf: day("2021-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 1 || hits[0].ID != old.ID {
+		t.Errorf("fact search as of 2021: %d hits, want the one true then", len(hits))
+	}
 }

@@ -422,11 +422,7 @@ func (e *Engine) Facts(ctx context.Context, q engram.FactQuery) (_ []engram.Fact
 	var out []engram.Fact
 	err = e.st.Read(ctx, func(tx store.Tx) error {
 		f := store.FactFilter{UserID: q.UserID, AllUsers: q.UserID == "", EntityID: q.EntityID,
-			Current: !q.IncludeInvalid && q.AsOf == nil, Limit: q.Limit}
-		if q.AsOf != nil {
-			// Time travel filters after opening: read a wider page.
-			f.Limit = engram.MaxFactLimit * 10
-		}
+			Current: !q.IncludeInvalid && q.AsOf == nil, TrueAt: q.AsOf, Limit: q.Limit}
 		if b != nil {
 			f.PredicateTok = b.predicateToken(q.Predicate)
 		}
@@ -492,7 +488,7 @@ func (e *Engine) SearchFacts(ctx context.Context, q engram.FactSearch) (_ []engr
 	var out []engram.Fact
 	err = e.st.Read(ctx, func(tx store.Tx) error {
 		recs, err := tx.ListFacts(ctx, p.TenantID, store.FactFilter{UserID: q.UserID, AllUsers: q.UserID == "",
-			Current: q.AsOf == nil, Limit: maxFactScan})
+			Current: q.AsOf == nil, TrueAt: q.AsOf, Limit: maxFactScan})
 		if err != nil {
 			return err
 		}

@@ -147,8 +147,11 @@ type FactFilter struct {
 	EntityID     string
 	PredicateTok []byte
 	Current      bool
-	Before       string
-	Limit        int
+	// TrueAt keeps only facts true in the world at that time (valid_at ≤
+	// t < invalid_at): time travel, in the query rather than after a page.
+	TrueAt *time.Time
+	Before string
+	Limit  int
 }
 
 // EntityMention links a memory to an entity it mentions.

@@ -423,6 +423,10 @@ func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter)
 	if f.Current {
 		q += ` AND invalid_at IS NULL AND expired_at IS NULL`
 	}
+	if f.TrueAt != nil {
+		q += ` AND valid_at <= ? AND (invalid_at IS NULL OR invalid_at > ?)`
+		args = append(args, toMicros(*f.TrueAt), toMicros(*f.TrueAt))
+	}
 	if f.Before != "" {
 		q += ` AND id < ?`
 		args = append(args, f.Before)
