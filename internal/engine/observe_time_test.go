@@ -364,3 +364,50 @@ func TestObserveAsOfBeyondAPage(t *testing.T) {
 		t.Errorf("fact search as of 2021: %d hits, want the one true then", len(hits))
 	}
 }
+
+// TestObserveMergeSettlesSingleValues: two entities that were one person
+// each had a current city; after the merge only the newer city is current
+// and the older ends where it begins, as if both had been learned about one
+// entity. Multi-valued facts all stay.
+func TestObserveMergeSettlesSingleValues(t *testing.T) {
+	e, _, _ := observeEngine(t)
+	_, ctx := owner(t, e)
+	add := func(subject, pred, obj, val, from string) *engram.Fact {
+		t.Helper()
+		f, err := e.AddFact(ctx, engram.NewFact{UserID: "fay", Subject: subject, Predicate: pred, Object: obj, Value: val, ValidAt: day(from)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	rome := add("Anna Berg", "lives_in", "Rome", "", "2020-01-01")
+	add("Anna Berg", "likes", "", "jazz", "2020-01-01")
+	oslo := add("Annie Berg", "lives_in", "Oslo", "", "2021-03-01")
+	add("Annie Berg", "likes", "", "opera", "2021-03-01")
+	early := add("Annie Berg", "works_at", "Acme", "", "2019-01-01")
+	late := add("Anna Berg", "works_at", "Initech", "", "2022-01-01")
+	if _, err := e.MergeEntities(ctx, rome.Subject.ID, oslo.Subject.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := factsAsOf(t, e, ctx, "fay", ""), []string{"likes=jazz", "likes=opera", "lives_in=oslo", "works_at=initech"}; !slices.Equal(got, want) {
+		t.Errorf("current facts after the merge: %v, want %v", got, want)
+	}
+	if got, want := factsAsOf(t, e, ctx, "fay", "2020-06-01"), []string{"likes=jazz", "lives_in=rome", "works_at=acme"}; !slices.Equal(got, want) {
+		t.Errorf("as of mid-2020: %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		f    *engram.Fact
+		ends string
+	}{{rome, "2021-03-01"}, {early, "2022-01-01"}} {
+		got, err := e.GetFact(ctx, c.f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameDay(got.InvalidAt, c.ends) || got.ExpiredAt == nil {
+			t.Errorf("%s ends %v, want %s", got.Fact, got.InvalidAt, c.ends)
+		}
+	}
+	if got, err := e.GetFact(ctx, late.ID); err != nil || got.InvalidAt != nil {
+		t.Errorf("the newest job was ended: %v", err)
+	}
+}

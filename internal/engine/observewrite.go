@@ -352,6 +352,9 @@ func (e *Engine) MergeEntities(ctx context.Context, id, other string) (_ *engram
 		if err := tx.MoveMentions(ctx, p.TenantID, other, id); err != nil {
 			return err
 		}
+		if err := e.settleSingles(ctx, tx, o, p.TenantID, id, e.clock()); err != nil {
+			return err
+		}
 		if _, err := tx.DeleteEntity(ctx, p.TenantID, other); err != nil {
 			return err
 		}
@@ -384,4 +387,63 @@ func (e *Engine) entityAfterWrite(ctx context.Context, tenantID, id string) (*en
 		return nil
 	})
 	return out, err
+}
+
+// settleSingles applies the contradiction rule to an entity's facts after a
+// merge brought two histories together: a value of a single-valued
+// predicate ends where the next different value begins (ties in world time
+// go to what was learned later), as if the facts had been learned about one
+// entity. Facts only end; none is deleted. Equal values stay two facts.
+func (e *Engine) settleSingles(ctx context.Context, tx store.Tx, o *opener, tenantID, id string, now time.Time) error {
+	recs, err := tx.FactsOf(ctx, tenantID, []string{id})
+	if err != nil {
+		return err
+	}
+	table := facts.DefaultTable()
+	byPred := map[string][]*openedFact{}
+	for i := range recs {
+		if recs[i].SubjectEntity != id {
+			continue
+		}
+		of, err := o.fact(&recs[i])
+		if isUnreadable(err) {
+			e.skip(tenantID, "fact", recs[i].ID, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if table.Single(of.body.Predicate) {
+			byPred[of.body.Predicate] = append(byPred[of.body.Predicate], of)
+		}
+	}
+	for _, fs := range byPred {
+		for _, a := range fs {
+			ra := a.rules()
+			var end *time.Time
+			for _, b := range fs {
+				rb := b.rules()
+				if b == a || facts.SameValue(ra, rb) || (rb.InvalidAt != nil && !rb.InvalidAt.After(rb.ValidAt)) {
+					continue
+				}
+				later := rb.ValidAt.After(ra.ValidAt) || (rb.ValidAt.Equal(ra.ValidAt) && rb.CreatedAt.After(ra.CreatedAt))
+				if later && (end == nil || rb.ValidAt.Before(*end)) {
+					t := rb.ValidAt
+					end = &t
+				}
+			}
+			if end == nil || (ra.InvalidAt != nil && !ra.InvalidAt.After(*end)) {
+				continue
+			}
+			rec := a.rec
+			rec.InvalidAt = end
+			if rec.ExpiredAt == nil {
+				rec.ExpiredAt = &now
+			}
+			if err := tx.UpdateFact(ctx, &rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
