@@ -341,3 +341,52 @@ func readAll(t *testing.T, e *engine.Engine, ctx context.Context) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestObserveMinimisation: with the tenant's data minimisation on, an
+// episode keeps no messages once extracted (nothing sealed in the row), its
+// entities and facts are made all the same, and key rotation moves it; off
+// again, episodes keep their messages.
+func TestObserveMinimisation(t *testing.T) {
+	e, _, st := observeEngine(t)
+	nt, ctx := owner(t, e)
+	if err := e.SetDiscardEpisodeText(context.Background(), "t", true); err != nil {
+		t.Fatal(err)
+	}
+	ep := observe(t, e, ctx, "gus", "My friend Anna Kask lives in Tartu.", "2024-01-10")
+	if len(ep.Facts) == 0 {
+		t.Fatal("no fact extracted")
+	}
+	stored := func(id string) *store.Episode {
+		t.Helper()
+		var rec *store.Episode
+		if err := st.Read(ctx, func(tx store.Tx) (err error) { rec, err = tx.Episode(ctx, nt.Tenant.ID, id); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := stored(ep.ID); rec.Messages != nil {
+		t.Errorf("the minimised episode row holds %d bytes of messages", len(rec.Messages))
+	}
+	if got, err := e.Episode(ctx, ep.ID); err != nil || len(got.Messages) != 0 || len(got.Facts) == 0 {
+		t.Fatalf("minimised episode: %v", err)
+	}
+	if _, err := e.RotateKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for remaining := 1; remaining > 0; {
+		var err error
+		if _, remaining, err = e.Reencrypt(ctx, nt.Tenant.ID, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec := stored(ep.ID); rec.KeyVersion != 2 || rec.Messages != nil {
+		t.Errorf("after re-encryption: key version %d, %d bytes of messages", rec.KeyVersion, len(rec.Messages))
+	}
+	if err := e.SetDiscardEpisodeText(context.Background(), "t", false); err != nil {
+		t.Fatal(err)
+	}
+	kept := observe(t, e, ctx, "gus", "I work at Skype.", "2024-02-10")
+	if got, err := e.Episode(ctx, kept.ID); err != nil || len(got.Messages) != 1 || got.Messages[0].Content != "I work at Skype." {
+		t.Errorf("episode with minimisation off: %v", err)
+	}
+}
