@@ -29,9 +29,15 @@ type Config struct {
 	// AuditProofs serves checkpoints, proofs, segments and legal holds
 	// under /v1/audit/; nil leaves them out.
 	AuditProofs engram.AuditProofService
-	Auth        engram.Authenticator
-	Logger      *slog.Logger
-	Version     string
+	// Observe serves /v1/observe, /v1/episodes, /v1/entities, /v1/facts,
+	// /v1/topics and /v1/patterns; nil leaves them out.
+	Observe engram.ObserveService
+	// Graph serves the MCP memory server's operations under /v1/graph/;
+	// nil leaves them out.
+	Graph   engram.GraphService
+	Auth    engram.Authenticator
+	Logger  *slog.Logger
+	Version string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Storage, when set, reports the free space of the data directory for
@@ -130,6 +136,8 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
+	registerObserve(api, cfg.Observe)
+	registerGraph(api, cfg.Graph)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }
