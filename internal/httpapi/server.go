@@ -29,15 +29,9 @@ type Config struct {
 	// AuditProofs serves checkpoints, proofs, segments and legal holds
 	// under /v1/audit/; nil leaves them out.
 	AuditProofs engram.AuditProofService
-	// Observe serves /v1/observe, /v1/episodes, /v1/entities, /v1/facts,
-	// /v1/topics and /v1/patterns; nil leaves them out.
-	Observe engram.ObserveService
-	// Graph serves the MCP memory server's operations under /v1/graph/;
-	// nil leaves them out.
-	Graph   engram.GraphService
-	Auth    engram.Authenticator
-	Logger  *slog.Logger
-	Version string
+	Auth        engram.Authenticator
+	Logger      *slog.Logger
+	Version     string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Storage, when set, reports the free space of the data directory for
@@ -62,6 +56,13 @@ type Config struct {
 	// Limits are the request rate limits (ratelimit.go); the zero value
 	// limits nothing.
 	Limits Limits
+
+	// Observe serves /v1/observe, /v1/episodes, /v1/entities, /v1/facts,
+	// /v1/topics and /v1/patterns; nil leaves them out.
+	Observe engram.ObserveService
+	// Graph serves the MCP memory server's operations under /v1/graph/;
+	// nil leaves them out.
+	Graph engram.GraphService
 }
 
 // New returns the HTTP handler of the whole API.
