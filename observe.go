@@ -207,15 +207,22 @@ type TopicCount struct {
 }
 
 // Pattern is what recurs across episodes: a preference stated again and
-// again, a routine. Facts are the ids it rests on.
+// again, a routine, a value that keeps changing. Facts are the ids it rests on.
 type Pattern struct {
-	Kind        string   `json:"kind"`
-	Description string   `json:"description"`
-	Subject     string   `json:"subject"`
-	Predicate   string   `json:"predicate"`
-	Value       string   `json:"value"`
-	Episodes    int      `json:"episodes"`
-	Facts       []string `json:"facts"`
+	Kind      string     `json:"kind"`
+	Subject   EntityRef  `json:"subject"`
+	Predicate string     `json:"predicate"`
+	Object    *EntityRef `json:"object,omitempty"`
+	Value     string     `json:"value,omitempty"`
+	// When is a routine's slot ("weekday:monday", "time:evening").
+	When string `json:"when,omitempty"`
+	// Values are a frequent change's successive values, oldest first.
+	Values    []string  `json:"values,omitempty"`
+	Facts     []string  `json:"facts"`
+	Episodes  []string  `json:"episodes"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Current   bool      `json:"current"`
 }
 
 // EntityErasure is the receipt of forgetting one entity.

@@ -60,6 +60,8 @@ type Store interface {
 // the tenant id and never crosses it: a record of another tenant is
 // ErrNotFound.
 type Tx interface {
+	ObserveTx
+
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)
 	TenantByName(ctx context.Context, name string) (*Tenant, error)
@@ -397,7 +399,7 @@ type TenantKEK struct {
 
 // StaleRecord names a record sealed under an old key version.
 type StaleRecord struct {
-	Kind       string // "memory", "history" or "account"
+	Kind       string // "memory", "history", "account", "episode", "entity" or "fact"
 	ID         string
 	Subject    string
 	KeyVersion int
@@ -410,6 +412,9 @@ type Erasure struct {
 	Keys     int `json:"keys"`
 	Accounts int `json:"accounts,omitempty"`
 	APIKeys  int `json:"api_keys,omitempty"`
+	Episodes int `json:"episodes,omitempty"`
+	Entities int `json:"entities,omitempty"`
+	Facts    int `json:"facts,omitempty"`
 }
 
 // Memory as stored. Content and Metadata are sealed envelopes (Metadata is

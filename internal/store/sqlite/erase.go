@@ -31,6 +31,14 @@ func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 		   (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`, tenantID, tenantID, subject); err != nil {
 		return nil, err
 	}
+	for _, q := range []string{
+		`DELETE FROM entity_mentions WHERE tenant_id = ? AND memory_id IN (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`,
+		`DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id IN (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`,
+	} {
+		if _, err = t.count(ctx, "erase memory links", q, tenantID, tenantID, subject); err != nil {
+			return nil, err
+		}
+	}
 	if e.Memories, err = t.count(ctx, "erase memories",
 		`DELETE FROM memories WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
 		return nil, err
@@ -39,10 +47,52 @@ func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 		`DELETE FROM history WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
 		return nil, err
 	}
+	if e.Episodes, err = t.count(ctx, "erase episodes",
+		`DELETE FROM episodes WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
+		return nil, err
+	}
+	if e.Facts, err = t.count(ctx, "erase facts",
+		`DELETE FROM facts WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
+		return nil, err
+	}
 	if e.Keys, err = t.count(ctx, "erase keys",
 		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ?`,
 		tenantID, store.PurposeSubject, subject); err != nil {
 		return nil, err
+	}
+	return &e, nil
+}
+
+// DeleteUserObservations erases what Observe holds about one end user:
+// their entities (each with every version of its own key, its blind keys and
+// mentions), the facts and episodes of their scope, and their topic labels.
+func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string) (*store.Erasure, error) {
+	var e store.Erasure
+	var err error
+	steps := []struct {
+		n     *int
+		op, q string
+		args  []any
+	}{
+		{&e.Keys, "erase entity keys", `DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner IN
+			(SELECT 'e:' || id FROM entities WHERE tenant_id = ? AND user_id = ?)`,
+			[]any{tenantID, store.PurposeSubject, tenantID, userID}},
+		{nil, "erase entity index", `DELETE FROM entity_keys WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		{nil, "erase entity mentions", `DELETE FROM entity_mentions WHERE tenant_id = ? AND entity_id IN
+			(SELECT id FROM entities WHERE tenant_id = ? AND user_id = ?)`, []any{tenantID, tenantID, userID}},
+		{&e.Facts, "erase facts", `DELETE FROM facts WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		{&e.Entities, "erase entities", `DELETE FROM entities WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		{&e.Episodes, "erase episodes", `DELETE FROM episodes WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		{nil, "erase topics", `DELETE FROM memory_topics WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+	}
+	for _, s := range steps {
+		var n int
+		if n, err = t.count(ctx, s.op, s.q, s.args...); err != nil {
+			return nil, err
+		}
+		if s.n != nil {
+			*s.n = n
+		}
 	}
 	return &e, nil
 }
@@ -55,6 +105,13 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		op, q string
 	}{
 		{nil, "erase postings", `DELETE FROM postings WHERE tenant_id = ?`},
+		{nil, "erase entity mentions", `DELETE FROM entity_mentions WHERE tenant_id = ?`},
+		{nil, "erase topics", `DELETE FROM memory_topics WHERE tenant_id = ?`},
+		{nil, "erase entity index", `DELETE FROM entity_keys WHERE tenant_id = ?`},
+		{&e.Facts, "erase facts", `DELETE FROM facts WHERE tenant_id = ?`},
+		{&e.Entities, "erase entities", `DELETE FROM entities WHERE tenant_id = ?`},
+		{&e.Episodes, "erase episodes", `DELETE FROM episodes WHERE tenant_id = ?`},
+		{nil, "erase tenant settings", `DELETE FROM tenant_settings WHERE tenant_id = ?`},
 		{&e.Memories, "erase memories", `DELETE FROM memories WHERE tenant_id = ?`},
 		{&e.History, "erase history", `DELETE FROM history WHERE tenant_id = ?`},
 		{nil, "erase idempotency", `DELETE FROM idempotency WHERE tenant_id = ?`},
@@ -123,14 +180,24 @@ SELECT 'history', h.id, h.subject, h.key_version FROM history h
   JOIN latest l ON l.tenant_id = h.tenant_id AND l.owner = h.subject WHERE h.key_version < l.v %[3]s
 UNION ALL
 SELECT 'account', a.id, a.subject, a.key_version FROM accounts a
-  JOIN latest l ON l.tenant_id = a.tenant_id AND l.owner = a.subject WHERE a.key_version < l.v %[4]s`
+  JOIN latest l ON l.tenant_id = a.tenant_id AND l.owner = a.subject WHERE a.key_version < l.v %[4]s
+UNION ALL
+SELECT 'episode', e.id, e.subject, e.key_version FROM episodes e
+  JOIN latest l ON l.tenant_id = e.tenant_id AND l.owner = e.subject WHERE e.key_version < l.v %[5]s
+UNION ALL
+SELECT 'entity', n.id, n.subject, n.key_version FROM entities n
+  JOIN latest l ON l.tenant_id = n.tenant_id AND l.owner = n.subject WHERE n.key_version < l.v %[6]s
+UNION ALL
+SELECT 'fact', f.id, f.subject, f.key_version FROM facts f
+  JOIN latest l ON l.tenant_id = f.tenant_id AND l.owner = f.subject WHERE f.key_version < l.v %[7]s`
 
 func staleSQL(tenantID string) (string, []any) {
 	if tenantID == "" {
-		return fmt.Sprintf(staleQuery, "", "", "", ""), []any{store.PurposeSubject}
+		return fmt.Sprintf(staleQuery, "", "", "", "", "", "", ""), []any{store.PurposeSubject}
 	}
-	return fmt.Sprintf(staleQuery, "AND tenant_id = ?", "AND m.tenant_id = ?", "AND h.tenant_id = ?", "AND a.tenant_id = ?"),
-		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID}
+	return fmt.Sprintf(staleQuery, "AND tenant_id = ?", "AND m.tenant_id = ?", "AND h.tenant_id = ?", "AND a.tenant_id = ?",
+			"AND e.tenant_id = ?", "AND n.tenant_id = ?", "AND f.tenant_id = ?"),
+		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID}
 }
 
 func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {

@@ -143,6 +143,12 @@ func (t *tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
 	if err := t.deletePostings(ctx, tenantID, id); err != nil {
 		return fmt.Errorf("delete memory: %w", err)
 	}
+	for _, q := range []string{`DELETE FROM entity_mentions WHERE tenant_id = ? AND memory_id = ?`,
+		`DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id = ?`} {
+		if _, err := t.tx.ExecContext(ctx, q, tenantID, id); err != nil {
+			return wrapErr("delete memory links", err)
+		}
+	}
 	res, err := t.tx.ExecContext(ctx,
 		`DELETE FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	return mustAffect("delete memory", res, err)

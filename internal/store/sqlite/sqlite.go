@@ -345,6 +345,9 @@ var _ store.Tx = (*tx)(nil)
 // store sentinels: constraint violations by their extended result code, and
 // a missing row to ErrNotFound.
 func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
