@@ -127,7 +127,7 @@ func registerFacts(api huma.API, svc engram.ObserveService) {
 				return nil, problemOf(ctx, err)
 			}
 			for i := range ps {
-				ps[i].Facts = nonNil(ps[i].Facts)
+				ps[i].Facts, ps[i].Episodes = nonNil(ps[i].Facts), nonNil(ps[i].Episodes)
 			}
 			out := &resultsBody[engram.Pattern]{}
 			out.Body.Results = nonNil(ps)
