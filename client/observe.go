@@ -129,8 +129,8 @@ func (c *Client) Episodes(ctx context.Context, scope engram.Scope, cursor string
 	return out.Results, out.NextCursor, nil
 }
 
-// Entities returns a page of entities.
-func (c *Client) Entities(ctx context.Context, q engram.EntityQuery) (*engram.EntityList, error) {
+// ListEntities returns a page of entities.
+func (c *Client) ListEntities(ctx context.Context, q engram.EntityQuery) (*engram.EntityList, error) {
 	var out engram.EntityList
 	path := query("/v1/entities", "user_id", q.UserID, "type", q.Type, "query", q.Query, "cursor", q.Cursor, "limit", itoa(q.Limit))
 	if err := c.call(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
@@ -139,8 +139,8 @@ func (c *Client) Entities(ctx context.Context, q engram.EntityQuery) (*engram.En
 	return &out, nil
 }
 
-// Entity returns one entity with its facts and observations.
-func (c *Client) Entity(ctx context.Context, id string) (*engram.Entity, error) {
+// GetEntity returns one entity with its facts and observations.
+func (c *Client) GetEntity(ctx context.Context, id string) (*engram.Entity, error) {
 	var e engram.Entity
 	if err := c.call(ctx, http.MethodGet, "/v1/entities/"+url.PathEscape(id), nil, nil, &e); err != nil {
 		return nil, err

@@ -97,7 +97,7 @@ func (c *entitiesListCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	l, err := cl.Entities(ctx, engram.EntityQuery{UserID: c.User, Type: c.Type, Query: c.Query, Limit: c.Limit, Cursor: c.Cursor})
+	l, err := cl.ListEntities(ctx, engram.EntityQuery{UserID: c.User, Type: c.Type, Query: c.Query, Limit: c.Limit, Cursor: c.Cursor})
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (c *entitiesGetCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	e, err := cl.Entity(ctx, c.ID)
+	e, err := cl.GetEntity(ctx, c.ID)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ type entityOutput struct{ Body *engram.Entity }
 func registerEntities(api huma.API, svc engram.ObserveService) {
 	huma.Register(api, op("listEntities", http.MethodGet, "/v1/entities", "List entities", http.StatusOK, "entities"),
 		func(ctx context.Context, in *entityListInput) (*entityListOutput, error) {
-			l, err := svc.Entities(ctx, engram.EntityQuery{UserID: in.UserID, Type: in.Type, Query: in.Query, Limit: in.Limit, Cursor: in.Cursor})
+			l, err := svc.ListEntities(ctx, engram.EntityQuery{UserID: in.UserID, Type: in.Type, Query: in.Query, Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}
@@ -54,13 +54,14 @@ func registerEntities(api huma.API, svc engram.ObserveService) {
 	o := op("getEntity", http.MethodGet, "/v1/entities/{id}", "Get an entity with its facts and observations", http.StatusOK, "entities")
 	o.Description = "facts holds the entity's current facts, as subject or object."
 	huma.Register(api, o, func(ctx context.Context, in *entityIDInput) (*entityOutput, error) {
-		e, err := svc.Entity(ctx, in.ID)
+		e, err := svc.GetEntity(ctx, in.ID)
 		if err != nil {
 			return nil, problemOf(ctx, err)
 		}
 		return &entityOutput{Body: entityBody(e)}, nil
 	})
 
+	// 409: the two entities belong to different users.
 	o = withConflict(op("mergeEntities", http.MethodPost, "/v1/entities/{id}/merge", "Merge another entity into this one", http.StatusOK, "entities"))
 	o.Description = "For the near matches entity resolution would not merge on its own. Returns the entity that stays."
 	huma.Register(api, o, func(ctx context.Context, in *entityMergeInput) (*entityOutput, error) {
@@ -71,8 +72,8 @@ func registerEntities(api huma.API, svc engram.ObserveService) {
 		return &entityOutput{Body: entityBody(e)}, nil
 	})
 
-	o = withConflict(op("forgetEntity", http.MethodDelete, "/v1/entities/{id}", "Forget an entity: destroy its key, delete its facts and mentions", http.StatusOK, "entities"))
-	o.Description = "Crypto-shredding erasure of one entity: its name, aliases, facts (as subject or object) and mentions become unreadable everywhere, backups included once they expire. Returns a receipt with counts. A legal hold refuses it with 409 legal_hold."
+	o = op("forgetEntity", http.MethodDelete, "/v1/entities/{id}", "Forget an entity: destroy its key, delete its facts and mentions", http.StatusOK, "entities")
+	o.Description = "Crypto-shredding erasure of one entity: its name, aliases, facts (as subject or object) and mentions become unreadable everywhere, backups included once they expire. Returns a receipt with counts."
 	huma.Register(api, o, func(ctx context.Context, in *entityIDInput) (*struct{ Body *engram.EntityErasure }, error) {
 		r, err := svc.ForgetEntity(ctx, in.ID)
 		if err != nil {

@@ -35,7 +35,7 @@ type factSearchInput struct {
 type newFactInput struct {
 	Body struct {
 		Subject   string     `json:"subject" minLength:"1" maxLength:"256" doc:"The subject entity's name; an entity of that name in the scope is used, else one is created."`
-		Predicate string     `json:"predicate" minLength:"1" maxLength:"64" doc:"A canonical predicate, [a-z][a-z0-9_]*: lives_in, works_at, likes, …"`
+		Predicate string     `json:"predicate" minLength:"1" maxLength:"64" doc:"A canonical predicate (lives_in, works_at, likes, …; docs/OBSERVE.md lists them) or any other printable text."`
 		Object    string     `json:"object,omitempty" maxLength:"256" doc:"The object entity's name, when the fact links two entities. Give object or value."`
 		Value     string     `json:"value,omitempty" maxLength:"1024" doc:"A literal value (a job title, a date, a number)."`
 		ValidAt   *time.Time `json:"valid_at,omitempty" doc:"Since when it is true in the world. Default: now."`

@@ -163,8 +163,7 @@ func registerGraph(api huma.API, svc engram.GraphService) {
 			return out, nil
 		})
 
-	o := withConflict(graphOp("delete_entities", "Forget entities by name, with their relations", http.StatusNoContent))
-	huma.Register(api, o, func(ctx context.Context, in *graphDeleteEntitiesInput) (*struct{}, error) {
+	huma.Register(api, graphOp("delete_entities", "Forget entities by name, with their relations", http.StatusNoContent), func(ctx context.Context, in *graphDeleteEntitiesInput) (*struct{}, error) {
 		return nil, problemOrNil(ctx, svc.DeleteEntities(ctx, in.Body.scope(), in.Body.EntityNames))
 	})
 

@@ -86,7 +86,9 @@ func TestObserveBadInput(t *testing.T) {
 		{"speaker name over the limit in bytes", "POST", "/v1/observe", `{"messages": [` + turn(wideName, "I live in "+secret) + `]}`, 400, engram.CodeInvalid},
 		{"oversize subject", "POST", "/v1/facts", `{"subject": "` + longName + `", "predicate": "likes", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
 		{"subject over the limit in bytes", "POST", "/v1/facts", `{"subject": "` + wideName + `", "predicate": "likes", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
-		{"bad predicate", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "Lives In", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
+		{"predicate with a control character", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "lives\u0007in", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
+		{"oversize predicate", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "` + strings.Repeat("p", engram.MaxPredicateBytes+1) + `", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
+		{"blank predicate", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "  ", "value": "` + secret + `"}`, 400, engram.CodeInvalid},
 		{"neither object nor value", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "likes"}`, 400, engram.CodeInvalid},
 		{"field of the wrong type", "POST", "/v1/observe", `{"messages": [{"role": "user", "content": 7}]}`, 400, engram.CodeInvalid},
 		{"unknown field", "POST", "/v1/facts", `{"subject": "Mira", "predicate": "likes", "value": "tea", "tenant_id": "other"}`, 400, engram.CodeInvalid},
@@ -148,7 +150,7 @@ func TestObserveTenantIsolation(t *testing.T) {
 
 	for i, v := range views {
 		c := s.Client(v.key)
-		l, err := c.Entities(ctx, engram.EntityQuery{UserID: "mira"})
+		l, err := c.ListEntities(ctx, engram.EntityQuery{UserID: "mira"})
 		if err != nil {
 			t.Fatal(err)
 		}

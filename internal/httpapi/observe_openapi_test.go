@@ -113,7 +113,7 @@ func TestObserveResponsesMatchOpenAPI(t *testing.T) {
 		{name: "graph delete", method: "POST", path: "/v1/graph/delete_entities", body: `{"entityNames": ["Zalando"]}`, status: 204},
 		{name: "unknown entity", method: "GET", path: "/v1/entities/" + mutate(ep.Entities[0].ID), status: 404},
 		{name: "bad as_of", method: "GET", path: "/v1/facts?as_of=soon", status: 400},
-		{name: "bad predicate", method: "POST", path: "/v1/facts", body: `{"subject": "Mira", "predicate": "Lives In", "value": "x"}`, status: 400},
+		{name: "bad predicate", method: "POST", path: "/v1/facts", body: `{"subject": "Mira", "predicate": "lives\u0007in", "value": "x"}`, status: 400},
 		{name: "merge", method: "POST", path: "/v1/entities/" + mira + "/merge", body: `{"other_id": "` + lit.Subject.ID + `"}`, status: 200},
 		{name: "delete fact", method: "DELETE", path: "/v1/facts/" + lit.ID, status: 204},
 		{name: "forget entity", method: "DELETE", path: "/v1/entities/" + mira, status: 200},

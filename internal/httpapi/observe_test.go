@@ -213,11 +213,12 @@ func TestObserveAnswerShape(t *testing.T) {
 	}
 }
 
-// TestObserveIdempotency replays a retried observe and refuses a key
-// reused with another body.
+// TestObserveIdempotency: a retried observe with the same Idempotency-Key
+// stores no memory and no fact twice; the key reused with another
+// conversation is refused.
 func TestObserveIdempotency(t *testing.T) {
 	s := testserver.Start(t)
-	c := s.Tenant(t, "acme")
+	_, c := tenant(t, s, "acme")
 	ctx := context.Background()
 	req := engram.ObserveRequest{Messages: lifeBefore(), Scope: engram.Scope{UserID: "mira"}, IdempotencyKey: "obs-1"}
 	a, err := c.Observe(ctx, req)
@@ -225,21 +226,35 @@ func TestObserveIdempotency(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := c.Observe(ctx, req)
-	if err != nil || b.ID != a.ID {
-		t.Fatalf("replay: %+v %v, want episode %s", b, err, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Memories {
+		if b.Memories[i].ID != a.Memories[i].ID {
+			t.Errorf("memory %d stored again: %s, first %s", i, b.Memories[i].ID, a.Memories[i].ID)
+		}
+	}
+	for i, f := range b.Facts {
+		if f.ID != a.Facts[i].ID || f.Event == engram.FactAdd {
+			t.Errorf("fact %d of the retry: %+v, first %+v", i, f, a.Facts[i])
+		}
+	}
+	mems, err := c.List(ctx, client.ListRequest{Scope: engram.Scope{UserID: "mira"}})
+	if err != nil || len(mems.Results) != len(lifeBefore()) {
+		t.Fatalf("memories after a retry: %d %v", len(mems.Results), err)
+	}
+	fs, err := c.Facts(ctx, engram.FactQuery{UserID: "mira", IncludeInvalid: true})
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("facts after a retry: %v %v", triples(fs), err)
 	}
 	req.Messages = lifeAfter()
 	_, err = c.Observe(ctx, req)
 	wantCode(t, err, engram.CodeConflict)
-	eps, _, err := c.Episodes(ctx, engram.Scope{UserID: "mira"}, "", 10)
-	if err != nil || len(eps) != 1 {
-		t.Fatalf("episodes after a replay: %d %v", len(eps), err)
-	}
 }
 
 func entityNamed(t *testing.T, c *client.Client, user, name string) engram.Entity {
 	t.Helper()
-	l, err := c.Entities(context.Background(), engram.EntityQuery{UserID: user, Query: name})
+	l, err := c.ListEntities(context.Background(), engram.EntityQuery{UserID: user, Query: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,21 +274,21 @@ func TestEntitiesREST(t *testing.T) {
 	ctx := context.Background()
 	observe(t, c, "mira", lifeBefore())
 
-	l, err := c.Entities(ctx, engram.EntityQuery{UserID: "mira", Limit: 2})
+	l, err := c.ListEntities(ctx, engram.EntityQuery{UserID: "mira", Limit: 2})
 	if err != nil || len(l.Results) != 2 || l.NextCursor == "" {
 		t.Fatalf("page 1: %+v %v", l, err)
 	}
-	l2, err := c.Entities(ctx, engram.EntityQuery{UserID: "mira", Limit: 2, Cursor: l.NextCursor})
+	l2, err := c.ListEntities(ctx, engram.EntityQuery{UserID: "mira", Limit: 2, Cursor: l.NextCursor})
 	if err != nil || len(l2.Results) == 0 || l2.Results[0].ID == l.Results[0].ID {
 		t.Fatalf("page 2: %+v %v", l2, err)
 	}
-	places, err := c.Entities(ctx, engram.EntityQuery{UserID: "mira", Type: engram.EntityPlace})
+	places, err := c.ListEntities(ctx, engram.EntityQuery{UserID: "mira", Type: engram.EntityPlace})
 	if err != nil || len(places.Results) != 1 || places.Results[0].Name != "Lyon" {
 		t.Fatalf("places: %+v %v", places, err)
 	}
 
 	mira := entityNamed(t, c, "mira", "Mira")
-	got, err := c.Entity(ctx, mira.ID)
+	got, err := c.GetEntity(ctx, mira.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +316,7 @@ func TestEntitiesREST(t *testing.T) {
 	if merged.ID != mira.ID || !slices.Contains(merged.Aliases, "Mira Klein") {
 		t.Fatalf("merged: %+v", merged)
 	}
-	if _, err := c.Entity(ctx, other); client.Code(err) != engram.CodeNotFound {
+	if _, err := c.GetEntity(ctx, other); client.Code(err) != engram.CodeNotFound {
 		t.Fatalf("the merged-away entity: %v", err)
 	}
 	fs, err := c.Facts(ctx, engram.FactQuery{UserID: "mira", EntityID: mira.ID})
@@ -316,7 +331,7 @@ func TestEntitiesREST(t *testing.T) {
 	if r.EntityID != mira.ID || r.Facts < 4 || r.Keys < 1 || r.CompletedAt.IsZero() {
 		t.Fatalf("receipt: %+v", r)
 	}
-	_, err = c.Entity(ctx, mira.ID)
+	_, err = c.GetEntity(ctx, mira.ID)
 	wantCode(t, err, engram.CodeNotFound)
 	fs, err = c.Facts(ctx, engram.FactQuery{UserID: "mira", IncludeInvalid: true})
 	if err != nil || len(fs) != 0 {

@@ -76,7 +76,7 @@ func TestOpenAPILint(t *testing.T) {
 	// Idempotency-Key, a legal hold, the hold limit, the last owner key, a
 	// write whose user's key changed under it (erasure, rotation).
 	conflicts := []string{"addMemory", "updateMemory", "revokeKey", "forgetUser", "createAuditHold",
-		"observe", "mergeEntities", "forgetEntity", "graphDeleteEntities"}
+		"observe", "mergeEntities"}
 	for path, methods := range doc.Paths {
 		for method, o := range methods {
 			name := method + " " + path
