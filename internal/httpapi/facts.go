@@ -28,7 +28,7 @@ type factSearchInput struct {
 		Query  string     `json:"query" minLength:"1" maxLength:"4096"`
 		UserID string     `json:"user_id,omitempty" maxLength:"256"`
 		AsOf   *time.Time `json:"as_of,omitempty" doc:"Rank the facts true at this time instead of the current ones."`
-		Limit  int        `json:"limit,omitempty" minimum:"1" maximum:"200" doc:"Results to return (default 50)."`
+		Limit  int        `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Results to return (default 10)."`
 	}
 }
 
@@ -42,7 +42,7 @@ type newFactInput struct {
 		InvalidAt *time.Time `json:"invalid_at,omitempty" doc:"Until when it was true, if it no longer is."`
 		Negated   bool       `json:"negated,omitempty" doc:"The statement says this is no longer so: it ends the matching current facts instead of adding one."`
 		UserID    string     `json:"user_id,omitempty" maxLength:"256"`
-		Sentence  string     `json:"fact,omitempty" maxLength:"1024" doc:"The statement as written; made from the triple when absent."`
+		Sentence  string     `json:"fact,omitempty" maxLength:"65536" doc:"The statement as written; made from the triple when absent."`
 	}
 }
 

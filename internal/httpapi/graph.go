@@ -18,7 +18,7 @@ import (
 
 type graphEntityBody struct {
 	Name         string   `json:"name" minLength:"1" maxLength:"256"`
-	EntityType   string   `json:"entityType" maxLength:"32" doc:"person, organisation, place, … or another word."`
+	EntityType   string   `json:"entityType" maxLength:"256" doc:"person, organisation, place, … or any other label."`
 	Observations []string `json:"observations,omitempty" maxItems:"100" doc:"Free-text notes about the entity (each at most 1 KiB)."`
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/testserver"
 )
 
@@ -289,5 +290,51 @@ func TestGraphREST(t *testing.T) {
 	g, err = c.ReadGraph(ctx, scope)
 	if err != nil || len(g.Entities) != 1 || g.Entities[0].Name != "Zalando" {
 		t.Fatalf("after delete_entities: %+v %v", g, err)
+	}
+}
+
+// TestObserveScopes: reading needs memories:read, writing memories:write;
+// a write-only key may observe but learns nothing stored, and cannot state
+// or merge facts (their answers read the store).
+func TestObserveScopes(t *testing.T) {
+	s := testserver.Start(t)
+	_, owner := tenant(t, s, "acme")
+	ctx := context.Background()
+	ep := observe(t, owner, "mira", lifeBefore())
+	keyWith := func(scopes ...engram.Permission) string {
+		k, err := owner.CreateKey(ctx, client.CreateKeyRequest{Name: string(scopes[0]), Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Secret
+	}
+	reader, writer := keyWith(engram.PermMemoriesRead), keyWith(engram.PermMemoriesWrite)
+	observeBody := `{"messages": [{"role": "user", "name": "Mira", "content": "I live in Lyon."}], "user_id": "mira"}`
+	factBody := `{"subject": "Mira", "predicate": "likes", "value": "tea", "user_id": "mira"}`
+	for _, x := range []struct {
+		name, key, method, path, body string
+		status                        int
+	}{
+		{"reader lists facts", reader, "GET", "/v1/facts?user_id=mira", "", 200},
+		{"reader reads an episode", reader, "GET", "/v1/episodes/" + ep.ID, "", 200},
+		{"reader lists entities", reader, "GET", "/v1/entities", "", 200},
+		{"reader reads the graph", reader, "POST", "/v1/graph/read_graph", `{"user_id": "mira"}`, 200},
+		{"reader observes", reader, "POST", "/v1/observe", observeBody, 403},
+		{"reader states a fact", reader, "POST", "/v1/facts", factBody, 403},
+		{"reader deletes a fact", reader, "DELETE", "/v1/facts/" + ep.Facts[0].ID, "", 403},
+		{"reader forgets an entity", reader, "DELETE", "/v1/entities/" + ep.Entities[0].ID, "", 403},
+		{"reader creates graph entities", reader, "POST", "/v1/graph/create_entities", `{"entities": [{"name": "X", "entityType": "person"}]}`, 403},
+		{"writer lists facts", writer, "GET", "/v1/facts", "", 403},
+		{"writer states a fact", writer, "POST", "/v1/facts", factBody, 403},
+		{"writer merges", writer, "POST", "/v1/entities/" + ep.Entities[0].ID + "/merge", `{"other_id": "` + ep.Entities[1].ID + `"}`, 403},
+		{"writer observes", writer, "POST", "/v1/observe", observeBody, 201},
+	} {
+		status, body := call(t, s, x.key, x.method, x.path, x.body)
+		if status != x.status {
+			t.Errorf("%s: %d %s, want %d", x.name, status, body, x.status)
+		}
+		if x.name == "writer observes" && (strings.Contains(body, "Lyon") || strings.Contains(body, "Mira")) {
+			t.Errorf("a write-only key reads stored text back: %s", body)
+		}
 	}
 }
