@@ -120,4 +120,11 @@ func TestObserveResponsesMatchOpenAPI(t *testing.T) {
 	} {
 		do(x)
 	}
+
+	// The 202 of an asynchronous node, against the same document (both
+	// nodes serve the same routes; the validator is built once).
+	as := asyncServer(t)
+	akey, _ := tenant(t, as, "oas")
+	exchangeValid(t, v, as, akey, exchange{name: "observe, asynchronous", method: "POST", path: "/v1/observe", status: 202,
+		body: `{"messages": [{"role": "user", "name": "Mira", "content": "I moved to Berlin."}], "user_id": "mira"}`})
 }
