@@ -214,8 +214,8 @@ func TestObserveAnswerShape(t *testing.T) {
 }
 
 // TestObserveIdempotency: a retried observe with the same Idempotency-Key
-// stores no memory and no fact twice; the key reused with another
-// conversation is refused.
+// replays the first answer's episode and stores nothing twice; the key
+// reused with another conversation is refused.
 func TestObserveIdempotency(t *testing.T) {
 	s := testserver.Start(t)
 	_, c := tenant(t, s, "acme")
@@ -229,13 +229,16 @@ func TestObserveIdempotency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if b.ID != a.ID {
+		t.Errorf("retry answered episode %s, first %s", b.ID, a.ID)
+	}
 	for i := range a.Memories {
 		if b.Memories[i].ID != a.Memories[i].ID {
 			t.Errorf("memory %d stored again: %s, first %s", i, b.Memories[i].ID, a.Memories[i].ID)
 		}
 	}
 	for i, f := range b.Facts {
-		if f.ID != a.Facts[i].ID || f.Event == engram.FactAdd {
+		if f.ID != a.Facts[i].ID {
 			t.Errorf("fact %d of the retry: %+v, first %+v", i, f, a.Facts[i])
 		}
 	}
@@ -246,6 +249,10 @@ func TestObserveIdempotency(t *testing.T) {
 	fs, err := c.Facts(ctx, engram.FactQuery{UserID: "mira", IncludeInvalid: true})
 	if err != nil || len(fs) != 3 {
 		t.Fatalf("facts after a retry: %v %v", triples(fs), err)
+	}
+	eps, _, err := c.Episodes(ctx, engram.Scope{UserID: "mira"}, "", 10)
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("episodes after a retry: %d %v", len(eps), err)
 	}
 	req.Messages = lifeAfter()
 	_, err = c.Observe(ctx, req)
