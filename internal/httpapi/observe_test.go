@@ -386,6 +386,11 @@ func TestFactsREST(t *testing.T) {
 	}
 	_, err = c.GetFact(ctx, f.ID)
 	wantCode(t, err, engram.CodeNotFound)
+	// The client's errors are also the service's: code and message for
+	// code written against engram.ObserveService (the stdio MCP tools).
+	if engram.ErrorCode(err) != engram.CodeNotFound || engram.ErrorMessage(err) == "internal error" {
+		t.Errorf("as a service error: %q %q", engram.ErrorCode(err), engram.ErrorMessage(err))
+	}
 	wantCode(t, c.DeleteFact(ctx, f.ID), engram.CodeNotFound)
 	fs, err := c.Facts(ctx, engram.FactQuery{UserID: "noor", IncludeInvalid: true})
 	if err != nil || len(fs) != 1 || fs[0].ID != v.ID {
