@@ -35,6 +35,10 @@ type cli struct {
 	Repair  repairCmd  `cmd:"" help:"Remove records that can no longer be decrypted (offline)."`
 	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
+	Observe  observeCmd  `cmd:"" help:"Observe a conversation: store it, extract entities and facts."`
+	Entities entitiesCmd `cmd:"" help:"List, show and forget entities."`
+	Facts    factsCmd    `cmd:"" help:"List and search facts."`
+
 	Bench benchCmd `cmd:"" help:"Benchmarks."`
 
 	Version kong.VersionFlag `help:"Print the version."`

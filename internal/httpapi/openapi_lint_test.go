@@ -75,7 +75,8 @@ func TestOpenAPILint(t *testing.T) {
 	// Operations where a request can conflict with the state: a reused
 	// Idempotency-Key, a legal hold, the hold limit, the last owner key, a
 	// write whose user's key changed under it (erasure, rotation).
-	conflicts := []string{"addMemory", "updateMemory", "revokeKey", "forgetUser", "createAuditHold"}
+	conflicts := []string{"addMemory", "updateMemory", "revokeKey", "forgetUser", "createAuditHold",
+		"observe", "mergeEntities"}
 	for path, methods := range doc.Paths {
 		for method, o := range methods {
 			name := method + " " + path

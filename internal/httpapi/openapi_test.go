@@ -83,7 +83,7 @@ func FuzzRequestDecoding(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	paths := []string{"/v1/memories", "/v1/search", "/v1/keys"}
+	paths := []string{"/v1/memories", "/v1/search", "/v1/keys", "/v1/observe", "/v1/facts", "/v1/facts/search", "/v1/graph/create_entities"}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, p := range paths {
 			req, _ := http.NewRequest(http.MethodPost, s.URL+p, strings.NewReader(body))

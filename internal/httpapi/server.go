@@ -56,6 +56,13 @@ type Config struct {
 	// Limits are the request rate limits (ratelimit.go); the zero value
 	// limits nothing.
 	Limits Limits
+
+	// Observe serves /v1/observe, /v1/episodes, /v1/entities, /v1/facts,
+	// /v1/topics and /v1/patterns; nil leaves them out.
+	Observe engram.ObserveService
+	// Graph serves the MCP memory server's operations under /v1/graph/;
+	// nil leaves them out.
+	Graph engram.GraphService
 }
 
 // New returns the HTTP handler of the whole API.
@@ -130,6 +137,8 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
+	registerObserve(api, cfg.Observe)
+	registerGraph(api, cfg.Graph)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }
