@@ -36,12 +36,12 @@ const (
 	// graphCommon is the mention count from which an entity is too common
 	// to point anywhere (a conversation's speakers): it is left out, like
 	// a stop word, and the specificity of the others falls towards it.
-	graphCommon = 1000
+	graphCommon = 100
 	// maxQueryNames bounds the names one query looks up, graphNeighbours
 	// the neighbours followed and graphMentions the mentions read.
 	maxQueryNames   = 64
 	graphNeighbours = 16
-	graphMentions   = 2000
+	graphMentions   = 1000
 )
 
 // queryNames returns the query's candidate entity names: every run of up to
