@@ -110,22 +110,33 @@ func specificity(n int64) float64 {
 	return math.Log(1+float64(graphCommon)/float64(max(n, 1))) / math.Log(1+graphCommon)
 }
 
-// graphHits returns, for the memories that mention an entity the query
-// names or one of its neighbours, the graph signal in [0, 1], within tx;
-// nil when the query names no entity of the scope's user. Memories outside
-// the scope's agent or run are left to the caller's scope check.
-func (e *Engine) graphHits(ctx context.Context, tx store.Tx, tenantID string, scope engram.Scope, query string) (map[string]graphPart, error) {
+// queryNameTokens blinds the query's candidate names for the entity index
+// (nil when it names none). It runs before search opens its read
+// transaction: deriving the key may read the store.
+func (e *Engine) queryNameTokens(ctx context.Context, tenantID, query string) ([][]byte, error) {
 	names := queryNames(query)
 	if len(names) == 0 {
 		return nil, nil
 	}
-	b, err := e.blinds(ctx, tenantID)
+	key, err := e.ring.Derived(ctx, tenantID, purposeEntityKey)
 	if err != nil {
-		return nil, err
+		return nil, keyFailure(err)
 	}
 	toks := make([][]byte, len(names))
 	for i, k := range names {
-		toks[i] = blindToken(b.entity, k)
+		toks[i] = blindToken(key, k)
+	}
+	return toks, nil
+}
+
+// graphHits returns, for the memories that mention an entity the query
+// names (toks: queryNameTokens) or one of its neighbours, the graph signal
+// in [0, 1], within tx; nil when the query names no entity of the scope's
+// user. Memories outside the scope's agent or run are left to the
+// caller's scope check.
+func graphHits(ctx context.Context, tx store.Tx, tenantID string, scope engram.Scope, toks [][]byte) (map[string]graphPart, error) {
+	if len(toks) == 0 {
+		return nil, nil
 	}
 	ids, err := tx.EntitiesByKeys(ctx, tenantID, scope.UserID, toks)
 	if err != nil || len(ids) == 0 {

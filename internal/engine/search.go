@@ -129,13 +129,17 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if len(cands) == 0 {
 		return []engram.SearchHit{}, nil
 	}
+	var names [][]byte
+	if mode == engram.SearchHybrid {
+		if names, err = e.queryNameTokens(ctx, p.TenantID, req.Query); err != nil {
+			return nil, err
+		}
+	}
 	var rows []store.Memory
 	var graph map[string]graphPart
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		if mode == engram.SearchHybrid {
-			if graph, err = e.graphHits(ctx, tx, p.TenantID, req.Scope, req.Query); err != nil {
-				return err
-			}
+		if graph, err = graphHits(ctx, tx, p.TenantID, req.Scope, names); err != nil {
+			return err
 		}
 		rows, err = tx.Memories(ctx, p.TenantID, candidateIDs(cands, graph))
 		return err
