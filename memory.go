@@ -105,6 +105,32 @@ type SearchRequest struct {
 	// Threshold drops hits whose Score is below it: nil means
 	// DefaultSearchThreshold, 0 keeps every hit. It must be in [0, 1].
 	Threshold *float64
+	// Include lists what the answer carries: SearchIncludeMemories (the
+	// default, when empty) and SearchIncludeFacts (the scope's user's
+	// current facts ranked by ObserveService.SearchFacts, beside the
+	// memories). Search itself returns memories only; a transport that
+	// answers with facts calls SearchFacts for them.
+	Include []string
+}
+
+// What a search answer may include (SearchRequest.Include).
+const (
+	SearchIncludeMemories = "memories"
+	SearchIncludeFacts    = "facts"
+)
+
+// Includes reports whether the request asks for part (memories when
+// Include is empty). It does not validate; Search rejects unknown parts.
+func (r SearchRequest) Includes(part string) bool {
+	if len(r.Include) == 0 {
+		return part == SearchIncludeMemories
+	}
+	for _, p := range r.Include {
+		if p == part {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultSearchThreshold is the Score under which a search drops a hit when
@@ -134,6 +160,10 @@ type Explain struct {
 	// Time is the time signal in [0, 1]: closeness to a date the query
 	// names, or recency when it asks for the latest.
 	Time float64 `json:"time"`
+	// Graph is the graph signal in [0, 1]: the memory mentions an entity
+	// the query names, or one linked to it by a current fact (Observe;
+	// docs/API.md "Scores"). It orders hits and never changes Score.
+	Graph float64 `json:"graph"`
 	// Fused orders the hits: the weighted sum of the signals' parts, each
 	// scaled within this query's candidates (relative, not comparable
 	// across queries).

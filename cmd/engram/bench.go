@@ -31,6 +31,7 @@ type benchLoCoMoCmd struct {
 	Mode          string   `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking: hybrid, bm25 or vector."`
 	Questions     string   `name:"questions" type:"existingfile" help:"Replace the dataset's questions with this file's."`
 	K             int      `name:"k" default:"50" help:"Results asked per question (at least 50)."`
+	Ingest        string   `name:"ingest" enum:"add,observe" default:"add" help:"How turns are written: add (one memory each) or observe (each session through Observe, so entities and facts exist)."`
 	Threshold     *float64 `name:"threshold" help:"Search threshold, 0 to 1 (default: the engine's, 0.25; 0 keeps every result)."`
 	Unrelated     bool     `name:"unrelated" help:"Also ask each question in another conversation and report the share that come back empty."`
 	JSON          bool     `name:"json" help:"Print one JSON object as the last line."`
@@ -56,11 +57,16 @@ func (c *benchLoCoMoCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	defer l.Close()
-	res, err := bench.RunLoCoMo(ctx, ds, &bench.EngineSystem{Engine: l.Engine, Mode: c.Mode, Threshold: c.Threshold}, opts)
+	sys := &bench.EngineSystem{Engine: l.Engine, Mode: c.Mode, Threshold: c.Threshold, Observe: c.Ingest == "observe"}
+	res, err := bench.RunLoCoMo(ctx, ds, sys, opts)
 	if err != nil {
 		return err
 	}
-	res.Mode = c.Mode
+	res.Mode, res.Ingest = c.Mode, c.Ingest
+	if sys.Observe {
+		lat := sys.ObserveLatency()
+		res.ObserveLatency = &lat
+	}
 	if err := res.WriteTable(s.out); err != nil {
 		return err
 	}

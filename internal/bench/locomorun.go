@@ -94,6 +94,12 @@ type LoCoMoResult struct {
 	UnrelatedEmpty float64 `json:"unrelated_empty,omitempty"`
 	UnrelatedAsked int     `json:"unrelated_asked,omitempty"`
 
+	// Ingest is how turns were written ("add" or "observe"); set by the
+	// caller. ObserveLatency is, for observe, each Observe call's time
+	// divided by the turns it carried (nil otherwise).
+	Ingest         string   `json:"ingest,omitempty"`
+	ObserveLatency *Latency `json:"observe_latency_per_turn,omitempty"`
+
 	// DataFaults are the loader's repairs: Dataset.Faults, or with a
 	// question file the dataset's orphan date keys and the file's
 	// evidence repairs (LoCoMoOptions.QuestionFaults).
@@ -328,6 +334,12 @@ func (r *LoCoMoResult) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "\n%d turns in %d conversations (%s) ingested at %.1f turns/s; k %d%s\ndata repairs: %s\n",
 		r.Turns, len(r.Conversations), strings.Join(r.Conversations, ", "), r.IngestPerS, r.K, mode, r.DataFaults); err != nil {
 		return err
+	}
+	if r.ObserveLatency != nil {
+		l := r.ObserveLatency
+		if _, err := fmt.Fprintf(w, "ingest through observe: %d calls, per turn p50 %.2f ms  p95 %.2f ms\n", l.N, l.P50, l.P95); err != nil {
+			return err
+		}
 	}
 	if r.UnrelatedAsked > 0 {
 		_, err := fmt.Fprintf(w, "unrelated: %d questions asked in another conversation, %.3f came back empty\n", r.UnrelatedAsked, r.UnrelatedEmpty)

@@ -50,6 +50,11 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
+	for _, part := range req.Include {
+		if part != engram.SearchIncludeMemories && part != engram.SearchIncludeFacts {
+			return nil, invalid("include may list only memories and facts")
+		}
+	}
 	limit, err := pageLimit(req.Limit, engram.DefaultSearchLimit, engram.MaxSearchLimit)
 	if err != nil {
 		return nil, err
@@ -124,16 +129,27 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if len(cands) == 0 {
 		return []engram.SearchHit{}, nil
 	}
-	ids := make([]string, len(cands))
-	for i, c := range cands {
-		ids[i] = c.id
+	var names [][]byte
+	if mode == engram.SearchHybrid {
+		if names, err = e.queryNameTokens(ctx, p.TenantID, req.Query); err != nil {
+			return nil, err
+		}
 	}
 	var rows []store.Memory
+	var graph map[string]graphPart
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		rows, err = tx.Memories(ctx, p.TenantID, ids)
+		if graph, err = graphHits(ctx, tx, p.TenantID, req.Scope, names); err != nil {
+			return err
+		}
+		rows, err = tx.Memories(ctx, p.TenantID, candidateIDs(cands, graph))
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	cands = withGraph(cands, graph, rows, req.Scope)
+	if graph != nil {
+		// The graph's memories outside the scope were read, never ranked.
+		rows = slices.DeleteFunc(rows, func(r store.Memory) bool { return !inScope(&r, req.Scope) })
 	}
 	byID := make(map[string]*store.Memory, len(rows))
 	var oldest, newest time.Time

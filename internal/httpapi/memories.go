@@ -80,11 +80,22 @@ type searchInput struct {
 		Explain bool           `json:"explain,omitempty" doc:"Add each signal's contribution to every result."`
 		// A pointer: absent means the default, 0 means none.
 		Threshold *float64 `json:"threshold,omitempty" minimum:"0" maximum:"1" doc:"Drop results whose score is below this (scores are absolute, in [0, 1]). Absent: the default, 0.25; 0 keeps every result."`
+		Include   []string `json:"include,omitempty" maxItems:"2" enum:"memories,facts" doc:"What the answer carries: memories (results) and facts (the user's current facts, ranked as POST /v1/facts/search ranks them). Default: memories."`
 		ScopeFields
 	}
 }
 
-func registerMemories(api huma.API, svc engram.MemoryService) {
+type searchOutput struct {
+	Body struct {
+		Results []engram.SearchHit `json:"results" doc:"Memories, best first; empty when include leaves memories out."`
+		// omitzero: absent unless asked for, [] when asked and none match.
+		Facts []engram.Fact `json:"facts,omitzero" doc:"With include facts: the facts of user_id (the tenant's shared facts without one), best first, each with its score."`
+	}
+}
+
+// registerMemories registers the memory routes; obs (nil: none) answers
+// the facts of a search with include facts.
+func registerMemories(api huma.API, svc engram.MemoryService, obs engram.ObserveService) {
 	add := op("addMemory", http.MethodPost, "/v1/memories", "Store memories", http.StatusCreated, "memories")
 	add.Errors = append(add.Errors, http.StatusConflict) // an Idempotency-Key reused with a different request
 	huma.Register(api, add,
@@ -157,14 +168,29 @@ func registerMemories(api huma.API, svc engram.MemoryService) {
 		})
 
 	huma.Register(api, op("searchMemories", http.MethodPost, "/v1/search", "Search memories", http.StatusOK, "memories"),
-		func(ctx context.Context, in *searchInput) (*resultsBody[engram.SearchHit], error) {
-			hits, err := svc.Search(ctx, engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters,
-				Limit: in.Body.Limit, Mode: in.Body.Mode, Explain: in.Body.Explain, Threshold: in.Body.Threshold})
-			if err != nil {
-				return nil, problemOf(ctx, err)
+		func(ctx context.Context, in *searchInput) (*searchOutput, error) {
+			req := engram.SearchRequest{Query: in.Body.Query, Scope: in.Body.scope(), Filters: in.Body.Filters,
+				Limit: in.Body.Limit, Mode: in.Body.Mode, Explain: in.Body.Explain, Threshold: in.Body.Threshold,
+				Include: in.Body.Include}
+			out := &searchOutput{}
+			out.Body.Results = []engram.SearchHit{}
+			if req.Includes(engram.SearchIncludeMemories) {
+				hits, err := svc.Search(ctx, req)
+				if err != nil {
+					return nil, problemOf(ctx, err)
+				}
+				out.Body.Results = hits
 			}
-			out := &resultsBody[engram.SearchHit]{}
-			out.Body.Results = hits
+			if req.Includes(engram.SearchIncludeFacts) {
+				if obs == nil {
+					return nil, problemOf(ctx, engram.Errorf(engram.CodeNotImplemented, "this server does not keep facts"))
+				}
+				facts, err := obs.SearchFacts(ctx, engram.FactSearch{Query: req.Query, UserID: req.Scope.UserID, Limit: req.Limit})
+				if err != nil {
+					return nil, problemOf(ctx, err)
+				}
+				out.Body.Facts = facts
+			}
 			return out, nil
 		})
 }

@@ -132,7 +132,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	// the document was fetched from, whatever name the server is reached by.
 	hc.Servers = []*huma.Server{{URL: "/", Description: "The server this document was fetched from."}}
 	api := humago.New(mux, hc)
-	registerMemories(api, cfg.Memories)
+	registerMemories(api, cfg.Memories, cfg.Observe)
 	registerKeys(api, cfg.Keys)
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
