@@ -73,6 +73,19 @@ const (
 	AuditTenantForget AuditAction = "tenant.forget"
 	AuditTenantKEK    AuditAction = "tenant.kek"
 	AuditRead         AuditAction = "audit.read"
+
+	// Observe (docs/OBSERVE.md). An observe is one episode.create entry
+	// (its memories get their memory.create entries too); the entities and
+	// facts it made are listed in the episode, not as entries of their own.
+	AuditEpisodeCreate AuditAction = "episode.create"
+	AuditEpisodeRead   AuditAction = "episode.read"
+	AuditEntityRead    AuditAction = "entity.read"
+	AuditEntityWrite   AuditAction = "entity.write"
+	AuditEntityMerge   AuditAction = "entity.merge"
+	AuditEntityForget  AuditAction = "entity.forget"
+	AuditFactCreate    AuditAction = "fact.create"
+	AuditFactRead      AuditAction = "fact.read"
+	AuditFactDelete    AuditAction = "fact.delete"
 )
 
 // AuditOutcome says how the action ended.
@@ -89,11 +102,14 @@ const (
 
 // Target types of audit entries.
 const (
-	TargetMemory = "memory"
-	TargetAPIKey = "api_key"
-	TargetUser   = "user"
-	TargetTenant = "tenant"
-	TargetAudit  = "audit"
+	TargetMemory  = "memory"
+	TargetAPIKey  = "api_key"
+	TargetUser    = "user"
+	TargetTenant  = "tenant"
+	TargetAudit   = "audit"
+	TargetEpisode = "episode"
+	TargetEntity  = "entity"
+	TargetFact    = "fact"
 )
 
 // AuditQuery filters the principal's tenant's trail. Every field is

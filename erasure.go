@@ -15,6 +15,9 @@ type Erasure struct {
 	Keys        int       `json:"keys_destroyed"`
 	Accounts    int       `json:"accounts_deleted,omitempty"`
 	APIKeys     int       `json:"api_keys_deleted,omitempty"`
+	Episodes    int       `json:"episodes_deleted,omitempty"`
+	Entities    int       `json:"entities_deleted,omitempty"`
+	Facts       int       `json:"facts_deleted,omitempty"`
 	CompletedAt time.Time `json:"completed_at"`
 }
 

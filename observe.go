@@ -241,8 +241,8 @@ type ObserveService interface {
 	Episode(ctx context.Context, id string) (*Episode, error)
 	Episodes(ctx context.Context, scope Scope, cursor string, limit int) ([]Episode, string, error)
 
-	Entities(ctx context.Context, q EntityQuery) (*EntityList, error)
-	Entity(ctx context.Context, id string) (*Entity, error)
+	ListEntities(ctx context.Context, q EntityQuery) (*EntityList, error)
+	GetEntity(ctx context.Context, id string) (*Entity, error)
 	MergeEntities(ctx context.Context, id, other string) (*Entity, error)
 	ForgetEntity(ctx context.Context, id string) (*EntityErasure, error)
 

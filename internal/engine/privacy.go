@@ -82,8 +82,15 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 				return err
 			}
 			er.Memories, er.History, er.Keys = er.Memories+one.Memories, er.History+one.History, er.Keys+one.Keys
+			er.Episodes, er.Facts = er.Episodes+one.Episodes, er.Facts+one.Facts
+			obs, err := tx.DeleteUserObservations(ctx, p.TenantID, f)
+			if err != nil {
+				return err
+			}
+			er.Episodes, er.Entities, er.Facts = er.Episodes+obs.Episodes, er.Entities+obs.Entities, er.Facts+obs.Facts
+			er.Keys += obs.Keys
 		}
-		if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
+		if er.Memories == 0 && er.History == 0 && er.Keys == 0 && er.Entities == 0 && er.Facts == 0 && er.Episodes == 0 {
 			return nil // not_found below, recorded as a failure
 		}
 		return a.record(tx)
@@ -96,13 +103,14 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	}
 	e.indexDrop(p.TenantID)
 	e.kwDrop(p.TenantID)
-	if er.Memories == 0 && er.History == 0 && er.Keys == 0 {
+	if er.Memories == 0 && er.History == 0 && er.Keys == 0 && er.Entities == 0 && er.Facts == 0 && er.Episodes == 0 {
 		return nil, engram.Errorf(engram.CodeNotFound, "no data for this user")
 	}
 	if err := e.afterErasure(ctx); err != nil {
 		return nil, err
 	}
-	return &engram.Erasure{UserID: userID, Memories: er.Memories, History: er.History, Keys: er.Keys, CompletedAt: e.clock()}, nil
+	return &engram.Erasure{UserID: userID, Memories: er.Memories, History: er.History, Keys: er.Keys,
+		Episodes: er.Episodes, Entities: er.Entities, Facts: er.Facts, CompletedAt: e.clock()}, nil
 }
 
 // ForgetTenant erases a whole tenant: every key, record and account. It
@@ -323,6 +331,8 @@ func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.Sta
 		}
 		a.KeyVersion = int(w.key.Version)
 		return tx.ReplaceAccount(ctx, a)
+	case "episode", "entity", "fact":
+		return e.resealObserved(ctx, tx, w, o, r)
 	}
 	return fmt.Errorf("unknown record kind %q", r.Kind)
 }
