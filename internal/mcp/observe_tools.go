@@ -164,7 +164,7 @@ func (t *tools) searchFacts(ctx context.Context, in searchFactsInput) (string, f
 }
 
 func (t *tools) listEntities(ctx context.Context, in listEntitiesInput) (string, entitiesOutput, error) {
-	res, err := t.obs.Entities(ctx, engram.EntityQuery{UserID: in.UserID, Type: in.Type, Query: in.Query, Limit: in.Limit, Cursor: in.Cursor})
+	res, err := t.obs.ListEntities(ctx, engram.EntityQuery{UserID: in.UserID, Type: in.Type, Query: in.Query, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
 		return "", entitiesOutput{}, err
 	}
@@ -185,7 +185,7 @@ func (t *tools) listEntities(ctx context.Context, in listEntitiesInput) (string,
 }
 
 func (t *tools) getEntity(ctx context.Context, in entityIDInput) (string, entityOutput, error) {
-	e, err := t.obs.Entity(ctx, in.ID)
+	e, err := t.obs.GetEntity(ctx, in.ID)
 	if err != nil {
 		return "", entityOutput{}, err
 	}
