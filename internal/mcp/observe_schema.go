@@ -153,7 +153,7 @@ func searchFactsSchema() *jsonschema.Schema {
 	return inputSchema[searchFactsInput](withUser(map[string]func(*jsonschema.Schema){
 		"query": text(1, engram.MaxQueryBytes),
 		"as_of": timeText,
-		"limit": count(engram.MaxFactLimit, engram.DefaultFactLimit),
+		"limit": count(engram.MaxSearchLimit, engram.DefaultSearchLimit),
 	}))
 }
 
@@ -161,7 +161,7 @@ func listEntitiesSchema() *jsonschema.Schema {
 	return inputSchema[listEntitiesInput](withUser(map[string]func(*jsonschema.Schema){
 		"type":   text(0, 32),
 		"query":  text(0, engram.MaxNameBytes),
-		"limit":  count(engram.MaxEntityLimit, 0),
+		"limit":  count(engram.MaxEntityLimit, engram.DefaultListLimit),
 		"cursor": text(0, 512),
 	}))
 }
