@@ -220,7 +220,9 @@ func TestGraphTools(t *testing.T) {
 		}
 		return map[string]any{"name": name, "entityType": typ, "observations": o}
 	}
-	rel := func(from, to, typ string) map[string]any { return map[string]any{"from": from, "to": to, "relationType": typ} }
+	rel := func(from, to, typ string) map[string]any {
+		return map[string]any{"from": from, "to": to, "relationType": typ}
+	}
 
 	mcptest.MustCall(t, cs, "create_entities", u(map[string]any{"entities": []any{ent("Alice", "person", "likes tea"), ent("Acme", "organisation"), ent("Lyon", "place")}}))
 	mcptest.MustCall(t, cs, "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Acme", "works_at"), rel("Alice", "Lyon", "lives_in")}}))
