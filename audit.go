@@ -72,20 +72,26 @@ const (
 	AuditTenantCreate AuditAction = "tenant.create"
 	AuditTenantForget AuditAction = "tenant.forget"
 	AuditTenantKEK    AuditAction = "tenant.kek"
-	AuditRead         AuditAction = "audit.read"
+	// AuditTenantSetting: an operator changed a tenant setting (data
+	// minimisation of Observe).
+	AuditTenantSetting AuditAction = "tenant.setting"
+	AuditRead          AuditAction = "audit.read"
 
 	// Observe (docs/OBSERVE.md). An observe is one episode.create entry
 	// (its memories get their memory.create entries too); the entities and
 	// facts it made are listed in the episode, not as entries of their own.
 	AuditEpisodeCreate AuditAction = "episode.create"
 	AuditEpisodeRead   AuditAction = "episode.read"
-	AuditEntityRead    AuditAction = "entity.read"
-	AuditEntityWrite   AuditAction = "entity.write"
-	AuditEntityMerge   AuditAction = "entity.merge"
-	AuditEntityForget  AuditAction = "entity.forget"
-	AuditFactCreate    AuditAction = "fact.create"
-	AuditFactRead      AuditAction = "fact.read"
-	AuditFactDelete    AuditAction = "fact.delete"
+	// AuditEpisodeExtract: an LLM extraction of a pending episode ended
+	// (applied, or failed for good); recorded by the worker, not a caller.
+	AuditEpisodeExtract AuditAction = "episode.extract"
+	AuditEntityRead     AuditAction = "entity.read"
+	AuditEntityWrite    AuditAction = "entity.write"
+	AuditEntityMerge    AuditAction = "entity.merge"
+	AuditEntityForget   AuditAction = "entity.forget"
+	AuditFactCreate     AuditAction = "fact.create"
+	AuditFactRead       AuditAction = "fact.read"
+	AuditFactDelete     AuditAction = "fact.delete"
 )
 
 // AuditOutcome says how the action ended.

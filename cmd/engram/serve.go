@@ -28,6 +28,7 @@ type serveCmd struct {
 	sealFlags
 	auditSinkFlags
 	rateLimitFlags
+	llmFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -95,6 +96,13 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	opts = append(opts, engine.WithStorageGuard(guard.Room))
+	llmOpt, err := c.llmFlags.option()
+	if err != nil {
+		return err
+	}
+	if llmOpt != nil {
+		opts = append(opts, llmOpt)
+	}
 	sinks, sinkOpts, err := c.auditSinkFlags.open(specs, log)
 	if err != nil {
 		return err
@@ -130,6 +138,10 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		})
 	}()
 	defer func() { mstop(); <-mdone }()
+	// LLM extraction of pending episodes (a no-op without --llm-url),
+	// stopped with maintenance, before the store closes.
+	xwait := l.StartExtraction(mctx)
+	defer func() { mstop(); xwait() }()
 
 	// Audit sealing and the retention sweep: one loop, stopped (and waited
 	// for) before the store closes, like maintenance.

@@ -14,6 +14,7 @@ type tenantsCmd struct {
 	Forget tenantsForgetCmd `cmd:"" help:"Erase a tenant: destroy its keys and delete everything it holds."`
 	KEK    tenantsKEKCmd    `cmd:"" name:"kek" help:"Put a tenant's keys under its own KEK (bring your own key)."`
 
+	Minimise tenantsMinimiseCmd `cmd:"" name:"minimise" help:"Data minimisation: discard (on) or keep (off) the raw text of observed conversations once extraction has run."`
 	OwnerKey tenantsOwnerKeyCmd `cmd:"" name:"owner-key" help:"Mint a new owner API key for an existing tenant (offline recovery); prints it once."`
 }
 
@@ -104,4 +105,25 @@ func (c *tenantsKEKCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	return printJSON(s, map[string]any{"tenant": c.Name, "provider": c.Provider, "keys_rewrapped": n})
+}
+
+type tenantsMinimiseCmd struct {
+	Name  string `arg:"" help:"Tenant name."`
+	State string `arg:"" enum:"on,off" help:"on: discard episode text after extraction; off: keep it (the default)."`
+	dataFlags
+}
+
+// Run sets the tenant's data minimisation. It applies to episodes
+// extracted from then on; the turns stay stored as memories either way
+// (forget them with DELETE /v1/memories or user erasure).
+func (c *tenantsMinimiseCmd) Run(ctx context.Context, s *ioStreams) error {
+	l, err := openLocal(ctx, c.Data)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := l.SetDiscardEpisodeText(ctx, c.Name, c.State == "on"); err != nil {
+		return err
+	}
+	return printJSON(s, map[string]any{"tenant": c.Name, "discard_episode_text": c.State == "on"})
 }

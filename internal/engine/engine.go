@@ -46,6 +46,8 @@ type Engine struct {
 	testHookWrite func(stage string)
 
 	room func() error // nil: no free-space floor (storage.go)
+
+	llm *llmQueue // nil: Observe extracts offline, synchronously (extraction.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -81,15 +81,6 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if err := e.roomToGrow(); err != nil {
 		return nil, err
 	}
-	// Extraction is pure and runs before any transaction.
-	in := make([]extract.Message, len(msgs))
-	for i, m := range msgs {
-		in[i] = extract.Message{Role: m.Role, Name: m.Name, Text: m.Content, Time: *m.Timestamp}
-	}
-	res, err := extract.ExtractConversation(in)
-	if err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
-	}
 	// The turns, as memories: one Add per run of messages sharing a time,
 	// so each memory keeps its message's date.
 	mems := make([]engram.AddResult, 0, len(msgs))
@@ -122,6 +113,23 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	}
 	ep := &store.Episode{ID: newID(), TenantID: p.TenantID, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID,
 		RunID: req.Scope.RunID, Status: engram.EpisodeDone, Extractor: extractorBuiltin}
+	if e.llm != nil {
+		if err := e.observePending(ctx, a, p, req.Scope, ep, msgs, mems); err != nil {
+			return nil, err
+		}
+		return &engram.Episode{ID: ep.ID, Status: ep.Status, UserID: ep.UserID, AgentID: ep.AgentID, RunID: ep.RunID,
+			Extractor: ep.Extractor, Memories: idsOnly(mems), Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
+			CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}, nil
+	}
+	// The built-in extractor is pure and runs before the transaction.
+	in := make([]extract.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = extract.Message{Role: m.Role, Name: m.Name, Text: m.Content, Time: *m.Timestamp}
+	}
+	res, err := extract.ExtractConversation(in)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
 	plan, err := e.applyObservation(ctx, a, p, req.Scope, ep, msgs, in, res, mems)
 	if err != nil {
 		return nil, err
@@ -154,6 +162,15 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		out.Facts = append(out.Facts, engram.FactRef{ID: fe.ID, Fact: f.Sentence, Event: string(fe.Event)})
 	}
 	return out, nil
+}
+
+// idsOnly is the memories of an answer without their text.
+func idsOnly(mems []engram.AddResult) []engram.AddResult {
+	out := make([]engram.AddResult, len(mems))
+	for i, m := range mems {
+		out[i] = engram.AddResult{ID: m.ID, Event: m.Event}
+	}
+	return out
 }
 
 // observeMessages validates a conversation and gives every message a time.
@@ -260,23 +277,8 @@ func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Prin
 				return err
 			}
 			now := e.clock()
-			g := &txGraph{e: e, ctx: ctx, tx: tx, tenant: p.TenantID, user: scope.UserID, b: b, o: e.opener(ctx, p.TenantID),
-				entities: map[string]*openedEntity{}, facts: map[string]*openedFact{}}
-			plan, err = observe.Build(g, observe.Input{Episode: ep.ID, Messages: in, Result: res, Speaker: speakerOf(scope),
-				Now: now, NewID: newID, Table: facts.DefaultTable()})
+			plan, err = e.understand(ctx, tx, w, tk, b, scope, ep.ID, in, res, mems, vecs, now)
 			if err != nil {
-				return err
-			}
-			ms := make([]store.EntityMention, 0)
-			for i, ids := range plan.Mentions {
-				for _, id := range ids {
-					ms = append(ms, store.EntityMention{EntityID: id, MemoryID: mems[i].ID})
-				}
-			}
-			if err := g.store(w, tk, plan, scope, now, vecs, ms); err != nil {
-				return err
-			}
-			if err := e.labelTopics(ctx, tx, b, p.TenantID, scope.UserID, in, res, mems); err != nil {
 				return err
 			}
 			ep.Subject, ep.KeyVersion = w.subject, int(w.key.Version)
@@ -300,6 +302,36 @@ func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Prin
 		})
 	})
 	return plan, err
+}
+
+// understand plans what an extraction means for the scope against what the
+// transaction reads, and stores it: entities, facts, mentions, topics.
+func (e *Engine) understand(ctx context.Context, tx store.Tx, w *writer, tk seal.Key, b *blinds, scope engram.Scope,
+	episodeID string, in []extract.Message, res extract.Result, mems []engram.AddResult, vecs map[string][]float32,
+	now time.Time) (*observe.Plan, error) {
+	g := &txGraph{e: e, ctx: ctx, tx: tx, tenant: w.tenant, user: scope.UserID, b: b, o: e.opener(ctx, w.tenant),
+		entities: map[string]*openedEntity{}, facts: map[string]*openedFact{}}
+	plan, err := observe.Build(g, observe.Input{Episode: episodeID, Messages: in, Result: res, Speaker: speakerOf(scope),
+		Now: now, NewID: newID, Table: facts.DefaultTable()})
+	if err != nil {
+		return nil, err
+	}
+	var ms []store.EntityMention
+	for i, ids := range plan.Mentions {
+		if i < 0 || i >= len(mems) {
+			continue
+		}
+		for _, id := range ids {
+			ms = append(ms, store.EntityMention{EntityID: id, MemoryID: mems[i].ID})
+		}
+	}
+	if err := g.store(w, tk, plan, scope, now, vecs, ms); err != nil {
+		return nil, err
+	}
+	if err := e.labelTopics(ctx, tx, b, w.tenant, scope.UserID, in, res, mems); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 func encodeEpisodeResult(plan *observe.Plan, mems []engram.AddResult) []byte {
@@ -576,4 +608,17 @@ func (g *txGraph) insertFact(w *writer, scope engram.Scope, f facts.Fact, vec []
 	}
 	g.facts[f.ID] = &openedFact{rec: *rec, body: body}
 	return nil
+}
+
+// SetDiscardEpisodeText sets a tenant's data minimisation (operator, CLI):
+// when on, an episode's raw messages are discarded once extraction has run.
+func (e *Engine) SetDiscardEpisodeText(ctx context.Context, name string, on bool) (err error) {
+	t, err := e.TenantByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer func() { err = e.operator(ctx, t.ID, engram.AuditTenantSetting, engram.TargetTenant, t.ID, err) }()
+	return e.st.Write(ctx, func(tx store.Tx) error {
+		return tx.PutTenantSetting(ctx, t.ID, settingDiscardText, fmt.Sprint(on))
+	})
 }

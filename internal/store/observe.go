@@ -25,7 +25,8 @@ type ObserveTx interface {
 	// InsertEntity stores an entity and its blind keys.
 	InsertEntity(ctx context.Context, e *Entity, keys [][]byte) error
 	// UpdateEntity rewrites type, body, key version, mentions and
-	// UpdatedAt, and replaces its keys (nil keys: keep them).
+	// UpdatedAt, and replaces its keys (nil keys: keep them; empty: none),
+	// indexed under the entity's stored user.
 	UpdateEntity(ctx context.Context, e *Entity, keys [][]byte) error
 	Entity(ctx context.Context, tenantID, id string) (*Entity, error)
 	// Entities returns those among ids that exist, in no order.
@@ -39,7 +40,7 @@ type ObserveTx interface {
 	ListEntities(ctx context.Context, tenantID, userID string, all bool, typ, before string, limit int) ([]Entity, error)
 	// DeleteEntity removes an entity, its keys, its mentions, every fact
 	// naming it, and every version of its subject key. ErrNotFound when
-	// missing.
+	// missing, having deleted nothing.
 	DeleteEntity(ctx context.Context, tenantID, id string) (*EntityErasure, error)
 
 	InsertFact(ctx context.Context, f *Fact) error
@@ -59,7 +60,8 @@ type ObserveTx interface {
 	// AddMentions links memories to the entities they mention (existing
 	// links are kept).
 	AddMentions(ctx context.Context, tenantID string, ms []EntityMention) error
-	// MentionedIn returns the memories that mention any of the entities.
+	// MentionedIn returns up to limit links of the memories that mention
+	// any of the entities, newest memory first.
 	MentionedIn(ctx context.Context, tenantID string, entityIDs []string, limit int) ([]EntityMention, error)
 	// MoveMentions points the mentions of entity `from` at `to`.
 	MoveMentions(ctx context.Context, tenantID, from, to string) error

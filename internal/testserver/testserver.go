@@ -97,6 +97,9 @@ type Options struct {
 	// the machine; the limits themselves are tested with small explicit
 	// ones, and `engram serve`'s defaults through the binary.
 	Limits *httpapi.Limits
+	// EngineOptions are added to the engine's (e.g. an LLM extractor,
+	// whose workers run until the test ends).
+	EngineOptions []engine.Option
 }
 
 // Start runs a node until the test ends.
@@ -130,10 +133,13 @@ func StartWith(t testing.TB, opts Options) *Server {
 		engineOpts = append(engineOpts, engine.WithStorageGuard(opts.Storage.Room))
 		storage = opts.Storage.Health
 	}
+	engineOpts = append(engineOpts, opts.EngineOptions...)
 	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now, engineOpts...)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	xctx, xstop := context.WithCancel(context.Background())
+	xwait := e.StartExtraction(xctx)
 	logs := &SyncBuffer{}
 	var limits httpapi.Limits
 	if opts.Limits != nil {
@@ -154,6 +160,8 @@ func StartWith(t testing.TB, opts Options) *Server {
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}
 	t.Cleanup(func() {
 		srv.Close()
+		xstop()
+		xwait()
 		if err := db.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}

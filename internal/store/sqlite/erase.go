@@ -81,6 +81,12 @@ func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string
 		{nil, "erase entity mentions", `DELETE FROM entity_mentions WHERE tenant_id = ? AND entity_id IN
 			(SELECT id FROM entities WHERE tenant_id = ? AND user_id = ?)`, []any{tenantID, tenantID, userID}},
 		{&e.Facts, "erase facts", `DELETE FROM facts WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
+		// Facts of other scopes that name one of the user's entities would
+		// point at nothing once the entity is gone.
+		{nil, "erase facts naming the user's entities", `DELETE FROM facts WHERE tenant_id = ? AND
+			(subject_entity IN (SELECT id FROM entities WHERE tenant_id = ? AND user_id = ?)
+			 OR object_entity IN (SELECT id FROM entities WHERE tenant_id = ? AND user_id = ?))`,
+			[]any{tenantID, tenantID, userID, tenantID, userID}},
 		{&e.Entities, "erase entities", `DELETE FROM entities WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
 		{&e.Episodes, "erase episodes", `DELETE FROM episodes WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},
 		{nil, "erase topics", `DELETE FROM memory_topics WHERE tenant_id = ? AND user_id = ?`, []any{tenantID, userID}},

@@ -109,10 +109,11 @@ func (t *tx) InsertEntity(ctx context.Context, e *store.Entity, keys [][]byte) e
 	if err != nil {
 		return wrapErr("insert entity", err)
 	}
-	return t.putEntityKeys(ctx, e, keys)
+	return t.putEntityKeys(ctx, e.TenantID, e.UserID, e.ID, keys)
 }
 
-func (t *tx) putEntityKeys(ctx context.Context, e *store.Entity, keys [][]byte) error {
+// putEntityKeys indexes an entity of userID under keys.
+func (t *tx) putEntityKeys(ctx context.Context, tenantID, userID, entityID string, keys [][]byte) error {
 	for batch := range slices.Chunk(keys, maxParams/4) {
 		var sb strings.Builder
 		args := make([]any, 0, 4*len(batch))
@@ -122,7 +123,7 @@ func (t *tx) putEntityKeys(ctx context.Context, e *store.Entity, keys [][]byte) 
 				sb.WriteByte(',')
 			}
 			sb.WriteString("(?,?,?,?)")
-			args = append(args, e.TenantID, e.UserID, k, e.ID)
+			args = append(args, tenantID, userID, k, entityID)
 		}
 		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
 			return wrapErr("insert entity keys", err)
@@ -141,10 +142,17 @@ func (t *tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) e
 	if keys == nil {
 		return nil
 	}
+	// The keys are indexed under the stored user, which an update does not
+	// rewrite, whatever e.UserID says.
+	var userID string
+	if err := t.tx.QueryRowContext(ctx, `SELECT user_id FROM entities WHERE tenant_id = ? AND id = ?`,
+		e.TenantID, e.ID).Scan(&userID); err != nil {
+		return wrapErr("update entity", err)
+	}
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM entity_keys WHERE tenant_id = ? AND entity_id = ?`, e.TenantID, e.ID); err != nil {
 		return wrapErr("replace entity keys", err)
 	}
-	return t.putEntityKeys(ctx, e, keys)
+	return t.putEntityKeys(ctx, e.TenantID, userID, e.ID, keys)
 }
 
 func scanEntity(row interface{ Scan(...any) error }) (*store.Entity, error) {
@@ -262,6 +270,13 @@ func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.Enti
 		e   store.EntityErasure
 		err error
 	)
+	// Not found before anything is deleted: facts name entities by id
+	// alone, and another tenant's facts naming the same id are not ours to
+	// delete, even in a transaction that commits after the error.
+	var one int
+	if err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&one); err != nil {
+		return nil, wrapErr("forget entity", err)
+	}
 	if e.Facts, err = t.count(ctx, "forget entity facts",
 		`DELETE FROM facts WHERE tenant_id = ? AND (subject_entity = ? OR object_entity = ?)`, tenantID, id, id); err != nil {
 		return nil, err
@@ -401,7 +416,7 @@ func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter)
 		q += ` AND (subject_entity = ? OR object_entity = ?)`
 		args = append(args, f.EntityID, f.EntityID)
 	}
-	if f.PredicateTok != nil {
+	if len(f.PredicateTok) > 0 {
 		q += ` AND predicate_tok = ?`
 		args = append(args, f.PredicateTok)
 	}
@@ -454,7 +469,7 @@ func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []strin
 	for batch := range slices.Chunk(entityIDs, maxParams) {
 		args := append(append([]any{tenantID}, anys(batch)...), limit)
 		rows, err := t.tx.QueryContext(ctx, `SELECT entity_id, memory_id FROM entity_mentions WHERE tenant_id = ?
-			AND entity_id IN (`+placeholders(len(batch))+`) ORDER BY memory_id DESC LIMIT ?`, args...)
+			AND entity_id IN (`+placeholders(len(batch))+`) ORDER BY memory_id DESC, entity_id LIMIT ?`, args...)
 		if err != nil {
 			return nil, wrapErr("mentioned in", err)
 		}
@@ -472,7 +487,14 @@ func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []strin
 			return nil, wrapErr("mentioned in", err)
 		}
 	}
-	return out, nil
+	// Each batch kept its own newest limit: merge them into one.
+	slices.SortFunc(out, func(a, b store.EntityMention) int {
+		if c := strings.Compare(b.MemoryID, a.MemoryID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.EntityID, b.EntityID)
+	})
+	return out[:min(len(out), max(limit, 0))], nil
 }
 
 func (t *tx) MoveMentions(ctx context.Context, tenantID, from, to string) error {
