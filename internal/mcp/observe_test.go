@@ -226,7 +226,7 @@ func TestGraphTools(t *testing.T) {
 
 	mcptest.MustCall(t, cs, "create_entities", u(map[string]any{"entities": []any{ent("Alice", "person", "likes tea"), ent("Acme", "organisation"), ent("Lyon", "place")}}))
 	mcptest.MustCall(t, cs, "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Acme", "works_at"), rel("Alice", "Lyon", "lives_in")}}))
-	mcptest.WantError(t, cs, "not_found", "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Nowhere", "visits")}}))
+	mcptest.WantError(t, cs, "not_found", "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Lyon", "visits"), rel("Alice", "Nowhere", "visits")}}))
 	mcptest.MustCall(t, cs, "add_observations", u(map[string]any{"observations": []any{map[string]any{"entityName": "Acme", "contents": []any{"makes anvils"}}}}))
 	mcptest.WantError(t, cs, "not_found", "add_observations", u(map[string]any{"observations": []any{
 		map[string]any{"entityName": "Alice", "contents": []any{"half written"}},
