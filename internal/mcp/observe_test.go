@@ -2,7 +2,6 @@ package mcp_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,148 +12,20 @@ import (
 	"github.com/engram-memory/engram/internal/testserver"
 )
 
-type entityRef struct {
-	ID, Name, Type, Event string
-}
-
-type observed struct {
-	Notice    string `json:"notice"`
-	EpisodeID string `json:"episode_id"`
-	Status    string `json:"status"`
-	Memories  []struct{ ID, Memory, Event string }
-	Entities  []entityRef
-	Facts     []struct{ ID, Fact, Event string }
-}
-
-type fact struct {
-	ID        string     `json:"id"`
-	Fact      string     `json:"fact"`
-	Subject   entityRef  `json:"subject"`
-	Predicate string     `json:"predicate"`
-	Object    *entityRef `json:"object"`
-	Value     string     `json:"value"`
-	ValidAt   string     `json:"valid_at"`
-	InvalidAt string     `json:"invalid_at"`
-	UserID    string     `json:"user_id"`
-}
-
-type entity struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Type     string   `json:"type"`
-	Aliases  []string `json:"aliases"`
-	Mentions int64    `json:"mentions"`
-	UserID   string   `json:"user_id"`
-	Facts    []fact   `json:"facts"`
-}
-
-func observeConversation(t *testing.T, cs *sdk.ClientSession, user string, lines ...string) observed {
-	t.Helper()
-	msgs := make([]any, len(lines))
-	for i, l := range lines {
-		msgs[i] = map[string]any{"role": "user", "name": "Alice", "content": l, "timestamp": "2025-06-01T10:00:00Z"}
-	}
-	var ep observed
-	mcptest.MustCall(t, cs, "observe", map[string]any{"messages": msgs, "user_id": user}).Decode(t, &ep)
-	return ep
-}
-
-func entityNames(es []entity) []string {
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name)
-	}
-	slices.Sort(names)
-	return names
-}
-
-func listEntities(t *testing.T, cs *sdk.ClientSession, args map[string]any) []entity {
-	t.Helper()
-	var out struct{ Results []entity }
-	mcptest.MustCall(t, cs, "list_entities", args).Decode(t, &out)
-	return out.Results
-}
-
-func searchFacts(t *testing.T, cs *sdk.ClientSession, args map[string]any) []fact {
-	t.Helper()
-	var out struct{ Results []fact }
-	mcptest.MustCall(t, cs, "search_facts", args).Decode(t, &out)
-	return out.Results
-}
-
-// TestObserveTools walks a conversation through the Observe tools: observe
-// stores it and extracts entities and facts; list_entities and get_entity
-// find them; search_facts answers with the current fact, and as_of with
-// the one that held before; forget_entity makes the entity unreadable.
+// TestObserveTools: the Observe scenario (mcptest.ObserveLifecycle) over
+// /mcp.
 func TestObserveTools(t *testing.T) {
 	s := testserver.Start(t)
 	_, cs := connect(t, s, "acme")
+	mcptest.ObserveLifecycle(t, cs)
+}
 
-	ep := observeConversation(t, cs, "alice", "I live in Paris.")
-	if ep.Status != "done" || ep.EpisodeID == "" || len(ep.Memories) != 1 || len(ep.Facts) == 0 || ep.Notice == "" {
-		t.Fatalf("observe = %+v", ep)
-	}
-	var moved observed
-	mcptest.MustCall(t, cs, "observe", map[string]any{"user_id": "alice", "messages": []any{
-		map[string]any{"role": "user", "name": "Alice", "content": "I moved to Berlin.", "timestamp": "2025-09-01T10:00:00Z"},
-	}}).Decode(t, &moved)
-	if !slices.ContainsFunc(moved.Facts, func(f struct{ ID, Fact, Event string }) bool { return f.Event == "add" }) {
-		t.Fatalf("the move added no fact: %+v", moved)
-	}
-
-	es := listEntities(t, cs, map[string]any{"user_id": "alice"})
-	if names := entityNames(es); !slices.Contains(names, "Paris") || !slices.Contains(names, "Berlin") || !slices.Contains(names, "Alice") {
-		t.Fatalf("list_entities = %v", names)
-	}
-	// Another user's scope holds none of them.
-	if other := listEntities(t, cs, map[string]any{"user_id": "bob"}); len(other) != 0 {
-		t.Fatalf("bob sees %v", entityNames(other))
-	}
-	var berlin entity
-	for _, e := range listEntities(t, cs, map[string]any{"user_id": "alice", "query": "Berlin"}) {
-		if e.Name == "Berlin" {
-			berlin = e
-		}
-	}
-	if berlin.ID == "" || berlin.Type != "place" {
-		t.Fatalf("list_entities query Berlin: %+v", berlin)
-	}
-
-	g := mcptest.MustCall(t, cs, "get_entity", map[string]any{"id": berlin.ID})
-	var got struct {
-		Notice string
-		Entity entity
-	}
-	g.Decode(t, &got)
-	if got.Entity.ID != berlin.ID || got.Entity.Name != "Berlin" || len(got.Entity.Facts) == 0 {
-		t.Fatalf("get_entity = %+v", got)
-	}
-	if !strings.Contains(g.Text, `<entity id="`+berlin.ID+`"`) || !strings.Contains(g.Text, "untrusted") {
-		t.Fatalf("get_entity text does not frame the entity:\n%s", g.Text)
-	}
-
-	// Now: Berlin. As of July: Paris, since ended.
-	now := searchFacts(t, cs, map[string]any{"query": "where does Alice live", "user_id": "alice"})
-	if len(now) == 0 || now[0].Object == nil || now[0].Object.Name != "Berlin" || now[0].InvalidAt != "" {
-		t.Fatalf("search_facts now = %+v", now)
-	}
-	then := searchFacts(t, cs, map[string]any{"query": "where does Alice live", "user_id": "alice", "as_of": "2025-07-01T00:00:00Z"})
-	if len(then) == 0 || then[0].Object == nil || then[0].Object.Name != "Paris" {
-		t.Fatalf("search_facts as of July = %+v", then)
-	}
-
-	var receipt struct {
-		EntityID string `json:"entity_id"`
-		Keys     int    `json:"keys_destroyed"`
-	}
-	mcptest.MustCall(t, cs, "forget_entity", map[string]any{"id": berlin.ID}).Decode(t, &receipt)
-	if receipt.EntityID != berlin.ID || receipt.Keys < 1 {
-		t.Fatalf("forget_entity = %+v", receipt)
-	}
-	mcptest.WantError(t, cs, "not_found", "get_entity", map[string]any{"id": berlin.ID})
-	if names := entityNames(listEntities(t, cs, map[string]any{"user_id": "alice"})); slices.Contains(names, "Berlin") {
-		t.Fatalf("Berlin listed after forget: %v", names)
-	}
+// TestGraphTools: the memory-server scenario (mcptest.GraphLifecycle) over
+// /mcp.
+func TestGraphTools(t *testing.T) {
+	s := testserver.Start(t)
+	_, cs := connect(t, s, "acme")
+	mcptest.GraphLifecycle(t, cs)
 }
 
 // TestObserveInjectionFramed: a name or sentence that tries to close its
@@ -173,101 +44,6 @@ func TestObserveInjectionFramed(t *testing.T) {
 	read := mcptest.MustCall(t, cs, "read_graph", nil)
 	if len(read.Texts) != 2 || !strings.Contains(read.Texts[1], "untrusted") {
 		t.Fatalf("read_graph has no notice after its JSON: %q", read.Texts)
-	}
-}
-
-type graph struct {
-	Entities []struct {
-		Name         string   `json:"name"`
-		EntityType   string   `json:"entityType"`
-		Observations []string `json:"observations"`
-	} `json:"entities"`
-	Relations []struct {
-		From         string `json:"from"`
-		To           string `json:"to"`
-		RelationType string `json:"relationType"`
-	} `json:"relations"`
-}
-
-func (g graph) names() []string {
-	var n []string
-	for _, e := range g.Entities {
-		n = append(n, e.Name)
-	}
-	slices.Sort(n)
-	return n
-}
-
-func readGraph(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]any) graph {
-	t.Helper()
-	var g graph
-	mcptest.MustCall(t, cs, tool, args).Decode(t, &g)
-	return g
-}
-
-// TestGraphTools: the nine memory-server tools end to end in a user's
-// scope, with what Engram does differently: a relation to an entity that
-// does not exist and an observation on one are refused (not_found) and
-// write nothing; another user's scope and the unscoped graph stay empty.
-func TestGraphTools(t *testing.T) {
-	s := testserver.Start(t)
-	_, cs := connect(t, s, "acme")
-	u := func(args map[string]any) map[string]any { args["user_id"] = "alice"; return args }
-	ent := func(name, typ string, obs ...string) map[string]any {
-		o := []any{}
-		for _, x := range obs {
-			o = append(o, x)
-		}
-		return map[string]any{"name": name, "entityType": typ, "observations": o}
-	}
-	rel := func(from, to, typ string) map[string]any {
-		return map[string]any{"from": from, "to": to, "relationType": typ}
-	}
-
-	mcptest.MustCall(t, cs, "create_entities", u(map[string]any{"entities": []any{ent("Alice", "person", "likes tea"), ent("Acme", "organisation"), ent("Lyon", "place")}}))
-	mcptest.MustCall(t, cs, "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Acme", "works_at"), rel("Alice", "Lyon", "lives_in")}}))
-	mcptest.WantError(t, cs, "not_found", "create_relations", u(map[string]any{"relations": []any{rel("Alice", "Lyon", "visits"), rel("Alice", "Nowhere", "visits")}}))
-	mcptest.MustCall(t, cs, "add_observations", u(map[string]any{"observations": []any{map[string]any{"entityName": "Acme", "contents": []any{"makes anvils"}}}}))
-	mcptest.WantError(t, cs, "not_found", "add_observations", u(map[string]any{"observations": []any{
-		map[string]any{"entityName": "Alice", "contents": []any{"half written"}},
-		map[string]any{"entityName": "Nobody", "contents": []any{"x"}},
-	}}))
-
-	g := readGraph(t, cs, "read_graph", u(map[string]any{}))
-	if !slices.Equal(g.names(), []string{"Acme", "Alice", "Lyon"}) || len(g.Relations) != 2 {
-		t.Fatalf("read_graph = %+v", g)
-	}
-	for _, e := range g.Entities {
-		if e.Name == "Alice" && !slices.Equal(e.Observations, []string{"likes tea"}) {
-			t.Fatalf("Alice's observations %v: the refused call wrote one", e.Observations)
-		}
-	}
-	if g := readGraph(t, cs, "search_nodes", u(map[string]any{"query": "ANVIL"})); !slices.Equal(g.names(), []string{"Acme"}) || len(g.Relations) != 1 {
-		t.Fatalf("search_nodes anvil = %+v", g)
-	}
-	if g := readGraph(t, cs, "open_nodes", u(map[string]any{"names": []any{"Lyon"}})); !slices.Equal(g.names(), []string{"Lyon"}) || len(g.Relations) != 1 || g.Relations[0].From != "Alice" {
-		t.Fatalf("open_nodes Lyon = %+v", g)
-	}
-	for _, scope := range []map[string]any{{}, {"user_id": "bob"}} {
-		if g := readGraph(t, cs, "read_graph", scope); len(g.Entities) != 0 || len(g.Relations) != 0 {
-			t.Fatalf("read_graph %v = %+v", scope, g)
-		}
-	}
-
-	mcptest.MustCall(t, cs, "delete_observations", u(map[string]any{"deletions": []any{map[string]any{"entityName": "Alice", "observations": []any{"likes tea"}}}}))
-	mcptest.MustCall(t, cs, "delete_relations", u(map[string]any{"relations": []any{rel("Alice", "Lyon", "lives_in")}}))
-	d := mcptest.MustCall(t, cs, "delete_entities", u(map[string]any{"entityNames": []any{"Acme", "Unknown"}}))
-	if d.Text != "Entities deleted successfully" {
-		t.Fatalf("delete_entities text %q", d.Text)
-	}
-	g = readGraph(t, cs, "read_graph", u(map[string]any{}))
-	if !slices.Equal(g.names(), []string{"Alice", "Lyon"}) || len(g.Relations) != 0 {
-		t.Fatalf("after deletes: %+v", g)
-	}
-	for _, e := range g.Entities {
-		if len(e.Observations) != 0 {
-			t.Fatalf("%s keeps observations %v", e.Name, e.Observations)
-		}
 	}
 }
 
@@ -295,7 +71,7 @@ func TestGraphConcurrentCreate(t *testing.T) {
 		if created[0]+created[1] != 1 {
 			t.Fatalf("round %d: both or neither call reported creating %q: %v", round, name, created)
 		}
-		g := readGraph(t, cs, "open_nodes", map[string]any{"names": []any{name}})
+		g := mcptest.ReadGraph(t, cs, "open_nodes", map[string]any{"names": []any{name}})
 		if len(g.Entities) != 1 || len(g.Entities[0].Observations) != 1 {
 			t.Fatalf("round %d: %+v, want one entity with the winner's observation", round, g)
 		}
@@ -316,7 +92,7 @@ func TestObserveThreeTenants(t *testing.T) {
 	for i, cs := range sessions {
 		wg.Go(func() {
 			// The same names everywhere; the employer tells tenants apart.
-			observeConversation(t, cs, "alice", "I live in Paris.", fmt.Sprintf("I work at %sCorp.", strings.ToUpper(tenants[i][:1])+tenants[i][1:]))
+			mcptest.ObserveConversation(t, cs, "alice", "I live in Paris.", fmt.Sprintf("I work at %sCorp.", strings.ToUpper(tenants[i][:1])+tenants[i][1:]))
 			// The graph tools find the entity observe made, by name.
 			mcptest.MustCall(t, cs, "add_observations", map[string]any{"user_id": "alice", "observations": []any{
 				map[string]any{"entityName": "Paris", "contents": []any{"marker " + tenants[i]}},
@@ -327,19 +103,19 @@ func TestObserveThreeTenants(t *testing.T) {
 	for i, cs := range sessions {
 		mine := "marker " + tenants[i]
 		var seen []string
-		for _, e := range listEntities(t, cs, map[string]any{"user_id": "alice", "limit": 100}) {
-			var got struct{ Entity entity }
+		for _, e := range mcptest.ListEntities(t, cs, map[string]any{"user_id": "alice", "limit": 100}) {
+			var got struct{ Entity mcptest.Entity }
 			r := mcptest.MustCall(t, cs, "get_entity", map[string]any{"id": e.ID})
 			r.Decode(t, &got)
 			seen = append(seen, r.Text)
 		}
-		for _, f := range searchFacts(t, cs, map[string]any{"query": "where does Alice work and live", "user_id": "alice", "limit": 100}) {
+		for _, f := range mcptest.SearchFacts(t, cs, map[string]any{"query": "where does Alice work and live", "user_id": "alice", "limit": 100}) {
 			seen = append(seen, f.Fact, f.Subject.Name, f.Value)
 			if f.Object != nil {
 				seen = append(seen, f.Object.Name)
 			}
 		}
-		g := readGraph(t, cs, "read_graph", map[string]any{"user_id": "alice"})
+		g := mcptest.ReadGraph(t, cs, "read_graph", map[string]any{"user_id": "alice"})
 		for _, e := range g.Entities {
 			seen = append(seen, e.Name+" "+strings.Join(e.Observations, " "))
 		}
@@ -356,8 +132,8 @@ func TestObserveThreeTenants(t *testing.T) {
 				t.Fatalf("%s sees %s's data:\n%s", tenants[i], other, all)
 			}
 		}
-		if n := strings.Count(strings.Join(g.names(), ","), "Paris"); n != 1 {
-			t.Fatalf("%s: Paris %d times in its graph: %v", tenants[i], n, g.names())
+		if n := strings.Count(strings.Join(g.Names(), ","), "Paris"); n != 1 {
+			t.Fatalf("%s: Paris %d times in its graph: %v", tenants[i], n, g.Names())
 		}
 	}
 }
@@ -428,10 +204,10 @@ func TestObserveHostileArguments(t *testing.T) {
 			}
 		})
 	}
-	if es := listEntities(t, cs, nil); len(es) != 0 {
-		t.Fatalf("refused calls wrote entities: %v", entityNames(es))
+	if es := mcptest.ListEntities(t, cs, nil); len(es) != 0 {
+		t.Fatalf("refused calls wrote entities: %v", mcptest.EntityNames(es))
 	}
-	if g := readGraph(t, cs, "read_graph", nil); len(g.Entities) != 0 {
-		t.Fatalf("refused calls wrote graph entities: %v", g.names())
+	if g := mcptest.ReadGraph(t, cs, "read_graph", nil); len(g.Entities) != 0 {
+		t.Fatalf("refused calls wrote graph entities: %v", g.Names())
 	}
 }
