@@ -1,6 +1,7 @@
 package mcp_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/mcp/mcptest"
 	"github.com/engram-memory/engram/internal/testserver"
 )
@@ -24,8 +26,30 @@ func TestObserveTools(t *testing.T) {
 // /mcp.
 func TestGraphTools(t *testing.T) {
 	s := testserver.Start(t)
-	_, cs := connect(t, s, "acme")
+	key, cs := connect(t, s, "acme")
 	mcptest.GraphLifecycle(t, cs)
+
+	// Every call is in the audit trail, marked as coming over MCP, without
+	// names or observations.
+	page, err := s.Client(key).Audit(t.Context(), engram.AuditQuery{Limit: engram.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[engram.AuditAction]int{}
+	for _, e := range page.Entries {
+		raw, _ := json.Marshal(e)
+		if strings.Contains(string(raw), "Lyon") || strings.Contains(string(raw), "anvils") {
+			t.Fatalf("audit entry holds graph content: %s", raw)
+		}
+		if e.Transport == "mcp" {
+			seen[e.Action]++
+		}
+	}
+	for _, a := range []engram.AuditAction{engram.AuditEntityWrite, engram.AuditEntityRead, engram.AuditEntityForget} {
+		if seen[a] == 0 {
+			t.Fatalf("no %s entry over mcp: %v", a, seen)
+		}
+	}
 }
 
 // TestObserveInjectionFramed: a name or sentence that tries to close its
