@@ -77,9 +77,9 @@ const (
 	AuditTenantSetting AuditAction = "tenant.setting"
 	AuditRead          AuditAction = "audit.read"
 
-	// Observe (docs/OBSERVE.md). An observe is one episode.create entry
-	// (its memories get their memory.create entries too); the entities and
-	// facts it made are listed in the episode, not as entries of their own.
+	// Observe (docs/OBSERVE.md). An observe is one episode.create entry;
+	// the memories, entities and facts it made are listed in the episode,
+	// not as entries of their own.
 	AuditEpisodeCreate AuditAction = "episode.create"
 	AuditEpisodeRead   AuditAction = "episode.read"
 	// AuditEpisodeExtract: an LLM extraction of a pending episode ended

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,15 +47,14 @@ type idEvent struct {
 	Event string `json:"ev"`
 }
 
-// Observe stores a conversation as an episode, its turns as memories, and
-// what the built-in extractor finds in it as entities and facts.
-//
-// The turns are written first, by Add (its own transaction, audited as
-// memory.create); the episode, entities and facts are written in a second
-// transaction that reads and plans inside it, so two concurrent observes of
-// one name make one entity. If the second fails the turns stay stored: a
-// retry is safe, because identical turns in one scope deduplicate and facts
-// already known merge.
+// Observe stores a conversation, in one write transaction: its turns as
+// memories (as Add stores messages, each with its message's time), the
+// episode, and — with the built-in extractor — the entities and facts the
+// extraction means for the scope, planned against what the transaction
+// reads, so two concurrent observes of one new name make one entity. With
+// an LLM extractor the episode is stored pending and workers finish it
+// (extraction.go). The whole observe is one episode.create audit entry; the
+// episode lists the memories, entities and facts it made.
 func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *engram.Episode, err error) {
 	a := e.begin(ctx, engram.AuditEpisodeCreate, engram.TargetEpisode, "")
 	defer func() { err = a.finish(err) }()
@@ -63,6 +64,9 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	}
 	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
+	}
+	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {
+		return nil, invalid("Idempotency-Key is longer than %d bytes", engram.MaxIdempotencyKey)
 	}
 	ref := e.clock()
 	if req.Timestamp != nil {
@@ -75,93 +79,252 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if err != nil {
 		return nil, err
 	}
-	if _, err := encodeMetadata(req.Metadata); err != nil {
+	md, err := encodeMetadata(req.Metadata)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.roomToGrow(); err != nil {
 		return nil, err
 	}
-	// The turns, as memories: one Add per run of messages sharing a time,
-	// so each memory keeps its message's date.
-	mems := make([]engram.AddResult, 0, len(msgs))
-	for start := 0; start < len(msgs); {
-		end := start + 1
-		for end < len(msgs) && msgs[end].Timestamp.Equal(*msgs[start].Timestamp) {
-			end++
+	ob := &observation{scope: req.Scope, msgs: msgs, md: md, texts: make([]addText, len(msgs)),
+		in: make([]extract.Message, len(msgs))}
+	for i, m := range msgs {
+		ob.texts[i] = addText{Text: m.Content, Role: m.Role}
+		ob.in[i] = extract.Message{Role: m.Role, Name: m.Name, Text: m.Content, Time: *m.Timestamp}
+	}
+	// Extraction and embedding are the slow parts; they run before the
+	// transaction.
+	if e.llm == nil {
+		if ob.res, err = extract.ExtractConversation(ob.in); err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
 		}
-		batch := make([]engram.Message, 0, end-start)
-		for _, m := range msgs[start:end] {
-			batch = append(batch, engram.Message{Role: m.Role, Content: m.Content})
+		if ob.factVecs, err = e.factVectors(ctx, ob.res.Facts); err != nil {
+			return nil, err
 		}
-		key := ""
-		if req.IdempotencyKey != "" {
-			key = fmt.Sprintf("%s#%d", req.IdempotencyKey, start)
-			if len(key) > engram.MaxIdempotencyKey {
-				return nil, invalid("Idempotency-Key is longer than %d bytes", engram.MaxIdempotencyKey-8)
-			}
+	}
+	if e.vec != nil {
+		plain := make([]string, len(msgs))
+		for i, m := range msgs {
+			plain[i] = m.Content
 		}
-		rs, err := e.Add(ctx, engram.AddRequest{Messages: batch, Scope: req.Scope, Metadata: req.Metadata,
-			Timestamp: msgs[start].Timestamp, IdempotencyKey: key})
+		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, "", *msgs[0].Timestamp, plain)
 		if err != nil {
 			return nil, err
 		}
-		mems = append(mems, rs...)
-		start = end
-	}
-	if len(mems) != len(msgs) {
-		return nil, fmt.Errorf("observe: %d memories for %d messages", len(mems), len(msgs))
-	}
-	ep := &store.Episode{ID: newID(), TenantID: p.TenantID, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID,
-		RunID: req.Scope.RunID, Status: engram.EpisodeDone, Extractor: extractorBuiltin}
-	if e.llm != nil {
-		if err := e.observePending(ctx, a, p, req.Scope, ep, msgs, mems); err != nil {
+		if ob.vecs, err = e.embedTexts(ctx, withCtx); err != nil {
 			return nil, err
 		}
-		return &engram.Episode{ID: ep.ID, Status: ep.Status, UserID: ep.UserID, AgentID: ep.AgentID, RunID: ep.RunID,
-			Extractor: ep.Extractor, Memories: idsOnly(mems), Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
-			CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}, nil
 	}
-	// The built-in extractor is pure and runs before the transaction.
-	in := make([]extract.Message, len(msgs))
-	for i, m := range msgs {
-		in[i] = extract.Message{Role: m.Role, Name: m.Name, Text: m.Content, Time: *m.Timestamp}
+	if ob.b, err = e.blinds(ctx, p.TenantID); err != nil {
+		return nil, err
 	}
-	res, err := extract.ExtractConversation(in)
-	if err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
+	canon, _ := json.Marshal(struct {
+		M []engram.ObserveMessage
+		S engram.Scope
+		D json.RawMessage
+	}{msgs, req.Scope, md})
+
+	kwDone := e.kwBegin(p.TenantID)
+	epoch := e.vecEpoch(p.TenantID)
+	var last *writer
+	err = retry(func() error {
+		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
+		if err != nil {
+			return err
+		}
+		tk, err := e.ring.TenantKey(ctx, p.TenantID)
+		if err != nil {
+			return keyFailure(err)
+		}
+		last = w
+		var reqHash []byte
+		idemKey := ""
+		if req.IdempotencyKey != "" {
+			reqHash = w.mac([]byte("observe-idempotency"), canon)
+			idemKey = w.idempotencyKey("observe\x00" + req.IdempotencyKey)
+		}
+		return e.st.Write(ctx, func(tx store.Tx) error {
+			return e.observeTx(ctx, tx, a, p, w, tk, ob, reqHash, idemKey)
+		})
+	})
+	var kwOps []kwOp
+	if err == nil && last != nil {
+		for i := range last.added {
+			kwOps = append(kwOps, kwOp{doc: &last.added[i]})
+		}
 	}
-	plan, err := e.applyObservation(ctx, a, p, req.Scope, ep, msgs, in, res, mems)
+	kwDone(kwOps...)
 	if err != nil {
 		return nil, err
 	}
-	a.entry.TargetID = ep.ID
+	if ob.vecs != nil {
+		for i, r := range ob.mems {
+			if r.Event == engram.EventAdd {
+				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp}, epoch)
+			}
+		}
+	}
+	if ob.replayed != "" {
+		return e.episodeFor(ctx, p, ob.replayed)
+	}
+	ep := ob.ep
 	out := &engram.Episode{ID: ep.ID, Status: ep.Status, UserID: ep.UserID, AgentID: ep.AgentID, RunID: ep.RunID,
-		Extractor: ep.Extractor, Memories: mems, Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
+		Extractor: ep.Extractor, Memories: idsOnly(ob.mems), Entities: []engram.EntityRef{}, Facts: []engram.FactRef{},
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+	if e.llm != nil {
+		e.llm.signal()
+		return out, nil
+	}
 	if !p.Can(engram.PermMemoriesRead) {
 		// A write-only key learns ids and events of its own turns, never
 		// what the tenant already knew (see docs/SECURITY.md).
-		for i := range out.Memories {
-			out.Memories[i].Content = ""
-		}
 		return out, nil
 	}
-	for _, id := range plan.Order {
-		ch := plan.Entities[id]
-		ev := engram.EntityMention
-		switch {
-		case ch.New:
-			ev = engram.EntityAdd
-		case len(ch.Entity.Aliases) > 0 && ch.Changed:
-			ev = engram.EntityUpdate
-		}
-		out.Entities = append(out.Entities, engram.EntityRef{ID: id, Name: ch.Entity.Name, Type: string(ch.Entity.Type), Event: ev})
+	out.Memories = ob.mems
+	for _, id := range ob.plan.Order {
+		ch := ob.plan.Entities[id]
+		out.Entities = append(out.Entities, engram.EntityRef{ID: id, Name: ch.Entity.Name, Type: string(ch.Entity.Type), Event: entityEvent(ch)})
 	}
-	for _, fe := range plan.Events {
-		f := plan.Facts[fe.ID]
+	for _, fe := range ob.plan.Events {
+		f := ob.plan.Facts[fe.ID]
 		out.Facts = append(out.Facts, engram.FactRef{ID: fe.ID, Fact: f.Sentence, Event: string(fe.Event)})
 	}
 	return out, nil
+}
+
+// observation is one Observe request on its way to the store.
+type observation struct {
+	scope    engram.Scope
+	msgs     []engram.ObserveMessage
+	md       []byte
+	texts    []addText
+	in       []extract.Message
+	res      extract.Result
+	vecs     [][]float32
+	factVecs map[string][]float32
+	b        *blinds
+
+	// Set by observeTx (each attempt afresh).
+	mems     []engram.AddResult
+	plan     *observe.Plan
+	ep       *store.Episode
+	replayed string // the episode id an idempotent replay answers with
+}
+
+// observeTx is one attempt at Observe's write transaction.
+func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engram.Principal, w *writer, tk seal.Key,
+	ob *observation, reqHash []byte, idemKey string) error {
+	ob.mems, ob.plan, ob.ep, ob.replayed = ob.mems[:0], nil, nil, ""
+	w.added = w.added[:0] // a store may run the transaction again
+	if err := w.check(ctx, tx); err != nil {
+		return err
+	}
+	now := e.clock()
+	if reqHash != nil {
+		prev, err := tx.Idempotency(ctx, p.TenantID, p.KeyID, idemKey)
+		switch {
+		case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
+			if !hmac.Equal(prev.RequestHash, reqHash) {
+				return engram.Errorf(engram.CodeConflict, "Idempotency-Key was already used with a different request")
+			}
+			if err := json.Unmarshal(prev.Result, &ob.replayed); err != nil || !validID(ob.replayed) {
+				return fmt.Errorf("decode observe idempotency record: %v", err)
+			}
+			a.entry.TargetID = ob.replayed
+			return a.record(tx)
+		case err == nil:
+			if err := tx.DeleteIdempotencyBefore(ctx, now.Add(-idempotencyTTL)); err != nil {
+				return err
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	for i, t := range ob.texts {
+		var vec []float32
+		if ob.vecs != nil {
+			vec = ob.vecs[i]
+		}
+		r, err := e.addOne(ctx, tx, w, ob.scope, t, ob.md, vec, *ob.msgs[i].Timestamp, now, p.Can(engram.PermMemoriesRead))
+		if err != nil {
+			return err
+		}
+		ob.mems = append(ob.mems, r)
+	}
+	ep := &store.Episode{ID: newID(), TenantID: p.TenantID, UserID: ob.scope.UserID, AgentID: ob.scope.AgentID,
+		RunID: ob.scope.RunID, Subject: w.subject, KeyVersion: int(w.key.Version), CreatedAt: now, UpdatedAt: now}
+	keepText := true
+	if e.llm != nil {
+		ep.Status, ep.Extractor = engram.EpisodePending, e.llm.opts.Name
+		ep.Result = encodeEpisodeResult(&observe.Plan{}, ob.mems)
+	} else {
+		plan, err := e.understand(ctx, tx, w, tk, ob.b, ob.scope, ep.ID, ob.in, ob.res, ob.mems, ob.factVecs, now)
+		if err != nil {
+			return err
+		}
+		ob.plan = plan
+		ep.Status, ep.Extractor, ep.Attempts = engram.EpisodeDone, extractorBuiltin, 1
+		ep.Result = encodeEpisodeResult(plan, ob.mems)
+		discard, err := e.discardText(ctx, tx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		keepText = !discard
+	}
+	if keepText {
+		stored := make([]storedMessage, len(ob.msgs))
+		for i, m := range ob.msgs {
+			stored[i] = storedMessage{Role: m.Role, Content: m.Content, Name: m.Name, Time: m.Timestamp}
+		}
+		raw, _ := json.Marshal(stored)
+		var err error
+		if ep.Messages, err = w.seal(episodeContext(w.tenant, w.subject, ep.ID), raw); err != nil {
+			return err
+		}
+	}
+	if err := tx.InsertEpisode(ctx, ep); err != nil {
+		return err
+	}
+	ob.ep = ep
+	if reqHash != nil {
+		id, _ := json.Marshal(ep.ID)
+		if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: p.KeyID, Key: idemKey,
+			RequestHash: reqHash, Result: id, CreatedAt: now}); err != nil {
+			return err
+		}
+	}
+	// Last: in fail-closed mode the entry leaves for the sinks here.
+	a.entry.TargetID = ep.ID
+	return a.record(tx)
+}
+
+// episodeFor answers a replayed observe with the episode as it stands,
+// without its own audit entry (the replay was recorded); a write-only key
+// gets ids and events only.
+func (e *Engine) episodeFor(ctx context.Context, p *engram.Principal, id string) (*engram.Episode, error) {
+	var out *engram.Episode
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		rec, err := tx.Episode(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "episode")
+		}
+		out, err = e.reader(ctx, tx, p.TenantID).episode(rec, p.Can(engram.PermMemoriesRead))
+		return err
+	})
+	if out != nil {
+		out.Messages = nil
+	}
+	return out, err
+}
+
+func entityEvent(ch *observe.EntityChange) string {
+	switch {
+	case ch.New:
+		return engram.EntityAdd
+	case ch.Renamed:
+		return engram.EntityUpdate
+	}
+	return engram.EntityMention
 }
 
 // idsOnly is the memories of an answer without their text.
@@ -245,65 +408,6 @@ func speakerOf(scope engram.Scope) string {
 	return "user"
 }
 
-// applyObservation writes the episode and what the extraction means for the
-// scope, in one transaction that plans against what it reads.
-func (e *Engine) applyObservation(ctx context.Context, a *action, p *engram.Principal, scope engram.Scope, ep *store.Episode,
-	msgs []engram.ObserveMessage, in []extract.Message, res extract.Result, mems []engram.AddResult) (*observe.Plan, error) {
-	vecs, err := e.factVectors(ctx, res.Facts)
-	if err != nil {
-		return nil, err
-	}
-	b, err := e.blinds(ctx, p.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	stored := make([]storedMessage, len(msgs))
-	for i, m := range msgs {
-		stored[i] = storedMessage{Role: m.Role, Content: m.Content, Name: m.Name, Time: m.Timestamp}
-	}
-	rawMessages, _ := json.Marshal(stored)
-	var plan *observe.Plan
-	err = retry(func() error {
-		w, err := e.writer(ctx, p.TenantID, subjectOf(scope, p))
-		if err != nil {
-			return err
-		}
-		tk, err := e.ring.TenantKey(ctx, p.TenantID)
-		if err != nil {
-			return keyFailure(err)
-		}
-		return e.st.Write(ctx, func(tx store.Tx) error {
-			if err := w.check(ctx, tx); err != nil {
-				return err
-			}
-			now := e.clock()
-			plan, err = e.understand(ctx, tx, w, tk, b, scope, ep.ID, in, res, mems, vecs, now)
-			if err != nil {
-				return err
-			}
-			ep.Subject, ep.KeyVersion = w.subject, int(w.key.Version)
-			ep.CreatedAt, ep.UpdatedAt, ep.Attempts = now, now, 1
-			discard, err := e.discardText(ctx, tx, p.TenantID)
-			if err != nil {
-				return err
-			}
-			ep.Messages = nil
-			if !discard {
-				if ep.Messages, err = w.seal(episodeContext(w.tenant, w.subject, ep.ID), rawMessages); err != nil {
-					return err
-				}
-			}
-			ep.Result = encodeEpisodeResult(plan, mems)
-			if err := tx.InsertEpisode(ctx, ep); err != nil {
-				return err
-			}
-			a.entry.TargetID = ep.ID
-			return a.record(tx)
-		})
-	})
-	return plan, err
-}
-
 // understand plans what an extraction means for the scope against what the
 // transaction reads, and stores it: entities, facts, mentions, topics.
 func (e *Engine) understand(ctx context.Context, tx store.Tx, w *writer, tk seal.Key, b *blinds, scope engram.Scope,
@@ -340,14 +444,7 @@ func encodeEpisodeResult(plan *observe.Plan, mems []engram.AddResult) []byte {
 		r.Memories = append(r.Memories, idemResult{ID: m.ID, Event: m.Event})
 	}
 	for _, id := range plan.Order {
-		ch := plan.Entities[id]
-		ev := engram.EntityMention
-		if ch.New {
-			ev = engram.EntityAdd
-		} else if ch.Changed {
-			ev = engram.EntityUpdate
-		}
-		r.Entities = append(r.Entities, idEvent{ID: id, Event: ev})
+		r.Entities = append(r.Entities, idEvent{ID: id, Event: entityEvent(plan.Entities[id])})
 	}
 	for _, fe := range plan.Events {
 		r.Facts = append(r.Facts, idEvent{ID: fe.ID, Event: string(fe.Event)})

@@ -129,3 +129,32 @@ func TestObserveMoveJobHobby(t *testing.T) {
 		t.Errorf("fact search: %v", factSet(hits))
 	}
 }
+
+// TestObserveIdempotent: a retried observe with the same Idempotency-Key
+// answers the first episode and stores nothing again; the same key with
+// another conversation is a conflict.
+func TestObserveIdempotent(t *testing.T) {
+	e, _ := testserver.NewEngine(t)
+	_, ctx := owner(t, e)
+	req := engram.ObserveRequest{Scope: engram.Scope{UserID: "u"}, IdempotencyKey: "k1",
+		Messages: []engram.ObserveMessage{{Role: "user", Name: "Alice", Content: "I live in Paris.", Timestamp: day("2024-01-10")}}}
+	first, err := e.Observe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.Observe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || len(again.Facts) != len(first.Facts) {
+		t.Fatalf("replay answered episode %s with %d facts; first was %s with %d", again.ID, len(again.Facts), first.ID, len(first.Facts))
+	}
+	eps, _, err := e.Episodes(ctx, engram.Scope{UserID: "u"}, "", 10)
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("episodes after a replay: %d (%v), want 1", len(eps), err)
+	}
+	req.Messages[0].Content = "I live in Rome."
+	if _, err := e.Observe(ctx, req); engram.ErrorCode(err) != engram.CodeConflict {
+		t.Fatalf("same key, other conversation: %v, want conflict", err)
+	}
+}

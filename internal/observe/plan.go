@@ -47,8 +47,10 @@ type Input struct {
 type EntityChange struct {
 	Entity entity.Entity
 	New    bool
-	// Changed: an existing entity gained an alias or mentions.
+	// Changed: an existing entity gained an alias, a type or mentions.
 	Changed bool
+	// Renamed: it gained an alias or a type (more than a mention).
+	Renamed bool
 }
 
 // FactEvent is what the conversation did to one fact.
@@ -146,10 +148,10 @@ func (b *builder) resolve(name string, typ entity.Type, mention bool) (string, e
 		before := len(ch.Entity.Aliases)
 		ch.Entity = entity.WithAlias(ch.Entity, name)
 		if len(ch.Entity.Aliases) != before {
-			ch.Changed = true
+			ch.Changed, ch.Renamed = true, true
 		}
 		if ch.Entity.Type == entity.Other && typ != entity.Other && typ != "" {
-			ch.Entity.Type, ch.Changed = typ, true
+			ch.Entity.Type, ch.Changed, ch.Renamed = typ, true, true
 		}
 	} else {
 		// New, or Uncertain: an uncertain match stays a separate entity
