@@ -37,6 +37,57 @@ func BenchmarkExtract(b *testing.B) {
 	b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds()), "p95-µs")
 }
 
+// labelledMessages is every message of the three labelled sets (user and assistant turns, short and long,
+// with and without facts), the realistic mix BenchmarkExtractMessage cycles through.
+func labelledMessages(b *testing.B) []extract.Message {
+	var out []extract.Message
+	for _, file := range []string{"testdata/labelled.json", "testdata/heldout.json", "testdata/heldout2.json"} {
+		for _, c := range loadCases(b, file) {
+			out = append(out, c.messages()...)
+		}
+	}
+	return out
+}
+
+// BenchmarkExtractMessage is the offline extraction latency to quote: ns/op is one message of the labelled
+// sets, cycled in order, models already loaded.
+//
+//	go test -run XXX -bench ExtractMessage -benchtime 2000x ./internal/extract
+func BenchmarkExtractMessage(b *testing.B) {
+	msgs := labelledMessages(b)
+	if _, err := extract.LoadTime(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := extract.Extract(msgs[i%len(msgs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExtractMessageParallel is the same mix from GOMAXPROCS goroutines: ns/op is wall time per message
+// over all of them, so it shows how throughput scales with cores.
+func BenchmarkExtractMessageParallel(b *testing.B) {
+	msgs := labelledMessages(b)
+	if _, err := extract.LoadTime(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := extract.Extract(msgs[i%len(msgs)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
 // TestLoadTime reports how long the models take to load, once per process; it asserts nothing about speed.
 func TestLoadTime(t *testing.T) {
 	d, err := extract.LoadTime()

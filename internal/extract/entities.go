@@ -2,7 +2,8 @@ package extract
 
 import (
 	"strings"
-	"unicode"
+
+	"github.com/engram-memory/engram/internal/entity"
 )
 
 // gazetteer fixes prose's weakest labels: it calls most companies PERSON or GPE. Small on purpose; the
@@ -11,7 +12,7 @@ var gazetteer = func() map[string]EntityType {
 	g := map[string]EntityType{}
 	add := func(t EntityType, names string) {
 		for _, n := range strings.Split(names, ",") {
-			g[Normalize(n)] = t
+			g[entity.Normalise(n)] = t
 		}
 	}
 	add(Organisation, "Google,Microsoft,Apple,Amazon,Meta,Facebook,Netflix,IBM,Intel,Nvidia,Tesla,SpaceX,OpenAI,Anthropic,"+
@@ -41,15 +42,6 @@ func nameSet(s string) map[string]bool {
 		m[strings.ToLower(n)] = true
 	}
 	return m
-}
-
-// Normalize is the normalised form of a name: lower case, single spaces, no leading "the", no possessive.
-func Normalize(name string) string {
-	n := strings.Join(strings.Fields(strings.ToLower(name)), " ")
-	n = strings.ReplaceAll(n, "’", "'")
-	n = strings.TrimSuffix(n, "'s")
-	n = strings.TrimPrefix(n, "the ")
-	return strings.TrimFunc(n, func(r rune) bool { return unicode.IsPunct(r) && r != '&' && r != '.' })
 }
 
 // notNames are capitalised words that begin sentences or name times, never entities.

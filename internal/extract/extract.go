@@ -8,12 +8,13 @@
 // by walking left from the phrase over adverbs, auxiliaries and negation cues, the object by walking right to a
 // clause boundary. First person resolves to the speaker; "he"/"she" resolve only when exactly one person seen so
 // far can be meant, otherwise the fact keeps the pronoun and is marked unresolved. Contradictions are not this
-// package's job: Cardinality tells the caller which predicates hold one value at a time.
+// package's job: facts.DefaultTable() tells the caller which predicates hold one value at a time.
 //
 // The package has no state besides the models, which load once per process (see LoadTime).
 package extract
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -23,10 +24,22 @@ import (
 // Message is one turn of a conversation. Time is the reference time for relative dates ("last week"); when it
 // is zero, relative dates are left unresolved.
 type Message struct {
-	Role string // "user", "assistant", …: first-person facts are taken from non-assistant roles only
+	Role string // "user", "assistant", …: first-person facts are taken from human turns only (see Human)
 	Name string // the speaker's name, optional
 	Text string
 	Time time.Time
+}
+
+// Human reports whether a role is a person's turn, whose "I" and "my" are the speaker: "user", "human" (any
+// case) or no role at all. Every other role — "assistant", "ai", "model", "system", "developer", "tool", or one
+// this list does not know — speaks for a program, and what it says of itself is never a fact about anyone.
+// An allow-list, so that a new role name errs towards no fact rather than a fact about the wrong speaker.
+func Human(role string) bool {
+	switch strings.ToLower(strings.TrimSpace(role)) {
+	case "", "user", "human":
+		return true
+	}
+	return false
 }
 
 // EntityType is the kind of an entity mention.
@@ -49,7 +62,7 @@ const SpeakerSubject = "<speaker>"
 // Mention is one entity named in a message. Start and End are byte offsets into that message's Text.
 type Mention struct {
 	Name    string     `json:"name"` // as written
-	Norm    string     `json:"norm"` // normalised (see Normalize)
+	Norm    string     `json:"norm"` // entity.Normalise(Name), the resolver's key
 	Type    EntityType `json:"type"`
 	Message int        `json:"message"` // index of the message in the conversation
 	Start   int        `json:"start"`

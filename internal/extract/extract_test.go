@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
+	"github.com/engram-memory/engram/internal/facts"
 )
 
 // ref is a Sunday.
@@ -133,22 +135,39 @@ func TestNegation(t *testing.T) {
 	}
 }
 
-func TestPredicatesTable(t *testing.T) {
-	single := []string{"lives_in", "works_at", "job_title", "diet", "married_to", "partner_of", "relationship_status", "born_in", "studies_at"}
-	multi := []string{"likes", "dislikes", "allergic_to", "has_pet", "has_sibling", "plays", "hobby", "speaks", "owns", "visited"}
-	for _, p := range single {
-		if extract.Predicates[p] != extract.Single {
+// TestPredicatesInFactsTable: the contradiction rules' table is the one reference. Every predicate the
+// extractor can emit is in it, so none silently falls back to multi-valued, and the cardinalities the callers
+// rely on are the table's.
+func TestPredicatesInFactsTable(t *testing.T) {
+	table := facts.DefaultTable()
+	ps := extract.Predicates()
+	if len(ps) < 19 {
+		t.Fatalf("only %d predicates: %v", len(ps), ps)
+	}
+	for _, p := range ps {
+		if _, ok := table[p]; !ok {
+			t.Errorf("%s: emitted by the extractor, missing from facts.DefaultTable()", p)
+		}
+		if !extract.IsPredicate(p) {
+			t.Errorf("%s: listed but IsPredicate says no", p)
+		}
+	}
+	for _, p := range []string{"lives_in", "works_at", "job_title", "married_to", "born_in"} {
+		if !table.Single(p) {
 			t.Errorf("%s: want single-valued", p)
 		}
 	}
-	for _, p := range multi {
-		if extract.Predicates[p] != extract.Multi {
+	// partner_of also means a business partner: a second partner must not end the first.
+	for _, p := range []string{"partner_of", "likes", "hobby", "speaks", "has_sibling"} {
+		if table.Single(p) {
 			t.Errorf("%s: want multi-valued", p)
 		}
 	}
-	if len(extract.Predicates) != len(single)+len(multi) {
-		t.Errorf("table has %d predicates, test knows %d", len(extract.Predicates), len(single)+len(multi))
+	if extract.IsPredicate("email") || extract.IsPredicate("") {
+		t.Error("IsPredicate accepts a predicate no rule emits")
 	}
+	// TestLabelled checks that what the extractor emits over every labelled conversation is in the table, and
+	// FuzzExtract that it is in this list.
 }
 
 func TestMentionOffsets(t *testing.T) {
@@ -165,10 +184,40 @@ func TestMentionOffsets(t *testing.T) {
 	}
 }
 
-func TestNormalize(t *testing.T) {
-	for in, want := range map[string]string{"  The  Acme  Corp ": "acme corp", "Anna's": "anna", "Anna’s": "anna", "AT&T": "at&t"} {
-		if got := extract.Normalize(in); got != want {
-			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+// TestMentionNormIsResolvers: a mention's Norm is the resolver's key, so the engine can look it up as is.
+func TestMentionNormIsResolvers(t *testing.T) {
+	text := "The Beatles played for Jean-Luc's friends at AT&T Stadium; Zoë’s café is in Straße Town."
+	res, err := extract.Extract(extract.Message{Role: "user", Text: text, Time: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entities) == 0 {
+		t.Fatal("no mentions")
+	}
+	for _, m := range res.Entities {
+		if m.Norm != entity.Normalise(m.Name) {
+			t.Errorf("mention %q: Norm %q, want entity.Normalise %q", m.Name, m.Norm, entity.Normalise(m.Name))
+		}
+	}
+}
+
+// TestPartnerOfReadsLists: partner_of is multi-valued in the rules' table, so the extractor reads a list after
+// it as it does for any multi-valued predicate, and a single-valued one keeps to one object.
+func TestPartnerOfReadsLists(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"I'm dating Anna and Laura.", 2},
+		{"I speak English, French and German.", 3},
+		{"I live in Oslo and Bergen.", 1},
+	} {
+		res, err := extract.Extract(extract.Message{Role: "user", Text: c.text, Time: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Facts) != c.want {
+			t.Errorf("%q: %d facts, want %d: %+v", c.text, len(res.Facts), c.want, res.Facts)
 		}
 	}
 }

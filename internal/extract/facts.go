@@ -3,6 +3,8 @@ package extract
 import (
 	"strings"
 	"time"
+
+	"github.com/engram-memory/engram/internal/entity"
 )
 
 // sentenceCtx holds one sentence while its facts are found.
@@ -93,7 +95,7 @@ func (s *sentenceCtx) relation(i int) int {
 func (s *sentenceCtx) subjectWord(i int, w string) (string, bool, bool) {
 	switch w {
 	case "i", "my", "me":
-		if s.msg.Role == "assistant" {
+		if !Human(s.msg.Role) {
 			return "", false, false // what the assistant says of itself is not a memory of the user
 		}
 		if s.msg.Name != "" {
@@ -105,7 +107,7 @@ func (s *sentenceCtx) subjectWord(i int, w string) (string, bool, bool) {
 		if w == "he" || w == "his" {
 			p = "he"
 		}
-		if name, ok := s.d.resolve(p, s.msg.Name, s.mi, s.ts[i].start); ok {
+		if name, ok := s.d.resolve(p, s.msg, s.mi, s.ts[i].start); ok {
 			return name, true, true
 		}
 		return s.text[s.ts[i].start:s.ts[i].end], false, true
@@ -214,11 +216,11 @@ func (s *sentenceCtx) subject(i int) (name string, resolved bool, typ EntityType
 	}
 	name = s.text[ts[a].start:ts[j].end]
 	typ = Person
-	if g, ok2 := gazetteer[Normalize(name)]; ok2 {
+	if g, ok2 := gazetteer[entity.Normalise(name)]; ok2 {
 		typ = g
 	}
 	for _, m := range s.ments { // "my dog Max … Max loves" keeps Max a pet
-		if m.Norm == Normalize(name) {
+		if m.Norm == entity.Normalise(name) {
 			typ = m.Type
 		}
 	}
@@ -243,7 +245,7 @@ func (s *sentenceCtx) objects(r rule, k int) ([]object, int) {
 		}
 		out = append(out, o)
 		k = next
-		if Predicates[r.pred] != Multi || k >= len(s.ts) {
+		if table.Single(r.pred) || k >= len(s.ts) {
 			break
 		}
 		// A list continues with "," or "and" and a word that is not a new clause's subject.
@@ -323,7 +325,7 @@ func (s *sentenceCtx) object(r rule, k int) (object, int, bool) {
 
 // typeOf types a capitalised object that the predicate does not type ("I love Taylor Swift").
 func (s *sentenceCtx) typeOf(a, b int) EntityType {
-	norm := Normalize(s.text[a:b])
+	norm := entity.Normalise(s.text[a:b])
 	if g, ok := gazetteer[norm]; ok {
 		return g
 	}
@@ -340,19 +342,33 @@ func (s *sentenceCtx) typeOf(a, b int) EntityType {
 
 func (s *sentenceCtx) mention(a, b int, t EntityType) {
 	name := s.text[a:b]
-	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
+	s.ments = append(s.ments, ranked{Mention{Name: name, Norm: entity.Normalise(name), Type: t, Message: s.mi, Start: a, End: b}, fromFact})
 }
 
 // clauseBreak reports whether ts[k] ends a clause, so that a date or "anymore" belongs to its own clause:
 // punctuation, "but", and an "and" that starts a new subject ("… and I joined Zalando two days ago").
 func (s *sentenceCtx) clauseBreak(k int) bool {
 	switch s.ts[k].low {
-	case ",", ";", ":", "but":
+	case ",": // but not inside a date: "on March 3rd, 2024"
+		if _, isYear := year(s.tok(k + 1)); isYear {
+			_, isDay := dayOfMonth(s.tok(k - 1))
+			return !isDay
+		}
+		return true
+	case ";", ":", "but":
 		return true
 	case "and":
 		return k+1 < len(s.ts) && (subjectPronouns[s.ts[k+1].low] || s.startsClause(k+1))
 	}
 	return false
+}
+
+// tok is the lower-case word at k, or "" outside the sentence.
+func (s *sentenceCtx) tok(k int) string {
+	if k < 0 || k >= len(s.ts) {
+		return ""
+	}
+	return s.ts[k].low
 }
 
 var subjectPronouns = nameSet("i,he,she,we,they")

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
+	"github.com/engram-memory/engram/internal/facts"
 )
 
 // labelledCase is one conversation of testdata/labelled.json with what a careful reader extracts from it.
@@ -53,21 +55,11 @@ func TestLabelled(t *testing.T) {
 
 func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []labelledCase
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := loadCases(t, file)
+	table := facts.DefaultTable()
 	var eTP, ePred, eGold, fTP, fPred, fGold int
 	for i, c := range cases {
-		var msgs []extract.Message
-		for _, m := range c.Messages {
-			msgs = append(msgs, extract.Message{Role: m.Role, Name: m.Name, Text: m.Text, Time: labelledRef})
-		}
-		res, err := extract.ExtractConversation(msgs)
+		res, err := extract.ExtractConversation(c.messages())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,10 +68,13 @@ func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
 			gotE = append(gotE, e.Norm+":"+string(e.Type))
 		}
 		for _, e := range c.Entities {
-			wantE = append(wantE, extract.Normalize(e.Name)+":"+e.Type)
+			wantE = append(wantE, entity.Normalise(e.Name)+":"+e.Type)
 		}
 		for _, f := range res.Facts {
 			gotF = append(gotF, factKey(f))
+			if _, ok := table[f.Predicate]; !ok || !extract.IsPredicate(f.Predicate) {
+				t.Errorf("case %d: emitted predicate %q is not in facts.DefaultTable()", i, f.Predicate)
+			}
 		}
 		for _, f := range c.Facts {
 			gotNeg := f.Negated == "neg"
@@ -100,6 +95,28 @@ func measure(t *testing.T, file string) (eP, eR, fP, fR float64) {
 	return eP, eR, fP, fR
 }
 
+func loadCases(t testing.TB, file string) []labelledCase {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []labelledCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// messages is the case's conversation, every message at labelledRef.
+func (c labelledCase) messages() []extract.Message {
+	var msgs []extract.Message
+	for _, m := range c.Messages {
+		msgs = append(msgs, extract.Message{Role: m.Role, Name: m.Name, Text: m.Text, Time: labelledRef})
+	}
+	return msgs
+}
+
 // factKey is strict: subject, predicate, object or value, negation and the day of valid_at must all agree.
 func factKey(f extract.Fact) string {
 	obj := f.Object
@@ -114,7 +131,7 @@ func factKey(f extract.Fact) string {
 }
 
 func key(s, p, o string, neg bool, d string) string {
-	return fmt.Sprintf("%s|%s|%s|%v|%s", strings.ToLower(s), p, extract.Normalize(o), neg, d)
+	return fmt.Sprintf("%s|%s|%s|%v|%s", strings.ToLower(s), p, entity.Normalise(o), neg, d)
 }
 
 // overlap counts matches between two multisets.

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/jdkato/prose/v3"
 )
 
@@ -16,13 +17,15 @@ type personRef struct {
 	norm, name string
 	gender     byte // 'f', 'm', or 0 when the name does not say
 	msg, pos   int  // where it was last mentioned
+	speaker    bool // the name of a human turn's speaker
 }
 
-func (d *discourse) see(name string, msg, pos int) {
-	norm := Normalize(name)
+func (d *discourse) see(name string, msg, pos int, speaker bool) {
+	norm := entity.Normalise(name)
 	for k, p := range d.persons {
 		if p.norm == norm {
 			d.persons[k].msg, d.persons[k].pos = msg, pos
+			d.persons[k].speaker = d.persons[k].speaker || speaker
 			return
 		}
 	}
@@ -34,19 +37,24 @@ func (d *discourse) see(name string, msg, pos int) {
 	case maleNames[first]:
 		g = 'm'
 	}
-	d.persons = append(d.persons, personRef{norm: norm, name: name, gender: g, msg: msg, pos: pos})
+	d.persons = append(d.persons, personRef{norm: norm, name: name, gender: g, msg: msg, pos: pos, speaker: speaker})
 }
 
-// resolve returns the one person a pronoun can mean, or false when none or several can: a wrong subject is
-// worse than none, so ambiguity is never guessed away.
-func (d *discourse) resolve(pronoun, speaker string, msg, pos int) (string, bool) {
+// resolve returns the one person a pronoun in message m can mean, or false when none or several can: a wrong
+// subject is worse than none, so ambiguity is never guessed away. The speaker is never "he" or "she" in their
+// own turn, and a program's turn addresses the human speakers as "you", so its "she" is never one of them.
+func (d *discourse) resolve(pronoun string, m Message, msg, pos int) (string, bool) {
 	want := byte('f')
 	if pronoun == "he" {
 		want = 'm'
 	}
+	self, human := "", Human(m.Role)
+	if m.Name != "" {
+		self = entity.Normalise(m.Name)
+	}
 	var found []string
 	for _, p := range d.persons {
-		if p.norm == Normalize(speaker) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
+		if p.norm == self || (p.speaker && !human) || (p.msg == msg && p.pos >= pos) || (p.gender != 0 && p.gender != want) {
 			continue
 		}
 		found = append(found, p.name)
@@ -74,8 +82,8 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 	if strings.TrimSpace(m.Text) == "" {
 		return
 	}
-	if m.Name != "" {
-		d.see(m.Name, mi-1, 0) // a named speaker can be "she" to the others
+	if m.Name != "" && Human(m.Role) {
+		d.see(m.Name, mi-1, 0, true) // a named speaker can be "she" to the others; a named assistant is no one's "he"
 	}
 	doc, err := prose.NewDocument(m.Text)
 	if err != nil {
@@ -109,7 +117,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 			// A name only prose typed might be a person it called a place ("Jake" → GPE): it counts
 			// against resolving a pronoun, so that no pronoun is resolved by mistake.
 			if x.Type == Person || (x.prio <= fromNER && x.Type != Organisation && x.Type != Product) {
-				d.see(x.Name, mi, x.Start)
+				d.see(x.Name, mi, x.Start, false)
 			}
 		}
 		ments = append(ments, sm...)
@@ -117,7 +125,7 @@ func extractMessage(d *discourse, mi int, m Message, res *Result) {
 		sx.facts()
 		for _, x := range sx.ments {
 			if x.Type == Person {
-				d.see(x.Name, mi, x.Start)
+				d.see(x.Name, mi, x.Start, false)
 			}
 		}
 		ments = append(ments, sx.ments...)
@@ -131,7 +139,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 	var out []ranked
 	add := func(a, b int, t EntityType, prio int) {
 		name := text[a:b]
-		out = append(out, ranked{Mention{Name: name, Norm: Normalize(name), Type: t, Message: mi, Start: a, End: b}, prio})
+		out = append(out, ranked{Mention{Name: name, Norm: entity.Normalise(name), Type: t, Message: mi, Start: a, End: b}, prio})
 	}
 	for _, e := range ents {
 		a, b := e.Start, e.Start+len(e.Text)
@@ -151,11 +159,11 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		if a >= b {
 			continue
 		}
-		if g, ok := gazetteer[Normalize(text[a:b])]; ok {
+		if g, ok := gazetteer[entity.Normalise(text[a:b])]; ok {
 			add(a, b, g, fromGazetteer)
 			continue
 		}
-		if languages[Normalize(text[a:b])] {
+		if languages[entity.Normalise(text[a:b])] {
 			continue
 		}
 		add(a, b, typeOfNER(e.Label), fromNER)
@@ -167,7 +175,7 @@ func sentenceMentions(text string, ts []tok, ents []prose.Entity, mi, start, end
 		}
 		j := capRun(ts, i)
 		a, b := ts[i].start, ts[j-1].end
-		norm := Normalize(text[a:b])
+		norm := entity.Normalise(text[a:b])
 		switch g, ok := gazetteer[norm]; {
 		case languages[norm]:
 		case ok:

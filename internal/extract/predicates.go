@@ -1,44 +1,17 @@
 package extract
 
 import (
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/engram-memory/engram/internal/facts"
 )
 
-// Cardinality says whether a subject holds one value of a predicate at a time.
-type Cardinality int
-
-// The cardinalities.
-const (
-	// Single: a new value replaces the old one (a second city invalidates the first).
-	Single Cardinality = iota + 1
-	// Multi: values accumulate (a second hobby is added).
-	Multi
-)
-
-// Predicates is the table of canonical predicates and their cardinality. Callers apply contradiction rules from
-// it; the extractor never emits a predicate that is not in it.
-var Predicates = map[string]Cardinality{
-	"lives_in":            Single,
-	"works_at":            Single,
-	"job_title":           Single,
-	"diet":                Single,
-	"married_to":          Single,
-	"partner_of":          Single,
-	"relationship_status": Single,
-	"born_in":             Single,
-	"studies_at":          Single,
-	"likes":               Multi,
-	"dislikes":            Multi,
-	"allergic_to":         Multi,
-	"has_pet":             Multi,
-	"has_sibling":         Multi,
-	"plays":               Multi,
-	"hobby":               Multi,
-	"speaks":              Multi,
-	"owns":                Multi,
-	"visited":             Multi,
-}
+// table is the contradiction rules' predicate table, the one reference for which predicates exist and which
+// hold one value at a time. The extractor reads it only to decide whether an object may be a list ("speaks
+// English and French"): a single-valued predicate takes one object.
+var table = facts.DefaultTable()
 
 // objKind says what follows a phrase: an entity of a type, or a literal value.
 type objKind struct {
@@ -158,13 +131,44 @@ func ws(s string) [][]string {
 
 func compile(rs []rule) []rule {
 	for _, r := range rs {
-		if _, ok := Predicates[r.pred]; !ok {
-			panic("extract: lexicon predicate missing from Predicates: " + r.pred)
-		}
+		mustBeInTable(r.pred)
 	}
 	// Longest first, stable, so that "work as a" beats "work as" and the result does not depend on map order.
 	sort.SliceStable(rs, func(i, j int) bool { return len(rs[i].words) > len(rs[j].words) })
 	return rs
+}
+
+// mustBeInTable stops the process at start-up when a rule names a predicate the contradiction rules do not
+// know: there it would silently be multi-valued.
+func mustBeInTable(pred string) {
+	if _, ok := table[pred]; !ok {
+		panic("extract: predicate missing from facts.DefaultTable(): " + pred)
+	}
+}
+
+// emitted is every predicate a rule can produce: the lexicon's and the relation nouns'.
+var emitted = func() []string {
+	var ps []string
+	for _, r := range lexicon {
+		ps = append(ps, r.pred)
+	}
+	for _, r := range relations {
+		mustBeInTable(r.pred)
+		ps = append(ps, r.pred)
+	}
+	slices.Sort(ps)
+	return slices.Compact(ps)
+}()
+
+// Predicates returns, sorted, the canonical predicates the built-in extractor can emit. Each is in
+// facts.DefaultTable(), whose cardinality the caller applies; the table also holds predicates only other
+// sources state (email, age, …).
+func Predicates() []string { return slices.Clone(emitted) }
+
+// IsPredicate reports whether the built-in extractor can emit p.
+func IsPredicate(p string) bool {
+	_, ok := slices.BinarySearch(emitted, p)
+	return ok
 }
 
 // match reports how many toks of ts the rule's phrase covers, or 0.

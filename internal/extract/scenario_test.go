@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram/internal/extract"
+	"github.com/engram-memory/engram/internal/facts"
 )
 
 // TestLifeChanges is issue 12's acceptance story as the extractor sees it: a move, a job change and a new
@@ -38,7 +39,7 @@ func TestLifeChanges(t *testing.T) {
 			t.Errorf("fact %d: got %s %s %q %q neg=%v, want Mira %s %q %q", i, f.Subject, f.Predicate, obj, d, f.Negated, w.pred, w.obj, w.date)
 		}
 	}
-	if extract.Predicates["lives_in"] != extract.Single || extract.Predicates["hobby"] != extract.Multi {
+	if tb := facts.DefaultTable(); !tb.Single("lives_in") || !tb.Single("works_at") || tb.Single("hobby") {
 		t.Error("cardinality the caller relies on changed")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
 )
 
@@ -80,12 +81,12 @@ func Label(text string, facts []extract.Fact, mentions []extract.Mention) []Topi
 			add(t, factWeight, EvidenceFact)
 		}
 		if len(ts) > 0 && f.Object != "" {
-			explained[extract.Normalize(f.Object)] = true
+			explained[entity.Normalise(f.Object)] = true
 		}
 	}
 	for _, m := range mentions {
 		et, ok := entityTopics[m.Type]
-		if !ok || explained[m.Norm] || explained[extract.Normalize(m.Name)] {
+		if !ok || explained[m.Norm] || explained[entity.Normalise(m.Name)] {
 			continue
 		}
 		add(et.topic, et.weight, EvidenceEntity)

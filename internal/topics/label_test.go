@@ -85,7 +85,7 @@ func TestLabelTopicsAreInTaxonomy(t *testing.T) {
 		in[n] = true
 	}
 	for p, ts := range predicateTopics {
-		if _, ok := extract.Predicates[p]; !ok {
+		if !extract.IsPredicate(p) {
 			t.Errorf("predicate %q is not one the extractor emits", p)
 		}
 		for _, n := range ts {

@@ -26,7 +26,7 @@ var Taxonomy = []string{
 	Travel, Education, Finance, Technology, EventsPlans, Preferences,
 }
 
-// predicateTopics maps a canonical predicate (extract.Predicates) onto its
+// predicateTopics maps a canonical predicate (extract.Predicates()) onto its
 // topics. A fact is the best evidence there is: the extractor already read
 // the sentence's structure, so one fact is enough to label.
 var predicateTopics = map[string][]string{

@@ -4,7 +4,7 @@
 // so the caller treats both alike.
 //
 // The model is not trusted. Its answer is validated item by item against the
-// schema it was asked for and the predicate table (extract.Predicates); every
+// schema it was asked for and the extractor's predicates (extract.Predicates); every
 // name, object and value must occur in the conversation, lengths and counts
 // are capped, dates must be RFC 3339. An item that fails is dropped, never
 // repaired. The result carries no scope (no user, agent or tenant fields), so

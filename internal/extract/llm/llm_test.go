@@ -204,6 +204,32 @@ func TestHostileAnswers(t *testing.T) {
 	}
 }
 
+// TestProgramTurnsSayNothingOfTheUser: whatever the model claims, a fact from a non-human turn (any case of
+// "assistant", "model", "system", …) is never about the user, as the speaker or under the user's name.
+func TestProgramTurnsSayNothingOfTheUser(t *testing.T) {
+	for _, role := range []string{"assistant", "Assistant", "model", "system", "tool"} {
+		msgs := []extract.Message{
+			{Role: "user", Name: "Alice", Text: "I moved to Berlin last year.", Time: t0},
+			{Role: role, Text: "Alice, I love Berlin too. Anna lives in Berlin.", Time: t0},
+		}
+		content := answer(nil, []J{
+			fact("<speaker>", "person", "likes", "Berlin", "place", "", "", 1, "Alice, I love Berlin too."),
+			fact("Alice", "person", "likes", "Berlin", "place", "", "", 1, "Alice, I love Berlin too."),
+			fact("alice", "person", "likes", "Berlin", "place", "", "", 1, "Alice, I love Berlin too."),
+			fact("Anna", "person", "lives_in", "Berlin", "place", "", "", 1, "Anna lives in Berlin."),
+		})
+		f := newFakeServer(t, reply{content: content})
+		x, _ := newTestExtractor(t, f, nil)
+		res, err := x.ExtractConversation(context.Background(), msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Facts) != 1 || res.Facts[0].Subject != "Anna" {
+			t.Errorf("role %q: want only Anna's fact, got %+v", role, res.Facts)
+		}
+	}
+}
+
 func TestDatesAndPronouns(t *testing.T) {
 	msgs := []extract.Message{{Role: "user", Text: "She moved to Berlin in May. I quit Acme.", Time: t0}}
 	f := newFakeServer(t, reply{content: answer(nil, []J{

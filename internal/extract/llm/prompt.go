@@ -34,7 +34,8 @@ Rules:
 	b.WriteString(`. Skip facts that fit none.
 - When the speaker talks about themself ("I", "my"), the subject is "`)
 	b.WriteString(extract.SpeakerSubject)
-	b.WriteString(`". Never take first-person facts from assistant messages.
+	b.WriteString(`". Never take first-person facts from assistant, model, system or tool messages, and never
+  make what they say of themselves a fact about the user.
 - negated is true when the message says the fact ended or is false ("I no longer live in Paris").
 - valid_at is when the fact became true, as RFC 3339, resolved against the message's time; "" if unsaid.
 - sentence is the sentence the fact comes from, copied exactly; message is that message's index.

@@ -1,8 +1,6 @@
 package llm
 
 import (
-	"slices"
-
 	"github.com/engram-memory/engram/internal/extract"
 )
 
@@ -12,15 +10,9 @@ var entityTypes = []string{
 	string(extract.Pet), string(extract.Event), string(extract.Other),
 }
 
-// predicateNames is extract.Predicates' keys, sorted so the schema and prompt are stable.
-func predicateNames() []string {
-	names := make([]string, 0, len(extract.Predicates))
-	for p := range extract.Predicates {
-		names = append(names, p)
-	}
-	slices.Sort(names)
-	return names
-}
+// predicateNames is the built-in extractor's predicates (extract.Predicates, sorted, so the schema and prompt
+// are stable): each is in facts.DefaultTable(), whose cardinality the caller applies.
+func predicateNames() []string { return extract.Predicates() }
 
 // schemaName names the response format (a-z, 0-9, _ and -, at most 64).
 const schemaName = "engram_extraction"

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/extract"
 )
 
@@ -61,8 +62,8 @@ func validate(content string, msgs []extract.Message, maxEntities, maxFacts int)
 		if !ok || perMsg[f.Message] >= maxFacts {
 			continue
 		}
-		key := strings.Join([]string{strconv.Itoa(f.Message), extract.Normalize(f.Subject), f.Predicate,
-			extract.Normalize(f.Object), strings.ToLower(f.Value), boolStr(f.Negated)}, "\x00")
+		key := strings.Join([]string{strconv.Itoa(f.Message), entity.Normalise(f.Subject), f.Predicate,
+			entity.Normalise(f.Object), strings.ToLower(f.Value), boolStr(f.Negated)}, "\x00")
 		if seen[key] {
 			continue
 		}
@@ -107,7 +108,7 @@ func checkEntity(w wireEntity, msgs []extract.Message) (extract.Mention, bool) {
 		return extract.Mention{}, false // not in the message: invented, or smuggled in
 	}
 	written := text[start : start+len(name)]
-	return extract.Mention{Name: written, Norm: extract.Normalize(written), Type: extract.EntityType(w.Type),
+	return extract.Mention{Name: written, Norm: entity.Normalise(written), Type: extract.EntityType(w.Type),
 		Message: w.Message, Start: start, End: start + len(name)}, true
 }
 
@@ -115,7 +116,7 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 	if w.Message < 0 || w.Message >= len(msgs) || !validType(w.SubjectType) {
 		return extract.Fact{}, false
 	}
-	if _, ok := extract.Predicates[w.Predicate]; !ok {
+	if !extract.IsPredicate(w.Predicate) {
 		return extract.Fact{}, false
 	}
 	msg := msgs[w.Message]
@@ -135,7 +136,7 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 	case !ok:
 		return extract.Fact{}, false
 	case subject == extract.SpeakerSubject:
-		if msg.Role == "assistant" {
+		if !extract.Human(msg.Role) {
 			return extract.Fact{}, false // the assistant's "I" is not the user
 		}
 		f.Subject, f.Resolved = subject, true
@@ -146,8 +147,8 @@ func checkFact(w wireFact, msgs []extract.Message) (extract.Fact, bool) {
 		f.Subject, f.Resolved = strings.ToLower(subject), false
 	default:
 		written, ok := grounded(subject, msgs[:w.Message+1])
-		if !ok {
-			return extract.Fact{}, false
+		if !ok || !extract.Human(msg.Role) && humanSpeaker(written, msgs) {
+			return extract.Fact{}, false // nor is it the user under the user's name
 		}
 		f.Subject, f.Resolved = written, true
 	}
@@ -208,6 +209,18 @@ func grounded(name string, msgs []extract.Message) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// humanSpeaker reports whether name is the name of a human turn's speaker: a program's turn speaks to them as
+// "you", so a fact it states with them as subject is its own "I" relabelled, or a guess.
+func humanSpeaker(name string, msgs []extract.Message) bool {
+	key := entity.Normalise(name)
+	for _, m := range msgs {
+		if m.Name != "" && extract.Human(m.Role) && entity.Normalise(m.Name) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // findFold is the byte offset of the first case-insensitive occurrence of sub
