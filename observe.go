@@ -324,8 +324,12 @@ type GraphService interface {
 	DeleteRelations(ctx context.Context, scope Scope, rs []GraphRelation) error
 	ReadGraph(ctx context.Context, scope Scope) (*Graph, error)
 	// SearchNodes returns the entities whose name, type or observations
-	// contain query (case-insensitive), and the relations among them.
+	// contain query (case-insensitive), and the relations with at least one
+	// end among them (as server-memory 2026.8.31 does: it lets a caller
+	// discover a node's connections).
 	SearchNodes(ctx context.Context, scope Scope, query string) (*Graph, error)
-	// OpenNodes returns the named entities and the relations among them.
+	// OpenNodes returns the named entities and the relations with at least
+	// one end among them (server-memory 2026.8.31; older releases required
+	// both ends).
 	OpenNodes(ctx context.Context, scope Scope, names []string) (*Graph, error)
 }

@@ -76,7 +76,7 @@ func TestMCP(t *testing.T) {
 			t.Fatal(err)
 		}
 		mcptest.Close(t, cs)
-		mcptest.Tools(t, cs)
+		mcptest.Tools(t, cs, mcptest.ObserveToolNames, mcptest.GraphToolNames)
 		mcptest.Lifecycle(t, cs)
 	})
 	// Neither transport put content or keys in the server's log.

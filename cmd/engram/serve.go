@@ -236,7 +236,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Scopes: l, Observe: l, Graph: l, Logger: log, Version: version, Metrics: reg,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
-			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log})),
+			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
 			PublicURL: publicURL,
 			Storage:   guard.Health,
 			// Past its deadline a request commits nothing (the store

@@ -427,7 +427,8 @@ func (e *Engine) ReadGraph(ctx context.Context, scope engram.Scope) (_ *engram.G
 }
 
 // SearchNodes returns the entities whose name, type or an observation
-// contains query, case-insensitively, and the relations among them.
+// contains query, case-insensitively, and the relations with at least one
+// end among them.
 func (e *Engine) SearchNodes(ctx context.Context, scope engram.Scope, query string) (_ *engram.Graph, err error) {
 	q, qerr := cleanText("query", query)
 	if qerr == nil && len(q) > engram.MaxQueryBytes {
@@ -442,7 +443,8 @@ func (e *Engine) SearchNodes(ctx context.Context, scope engram.Scope, query stri
 	})
 }
 
-// OpenNodes returns the named entities and the relations among them.
+// OpenNodes returns the named entities and the relations with at least one
+// end among them.
 func (e *Engine) OpenNodes(ctx context.Context, scope engram.Scope, names []string) (_ *engram.Graph, err error) {
 	var nerr error
 	if nerr = checkCount("names", len(names)); nerr == nil {
@@ -537,9 +539,12 @@ func (e *Engine) graphReadChecked(ctx context.Context, scope engram.Scope, argEr
 			if of.rec.InvalidAt != nil || of.rec.ExpiredAt != nil || of.rec.ObjectEntity == "" {
 				continue
 			}
-			if kept[of.rec.SubjectEntity] && kept[of.rec.ObjectEntity] {
-				out.Relations = append(out.Relations, engram.GraphRelation{From: nodes[of.rec.SubjectEntity].ge.Name,
-					To: nodes[of.rec.ObjectEntity].ge.Name, RelationType: of.body.Predicate})
+			// A relation with one end among the nodes kept is returned, as
+			// server-memory 2026.8.31 does (it lets a caller find a node's
+			// connections); both ends must be known entities.
+			from, to := nodes[of.rec.SubjectEntity], nodes[of.rec.ObjectEntity]
+			if from != nil && to != nil && (kept[from.id] || kept[to.id]) {
+				out.Relations = append(out.Relations, engram.GraphRelation{From: from.ge.Name, To: to.ge.Name, RelationType: of.body.Predicate})
 			}
 		}
 		return nil

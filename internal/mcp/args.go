@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -70,9 +71,12 @@ func fromEngram(r *sdk.CallToolResult) bool {
 	return ok && slices.Contains(codes, code)
 }
 
-// validArguments checks raw against s, one of this package's flat input
-// schemas (properties of type string, integer or object with length,
-// range and size bounds; required names; no other properties).
+// validArguments checks raw against s, one of this package's input
+// schemas: properties of type string, integer, number, boolean, array or
+// object with length, range, size and item bounds; required names; no
+// other properties. Nested objects (the memory-server tools' entities and
+// relations) are checked the same way. Errors name the argument by its
+// path (entities[2].name), never its value.
 func validArguments(s *jsonschema.Schema, raw json.RawMessage) error {
 	args := map[string]any{}
 	if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
@@ -95,12 +99,7 @@ func validArguments(s *jsonschema.Schema, raw json.RawMessage) error {
 	for _, k := range names {
 		p, ok := s.Properties[k]
 		if !ok {
-			known := make([]string, 0, len(s.Properties))
-			for name := range s.Properties {
-				known = append(known, name)
-			}
-			slices.Sort(known)
-			return invalid("unknown argument: this tool takes %s", strings.Join(known, ", "))
+			return invalid("unknown argument: this tool takes %s", strings.Join(propertyNames(s), ", "))
 		}
 		if err := validValue(k, p, args[k]); err != nil {
 			return err
@@ -109,8 +108,34 @@ func validArguments(s *jsonschema.Schema, raw json.RawMessage) error {
 	return nil
 }
 
+func propertyNames(s *jsonschema.Schema) []string {
+	known := make([]string, 0, len(s.Properties))
+	for name := range s.Properties {
+		known = append(known, name)
+	}
+	slices.Sort(known)
+	return known
+}
+
+// schemaType is p's type, with "null" left out of a type list (the
+// inferred schemas of pointers, where validValue accepts null first).
+func schemaType(p *jsonschema.Schema) string {
+	if p.Type != "" {
+		return p.Type
+	}
+	for _, t := range p.Types {
+		if t != "null" {
+			return t
+		}
+	}
+	return ""
+}
+
 func validValue(name string, p *jsonschema.Schema, v any) error {
-	switch p.Type {
+	if v == nil && slices.Contains(p.Types, "null") {
+		return nil
+	}
+	switch schemaType(p) {
 	case "string":
 		s, ok := v.(string)
 		if !ok {
@@ -135,6 +160,21 @@ func validValue(name string, p *jsonschema.Schema, v any) error {
 		if (p.Minimum != nil && float64(i) < *p.Minimum) || (p.Maximum != nil && float64(i) > *p.Maximum) {
 			return invalid("%s must be between %g and %g", name, deref(p.Minimum), deref(p.Maximum))
 		}
+	case "number":
+		num, ok := v.(json.Number)
+		f, err := num.Float64()
+		if !ok || err != nil {
+			return invalid("%s must be a number", name)
+		}
+		if (p.Minimum != nil && f < *p.Minimum) || (p.Maximum != nil && f > *p.Maximum) {
+			return invalid("%s must be between %g and %g", name, deref(p.Minimum), deref(p.Maximum))
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return invalid("%s must be true or false", name)
+		}
+	case "array":
+		return validArray(name, p, v)
 	case "object":
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -142,6 +182,56 @@ func validValue(name string, p *jsonschema.Schema, v any) error {
 		}
 		if p.MaxProperties != nil && len(m) > *p.MaxProperties {
 			return invalid("%s has more than %d keys", name, *p.MaxProperties)
+		}
+		if p.Properties != nil {
+			return validObject(name, p, m)
+		}
+	}
+	return nil
+}
+
+func validArray(name string, p *jsonschema.Schema, v any) error {
+	a, ok := v.([]any)
+	if !ok {
+		return invalid("%s must be an array", name)
+	}
+	if p.MinItems != nil && len(a) < *p.MinItems {
+		return invalid("%s must hold at least %d item(s)", name, *p.MinItems)
+	}
+	if p.MaxItems != nil && len(a) > *p.MaxItems {
+		return invalid("%s holds more than %d items", name, *p.MaxItems)
+	}
+	if p.Items == nil {
+		return nil
+	}
+	for i, item := range a {
+		if err := validValue(name+"["+strconv.Itoa(i)+"]", p.Items, item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validObject checks an object with declared properties (an array item).
+// An unknown key is refused without quoting it: keys are caller input.
+func validObject(name string, p *jsonschema.Schema, m map[string]any) error {
+	for _, req := range p.Required {
+		if _, ok := m[req]; !ok {
+			return invalid("%s.%s is required", name, req)
+		}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		q, ok := p.Properties[k]
+		if !ok {
+			return invalid("%s has an unknown key: it takes %s", name, strings.Join(propertyNames(p), ", "))
+		}
+		if err := validValue(name+"."+k, q, m[k]); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -20,7 +20,7 @@ import (
 func TestHTTPLifecycle(t *testing.T) {
 	s := testserver.Start(t)
 	key, cs := connect(t, s, "acme")
-	mcptest.Tools(t, cs)
+	mcptest.Tools(t, cs, mcptest.ObserveToolNames, mcptest.GraphToolNames)
 	mcptest.Lifecycle(t, cs)
 
 	// The access log records MCP requests like REST ones: route and status,

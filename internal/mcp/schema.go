@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -140,7 +141,11 @@ func memoryID(s *jsonschema.Schema) {
 func count(max, def int) func(*jsonschema.Schema) {
 	return func(s *jsonschema.Schema) {
 		s.Minimum, s.Maximum = jsonschema.Ptr(1.0), jsonschema.Ptr(float64(max))
-		s.Description += " 1 to " + strconv.Itoa(max) + ", default " + strconv.Itoa(def) + "."
+		s.Description += " 1 to " + strconv.Itoa(max)
+		if def > 0 {
+			s.Description += ", default " + strconv.Itoa(def)
+		}
+		s.Description += "."
 	}
 }
 
@@ -196,4 +201,55 @@ func updateSchema() *jsonschema.Schema {
 		"id":      memoryID,
 		"content": text(1, engram.MaxContentBytes),
 	})
+}
+
+// nonNullArrays rewrites the inferred type of every slice, ["null",
+// "array"], to "array", in s and below: a null list is refused (a caller
+// sends [] for none), and the schemas read like the official MCP memory
+// server's, whose lists are plain arrays.
+func nonNullArrays(s *jsonschema.Schema) *jsonschema.Schema {
+	if s == nil {
+		return s
+	}
+	if slices.Equal(s.Types, []string{"null", "array"}) {
+		s.Types, s.Type = nil, "array"
+	}
+	nonNullArrays(s.Items)
+	for _, p := range s.Properties {
+		nonNullArrays(p)
+	}
+	return s
+}
+
+// items bounds an array's length and applies f to its item schema.
+func items(min, max int, f func(*jsonschema.Schema)) func(*jsonschema.Schema) {
+	return func(s *jsonschema.Schema) {
+		if min > 0 {
+			s.MinItems = jsonschema.Ptr(min)
+		}
+		s.MaxItems = jsonschema.Ptr(max)
+		if f != nil {
+			f(s.Items)
+		}
+	}
+}
+
+// fields applies limits to the properties of an object schema (an array's
+// item); a name without a property is a programming error.
+func fields(limits map[string]func(*jsonschema.Schema)) func(*jsonschema.Schema) {
+	return func(s *jsonschema.Schema) {
+		for name, f := range limits {
+			p, ok := s.Properties[name]
+			if !ok {
+				panic("mcp: schema: no property " + name)
+			}
+			f(p)
+		}
+	}
+}
+
+// timeText is an RFC 3339 time argument.
+func timeText(s *jsonschema.Schema) {
+	s.Format = "date-time"
+	s.MaxLength = jsonschema.Ptr(64)
 }

@@ -17,8 +17,10 @@ import (
 
 // tools holds what every tool handler needs.
 type tools struct {
-	svc engram.MemoryService
-	log *slog.Logger
+	svc   engram.MemoryService
+	obs   engram.ObserveService // nil: no Observe tools
+	graph engram.GraphService   // nil: no memory-server tools
+	log   *slog.Logger
 	// schemas are the tools' input schemas by name (checkArguments).
 	schemas map[string]*jsonschema.Schema
 }
@@ -40,6 +42,16 @@ var (
 )
 
 func (t *tools) register(s *sdk.Server) {
+	t.registerMemory(s)
+	if t.obs != nil {
+		t.registerObserve(s)
+	}
+	if t.graph != nil {
+		t.registerGraph(s)
+	}
+}
+
+func (t *tools) registerMemory(s *sdk.Server) {
 	addTool(s, t, &sdk.Tool{
 		Name:  "add_memory",
 		Title: "Remember",
@@ -104,9 +116,20 @@ func (t *tools) register(s *sdk.Server) {
 // origin, and returns the text for the model and the structured output.
 type handler[In, Out any] func(ctx context.Context, in In) (string, Out, error)
 
+// textsHandler is a tool body whose result has several text items.
+type textsHandler[In, Out any] func(ctx context.Context, in In) ([]string, Out, error)
+
 // addTool registers h with the SDK, wrapping it so that every call runs
 // with callContext and every error becomes a safe tool error.
 func addTool[In, Out any](s *sdk.Server, t *tools, tool *sdk.Tool, h handler[In, Out]) {
+	addToolTexts(s, t, tool, func(ctx context.Context, in In) ([]string, Out, error) {
+		txt, out, err := h(ctx, in)
+		return []string{txt}, out, err
+	})
+}
+
+// addToolTexts is addTool for a handler that returns several text items.
+func addToolTexts[In, Out any](s *sdk.Server, t *tools, tool *sdk.Tool, h textsHandler[In, Out]) {
 	t.schemas[tool.Name] = tool.InputSchema.(*jsonschema.Schema)
 	sdk.AddTool(s, tool, func(ctx context.Context, req *sdk.CallToolRequest, in In) (res *sdk.CallToolResult, out Out, err error) {
 		ctx = callContext(ctx, req)
@@ -117,11 +140,15 @@ func addTool[In, Out any](s *sdk.Server, t *tools, tool *sdk.Tool, h handler[In,
 				res, err = nil, t.toolError(ctx, tool.Name, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 			}
 		}()
-		txt, out, err := h(ctx, in)
+		txts, out, err := h(ctx, in)
 		if err != nil {
 			return nil, out, t.toolError(ctx, tool.Name, err)
 		}
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: txt}}}, out, nil
+		res = &sdk.CallToolResult{Content: make([]sdk.Content, len(txts))}
+		for i, txt := range txts {
+			res.Content[i] = &sdk.TextContent{Text: txt}
+		}
+		return res, out, nil
 	})
 }
 

@@ -64,7 +64,7 @@ func agentKey(t *testing.T, s *testserver.Server, req client.CreateKeyRequest) (
 func TestToolsGolden(t *testing.T) {
 	s := testserver.Start(t)
 	_, cs := connect(t, s, "golden")
-	mcptest.Tools(t, cs)
+	mcptest.Tools(t, cs, mcptest.ObserveToolNames, mcptest.GraphToolNames)
 	res, err := cs.ListTools(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)

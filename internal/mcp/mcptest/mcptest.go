@@ -19,6 +19,14 @@ import (
 // ToolNames are the tools every transport must offer.
 var ToolNames = []string{"add_memory", "search_memories", "get_memory", "list_memories", "update_memory", "delete_memory", "memory_history"}
 
+// ObserveToolNames are the Observe tools (mcp.Options.Observe).
+var ObserveToolNames = []string{"observe", "search_facts", "list_entities", "get_entity", "forget_entity"}
+
+// GraphToolNames are the official MCP memory server's tools
+// (mcp.Options.Graph).
+var GraphToolNames = []string{"create_entities", "create_relations", "add_observations", "delete_entities",
+	"delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes"}
+
 func newClient() *sdk.Client {
 	return sdk.NewClient(&sdk.Implementation{Name: "engram-test", Version: "test"}, nil)
 }
@@ -52,7 +60,8 @@ func Close(t testing.TB, cs *sdk.ClientSession) {
 
 // Result is one tool call's answer, decoded.
 type Result struct {
-	Text    string // all text content, joined
+	Text    string   // all text content, joined
+	Texts   []string // each text content item
 	IsError bool
 	raw     *sdk.CallToolResult
 }
@@ -85,7 +94,7 @@ func Call(t testing.TB, cs *sdk.ClientSession, name string, args map[string]any)
 			parts = append(parts, tc.Text)
 		}
 	}
-	return Result{Text: strings.Join(parts, "\n"), IsError: res.IsError, raw: res}
+	return Result{Text: strings.Join(parts, "\n"), Texts: parts, IsError: res.IsError, raw: res}
 }
 
 // MustCall is Call that fails the test on a tool error.

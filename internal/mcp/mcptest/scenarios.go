@@ -8,8 +8,9 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// Tools checks that the session offers exactly the seven memory tools.
-func Tools(t *testing.T, cs *sdk.ClientSession) {
+// Tools checks that the session offers exactly the seven memory tools
+// and the tools of the extra sets given (ObserveToolNames, GraphToolNames).
+func Tools(t *testing.T, cs *sdk.ClientSession, extra ...[]string) {
 	t.Helper()
 	res, err := cs.ListTools(t.Context(), nil)
 	if err != nil {
@@ -20,7 +21,11 @@ func Tools(t *testing.T, cs *sdk.ClientSession) {
 		names = append(names, tool.Name)
 	}
 	slices.Sort(names)
-	want := slices.Sorted(slices.Values(ToolNames))
+	want := slices.Clone(ToolNames)
+	for _, names := range extra {
+		want = append(want, names...)
+	}
+	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools = %v, want %v", names, want)
 	}
