@@ -33,7 +33,7 @@ func (c *mcpCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	// stdout carries the protocol; anything for people goes to stderr.
 	log := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := mcp.New(cl.Memories(), mcp.Options{Version: version, Logger: log})
+	srv := mcp.New(cl.Memories(), mcp.Options{Version: version, Logger: log, Observe: cl, Graph: cl})
 	err := srv.Run(ctx, &sdk.StdioTransport{})
 	if ctx.Err() != nil {
 		return nil // stopped by a signal: a normal end

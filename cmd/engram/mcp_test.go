@@ -65,8 +65,10 @@ func TestMCP(t *testing.T) {
 
 	t.Run("stdio", func(t *testing.T) {
 		cs := stdioSession(t, s.url, key)
-		mcptest.Tools(t, cs)
+		mcptest.Tools(t, cs, mcptest.ObserveToolNames, mcptest.GraphToolNames)
 		mcptest.Lifecycle(t, cs)
+		mcptest.ObserveLifecycle(t, cs)
+		mcptest.GraphLifecycle(t, cs)
 		mcptest.Injection(t, cs)
 		mcptest.Isolation(t, cs, stdioSession(t, s.url, other))
 	})
