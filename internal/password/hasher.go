@@ -95,8 +95,20 @@ func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
 		return false, err
 	}
 	defer h.release()
+	if len(pw) > maxPresented {
+		// No valid password is this long (Check caps new ones at
+		// MaxBytes). Do the same work on nothing rather than normalise
+		// and hash megabytes, and refuse.
+		match(stored, nil)
+		return false, nil
+	}
 	return match(stored, []byte(Normalize(pw))), nil
 }
+
+// maxPresented bounds what Verify normalises and hashes: four times
+// MaxBytes, since NFKC may shrink a password that Check measured after
+// normalising (full-width forms, ligatures) only by so much.
+const maxPresented = 4 * MaxBytes
 
 // VerifyAbsent does the work of Verify against a hash nobody's password
 // matches, and reports false. Call it when the account looked up by email
@@ -108,6 +120,9 @@ func (h *Hasher) VerifyAbsent(ctx context.Context, pw string) error {
 		return err
 	}
 	defer h.release()
+	if len(pw) > maxPresented {
+		pw = ""
+	}
 	match(h.dummy, []byte(Normalize(pw)))
 	return nil
 }

@@ -52,6 +52,16 @@ func TestHashVerify(t *testing.T) {
 			t.Errorf("Verify(%q) = %v, %v; want false, nil", wrong, ok, err)
 		}
 	}
+	// Oversized input is refused without being hashed as is, and a
+	// password at the policy's ceiling still verifies.
+	if ok, err := h.Verify(ctx, enc, strings.Repeat("x", 1<<20)); ok || err != nil {
+		t.Errorf("Verify(1 MiB) = %v, %v", ok, err)
+	}
+	long := strings.Repeat("long passphrase ", 64) // 1024 bytes
+	encLong, _ := h.Hash(ctx, long)
+	if ok, err := h.Verify(ctx, encLong, long); !ok || err != nil {
+		t.Errorf("Verify(1024 bytes) = %v, %v", ok, err)
+	}
 	// A fresh salt each time: the same password never hashes the same.
 	enc2, _ := h.Hash(ctx, "tangerine elephant umbrella")
 	if enc2 == enc {

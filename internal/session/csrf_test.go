@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/engram-memory/engram/internal/session"
@@ -100,4 +101,45 @@ func TestCheckOriginAgreesWithNetHTTP(t *testing.T) {
 	if disagreements != 8 { // 4 unsafe methods × 2 documented cases
 		t.Errorf("%d disagreements, want 8 (the documented ones)", disagreements)
 	}
+}
+
+// FuzzCheckOrigin: whatever the headers, the rule never lets through a
+// request that net/http.CrossOriginProtection (with the same trusted
+// origin and the console's Host) refuses; it is only ever stricter. The
+// one exception is letter case in Origin, which browsers never vary
+// (they serialise origins in lower case) and we fold.
+func FuzzCheckOrigin(f *testing.F) {
+	f.Add("POST", "cross-site", "https://evil.example")
+	f.Add("POST", "", console)
+	f.Add("DELETE", "same-site", "https://ENGRAM.example.com")
+	f.Add("PUT", "", "http://engram.example.com")
+	f.Add("GET", "cross-site", "")
+	std := http.NewCrossOriginProtection()
+	if err := std.AddTrustedOrigin(console); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, site, origin string) {
+		h := http.Header{}
+		if site != "" {
+			h["Sec-Fetch-Site"] = []string{site}
+		}
+		if origin != "" {
+			h["Origin"] = []string{origin}
+		}
+		ours := session.CheckOrigin(session.Request{Method: method, Header: h, Cookie: true}, []string{console}) == nil
+		if !ours {
+			return
+		}
+		lower := http.Header{}
+		for k, v := range h {
+			lower[k] = v
+		}
+		if origin != "" {
+			lower["Origin"] = []string{strings.ToLower(origin)}
+		}
+		r := &http.Request{Method: method, Header: lower, Host: "engram.example.com"}
+		if err := std.Check(r); err != nil {
+			t.Fatalf("we allow %s Sec-Fetch-Site=%q Origin=%q; net/http refuses: %v", method, site, origin, err)
+		}
+	})
 }
