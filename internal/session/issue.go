@@ -36,6 +36,9 @@ type Subject struct {
 	TenantID  string
 	AccountID string
 	Method    string
+	// Scopes: nil for a person's session; the granted scopes for an OAuth
+	// client (see Family.Scopes).
+	Scopes []string
 }
 
 // Grant is a fresh pair: the tokens go to the client once and are never
@@ -57,7 +60,8 @@ func (i *Issuer) Start(now time.Time, s Subject) (*Family, *Grant, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: draw family id: %w", err)
 	}
-	f := &Family{ID: id.String(), TenantID: s.TenantID, AccountID: s.AccountID, Method: s.Method, CreatedAt: now}
+	f := &Family{ID: id.String(), TenantID: s.TenantID, AccountID: s.AccountID, Method: s.Method, CreatedAt: now,
+		Scopes: append([]string(nil), s.Scopes...)}
 	g, err := i.grant(now, f, 0)
 	if err != nil {
 		return nil, nil, err

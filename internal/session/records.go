@@ -14,6 +14,11 @@ type Family struct {
 	// Method is how the sign-in was made ("password", "oidc", "saml",
 	// "oauth" for an MCP host), for the audit trail and SSO-only rules.
 	Method string
+	// Scopes is nil for a person's session, which acts with the account's
+	// role. An OAuth grant to an MCP host sets the scopes consented to:
+	// its tokens then act like an API key with them (rbac.Actor.Key),
+	// never beyond the account's current role.
+	Scopes []string
 	// CreatedAt starts the absolute lifetime: no refresh token of the
 	// family outlives CreatedAt + Policy.MaxLifetime.
 	CreatedAt time.Time

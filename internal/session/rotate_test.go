@@ -215,6 +215,30 @@ func TestLifetimes(t *testing.T) {
 	}
 }
 
+// TestOAuthFamilyKeepsScopes: a grant to an MCP host carries its scopes
+// through rotation (they live on the family, not the tokens).
+func TestOAuthFamilyKeepsScopes(t *testing.T) {
+	s, iss := newStore(t)
+	scopes := []string{"memories:read"}
+	f, g, err := iss.Start(t0, session.Subject{TenantID: "t1", AccountID: "alice", Method: "oauth", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes[0] = "changed by the caller"
+	if len(f.Scopes) != 1 || f.Scopes[0] != "memories:read" || f.Method != "oauth" {
+		t.Fatalf("family %+v", f)
+	}
+	s.families[f.ID] = f
+	s.put(g)
+	g2, out := s.refreshWith(t, iss, t0.Add(time.Hour), g.RefreshToken)
+	if out != session.Rotated || g2.Refresh.FamilyID != f.ID {
+		t.Fatalf("rotate: %v", out)
+	}
+	if p, _, _ := iss.Start(t0, session.Subject{TenantID: "t1", AccountID: "bob"}); p.Scopes != nil {
+		t.Errorf("a person's session has scopes %v", p.Scopes)
+	}
+}
+
 func TestRotateRefusesForeignFamily(t *testing.T) {
 	s, iss := newStore(t)
 	f1, _ := s.login(t, iss, t0, "t1", "alice")
