@@ -60,7 +60,7 @@ var Matrix = []Rule{
 
 	row(MemberList, "members", PermMembersRead, Any, Any, Any, Any, Any, "names, emails, roles"),
 	row(MemberInvite, "members", PermMembersAdmin, Any, Any, No, No, No,
-		"with a role at most the inviter's; only an owner invites an owner"),
+		"with a role at most the inviter's; only an owner invites an owner; also lists and withdraws invitations"),
 	row(MemberRoleChange, "members", PermMembersAdmin, Any, Any, No, No, No,
 		"of members at most the actor's role, to at most the actor's role; only an owner grants owner; not the last owner"),
 	row(MemberRemove, "members", PermMembersAdmin, Any, Any, No, No, No,
