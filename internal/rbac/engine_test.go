@@ -1,0 +1,80 @@
+package rbac_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/engram-memory/engram/internal/engine"
+	"github.com/engram-memory/engram/internal/rbac"
+)
+
+// engineOps classifies every exported method of *engine.Engine: the
+// operation a principal's call is authorised as, or operatorOnly for what
+// runs without a principal (the operator's CLI, start-up, background
+// loops, metrics). When the engine gains a method this test fails until
+// it is classified here, so the matrix keeps covering "every operation
+// Engram has". It is also the wiring step's map from method to Op.
+const operatorOnly rbac.Op = ""
+
+var engineOps = map[string]rbac.Op{
+	// Memories (MemoryService, ScopeService).
+	"Add": rbac.MemoryCreate, "Get": rbac.MemoryRead, "List": rbac.MemoryRead, "Search": rbac.MemoryRead,
+	"History": rbac.MemoryRead, "Update": rbac.MemoryUpdate, "Delete": rbac.MemoryDelete,
+	"DeleteAll": rbac.MemoryDeleteAll, "Entities": rbac.ScopeList,
+	// Observe and the graph.
+	"Observe": rbac.Observe, "Episode": rbac.GraphRead, "Episodes": rbac.GraphRead,
+	"ListEntities": rbac.GraphRead, "GetEntity": rbac.GraphRead, "Facts": rbac.GraphRead, "GetFact": rbac.GraphRead,
+	"SearchFacts": rbac.GraphRead, "Topics": rbac.GraphRead, "Patterns": rbac.GraphRead,
+	"ReadGraph": rbac.GraphRead, "SearchNodes": rbac.GraphRead, "OpenNodes": rbac.GraphRead,
+	"AddFact": rbac.GraphWrite, "CreateEntities": rbac.GraphWrite, "CreateRelations": rbac.GraphWrite,
+	"AddObservations": rbac.GraphWrite,
+	"DeleteFact":      rbac.GraphDelete, "DeleteEntities": rbac.GraphDelete, "DeleteRelations": rbac.GraphDelete,
+	"DeleteObservations": rbac.GraphDelete,
+	"MergeEntities":      rbac.EntityMerge, "ForgetEntity": rbac.EntityForget,
+	// Keys.
+	"CreateKey": rbac.KeyCreate, "ListKeys": rbac.KeyList, "RevokeKey": rbac.KeyRevoke,
+	// Audit.
+	"ListAudit": rbac.AuditRead, "AuditCheckpoint": rbac.AuditRead, "AuditInclusion": rbac.AuditRead,
+	"AuditConsistency": rbac.AuditRead, "AuditSegments": rbac.AuditRead, "AuditSegmentBundle": rbac.AuditRead,
+	"AuditKeys": rbac.AuditRead, "ListAuditHolds": rbac.AuditRead,
+	"CreateAuditHold": rbac.AuditHold, "ReleaseAuditHold": rbac.AuditHold,
+	"SetAuditRetention": rbac.AuditRetention, // the operator's CLI today
+	// Privacy and the tenant.
+	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
+	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
+	"ForgetTenant": rbac.TenantDelete, // CLI today
+
+	// No principal: the operator, start-up, background work, metrics.
+	"Authenticate": operatorOnly, "FlushAuthFailures": operatorOnly, "RunAuthFailureFlush": operatorOnly,
+	"CreateTenant": operatorOnly, "TenantByName": operatorOnly, "Tenants": operatorOnly, "MintOwnerKey": operatorOnly,
+	"RotateTenant": operatorOnly, "Reencrypt": operatorOnly, "Pending": operatorOnly, "Repair": operatorOnly,
+	"Start": operatorOnly, "StartExtraction": operatorOnly, "Maintain": operatorOnly, "RunMaintenance": operatorOnly,
+	"AuditBackfilled": operatorOnly, "AuditPending": operatorOnly, "AuditBundle": operatorOnly,
+	"AuditVerifierKey": operatorOnly, "AuditVerifierKeys": operatorOnly, "KeptCheckpoint": operatorOnly,
+	"BackfillAudit": operatorOnly, "RunAuditBackfill": operatorOnly, "RunAuditSealer": operatorOnly,
+	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
+	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
+}
+
+func TestEveryEngineMethodClassified(t *testing.T) {
+	typ := reflect.TypeFor[*engine.Engine]()
+	methods := map[string]bool{}
+	for m := range typ.Methods() {
+		methods[m.Name] = true
+		op, ok := engineOps[m.Name]
+		if !ok {
+			t.Errorf("engine.%s is not classified: add it to engineOps with its rbac.Op (or operatorOnly)", m.Name)
+			continue
+		}
+		if op != operatorOnly {
+			if _, ok := rbac.Lookup(op); !ok {
+				t.Errorf("engine.%s maps to %s, which has no row", m.Name, op)
+			}
+		}
+	}
+	for name := range engineOps {
+		if !methods[name] {
+			t.Errorf("engineOps names engine.%s, which no longer exists", name)
+		}
+	}
+}
