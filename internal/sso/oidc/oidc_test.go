@@ -195,10 +195,10 @@ func TestDiscoveryIssuerMismatchRefused(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	bad := []oidc.Config{
-		{Issuer: "https://idp.example", RedirectURL: "https://engram.example/cb"},                          // no client id
-		{Issuer: "http://idp.example", ClientID: "c", RedirectURL: "https://engram.example/cb"},             // plain http
-		{Issuer: "https://idp.example", ClientID: "c", RedirectURL: "http://engram.example/cb"},             // plain http
-		{Issuer: "https://idp.example", ClientID: "c", RedirectURL: "https://engram.example/cb#x"},          // fragment
+		{Issuer: "https://idp.example", RedirectURL: "https://engram.example/cb"},                            // no client id
+		{Issuer: "http://idp.example", ClientID: "c", RedirectURL: "https://engram.example/cb"},              // plain http
+		{Issuer: "https://idp.example", ClientID: "c", RedirectURL: "http://engram.example/cb"},              // plain http
+		{Issuer: "https://idp.example", ClientID: "c", RedirectURL: "https://engram.example/cb#x"},           // fragment
 		{Kind: "saml", Issuer: "https://idp.example", ClientID: "c", RedirectURL: "https://engram.example/"}, // unknown kind
 		{Issuer: "https://idp.example", ClientID: "c", RedirectURL: "https://e.example/cb", AllowedEmailDomains: []string{"a@b"}},
 	}

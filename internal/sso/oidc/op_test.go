@@ -81,8 +81,8 @@ func newKey(t *testing.T, id string) *rsaKey {
 func startOP(t *testing.T) *testOP {
 	t.Helper()
 	o := &testOP{
-		groups:   []string{"engineering", "admins"},
-		lifetime: map[string]time.Duration{expiredClient: -5 * time.Minute},
+		groups:      []string{"engineering", "admins"},
+		lifetime:    map[string]time.Duration{expiredClient: -5 * time.Minute},
 		impersonate: map[string]string{foreignAudClnt: clientID},
 	}
 	var h http.Handler
