@@ -61,6 +61,12 @@ func (p *Provider) oidcIdentity(ctx context.Context, tok *oauth2.Token, nonce st
 	if err := p.checkDomain(id); err != nil {
 		return sso.Identity{}, err
 	}
+	if c := p.cfg.HostedDomainClaim; c != "" && len(p.cfg.AllowedEmailDomains) > 0 {
+		hd, _ := all[c].(string)
+		if hd == "" || !sso.DomainAllowed("x@"+hd, p.cfg.AllowedEmailDomains) {
+			return sso.Identity{}, sso.ErrEmailDomain
+		}
+	}
 	return id, nil
 }
 

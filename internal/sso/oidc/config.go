@@ -52,6 +52,11 @@ type Config struct {
 	AllowedEmailDomains []string
 	// GroupsClaim names the claim holding groups (default "groups").
 	GroupsClaim string
+	// HostedDomainClaim, with AllowedEmailDomains, names an ID token claim
+	// that must hold one of those domains too. Google sets "hd" only for
+	// accounts its Workspace customers manage, so a personal Google account
+	// opened with a company address does not pass (Google's advice).
+	HostedDomainClaim string
 
 	// GitHub endpoints; empty means github.com's. Set only by tests and GitHub
 	// Enterprise Server deployments.
@@ -69,7 +74,8 @@ type Config struct {
 // Google returns the configuration for "Sign in with Google" (OIDC).
 func Google(clientID, clientSecret, redirectURL string) Config {
 	return Config{Kind: KindOIDC, Issuer: "https://accounts.google.com", ClientID: clientID,
-		ClientSecret: clientSecret, RedirectURL: redirectURL, Scopes: []string{"openid", "email", "profile"}}
+		ClientSecret: clientSecret, RedirectURL: redirectURL, Scopes: []string{"openid", "email", "profile"},
+		HostedDomainClaim: "hd"}
 }
 
 // GitHub returns the configuration for "Sign in with GitHub" (OAuth 2.0).

@@ -160,6 +160,25 @@ func TestAllowedEmailDomains(t *testing.T) {
 	}
 }
 
+func TestHostedDomainClaim(t *testing.T) {
+	o := startOP(t)
+	rp := newRP(t, o, clientID, func(c *oidc.Config) {
+		c.AllowedEmailDomains, c.HostedDomainClaim = []string{"zitadel.ch"}, "hd"
+	})
+	for _, c := range []struct {
+		hd  any
+		err error
+	}{{nil, sso.ErrEmailDomain}, {"other.example", sso.ErrEmailDomain}, {"zitadel.ch", nil}} {
+		if c.hd != nil {
+			o.setExtra("hd", c.hd)
+		}
+		authURL, pending, _ := rp.Begin()
+		if _, err := rp.Finish(context.Background(), pending, o.signIn(t, authURL)); !errors.Is(err, c.err) {
+			t.Fatalf("hd %v: %v, want %v", c.hd, err, c.err)
+		}
+	}
+}
+
 func TestPendingLoginExpires(t *testing.T) {
 	o := startOP(t)
 	now := time.Now()

@@ -59,6 +59,7 @@ type testOP struct {
 	current   *rsaKey
 	published []*rsaKey
 	groups    []string
+	extra     map[string]any // more ID token claims
 	lifetime  map[string]time.Duration
 	// impersonate makes the OP treat one client as another, at the authorize
 	// and token endpoints: the ID tokens it returns to the first are minted for
@@ -173,7 +174,21 @@ func (o *testOP) SetUserinfoFromScopes(ctx context.Context, ui *zoidc.UserInfo, 
 		return err
 	}
 	ui.AppendClaims("groups", o.groups)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for k, v := range o.extra {
+		ui.AppendClaims(k, v)
+	}
 	return nil
+}
+
+func (o *testOP) setExtra(k string, v any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.extra == nil {
+		o.extra = map[string]any{}
+	}
+	o.extra[k] = v
 }
 
 func (o *testOP) SetUserinfoFromToken(ctx context.Context, ui *zoidc.UserInfo, tokenID, subject, origin string) error {

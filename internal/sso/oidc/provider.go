@@ -40,10 +40,10 @@ var (
 // and give back to Finish exactly once. Verifier is the PKCE secret: never
 // put it in a URL or a log.
 type Pending struct {
-	State    string
-	Nonce    string // empty for GitHub (no ID token)
-	Verifier string
-	Created  time.Time
+	State    string    `json:"state"`
+	Nonce    string    `json:"nonce,omitempty"` // empty for GitHub (no ID token)
+	Verifier string    `json:"verifier"`
+	Created  time.Time `json:"created"`
 }
 
 // Provider is a relying party for one organisation's identity provider. It is

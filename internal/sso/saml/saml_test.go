@@ -93,6 +93,21 @@ func TestFullSSOPlain(t *testing.T) {
 	checkAlice(t, idp, r)
 }
 
+func TestRequireEncryption(t *testing.T) {
+	idp := startIdP(t)
+	sp := newSP(t, idp, "acme", saml.NewMemoryReplayCache(), func(c *saml.Config) { c.RequireEncryption = true })
+	idp.register(t, "acme", sp, false)
+	pending, resp := signIn(t, idp, sp)
+	if _, err := sp.Finish(context.Background(), pending, resp); !errors.Is(err, saml.ErrNotEncrypted) {
+		t.Fatalf("clear assertion with RequireEncryption: %v, want ErrNotEncrypted", err)
+	}
+	idp.register(t, "acme", sp, true)
+	pending, resp = signIn(t, idp, sp)
+	if _, err := sp.Finish(context.Background(), pending, resp); err != nil {
+		t.Fatalf("encrypted assertion with RequireEncryption: %v", err)
+	}
+}
+
 func TestReplayRefused(t *testing.T) {
 	idp := startIdP(t)
 	cache := saml.NewMemoryReplayCache() // shared, as the store's table is across nodes

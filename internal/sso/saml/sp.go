@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -56,6 +57,10 @@ type Config struct {
 	// TrustEmails: the organisation vouches for the emails its IdP asserts,
 	// so they count as verified (needed by domain rules and email linking).
 	TrustEmails bool
+	// RequireEncryption refuses assertions the IdP sent unencrypted (the
+	// browser, its extensions and any TLS-terminating proxy then never see
+	// the attributes in the clear).
+	RequireEncryption bool
 	// ReplayCache is required: without it a captured assertion could be
 	// posted again until it expires.
 	ReplayCache ReplayCache
@@ -76,6 +81,7 @@ var (
 	ErrIssuer       = errors.New("saml: response from another identity provider")
 	ErrInvalid      = errors.New("saml: invalid response")
 	ErrLoginExpired = errors.New("saml: login attempt expired")
+	ErrNotEncrypted = errors.New("saml: assertion was not encrypted")
 )
 
 // SP is one organisation's service provider; safe for concurrent use.
@@ -154,8 +160,8 @@ func (s *SP) EntityID() string { return s.sp.Metadata().EntityID }
 // Pending is what the caller keeps in the browser's session between Begin
 // and Finish: the AuthnRequest id the response must answer.
 type Pending struct {
-	RequestID string
-	Created   time.Time
+	RequestID string    `json:"request_id"`
+	Created   time.Time `json:"created"`
 }
 
 // Begin makes an AuthnRequest and returns the IdP URL (HTTP-Redirect
@@ -212,6 +218,9 @@ func (s *SP) Finish(ctx context.Context, pending Pending, samlResponse string) (
 	if err != nil {
 		return Result{}, classify(err, raw)
 	}
+	if s.cfg.RequireEncryption && !encrypted(raw) {
+		return Result{}, ErrNotEncrypted
+	}
 	id, err := s.cfg.Attributes.identity(a, s.cfg.TrustEmails)
 	if err != nil {
 		return Result{}, err
@@ -223,6 +232,25 @@ func (s *SP) Finish(ctx context.Context, pending Pending, samlResponse string) (
 		}
 	}
 	return r, nil
+}
+
+// encrypted reports whether the Response (already verified by crewjam)
+// carries its assertion only as an EncryptedAssertion.
+func encrypted(raw []byte) bool {
+	doc := etree.NewDocument()
+	if doc.ReadFromBytes(raw) != nil || doc.Root() == nil {
+		return false
+	}
+	enc := false
+	for _, el := range doc.Root().ChildElements() {
+		switch el.Tag {
+		case "Assertion":
+			return false
+		case "EncryptedAssertion":
+			enc = true
+		}
+	}
+	return enc
 }
 
 // classify reduces crewjam's error (whose details may quote the assertion)
