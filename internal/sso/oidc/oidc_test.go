@@ -235,3 +235,36 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentFinish completes four sign-ins at once on one Provider, right
+// after a key rotation, so the JWKS refetch happens under concurrency.
+func TestConcurrentFinish(t *testing.T) {
+	o := startOP(t)
+	rp := newRP(t, o, clientID)
+	authURL, pending, _ := rp.Begin()
+	if _, err := rp.Finish(context.Background(), pending, o.signIn(t, authURL)); err != nil {
+		t.Fatal(err)
+	}
+	o.rotate(t, "key-2", true)
+	type login struct {
+		p  oidc.Pending
+		cb map[string][]string
+	}
+	var logins []login
+	for range 4 {
+		authURL, pending, _ := rp.Begin()
+		logins = append(logins, login{pending, o.signIn(t, authURL)})
+	}
+	errs := make(chan error, len(logins))
+	for _, l := range logins {
+		go func() {
+			_, err := rp.Finish(context.Background(), l.p, l.cb)
+			errs <- err
+		}()
+	}
+	for range logins {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Finish: %v", err)
+		}
+	}
+}

@@ -3,14 +3,13 @@ package saml_test
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
 
 	"github.com/engram-memory/engram/internal/sso/saml"
+	"github.com/engram-memory/engram/internal/sso/saml/replaytest"
 )
 
 func TestMemoryReplayCache(t *testing.T) {
@@ -41,23 +40,8 @@ func TestMemoryReplayCache(t *testing.T) {
 	}
 }
 
-func TestMemoryReplayCacheConcurrent(t *testing.T) {
-	c := saml.NewMemoryReplayCache()
-	var ok atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if c.Consume(context.Background(), "org", "same", time.Now().Add(time.Minute)) == nil {
-				ok.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 1 {
-		t.Fatalf("%d concurrent consumers succeeded, want exactly 1", ok.Load())
-	}
+func TestMemoryReplayCacheConformance(t *testing.T) {
+	replaytest.Run(t, func(*testing.T) saml.ReplayCache { return saml.NewMemoryReplayCache() })
 }
 
 // FuzzFinish posts arbitrary SAMLResponse values to the ACS: every one must be

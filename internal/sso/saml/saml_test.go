@@ -339,3 +339,32 @@ func mustDecode(t *testing.T, s string) string {
 	}
 	return string(b)
 }
+
+// TestConcurrentFinish signs four browsers in, then finishes their logins at
+// once on one SP: the SP is documented as safe for concurrent use.
+func TestConcurrentFinish(t *testing.T) {
+	idp := startIdP(t)
+	sp := newSP(t, idp, "acme", saml.NewMemoryReplayCache())
+	idp.register(t, "acme", sp, true)
+	type login struct {
+		p    saml.Pending
+		resp string
+	}
+	var logins []login
+	for range 4 {
+		p, r := signIn(t, idp, sp)
+		logins = append(logins, login{p, r})
+	}
+	errs := make(chan error, len(logins))
+	for _, l := range logins {
+		go func() {
+			_, err := sp.Finish(context.Background(), l.p, l.resp)
+			errs <- err
+		}()
+	}
+	for range logins {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Finish: %v", err)
+		}
+	}
+}
