@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/engram-memory/engram/internal/audit/sink/safedial"
 )
 
 // Kind selects the protocol a Config speaks.
@@ -62,7 +64,16 @@ type Config struct {
 	// Enterprise Server deployments.
 	AuthURL, TokenURL, APIURL string
 
-	// HTTPClient talks to the IdP; nil means a client with a 10 s timeout.
+	// Network says which address ranges the default HTTP client may reach.
+	// The zero value allows public addresses only: the issuer and GitHub
+	// URLs are set by organisation owners, so without this guard an owner
+	// could make the server fetch from loopback, private networks or a cloud
+	// metadata endpoint (SSRF). The check runs on the resolved IP at connect
+	// time, so DNS rebinding and redirects are covered too. Operators allow
+	// private ranges for an on-premises IdP; tests allow loopback.
+	Network safedial.Policy
+	// HTTPClient, when set, replaces the guarded default client entirely
+	// (Network is then ignored).
 	HTTPClient *http.Client
 	// Now is the clock used for ID token expiry and pending-login age; nil
 	// means time.Now.
@@ -175,5 +186,8 @@ func (c Config) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return &http.Client{Timeout: 10 * time.Second}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // a proxy would dial on our behalf, past the guard
+	t.DialContext = c.Network.Dialer(10 * time.Second).DialContext
+	return &http.Client{Timeout: 10 * time.Second, Transport: t}
 }

@@ -102,7 +102,7 @@ func (p *Provider) githubGet(ctx context.Context, tok *oauth2.Token, path string
 	req.Header.Set("Accept", "application/vnd.github+json")
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err := p.cfg.httpClient().Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %s unreachable", ErrProvider, path)
 	}

@@ -83,6 +83,7 @@ func (g *fakeGitHub) provider(t *testing.T, edit ...func(*oidc.Config)) *oidc.Pr
 	cfg := oidc.GitHub(clientID, clientSecret, redirectURL)
 	cfg.AuthURL, cfg.TokenURL, cfg.APIURL = g.srv.URL+"/login/oauth/authorize", g.srv.URL+"/login/oauth/access_token", g.srv.URL
 	cfg.Scopes = append(cfg.Scopes, "read:org")
+	cfg.Network = loopbackOnly
 	for _, e := range edit {
 		e(&cfg)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram/internal/audit/sink/safedial"
 	"github.com/engram-memory/engram/internal/sso"
 	"github.com/engram-memory/engram/internal/sso/oidc"
 )
@@ -15,7 +16,7 @@ import (
 func newRP(t *testing.T, o *testOP, client string, edit ...func(*oidc.Config)) *oidc.Provider {
 	t.Helper()
 	cfg := oidc.Config{Issuer: o.issuer, ClientID: client, ClientSecret: clientSecret,
-		RedirectURL: redirectURL, Scopes: []string{"openid", "email", "profile"}}
+		RedirectURL: redirectURL, Scopes: []string{"openid", "email", "profile"}, Network: loopbackOnly}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -206,9 +207,31 @@ func TestDiscoveryIssuerMismatchRefused(t *testing.T) {
 	o := startOP(t)
 	// The same server under another name: its discovery document names o.issuer.
 	other := strings.Replace(o.issuer, "127.0.0.1", "localhost", 1)
-	_, err := oidc.New(context.Background(), oidc.Config{Issuer: other, ClientID: clientID, RedirectURL: redirectURL})
+	_, err := oidc.New(context.Background(), oidc.Config{Issuer: other, ClientID: clientID, RedirectURL: redirectURL, Network: loopbackOnly})
 	if !errors.Is(err, oidc.ErrProvider) {
 		t.Fatalf("New with a mismatched issuer: %v, want ErrProvider", err)
+	}
+}
+
+// The OP is on 127.0.0.1, so the tests allow loopback; the default refuses it.
+var loopbackOnly = safedial.Policy{AllowLoopback: true}
+
+func TestSSRFGuard(t *testing.T) {
+	o := startOP(t)
+	_, err := oidc.New(context.Background(), oidc.Config{Issuer: o.issuer, ClientID: clientID, RedirectURL: redirectURL})
+	if !errors.Is(err, oidc.ErrProvider) || !errors.Is(err, safedial.ErrRefused) {
+		t.Fatalf("discovery on loopback with the default guard: %v, want a refusal by the SSRF guard", err)
+	}
+	g := startGitHub(t)
+	cfg := oidc.GitHub(clientID, clientSecret, redirectURL)
+	cfg.AuthURL, cfg.TokenURL, cfg.APIURL = g.srv.URL+"/login/oauth/authorize", g.srv.URL+"/login/oauth/access_token", g.srv.URL
+	p, err := oidc.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authURL, pending, _ := p.Begin()
+	if _, err := p.Finish(context.Background(), pending, g.authorize(t, authURL)); !errors.Is(err, oidc.ErrExchange) {
+		t.Fatalf("token endpoint on loopback with the default guard: %v, want ErrExchange", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -52,6 +53,7 @@ type Pending struct {
 // key rotation at the IdP is followed).
 type Provider struct {
 	cfg      Config
+	client   *http.Client
 	oauth    oauth2.Config
 	verifier *gooidc.IDTokenVerifier
 	rp       *gooidc.Provider
@@ -63,14 +65,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg}
+	p := &Provider{cfg: cfg, client: cfg.httpClient()}
 	p.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		RedirectURL: cfg.RedirectURL, Scopes: cfg.scopes()}
 	if cfg.kind() == KindGitHub {
 		p.oauth.Endpoint = cfg.githubEndpoint()
 		return p, nil
 	}
-	rp, err := gooidc.NewProvider(gooidc.ClientContext(ctx, cfg.httpClient()), cfg.Issuer)
+	rp, err := gooidc.NewProvider(gooidc.ClientContext(ctx, p.client), cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: discovery: %w", ErrProvider, err)
 	}
@@ -152,7 +154,7 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, callback url.Val
 	if code == "" {
 		return sso.Identity{}, fmt.Errorf("%w: no code in callback", ErrExchange)
 	}
-	hctx := context.WithValue(ctx, oauth2.HTTPClient, p.cfg.httpClient())
+	hctx := context.WithValue(ctx, oauth2.HTTPClient, p.client)
 	tok, err := p.oauth.Exchange(hctx, code, oauth2.VerifierOption(pending.Verifier))
 	if err != nil {
 		return sso.Identity{}, fmt.Errorf("%w: %s", ErrExchange, exchangeErrorCode(err))
