@@ -49,7 +49,10 @@ func (p *Provider) oidcIdentity(ctx context.Context, tok *oauth2.Token, nonce st
 		return sso.Identity{}, fmt.Errorf("%w: claims: %w", ErrIDToken, err)
 	}
 	id := p.fromClaims(all)
-	id.Subject, id.Issuer = idt.Subject, idt.Issuer
+	// The verifier checked iss against cfg.Issuer (allowing only Google's
+	// scheme-less variant); recording cfg.Issuer keeps (Issuer, Subject) —
+	// the account link — stable whichever form the token used.
+	id.Subject, id.Issuer = idt.Subject, p.cfg.Issuer
 	if id.Subject == "" {
 		return sso.Identity{}, sso.ErrNoSubject
 	}

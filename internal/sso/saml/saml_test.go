@@ -368,3 +368,11 @@ func TestConcurrentFinish(t *testing.T) {
 		}
 	}
 }
+
+func TestLongRelayStateRefused(t *testing.T) {
+	idp := startIdP(t)
+	sp := newSP(t, idp, "acme", saml.NewMemoryReplayCache())
+	if _, _, err := sp.Begin(strings.Repeat("r", 81)); err == nil {
+		t.Fatal("an 81-byte RelayState was accepted")
+	}
+}

@@ -130,6 +130,8 @@ func New(cfg Config) (*SP, error) {
 		RejectSHA1Signatures:             true,
 		RequireSignedResponseForCBC:      false, // see docs/IDENTITY.md: most IdPs sign only the assertion
 		MetadataValidDuration:            7 * 24 * time.Hour,
+		// RelayState crosses the IdP unprotected; keep it a short reference.
+		LimitRelayStateLength: true,
 	}
 	if cfg.SignRequests {
 		s.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
