@@ -80,6 +80,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p.oauth.Endpoint = rp.Endpoint()
 	// The client id check is never skipped: a token minted for another client
 	// of the same IdP must not sign anyone in here.
+	//
 	// rp.Verifier's key set fetches the JWKS with the same HTTP client on a
 	// background context, caches it, and refetches when a token names a key id
 	// it does not hold: that is how the IdP's key rotation is followed.
