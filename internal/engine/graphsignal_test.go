@@ -9,21 +9,6 @@ import (
 	"github.com/engram-memory/engram/internal/testserver"
 )
 
-// tenantCtx creates a tenant and returns its owner's context.
-func tenantCtx(t *testing.T, e *engine.Engine, name string) context.Context {
-	t.Helper()
-	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Authenticate(ctx, nt.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engram.WithPrincipal(ctx, p)
-}
-
 // turn is one message of the graph tests' conversation.
 type turn struct{ speaker, text, day string }
 
