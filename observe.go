@@ -14,7 +14,7 @@ import (
 // MaxContentBytes per message).
 const (
 	MaxNameBytes      = 256 // an entity's name or alias, a speaker's name
-	MaxPredicateBytes = 64  // a canonical predicate: [a-z][a-z0-9_]*
+	MaxPredicateBytes = 64  // a predicate (canonical, e.g. lives_in, or an MCP relation type); sealed
 	MaxValueBytes     = 1 << 10
 	MaxFactLimit      = 200
 	DefaultFactLimit  = 50
