@@ -219,8 +219,18 @@ func (e *Engine) extractEpisode(ctx context.Context, ep store.Episode) {
 	o := e.opener(ctx, ep.TenantID)
 	msgs, err := o.episodeMessages(&ep)
 	if err != nil || msgs == nil {
-		// Erased meanwhile, or unreadable: nothing can be extracted.
-		e.finishEpisode(ctx, ep, engram.EpisodeFailed, "unreadable", nil)
+		// Erased meanwhile (then there is nothing to record: recording
+		// would fetch, and so re-create, the erased user's key), or
+		// unreadable: nothing can be extracted.
+		gone := false
+		_ = e.st.Read(ctx, func(tx store.Tx) error {
+			_, err := tx.Episode(ctx, ep.TenantID, ep.ID)
+			gone = isNotFound(err)
+			return nil
+		})
+		if !gone {
+			e.finishEpisode(ctx, ep, engram.EpisodeFailed, "unreadable", nil)
+		}
 		return
 	}
 	if !q.allow(ep.TenantID, e.clock()) {
