@@ -216,6 +216,19 @@ func errorCode(err error) (code string, transient bool) {
 // code, or pending with the code of the last failure.
 func (e *Engine) extractEpisode(ctx context.Context, ep store.Episode) {
 	q := e.llm
+	// The dispatcher's list may predate an attempt that finished since
+	// (its worker cleared the in-flight mark after committing): check the
+	// episode is still the one listed before spending a model call on it.
+	fresh := false
+	_ = e.st.Read(ctx, func(tx store.Tx) error {
+		cur, err := tx.Episode(ctx, ep.TenantID, ep.ID)
+		fresh = err == nil && cur.Status == engram.EpisodePending && cur.Attempts == ep.Attempts &&
+			cur.UpdatedAt.Equal(ep.UpdatedAt)
+		return nil
+	})
+	if !fresh {
+		return
+	}
 	o := e.opener(ctx, ep.TenantID)
 	msgs, err := o.episodeMessages(&ep)
 	if err != nil || msgs == nil {
