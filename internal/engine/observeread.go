@@ -18,6 +18,18 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
+// beginOne starts the audited action on one record by id: the principal
+// must hold perm, and an id Engram never issues is not_found (what names
+// the record kind) without touching the store. Call a.finish always.
+func (e *Engine) beginOne(ctx context.Context, act engram.AuditAction, targetType, id string, perm engram.Permission, what string) (*action, *engram.Principal, error) {
+	a := e.begin(ctx, act, targetType, id)
+	p, err := a.authorize(perm)
+	if err == nil && !validID(id) {
+		err = engram.Errorf(engram.CodeNotFound, "%s not found", what)
+	}
+	return a, p, err
+}
+
 // reader opens Observe's records of one tenant within one read
 // transaction, each entity once.
 type reader struct {
@@ -113,14 +125,10 @@ func (r *reader) public(of *openedFact) engram.Fact {
 // Episode returns one episode and what it made, as things stand now
 // (entities and facts deleted since are left out).
 func (e *Engine) Episode(ctx context.Context, id string) (_ *engram.Episode, err error) {
-	a := e.begin(ctx, engram.AuditEpisodeRead, engram.TargetEpisode, id)
+	a, p, err := e.beginOne(ctx, engram.AuditEpisodeRead, engram.TargetEpisode, id, engram.PermMemoriesRead, "episode")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
 	if err != nil {
 		return nil, err
-	}
-	if !validID(id) {
-		return nil, engram.Errorf(engram.CodeNotFound, "episode not found")
 	}
 	var out *engram.Episode
 	err = e.st.Read(ctx, func(tx store.Tx) error {
@@ -339,14 +347,10 @@ func (e *Engine) findEntities(ctx context.Context, r *reader, tenantID string, q
 
 // GetEntity returns one entity with its facts (current and past).
 func (e *Engine) GetEntity(ctx context.Context, id string) (_ *engram.Entity, err error) {
-	a := e.begin(ctx, engram.AuditEntityRead, engram.TargetEntity, id)
+	a, p, err := e.beginOne(ctx, engram.AuditEntityRead, engram.TargetEntity, id, engram.PermMemoriesRead, "entity")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
 	if err != nil {
 		return nil, err
-	}
-	if !validID(id) {
-		return nil, engram.Errorf(engram.CodeNotFound, "entity not found")
 	}
 	var out *engram.Entity
 	err = e.st.Read(ctx, func(tx store.Tx) error {
@@ -602,32 +606,12 @@ func cosine(a, b []float32) float64 {
 
 // GetFact returns one fact.
 func (e *Engine) GetFact(ctx context.Context, id string) (_ *engram.Fact, err error) {
-	a := e.begin(ctx, engram.AuditFactRead, engram.TargetFact, id)
+	a, p, err := e.beginOne(ctx, engram.AuditFactRead, engram.TargetFact, id, engram.PermMemoriesRead, "fact")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
 	if err != nil {
 		return nil, err
 	}
-	if !validID(id) {
-		return nil, engram.Errorf(engram.CodeNotFound, "fact not found")
-	}
-	var out *engram.Fact
-	err = e.st.Read(ctx, func(tx store.Tx) error {
-		rec, err := tx.Fact(ctx, p.TenantID, id)
-		if err != nil {
-			return notFound(err, "fact")
-		}
-		fs, _, err := e.reader(ctx, tx, p.TenantID).facts([]store.Fact{*rec})
-		if err != nil {
-			return err
-		}
-		if len(fs) == 0 {
-			return engram.Errorf(engram.CodeUnreadable, "fact cannot be decrypted")
-		}
-		out = &fs[0]
-		return nil
-	})
-	return out, err
+	return e.readFact(ctx, p.TenantID, id)
 }
 
 // Topics counts the memories of a user per topic (every user when empty).

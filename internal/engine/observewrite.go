@@ -213,7 +213,8 @@ func factErr(err error) string {
 	return strings.TrimPrefix(s, "facts: ")
 }
 
-// readFact opens one fact after a write, outside any audit action.
+// readFact opens one fact, outside any audit action: GetFact (which
+// audits) and the answer of a write use it.
 func (e *Engine) readFact(ctx context.Context, tenantID, id string) (*engram.Fact, error) {
 	var out *engram.Fact
 	err := e.st.Read(ctx, func(tx store.Tx) error {
@@ -237,14 +238,10 @@ func (e *Engine) readFact(ctx context.Context, tenantID, id string) (*engram.Fac
 // DeleteFact deletes one fact. Facts are never deleted by contradiction
 // rules (they end); this is a person's correction, or erasure.
 func (e *Engine) DeleteFact(ctx context.Context, id string) (err error) {
-	a := e.begin(ctx, engram.AuditFactDelete, engram.TargetFact, id)
+	a, p, err := e.beginOne(ctx, engram.AuditFactDelete, engram.TargetFact, id, engram.PermMemoriesWrite, "fact")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
 	if err != nil {
 		return err
-	}
-	if !validID(id) {
-		return engram.Errorf(engram.CodeNotFound, "fact not found")
 	}
 	return e.st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFact(ctx, p.TenantID, id); err != nil {
@@ -258,14 +255,10 @@ func (e *Engine) DeleteFact(ctx context.Context, id string) (err error) {
 // destroyed, and its record, index keys, mentions and every fact naming it
 // are deleted, in one transaction.
 func (e *Engine) ForgetEntity(ctx context.Context, id string) (_ *engram.EntityErasure, err error) {
-	a := e.begin(ctx, engram.AuditEntityForget, engram.TargetEntity, id)
+	a, p, err := e.beginOne(ctx, engram.AuditEntityForget, engram.TargetEntity, id, engram.PermMemoriesWrite, "entity")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
 	if err != nil {
 		return nil, err
-	}
-	if !validID(id) {
-		return nil, engram.Errorf(engram.CodeNotFound, "entity not found")
 	}
 	var er *store.EntityErasure
 	err = e.st.Write(ctx, func(tx store.Tx) error {
