@@ -21,10 +21,21 @@ const (
 	PermAuditHold Permission = "audit:hold"
 	// PermUsersForget allows erasing an end user (GDPR right to erasure).
 	PermUsersForget Permission = "users:forget"
+	// PermMembersRead lists the tenant's members (names, emails, roles).
+	PermMembersRead Permission = "members:read"
+	// PermMembersAdmin invites, re-roles and removes members and ends
+	// their sessions, within the limits of the key's account role.
+	PermMembersAdmin Permission = "members:admin"
+	// PermTenantAdmin changes the tenant itself: settings, export,
+	// audit retention. Owners only.
+	PermTenantAdmin Permission = "tenant:admin"
+	// PermSSOAdmin reads the tenant's single sign-on configuration.
+	PermSSOAdmin Permission = "sso:admin"
 )
 
 // AllPermissions lists every permission, in a stable order.
-var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget}
+var AllPermissions = []Permission{PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold,
+	PermUsersForget, PermMembersRead, PermMembersAdmin, PermTenantAdmin, PermSSOAdmin}
 
 // Valid reports whether p is a known permission.
 func (p Permission) Valid() bool {

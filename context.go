@@ -5,12 +5,26 @@ import "context"
 // Principal is the authenticated caller. The tenant always comes from here,
 // never from a request body.
 type Principal struct {
-	TenantID    string
-	AccountID   string
-	KeyID       string
-	Role        Role
+	TenantID  string
+	AccountID string
+	// KeyID is the API key's id when the caller presented a key.
+	KeyID string
+	// SessionID is the session family's id when the caller presented an
+	// access token (a person signed in, or an OAuth client acting for one).
+	SessionID string
+	// Delegated marks a session granted to an OAuth client (an MCP host):
+	// it acts with its granted scopes, like an API key, and never performs
+	// what only a person signed in may do.
+	Delegated bool
+	Role      Role
+	// Permissions are what the caller may do now: a key's scopes that its
+	// account's role still allows, or the role's for a person's session.
 	Permissions []Permission
 }
+
+// Person reports whether the caller is a person signed in (a session of
+// their own), as opposed to an API key or an OAuth client.
+func (p *Principal) Person() bool { return p.SessionID != "" && !p.Delegated }
 
 // Can reports whether the principal holds permission p.
 func (p *Principal) Can(perm Permission) bool {

@@ -13,13 +13,18 @@ const (
 	RoleReader   Role = "reader"
 )
 
-// rolePermissions is the one matrix of what each role may grant its keys.
+// rolePermissions is what each role may grant its keys. It is derived
+// from internal/rbac's matrix (the one matrix of who may do what;
+// TestRootAgrees there holds the two equal): the root package cannot
+// import it.
 var rolePermissions = map[Role][]Permission{
-	RoleOwner:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget},
-	RoleAdmin:    {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermUsersForget},
-	RoleOperator: {PermMemoriesRead, PermMemoriesWrite},
-	RoleMember:   {PermMemoriesRead, PermMemoriesWrite},
-	RoleReader:   {PermMemoriesRead},
+	RoleOwner: {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold, PermTenantAdmin,
+		PermUsersForget, PermMembersRead, PermMembersAdmin, PermSSOAdmin},
+	RoleAdmin: {PermMemoriesRead, PermMemoriesWrite, PermKeysAdmin, PermAuditRead, PermAuditHold,
+		PermUsersForget, PermMembersRead, PermMembersAdmin, PermSSOAdmin},
+	RoleOperator: {PermMemoriesRead, PermMemoriesWrite, PermMembersRead},
+	RoleMember:   {PermMemoriesRead, PermMemoriesWrite, PermMembersRead},
+	RoleReader:   {PermMemoriesRead, PermMembersRead},
 }
 
 // Permissions returns what keys of an account with this role may hold.

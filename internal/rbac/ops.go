@@ -79,13 +79,12 @@ func (r Reach) String() string {
 	return [...]string{"no", "own", "shared", "any"}[r]
 }
 
-// Permissions proposed for API key scopes beyond the root package's. The
-// wiring step adds them to engram.AllPermissions.
+// Scopes beyond the first six, named here for the matrix's rows.
 const (
-	PermMembersRead  engram.Permission = "members:read"
-	PermMembersAdmin engram.Permission = "members:admin"
-	PermTenantAdmin  engram.Permission = "tenant:admin"
-	PermSSOAdmin     engram.Permission = "sso:admin"
+	PermMembersRead  = engram.PermMembersRead
+	PermMembersAdmin = engram.PermMembersAdmin
+	PermTenantAdmin  = engram.PermTenantAdmin
+	PermSSOAdmin     = engram.PermSSOAdmin
 )
 
 // SessionOnly marks an operation no API key may perform, whatever its

@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
+)
+
+// actorOf is the principal as internal/rbac judges it: a person's own
+// session acts with its role; an API key or an OAuth client acts with its
+// role and its scopes.
+func actorOf(p *engram.Principal) rbac.Actor {
+	return rbac.Actor{AccountID: p.AccountID, Role: p.Role, Key: !p.Person(), Scopes: p.Permissions}
+}
+
+// can returns the principal in ctx and how far its right to op reaches
+// (internal/rbac's matrix, the one table of who may do what). A refusal
+// says why without naming anything of the tenant: the key's missing
+// scope, or the role.
+func can(ctx context.Context, op rbac.Op) (*engram.Principal, rbac.Reach, error) {
+	p := engram.PrincipalFrom(ctx)
+	if p == nil || p.TenantID == "" {
+		return nil, rbac.No, engram.Errorf(engram.CodeUnauthenticated, "authentication required")
+	}
+	reach, err := rbac.Authorize(actorOf(p), op)
+	if err != nil {
+		rule, _ := rbac.Lookup(op)
+		switch {
+		case rule.Reach[p.Role] != rbac.No && rule.Scope == rbac.SessionOnly:
+			return nil, rbac.No, engram.Errorf(engram.CodeForbidden, "%s needs a person signed in, not a key", op)
+		case rule.Reach[p.Role] != rbac.No && !slices.Contains(p.Permissions, rule.Scope):
+			return nil, rbac.No, engram.Errorf(engram.CodeForbidden, "this key lacks the %q scope", rule.Scope)
+		default:
+			return nil, rbac.No, engram.Errorf(engram.CodeForbidden, "the %s role may not %s", p.Role, op)
+		}
+	}
+	return p, reach, nil
+}
+
+// can is can on the action's principal.
+func (a *action) can(op rbac.Op) (*engram.Principal, rbac.Reach, error) { return can(a.ctx, op) }
