@@ -18,7 +18,7 @@ type membersInviteCmd struct {
 	Role      string `name:"role" required:"" enum:"owner,admin,operator,member,reader" help:"Their role: owner, admin, operator, member or reader."`
 	Tenant    string `name:"tenant" default:"default" help:"Tenant name."`
 	Name      string `name:"name" help:"Their name (they may set it when accepting)."`
-	PublicURL string `name:"public-url" env:"ENGRAM_PUBLIC_URL" default:"http://localhost:8080" help:"The URL people reach the server at: the accept URL starts with it."`
+	PublicURL string `name:"public-url" env:"ENGRAM_PUBLIC_URL" default:"http://127.0.0.1:8420" help:"The URL people reach the server at: the accept URL starts with it."`
 	dataFlags
 }
 

@@ -97,7 +97,13 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	opts = append(opts, engine.WithStorageGuard(guard.Room))
-	idOpt, err := c.mailFlags.identity(publicURL)
+	// Links in invitations and reset mails start with the public URL, or
+	// with the listen address when none is set (a local setup).
+	linkBase := publicURL
+	if linkBase == "" {
+		linkBase = "http://" + c.Addr
+	}
+	idOpt, err := c.mailFlags.identity(linkBase)
 	if err != nil {
 		return err
 	}
