@@ -14,6 +14,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/store"
@@ -228,7 +229,7 @@ type idemResult struct {
 func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.AddResult, err error) {
 	a := e.begin(ctx, engram.AuditMemoryCreate, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.MemoryCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +357,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			if vecs != nil {
 				vec = vecs[i]
 			}
-			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now, p.Can(engram.PermMemoriesRead))
+			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now, may(p, rbac.MemoryRead))
 			if err != nil {
 				return err
 			}
@@ -503,7 +504,7 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +524,7 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.ListResult, err error) {
 	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
@@ -576,7 +577,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	if validID(id) {
 		a.entry.TargetID = id
 	}
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.MemoryUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -666,7 +667,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt}, epoch)
 	}
-	if err == nil && !p.Can(engram.PermMemoriesRead) {
+	if err == nil && !may(p, rbac.MemoryRead) {
 		out = sentOnly(id, content, req.Metadata)
 	}
 	return out, err
@@ -681,7 +682,7 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 		return engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.MemoryDelete)
 	if err != nil {
 		return err
 	}
@@ -731,7 +732,7 @@ func (e *Engine) History(ctx context.Context, id string) (_ []engram.HistoryEntr
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -18,7 +19,7 @@ const scopePage = 500
 func (e *Engine) Entities(ctx context.Context) (_ []engram.ScopeEntity, err error) {
 	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.ScopeList)
 	if err != nil {
 		return nil, err
 	}
@@ -65,18 +66,18 @@ func (e *Engine) Entities(ctx context.Context) (_ []engram.ScopeEntity, err erro
 // each deletion has the same history, index update and audit entry as a
 // single delete. Memories added after it started are left alone.
 func (e *Engine) DeleteAll(ctx context.Context, scope engram.Scope) (int, error) {
-	if _, err := authorize(ctx, engram.PermMemoriesWrite); err != nil {
+	p, _, err := can(ctx, rbac.MemoryDeleteAll)
+	if err != nil {
 		// Recorded as a refused delete, like a refused single delete.
 		return 0, e.begin(ctx, engram.AuditMemoryDelete, engram.TargetMemory, "").finish(err)
 	}
-	scope, err := cleanScope(scope)
+	scope, err = cleanScope(scope)
 	if err != nil {
 		return 0, err
 	}
 	if scope.IsZero() {
 		return 0, invalid("user_id, agent_id or run_id is required")
 	}
-	p := engram.PrincipalFrom(ctx)
 	var ids []string
 	if err := e.eachMemory(ctx, p.TenantID, scope, func(m *store.Memory) error {
 		ids = append(ids, m.ID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
@@ -37,7 +38,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	// The entry names the action, never the query.
 	a := e.begin(ctx, engram.AuditMemorySearch, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
