@@ -108,7 +108,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		for i, m := range msgs {
 			plain[i] = m.Content
 		}
-		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, "", *msgs[0].Timestamp, plain)
+		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +168,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if ob.vecs != nil {
 		for i, r := range ob.mems {
 			if r.Event == engram.EventAdd {
-				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp}, epoch)
+				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp, rec: observed(p)}, epoch)
 			}
 		}
 	}
@@ -261,7 +261,7 @@ func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engra
 		if ob.vecs != nil {
 			vec = ob.vecs[i]
 		}
-		r, err := e.addOne(ctx, tx, w, ob.scope, t, ob.md, vec, *ob.msgs[i].Timestamp, now, may(p, rbac.MemoryRead))
+		r, err := e.addOne(ctx, tx, w, ob.scope, observed(p), t, ob.md, vec, *ob.msgs[i].Timestamp, now, may(p, rbac.MemoryRead))
 		if err != nil {
 			return err
 		}
