@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/testserver"
 )
@@ -586,5 +587,54 @@ func TestCrossTenantRecords(t *testing.T) {
 	// And the records are still there for their own tenant.
 	if code, _ := doKey(t, f.s.URL, f.owner.key, rcall{"GET", "/v1/memories/" + mem, nil}); code != http.StatusOK {
 		t.Errorf("own tenant's get after the other's attempts: %d", code)
+	}
+}
+
+// TestVisibilityREST: the visibility field over REST and the Go client:
+// private on create, returned with the author in the memory JSON, changed
+// by the author on update, an unknown value a 400 problem with code
+// invalid; mem0's list and search leave another member's private memory
+// out.
+func TestVisibilityREST(t *testing.T) {
+	f, actors := newRBACFixture(t)
+	ctx := context.Background()
+	alice := f.s.Client(f.carol.key)
+	rs, err := alice.Add(ctx, client.AddRequest{Content: "the heron nests by the mill", UserID: "u1", Visibility: engram.VisibilityPrivate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rs[0].ID
+	m, err := alice.Get(ctx, id)
+	if err != nil || m.Visibility != engram.VisibilityPrivate || m.AuthorID != f.carol.id {
+		t.Fatalf("get: %+v %v", m, err)
+	}
+	code, body := doKey(t, f.s.URL, f.carol.key, rcall{"POST", "/v1/memories", map[string]any{"content": "x", "visibility": "secret"}})
+	if code != http.StatusBadRequest && code != http.StatusUnprocessableEntity || !strings.Contains(body, `"code":"invalid"`) {
+		t.Errorf("visibility secret: %d %s", code, body)
+	}
+	// Another member sees nothing of it through mem0's list and search;
+	// its author does.
+	bob := actors[slices.IndexFunc(actors, func(a *actor) bool { return a.role == engram.RoleMember })]
+	for _, c := range []struct {
+		key  string
+		sees bool
+	}{{bob.key, false}, {f.carol.key, true}} {
+		for _, cl := range []rcall{
+			{"POST", "/v3/memories/", map[string]any{"filters": map[string]any{"user_id": "u1"}}},
+			{"POST", "/v3/memories/search/", map[string]any{"query": "heron nests mill", "filters": map[string]any{"user_id": "u1"}, "threshold": 0}},
+		} {
+			code, body := doKey(t, f.s.URL, c.key, cl)
+			if code != http.StatusOK || strings.Contains(body, id) != c.sees {
+				t.Errorf("%s %s: %d, holds the private memory %v, want %v: %s", cl.method, cl.path, code, strings.Contains(body, id), c.sees, body)
+			}
+		}
+	}
+	// The author makes it shared through the Go client.
+	m, err = alice.UpdateMemory(ctx, id, engram.UpdateRequest{Content: "the heron nests by the mill", Visibility: engram.VisibilityShared})
+	if err != nil || m.Visibility != engram.VisibilityShared {
+		t.Fatalf("update visibility: %+v %v", m, err)
+	}
+	if code, _ := doKey(t, f.s.URL, bob.key, rcall{"GET", "/v1/memories/" + id, nil}); code != http.StatusOK {
+		t.Errorf("shared now, another member's get: %d", code)
 	}
 }
