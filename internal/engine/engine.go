@@ -48,6 +48,9 @@ type Engine struct {
 	room func() error // nil: no free-space floor (storage.go)
 
 	llm *llmQueue // nil: Observe extracts offline, synchronously (extraction.go)
+
+	idOpts IdentityOptions // how people sign in (identity.go)
+	idOnce identityOnce
 }
 
 // fieldCipher seals and opens record fields. Production always uses the
@@ -78,11 +81,12 @@ func (sealCipher) KeyVersion(env []byte) (uint32, error) {
 }
 
 var (
-	_ engram.MemoryService = (*Engine)(nil)
-	_ engram.KeyService    = (*Engine)(nil)
-	_ engram.TenantService = (*Engine)(nil)
-	_ engram.Authenticator = (*Engine)(nil)
-	_ engram.AuditService  = (*Engine)(nil)
+	_ engram.MemoryService   = (*Engine)(nil)
+	_ engram.KeyService      = (*Engine)(nil)
+	_ engram.TenantService   = (*Engine)(nil)
+	_ engram.Authenticator   = (*Engine)(nil)
+	_ engram.AuditService    = (*Engine)(nil)
+	_ engram.IdentityService = (*Engine)(nil)
 )
 
 // New returns an engine over st whose keys come from ring. now may be nil

@@ -63,6 +63,9 @@ type Config struct {
 	// Graph serves the MCP memory server's operations under /v1/graph/;
 	// nil leaves them out.
 	Graph engram.GraphService
+	// Identity serves sign-in (/v1/auth/…), invitations, members and
+	// /v1/me; nil leaves them out.
+	Identity engram.IdentityService
 }
 
 // New returns the HTTP handler of the whole API.
@@ -139,6 +142,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
+	registerIdentity(api, cfg.Identity)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }

@@ -62,6 +62,7 @@ type Store interface {
 type Tx interface {
 	ObserveTx
 	VisibilityTx
+	IdentityTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)
