@@ -75,6 +75,7 @@ type rbacFixture struct {
 	owner    *actor
 	carol    *actor // a member: the "other" author
 	seq      atomic.Int64
+	tenantID string
 	episode  string
 	segFirst uint64
 }
@@ -129,6 +130,13 @@ func (f *rbacFixture) fact() string {
 		f.t.Fatal(err)
 	}
 	return fa.ID
+}
+
+// extraMember adds a fresh member to the tenant (a target for role
+// changes, removals and transfers) and returns its account id.
+func (f *rbacFixture) extraMember() string {
+	f.t.Helper()
+	return f.s.AddMember(f.t, f.tenantID, engram.RoleMember).AccountID
 }
 
 func (f *rbacFixture) hold() string {
@@ -289,6 +297,39 @@ var restCases = map[string]restCase{
 		return rcall{"DELETE", "/v1/users/" + user, nil}
 	}},
 	"rotateKeys": {op: rbac.TenantRotate, build: func(*rbacFixture, *actor, target) rcall { return rcall{"POST", "/v1/encryption-keys/rotate", nil} }},
+
+	// Members and the account.
+	"listMembers": {op: rbac.MemberList, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/members", nil} }},
+	"invite": {op: rbac.MemberInvite, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		return rcall{"POST", "/v1/invitations", map[string]any{"email": fmt.Sprintf("new%d@example.com", f.n()), "role": "reader"}}
+	}},
+	"changeRole": {op: rbac.MemberRoleChange, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		return rcall{"PATCH", "/v1/members/" + f.extraMember(), map[string]any{"role": "reader"}}
+	}},
+	"removeMember": {op: rbac.MemberRemove, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		return rcall{"DELETE", "/v1/members/" + f.extraMember(), nil}
+	}},
+	"transferOwnership": {op: rbac.OwnershipTransfer, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		return rcall{"POST", "/v1/members/" + f.extraMember() + "/transfer-ownership", nil}
+	}},
+	"listSessions":     {op: rbac.SessionRevoke, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/auth/sessions", nil} }},
+	"logoutEverywhere": {op: rbac.SessionRevoke, build: func(*rbacFixture, *actor, target) rcall { return rcall{"POST", "/v1/auth/logout-everywhere", nil} }},
+	"changePassword": {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"POST", "/v1/auth/password", map[string]any{"current_password": "not the password", "new_password": "a long enough new passphrase"}}
+	}},
+	// GET /v1/me answers any principal, a key too (the Profile row's note).
+	"me": {op: anyPrincipal, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me", nil} }},
+}
+
+// anyPrincipal marks an endpoint every authenticated principal may call.
+const anyPrincipal rbac.Op = "any principal"
+
+// publicOps answer without a principal (sign-in, refresh, links): they are
+// not operations of the matrix; the OpenAPI document must say so too (an
+// empty security requirement).
+var publicOps = map[string]bool{
+	"login": true, "logout": true, "refresh": true, "requestPasswordReset": true, "resetPassword": true,
+	"acceptInvitation": true,
 }
 
 // mem0Cases are the mem0-compatible routes (internal/mem0api.Mount), by
@@ -333,6 +374,9 @@ var mem0Cases = map[string]restCase{
 // expected is the matrix's answer for a key of role (holding every scope
 // the role may hold) doing op on a record rec (nil: none).
 func expected(who *actor, op rbac.Op, rec *rbac.Record, keyRecord bool) int {
+	if op == anyPrincipal {
+		return http.StatusOK
+	}
 	a := rbac.Actor{AccountID: who.id, Role: who.role, Key: true, Scopes: rbac.RolePermissions(who.role)}
 	reach, err := rbac.Authorize(a, op)
 	if err != nil {
@@ -409,7 +453,7 @@ func newRBACFixture(t *testing.T) (*rbacFixture, []*actor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &rbacFixture{t: t, s: s}
+	f := &rbacFixture{t: t, s: s, tenantID: p.TenantID}
 	f.owner = &actor{role: engram.RoleOwner, id: p.AccountID, key: nt.Key.Secret, ctx: engram.WithPrincipal(ctx, p),
 		session: engram.WithPrincipal(ctx, &engram.Principal{TenantID: p.TenantID, AccountID: p.AccountID, Role: engram.RoleOwner,
 			SessionID: "owner-session", Permissions: engram.RoleOwner.Permissions()})}
@@ -447,7 +491,8 @@ func TestRoleEndpointMatrix(t *testing.T) {
 	code, doc := doKey(t, f.s.URL, f.owner.key, rcall{"GET", "/v1/openapi.json", nil})
 	var spec struct {
 		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
+			OperationID string            `json:"operationId"`
+			Security    *[]map[string]any `json:"security"`
 		} `json:"paths"`
 	}
 	if err := json.Unmarshal([]byte(doc), &spec); err != nil || code != http.StatusOK {
@@ -456,6 +501,12 @@ func TestRoleEndpointMatrix(t *testing.T) {
 	opIDs := map[string]bool{}
 	for _, item := range spec.Paths {
 		for _, o := range item {
+			if publicOps[o.OperationID] {
+				if o.Security == nil || len(*o.Security) != 0 {
+					t.Errorf("%s is classified public but the document requires authentication", o.OperationID)
+				}
+				continue
+			}
 			opIDs[o.OperationID] = true
 		}
 	}
@@ -468,7 +519,7 @@ func TestRoleEndpointMatrix(t *testing.T) {
 		if !opIDs[id] {
 			t.Errorf("restCases names %s, which the API no longer has", id)
 		}
-		if _, ok := rbac.Lookup(c.op); !ok {
+		if _, ok := rbac.Lookup(c.op); !ok && c.op != anyPrincipal {
 			t.Errorf("%s: %s has no row in the matrix", id, c.op)
 		}
 	}
@@ -541,6 +592,11 @@ func TestRoleEndpointMatrix(t *testing.T) {
 		"member GET /v1/memories/{id}/ other's private": 404,
 		"owner GET /v1/memories/{id}/ other's private":  200,
 		"member DELETE /v1/batch/ other's shared":       403,
+		"member listMembers":                            200,
+		"admin invite":                                  200,
+		"operator invite":                               403,
+		"owner transferOwnership":                       403, // session only: no key
+		"reader me":                                     200,
 	} {
 		r, ok := results[key]
 		if !ok {
