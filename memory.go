@@ -16,6 +16,10 @@ type Memory struct {
 	// CreatedAt and UpdatedAt are UTC.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// AuthorID is the account that wrote it (empty for memories written
+	// before accounts); Visibility is shared or private.
+	AuthorID   string     `json:"author_id,omitempty"`
+	Visibility Visibility `json:"visibility"`
 }
 
 // Scope returns the memory's scope.
@@ -43,6 +47,9 @@ type AddRequest struct {
 	// conversation's date); it becomes the memory's created_at and feeds
 	// time-aware ranking. Default: now.
 	Timestamp *time.Time
+	// Visibility of the new memories: shared (the default, when empty) or
+	// private (only the author and the tenant's owners read them).
+	Visibility Visibility
 }
 
 // AddResult is one memory touched by Add.
@@ -57,6 +64,8 @@ type AddResult struct {
 type UpdateRequest struct {
 	Content  string
 	Metadata map[string]any
+	// Visibility, when set, changes the memory's (empty: unchanged).
+	Visibility Visibility
 }
 
 // ListRequest selects memories by scope, newest first.

@@ -158,6 +158,8 @@ type AddRequest struct {
 	Metadata       map[string]any   `json:"metadata,omitempty"`
 	Timestamp      *time.Time       `json:"timestamp,omitempty"`
 	IdempotencyKey string           `json:"-"`
+	// Visibility: shared (default, when empty) or private.
+	Visibility engram.Visibility `json:"visibility,omitempty"`
 }
 
 // Add stores a memory (or one per message).
@@ -219,9 +221,18 @@ func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error)
 
 // Update replaces a memory's content (and metadata when non-nil).
 func (c *Client) Update(ctx context.Context, id, content string, metadata map[string]any) (*engram.Memory, error) {
-	body := map[string]any{"content": content}
-	if metadata != nil {
-		body["metadata"] = metadata
+	return c.UpdateMemory(ctx, id, engram.UpdateRequest{Content: content, Metadata: metadata})
+}
+
+// UpdateMemory is Update with every field of req: metadata when non-nil,
+// visibility when set.
+func (c *Client) UpdateMemory(ctx context.Context, id string, req engram.UpdateRequest) (*engram.Memory, error) {
+	body := map[string]any{"content": req.Content}
+	if req.Metadata != nil {
+		body["metadata"] = req.Metadata
+	}
+	if req.Visibility != "" {
+		body["visibility"] = req.Visibility
 	}
 	var m engram.Memory
 	if err := c.do(ctx, http.MethodPut, "/v1/memories/"+url.PathEscape(id), nil, body, &m); err != nil {

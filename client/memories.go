@@ -51,6 +51,7 @@ func (m *Memories) Add(ctx context.Context, req engram.AddRequest) ([]engram.Add
 	res, err := m.c.Add(ctx, AddRequest{
 		Content: req.Content, Messages: req.Messages, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID,
 		RunID: req.Scope.RunID, Metadata: req.Metadata, Timestamp: req.Timestamp, IdempotencyKey: req.IdempotencyKey,
+		Visibility: req.Visibility,
 	})
 	return res, serviceError(ctx, err)
 }
@@ -72,7 +73,7 @@ func (m *Memories) List(ctx context.Context, req engram.ListRequest) (*engram.Li
 
 // Update replaces a memory's content (and metadata when non-nil).
 func (m *Memories) Update(ctx context.Context, id string, req engram.UpdateRequest) (*engram.Memory, error) {
-	mem, err := m.c.Update(ctx, id, req.Content, req.Metadata)
+	mem, err := m.c.UpdateMemory(ctx, id, req)
 	return mem, serviceError(ctx, err)
 }
 

@@ -41,3 +41,18 @@ func can(ctx context.Context, op rbac.Op) (*engram.Principal, rbac.Reach, error)
 
 // can is can on the action's principal.
 func (a *action) can(op rbac.Op) (*engram.Principal, rbac.Reach, error) { return can(a.ctx, op) }
+
+// may reports whether p may do op at all: what a write-only key is told
+// apart by (it may write memories but not read them, so its answers must
+// not say what the tenant holds).
+func may(p *engram.Principal, op rbac.Op) bool {
+	_, err := rbac.Authorize(actorOf(p), op)
+	return err == nil
+}
+
+// alsoCan is can for a second operation an action needs besides its own
+// (a graph write answers with what it wrote, so it also reads the graph).
+func (a *action) alsoCan(op rbac.Op) error {
+	_, _, err := can(a.ctx, op)
+	return err
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/auth/apikey"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/session"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -143,12 +144,13 @@ func publicKey(k *store.APIKey) engram.APIKey {
 	return out
 }
 
-// CreateKey makes a key for the calling account. It may not grant a
-// permission the caller does not hold.
+// CreateKey makes a key for the calling account. Its scopes are at most
+// what the account's role may hold (rbac.KeyScopes) and, when the caller
+// is itself a key, what that key holds.
 func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ *engram.NewAPIKey, err error) {
 	a := e.begin(ctx, engram.AuditKeyCreate, engram.TargetAPIKey, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermKeysAdmin)
+	p, _, err := a.can(rbac.KeyCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -161,23 +163,14 @@ func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ 
 		// would be kept for good.
 		return nil, invalid("name must not contain an API key")
 	}
-	scopes := req.Scopes
-	if len(scopes) == 0 {
-		scopes = p.Permissions
-	}
-	seen := map[engram.Permission]bool{}
-	var uniq []engram.Permission
-	for _, s := range scopes {
+	for _, s := range req.Scopes {
 		if !s.Valid() {
 			return nil, invalid("unknown scope %q", s)
 		}
-		if !p.Can(s) {
-			return nil, engram.Errorf(engram.CodeForbidden, "cannot grant %q: the calling key does not hold it", s)
-		}
-		if !seen[s] {
-			seen[s] = true
-			uniq = append(uniq, s)
-		}
+	}
+	uniq, err := keyScopes(p, req.Scopes)
+	if err != nil {
+		return nil, err
 	}
 	if req.ExpiresAt != nil {
 		t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -205,11 +198,13 @@ func (e *Engine) CreateKey(ctx context.Context, req engram.CreateKeyRequest) (_ 
 	return nk, nil
 }
 
-// ListKeys lists the tenant's keys, secrets excluded (they are not stored).
+// ListKeys lists the tenant's keys, secrets excluded (they are not
+// stored): every key at reach Any (owners, admins), the caller's own at
+// reach Own.
 func (e *Engine) ListKeys(ctx context.Context) (_ []engram.APIKey, err error) {
 	a := e.begin(ctx, engram.AuditKeyList, engram.TargetAPIKey, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermKeysAdmin)
+	p, reach, err := a.can(rbac.KeyList)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +217,9 @@ func (e *Engine) ListKeys(ctx context.Context) (_ []engram.APIKey, err error) {
 	}
 	out := make([]engram.APIKey, 0, len(rows))
 	for i := range rows {
-		out = append(out, publicKey(&rows[i]))
+		if rbac.Allows(reach, p.AccountID, keyRecord(&rows[i])) {
+			out = append(out, publicKey(&rows[i]))
+		}
 	}
 	return out, nil
 }
@@ -235,7 +232,7 @@ func (e *Engine) ListKeys(ctx context.Context) (_ []engram.APIKey, err error) {
 func (e *Engine) RevokeKey(ctx context.Context, id string) (err error) {
 	a := e.begin(ctx, engram.AuditKeyRevoke, engram.TargetAPIKey, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermKeysAdmin)
+	p, reach, err := a.can(rbac.KeyRevoke)
 	if err != nil {
 		return err
 	}
@@ -246,7 +243,7 @@ func (e *Engine) RevokeKey(ctx context.Context, id string) (err error) {
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		// Checked inside the write transaction, so two revocations racing
 		// cannot both see another owner key left.
-		if err := e.mayRevoke(ctx, tx, p, id); err != nil {
+		if err := e.mayRevoke(ctx, tx, p, reach, id); err != nil {
 			return err
 		}
 		if err := tx.RevokeAPIKey(ctx, p.TenantID, id, e.clock()); err != nil {
@@ -255,4 +252,41 @@ func (e *Engine) RevokeKey(ctx context.Context, id string) (err error) {
 		return a.record(tx)
 	})
 	return notFound(err, "key")
+}
+
+// keyRecord is a key as the matrix judges it: its account's own, never
+// anyone else's (a key is private to its creator).
+func keyRecord(k *store.APIKey) rbac.Record {
+	return rbac.Record{AuthorID: k.AccountID, Private: true}
+}
+
+// keyScopes is what a new key of p's account gets for the requested
+// scopes (none: all it may have): within the role (rbac.KeyScopes) and,
+// for a key minting a key, within that key's scopes.
+func keyScopes(p *engram.Principal, requested []engram.Permission) ([]engram.Permission, error) {
+	scopes, err := rbac.KeyScopes(p.Role, requested)
+	if err != nil {
+		if len(requested) == 0 {
+			return nil, engram.Errorf(engram.CodeForbidden, "the %s role may not hold API keys", p.Role)
+		}
+		for _, s := range requested {
+			if !slices.Contains(rbac.RolePermissions(p.Role), s) {
+				return nil, engram.Errorf(engram.CodeForbidden, "cannot grant %q: the %s role may not hold it", s, p.Role)
+			}
+		}
+		return nil, engram.Errorf(engram.CodeForbidden, "cannot grant these scopes")
+	}
+	if !p.Person() {
+		var held []engram.Permission
+		for _, s := range scopes {
+			switch {
+			case p.Can(s):
+				held = append(held, s)
+			case len(requested) > 0:
+				return nil, engram.Errorf(engram.CodeForbidden, "cannot grant %q: the calling key does not hold it", s)
+			}
+		}
+		scopes = held
+	}
+	return scopes, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -76,11 +77,6 @@ func (e *Engine) begin(ctx context.Context, act engram.AuditAction, targetType, 
 		a.entry.TenantID, a.entry.KeyID = p.TenantID, p.KeyID
 	}
 	return a
-}
-
-// authorize is the engine's authorize, on the action's principal.
-func (a *action) authorize(perm engram.Permission) (*engram.Principal, error) {
-	return authorize(a.ctx, perm)
 }
 
 // user makes the target an end user, recorded only as a pseudonym.
@@ -280,7 +276,7 @@ func (e *Engine) operator(ctx context.Context, tenantID string, act engram.Audit
 func (e *Engine) ListAudit(ctx context.Context, q engram.AuditQuery) (page *engram.AuditPage, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -90,7 +91,7 @@ func (e *Engine) AuditVerifierKeys(ctx context.Context) ([]engram.AuditVerifierK
 func (e *Engine) AuditKeys(ctx context.Context) (out []engram.AuditVerifierKey, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "keys")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}

@@ -122,18 +122,6 @@ func (e *Engine) Start(ctx context.Context) error {
 // clock returns the current time in UTC truncated to what stores keep.
 func (e *Engine) clock() time.Time { return e.now().UTC().Truncate(time.Microsecond) }
 
-// authorize returns the principal in ctx when it holds perm.
-func authorize(ctx context.Context, perm engram.Permission) (*engram.Principal, error) {
-	p := engram.PrincipalFrom(ctx)
-	if p == nil || p.TenantID == "" {
-		return nil, engram.Errorf(engram.CodeUnauthenticated, "authentication required")
-	}
-	if !p.Can(perm) {
-		return nil, engram.Errorf(engram.CodeForbidden, "this key lacks the %q scope", perm)
-	}
-	return p, nil
-}
-
 // newID returns a time-ordered id, so that ordering by id is ordering by
 // creation.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

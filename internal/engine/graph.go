@@ -11,6 +11,7 @@ import (
 	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/facts"
 	"github.com/engram-memory/engram/internal/observe"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -24,11 +25,13 @@ import (
 // maxGraphEntities bounds what read_graph and search_nodes open.
 const maxGraphEntities = 2000
 
-func (e *Engine) graphBegin(ctx context.Context, act engram.AuditAction, perm engram.Permission, scope engram.Scope) (*action, *engram.Principal, engram.Scope, error) {
+// graphBegin starts a graph tool's action: op is authorised, and a write
+// (which answers with the graph it changed) needs graph.read as well.
+func (e *Engine) graphBegin(ctx context.Context, act engram.AuditAction, op rbac.Op, scope engram.Scope) (*action, *engram.Principal, engram.Scope, error) {
 	a := e.begin(ctx, act, engram.TargetEntity, "")
-	p, err := a.authorize(perm)
-	if err == nil && perm == engram.PermMemoriesWrite && !p.Can(engram.PermMemoriesRead) {
-		err = engram.Errorf(engram.CodeForbidden, "this key lacks the %q scope", engram.PermMemoriesRead)
+	p, _, err := a.can(op)
+	if err == nil && op != rbac.GraphRead {
+		err = a.alsoCan(rbac.GraphRead)
 	}
 	if err == nil {
 		scope, err = cleanScope(scope)
@@ -71,7 +74,7 @@ func (g *txGraph) state(w *writer, tk seal.Key, scope engram.Scope, now time.Tim
 
 // CreateEntities creates the named entities that do not exist yet.
 func (e *Engine) CreateEntities(ctx context.Context, scope engram.Scope, es []engram.GraphEntity) (_ []engram.GraphEntity, err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, rbac.GraphWrite, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -162,7 +165,7 @@ func orEmpty(xs []string) []string {
 // CreateRelations creates the relations not already current. Both ends
 // must exist.
 func (e *Engine) CreateRelations(ctx context.Context, scope engram.Scope, rs []engram.GraphRelation) (_ []engram.GraphRelation, err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, rbac.GraphWrite, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -237,7 +240,7 @@ func (g *txGraph) ends(r engram.GraphRelation) (string, string, error) {
 
 // AddObservations adds the observations each entity lacks.
 func (e *Engine) AddObservations(ctx context.Context, scope engram.Scope, obs []engram.GraphObservations) (_ []engram.GraphAdded, err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityWrite, rbac.GraphWrite, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -290,7 +293,7 @@ func (e *Engine) AddObservations(ctx context.Context, scope engram.Scope, obs []
 // DeleteEntities forgets the named entities (their keys destroyed) and
 // every fact naming them; unknown names are ignored.
 func (e *Engine) DeleteEntities(ctx context.Context, scope engram.Scope, names []string) (err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityForget, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityForget, rbac.GraphDelete, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return err
@@ -338,7 +341,7 @@ func (e *Engine) DeleteEntities(ctx context.Context, scope engram.Scope, names [
 // DeleteObservations deletes the given observations; unknown ones are
 // ignored.
 func (e *Engine) DeleteObservations(ctx context.Context, scope engram.Scope, dels []engram.GraphObservations) (err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditFactDelete, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditFactDelete, rbac.GraphDelete, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return err
@@ -382,7 +385,7 @@ func (e *Engine) DeleteObservations(ctx context.Context, scope engram.Scope, del
 
 // DeleteRelations deletes the given relations; unknown ones are ignored.
 func (e *Engine) DeleteRelations(ctx context.Context, scope engram.Scope, rs []engram.GraphRelation) (err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditFactDelete, engram.PermMemoriesWrite, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditFactDelete, rbac.GraphDelete, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return err
@@ -474,7 +477,7 @@ func (e *Engine) graphRead(ctx context.Context, scope engram.Scope, keep func(*g
 // keep selects; argErr is a validation error found before (recorded as
 // the action's failure).
 func (e *Engine) graphReadChecked(ctx context.Context, scope engram.Scope, argErr error, keep func(*graphNode) bool) (_ *engram.Graph, err error) {
-	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityRead, engram.PermMemoriesRead, scope)
+	a, p, scope, err := e.graphBegin(ctx, engram.AuditEntityRead, rbac.GraphRead, scope)
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -17,14 +18,17 @@ import (
 
 // mayRevoke checks, inside the revoking transaction, that p may revoke
 // key id of its tenant: the key must exist in the tenant (not_found), p
-// must hold every scope the key was granted (forbidden), and revoking it
+// may reach it (rbac: reach Own only its own account's keys; not_found
+// otherwise), must hold every scope the key was granted (forbidden), and revoking it
 // must leave the tenant an owner-equivalent key (conflict).
-func (e *Engine) mayRevoke(ctx context.Context, tx store.Tx, p *engram.Principal, id string) error {
+func (e *Engine) mayRevoke(ctx context.Context, tx store.Tx, p *engram.Principal, reach rbac.Reach, id string) error {
 	k, err := tx.APIKey(ctx, id)
 	if err != nil {
 		return err
 	}
-	if k.TenantID != p.TenantID {
+	// Another account's key, at reach Own, is as unknown as another
+	// tenant's: its id says nothing.
+	if k.TenantID != p.TenantID || !rbac.Allows(reach, p.AccountID, keyRecord(k)) {
 		return store.ErrNotFound
 	}
 	for _, s := range k.Scopes {

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/store"
@@ -255,7 +256,9 @@ func (e *Engine) kwStale(tenantID string, idx *postings.Index, gen uint64, quiet
 // store's scope statistics, else from the store's postings. Both rank
 // identically (fulltext.Term and friends are shared). It also returns what
 // wTokens, a subset of tokens, weigh in the scope, for absolute scores.
-func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.Scope, tokens, wTokens [][]byte, want int) ([]fulltext.Hit, fulltext.Weight, error) {
+// Only the memories f selects (what the searcher may read) are ranked and
+// counted in document frequencies, before the best want are kept.
+func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens, wTokens [][]byte, want int) ([]fulltext.Hit, fulltext.Weight, error) {
 	if e.kw != nil {
 		idx, gen, quiet, err := e.kwIndex(ctx, tenantID)
 		if err != nil {
@@ -269,16 +272,16 @@ func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.
 			}); err != nil {
 				return nil, fulltext.Weight{}, err
 			}
-			docs, total, hits := idx.Rank(scope, tokens, want)
+			docs, total, hits := idx.RankAs(scope, f, tokens, want)
 			if docs == stats.Docs && total == stats.TotalLen {
-				return hits, fulltext.QueryWeight(idx.DocFreqs(scope, wTokens)), nil
+				return hits, fulltext.QueryWeight(idx.DocFreqsAs(scope, f, wTokens)), nil
 			}
 			e.kwStale(tenantID, idx, gen, quiet)
 		}
 	}
 	var p *store.Postings
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		p, err = tx.SearchPostings(ctx, tenantID, scope, tokens)
+		p, err = tx.SearchVisiblePostings(ctx, tenantID, scope, f, tokens)
 		return err
 	}); err != nil {
 		return nil, fulltext.Weight{}, err

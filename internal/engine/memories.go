@@ -14,6 +14,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/store"
@@ -202,7 +203,8 @@ func (w *writer) recordModel(m *store.Memory, content string, metadata []byte, v
 }
 
 func (w *writer) history(m *store.Memory, event engram.Event, oldText, newText string, at time.Time) (*store.History, error) {
-	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, KeyVersion: int(w.key.Version), Event: string(event), CreatedAt: at}
+	h := &store.History{ID: newID(), TenantID: w.tenant, MemoryID: m.ID, Subject: w.subject, KeyVersion: int(w.key.Version), Event: string(event), CreatedAt: at,
+		AuthorID: m.AuthorID, Private: m.Private}
 	var err error
 	if oldText != "" {
 		if h.Old, err = w.seal(historyContext(w.tenant, w.subject, m.ID, h.ID, "old"), []byte(oldText)); err != nil {
@@ -228,10 +230,16 @@ type idemResult struct {
 func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.AddResult, err error) {
 	a := e.begin(ctx, engram.AuditMemoryCreate, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.MemoryCreate)
 	if err != nil {
 		return nil, err
 	}
+	// The caller is the author (reach own: nobody writes as another).
+	private, err := privateOf(req.Visibility, false)
+	if err != nil {
+		return nil, err
+	}
+	rec := rbac.Record{AuthorID: p.AccountID, Private: private}
 	texts, err := addTexts(req)
 	if err != nil {
 		return nil, err
@@ -262,7 +270,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	}
 	var vecs [][]float32
 	if e.vec != nil {
-		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, "", at, plain)
+		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, contextFilter(rec), "", at, plain)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +293,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 			e.testHookWrite("key")
 		}
 		last = w
-		results, err = e.add(ctx, w, a, p, req, texts, md, vecs, at)
+		results, err = e.add(ctx, w, a, p, req, rec, texts, md, vecs, at)
 		return err
 	})
 	if err == nil && e.testHookWrite != nil {
@@ -301,7 +309,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err == nil && vecs != nil {
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
-				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at}, epoch)
+				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at, rec: rec}, epoch)
 			}
 		}
 	}
@@ -312,15 +320,18 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 }
 
 // add is one attempt at Add's write transaction, sealing with w.
-func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
+func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, rec rbac.Record, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
 	var reqHash []byte
 	idemKey := ""
 	if req.IdempotencyKey != "" {
+		// V only when private: a shared request hashes as it did before
+		// memories had a visibility.
 		canon, _ := json.Marshal(struct {
 			T []addText
 			S engram.Scope
 			M json.RawMessage
-		}{texts, req.Scope, md})
+			V bool `json:",omitempty"`
+		}{texts, req.Scope, md, rec.Private})
 		reqHash = w.mac([]byte("idempotency"), canon)
 		idemKey = w.idempotencyKey(req.IdempotencyKey)
 	}
@@ -356,7 +367,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			if vecs != nil {
 				vec = vecs[i]
 			}
-			r, err := e.addOne(ctx, tx, w, req.Scope, t, md, vec, at, now, p.Can(engram.PermMemoriesRead))
+			r, err := e.addOne(ctx, tx, w, req.Scope, rec, t, md, vec, at, now, may(p, rbac.MemoryRead))
 			if err != nil {
 				return err
 			}
@@ -430,14 +441,16 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 	return out, nil
 }
 
-// addOne stores one memory, or finds its exact duplicate when dedup is on.
-// Deduplication compares with what is stored, so it is a read: only a
-// caller that may read gets it. A write-only caller's add always stores,
-// so its answers (ADD and a fresh id, every time) say nothing of what the
-// tenant already holds.
-func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, t addText, md []byte, vec []float32, at, now time.Time, dedup bool) (engram.AddResult, error) {
+// addOne stores one memory by rec's author with rec's visibility, or
+// finds its exact duplicate when dedup is on. Deduplication compares with
+// what is stored, so it is a read: only a caller that may read gets it,
+// and only against what it may read and would write (a shared memory for
+// a shared write, its own private one for a private write). A write-only
+// caller's add always stores, so its answers (ADD and a fresh id, every
+// time) say nothing of what the tenant already holds.
+func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, rec rbac.Record, t addText, md []byte, vec []float32, at, now time.Time, dedup bool) (engram.AddResult, error) {
 	if dedup {
-		existing, err := tx.MemoryByMAC(ctx, w.tenant, scope, w.mac([]byte(t.Text)))
+		existing, err := tx.MemoryByMACAs(ctx, w.tenant, scope, w.mac([]byte(t.Text)), rec.AuthorID, rec.Private)
 		if err == nil {
 			return engram.AddResult{ID: existing.ID, Content: t.Text, Event: engram.EventNone}, nil
 		}
@@ -456,7 +469,8 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 		meta["role"] = t.Role
 		md, _ = json.Marshal(meta)
 	}
-	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: at, UpdatedAt: now}
+	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: at, UpdatedAt: now,
+		AuthorID: rec.AuthorID, Private: rec.Private}
 	postings, err := w.record(m, t.Text, md, vec)
 	if err != nil {
 		return engram.AddResult{}, err
@@ -464,7 +478,7 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 	if err := tx.InsertMemory(ctx, m, postings); err != nil {
 		return engram.AddResult{}, err
 	}
-	w.added = append(w.added, store.DocPostings{MemoryID: m.ID, Scope: scope, DocLen: m.DocLen, Postings: postings})
+	w.added = append(w.added, store.DocPostings{MemoryID: m.ID, Scope: scope, AuthorID: m.AuthorID, Private: m.Private, DocLen: m.DocLen, Postings: postings})
 	h, err := w.history(m, engram.EventAdd, "", t.Text, now)
 	if err != nil {
 		return engram.AddResult{}, err
@@ -492,6 +506,7 @@ func (o *opener) memory(m *store.Memory) (*engram.Memory, error) {
 	return &engram.Memory{
 		ID: m.ID, Content: string(text), UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID,
 		Metadata: md, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		AuthorID: m.AuthorID, Visibility: visibilityOf(m.Private),
 	}, nil
 }
 
@@ -503,12 +518,15 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, reach, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
 	m, err := e.load(ctx, p.TenantID, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := reachable(p, reach, store.RecordOf(m)); err != nil {
 		return nil, err
 	}
 	out, err := e.opener(ctx, p.TenantID).memory(m)
@@ -523,7 +541,7 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.ListResult, err error) {
 	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, reach, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +560,7 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	}
 	var rows []store.Memory
 	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
-		rows, err = tx.ListMemories(ctx, p.TenantID, req.Scope, before, limit+1)
+		rows, err = tx.ListVisibleMemories(ctx, p.TenantID, req.Scope, filterOf(p, reach), before, limit+1)
 		return err
 	})
 	if err != nil {
@@ -576,8 +594,11 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	if validID(id) {
 		a.entry.TargetID = id
 	}
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, reach, err := a.can(rbac.MemoryUpdate)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := privateOf(req.Visibility, false); err != nil {
 		return nil, err
 	}
 	content, err := cleanText("content", req.Content)
@@ -600,9 +621,14 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := mayUpdate(p, reach, cur, req.Visibility); err != nil {
+		return nil, err
+	}
+	private, _ := privateOf(req.Visibility, cur.Private)
+	rec := rbac.Record{AuthorID: cur.AuthorID, Private: private}
 	var vec []float32
 	if e.vec != nil {
-		withCtx, err := e.withContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, id, cur.CreatedAt, []string{content})
+		withCtx, err := e.withContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, contextFilter(rec), id, cur.CreatedAt, []string{content})
 		if err != nil {
 			return nil, err
 		}
@@ -620,6 +646,11 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	epoch := e.vecEpoch(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		updated = nil
+		// Checked again on the record this transaction changes: its
+		// visibility may have changed since it was loaded.
+		if err := mayUpdate(p, reach, m, req.Visibility); err != nil {
+			return err
+		}
 		o := e.opener(ctx, p.TenantID)
 		old, err := o.memory(m)
 		if isUnreadable(err) {
@@ -633,12 +664,13 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if req.Metadata == nil && len(old.Metadata) > 0 {
 			md, _ = json.Marshal(old.Metadata)
 		}
-		if old.Content == content && req.Metadata == nil {
+		if old.Content == content && req.Metadata == nil && m.Private == private {
 			out = old
 			return a.record(tx)
 		}
 		now := e.clock()
 		m.UpdatedAt = now
+		m.Private = private
 		postings, err := w.record(m, content, md, vec)
 		if err != nil {
 			return err
@@ -646,7 +678,8 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if err := tx.UpdateMemory(ctx, m, postings); err != nil {
 			return notFound(err, "memory")
 		}
-		updated = &store.DocPostings{MemoryID: m.ID, Scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, DocLen: m.DocLen, Postings: postings}
+		updated = &store.DocPostings{MemoryID: m.ID, Scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID},
+			AuthorID: m.AuthorID, Private: m.Private, DocLen: m.DocLen, Postings: postings}
 		h, err := w.history(m, engram.EventUpdate, old.Content, content, now)
 		if err != nil {
 			return err
@@ -664,9 +697,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	kwDone()
 	if err == nil && vec != nil {
-		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt}, epoch)
+		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt, rec: rec}, epoch)
 	}
-	if err == nil && !p.Can(engram.PermMemoriesRead) {
+	if err == nil && !may(p, rbac.MemoryRead) {
 		out = sentOnly(id, content, req.Metadata)
 	}
 	return out, err
@@ -681,7 +714,7 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 		return engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, reach, err := a.can(rbac.MemoryDelete)
 	if err != nil {
 		return err
 	}
@@ -689,8 +722,14 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := reachable(p, reach, store.RecordOf(cur)); err != nil {
+		return err
+	}
 	kwDone := e.kwBegin(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
+		if err := reachable(p, reach, store.RecordOf(m)); err != nil {
+			return err
+		}
 		old, err := e.opener(ctx, p.TenantID).memory(m)
 		if isUnreadable(err) {
 			// Deleting a memory that no longer opens is how its owner
@@ -731,19 +770,28 @@ func (e *Engine) History(ctx context.Context, id string) (_ []engram.HistoryEntr
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	a.entry.TargetID = id
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, reach, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
-	var rows []store.History
+	var (
+		rows []store.History
+		cur  *store.Memory
+	)
 	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
-		rows, err = tx.History(ctx, p.TenantID, id)
+		if rows, err = tx.History(ctx, p.TenantID, id); err != nil || len(rows) == 0 {
+			return err
+		}
+		cur, err = tx.Memory(ctx, p.TenantID, id)
+		if isNotFound(err) {
+			cur, err = nil, nil // deleted: its history stays readable
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 || !rbac.Allows(reach, p.AccountID, historyRecord(cur, rows)) {
 		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	o := e.opener(ctx, p.TenantID)

@@ -16,6 +16,7 @@ import (
 	"github.com/engram-memory/engram/internal/extract"
 	"github.com/engram-memory/engram/internal/facts"
 	"github.com/engram-memory/engram/internal/observe"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/topics"
@@ -58,7 +59,7 @@ type idEvent struct {
 func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *engram.Episode, err error) {
 	a := e.begin(ctx, engram.AuditEpisodeCreate, engram.TargetEpisode, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.Observe)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		for i, m := range msgs {
 			plain[i] = m.Content
 		}
-		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, "", *msgs[0].Timestamp, plain)
+		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain)
 		if err != nil {
 			return nil, err
 		}
@@ -167,13 +168,13 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if ob.vecs != nil {
 		for i, r := range ob.mems {
 			if r.Event == engram.EventAdd {
-				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp}, epoch)
+				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp, rec: observed(p)}, epoch)
 			}
 		}
 	}
 	if ob.replayed != "" {
 		out, err := e.episodeFor(ctx, p, ob.replayed)
-		if err == nil && p.Can(engram.PermMemoriesRead) && len(out.Memories) == len(ob.texts) {
+		if err == nil && may(p, rbac.MemoryRead) && len(out.Memories) == len(ob.texts) {
 			// As the first answer: each turn's text, the retried request's
 			// own (the request hash matched), never stored text.
 			for i := range out.Memories {
@@ -190,7 +191,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		e.llm.signal()
 		return out, nil
 	}
-	if !p.Can(engram.PermMemoriesRead) {
+	if !may(p, rbac.MemoryRead) {
 		// A write-only key learns ids and events of its own turns, never
 		// what the tenant already knew (see docs/SECURITY.md).
 		return out, nil
@@ -260,7 +261,7 @@ func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engra
 		if ob.vecs != nil {
 			vec = ob.vecs[i]
 		}
-		r, err := e.addOne(ctx, tx, w, ob.scope, t, ob.md, vec, *ob.msgs[i].Timestamp, now, p.Can(engram.PermMemoriesRead))
+		r, err := e.addOne(ctx, tx, w, ob.scope, observed(p), t, ob.md, vec, *ob.msgs[i].Timestamp, now, may(p, rbac.MemoryRead))
 		if err != nil {
 			return err
 		}
@@ -323,7 +324,7 @@ func (e *Engine) episodeFor(ctx context.Context, p *engram.Principal, id string)
 		if err != nil {
 			return notFound(err, "episode")
 		}
-		out, err = e.reader(ctx, tx, p.TenantID).episode(rec, p.Can(engram.PermMemoriesRead))
+		out, err = e.reader(ctx, tx, p.TenantID).episode(rec, may(p, rbac.MemoryRead))
 		return err
 	})
 	if out != nil {

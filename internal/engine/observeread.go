@@ -12,6 +12,7 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/facts"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/topics"
 )
@@ -21,9 +22,9 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 // beginOne starts the audited action on one record by id: the principal
 // must hold perm, and an id Engram never issues is not_found (what names
 // the record kind) without touching the store. Call a.finish always.
-func (e *Engine) beginOne(ctx context.Context, act engram.AuditAction, targetType, id string, perm engram.Permission, what string) (*action, *engram.Principal, error) {
+func (e *Engine) beginOne(ctx context.Context, act engram.AuditAction, targetType, id string, op rbac.Op, what string) (*action, *engram.Principal, error) {
 	a := e.begin(ctx, act, targetType, id)
-	p, err := a.authorize(perm)
+	p, _, err := a.can(op)
 	if err == nil && !validID(id) {
 		err = engram.Errorf(engram.CodeNotFound, "%s not found", what)
 	}
@@ -125,7 +126,7 @@ func (r *reader) public(of *openedFact) engram.Fact {
 // Episode returns one episode and what it made, as things stand now
 // (entities and facts deleted since are left out).
 func (e *Engine) Episode(ctx context.Context, id string) (_ *engram.Episode, err error) {
-	a, p, err := e.beginOne(ctx, engram.AuditEpisodeRead, engram.TargetEpisode, id, engram.PermMemoriesRead, "episode")
+	a, p, err := e.beginOne(ctx, engram.AuditEpisodeRead, engram.TargetEpisode, id, rbac.GraphRead, "episode")
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -217,7 +218,7 @@ func episodeErrorMessage(code string) string {
 func (e *Engine) Episodes(ctx context.Context, scope engram.Scope, cursor string, limit int) (_ []engram.Episode, next string, err error) {
 	a := e.begin(ctx, engram.AuditEpisodeRead, engram.TargetEpisode, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, "", err
 	}
@@ -259,7 +260,7 @@ func (e *Engine) Episodes(ctx context.Context, scope engram.Scope, cursor string
 func (e *Engine) ListEntities(ctx context.Context, q engram.EntityQuery) (_ *engram.EntityList, err error) {
 	a := e.begin(ctx, engram.AuditEntityRead, engram.TargetEntity, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +348,7 @@ func (e *Engine) findEntities(ctx context.Context, r *reader, tenantID string, q
 
 // GetEntity returns one entity with its facts (current and past).
 func (e *Engine) GetEntity(ctx context.Context, id string) (_ *engram.Entity, err error) {
-	a, p, err := e.beginOne(ctx, engram.AuditEntityRead, engram.TargetEntity, id, engram.PermMemoriesRead, "entity")
+	a, p, err := e.beginOne(ctx, engram.AuditEntityRead, engram.TargetEntity, id, rbac.GraphRead, "entity")
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -396,7 +397,7 @@ func (e *Engine) GetEntity(ctx context.Context, id string) (_ *engram.Entity, er
 func (e *Engine) Facts(ctx context.Context, q engram.FactQuery) (_ []engram.Fact, err error) {
 	a := e.begin(ctx, engram.AuditFactRead, engram.TargetFact, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +460,7 @@ func (e *Engine) Facts(ctx context.Context, q engram.FactQuery) (_ []engram.Fact
 func (e *Engine) SearchFacts(ctx context.Context, q engram.FactSearch) (_ []engram.Fact, err error) {
 	a := e.begin(ctx, engram.AuditFactRead, engram.TargetFact, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, err
 	}
@@ -606,7 +607,7 @@ func cosine(a, b []float32) float64 {
 
 // GetFact returns one fact.
 func (e *Engine) GetFact(ctx context.Context, id string) (_ *engram.Fact, err error) {
-	a, p, err := e.beginOne(ctx, engram.AuditFactRead, engram.TargetFact, id, engram.PermMemoriesRead, "fact")
+	a, p, err := e.beginOne(ctx, engram.AuditFactRead, engram.TargetFact, id, rbac.GraphRead, "fact")
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -618,7 +619,7 @@ func (e *Engine) GetFact(ctx context.Context, id string) (_ *engram.Fact, err er
 func (e *Engine) Topics(ctx context.Context, userID string) (_ []engram.TopicCount, err error) {
 	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, err
 	}
@@ -661,7 +662,7 @@ func (e *Engine) Topics(ctx context.Context, userID string) (_ []engram.TopicCou
 func (e *Engine) Patterns(ctx context.Context, userID string) (_ []engram.Pattern, err error) {
 	a := e.begin(ctx, engram.AuditFactRead, engram.TargetFact, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, _, err := a.can(rbac.GraphRead)
 	if err != nil {
 		return nil, err
 	}

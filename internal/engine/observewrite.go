@@ -10,6 +10,7 @@ import (
 	"github.com/engram-memory/engram/internal/entity"
 	"github.com/engram-memory/engram/internal/facts"
 	"github.com/engram-memory/engram/internal/observe"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -104,12 +105,12 @@ func cleanPredicate(field, s string) (string, error) {
 func (e *Engine) AddFact(ctx context.Context, nf engram.NewFact) (_ *engram.Fact, err error) {
 	a := e.begin(ctx, engram.AuditFactCreate, engram.TargetFact, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.GraphWrite)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Can(engram.PermMemoriesRead) {
-		return nil, engram.Errorf(engram.CodeForbidden, "this key lacks the %q scope", engram.PermMemoriesRead)
+	if err := a.alsoCan(rbac.GraphRead); err != nil {
+		return nil, err
 	}
 	scope, err := cleanScope(engram.Scope{UserID: nf.UserID})
 	if err != nil {
@@ -238,7 +239,7 @@ func (e *Engine) readFact(ctx context.Context, tenantID, id string) (*engram.Fac
 // DeleteFact deletes one fact. Facts are never deleted by contradiction
 // rules (they end); this is a person's correction, or erasure.
 func (e *Engine) DeleteFact(ctx context.Context, id string) (err error) {
-	a, p, err := e.beginOne(ctx, engram.AuditFactDelete, engram.TargetFact, id, engram.PermMemoriesWrite, "fact")
+	a, p, err := e.beginOne(ctx, engram.AuditFactDelete, engram.TargetFact, id, rbac.GraphDelete, "fact")
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return err
@@ -255,7 +256,7 @@ func (e *Engine) DeleteFact(ctx context.Context, id string) (err error) {
 // destroyed, and its record, index keys, mentions and every fact naming it
 // are deleted, in one transaction.
 func (e *Engine) ForgetEntity(ctx context.Context, id string) (_ *engram.EntityErasure, err error) {
-	a, p, err := e.beginOne(ctx, engram.AuditEntityForget, engram.TargetEntity, id, engram.PermMemoriesWrite, "entity")
+	a, p, err := e.beginOne(ctx, engram.AuditEntityForget, engram.TargetEntity, id, rbac.EntityForget, "entity")
 	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, err
@@ -286,12 +287,12 @@ func (e *Engine) ForgetEntity(ctx context.Context, id string) (_ *engram.EntityE
 func (e *Engine) MergeEntities(ctx context.Context, id, other string) (_ *engram.Entity, err error) {
 	a := e.begin(ctx, engram.AuditEntityMerge, engram.TargetEntity, id)
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesWrite)
+	p, _, err := a.can(rbac.EntityMerge)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Can(engram.PermMemoriesRead) {
-		return nil, engram.Errorf(engram.CodeForbidden, "this key lacks the %q scope", engram.PermMemoriesRead)
+	if err := a.alsoCan(rbac.GraphRead); err != nil {
+		return nil, err
 	}
 	if !validID(id) {
 		return nil, engram.Errorf(engram.CodeNotFound, "entity not found")

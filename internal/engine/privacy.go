@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -45,7 +46,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	if len(userID) <= engram.MaxScopeIDBytes {
 		a.user(norm.NFC.String(userID)) // as the success entry names it
 	}
-	p, err := a.authorize(engram.PermUsersForget)
+	p, _, err := a.can(rbac.UserForget)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +152,9 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasu
 func (e *Engine) RotateKeys(ctx context.Context) (_ *engram.KeyRotation, err error) {
 	a := e.begin(ctx, engram.AuditKeysRotate, engram.TargetTenant, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermKeysAdmin)
+	p, _, err := a.can(rbac.TenantRotate)
 	if err != nil {
 		return nil, err
-	}
-	if p.Role != engram.RoleOwner {
-		return nil, engram.Errorf(engram.CodeForbidden, "only an owner may rotate the tenant's keys")
 	}
 	return e.rotate(ctx, p.TenantID)
 }

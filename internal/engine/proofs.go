@@ -12,6 +12,7 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -169,7 +170,7 @@ func proofErr(err error) error {
 func (e *Engine) AuditCheckpoint(ctx context.Context) (out *engram.AuditCheckpointInfo, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "checkpoint")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func (e *Engine) AuditCheckpoint(ctx context.Context) (out *engram.AuditCheckpoi
 func (e *Engine) AuditInclusion(ctx context.Context, seq, size uint64) (out *engram.AuditInclusionProof, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "inclusion")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +243,7 @@ func (e *Engine) AuditInclusion(ctx context.Context, seq, size uint64) (out *eng
 func (e *Engine) AuditConsistency(ctx context.Context, from, to uint64) (out *engram.AuditConsistencyProof, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "consistency")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +278,7 @@ func (e *Engine) AuditConsistency(ctx context.Context, from, to uint64) (out *en
 func (e *Engine) AuditSegments(ctx context.Context, cursor string, limit int) (out *engram.AuditSegmentPage, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "segments")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +316,7 @@ func (e *Engine) AuditSegments(ctx context.Context, cursor string, limit int) (o
 func (e *Engine) AuditSegmentBundle(ctx context.Context, first uint64) (out *engram.AuditBundle, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "bundle")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/audit"
 	"github.com/engram-memory/engram/internal/audit/checkpoint"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -58,7 +59,7 @@ func (e *Engine) CreateAuditHold(ctx context.Context, req engram.AuditHoldReques
 	id := uuid.NewString()
 	a := e.begin(ctx, engram.AuditHoldCreate, engram.TargetAudit, id)
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditHold)
+	p, _, err := a.can(rbac.AuditHold)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func (e *Engine) CreateAuditHold(ctx context.Context, req engram.AuditHoldReques
 func (e *Engine) ListAuditHolds(ctx context.Context) (out []engram.AuditHold, err error) {
 	a := e.begin(ctx, engram.AuditRead, engram.TargetAudit, "holds")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditRead)
+	p, _, err := a.can(rbac.AuditRead)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (e *Engine) ListAuditHolds(ctx context.Context) (out []engram.AuditHold, er
 func (e *Engine) ReleaseAuditHold(ctx context.Context, id string) (err error) {
 	a := e.begin(ctx, engram.AuditHoldRelease, engram.TargetAudit, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermAuditHold)
+	p, _, err := a.can(rbac.AuditHold)
 	if err != nil {
 		return err
 	}

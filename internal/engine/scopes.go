@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -13,12 +14,13 @@ import (
 // DeleteAll walks; small enough that no transaction holds the store long.
 const scopePage = 500
 
-// Entities lists the user, agent and run ids that have memories. It reads
-// only the plaintext scope columns and timestamps: nothing is decrypted.
+// Entities lists the user, agent and run ids that have memories the caller
+// may read, counting only those. It reads only the plaintext scope columns
+// and timestamps: nothing is decrypted.
 func (e *Engine) Entities(ctx context.Context) (_ []engram.ScopeEntity, err error) {
 	a := e.begin(ctx, engram.AuditMemoryList, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, reach, err := a.can(rbac.ScopeList)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func (e *Engine) Entities(ctx context.Context) (_ []engram.ScopeEntity, err erro
 			s.UpdatedAt = m.UpdatedAt
 		}
 	}
-	err = e.eachMemory(ctx, p.TenantID, engram.Scope{}, func(m *store.Memory) error {
+	err = e.eachMemory(ctx, p.TenantID, engram.Scope{}, filterOf(p, reach), func(m *store.Memory) error {
 		note(engram.ScopeUser, m.UserID, m)
 		note(engram.ScopeAgent, m.AgentID, m)
 		note(engram.ScopeRun, m.RunID, m)
@@ -63,22 +65,24 @@ func (e *Engine) Entities(ctx context.Context) (_ []engram.ScopeEntity, err erro
 
 // DeleteAll deletes the memories of a scope one by one through Delete, so
 // each deletion has the same history, index update and audit entry as a
-// single delete. Memories added after it started are left alone.
+// single delete. Memories added after it started are left alone, and so
+// are those the caller could not delete one by one (reach: a member's
+// own; an operator's or admin's, the shared ones and their own).
 func (e *Engine) DeleteAll(ctx context.Context, scope engram.Scope) (int, error) {
-	if _, err := authorize(ctx, engram.PermMemoriesWrite); err != nil {
+	p, reach, err := can(ctx, rbac.MemoryDeleteAll)
+	if err != nil {
 		// Recorded as a refused delete, like a refused single delete.
 		return 0, e.begin(ctx, engram.AuditMemoryDelete, engram.TargetMemory, "").finish(err)
 	}
-	scope, err := cleanScope(scope)
+	scope, err = cleanScope(scope)
 	if err != nil {
 		return 0, err
 	}
 	if scope.IsZero() {
 		return 0, invalid("user_id, agent_id or run_id is required")
 	}
-	p := engram.PrincipalFrom(ctx)
 	var ids []string
-	if err := e.eachMemory(ctx, p.TenantID, scope, func(m *store.Memory) error {
+	if err := e.eachMemory(ctx, p.TenantID, scope, filterOf(p, reach), func(m *store.Memory) error {
 		ids = append(ids, m.ID)
 		return nil
 	}); err != nil {
@@ -98,14 +102,14 @@ func (e *Engine) DeleteAll(ctx context.Context, scope engram.Scope) (int, error)
 	return n, nil
 }
 
-// eachMemory calls fn for every stored memory of the tenant within scope,
-// newest first, one page per read transaction.
-func (e *Engine) eachMemory(ctx context.Context, tenantID string, scope engram.Scope, fn func(*store.Memory) error) error {
+// eachMemory calls fn for every stored memory of the tenant within scope
+// that f selects, newest first, one page per read transaction.
+func (e *Engine) eachMemory(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, fn func(*store.Memory) error) error {
 	before := ""
 	for {
 		var rows []store.Memory
 		if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-			rows, err = tx.ListMemories(ctx, tenantID, scope, before, scopePage)
+			rows, err = tx.ListVisibleMemories(ctx, tenantID, scope, f, before, scopePage)
 			return err
 		}); err != nil {
 			return err

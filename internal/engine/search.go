@@ -11,6 +11,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
@@ -37,7 +38,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	// The entry names the action, never the query.
 	a := e.begin(ctx, engram.AuditMemorySearch, engram.TargetMemory, "")
 	defer func() { err = a.finish(err) }()
-	p, err := a.authorize(engram.PermMemoriesRead)
+	p, reach, err := a.can(rbac.MemoryRead)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +89,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	if err != nil {
 		return nil, err
 	}
+	vis := filterOf(p, reach)
 	want := max(candidates, limit)
 	if len(req.Filters) > 0 {
 		want = max(want, limit*filterOverfetch)
@@ -102,13 +104,13 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	g, gctx := errgroup.WithContext(ctx)
 	if mode != engram.SearchVector {
 		g.Go(func() (err error) {
-			bm, kw, err = e.keywordHits(gctx, p.TenantID, req, want)
+			bm, kw, err = e.keywordHits(gctx, p.TenantID, req, vis, want)
 			return err
 		})
 	}
 	if mode != engram.SearchBM25 && e.vec != nil {
 		g.Go(func() (err error) {
-			if sq, err = e.semanticQuery(gctx, p.TenantID, req); err == nil {
+			if sq, err = e.semanticQuery(gctx, p.TenantID, req, vis); err == nil {
 				vec = sq.search(sq.q, want)
 			}
 			return err
@@ -145,6 +147,21 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	// The graph's memories the caller may not read are dropped before they
+	// add a signal or a candidate (the keyword and vector sides never
+	// offered one).
+	rows = slices.DeleteFunc(rows, func(r store.Memory) bool { return !vis.Match(store.RecordOf(&r)) })
+	if graph != nil {
+		readable := make(map[string]bool, len(rows))
+		for i := range rows {
+			readable[rows[i].ID] = true
+		}
+		for id := range graph {
+			if !readable[id] {
+				delete(graph, id)
+			}
+		}
 	}
 	cands = withGraph(cands, graph, rows, req.Scope)
 	if graph != nil {
@@ -212,7 +229,7 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 
 // keywordHits ranks the scope's memories with BM25 over blind tokens, and
 // weighs the query's tokens in the scope.
-func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.SearchRequest, want int) ([]scored, fulltext.Weight, error) {
+func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.SearchRequest, vis rbac.Filter, want int) ([]scored, fulltext.Weight, error) {
 	terms := fulltext.QueryTerms(req.Query)
 	if len(terms) == 0 {
 		return nil, fulltext.Weight{}, nil
@@ -232,7 +249,7 @@ func (e *Engine) keywordHits(ctx context.Context, tenantID string, req engram.Se
 	for i, t := range weighed {
 		wTokens[i] = b.Token(t)
 	}
-	ranked, w, err := e.keywordRank(ctx, tenantID, req.Scope, tokens, wTokens, want)
+	ranked, w, err := e.keywordRank(ctx, tenantID, req.Scope, vis, tokens, wTokens, want)
 	if err != nil {
 		return nil, fulltext.Weight{}, err
 	}
@@ -252,8 +269,10 @@ type semantic struct {
 	q    []float32
 }
 
-// semanticQuery embeds the query and loads the tenant's vector index.
-func (e *Engine) semanticQuery(ctx context.Context, tenantID string, req engram.SearchRequest) (*semantic, error) {
+// semanticQuery embeds the query and loads the tenant's vector index; its
+// filter keeps the scope's memories that vis lets the caller read, inside
+// the index's search (before the best are kept).
+func (e *Engine) semanticQuery(ctx context.Context, tenantID string, req engram.SearchRequest, vis rbac.Filter) (*semantic, error) {
 	qv, err := e.embedTexts(ctx, []string{req.Query})
 	if err != nil {
 		return nil, err
@@ -263,12 +282,13 @@ func (e *Engine) semanticQuery(ctx context.Context, tenantID string, req engram.
 		return nil, err
 	}
 	sq := &semantic{idx: idx, tv: tv, q: qv[0]}
-	if !req.Scope.IsZero() {
+	if !req.Scope.IsZero() || vis.Reach != rbac.Any {
 		s := req.Scope
 		sq.keep = func(id string) bool {
 			m, ok := tv.meta[id]
 			return ok && (s.UserID == "" || m.scope.UserID == s.UserID) &&
-				(s.AgentID == "" || m.scope.AgentID == s.AgentID) && (s.RunID == "" || m.scope.RunID == s.RunID)
+				(s.AgentID == "" || m.scope.AgentID == s.AgentID) && (s.RunID == "" || m.scope.RunID == s.RunID) &&
+				vis.Match(m.rec)
 		}
 	}
 	return sq, nil

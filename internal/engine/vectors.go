@@ -16,6 +16,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/embed"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -60,6 +61,7 @@ type tenantVectors struct {
 type docMeta struct {
 	scope   engram.Scope
 	created time.Time
+	rec     rbac.Record // author and visibility: who may find it
 }
 
 func encodeVector(v []float32) []byte {
@@ -94,11 +96,12 @@ const (
 
 // withContext prefixes each text with the texts before it: earlier ones of
 // the same request first, then stored memories of the scope that precede
-// `before` (an id; "" for the newest) within contextWindow of at.
-func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.Scope, before string, at time.Time, texts []string) ([]string, error) {
+// `before` (an id; "" for the newest) within contextWindow of at, among
+// those f selects (contextFilter).
+func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time, texts []string) ([]string, error) {
 	var prev []store.Memory
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		prev, err = tx.ListMemories(ctx, tenantID, scope, before, contextTurns)
+		prev, err = tx.ListVisibleMemories(ctx, tenantID, scope, f, before, contextTurns)
 		return err
 	}); err != nil {
 		return nil, err
@@ -315,7 +318,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 					continue // unreadable, skipped above
 				}
 				metaMu.Lock()
-				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
+				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 				metaMu.Unlock()
 				if err := add(m.ID, v); err != nil {
 					return err
@@ -382,7 +385,7 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 	if err != nil {
 		return err
 	}
-	tv.meta[id] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}
+	tv.meta[id] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 	return idx.Add(id, v)
 }
 
@@ -422,7 +425,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return 0, err
 		}
-		withCtx, err := e.withContext(ctx, tenantID, m.Scope(), m.ID, m.CreatedAt, []string{m.Content})
+		withCtx, err := e.withContext(ctx, tenantID, m.Scope(), contextFilter(store.RecordOf(&rows[i])), m.ID, m.CreatedAt, []string{m.Content})
 		if err != nil {
 			return 0, err
 		}
@@ -459,7 +462,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return done, err
 		}
-		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt}, epoch)
+		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}, epoch)
 		done++
 	}
 	return done, nil

@@ -32,6 +32,9 @@ type addInput struct {
 		Messages  []messageBody  `json:"messages,omitempty" maxItems:"100" doc:"Conversation turns; each non-empty turn is stored as one memory with its role in metadata."`
 		Metadata  map[string]any `json:"metadata,omitempty" doc:"Free-form JSON object, encrypted at rest (at most 64 keys, 16 KiB)."`
 		Timestamp *time.Time     `json:"timestamp,omitempty" doc:"When this happened (RFC 3339), e.g. an imported conversation's date; becomes created_at and feeds time-aware ranking. Default: now."`
+		// A string, not engram.Visibility: the engine answers an unknown
+		// value with the same problem whichever transport sent it.
+		Visibility string `json:"visibility,omitempty" enum:"shared,private" doc:"shared (default): every member of the tenant reads it; private: only you (and the tenant's owners)."`
 		ScopeFields
 	}
 }
@@ -66,8 +69,9 @@ type listOutput struct {
 type updateInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Content  string         `json:"content" minLength:"1" maxLength:"65536"`
-		Metadata map[string]any `json:"metadata,omitempty" doc:"Replaces the metadata when present."`
+		Content    string         `json:"content" minLength:"1" maxLength:"65536"`
+		Metadata   map[string]any `json:"metadata,omitempty" doc:"Replaces the metadata when present."`
+		Visibility string         `json:"visibility,omitempty" enum:"shared,private" doc:"Changes the visibility when present (only the memory's author, or an owner)."`
 	}
 }
 
@@ -107,6 +111,7 @@ func registerMemories(api huma.API, svc engram.MemoryService, obs engram.Observe
 			res, err := svc.Add(ctx, engram.AddRequest{
 				Content: in.Body.Content, Messages: msgs, Scope: in.Body.scope(),
 				Metadata: in.Body.Metadata, IdempotencyKey: in.IdempotencyKey, Timestamp: in.Body.Timestamp,
+				Visibility: engram.Visibility(in.Body.Visibility),
 			})
 			if err != nil {
 				return nil, problemOf(ctx, err)
@@ -141,7 +146,7 @@ func registerMemories(api huma.API, svc engram.MemoryService, obs engram.Observe
 
 	huma.Register(api, withConflict(op("updateMemory", http.MethodPut, "/v1/memories/{id}", "Replace a memory's text", http.StatusOK, "memories")),
 		func(ctx context.Context, in *updateInput) (*memoryOutput, error) {
-			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata})
+			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata, Visibility: engram.Visibility(in.Body.Visibility)})
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}

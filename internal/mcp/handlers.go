@@ -15,12 +15,13 @@ func (in scopeInput) scope() engram.Scope {
 func toOut(m *engram.Memory) memoryOut {
 	return memoryOut{
 		ID: m.ID, Memory: m.Content, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, Metadata: m.Metadata,
-		CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt),
+		CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt), Visibility: string(m.Visibility),
 	}
 }
 
 func (t *tools) add(ctx context.Context, in addInput) (string, addOutput, error) {
-	res, err := t.svc.Add(ctx, engram.AddRequest{Content: in.Content, Scope: in.scope(), Metadata: in.Metadata})
+	res, err := t.svc.Add(ctx, engram.AddRequest{Content: in.Content, Scope: in.scope(), Metadata: in.Metadata,
+		Visibility: engram.Visibility(in.Visibility)})
 	if err != nil {
 		return "", addOutput{}, err
 	}

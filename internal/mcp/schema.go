@@ -24,6 +24,8 @@ type addInput struct {
 	Content string `json:"content" jsonschema:"The memory: one self-contained fact, preference or decision, written so it makes sense without the conversation (e.g. 'Alice prefers tea over coffee')."`
 	scopeInput
 	Metadata map[string]any `json:"metadata,omitempty" jsonschema:"Optional key/value pairs to filter on later (e.g. {\"topic\": \"diet\"}). Values are stored encrypted."`
+	// A string: the engine answers an unknown value (invalid).
+	Visibility string `json:"visibility,omitempty" jsonschema:"shared (default): every member of the organisation can read it; private: only you (and the organisation's owners)."`
 }
 
 type searchInput struct {
@@ -63,6 +65,8 @@ type memoryOut struct {
 	Score     *float64       `json:"score,omitempty" jsonschema:"Relevance from 0 to 1, absolute (comparable across searches), higher is better (search only)."`
 	CreatedAt string         `json:"created_at"`
 	UpdatedAt string         `json:"updated_at"`
+	// Visibility: shared or private (empty from a server that predates it).
+	Visibility string `json:"visibility,omitempty"`
 }
 
 type addedOut struct {
@@ -171,6 +175,9 @@ func addSchema() *jsonschema.Schema {
 		"content": text(1, engram.MaxContentBytes),
 		"metadata": func(s *jsonschema.Schema) {
 			s.MaxProperties = jsonschema.Ptr(engram.MaxMetadataKeys)
+		},
+		"visibility": func(s *jsonschema.Schema) {
+			s.Enum = []any{string(engram.VisibilityShared), string(engram.VisibilityPrivate)}
 		},
 	}))
 }

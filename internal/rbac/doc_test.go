@@ -9,39 +9,44 @@ import (
 	"github.com/engram-memory/engram/internal/rbac"
 )
 
-var update = flag.Bool("update", false, "rewrite the matrix in docs/IDENTITY.md")
+var update = flag.Bool("update", false, "rewrite the matrix in docs/IDENTITY.md and docs/SECURITY.md")
 
 const (
-	docPath  = "../../docs/IDENTITY.md"
 	docBegin = "<!-- begin rbac matrix: generated from internal/rbac by `go test ./internal/rbac -run TestDocMatrix -update`; do not edit -->\n"
 	docEnd   = "<!-- end rbac matrix -->"
 )
 
-// TestDocMatrix: the table in docs/IDENTITY.md is the Matrix, rendered.
-// Change the Matrix, run with -update, and commit both.
+// docPaths show the matrix: IDENTITY.md (the design) and SECURITY.md (what
+// the engine enforces).
+var docPaths = []string{"../../docs/IDENTITY.md", "../../docs/SECURITY.md"}
+
+// TestDocMatrix: the table in each doc is the Matrix, rendered. Change the
+// Matrix, run with -update, and commit all three.
 func TestDocMatrix(t *testing.T) {
-	raw, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-	i := strings.Index(doc, docBegin)
-	j := strings.Index(doc, docEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s lacks the rbac matrix markers", docPath)
-	}
-	got := doc[i+len(docBegin) : j]
-	want := rbac.Markdown()
-	if got == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docPath, []byte(doc[:i+len(docBegin)]+want+doc[j:]), 0o644); err != nil {
+	for _, docPath := range docPaths {
+		raw, err := os.ReadFile(docPath)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return
+		doc := string(raw)
+		i := strings.Index(doc, docBegin)
+		j := strings.Index(doc, docEnd)
+		if i < 0 || j < i {
+			t.Fatalf("%s lacks the rbac matrix markers", docPath)
+		}
+		got := doc[i+len(docBegin) : j]
+		want := rbac.Markdown()
+		if got == want {
+			continue
+		}
+		if *update {
+			if err := os.WriteFile(docPath, []byte(doc[:i+len(docBegin)]+want+doc[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("the matrix in %s is out of date: run go test ./internal/rbac -run TestDocMatrix -update\n--- doc\n%s\n--- code\n%s", docPath, got, want)
 	}
-	t.Errorf("the matrix in %s is out of date: run go test ./internal/rbac -run TestDocMatrix -update\n--- doc\n%s\n--- code\n%s", docPath, got, want)
 }
 
 func TestMarkdownShape(t *testing.T) {

@@ -61,6 +61,7 @@ type Store interface {
 // ErrNotFound.
 type Tx interface {
 	ObserveTx
+	VisibilityTx
 	IdentityTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
@@ -439,6 +440,11 @@ type Memory struct {
 	DocLen      int
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// AuthorID is the account that wrote it ("" for memories written
+	// before accounts: shared); Private: only its author (and reach Any)
+	// may see it (visibility.go).
+	AuthorID string
+	Private  bool
 }
 
 // History is one change to a memory; Old and New are sealed (nil when empty).
@@ -452,6 +458,10 @@ type History struct {
 	Old        []byte
 	New        []byte
 	CreatedAt  time.Time
+	// AuthorID and Private are the memory's when the entry was written:
+	// history is as readable as its memory was.
+	AuthorID string
+	Private  bool
 }
 
 // Posting says a blind token occurs TF times in a memory. A memory's
@@ -465,6 +475,8 @@ type Posting struct {
 type DocPostings struct {
 	MemoryID string
 	Scope    engram.Scope
+	AuthorID string // and Private: who may find it (visibility.go)
+	Private  bool
 	DocLen   int
 	Postings []Posting // each token once, in no particular order
 }

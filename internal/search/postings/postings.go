@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -37,6 +38,7 @@ type Index struct {
 type doc struct {
 	id     string
 	scope  engram.Scope
+	rec    rbac.Record // author and visibility: who may find it
 	len    int
 	tokens []string // keys of lists holding this memory
 	live   bool
@@ -107,7 +109,8 @@ func (x *Index) Put(d store.DocPostings) {
 		}
 		x.lists[k] = append(l, entry{ord: ord, tf: int32(tf[k])})
 	}
-	x.docs[ord] = doc{id: d.MemoryID, scope: d.Scope, len: d.DocLen, tokens: tokens, live: true}
+	x.docs[ord] = doc{id: d.MemoryID, scope: d.Scope, rec: rbac.Record{AuthorID: d.AuthorID, Private: d.Private},
+		len: d.DocLen, tokens: tokens, live: true}
 	x.ords[d.MemoryID] = ord
 	s := x.scopes[d.Scope]
 	if s == nil {
@@ -216,10 +219,17 @@ var scratches = sync.Pool{New: func() any { return new(scratch) }}
 // tokens in order of first appearance, how many memories in scope hold it:
 // what fulltext.QueryWeight needs.
 func (x *Index) DocFreqs(scope engram.Scope, tokens [][]byte) (docs int, dfs []int) {
+	return x.DocFreqsAs(scope, rbac.Filter{Reach: rbac.Any}, tokens)
+}
+
+// DocFreqsAs is DocFreqs counting only the memories f selects (the
+// statistics stay the scope's), as the store's SearchVisiblePostings
+// counts them.
+func (x *Index) DocFreqsAs(scope engram.Scope, f rbac.Filter, tokens [][]byte) (docs int, dfs []int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	docs, _ = x.stats(scope)
-	all := scope.IsZero()
+	all := scope.IsZero() && f.Reach == rbac.Any
 	seen := make(map[string]bool, len(tokens))
 	for _, tok := range tokens {
 		if seen[string(tok)] {
@@ -228,7 +238,7 @@ func (x *Index) DocFreqs(scope engram.Scope, tokens [][]byte) (docs int, dfs []i
 		seen[string(tok)] = true
 		df := 0
 		for _, e := range x.lists[string(tok)] {
-			if e.tf > 0 && (all || inScope(scope, x.docs[e.ord].scope)) {
+			if e.tf > 0 && (all || x.selects(scope, f, e.ord)) {
 				df++
 			}
 		}
@@ -244,13 +254,28 @@ func (x *Index) DocFreqs(scope engram.Scope, tokens [][]byte) (docs int, dfs []i
 // per-ordinal slots instead of a map keyed by memory id, and only the best
 // limit are kept.
 func (x *Index) Rank(scope engram.Scope, tokens [][]byte, limit int) (docs int, totalLen int64, hits []fulltext.Hit) {
+	return x.RankAs(scope, rbac.Filter{Reach: rbac.Any}, tokens, limit)
+}
+
+// selects reports whether the memory at ord is in scope and f selects it.
+func (x *Index) selects(scope engram.Scope, f rbac.Filter, ord uint32) bool {
+	d := &x.docs[ord]
+	return inScope(scope, d.scope) && f.Match(d.rec)
+}
+
+// RankAs is Rank among the memories f selects (an actor's visibility):
+// filtered before the best limit are kept, so the hits are as many as
+// the actor may see; document frequencies count only those memories, as
+// the store's SearchVisiblePostings does, and the statistics stay the
+// scope's.
+func (x *Index) RankAs(scope engram.Scope, f rbac.Filter, tokens [][]byte, limit int) (docs int, totalLen int64, hits []fulltext.Hit) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	docs, totalLen = x.stats(scope)
 	if docs == 0 || limit <= 0 {
 		return docs, totalLen, nil
 	}
-	all := scope.IsZero()
+	all := scope.IsZero() && f.Reach == rbac.Any
 	// The distinct query tokens, in query order, and their posting lists.
 	lists := make([][]entry, 0, len(tokens))
 	seen := make(map[string]bool, len(tokens))
@@ -270,7 +295,7 @@ func (x *Index) Rank(scope engram.Scope, tokens [][]byte, limit int) (docs int, 
 	for _, l := range lists {
 		df := 0
 		for _, e := range l {
-			if e.tf > 0 && (all || inScope(scope, x.docs[e.ord].scope)) {
+			if e.tf > 0 && (all || x.selects(scope, f, e.ord)) {
 				df++
 			}
 		}
@@ -283,7 +308,7 @@ func (x *Index) Rank(scope engram.Scope, tokens [][]byte, limit int) (docs int, 
 				continue
 			}
 			d := &x.docs[e.ord]
-			if !all && !inScope(scope, d.scope) {
+			if !all && !x.selects(scope, f, e.ord) {
 				continue
 			}
 			if sc.score[e.ord] == 0 {

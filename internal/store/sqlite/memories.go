@@ -2,22 +2,25 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
 
 const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
-	content_mac, vector, vector_model, doc_len, created_at, updated_at`
+	content_mac, vector, vector_model, doc_len, created_at, updated_at, author_account_id, visibility`
 
 func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
-		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt))
+		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt),
+		nullString(m.AuthorID), visibility(m.Private))
 	if err != nil {
 		return wrapErr("insert memory", err)
 	}
@@ -122,9 +125,10 @@ func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, vector = ?, vector_model = ?,
-		   doc_len = ?, updated_at = ?
+		   doc_len = ?, updated_at = ?, visibility = ?
 		 WHERE tenant_id = ? AND id = ?`,
-		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.UpdatedAt), m.TenantID, m.ID)
+		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.UpdatedAt),
+		visibility(m.Private), m.TenantID, m.ID)
 	if err := mustAffect("update memory", res, err); err != nil {
 		return err
 	}
@@ -164,10 +168,17 @@ func (t *tx) deletePostings(ctx context.Context, tenantID, memoryID string) erro
 }
 
 func (t *tx) ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]store.Memory, error) {
+	return t.listMemories(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, before, limit)
+}
+
+func (t *tx) listMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
 	if limit <= 0 {
 		return []store.Memory{}, nil
 	}
 	where, args := scopeFilter("", tenantID, scope)
+	vis, visArgs := visibleFilter("", f)
+	where += vis
+	args = append(args, visArgs...)
 	if before != "" {
 		where += ` AND id < ?`
 		args = append(args, before)
@@ -224,12 +235,15 @@ func scanMemory(s scanner) (*store.Memory, error) {
 	var (
 		m                store.Memory
 		created, updated int64
+		author           sql.NullString
+		vis              string
 	)
 	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
-		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated)
+		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated, &author, &vis)
 	if err != nil {
 		return nil, err
 	}
+	m.AuthorID, m.Private = author.String, vis == visPrivate
 	m.CreatedAt = fromMicros(created)
 	m.UpdatedAt = fromMicros(updated)
 	return &m, nil
@@ -238,8 +252,9 @@ func scanMemory(s scanner) (*store.Memory, error) {
 func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO history (`+historyColumns+`)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.TenantID, h.MemoryID, h.Subject, h.KeyVersion, h.Event, h.Old, h.New, toMicros(h.CreatedAt))
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.TenantID, h.MemoryID, h.Subject, h.KeyVersion, h.Event, h.Old, h.New, toMicros(h.CreatedAt),
+		nullString(h.AuthorID), visibility(h.Private))
 	if err != nil {
 		return wrapErr("insert history", err)
 	}
@@ -271,6 +286,10 @@ func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.Hi
 }
 
 func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
+	return t.searchPostings(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, tokens)
+}
+
+func (t *tx) searchPostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
 	where, args := scopeFilter("", tenantID, scope)
 	out := &store.Postings{Matches: []store.Match{}}
 	// Both queries run in the caller's transaction, so the statistics
@@ -294,6 +313,9 @@ func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.S
 		}
 	}
 	where, scopeArgs := scopeFilter("m", tenantID, scope)
+	vis, visArgs := visibleFilter("m", f)
+	where += vis
+	scopeArgs = append(scopeArgs, visArgs...)
 	for batch := range slices.Chunk(uniq, maxParams) {
 		args := make([]any, 0, len(batch)+len(scopeArgs)+1)
 		args = append(args, tenantID)
@@ -328,17 +350,20 @@ func (t *tx) queryMatches(ctx context.Context, out *store.Postings, query string
 	return rows.Err()
 }
 
-const historyColumns = `id, tenant_id, memory_id, subject, key_version, event, old, new, created_at`
+const historyColumns = `id, tenant_id, memory_id, subject, key_version, event, old, new, created_at, author_account_id, visibility`
 
 func scanHistory(s scanner) (*store.History, error) {
 	var (
 		h       store.History
 		created int64
+		author  sql.NullString
+		vis     string
 	)
 	if err := s.Scan(&h.ID, &h.TenantID, &h.MemoryID, &h.Subject, &h.KeyVersion, &h.Event,
-		&h.Old, &h.New, &created); err != nil {
+		&h.Old, &h.New, &created, &author, &vis); err != nil {
 		return nil, err
 	}
+	h.AuthorID, h.Private = author.String, vis == visPrivate
 	h.CreatedAt = fromMicros(created)
 	return &h, nil
 }
@@ -371,18 +396,23 @@ func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int)
 	// Two queries in the caller's transaction (one snapshot): the page of
 	// memories from the covering index, then their postings by memory id.
 	rows, err := t.tx.QueryContext(ctx,
-		`SELECT id, user_id, agent_id, run_id, doc_len FROM memories INDEXED BY memories_stats
+		`SELECT id, user_id, agent_id, run_id, doc_len, author_account_id, visibility FROM memories INDEXED BY memories_stats
 		 WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, after, limit)
 	if err != nil {
 		return nil, wrapErr("doc postings", err)
 	}
 	byID := map[string]int{}
 	for rows.Next() {
-		var d store.DocPostings
-		if err := rows.Scan(&d.MemoryID, &d.Scope.UserID, &d.Scope.AgentID, &d.Scope.RunID, &d.DocLen); err != nil {
+		var (
+			d      store.DocPostings
+			author sql.NullString
+			vis    string
+		)
+		if err := rows.Scan(&d.MemoryID, &d.Scope.UserID, &d.Scope.AgentID, &d.Scope.RunID, &d.DocLen, &author, &vis); err != nil {
 			rows.Close()
 			return nil, wrapErr("doc postings", err)
 		}
+		d.AuthorID, d.Private = author.String, vis == visPrivate
 		byID[d.MemoryID] = len(out)
 		out = append(out, d)
 	}

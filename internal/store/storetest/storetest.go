@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteTenantObservations", testDeleteTenantObservations},
 		{"StaleObservations", testStaleObservations},
 	}
+	tests = append(tests, visibilityTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
