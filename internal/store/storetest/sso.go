@@ -92,7 +92,9 @@ func testSSOIdentity(f *fx) {
 	for _, k := range []struct{ tenant, issuer, subject string }{
 		{b, id.Issuer, id.Subject}, {a, "https://other.example", id.Subject}, {a, id.Issuer, "blind-2"},
 	} {
-		_, err := get(f, func(tx store.Tx) (*store.SSOIdentity, error) { return tx.SSOIdentity(f.ctx, k.tenant, k.issuer, k.subject) })
+		_, err := get(f, func(tx store.Tx) (*store.SSOIdentity, error) {
+			return tx.SSOIdentity(f.ctx, k.tenant, k.issuer, k.subject)
+		})
 		wantErr(t, "identity under "+k.tenant+" "+k.issuer+" "+k.subject, err, store.ErrNotFound)
 	}
 	// A link names an account of its own tenant only.
