@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -114,6 +115,8 @@ func (i *IdP) serve(t testing.TB, php string, port int) error {
 		// A few workers, so a test's concurrent requests do not queue.
 		"PHP_CLI_SERVER_WORKERS=4")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group: the workers it forks go with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
@@ -121,7 +124,7 @@ func (i *IdP) serve(t testing.TB, php string, port int) error {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	stop := func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	}
 	deadline := time.Now().Add(20 * time.Second)
