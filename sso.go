@@ -1,6 +1,10 @@
 package engram
 
-import "time"
+import (
+	"context"
+	"net/url"
+	"time"
+)
 
 // CodeSSORequired: the organisation signs in through its identity provider
 // only (SSO-only), so a password sign-in is refused (403) even with the
@@ -97,3 +101,44 @@ const (
 
 // TargetSSO is an organisation's SSO configuration (target id: the tenant).
 const TargetSSO = "sso"
+
+// SSOService manages the organisation's SSO configuration.
+type SSOService interface {
+	// ConfigureSSO sets it (owner, signed in; audited sso.configure).
+	ConfigureSSO(ctx context.Context, cfg SSOConfig) (*SSOConfig, error)
+	// SSOConfiguration reads it, secrets left out (owner, admin).
+	SSOConfiguration(ctx context.Context) (*SSOConfig, error)
+	// DeleteSSO removes it (owner, signed in).
+	DeleteSSO(ctx context.Context) error
+}
+
+// SSOSignIn is single sign-on itself: no principal, the identity
+// provider's verified answer is the proof.
+type SSOSignIn interface {
+	// BeginSSO starts a sign-in with the organisation (by name); program
+	// says the client wants the token pair as JSON at the end rather than
+	// cookies and a redirect.
+	BeginSSO(ctx context.Context, tenant string, program bool) (*SSOStart, error)
+	FinishOIDC(ctx context.Context, tenant, pending string, callback url.Values) (*SSOSignedIn, error)
+	FinishSAML(ctx context.Context, tenant, pending, samlResponse string) (*SSOSignedIn, error)
+	// SAMLMetadata is the organisation's SP metadata XML.
+	SAMLMetadata(ctx context.Context, tenant string) ([]byte, error)
+}
+
+// SSOStart is where the browser goes to sign in, and the pending sign-in
+// it must bring back (sealed; the transport keeps it in a short-lived
+// HttpOnly cookie).
+type SSOStart struct {
+	RedirectURL string `json:"redirect_url"`
+	// Kind is "oidc" or "saml".
+	Kind    string        `json:"-"`
+	Pending string        `json:"-"`
+	MaxAge  time.Duration `json:"-"`
+}
+
+// SSOSignedIn is a finished sign-in: the session's pair, and whether the
+// sign-in was begun by a program (answer JSON) or a browser (cookies).
+type SSOSignedIn struct {
+	Tokens  *Tokens
+	Program bool
+}

@@ -19,17 +19,6 @@ import (
 	"github.com/engram-memory/engram/internal/store"
 )
 
-// SSOStart is where a browser goes to sign in, and the pending sign-in it
-// must bring back: a value sealed under the organisation's SSO key, which
-// the transport keeps in a short-lived HttpOnly cookie. Nothing of a
-// pending sign-in is stored server-side.
-type SSOStart struct {
-	RedirectURL string
-	Kind        string // "oidc" or "saml": the cookie's SameSite depends on it
-	Pending     string
-	MaxAge      time.Duration
-}
-
 // ssoPendingTTL bounds Begin → Finish (the protocol packages' default).
 const ssoPendingTTL = 10 * time.Minute
 
@@ -42,6 +31,7 @@ type ssoPending struct {
 	Version int64         `json:"v"` // the configuration's UpdatedAt (µs)
 	OIDC    *oidc.Pending `json:"o,omitempty"`
 	SAML    *saml.Pending `json:"s,omitempty"`
+	Program bool          `json:"p,omitempty"`
 }
 
 // errSSOFailed is every refused sign-in whose cause is the protocol (bad
@@ -78,12 +68,12 @@ func (e *Engine) ssoProviderOf(ctx context.Context, name string) (*store.Tenant,
 }
 
 // BeginSSO starts a sign-in with the organisation's identity provider.
-func (e *Engine) BeginSSO(ctx context.Context, tenantName string) (*SSOStart, error) {
+func (e *Engine) BeginSSO(ctx context.Context, tenantName string, program bool) (*engram.SSOStart, error) {
 	t, p, err := e.ssoProviderOf(ctx, tenantName)
 	if err != nil {
 		return nil, err
 	}
-	pend := ssoPending{Tenant: t.ID, Kind: p.cfg.Kind, Version: p.version.UnixMicro()}
+	pend := ssoPending{Tenant: t.ID, Kind: p.cfg.Kind, Version: p.version.UnixMicro(), Program: program}
 	var redirect string
 	switch p.cfg.Kind {
 	case "oidc":
@@ -112,7 +102,7 @@ func (e *Engine) BeginSSO(ctx context.Context, tenantName string) (*SSOStart, er
 	if err != nil {
 		return nil, err
 	}
-	return &SSOStart{RedirectURL: redirect, Kind: p.cfg.Kind, Pending: base64.RawURLEncoding.EncodeToString(sealed),
+	return &engram.SSOStart{RedirectURL: redirect, Kind: p.cfg.Kind, Pending: base64.RawURLEncoding.EncodeToString(sealed),
 		MaxAge: ssoPendingTTL}, nil
 }
 
@@ -138,7 +128,7 @@ func (e *Engine) openPending(ctx context.Context, t *store.Tenant, kind, cookie 
 
 // FinishOIDC completes an OpenID Connect sign-in at the callback: the
 // pending cookie and the callback's query.
-func (e *Engine) FinishOIDC(ctx context.Context, tenantName, pendingCookie string, query url.Values) (*engram.Tokens, error) {
+func (e *Engine) FinishOIDC(ctx context.Context, tenantName, pendingCookie string, query url.Values) (*engram.SSOSignedIn, error) {
 	return e.finishSSO(ctx, tenantName, "oidc", pendingCookie, func(p *ssoProvider, pend *ssoPending) (sso.Identity, string, error) {
 		if pend.OIDC == nil || p.oidc == nil {
 			return sso.Identity{}, "", errSSOFailed
@@ -151,7 +141,7 @@ func (e *Engine) FinishOIDC(ctx context.Context, tenantName, pendingCookie strin
 // FinishSAML completes a SAML sign-in at the ACS: the pending cookie and
 // the posted SAMLResponse. An assertion is accepted once, across every
 // node sharing the store.
-func (e *Engine) FinishSAML(ctx context.Context, tenantName, pendingCookie, samlResponse string) (*engram.Tokens, error) {
+func (e *Engine) FinishSAML(ctx context.Context, tenantName, pendingCookie, samlResponse string) (*engram.SSOSignedIn, error) {
 	return e.finishSSO(ctx, tenantName, "saml", pendingCookie, func(p *ssoProvider, pend *ssoPending) (sso.Identity, string, error) {
 		if pend.SAML == nil || p.saml == nil {
 			return sso.Identity{}, "", errSSOFailed
@@ -199,7 +189,7 @@ func ssoFailure(err error) error {
 // address; else a new member (JIT). Group roles are synced, and a session
 // starts as a password sign-in's would. Every outcome is audited by ids.
 func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
-	verify func(*ssoProvider, *ssoPending) (sso.Identity, string, error)) (tokens *engram.Tokens, err error) {
+	verify func(*ssoProvider, *ssoPending) (sso.Identity, string, error)) (_ *engram.SSOSignedIn, err error) {
 	t, err := e.ssoTenant(ctx, tenantName)
 	if err != nil {
 		return nil, err
@@ -263,6 +253,7 @@ func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
 	prov := e.begin(ctx, engram.AuditSSOProvisioned, engram.TargetAccount, "")
 	sync := e.begin(ctx, engram.AuditMemberRole, engram.TargetAccount, "")
 	var created, changed bool
+	var tokens *engram.Tokens
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		created, changed = false, false
 		acct, err := e.ssoAccount(ctx, tx, t.ID, ident, subject, emailIdx, p.policy)
@@ -337,15 +328,16 @@ func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
 		}
 		return a.record(tx)
 	})
-	if err == nil {
-		if created {
-			prov.finish(nil)
-		}
-		if changed {
-			sync.finish(nil)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return tokens, err
+	if created {
+		prov.finish(nil)
+	}
+	if changed {
+		sync.finish(nil)
+	}
+	return &engram.SSOSignedIn{Tokens: tokens, Program: pend.Program}, nil
 }
 
 // ssoAccount finds the account an identity signs in as: its link, or an

@@ -63,12 +63,18 @@ type Config struct {
 	// Graph serves the MCP memory server's operations under /v1/graph/;
 	// nil leaves them out.
 	Graph engram.GraphService
+
+	// SSO serves PUT/GET/DELETE /v1/sso; SSOSignIn the sign-in routes
+	// under /v1/sso/{tenant}/ (sso.go). nil leaves them out.
+	SSO       engram.SSOService
+	SSOSignIn engram.SSOSignIn
 }
 
 // New returns the HTTP handler of the whole API.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	NewAPI(mux, cfg)
+	mountSSO(mux, cfg.SSOSignIn)
 	if cfg.MCP != nil {
 		mountMCP(mux, cfg.MCP)
 	}
@@ -139,6 +145,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
+	registerSSO(api, cfg.SSO)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }
