@@ -48,8 +48,9 @@ type node struct {
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// startNode runs a node on a fresh store; with db set, a second node on
-// the same store and KEK (another instance of a deployment).
+// startNode runs a node on a fresh store; with peer set, a second node on
+// the peer's store and KEK under the peer's public URL (another instance
+// of one deployment).
 func startNode(t *testing.T, peer *node) *node {
 	t.Helper()
 	ctx := context.Background()
@@ -78,8 +79,14 @@ func startNode(t *testing.T, peer *node) *node {
 		t.Fatal(err)
 	}
 	n.Ring = keys.New(n.DB, k, time.Now)
+	public := n.URL
+	if peer != nil {
+		// Behind one public name, as two instances behind a load
+		// balancer are: the IdP answers to that name's ACS.
+		public = peer.URL
+	}
 	n.E = engine.New(n.DB, n.Ring, time.Now,
-		engine.WithIdentity(engine.IdentityOptions{PublicURL: n.URL, PasswordParams: &n.params}),
+		engine.WithIdentity(engine.IdentityOptions{PublicURL: public, PasswordParams: &n.params}),
 		engine.WithSSONetwork(safedial.Policy{AllowLoopback: true}))
 	if err := n.E.Start(ctx); err != nil {
 		t.Fatal(err)
