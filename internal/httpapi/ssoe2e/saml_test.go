@@ -161,7 +161,7 @@ func TestSAMLSignIn(t *testing.T) {
 			o := n.newOrg(t, "acme")
 			owner := n.ownerToken(t, o)
 			cfg := n.configure(t, owner, engram.SSOConfig{Kind: "saml",
-				SAML: &engram.SSOSAML{IDPMetadata: string(idp.metadata), TrustEmails: true},
+				SAML:   &engram.SSOSAML{IDPMetadata: string(idp.metadata), TrustEmails: true},
 				Policy: engram.SSOPolicy{JIT: true, GroupRoles: []engram.SSOGroupRole{{Group: "engineering", Role: engram.RoleMember}}}})
 			if cfg.SAML == nil || cfg.SAML.ACSURL != n.URL+"/v1/sso/acme/saml/acs" {
 				t.Fatalf("configured: %+v", cfg.SAML)
