@@ -1,0 +1,89 @@
+package ssoe2e_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/sso/oidc/oidctest"
+)
+
+// TestSSOOnly: an SSO-only organisation refuses the right password with
+// 403 sso_required — to the owner too, unless break-glass keeps owners'
+// passwords — while SSO still signs people in.
+func TestSSOOnly(t *testing.T) {
+	n, o, op, owner := oidcOrg(t, engram.SSOPolicy{JIT: true, SSOOnly: true})
+	_, err := n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name})
+	if engram.ErrorCode(err) != engram.CodeSSORequired {
+		t.Fatalf("password sign-in in an SSO-only organisation: %v, want %s", err, engram.CodeSSORequired)
+	}
+	// A wrong password is still only a wrong password: the rule is told to
+	// those who know the password.
+	_, err = n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: "not the password at all", Tenant: o.Name})
+	if engram.ErrorCode(err) != engram.CodeUnauthenticated {
+		t.Fatalf("wrong password: %v, want unauthenticated", err)
+	}
+	if _, st, code := programSignIn(t, n, op, oidctest.User2); st != http.StatusOK {
+		t.Fatalf("SSO sign-in in an SSO-only organisation: %d %s", st, code)
+	}
+
+	// Break-glass: owners keep their password.
+	n.configure(t, owner, engram.SSOConfig{Kind: "oidc", OIDC: &engram.SSOOIDC{Issuer: op.Issuer, ClientID: op.ClientID},
+		Policy: engram.SSOPolicy{JIT: true, SSOOnly: true, BreakGlassOwners: true}})
+	if _, err := n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name}); err != nil {
+		t.Fatalf("break-glass owner: %v", err)
+	}
+	// The PUT without a client secret kept the stored one: SSO still works.
+	if _, st, code := programSignIn(t, n, op, oidctest.User2); st != http.StatusOK {
+		t.Fatalf("SSO after a PUT without the secret: %d %s", st, code)
+	}
+}
+
+// TestSSOConfigAccess: only a signed-in owner configures SSO; a key (even
+// the owner's) may not; bad input is refused with its code.
+func TestSSOConfigAccess(t *testing.T) {
+	n := startNode(t, nil)
+	ctx := context.Background()
+	nt, err := n.E.CreateTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engram.SSOConfig{Kind: "oidc", OIDC: &engram.SSOOIDC{Issuer: "https://idp.example", ClientID: "c"}, Policy: engram.SSOPolicy{JIT: true}}
+	if st, code := n.call(t, http.MethodPut, "/v1/sso", nt.Key.Secret, cfg, nil); st != http.StatusForbidden {
+		t.Fatalf("owner's API key configures SSO: %d %s, want 403", st, code)
+	}
+	o := n.newOrg(t, "beta")
+	owner := n.ownerToken(t, o)
+	for name, bad := range map[string]engram.SSOConfig{
+		"owner by group":   {Kind: "oidc", OIDC: cfg.OIDC, Policy: engram.SSOPolicy{GroupRoles: []engram.SSOGroupRole{{Group: "g", Role: engram.RoleOwner}}}},
+		"admin by default": {Kind: "oidc", OIDC: cfg.OIDC, Policy: engram.SSOPolicy{DefaultRole: engram.RoleAdmin}},
+		"http issuer":      {Kind: "oidc", OIDC: &engram.SSOOIDC{Issuer: "http://idp.example", ClientID: "c"}},
+		"no settings":      {Kind: "saml"},
+		"bad metadata":     {Kind: "saml", SAML: &engram.SSOSAML{IDPMetadata: "<nope/>"}},
+		"both":             {Kind: "oidc", OIDC: cfg.OIDC, SAML: &engram.SSOSAML{IDPMetadata: "x"}},
+	} {
+		if st, code := n.call(t, http.MethodPut, "/v1/sso", owner, bad, nil); st != http.StatusBadRequest || code != engram.CodeInvalid {
+			t.Errorf("%s: %d %s, want 400 invalid", name, st, code)
+		}
+	}
+	if st, code := n.call(t, http.MethodGet, "/v1/sso", owner, nil, nil); st != http.StatusNotFound {
+		t.Errorf("GET before any: %d %s, want 404", st, code)
+	}
+	if st, _ := n.call(t, http.MethodPut, "/v1/sso", owner, cfg, nil); st != http.StatusOK {
+		t.Fatalf("PUT: %d", st)
+	}
+	if st, code := n.call(t, http.MethodDelete, "/v1/sso", owner, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", st, code)
+	}
+	if st, code := n.call(t, http.MethodGet, "/v1/sso/beta/begin", "", nil, nil); st != http.StatusNotFound {
+		t.Errorf("begin without SSO: %d %s, want 404", st, code)
+	}
+	if st, code := n.call(t, http.MethodGet, "/v1/sso/nosuch/begin", "", nil, nil); st != http.StatusNotFound {
+		t.Errorf("begin for an unknown organisation: %d %s, want 404", st, code)
+	}
+	// A callback without its pending cookie is refused.
+	if st, code := n.call(t, http.MethodGet, "/v1/sso/beta/oidc/callback?code=x&state=y", "", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("callback without cookie: %d %s", st, code)
+	}
+}
