@@ -87,3 +87,37 @@ func TestSSOConfigAccess(t *testing.T) {
 		t.Errorf("callback without cookie: %d %s", st, code)
 	}
 }
+
+// TestSSOKeyRotation: the sealed configuration is a record like the
+// others: after a key rotation it is pending re-encryption, re-encryption
+// moves it and retires the old key, and sign-in still works.
+func TestSSOKeyRotation(t *testing.T) {
+	n, o, op, owner := oidcOrg(t, engram.SSOPolicy{JIT: true})
+	ctx := context.Background()
+	rot, err := n.E.RotateTenant(ctx, o.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Pending < 1 {
+		t.Fatalf("after rotation %d records pending, want the SSO configuration among them", rot.Pending)
+	}
+	for range 10 {
+		_, remaining, err := n.E.Reencrypt(ctx, o.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if remaining == 0 {
+			break
+		}
+	}
+	if p, err := n.E.Pending(ctx, o.ID); err != nil || p != 0 {
+		t.Fatalf("pending after re-encryption: %d, %v", p, err)
+	}
+	var cfg engram.SSOConfig
+	if st, code := n.call(t, http.MethodGet, "/v1/sso", owner, nil, &cfg); st != http.StatusOK || !cfg.OIDC.ClientSecretSet {
+		t.Fatalf("GET /v1/sso after rotation: %d %s", st, code)
+	}
+	if _, st, code := programSignIn(t, n, op, oidctest.User1); st != http.StatusOK {
+		t.Fatalf("sign-in after rotation: %d %s", st, code)
+	}
+}
