@@ -63,6 +63,9 @@ type Config struct {
 	// Graph serves the MCP memory server's operations under /v1/graph/;
 	// nil leaves them out.
 	Graph engram.GraphService
+	// Identity serves sign-in (/v1/auth/…), invitations, members and
+	// /v1/me; nil leaves them out.
+	Identity engram.IdentityService
 
 	// SSO serves PUT/GET/DELETE /v1/sso; SSOSignIn the sign-in routes
 	// under /v1/sso/{tenant}/ (sso.go). nil leaves them out.
@@ -145,6 +148,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
+	registerIdentity(api, cfg.Identity)
 	registerSSO(api, cfg.SSO)
 	declareInvalidAs400(api.OpenAPI())
 	return api

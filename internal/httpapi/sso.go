@@ -149,14 +149,10 @@ func signedIn(w http.ResponseWriter, r *http.Request, res *engram.SSOSignedIn, e
 		_ = json.NewEncoder(w).Encode(res.Tokens)
 		return
 	}
-	now := time.Now()
-	for _, c := range []struct {
-		name, value string
-		exp         time.Time
-	}{{session.AccessCookie, res.Tokens.AccessToken, res.Tokens.AccessExpiresAt},
-		{session.RefreshCookie, res.Tokens.RefreshToken, res.Tokens.RefreshExpiresAt}} {
-		http.SetCookie(w, &http.Cookie{Name: c.name, Value: c.value, Path: "/", MaxAge: max(int(c.exp.Sub(now)/time.Second), 1),
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	g := &session.Grant{AccessToken: res.Tokens.AccessToken, RefreshToken: res.Tokens.RefreshToken,
+		Access: session.AccessToken{ExpiresAt: res.Tokens.AccessExpiresAt}, Refresh: session.RefreshToken{ExpiresAt: res.Tokens.RefreshExpiresAt}}
+	for _, c := range session.Cookies(time.Now(), g) {
+		http.SetCookie(w, c)
 	}
 	// 303: the browser follows with a GET, whatever method reached us.
 	http.Redirect(w, r, "/", http.StatusSeeOther)
