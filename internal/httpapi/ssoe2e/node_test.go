@@ -8,18 +8,15 @@ package ssoe2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +28,6 @@ import (
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/password"
-	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 )
 
@@ -92,7 +88,7 @@ func startNode(t *testing.T, peer *node) *node {
 		t.Fatal(err)
 	}
 	h = httpapi.New(httpapi.Config{Memories: n.E, Keys: n.E, Privacy: n.E, Auth: n.E, Audit: n.E,
-		SSO: n.E, SSOSignIn: n.E, Version: "test"})
+		Identity: n.E, SSO: n.E, SSOSignIn: n.E, Version: "test"})
 	kekPaths.Store(n, kekPath)
 	return n
 }
@@ -131,50 +127,53 @@ type org struct {
 	Name, ID, OwnerID, OwnerEmail, OwnerPassword string
 }
 
-// newOrg creates a tenant and gives its owner a password login. The
-// owner's login row is written as the lead's invitation flow would (blind
-// email index under the system key, argon2id hash): the SSO wiring
-// predates the invitation REST routes.
+// newOrg creates a tenant and an owner who signs in with a password:
+// invited with the operator's first API key, the invitation accepted
+// through its link's token, then signed in through /v1/auth/login.
 func (n *node) newOrg(t *testing.T, name string) *org {
 	t.Helper()
-	ctx := context.Background()
-	nt, err := n.E.CreateTenant(ctx, name)
+	nt, err := n.E.CreateTenant(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &org{Name: name, ID: nt.Tenant.ID, OwnerID: nt.Owner.ID, OwnerEmail: "owner@" + name + ".example",
-		OwnerPassword: "correct horse battery staple 42"}
-	key, err := n.Ring.SystemDerived(ctx, keys.PurposeEmailIndex)
-	if err != nil {
-		t.Fatal(err)
+	o := &org{Name: name, ID: nt.Tenant.ID, OwnerEmail: "owner@" + name + ".example",
+		OwnerPassword: "Vq7-mPz2-Lk9-rT4-wX8"}
+	var inv engram.Invitation
+	if st, code := n.call(t, http.MethodPost, "/v1/invitations", nt.Key.Secret,
+		engram.InviteRequest{Email: o.OwnerEmail, Role: engram.RoleOwner}, &inv); st != http.StatusCreated {
+		t.Fatalf("invite the owner: %d %s", st, code)
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.ToLower(o.OwnerEmail)))
-	h, err := password.New(n.params, rand.Reader, 1)
-	if err != nil {
-		t.Fatal(err)
+	// The link carries its token in the fragment (never sent to a server
+	// in a Referer or a log).
+	u, err := url.Parse(inv.AcceptURL)
+	frag, _ := url.ParseQuery(u.Fragment)
+	if err != nil || frag.Get("token") == "" {
+		t.Fatalf("accept_url %q", inv.AcceptURL)
 	}
-	hash, err := h.Hash(ctx, o.OwnerPassword)
-	if err != nil {
-		t.Fatal(err)
+	var m engram.Member
+	if st, code := n.call(t, http.MethodPost, "/v1/invitations/accept", "",
+		engram.AcceptRequest{Token: frag.Get("token"), Password: o.OwnerPassword}, &m); st != http.StatusCreated {
+		t.Fatalf("accept: %d %s", st, code)
 	}
-	now := time.Now()
-	if err := n.DB.Write(ctx, func(tx store.Tx) error {
-		return tx.PutLogin(ctx, &store.Login{AccountID: o.OwnerID, TenantID: o.ID, EmailIndex: m.Sum(nil),
-			PasswordHash: hash, EmailVerifiedAt: &now, ActivatedAt: &now, UpdatedAt: now})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	o.OwnerID = m.ID
 	return o
 }
 
-// ownerToken signs the owner in with the password and returns the access
-// token.
+// login signs in with a password through the REST API (as a program).
+func (n *node) login(t *testing.T, o *org) (*engram.Tokens, int, string) {
+	t.Helper()
+	var tok engram.Tokens
+	st, code := n.call(t, http.MethodPost, "/v1/auth/login", "",
+		engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name}, &tok)
+	return &tok, st, code
+}
+
+// ownerToken signs the owner in and returns the access token.
 func (n *node) ownerToken(t *testing.T, o *org) string {
 	t.Helper()
-	tok, err := n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name})
-	if err != nil {
-		t.Fatalf("owner login: %v", err)
+	tok, st, code := n.login(t, o)
+	if st != http.StatusOK {
+		t.Fatalf("owner login: %d %s", st, code)
 	}
 	return tok.AccessToken
 }

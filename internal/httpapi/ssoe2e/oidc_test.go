@@ -139,6 +139,17 @@ func TestOIDCSignIn(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("permissions %v, want the member role's %v", got, want)
 	}
+	// GET /v1/me says so, with exactly the member role's rights.
+	var me engram.Me
+	if st, code := n.call(t, http.MethodGet, "/v1/me", tok.AccessToken, nil, &me); st != http.StatusOK {
+		t.Fatalf("GET /v1/me: %d %s", st, code)
+	}
+	gotMe := slices.Clone(me.Permissions)
+	slices.Sort(gotMe)
+	if me.ID != p.AccountID || me.Role != engram.RoleMember || me.TenantID != o.ID || me.Email != "test-user@zitadel.ch" ||
+		me.Via != "session" || !slices.Equal(gotMe, want) {
+		t.Errorf("GET /v1/me = %+v, want the member with %v", me, want)
+	}
 	// A member writes memories and does not read the audit trail.
 	if st, code := n.call(t, http.MethodPost, "/v1/memories", tok.AccessToken,
 		map[string]any{"content": "I like tea", "user_id": "u1"}, nil); st != http.StatusOK && st != http.StatusCreated {

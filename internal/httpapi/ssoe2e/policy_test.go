@@ -14,15 +14,15 @@ import (
 // passwords — while SSO still signs people in.
 func TestSSOOnly(t *testing.T) {
 	n, o, op, owner := oidcOrg(t, engram.SSOPolicy{JIT: true, SSOOnly: true})
-	_, err := n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name})
-	if engram.ErrorCode(err) != engram.CodeSSORequired {
-		t.Fatalf("password sign-in in an SSO-only organisation: %v, want %s", err, engram.CodeSSORequired)
+	if _, st, code := n.login(t, o); st != http.StatusForbidden || code != engram.CodeSSORequired {
+		t.Fatalf("password sign-in in an SSO-only organisation: %d %s, want 403 %s", st, code, engram.CodeSSORequired)
 	}
 	// A wrong password is still only a wrong password: the rule is told to
 	// those who know the password.
-	_, err = n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: "not the password at all", Tenant: o.Name})
-	if engram.ErrorCode(err) != engram.CodeUnauthenticated {
-		t.Fatalf("wrong password: %v, want unauthenticated", err)
+	wrong := *o
+	wrong.OwnerPassword = "not the password at all"
+	if _, st, code := n.login(t, &wrong); st != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %s, want 401", st, code)
 	}
 	if _, st, code := programSignIn(t, n, op, oidctest.User2); st != http.StatusOK {
 		t.Fatalf("SSO sign-in in an SSO-only organisation: %d %s", st, code)
@@ -31,8 +31,8 @@ func TestSSOOnly(t *testing.T) {
 	// Break-glass: owners keep their password.
 	n.configure(t, owner, engram.SSOConfig{Kind: "oidc", OIDC: &engram.SSOOIDC{Issuer: op.Issuer, ClientID: op.ClientID},
 		Policy: engram.SSOPolicy{JIT: true, SSOOnly: true, BreakGlassOwners: true}})
-	if _, err := n.E.Login(context.Background(), engram.LoginRequest{Email: o.OwnerEmail, Password: o.OwnerPassword, Tenant: o.Name}); err != nil {
-		t.Fatalf("break-glass owner: %v", err)
+	if _, st, code := n.login(t, o); st != http.StatusOK {
+		t.Fatalf("break-glass owner: %d %s", st, code)
 	}
 	// The PUT without a client secret kept the stored one: SSO still works.
 	if _, st, code := programSignIn(t, n, op, oidctest.User2); st != http.StatusOK {
