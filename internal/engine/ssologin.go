@@ -194,24 +194,36 @@ func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
 	if err != nil {
 		return nil, err
 	}
-	a := e.begin(ctx, engram.AuditSSOLogin, engram.TargetAccount, "")
-	a.as(t.ID, "")
-	defer func() { err = a.finish(err) }()
+	// Until the IdP's answer is verified, refusals are counted like
+	// refused API keys (aggregated auth.failure entries): anyone can call
+	// the callback, and one audit row per request would let them grow the
+	// trail at will.
+	refuse := func(err error) (*engram.SSOSignedIn, error) {
+		e.authFailure(ctx, t.ID, "", "sso_"+kind)
+		return nil, err
+	}
 	pend, err := e.openPending(ctx, t, kind, cookie)
 	if err != nil {
-		return nil, err
+		return refuse(err)
 	}
 	p, err := e.ssoProviderFor(ctx, t)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errSSOFailed
+		return refuse(errSSOFailed)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if p.version.UnixMicro() != pend.Version || p.cfg.Kind != kind {
-		return nil, errSSOFailed // the configuration changed during the sign-in
+		return refuse(errSSOFailed) // the configuration changed during the sign-in
 	}
 	ident, _, err := verify(p, pend)
+	if err != nil && ssoFailure(err) == errSSOFailed {
+		return refuse(errSSOFailed)
+	}
+	// A verified identity: from here every outcome is an sso.login entry.
+	a := e.begin(ctx, engram.AuditSSOLogin, engram.TargetAccount, "")
+	a.as(t.ID, "")
+	defer func() { err = a.finish(err) }()
 	if err != nil {
 		return nil, ssoFailure(err)
 	}
