@@ -297,6 +297,9 @@ func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
 				return err
 			}
 		} else {
+			if err := e.activateBySSO(ctx, tx, acct, ident, now); err != nil {
+				return err
+			}
 			d, err := p.policy.Decide(ident, &sso.Member{Role: engram.Role(acct.Role)})
 			if err != nil {
 				return ssoFailure(err)
@@ -399,4 +402,25 @@ func (e *Engine) ssoSubjectIndex(ctx context.Context, tenantID string, id sso.Id
 	m.Write([]byte{0})
 	m.Write([]byte(id.Subject))
 	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// activateBySSO completes a pending invitation that SSO signed in (linked
+// by its verified address): the account is active from now on, and the
+// invitation link dies unused.
+func (e *Engine) activateBySSO(ctx context.Context, tx store.Tx, acct *store.Account, ident sso.Identity, now time.Time) error {
+	l, err := tx.Login(ctx, acct.TenantID, acct.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || l.ActivatedAt != nil {
+		return err
+	}
+	l.ActivatedAt, l.UpdatedAt = &now, now
+	if ident.EmailVerified && l.EmailVerifiedAt == nil {
+		l.EmailVerifiedAt = &now
+	}
+	if err := tx.PutLogin(ctx, l); err != nil {
+		return err
+	}
+	return tx.DropAccountTokens(ctx, acct.TenantID, acct.ID, store.TokenInvite)
 }

@@ -200,3 +200,41 @@ func TestOIDCNotProvisioned(t *testing.T) {
 		t.Errorf("audit: %v", acts)
 	}
 }
+
+// TestOIDCLinksByVerifiedEmail: a member invited by email who then signs
+// in with SSO for the first time becomes the same account (the IdP
+// verified the address and the domain is allowed), not a second one.
+func TestOIDCLinksByVerifiedEmail(t *testing.T) {
+	n, o, op, owner := oidcOrg(t, engram.SSOPolicy{JIT: true, AllowedDomains: []string{"zitadel.ch"}})
+	var inv engram.Invitation
+	if st, code := n.call(t, http.MethodPost, "/v1/invitations", owner,
+		engram.InviteRequest{Email: "Test-User2@zitadel.ch", Role: engram.RoleOperator}, &inv); st != http.StatusCreated {
+		t.Fatalf("invite: %d %s", st, code)
+	}
+	tok, st, code := programSignIn(t, n, op, oidctest.User2)
+	if st != http.StatusOK {
+		t.Fatalf("SSO sign-in of the invited address: %d %s", st, code)
+	}
+	p := n.principal(t, tok.AccessToken)
+	if p.AccountID != inv.ID || p.Role != engram.RoleOperator || p.TenantID != o.ID {
+		t.Fatalf("signed in as %+v, want the invited account %s (operator)", p, inv.ID)
+	}
+	// The invitation is complete: the member is active.
+	var members struct{ Results []engram.Member }
+	if st, code := n.call(t, http.MethodGet, "/v1/members", owner, nil, &members); st != http.StatusOK {
+		t.Fatalf("GET /v1/members: %d %s", st, code)
+	}
+	i := slices.IndexFunc(members.Results, func(m engram.Member) bool { return m.ID == inv.ID })
+	if i < 0 || members.Results[i].Status != engram.MemberActive || !members.Results[i].EmailVerified {
+		t.Errorf("the invited member after SSO (index %d of %+v): want active and verified", i, members.Results)
+	}
+	if acts := n.auditActions(t, owner); slices.Contains(acts, "sso.provisioned:success") {
+		t.Errorf("linking provisioned a new account: %v", acts)
+	}
+	// An address outside the allowed domains is refused, linked or not.
+	n.configure(t, owner, engram.SSOConfig{Kind: "oidc", OIDC: &engram.SSOOIDC{Issuer: op.Issuer, ClientID: op.ClientID},
+		Policy: engram.SSOPolicy{JIT: true, AllowedDomains: []string{"example.com"}}})
+	if _, st, code := programSignIn(t, n, op, oidctest.User1); st != http.StatusForbidden || code != engram.CodeForbidden {
+		t.Fatalf("address outside the allowed domains: %d %s, want 403", st, code)
+	}
+}
