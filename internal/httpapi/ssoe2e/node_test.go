@@ -40,6 +40,7 @@ type node struct {
 	Ring   *keys.Ring
 	srv    *httptest.Server
 	params password.Params
+	dir    string // the data directory (of the first node on a store)
 }
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -59,6 +60,7 @@ func startNode(t *testing.T, peer *node) *node {
 	var kekPath string
 	if peer == nil {
 		dir := t.TempDir()
+		n.dir = dir
 		kekPath = filepath.Join(dir, "kek.key")
 		db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
 		if err != nil {
@@ -258,4 +260,21 @@ func (n *node) auditActions(t *testing.T, token string) []string {
 		out = append(out, string(e.Action)+":"+string(e.Outcome))
 	}
 	return out
+}
+
+// atRest fails when any of secrets is in the store's files in clear (the
+// database and its write-ahead log).
+func (n *node) atRest(t *testing.T, secrets ...string) {
+	t.Helper()
+	for _, f := range []string{"engram.db", "engram.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(n.dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %q in clear", f, s)
+			}
+		}
+	}
 }

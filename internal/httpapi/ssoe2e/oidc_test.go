@@ -176,6 +176,9 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Errorf("%d sso.provisioned entries, want 1", n)
 	}
 
+	// The client secret, the person's address and name are sealed.
+	n.atRest(t, op.ClientSecret, "test-user@zitadel.ch", "Test User")
+
 	// The configuration reads back without its secret.
 	var cfg engram.SSOConfig
 	if st, code := n.call(t, http.MethodGet, "/v1/sso", owner, nil, &cfg); st != http.StatusOK || cfg.OIDC == nil ||

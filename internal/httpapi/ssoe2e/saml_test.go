@@ -30,6 +30,9 @@ import (
 
 // samlIdP is what the tests need of an identity provider.
 type samlIdP struct {
+	// private is what the IdP asserts of its user that must never be
+	// stored in clear.
+	private  []string
 	metadata []byte
 	register func(t *testing.T, spMetadata []byte)
 	// signIn follows the SP's redirect in the browser through the IdP's
@@ -77,6 +80,7 @@ func crewjamIdP(t *testing.T) *samlIdP {
 		return b
 	}
 	return &samlIdP{
+		private:  []string{"alice@example.com", "Alice Liddell"},
 		metadata: get(t, http.DefaultClient, srv.URL+"/metadata"),
 		register: func(t *testing.T, md []byte) {
 			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/services/engram", bytes.NewReader(md))
@@ -123,6 +127,7 @@ func simpleSAMLphpIdP(t *testing.T) *samlIdP {
 		"mail": {"bob@example.org"}, "cn": {"Bob Example"}, "eduPersonAffiliation": {"staff", "engineering"}}}
 	idp := simplesamltest.Start(t, u)
 	return &samlIdP{
+		private:  []string{"bob@example.org", "Bob Example"},
 		metadata: idp.Metadata(t),
 		register: func(t *testing.T, md []byte) { idp.AddSP(t, md) },
 		signIn: func(t *testing.T, b *http.Client, redirect string) (string, string) {
@@ -213,6 +218,9 @@ func TestSAMLSignIn(t *testing.T) {
 			if p := n.principal(t, at); p.TenantID != o.ID || p.Role != engram.RoleMember {
 				t.Fatalf("signed in as %+v, want a member of acme", p)
 			}
+
+			// The person's address and name are sealed.
+			n.atRest(t, idp.private...)
 
 			// Captured with its cookie and posted again: refused, here
 			// and on another instance sharing the store.
