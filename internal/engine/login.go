@@ -27,6 +27,11 @@ func (e *Engine) Login(ctx context.Context, req engram.LoginRequest) (*engram.To
 	if err != nil {
 		return nil, err
 	}
+	// An SSO-only organisation (sso.go) refuses the right password too.
+	if err := e.passwordLoginAllowed(ctx, acct); err != nil {
+		e.authFailure(ctx, acct.TenantID, "", "sso_required")
+		return nil, err
+	}
 	a := e.begin(ctx, engram.AuditLogin, engram.TargetAccount, acct.ID)
 	a.as(acct.TenantID, acct.ID)
 	var tokens *engram.Tokens

@@ -231,7 +231,7 @@ func origins(ctx context.Context) []string {
 }
 
 func publicPath(path string) bool {
-	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
+	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" || ssoPublic(path) ||
 		strings.HasPrefix(path, "/v1/schemas/") ||
 		!(strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v3/") || path == mcpPath)
 }
@@ -262,7 +262,7 @@ func routed(next http.Handler) http.Handler {
 func jsonBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct := r.Header.Get("Content-Type")
-		if r.ContentLength != 0 && !strings.Contains(ct, "json") {
+		if r.ContentLength != 0 && !strings.Contains(ct, "json") && !ssoForm(r.URL.Path) {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		next.ServeHTTP(w, r)

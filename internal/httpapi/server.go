@@ -66,12 +66,18 @@ type Config struct {
 	// Identity serves sign-in (/v1/auth/…), invitations, members and
 	// /v1/me; nil leaves them out.
 	Identity engram.IdentityService
+
+	// SSO serves PUT/GET/DELETE /v1/sso; SSOSignIn the sign-in routes
+	// under /v1/sso/{tenant}/ (sso.go). nil leaves them out.
+	SSO       engram.SSOService
+	SSOSignIn engram.SSOSignIn
 }
 
 // New returns the HTTP handler of the whole API.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	NewAPI(mux, cfg)
+	mountSSO(mux, cfg.SSOSignIn)
 	if cfg.MCP != nil {
 		mountMCP(mux, cfg.MCP)
 	}
@@ -143,6 +149,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
 	registerIdentity(api, cfg.Identity)
+	registerSSO(api, cfg.SSO)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }
