@@ -3,6 +3,7 @@ package engram
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes clients can branch on. They are stable: renaming one breaks
@@ -65,3 +66,15 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// RetryLater is an error the client should retry after a wait (HTTP 429
+// or 503 with Retry-After). Its code and message are Err's.
+type RetryLater struct {
+	Err   *Error
+	After time.Duration
+}
+
+func (r *RetryLater) Error() string { return r.Err.Error() }
+
+// Unwrap lets ErrorCode and ErrorMessage find Err.
+func (r *RetryLater) Unwrap() error { return r.Err }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/auth/apikey"
+	"github.com/engram-memory/engram/internal/session"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -32,6 +33,9 @@ var errBadKey = engram.Errorf(engram.CodeUnauthenticated, "invalid or expired AP
 // response time does not tell which ids exist (TestAuthEqualWork,
 // BenchmarkAuthUnknownID vs BenchmarkAuthWrongSecret).
 func (e *Engine) Authenticate(ctx context.Context, token string) (*engram.Principal, error) {
+	if strings.HasPrefix(token, session.AccessPrefix) {
+		return e.authenticateSession(ctx, token)
+	}
 	tok, err := apikey.Parse(token)
 	if err != nil {
 		e.authFailure(ctx, "", "", "malformed")

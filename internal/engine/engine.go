@@ -48,6 +48,9 @@ type Engine struct {
 	room func() error // nil: no free-space floor (storage.go)
 
 	llm *llmQueue // nil: Observe extracts offline, synchronously (extraction.go)
+
+	idOpts IdentityOptions // how people sign in (identity.go)
+	idOnce identityOnce
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

@@ -480,6 +480,26 @@ func (r *Ring) Pepper(ctx context.Context) ([]byte, int, error) {
 	return r.systemKey(ctx, PurposePepper)
 }
 
+// Purposes of system-wide keys derived from the pepper. Like it, they
+// are never stored: a database thief cannot link an email's blind index
+// to an address, nor forge a token digest.
+const (
+	PurposeSessionDigest = "engram/session-digest/v1"
+	PurposeEmailIndex    = "engram/email-index/v1"
+	PurposeAccountToken  = "engram/account-token/v1"
+)
+
+// SystemDerived returns a 32-byte system-wide key for purpose, derived
+// from the pepper with HKDF. It may create the pepper, so it must not run
+// inside a store transaction.
+func (r *Ring) SystemDerived(ctx context.Context, purpose string) ([]byte, error) {
+	pepper, _, err := r.Pepper(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Key(sha256.New, pepper, nil, purpose, 32)
+}
+
 // Audit keys. A tenant's are derived from its index key, which erasing a
 // user never touches and rotating keys rewraps without changing: an entry
 // chained today still verifies after both. The system chain (entries that

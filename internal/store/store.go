@@ -61,6 +61,7 @@ type Store interface {
 // ErrNotFound.
 type Tx interface {
 	ObserveTx
+	IdentityTx
 	OAuthTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
