@@ -237,6 +237,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Scopes: l, Observe: l, Graph: l, Logger: log, Version: version, Metrics: reg,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
+			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
 			Storage:   guard.Health,
 			// Past its deadline a request commits nothing (the store

@@ -54,6 +54,10 @@ var engineOps = map[string]rbac.Op{
 	"BackfillAudit": operatorOnly, "RunAuditBackfill": operatorOnly, "RunAuditSealer": operatorOnly,
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
+	// The OAuth authorization server: before anyone is signed in (the
+	// password or the code is the credential).
+	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": operatorOnly,
+	"OAuthToken": operatorOnly,
 }
 
 func TestEveryEngineMethodClassified(t *testing.T) {
