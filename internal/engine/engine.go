@@ -81,11 +81,12 @@ func (sealCipher) KeyVersion(env []byte) (uint32, error) {
 }
 
 var (
-	_ engram.MemoryService = (*Engine)(nil)
-	_ engram.KeyService    = (*Engine)(nil)
-	_ engram.TenantService = (*Engine)(nil)
-	_ engram.Authenticator = (*Engine)(nil)
-	_ engram.AuditService  = (*Engine)(nil)
+	_ engram.MemoryService   = (*Engine)(nil)
+	_ engram.KeyService      = (*Engine)(nil)
+	_ engram.TenantService   = (*Engine)(nil)
+	_ engram.Authenticator   = (*Engine)(nil)
+	_ engram.AuditService    = (*Engine)(nil)
+	_ engram.IdentityService = (*Engine)(nil)
 )
 
 // New returns an engine over st whose keys come from ring. now may be nil

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/session"
 )
 
 // reqInfo travels in the request context so that inner layers can tell
@@ -169,18 +170,30 @@ func observe(log *slog.Logger, hist *prometheus.HistogramVec, next http.Handler)
 // the public documents, and puts the principal in the context.
 func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if public(r.URL.Path) {
+		r = r.WithContext(context.WithValue(r.Context(), originsKey{}, []string{baseURL(r)}))
+		if publicPath(r.URL.Path) || publicPaths[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(h, " ")
-		// mem0's clients send "Token KEY"; it is the same key.
-		if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) || token == "" {
+		token, fromCookie := credentials(r)
+		if token == "" && optionalAuthPaths[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if token == "" {
 			writeProblem(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "missing bearer API key"))
 			return
 		}
-		p, err := auth.Authenticate(r.Context(), strings.TrimSpace(token))
+		if fromCookie {
+			// A cookie rides along with any request the browser makes,
+			// including one another site triggers: unsafe ones must come
+			// from our own origin (CSRF).
+			if err := session.CheckOrigin(session.Request{Method: r.Method, Header: r.Header, Cookie: true}, origins(r.Context())); err != nil {
+				writeProblem(w, r, newProblem(http.StatusForbidden, engram.CodeForbidden, "cross-origin request refused"))
+				return
+			}
+		}
+		p, err := auth.Authenticate(r.Context(), token)
 		if err != nil {
 			writeProblem(w, r, problemOf(r.Context(), err))
 			return
@@ -200,7 +213,30 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 	})
 }
 
-func public(path string) bool {
+// credentials finds the caller's token: "Authorization: Bearer" (an API
+// key or an access token; mem0's clients send "Token KEY"), else the
+// browser's access cookie.
+func credentials(r *http.Request) (token string, fromCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) {
+			return "", false
+		}
+		return strings.TrimSpace(tok), false
+	}
+	return session.AccessFrom(r.Header)
+}
+
+type originsKey struct{}
+
+// origins are the origins a cookie-authenticated request may come from:
+// the server's public URL (or, without one, the origin it was reached at).
+func origins(ctx context.Context) []string {
+	o, _ := ctx.Value(originsKey{}).([]string)
+	return o
+}
+
+func publicPath(path string) bool {
 	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
 		strings.HasPrefix(path, "/v1/schemas/") ||
 		!(strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v3/") || path == mcpPath)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -20,6 +22,21 @@ type Problem struct {
 	Code      string              `json:"code"`
 	RequestID string              `json:"request_id,omitempty"`
 	Errors    []*huma.ErrorDetail `json:"errors,omitempty"`
+	// headers go with the problem (Retry-After, Set-Cookie).
+	headers http.Header
+}
+
+// GetHeaders makes Problem a huma.HeadersError.
+func (p *Problem) GetHeaders() http.Header { return p.headers }
+
+func (p *Problem) setHeader(name string, values ...string) {
+	if p.headers == nil {
+		p.headers = http.Header{}
+	}
+	p.headers.Del(name)
+	for _, v := range values {
+		p.headers.Add(name, v)
+	}
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
@@ -91,6 +108,10 @@ func problemOf(ctx context.Context, err error) *Problem {
 	}
 	p = newProblem(status, code, engram.ErrorMessage(err))
 	p.RequestID = requestID(ctx)
+	var later *engram.RetryLater
+	if errors.As(err, &later) {
+		p.setHeader("Retry-After", strconv.Itoa(max(1, int((later.After+time.Second-1)/time.Second))))
+	}
 	if code == engram.CodeInternal {
 		noteError(ctx, err)
 	}
@@ -150,6 +171,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		p.RequestID = requestID(r.Context())
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	for k, vs := range p.headers {
+		w.Header()[k] = vs
+	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", challenge(r))
 	}

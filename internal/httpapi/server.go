@@ -67,6 +67,9 @@ type Config struct {
 	// hosts sign in through (/oauth/*, RFC 8414 metadata), and the
 	// protected-resource metadata names it.
 	OAuth OAuthServer
+	// Identity serves sign-in (/v1/auth/…), invitations, members and
+	// /v1/me; nil leaves them out.
+	Identity engram.IdentityService
 }
 
 // New returns the HTTP handler of the whole API.
@@ -146,6 +149,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
+	registerIdentity(api, cfg.Identity)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/mcp"
+	"github.com/engram-memory/engram/internal/password"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/sqlite"
@@ -100,7 +101,15 @@ type Options struct {
 	// EngineOptions are added to the engine's (e.g. an LLM extractor,
 	// whose workers run until the test ends).
 	EngineOptions []engine.Option
+	// Identity configures sign-in (a mailer, session lifetimes). Its
+	// password hashing defaults to TestPasswordParams.
+	Identity engine.IdentityOptions
 }
+
+// TestPasswordParams make argon2id cheap (64 KiB, one pass) so suites that
+// sign many people in stay fast under the race detector. Production uses
+// password.OWASP; the hashing itself is tested in internal/password.
+var TestPasswordParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // Start runs a node until the test ends.
 func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
@@ -133,6 +142,10 @@ func StartWith(t testing.TB, opts Options) *Server {
 		engineOpts = append(engineOpts, engine.WithStorageGuard(opts.Storage.Room))
 		storage = opts.Storage.Health
 	}
+	if opts.Identity.PasswordParams == nil {
+		opts.Identity.PasswordParams = &TestPasswordParams
+	}
+	engineOpts = append(engineOpts, engine.WithIdentity(opts.Identity))
 	engineOpts = append(engineOpts, opts.EngineOptions...)
 	e := engine.New(db, keys.New(db, k, clock.Now, ringOpts...), clock.Now, engineOpts...)
 	if err := e.Start(ctx); err != nil {
@@ -146,7 +159,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		limits = *opts.Limits
 	}
 	h := httpapi.New(httpapi.Config{
-		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Scopes: e, Observe: e, Graph: e, Version: "test",
+		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test", Observe: e, Graph: e})),
