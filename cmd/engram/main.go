@@ -20,6 +20,7 @@ var version = "dev"
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the server."`
 	Tenants tenantsCmd `cmd:"" help:"Administer tenants (offline, against --data)."`
+	Members membersCmd `cmd:"" help:"Invite people into a tenant (offline, against --data)."`
 
 	Add     addCmd     `cmd:"" help:"Store a memory."`
 	Search  searchCmd  `cmd:"" help:"Search memories."`

@@ -29,6 +29,7 @@ type serveCmd struct {
 	auditSinkFlags
 	rateLimitFlags
 	llmFlags
+	mailFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -96,6 +97,17 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	opts = append(opts, engine.WithStorageGuard(guard.Room))
+	// Links in invitations and reset mails start with the public URL, or
+	// with the listen address when none is set (a local setup).
+	linkBase := publicURL
+	if linkBase == "" {
+		linkBase = "http://" + c.Addr
+	}
+	idOpt, err := c.mailFlags.identity(linkBase)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, idOpt)
 	llmOpt, err := c.llmFlags.option()
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ type IdentityOptions struct {
 
 // WithIdentity configures sign-in. Without it an engine still signs
 // people in, with OWASP parameters, no mailer and links relative to
-// http://localhost:8080.
+// http://127.0.0.1:8420 (the default listen address).
 func WithIdentity(o IdentityOptions) Option { return func(e *Engine) { e.idOpts = o } }
 
 // identity is what sign-in needs at run time, built on first use because
@@ -87,7 +87,7 @@ func (e *Engine) ident(ctx context.Context) (*identity, error) {
 		id.mail, id.linkOnly = mailer.LinkOnly{}, true
 	}
 	if id.base == "" {
-		id.base = "http://localhost:8080"
+		id.base = "http://127.0.0.1:8420"
 	}
 	dk, err := e.ring.SystemDerived(ctx, keys.PurposeSessionDigest)
 	if err != nil {

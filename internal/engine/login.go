@@ -375,3 +375,14 @@ func (e *Engine) authenticateSession(ctx context.Context, token string) (*engram
 	}
 	return p, nil
 }
+
+// SweepSessions deletes expired access and refresh tokens, one-time
+// links past their expiry, and session families with no token left.
+func (e *Engine) SweepSessions(ctx context.Context) (int, error) {
+	var n int
+	err := e.st.Write(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.SweepIdentity(ctx, e.clock())
+		return err
+	})
+	return n, err
+}

@@ -306,7 +306,8 @@ func (c SignedCheckpoints) Floor(ctx context.Context, tenantID string) (uint64, 
 	}
 }
 
-// RunAuditSealer seals due segments, then runs the retention sweep, every
+// RunAuditSealer seals due segments, then runs the retention sweep and
+// the sweep of expired sessions (SweepSessions), every
 // `every` until ctx ends; report receives failures, which are retried
 // on the next tick. It returns when ctx is done, so the caller can wait for
 // it before closing the store.
@@ -315,6 +316,11 @@ func (e *Engine) RunAuditSealer(ctx context.Context, every time.Duration, p chec
 	defer t.Stop()
 	for {
 		if err := e.auditMaintenance(ctx, p); err != nil && ctx.Err() == nil && report != nil {
+			report(err)
+		}
+		// Expired tokens and dead sessions go on the same beat: they
+		// refuse themselves, so this only keeps the tables small.
+		if _, err := e.SweepSessions(ctx); err != nil && ctx.Err() == nil && report != nil {
 			report(err)
 		}
 		select {

@@ -13,7 +13,7 @@ import (
 type createKeyInput struct {
 	Body struct {
 		Name      string              `json:"name" minLength:"1" maxLength:"128"`
-		Scopes    []engram.Permission `json:"scopes,omitempty" maxItems:"16" doc:"Defaults to the calling key's scopes; a key never gets a scope its creator lacks." enum:"memories:read,memories:write,keys:admin,audit:read,audit:hold,users:forget"`
+		Scopes    []engram.Permission `json:"scopes,omitempty" maxItems:"16" doc:"Defaults to the calling key's scopes; a key never gets a scope its creator lacks." enum:"memories:read,memories:write,keys:admin,audit:read,audit:hold,users:forget,members:read,members:admin,tenant:admin,sso:admin"`
 		ExpiresAt *time.Time          `json:"expires_at,omitempty" doc:"RFC 3339 time after which the key fails with 401."`
 	}
 }

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Tenants", testTenants},
 		{"Accounts", testAccounts},
+		{"Logins", testLogins},
+		{"Sessions", testSessions},
 		{"APIKeys", testAPIKeys},
 		{"RevokeAPIKey", testRevokeAPIKey},
 		{"TouchAPIKey", testTouchAPIKey},
