@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/oauth"
@@ -276,4 +277,18 @@ func (e *Engine) oauthRefresh(ctx context.Context, t *oauth.TokenRequest) (*engr
 		return nil, oauth.ErrGrant()
 	}
 	return tok, err
+}
+
+// oauthCodeKeep is how long a code is kept past its expiry: long enough
+// that a late second use is still recognised as a reuse (and revokes what
+// the first use issued), short enough that the table stays small.
+const oauthCodeKeep = time.Hour
+
+// sweepOAuthCodes deletes authorization codes past their expiry (part of
+// Maintain).
+func (e *Engine) sweepOAuthCodes(ctx context.Context) error {
+	return e.st.Write(ctx, func(tx store.Tx) error {
+		_, err := tx.DeleteExpiredOAuthCodes(ctx, e.clock().Add(-oauthCodeKeep))
+		return err
+	})
 }
