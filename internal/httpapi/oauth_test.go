@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/engram-memory/engram"
@@ -340,6 +341,24 @@ func TestOAuthRefused(t *testing.T) {
 		}
 		st, m = h.refresh(tok["refresh_token"].(string))
 		wantOAuthError(t, st, m, 400, "invalid_grant")
+	})
+
+	t.Run("one code, two exchanges at once", func(t *testing.T) {
+		h := newHost(t, s)
+		q := h.signIn(oauthMemberEmail, memberPassword, nil)
+		var wg sync.WaitGroup
+		status := make([]int, 2)
+		for i := range status {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status[i], _ = h.exchange(q.Get("code"), nil)
+			}()
+		}
+		wg.Wait()
+		if !(status[0] == 200 && status[1] == 400 || status[0] == 400 && status[1] == 200) {
+			t.Fatalf("statuses %v, want one 200 and one 400", status)
+		}
 	})
 
 	t.Run("redirect_uri mismatch", func(t *testing.T) {

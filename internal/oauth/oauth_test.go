@@ -447,3 +447,35 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("internal: %d %s", w.Code, w.Body)
 	}
 }
+
+// FuzzParseAuthorization: whatever the query, an accepted request names a
+// registered redirect URI, our resource, an S256 challenge and only
+// offered scopes; a refusal that may be redirected goes to a registered
+// redirect URI.
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add(authQuery().Encode())
+	f.Add("client_id=egc_AAAAAAAAAAAAAAAAAAAAAA&redirect_uri=https://evil.example/&response_type=code")
+	f.Add("client_id=egc_AAAAAAAAAAAAAAAAAAAAAA&response_type=token&state=%0d%0a")
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		c := testClient()
+		r, aerr := oauth.ParseAuthorization(q, c, resource)
+		if aerr != nil {
+			if aerr.Redirect != nil && !slices.Contains(c.RedirectURIs, aerr.Redirect.RedirectURI) {
+				t.Fatalf("refusal redirected to %q", aerr.Redirect.RedirectURI)
+			}
+			return
+		}
+		if !slices.Contains(c.RedirectURIs, r.RedirectURI) || r.Resource != resource || len(r.Challenge) != 43 || len(r.Scopes) == 0 {
+			t.Fatalf("accepted %+v", r)
+		}
+		for _, s := range r.Scopes {
+			if !slices.Contains(oauth.Scopes, s) {
+				t.Fatalf("scope %q accepted", s)
+			}
+		}
+	})
+}
