@@ -284,11 +284,21 @@ func (e *Engine) oauthRefresh(ctx context.Context, t *oauth.TokenRequest) (*engr
 // the first use issued), short enough that the table stays small.
 const oauthCodeKeep = time.Hour
 
-// sweepOAuthCodes deletes authorization codes past their expiry (part of
-// Maintain).
+// oauthClientIdle is how long a registered client with no code and no
+// session left is kept: a host keeps its client id and signs in again
+// with it after its sessions ended, so only long disuse removes it (the
+// host then registers again: the token endpoint answers invalid_client,
+// on which MCP clients re-register).
+const oauthClientIdle = 30 * 24 * time.Hour
+
+// sweepOAuthCodes deletes authorization codes past their expiry and
+// clients long unused (part of Maintain).
 func (e *Engine) sweepOAuthCodes(ctx context.Context) error {
 	return e.st.Write(ctx, func(tx store.Tx) error {
-		_, err := tx.DeleteExpiredOAuthCodes(ctx, e.clock().Add(-oauthCodeKeep))
+		if _, err := tx.DeleteExpiredOAuthCodes(ctx, e.clock().Add(-oauthCodeKeep)); err != nil {
+			return err
+		}
+		_, err := tx.DeleteIdleOAuthClients(ctx, e.clock().Add(-oauthClientIdle))
 		return err
 	})
 }

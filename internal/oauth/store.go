@@ -27,4 +27,8 @@ type Store interface {
 	// DeleteExpiredOAuthCodes deletes codes that expired before now and
 	// returns how many.
 	DeleteExpiredOAuthCodes(ctx context.Context, before time.Time) (int, error)
+	// DeleteIdleOAuthClients deletes clients registered before the time
+	// given that no code and no session family refers to any more (open
+	// registration would otherwise only grow), and returns how many.
+	DeleteIdleOAuthClients(ctx context.Context, registeredBefore time.Time) (int, error)
 }

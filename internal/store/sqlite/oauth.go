@@ -127,3 +127,17 @@ func (t *tx) DeleteExpiredOAuthCodes(ctx context.Context, before time.Time) (int
 }
 
 var _ oauth.Store = (*tx)(nil)
+
+func (t *tx) DeleteIdleOAuthClients(ctx context.Context, before time.Time) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.client_id = oauth_clients.id)
+		AND NOT EXISTS (SELECT 1 FROM session_families f WHERE f.client_id = oauth_clients.id)`, toMicros(before))
+	if err != nil {
+		return 0, wrapErr("delete idle oauth clients", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrapErr("delete idle oauth clients", err)
+	}
+	return int(n), nil
+}

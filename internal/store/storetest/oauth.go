@@ -9,6 +9,7 @@ import (
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/oauth"
+	"github.com/engram-memory/engram/internal/session"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -173,4 +174,31 @@ func testOAuthTenantDelete(f *fx) {
 	f.mustWrite(func(tx store.Tx) error { _, err := tx.DeleteTenant(f.ctx, tn); return err })
 	err := f.s.Read(f.ctx, func(tx store.Tx) error { _, err := tx.SpendOAuthCode(f.ctx, code.Digest, time.Now()); return err })
 	wantErr(f.t, "code of a deleted tenant", err, store.ErrNotFound)
+}
+
+// testOAuthIdleClients: a client nobody uses any more is swept; one with
+// a code or a session family, or registered recently, is kept.
+func testOAuthIdleClients(f *fx) {
+	tn := f.tenant()
+	acct := f.account(tn)
+	idle, withCode, withSession := f.oauthClient(), f.oauthClient(), f.oauthClient()
+	f.oauthCode(withCode, tn, acct, 5)
+	f.mustWrite(func(tx store.Tx) error {
+		return tx.InsertSessionFamily(f.ctx, &store.SessionFamily{ClientID: withSession.ID, Family: session.Family{
+			ID: newID(), TenantID: tn, AccountID: acct, Method: "oauth", Scopes: []string{"memories:read"}, CreatedAt: at(3)}})
+	})
+	var n int
+	f.mustWrite(func(tx store.Tx) (err error) { n, err = tx.DeleteIdleOAuthClients(f.ctx, at(1)); return err })
+	if n != 0 {
+		f.t.Fatalf("swept %d clients registered at the cut-off", n)
+	}
+	f.mustWrite(func(tx store.Tx) (err error) { n, err = tx.DeleteIdleOAuthClients(f.ctx, at(100)); return err })
+	if n != 1 {
+		f.t.Fatalf("swept %d clients, want 1", n)
+	}
+	for _, c := range []*oauth.Client{withCode, withSession} {
+		f.mustRead(func(tx store.Tx) error { _, err := tx.OAuthClient(f.ctx, c.ID); return err })
+	}
+	err := f.s.Read(f.ctx, func(tx store.Tx) error { _, err := tx.OAuthClient(f.ctx, idle.ID); return err })
+	wantErr(f.t, "idle client", err, store.ErrNotFound)
 }
