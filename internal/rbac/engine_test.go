@@ -16,6 +16,10 @@ import (
 // Engram has". It is also the wiring step's map from method to Op.
 const operatorOnly rbac.Op = ""
 
+// byProof marks what runs without a principal because the request carries
+// its own proof: a password, a refresh token, a one-time link.
+const byProof rbac.Op = "proof"
+
 var engineOps = map[string]rbac.Op{
 	// Memories (MemoryService, ScopeService).
 	"Add": rbac.MemoryCreate, "Get": rbac.MemoryRead, "List": rbac.MemoryRead, "Search": rbac.MemoryRead,
@@ -44,6 +48,15 @@ var engineOps = map[string]rbac.Op{
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"ForgetTenant": rbac.TenantDelete, // CLI today
 
+	// People (identity).
+	"Members": rbac.MemberList, "Invite": rbac.MemberInvite, "ChangeRole": rbac.MemberRoleChange,
+	"RemoveMember": rbac.MemberRemove, "TransferOwnership": rbac.OwnershipTransfer,
+	"LogoutEverywhere": rbac.SessionRevoke, "Sessions": rbac.SessionRevoke, "Logout": rbac.SessionRevoke,
+	"Me": rbac.Profile, "ChangePassword": rbac.Profile, "UpdateProfile": rbac.Profile,
+	"RequestVerification": rbac.Profile, "VerifyEmail": byProof,
+	"Login": byProof, "Refresh": byProof, "AcceptInvitation": byProof, "RequestPasswordReset": byProof,
+	"ResetPassword": byProof,
+
 	// No principal: the operator, start-up, background work, metrics.
 	"Authenticate": operatorOnly, "FlushAuthFailures": operatorOnly, "RunAuthFailureFlush": operatorOnly,
 	"CreateTenant": operatorOnly, "TenantByName": operatorOnly, "Tenants": operatorOnly, "MintOwnerKey": operatorOnly,
@@ -54,10 +67,12 @@ var engineOps = map[string]rbac.Op{
 	"BackfillAudit": operatorOnly, "RunAuditBackfill": operatorOnly, "RunAuditSealer": operatorOnly,
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
-	// The OAuth authorization server: before anyone is signed in (the
-	// password or the code is the credential).
-	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": operatorOnly,
-	"OAuthToken": operatorOnly,
+	"InviteAsOperator": operatorOnly, "SweepSessions": operatorOnly,
+	// The OAuth authorization server for MCP hosts: registering and reading
+	// a request grant nothing; consent carries the member's password, the
+	// token endpoint a code with its verifier or a refresh token.
+	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": byProof,
+	"OAuthToken": byProof,
 }
 
 func TestEveryEngineMethodClassified(t *testing.T) {
@@ -70,7 +85,7 @@ func TestEveryEngineMethodClassified(t *testing.T) {
 			t.Errorf("engine.%s is not classified: add it to engineOps with its rbac.Op (or operatorOnly)", m.Name)
 			continue
 		}
-		if op != operatorOnly {
+		if op != operatorOnly && op != byProof {
 			if _, ok := rbac.Lookup(op); !ok {
 				t.Errorf("engine.%s maps to %s, which has no row", m.Name, op)
 			}
