@@ -251,6 +251,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			SSO: l, SSOSignIn: l,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
+			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
 			Storage:   guard.Health,
 			// Past its deadline a request commits nothing (the store

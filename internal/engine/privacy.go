@@ -389,6 +389,9 @@ func (e *Engine) Maintain(ctx context.Context) error {
 	if _, err := (store.ReplayCache{Store: e.st}).Sweep(ctx, e.clock()); err != nil {
 		return err
 	}
+	if err := e.sweepOAuthCodes(ctx); err != nil {
+		return err
+	}
 	var tenants []store.Tenant
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		tenants, err = tx.ListTenants(ctx)

@@ -72,6 +72,11 @@ var engineOps = map[string]rbac.Op{
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
 	"InviteAsOperator": operatorOnly, "SweepSessions": operatorOnly,
+	// The OAuth authorization server for MCP hosts: registering and reading
+	// a request grant nothing; consent carries the member's password, the
+	// token endpoint a code with its verifier or a refresh token.
+	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": byProof,
+	"OAuthToken": byProof,
 }
 
 func TestEveryEngineMethodClassified(t *testing.T) {

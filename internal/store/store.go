@@ -64,6 +64,7 @@ type Tx interface {
 	VisibilityTx
 	IdentityTx
 	SSOTx
+	OAuthTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)

@@ -164,6 +164,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test", Observe: e, Graph: e})),
+		OAuth:     e,
 		PublicURL: opts.PublicURL,
 		Storage:   storage,
 
