@@ -371,3 +371,50 @@ func text(r *sdk.CallToolResult) string {
 	}
 	return strings.Join(parts, "\n")
 }
+
+// TestOAuthConsentWithSAML: the same way back through crewjam's SAML IdP,
+// whose answer is a cross-site form post to the ACS.
+func TestOAuthConsentWithSAML(t *testing.T) {
+	idp := crewjamIdP(t)
+	n := startNode(t, nil)
+	o := n.newOrg(t, "acme")
+	owner := n.ownerToken(t, o)
+	n.configure(t, owner, engram.SSOConfig{Kind: "saml", SAML: &engram.SSOSAML{IDPMetadata: string(idp.metadata), TrustEmails: true},
+		Policy: engram.SSOPolicy{JIT: true, SSOOnly: true, GroupRoles: []engram.SSOGroupRole{{Group: "engineering", Role: engram.RoleMember}}}})
+	md := get(t, n.srv.Client(), n.URL+"/v1/sso/acme/saml/metadata")
+	idp.register(t, []byte(md.body))
+
+	h := registerHost(t, n)
+	b := n.browser()
+	first := get(t, b, h.authURL())
+	m := returnRE.FindStringSubmatch(first.body)
+	if m == nil {
+		t.Fatalf("no SSO form: %s", first.body)
+	}
+	ret := html.UnescapeString(m[1])
+	start := get(t, b, n.URL+"/oauth/sso?"+url.Values{"organisation": {"acme"}, "return_to": {ret}}.Encode())
+	begin := get(t, b, n.URL+start.loc)
+	if begin.status != http.StatusFound {
+		t.Fatalf("begin: %d", begin.status)
+	}
+	action, response := idp.signIn(t, b, begin.loc)
+	req, _ := http.NewRequest(http.MethodPost, action, strings.NewReader(url.Values{"SAMLResponse": {response}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	back := do(t, b, req)
+	mr := refreshRE.FindStringSubmatch(back.body)
+	if back.status != http.StatusOK || mr == nil || html.UnescapeString(mr[1]) != ret {
+		t.Fatalf("ACS: %d %q %s", back.status, back.loc, back.body)
+	}
+	consent := get(t, b, n.URL+ret)
+	if !strings.Contains(consent.body, "Signed in as <strong>alice@example.com</strong>") {
+		t.Fatalf("consent page after SAML: %d %s", consent.status, consent.body)
+	}
+	allowed := post(t, b, n.URL, consent.fields, n.URL)
+	u, _ := url.Parse(allowed.loc)
+	if allowed.status != http.StatusSeeOther || u.Query().Get("code") == "" {
+		t.Fatalf("allow: %d to %q", allowed.status, allowed.loc)
+	}
+	if st, tok := h.exchange(t, n.URL, u.Query().Get("code")); st != http.StatusOK || tok["scope"] != "memories:read memories:write" {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+}
