@@ -20,9 +20,19 @@ import (
 // ssoStartPath is where the consent page's SSO form goes.
 const ssoStartPath = "/oauth/sso"
 
-// maxTenantName bounds the organisation typed on the page (the engine
-// checks its syntax).
-const maxTenantName = 128
+// tenantLike is the syntax of organisation names (the engine's rule):
+// checked here too so that nothing but a name is put into the path.
+func tenantLike(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // fieldReturnTo carries the consent page's URL through the SSO form.
 const fieldReturnTo = "return_to"
@@ -37,8 +47,8 @@ func (o *oauthRoutes) ssoStart(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusBadRequest, "This sign-in link is not valid. Go back to the application and start signing in again.")
 		return
 	}
-	if tenant == "" || len(tenant) > maxTenantName {
-		renderError(w, http.StatusBadRequest, "Enter your organisation's name.")
+	if !tenantLike(tenant) {
+		renderError(w, http.StatusBadRequest, "Enter your organisation's name (lower-case letters, digits and hyphens).")
 		return
 	}
 	to := "/v1/sso/" + url.PathEscape(tenant) + "/begin?" + url.Values{fieldReturnTo: {ret}}.Encode()

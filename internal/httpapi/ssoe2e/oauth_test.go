@@ -271,6 +271,12 @@ func TestOAuthSSOReturnTarget(t *testing.T) {
 			t.Errorf("begin return_to=%q: %d %s, want 400 invalid", bad, st, code)
 		}
 	}
+	// Only an organisation's name goes into the path.
+	for _, org := range []string{"..", "acme/../x", "Acme", "", "-x"} {
+		if p := get(t, b, n.URL+"/oauth/sso?"+url.Values{"organisation": {org}, "return_to": {"/oauth/authorize?a=1"}}.Encode()); p.status != http.StatusBadRequest {
+			t.Errorf("/oauth/sso organisation=%q: %d to %q, want 400", org, p.status, p.loc)
+		}
+	}
 	// Begun without a target, a target added to the callback is ignored.
 	begin := get(t, b, n.URL+"/v1/sso/acme/begin")
 	cb := op.SignIn(t, b, begin.loc, oidctest.User1) + "&return_to=" + url.QueryEscape("/oauth/authorize?client_id=x")
