@@ -365,3 +365,28 @@ func TestKeysReachOwn(t *testing.T) {
 		t.Errorf("alice revoking her own key: %v", err)
 	}
 }
+
+// TestIdempotencyPerAccountForSessions: sessions have no key id; two
+// members' sessions using the same Idempotency-Key for the same private
+// write get their own memories, never a replay of the other's (whose id
+// names a private memory).
+func TestIdempotencyPerAccountForSessions(t *testing.T) {
+	tm := newTeam(t)
+	req := engram.AddRequest{Content: "my locker code is 1234", Scope: engram.Scope{UserID: "u1"},
+		Visibility: engram.VisibilityPrivate, IdempotencyKey: "same-key"}
+	a, err := tm.e.Add(tm.aliceMember.Session, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tm.e.Add(tm.bobMember.Session, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a[0].ID == b[0].ID || b[0].Event != engram.EventAdd {
+		t.Fatalf("bob's session replayed alice's answer: %+v %+v", a, b)
+	}
+	again, err := tm.e.Add(tm.aliceMember.Session, req)
+	if err != nil || again[0].ID != a[0].ID {
+		t.Fatalf("alice's own retry: %+v %v; want her first answer", again, err)
+	}
+}
