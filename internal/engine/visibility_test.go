@@ -216,8 +216,14 @@ func TestVisiblePagesFull(t *testing.T) {
 	for i := range 6 {
 		visible = append(visible, add(t, e, tm.bob, fmt.Sprintf("walrus report number %d", i), ""))
 	}
-	for i := range 120 {
-		add(t, e, tm.alice, fmt.Sprintf("walrus report number %d, private copy", i), engram.VisibilityPrivate)
+	for batch := range 2 {
+		var msgs []engram.Message
+		for i := range 60 {
+			msgs = append(msgs, engram.Message{Role: "user", Content: fmt.Sprintf("walrus report number %d, private copy", batch*60+i)})
+		}
+		if _, err := e.Add(tm.alice, engram.AddRequest{Messages: msgs, Scope: scope, Visibility: engram.VisibilityPrivate}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := e.List(tm.bob, engram.ListRequest{Scope: scope, Limit: 5})
 	if err != nil {
