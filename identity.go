@@ -141,6 +141,12 @@ type IdentityService interface {
 	// ResetPassword sets a new password with a reset link's token and
 	// ends every session of the account.
 	ResetPassword(ctx context.Context, token, password string) error
+	// UpdateProfile changes the caller's name.
+	UpdateProfile(ctx context.Context, name string) (*Me, error)
+	// RequestVerification mails the caller a link proving its address.
+	RequestVerification(ctx context.Context) error
+	// VerifyEmail marks the address verified with the link's token.
+	VerifyEmail(ctx context.Context, token string) error
 }
 
 // Audit actions of identity.
@@ -157,6 +163,8 @@ const (
 	AuditOwnerTransfer  AuditAction = "ownership.transfer"
 	AuditPasswordChange AuditAction = "password.change"
 	AuditPasswordReset  AuditAction = "password.reset"
+	AuditProfileUpdate  AuditAction = "account.profile"
+	AuditEmailVerify    AuditAction = "account.verify_email"
 )
 
 // TargetAccount is an account (a member), recorded by id.

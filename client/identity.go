@@ -102,3 +102,19 @@ func (c *Client) RequestPasswordReset(ctx context.Context, email, tenant string)
 func (c *Client) ResetPassword(ctx context.Context, token, password string) error {
 	return c.call(ctx, http.MethodPost, "/v1/auth/password-reset/confirm", nil, map[string]string{"token": token, "password": password}, nil)
 }
+
+// UpdateProfile changes the caller's name.
+func (c *Client) UpdateProfile(ctx context.Context, name string) (*engram.Me, error) {
+	var me engram.Me
+	return &me, c.call(ctx, http.MethodPatch, "/v1/me", nil, map[string]string{"name": name}, &me)
+}
+
+// RequestVerification asks for a link proving the caller's address.
+func (c *Client) RequestVerification(ctx context.Context) error {
+	return c.call(ctx, http.MethodPost, "/v1/me/verify-email", nil, nil, nil)
+}
+
+// VerifyEmail confirms the address with the link's token.
+func (c *Client) VerifyEmail(ctx context.Context, token string) error {
+	return c.call(ctx, http.MethodPost, "/v1/auth/verify-email", nil, map[string]string{"token": token}, nil)
+}

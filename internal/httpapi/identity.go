@@ -311,6 +311,8 @@ func registerIdentity(api huma.API, svc engram.IdentityService) {
 			return nil, nil
 		})
 
+	registerProfile(api, svc)
+
 	huma.Register(api, op("me", http.MethodGet, "/v1/me", "Who the caller is", http.StatusOK, "members"),
 		func(ctx context.Context, _ *struct{}) (*struct{ Body *engram.Me }, error) {
 			me, err := svc.Me(ctx)
@@ -318,6 +320,45 @@ func registerIdentity(api huma.API, svc engram.IdentityService) {
 				return nil, problemOf(ctx, err)
 			}
 			return &struct{ Body *engram.Me }{Body: me}, nil
+		})
+}
+
+type profileInput struct {
+	Body struct {
+		Name string `json:"name" maxLength:"200"`
+	}
+}
+
+type tokenInput struct {
+	Body struct {
+		Token string `json:"token" minLength:"1" maxLength:"128"`
+	}
+}
+
+func registerProfile(api huma.API, svc engram.IdentityService) {
+	huma.Register(api, op("updateProfile", http.MethodPatch, "/v1/me", "Change the caller's name", http.StatusOK, "members"),
+		func(ctx context.Context, in *profileInput) (*struct{ Body *engram.Me }, error) {
+			me, err := svc.UpdateProfile(ctx, in.Body.Name)
+			if err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return &struct{ Body *engram.Me }{Body: me}, nil
+		})
+
+	huma.Register(api, withConflict(op("requestVerification", http.MethodPost, "/v1/me/verify-email", "Mail a link that proves the caller's address", http.StatusAccepted, "members")),
+		func(ctx context.Context, _ *struct{}) (*struct{}, error) {
+			if err := svc.RequestVerification(ctx); err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return nil, nil
+		})
+
+	huma.Register(api, public(op("verifyEmail", http.MethodPost, "/v1/auth/verify-email", "Confirm an address with a verification link's token", http.StatusNoContent, "auth")),
+		func(ctx context.Context, in *tokenInput) (*struct{}, error) {
+			if err := svc.VerifyEmail(ctx, in.Body.Token); err != nil {
+				return nil, problemOf(ctx, err)
+			}
+			return nil, nil
 		})
 }
 
@@ -333,7 +374,7 @@ func public(o huma.Operation) huma.Operation {
 // with it, and otherwise works with the refresh token alone.
 var publicPaths = map[string]bool{
 	"/v1/auth/login": true, "/v1/auth/refresh": true, "/v1/invitations/accept": true,
-	"/v1/auth/password-reset": true, "/v1/auth/password-reset/confirm": true,
+	"/v1/auth/password-reset": true, "/v1/auth/password-reset/confirm": true, "/v1/auth/verify-email": true,
 }
 
 // optionalAuthPaths authenticate when credentials are present.

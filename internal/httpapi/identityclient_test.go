@@ -72,8 +72,29 @@ func TestOwnershipAndKeys(t *testing.T) {
 		t.Fatalf("after the transfer the old owner is %s", me.Role)
 	}
 
-	_ = member
-	_ = memberID
+	// The member's key: scopes within the role, never beyond.
+	if _, err := member.CreateKey(ctx, client.CreateKeyRequest{Name: "k", Scopes: []engram.Permission{engram.PermAuditRead}}); err == nil {
+		t.Fatal("a member minted a key with audit:read")
+	}
+	k, err := member.CreateKey(ctx, client.CreateKeyRequest{Name: "k", Scopes: []engram.Permission{engram.PermMemoriesWrite}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyClient := s.Client(k.Secret)
+	if _, err := keyClient.Add(ctx, client.AddRequest{Messages: []engram.Message{{Role: "user", Content: "key write"}}, UserID: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	// Demoted to reader, the key can no longer write; removed, it is dead.
+	if _, err := admin.ChangeRole(ctx, memberID, engram.RoleReader); err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyClient.Add(ctx, client.AddRequest{Messages: []engram.Message{{Role: "user", Content: "x"}}, UserID: "u"})
+	wantCode(t, err, engram.CodeForbidden)
+	if err := admin.RemoveMember(ctx, memberID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyClient.Me(ctx)
+	wantCode(t, err, engram.CodeUnauthenticated)
 }
 
 // TestRefreshRace: the same refresh token presented by many clients at

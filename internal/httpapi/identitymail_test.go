@@ -108,6 +108,31 @@ func TestInvitationByMail(t *testing.T) {
 	}
 	session := login(t, s, "dee@example.com", memberPassword)
 
+	// Address verification: verified already by the mailed invitation;
+	// made unverified behind the server's back, a mailed link proves it.
+	resp, body = req(t, s, session.AccessToken, "POST", "/v1/me/verify-email", "")
+	wantStatus(t, resp, body, 409, engram.CodeConflict)
+	if _, err := rawDB(t, s).Exec(`UPDATE account_logins SET email_verified_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = req(t, s, session.AccessToken, "POST", "/v1/me/verify-email", "")
+	wantStatus(t, resp, body, 202, "")
+	verify := box.next(t)
+	resp, body = req(t, s, "", "POST", "/v1/auth/verify-email", `{"token":"`+verify+`"}`)
+	wantStatus(t, resp, body, 204, "")
+	resp, body = req(t, s, "", "POST", "/v1/auth/verify-email", `{"token":"`+verify+`"}`)
+	wantStatus(t, resp, body, 404, engram.CodeNotFound)
+	resp, body = req(t, s, owner, "GET", "/v1/members", "")
+	if !strings.Contains(body, `"email":"dee@example.com","role":"member","status":"active","email_verified":true`) {
+		t.Fatalf("members after verification: %s", body)
+	}
+	// A name of one's own.
+	resp, body = req(t, s, session.AccessToken, "PATCH", "/v1/me", `{"name":"Dee Dee"}`)
+	wantStatus(t, resp, body, 200, "")
+	if decode[engram.Me](t, body).Name != "Dee Dee" {
+		t.Fatalf("profile: %s", body)
+	}
+
 	// Reset: the same answer for an unknown address; the known one gets
 	// a link that works once and ends the old session.
 	resp, body = req(t, s, "", "POST", "/v1/auth/password-reset", `{"email":"nobody@example.com"}`)
@@ -128,7 +153,7 @@ func TestInvitationByMail(t *testing.T) {
 	box.mu.Lock()
 	n := len(box.msgs)
 	box.mu.Unlock()
-	if n != 2 {
-		t.Fatalf("%d mails, want 2 (no mail for the unknown address)", n)
+	if n != 3 {
+		t.Fatalf("%d mails, want 3 (no mail for the unknown address)", n)
 	}
 }

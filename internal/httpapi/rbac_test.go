@@ -317,6 +317,12 @@ var restCases = map[string]restCase{
 	"changePassword": {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall {
 		return rcall{"POST", "/v1/auth/password", map[string]any{"current_password": "not the password", "new_password": "a long enough new passphrase"}}
 	}},
+	"updateProfile": {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"PATCH", "/v1/me", map[string]any{"name": "renamed"}}
+	}},
+	"requestVerification": {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"POST", "/v1/me/verify-email", nil}
+	}},
 	// GET /v1/me answers any principal, a key too (the Profile row's note).
 	"me": {op: anyPrincipal, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me", nil} }},
 }
@@ -329,7 +335,7 @@ const anyPrincipal rbac.Op = "any principal"
 // empty security requirement).
 var publicOps = map[string]bool{
 	"login": true, "logout": true, "refresh": true, "requestPasswordReset": true, "resetPassword": true,
-	"acceptInvitation": true,
+	"acceptInvitation": true, "verifyEmail": true,
 }
 
 // mem0Cases are the mem0-compatible routes (internal/mem0api.Mount), by

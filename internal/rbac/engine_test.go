@@ -52,7 +52,8 @@ var engineOps = map[string]rbac.Op{
 	"Members": rbac.MemberList, "Invite": rbac.MemberInvite, "ChangeRole": rbac.MemberRoleChange,
 	"RemoveMember": rbac.MemberRemove, "TransferOwnership": rbac.OwnershipTransfer,
 	"LogoutEverywhere": rbac.SessionRevoke, "Sessions": rbac.SessionRevoke, "Logout": rbac.SessionRevoke,
-	"Me": rbac.Profile, "ChangePassword": rbac.Profile,
+	"Me": rbac.Profile, "ChangePassword": rbac.Profile, "UpdateProfile": rbac.Profile,
+	"RequestVerification": rbac.Profile, "VerifyEmail": byProof,
 	"Login": byProof, "Refresh": byProof, "AcceptInvitation": byProof, "RequestPasswordReset": byProof,
 	"ResetPassword": byProof,
 
