@@ -30,6 +30,7 @@ type serveCmd struct {
 	rateLimitFlags
 	llmFlags
 	mailFlags
+	ssoFlags
 	Addr      string        `name:"addr" env:"ENGRAM_ADDR" default:"127.0.0.1:8420" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"ENGRAM_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format (json or text)."`
 	LogLevel  slog.Level    `name:"log-level" env:"ENGRAM_LOG_LEVEL" default:"info" help:"Log level (debug, info, warn, error)."`
@@ -96,7 +97,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	opts = append(opts, engine.WithStorageGuard(guard.Room))
+	opts = append(opts, engine.WithStorageGuard(guard.Room), c.ssoFlags.option())
 	// Links in invitations and reset mails start with the public URL, or
 	// with the listen address when none is set (a local setup).
 	linkBase := publicURL
@@ -247,8 +248,10 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Scopes: l, Observe: l, Graph: l, Identity: l, Logger: log, Version: version, Metrics: reg,
+			SSO: l, SSOSignIn: l,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
+			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
 			Storage:   guard.Health,
 			// Past its deadline a request commits nothing (the store

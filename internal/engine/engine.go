@@ -51,6 +51,7 @@ type Engine struct {
 
 	idOpts IdentityOptions // how people sign in (identity.go)
 	idOnce identityOnce
+	sso    ssoState // single sign-on providers (sso.go)
 }
 
 // fieldCipher seals and opens record fields. Production always uses the

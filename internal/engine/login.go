@@ -23,7 +23,7 @@ var errBadSession = engram.Errorf(engram.CodeUnauthenticated, "invalid or expire
 
 // Login signs a person in with email and password and starts a session.
 func (e *Engine) Login(ctx context.Context, req engram.LoginRequest) (*engram.Tokens, error) {
-	acct, err := e.verifyPassword(ctx, req.Tenant, req.Email, req.Password)
+	acct, err := e.passwordSignIn(ctx, req.Tenant, req.Email, req.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +37,21 @@ func (e *Engine) Login(ctx context.Context, req engram.LoginRequest) (*engram.To
 		return a.record(tx)
 	})
 	return tokens, a.finish(err)
+}
+
+// passwordSignIn is every sign-in by password (the login route, an OAuth
+// host's consent page): the password checked, then the organisation's
+// rule — an SSO-only organisation (sso.go) refuses the right password too.
+func (e *Engine) passwordSignIn(ctx context.Context, tenant, email, pw string) (*store.Account, error) {
+	acct, err := e.verifyPassword(ctx, tenant, email, pw)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.passwordLoginAllowed(ctx, acct); err != nil {
+		e.authFailure(ctx, acct.TenantID, "", "sso_required")
+		return nil, err
+	}
+	return acct, nil
 }
 
 // as makes the action's actor an account that is not (yet) the request's

@@ -353,6 +353,8 @@ func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.Sta
 		return tx.ReplaceAccount(ctx, a)
 	case "episode", "entity", "fact":
 		return e.resealObserved(ctx, tx, w, o, r)
+	case "sso_config":
+		return e.resealSSO(ctx, tx, w, o)
 	}
 	return fmt.Errorf("unknown record kind %q", r.Kind)
 }
@@ -382,6 +384,12 @@ func (e *Engine) Maintain(ctx context.Context) error {
 	if err := e.st.Write(ctx, func(tx store.Tx) error {
 		return tx.DeleteIdempotencyBefore(ctx, e.clock().Add(-idempotencyTTL))
 	}); err != nil {
+		return err
+	}
+	if _, err := (store.ReplayCache{Store: e.st}).Sweep(ctx, e.clock()); err != nil {
+		return err
+	}
+	if err := e.sweepOAuthCodes(ctx); err != nil {
 		return err
 	}
 	var tenants []store.Tenant

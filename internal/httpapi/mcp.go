@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/oauth"
 )
 
 // MCP is served at /mcp behind the same API-key check as /v1 (see
@@ -22,10 +23,11 @@ const (
 // mountMCP registers the MCP endpoint and its metadata documents (the bare
 // well-known path and the one suffixed with the resource path, as RFC 9728
 // §3.1 builds it for https://host/mcp).
-func mountMCP(mux *http.ServeMux, h http.Handler) {
+func mountMCP(mux *http.ServeMux, h http.Handler, withOAuth bool) {
 	mux.Handle(mcpPath, h)
-	mux.HandleFunc("GET "+metadataPath, resourceMetadata)
-	mux.HandleFunc("GET "+metadataPath+mcpPath, resourceMetadata)
+	md := func(w http.ResponseWriter, r *http.Request) { resourceMetadata(w, r, withOAuth) }
+	mux.HandleFunc("GET "+metadataPath, md)
+	mux.HandleFunc("GET "+metadataPath+mcpPath, md)
 }
 
 // baseURL is the server's public origin: the configured public URL when
@@ -68,27 +70,37 @@ func ParsePublicURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// resourceMetadata answers RFC 9728 protected-resource metadata. Engram
-// issues its own API keys (no OAuth authorization server), so the document
-// names no authorization_servers: it tells a client to send a bearer key
-// in the Authorization header and which scopes exist.
-func resourceMetadata(w http.ResponseWriter, r *http.Request) {
+// resourceMetadata answers RFC 9728 protected-resource metadata: send a
+// bearer token in the Authorization header (an API key, or an access token
+// from the authorization server). With the OAuth authorization server on,
+// the document names it (this server's origin), and the scopes are those
+// a host may be granted, which MCP clients ask for when they sign in;
+// without it, every scope an API key may hold.
+func resourceMetadata(w http.ResponseWriter, r *http.Request, withOAuth bool) {
 	resource := baseURL(r)
 	if strings.HasSuffix(r.URL.Path, mcpPath) {
 		resource += mcpPath
 	}
-	scopes := make([]string, len(engram.AllPermissions))
-	for i, p := range engram.AllPermissions {
+	perms := engram.AllPermissions
+	if withOAuth {
+		perms = oauth.Scopes
+	}
+	scopes := make([]string, len(perms))
+	for i, p := range perms {
 		scopes[i] = string(p)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Access-Control-Allow-Origin", "*") // public discovery data (RFC 9728 §3)
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	md := map[string]any{
 		"resource":                 resource,
 		"resource_name":            "Engram",
 		"bearer_methods_supported": []string{"header"},
 		"scopes_supported":         scopes,
-	})
+	}
+	if withOAuth {
+		md["authorization_servers"] = []string{issuer(r)}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*") // public discovery data (RFC 9728 §3)
+	_ = json.NewEncoder(w).Encode(md)
 }
 
 // challenge is the WWW-Authenticate of a 401. On /mcp it points MCP clients

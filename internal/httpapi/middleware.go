@@ -198,6 +198,12 @@ func authenticate(auth engram.Authenticator, next http.Handler) http.Handler {
 			writeProblem(w, r, problemOf(r.Context(), err))
 			return
 		}
+		if p.Delegated && r.URL.Path != mcpPath {
+			// An OAuth grant to an MCP host is bound to the /mcp resource
+			// (RFC 8707): it is not a key for the rest of the API.
+			writeProblem(w, r, newProblem(http.StatusUnauthorized, engram.CodeUnauthenticated, "this token was issued for /mcp only"))
+			return
+		}
 		if ri := info(r.Context()); ri != nil {
 			ri.mu.Lock()
 			ri.tenantID, ri.keyID = p.TenantID, p.KeyID
@@ -231,7 +237,7 @@ func origins(ctx context.Context) []string {
 }
 
 func publicPath(path string) bool {
-	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" ||
+	return path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json" || path == "/v1/openapi.yaml" || ssoPublic(path) ||
 		strings.HasPrefix(path, "/v1/schemas/") ||
 		!(strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v3/") || path == mcpPath)
 }
@@ -262,7 +268,8 @@ func routed(next http.Handler) http.Handler {
 func jsonBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct := r.Header.Get("Content-Type")
-		if r.ContentLength != 0 && !strings.Contains(ct, "json") {
+		// The SAML ACS and the OAuth endpoints take forms (RFC 6749 §3.2).
+		if r.ContentLength != 0 && !strings.Contains(ct, "json") && !ssoForm(r.URL.Path) && !strings.HasPrefix(r.URL.Path, "/oauth/") {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		next.ServeHTTP(w, r)

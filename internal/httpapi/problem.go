@@ -52,6 +52,7 @@ var statusOf = map[string]int{
 	engram.CodeInvalid:         http.StatusBadRequest,
 	engram.CodeUnauthenticated: http.StatusUnauthorized,
 	engram.CodeForbidden:       http.StatusForbidden,
+	engram.CodeSSORequired:     http.StatusForbidden, // password sign-in in an SSO-only organisation
 	engram.CodeNotFound:        http.StatusNotFound,
 	engram.CodeUnreadable:      http.StatusNotFound, // a record whose key was destroyed
 	engram.CodeConflict:        http.StatusConflict,
@@ -73,6 +74,9 @@ func codeOf(status int) string {
 	}
 	if status == http.StatusNotFound {
 		return engram.CodeNotFound // not CodeUnreadable, which shares the status
+	}
+	if status == http.StatusForbidden {
+		return engram.CodeForbidden // not CodeSSORequired, which shares the status
 	}
 	for code, s := range statusOf {
 		if s == status {

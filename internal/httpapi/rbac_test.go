@@ -87,6 +87,17 @@ type rbacFixture struct {
 
 func (f *rbacFixture) n() int64 { return f.seq.Add(1) }
 
+// configureSSO gives the tenant an SSO configuration (set by the owner
+// signed in, the only one who may), so that reading it answers 200.
+func (f *rbacFixture) configureSSO() {
+	f.t.Helper()
+	_, err := f.s.Engine.ConfigureSSO(f.owner.session, engram.SSOConfig{Kind: "oidc",
+		OIDC: &engram.SSOOIDC{Issuer: "https://idp.example.com", ClientID: "engram", ClientSecret: "s3cret"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // memory writes a fresh memory as author, private or shared.
 func (f *rbacFixture) memory(author *actor, private bool) string {
 	f.t.Helper()
@@ -334,6 +345,15 @@ var restCases = map[string]restCase{
 	"requestVerification": {op: rbac.Profile, alsoAllowed: http.StatusConflict, build: func(*rbacFixture, *actor, target) rcall {
 		return rcall{"POST", "/v1/me/verify-email", nil}
 	}},
+	"getSSO": {op: rbac.SSORead, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		f.configureSSO()
+		return rcall{"GET", "/v1/sso", nil}
+	}},
+	"putSSO": {op: rbac.SSOConfigure, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"PUT", "/v1/sso", map[string]any{"kind": "oidc", "policy": map[string]any{"jit": false},
+			"oidc": map[string]any{"issuer": "https://idp.example.com", "client_id": "engram", "client_secret": "s3cret"}}}
+	}},
+	"deleteSSO": {op: rbac.SSOConfigure, build: func(*rbacFixture, *actor, target) rcall { return rcall{"DELETE", "/v1/sso", nil} }},
 	// GET /v1/me answers any principal, a key too (the Profile row's note).
 	"me": {op: anyPrincipal, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me", nil} }},
 }

@@ -63,17 +63,30 @@ type Config struct {
 	// Graph serves the MCP memory server's operations under /v1/graph/;
 	// nil leaves them out.
 	Graph engram.GraphService
+	// OAuth, when set with MCP, serves the OAuth authorization server MCP
+	// hosts sign in through (/oauth/*, RFC 8414 metadata), and the
+	// protected-resource metadata names it.
+	OAuth OAuthServer
 	// Identity serves sign-in (/v1/auth/…), invitations, members and
 	// /v1/me; nil leaves them out.
 	Identity engram.IdentityService
+
+	// SSO serves PUT/GET/DELETE /v1/sso; SSOSignIn the sign-in routes
+	// under /v1/sso/{tenant}/ (sso.go). nil leaves them out.
+	SSO       engram.SSOService
+	SSOSignIn engram.SSOSignIn
 }
 
 // New returns the HTTP handler of the whole API.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	NewAPI(mux, cfg)
+	mountSSO(mux, cfg.SSOSignIn)
 	if cfg.MCP != nil {
-		mountMCP(mux, cfg.MCP)
+		mountMCP(mux, cfg.MCP, cfg.OAuth != nil)
+		if cfg.OAuth != nil {
+			mountOAuth(mux, cfg.OAuth)
+		}
 	}
 	mem0api.Mount(mux, mem0api.Config{Memories: cfg.Memories, Scopes: cfg.Scopes, Problem: func(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, problemOf(r.Context(), err))
@@ -143,6 +156,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
 	registerIdentity(api, cfg.Identity)
+	registerSSO(api, cfg.SSO)
 	declareInvalidAs400(api.OpenAPI())
 	return api
 }

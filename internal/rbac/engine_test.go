@@ -47,6 +47,10 @@ var engineOps = map[string]rbac.Op{
 	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"ForgetTenant": rbac.TenantDelete, // CLI today
+	// Single sign-on: the configuration; the sign-in steps run before
+	// there is a principal (the IdP's verified identity is the proof).
+	"ConfigureSSO": rbac.SSOConfigure, "DeleteSSO": rbac.SSOConfigure, "SSOConfiguration": rbac.SSORead,
+	"BeginSSO": operatorOnly, "FinishOIDC": operatorOnly, "FinishSAML": operatorOnly, "SAMLMetadata": operatorOnly,
 
 	// People (identity).
 	"Members": rbac.MemberList, "Invite": rbac.MemberInvite, "ChangeRole": rbac.MemberRoleChange,
@@ -68,6 +72,11 @@ var engineOps = map[string]rbac.Op{
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
 	"InviteAsOperator": operatorOnly, "SweepSessions": operatorOnly,
+	// The OAuth authorization server for MCP hosts: registering and reading
+	// a request grant nothing; consent carries the member's password, the
+	// token endpoint a code with its verifier or a refresh token.
+	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": byProof,
+	"OAuthToken": byProof,
 }
 
 func TestEveryEngineMethodClassified(t *testing.T) {

@@ -63,6 +63,8 @@ type Tx interface {
 	ObserveTx
 	VisibilityTx
 	IdentityTx
+	SSOTx
+	OAuthTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)
@@ -401,7 +403,7 @@ type TenantKEK struct {
 
 // StaleRecord names a record sealed under an old key version.
 type StaleRecord struct {
-	Kind       string // "memory", "history", "account", "episode", "entity" or "fact"
+	Kind       string // "memory", "history", "account", "episode", "entity", "fact" or "sso_config" (ID is the tenant id)
 	ID         string
 	Subject    string
 	KeyVersion int

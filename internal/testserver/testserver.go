@@ -160,9 +160,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	}
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
+		SSO: e, SSOSignIn: e,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test", Observe: e, Graph: e})),
+		OAuth:     e,
 		PublicURL: opts.PublicURL,
 		Storage:   storage,
 

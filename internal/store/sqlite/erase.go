@@ -195,15 +195,18 @@ SELECT 'entity', n.id, n.subject, n.key_version FROM entities n
   JOIN latest l ON l.tenant_id = n.tenant_id AND l.owner = n.subject WHERE n.key_version < l.v %[6]s
 UNION ALL
 SELECT 'fact', f.id, f.subject, f.key_version FROM facts f
-  JOIN latest l ON l.tenant_id = f.tenant_id AND l.owner = f.subject WHERE f.key_version < l.v %[7]s`
+  JOIN latest l ON l.tenant_id = f.tenant_id AND l.owner = f.subject WHERE f.key_version < l.v %[7]s
+UNION ALL
+SELECT 'sso_config', c.tenant_id, c.subject, c.key_version FROM sso_configs c
+  JOIN latest l ON l.tenant_id = c.tenant_id AND l.owner = c.subject WHERE c.key_version < l.v %[8]s`
 
 func staleSQL(tenantID string) (string, []any) {
 	if tenantID == "" {
-		return fmt.Sprintf(staleQuery, "", "", "", "", "", "", ""), []any{store.PurposeSubject}
+		return fmt.Sprintf(staleQuery, "", "", "", "", "", "", "", ""), []any{store.PurposeSubject}
 	}
 	return fmt.Sprintf(staleQuery, "AND tenant_id = ?", "AND m.tenant_id = ?", "AND h.tenant_id = ?", "AND a.tenant_id = ?",
-			"AND e.tenant_id = ?", "AND n.tenant_id = ?", "AND f.tenant_id = ?"),
-		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID}
+			"AND e.tenant_id = ?", "AND n.tenant_id = ?", "AND f.tenant_id = ?", "AND c.tenant_id = ?"),
+		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID}
 }
 
 func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {

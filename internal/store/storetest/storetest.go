@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteSubjectRollsBack", testDeleteSubjectRollsBack},
 		{"DeleteTenant", testDeleteTenant},
 		{"Idempotency", testIdempotency},
+		{"OAuthClients", testOAuthClients}, {"OAuthCodes", testOAuthCodes}, {"OAuthCodeRace", testOAuthCodeRace}, {"OAuthTenantDelete", testOAuthTenantDelete}, {"OAuthIdleClients", testOAuthIdleClients},
 		{"WriteRollsBackOnError", testWriteRollsBackOnError},
 		{"WriteRollsBackOnPanic", testWriteRollsBackOnPanic},
 		{"ReadIsReadOnly", testReadIsReadOnly},
