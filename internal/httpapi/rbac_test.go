@@ -353,7 +353,10 @@ var restCases = map[string]restCase{
 		return rcall{"PUT", "/v1/sso", map[string]any{"kind": "oidc", "policy": map[string]any{"jit": false},
 			"oidc": map[string]any{"issuer": "https://idp.example.com", "client_id": "engram", "client_secret": "s3cret"}}}
 	}},
-	"deleteSSO": {op: rbac.SSOConfigure, build: func(*rbacFixture, *actor, target) rcall { return rcall{"DELETE", "/v1/sso", nil} }},
+	"deleteSSO": {op: rbac.SSOConfigure, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		f.configureSSO() // something to delete
+		return rcall{"DELETE", "/v1/sso", nil}
+	}},
 	// GET /v1/me answers any principal, a key too (the Profile row's note).
 	"me": {op: anyPrincipal, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me", nil} }},
 }
