@@ -344,7 +344,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 		}
 		now := e.clock()
 		if reqHash != nil {
-			prev, err := tx.Idempotency(ctx, p.TenantID, p.KeyID, idemKey)
+			prev, err := tx.Idempotency(ctx, p.TenantID, idemPrincipal(p), idemKey)
 			switch {
 			case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
 				if !hmac.Equal(prev.RequestHash, reqHash) {
@@ -379,7 +379,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 				keep[i] = idemResult{ID: r.ID, Event: r.Event}
 			}
 			b, _ := json.Marshal(keep)
-			if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: p.KeyID, Key: idemKey, RequestHash: reqHash, Result: b, CreatedAt: now}); err != nil {
+			if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: idemPrincipal(p), Key: idemKey, RequestHash: reqHash, Result: b, CreatedAt: now}); err != nil {
 				return err
 			}
 		}

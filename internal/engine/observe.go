@@ -237,7 +237,7 @@ func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engra
 	}
 	now := e.clock()
 	if reqHash != nil {
-		prev, err := tx.Idempotency(ctx, p.TenantID, p.KeyID, idemKey)
+		prev, err := tx.Idempotency(ctx, p.TenantID, idemPrincipal(p), idemKey)
 		switch {
 		case err == nil && now.Sub(prev.CreatedAt) < idempotencyTTL:
 			if !hmac.Equal(prev.RequestHash, reqHash) {
@@ -304,7 +304,7 @@ func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engra
 	ob.ep = ep
 	if reqHash != nil {
 		id, _ := json.Marshal(ep.ID)
-		if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: p.KeyID, Key: idemKey,
+		if err := tx.PutIdempotency(ctx, &store.Idempotency{TenantID: p.TenantID, Principal: idemPrincipal(p), Key: idemKey,
 			RequestHash: reqHash, Result: id, CreatedAt: now}); err != nil {
 			return err
 		}

@@ -92,3 +92,14 @@ func mayUpdate(p *engram.Principal, reach rbac.Reach, m *store.Memory, v engram.
 // observed is the record of a memory Observe writes: the caller's, and
 // shared, because the knowledge graph built from it is the tenant's.
 func observed(p *engram.Principal) rbac.Record { return rbac.Record{AuthorID: p.AccountID} }
+
+// idemPrincipal is whose Idempotency-Key space a request uses: its API
+// key's, or, for a person's session (no key id), its account's, so that
+// two members never replay each other's answers (which could carry the id
+// of a private memory).
+func idemPrincipal(p *engram.Principal) string {
+	if p.KeyID != "" {
+		return p.KeyID
+	}
+	return "account:" + p.AccountID
+}

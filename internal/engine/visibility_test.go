@@ -216,8 +216,14 @@ func TestVisiblePagesFull(t *testing.T) {
 	for i := range 6 {
 		visible = append(visible, add(t, e, tm.bob, fmt.Sprintf("walrus report number %d", i), ""))
 	}
-	for i := range 120 {
-		add(t, e, tm.alice, fmt.Sprintf("walrus report number %d, private copy", i), engram.VisibilityPrivate)
+	for batch := range 2 {
+		var msgs []engram.Message
+		for i := range 60 {
+			msgs = append(msgs, engram.Message{Role: "user", Content: fmt.Sprintf("walrus report number %d, private copy", batch*60+i)})
+		}
+		if _, err := e.Add(tm.alice, engram.AddRequest{Messages: msgs, Scope: scope, Visibility: engram.VisibilityPrivate}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := e.List(tm.bob, engram.ListRequest{Scope: scope, Limit: 5})
 	if err != nil {
@@ -363,5 +369,30 @@ func TestKeysReachOwn(t *testing.T) {
 	}
 	if err := e.RevokeKey(tm.aliceMember.Session, keys[0].ID); err != nil {
 		t.Errorf("alice revoking her own key: %v", err)
+	}
+}
+
+// TestIdempotencyPerAccountForSessions: sessions have no key id; two
+// members' sessions using the same Idempotency-Key for the same private
+// write get their own memories, never a replay of the other's (whose id
+// names a private memory).
+func TestIdempotencyPerAccountForSessions(t *testing.T) {
+	tm := newTeam(t)
+	req := engram.AddRequest{Content: "my locker code is 1234", Scope: engram.Scope{UserID: "u1"},
+		Visibility: engram.VisibilityPrivate, IdempotencyKey: "same-key"}
+	a, err := tm.e.Add(tm.aliceMember.Session, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tm.e.Add(tm.bobMember.Session, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a[0].ID == b[0].ID || b[0].Event != engram.EventAdd {
+		t.Fatalf("bob's session replayed alice's answer: %+v %+v", a, b)
+	}
+	again, err := tm.e.Add(tm.aliceMember.Session, req)
+	if err != nil || again[0].ID != a[0].ID {
+		t.Fatalf("alice's own retry: %+v %v; want her first answer", again, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/store"
@@ -176,4 +177,56 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestRankAsFiltersBeforeLimit: RankAs with a visibility filter ranks
+// exactly as fulltext.BM25 over the matches the filter keeps (what the
+// store's SearchVisiblePostings returns) with the scope's statistics, and
+// its hits, as many as asked, are all ones the filter selects.
+func TestRankAsFiltersBeforeLimit(t *testing.T) {
+	x := postings.New()
+	var ds []store.DocPostings
+	for i := range 60 {
+		d := doc(fmt.Sprintf("m%02d", i), engram.Scope{UserID: "u1"}, 5+i%7, "walrus", "report", fmt.Sprintf("w%d", i%5))
+		switch i % 3 {
+		case 0:
+			d.AuthorID, d.Private = "acct-a", true
+		case 1:
+			d.AuthorID = "acct-b"
+		}
+		ds = append(ds, d)
+		x.Put(d)
+	}
+	q := [][]byte{tok("walrus"), tok("w1"), tok("w2")}
+	for _, f := range []rbac.Filter{{Reach: rbac.Any}, {Reach: rbac.Shared, AuthorID: "acct-b"}, {Reach: rbac.Own, AuthorID: "acct-a"}, {Reach: rbac.Shared}} {
+		all := x.Postings(engram.Scope{UserID: "u1"}, q)
+		want := &store.Postings{Docs: all.Docs, TotalLen: all.TotalLen}
+		byID := map[string]store.DocPostings{}
+		for _, d := range ds {
+			byID[d.MemoryID] = d
+		}
+		for _, m := range all.Matches {
+			d := byID[m.MemoryID]
+			if f.Match(rbac.Record{AuthorID: d.AuthorID, Private: d.Private}) {
+				want.Matches = append(want.Matches, m)
+			}
+		}
+		_, _, got := x.RankAs(engram.Scope{UserID: "u1"}, f, q, 10)
+		if w := fulltext.BM25(want, q, 10); !slices.Equal(got, w) {
+			t.Errorf("%+v: RankAs %v\nBM25 over the kept matches %v", f, got, w)
+		}
+		if len(got) != 10 {
+			t.Errorf("%+v: %d hits, want a full 10", f, len(got))
+		}
+		for _, h := range got {
+			d := byID[h.MemoryID]
+			if !f.Match(rbac.Record{AuthorID: d.AuthorID, Private: d.Private}) {
+				t.Errorf("%+v: hit %s is not selected", f, h.MemoryID)
+			}
+		}
+		_, dfs := x.DocFreqsAs(engram.Scope{UserID: "u1"}, f, [][]byte{tok("walrus")})
+		if wdf := fulltext.DocFreqs(want, [][]byte{tok("walrus")}); len(dfs) != 1 || !slices.Equal(dfs, wdf) {
+			t.Errorf("%+v: DocFreqsAs %v", f, dfs)
+		}
+	}
 }
