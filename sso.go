@@ -117,8 +117,10 @@ type SSOService interface {
 type SSOSignIn interface {
 	// BeginSSO starts a sign-in with the organisation (by name); program
 	// says the client wants the token pair as JSON at the end rather than
-	// cookies and a redirect.
-	BeginSSO(ctx context.Context, tenant string, program bool) (*SSOStart, error)
+	// cookies and a redirect. returnTo, when not empty, is where the
+	// browser goes back to afterwards: a relative /oauth/authorize?… URL
+	// (oauth.ValidReturnTarget), kept sealed in the pending sign-in.
+	BeginSSO(ctx context.Context, tenant string, program bool, returnTo string) (*SSOStart, error)
 	FinishOIDC(ctx context.Context, tenant, pending string, callback url.Values) (*SSOSignedIn, error)
 	FinishSAML(ctx context.Context, tenant, pending, samlResponse string) (*SSOSignedIn, error)
 	// SAMLMetadata is the organisation's SP metadata XML.
@@ -141,4 +143,7 @@ type SSOStart struct {
 type SSOSignedIn struct {
 	Tokens  *Tokens
 	Program bool
+	// ReturnTo is the return target BeginSSO was given (validated again),
+	// or "" for the console.
+	ReturnTo string
 }

@@ -80,6 +80,13 @@ func (e *Engine) ApproveOAuth(ctx context.Context, q url.Values, issuer, resourc
 	if err != nil {
 		return "", err
 	}
+	return e.issueOAuthCode(ctx, r, issuer, acct)
+}
+
+// issueOAuthCode is consent given by acct, however they signed in: the
+// requested scopes narrowed to the role, a code stored by digest, and an
+// oauth.authorize entry naming the account.
+func (e *Engine) issueOAuthCode(ctx context.Context, r *oauth.AuthRequest, issuer string, acct *store.Account) (string, error) {
 	scopes, err := oauth.Grant(engram.Role(acct.Role), r.Scopes)
 	if err != nil {
 		oe, _ := oauth.As(err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/oauth"
 	"github.com/engram-memory/engram/internal/session"
 	"github.com/engram-memory/engram/internal/sso"
 	"github.com/engram-memory/engram/internal/sso/oidc"
@@ -32,6 +34,9 @@ type ssoPending struct {
 	OIDC    *oidc.Pending `json:"o,omitempty"`
 	SAML    *saml.Pending `json:"s,omitempty"`
 	Program bool          `json:"p,omitempty"`
+	// Return is where the browser goes back to (an OAuth authorization
+	// page): sealed here, never taken from the IdP's callback.
+	Return string `json:"r,omitempty"`
 }
 
 // errSSOFailed is every refused sign-in whose cause is the protocol (bad
@@ -68,12 +73,15 @@ func (e *Engine) ssoProviderOf(ctx context.Context, name string) (*store.Tenant,
 }
 
 // BeginSSO starts a sign-in with the organisation's identity provider.
-func (e *Engine) BeginSSO(ctx context.Context, tenantName string, program bool) (*engram.SSOStart, error) {
+func (e *Engine) BeginSSO(ctx context.Context, tenantName string, program bool, returnTo string) (*engram.SSOStart, error) {
+	if returnTo != "" && (program || !oauth.ValidReturnTarget(returnTo)) {
+		return nil, engram.Errorf(engram.CodeInvalid, "return_to must be this server's /oauth/authorize?… page, at most %d bytes", oauth.MaxReturnTarget)
+	}
 	t, p, err := e.ssoProviderOf(ctx, tenantName)
 	if err != nil {
 		return nil, err
 	}
-	pend := ssoPending{Tenant: t.ID, Kind: p.cfg.Kind, Version: p.version.UnixMicro(), Program: program}
+	pend := ssoPending{Tenant: t.ID, Kind: p.cfg.Kind, Version: p.version.UnixMicro(), Program: program, Return: returnTo}
 	var redirect string
 	switch p.cfg.Kind {
 	case "oidc":
@@ -90,10 +98,15 @@ func (e *Engine) BeginSSO(ctx context.Context, tenantName string, program bool) 
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(pend)
-	if err != nil {
+	// Not json.Marshal: it would write each "&" of a return target as
+	// six bytes, and the sealed value must fit a cookie.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(pend); err != nil {
 		return nil, err
 	}
+	raw := buf.Bytes()
 	w, err := e.writer(ctx, t.ID, ssoSubject)
 	if err != nil {
 		return nil, err
@@ -352,7 +365,11 @@ func (e *Engine) finishSSO(ctx context.Context, tenantName, kind, cookie string,
 	if changed {
 		sync.finish(nil)
 	}
-	return &engram.SSOSignedIn{Tokens: tokens, Program: pend.Program}, nil
+	out := &engram.SSOSignedIn{Tokens: tokens, Program: pend.Program}
+	if oauth.ValidReturnTarget(pend.Return) {
+		out.ReturnTo = pend.Return
+	}
+	return out, nil
 }
 
 // ssoAccount finds the account an identity signs in as: its link, or an

@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/oauth"
@@ -23,6 +23,12 @@ type OAuthServer interface {
 	OAuthAuthorization(ctx context.Context, q url.Values, resource string) (*oauth.AuthRequest, *oauth.AuthError, error)
 	ApproveOAuth(ctx context.Context, q url.Values, issuer, resource, tenant, email, password string) (string, error)
 	OAuthToken(ctx context.Context, form url.Values, resource string) (*oauth.TokenResponse, error)
+	// The consent of a person already signed in (the session cookie's
+	// access token), e.g. back from their organisation's SSO (oauthsso.go).
+	OAuthSignedIn(ctx context.Context, accessToken string) (*engram.Me, error)
+	ApproveOAuthSession(ctx context.Context, q url.Values, issuer, resource, accessToken string) (string, error)
+	// OAuthFormKey is the consent form's CSRF key, the same on every node.
+	OAuthFormKey(ctx context.Context) ([]byte, error)
 }
 
 // Form fields of the sign-in page that are not authorization parameters.
@@ -32,6 +38,8 @@ const (
 	fieldPassword = "password"
 	fieldCSRF     = "csrf"
 	fieldDeny     = "deny"
+	// fieldSession marks the consent of a person signed in (no password).
+	fieldSession = "signed_in"
 )
 
 // maxFormBytes bounds the sign-in and token forms (parameters are bounded
@@ -45,13 +53,14 @@ const maxFormBytes = 16 << 10
 // hosts (the MCP Inspector) call them, and no cookie or ambient
 // credential is involved.
 func mountOAuth(mux *http.ServeMux, srv OAuthServer) {
-	o := &oauthRoutes{srv: srv, csrf: newFormKey()}
+	o := &oauthRoutes{srv: srv}
 	mux.HandleFunc("GET "+oauth.MetadataPath, o.metadata)
 	mux.HandleFunc("GET "+oauth.MetadataPath+mcpPath, o.metadata)
 	mux.HandleFunc("POST "+oauth.RegisterPath, o.register)
 	mux.HandleFunc("GET "+oauth.AuthorizePath, o.authorizePage)
 	mux.HandleFunc("POST "+oauth.AuthorizePath, o.authorizePost)
 	mux.HandleFunc("POST "+oauth.TokenPath, o.token)
+	mux.HandleFunc("GET "+ssoStartPath, o.ssoStart)
 	for _, p := range []string{oauth.MetadataPath, oauth.MetadataPath + mcpPath, oauth.RegisterPath, oauth.TokenPath,
 		metadataPath, metadataPath + mcpPath} {
 		mux.HandleFunc("OPTIONS "+p, preflight)
@@ -59,14 +68,25 @@ func mountOAuth(mux *http.ServeMux, srv OAuthServer) {
 }
 
 type oauthRoutes struct {
-	srv  OAuthServer
+	srv OAuthServer
+	// csrf is the form key, fetched from the engine on first use (it may
+	// create the key hierarchy's pepper, which a constructor must not).
+	mu   sync.Mutex
 	csrf []byte
 }
 
-func newFormKey() []byte {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return k
+// formKey returns the consent form's CSRF key (OAuthFormKey, cached).
+func (o *oauthRoutes) formKey(ctx context.Context) ([]byte, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.csrf == nil {
+		k, err := o.srv.OAuthFormKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.csrf = k
+	}
+	return o.csrf, nil
 }
 
 // issuer is the authorization server's identifier: the server's public
@@ -176,7 +196,7 @@ func (o *oauthRoutes) authorizePage(w http.ResponseWriter, r *http.Request) {
 	case aerr != nil:
 		renderError(w, http.StatusBadRequest, "This sign-in link is not valid: "+aerr.Error.Description+".")
 	default:
-		o.renderSignIn(w, r, req, http.StatusOK, "", "", "")
+		o.renderSignIn(w, r, req, http.StatusOK, "", "", "", o.signedInAs(r))
 	}
 }
 
@@ -190,11 +210,15 @@ func (o *oauthRoutes) authorizePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant, email, password, token := form.Get(fieldTenant), form.Get(fieldEmail), form.Get(fieldPassword), form.Get(fieldCSRF)
-	deny := form.Get(fieldDeny) != ""
-	for _, f := range []string{fieldTenant, fieldEmail, fieldPassword, fieldCSRF, fieldDeny} {
+	deny, bySession := form.Get(fieldDeny) != "", form.Get(fieldSession) != ""
+	for _, f := range []string{fieldTenant, fieldEmail, fieldPassword, fieldCSRF, fieldDeny, fieldSession} {
 		form.Del(f)
 	}
-	if !o.checkForm(r, token, form) {
+	if ok, err := o.checkForm(r, token, form); err != nil {
+		noteError(r.Context(), err)
+		renderError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
+		return
+	} else if !ok {
 		renderError(w, http.StatusForbidden, "This form has expired or did not come from this page. Go back to the application and start signing in again.")
 		return
 	}
@@ -205,6 +229,10 @@ func (o *oauthRoutes) authorizePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Redirect(w, r, req.RedirectError(issuer(r), &oauth.Error{Code: oauth.ErrAccessDenied, Description: "the user declined"}), http.StatusSeeOther)
+		return
+	}
+	if bySession {
+		o.consentPost(w, r, form)
 		return
 	}
 	to, err := o.srv.ApproveOAuth(r.Context(), form, issuer(r), mcpResource(r), tenant, email, password)
@@ -225,13 +253,15 @@ func (o *oauthRoutes) authorizePost(w http.ResponseWriter, r *http.Request) {
 	switch code := engram.ErrorCode(err); {
 	case errors.As(err, &retry):
 		w.Header().Set("Retry-After", throttle.RetryAfter(retry.After))
-		o.renderSignIn(w, r, req, http.StatusTooManyRequests, tenant, email, "Too many failed sign-ins. Wait "+throttle.RetryAfter(retry.After)+" seconds and try again.")
+		o.renderSignIn(w, r, req, http.StatusTooManyRequests, tenant, email, "Too many failed sign-ins. Wait "+throttle.RetryAfter(retry.After)+" seconds and try again.", nil)
 	case code == engram.CodeUnauthenticated:
-		o.renderSignIn(w, r, req, http.StatusUnauthorized, tenant, email, "Wrong organisation, email or password.")
+		o.renderSignIn(w, r, req, http.StatusUnauthorized, tenant, email, "Wrong organisation, email or password.", nil)
 	case code == engram.CodeConflict:
-		o.renderSignIn(w, r, req, http.StatusConflict, tenant, email, "This email belongs to several organisations: enter the organisation's name.")
+		o.renderSignIn(w, r, req, http.StatusConflict, tenant, email, "This email belongs to several organisations: enter the organisation's name.", nil)
 	case code == engram.CodeInvalid:
-		o.renderSignIn(w, r, req, http.StatusBadRequest, tenant, email, "Enter a valid email address and your password.")
+		o.renderSignIn(w, r, req, http.StatusBadRequest, tenant, email, "Enter a valid email address and your password.", nil)
+	case code == engram.CodeSSORequired:
+		o.renderSignIn(w, r, req, http.StatusForbidden, tenant, email, "Your organisation signs in with its identity provider: use its single sign-on below.", nil)
 	default:
 		noteError(r.Context(), err)
 		renderError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")

@@ -17,9 +17,9 @@ import (
 // an expiry and the exact authorization parameters the page showed. A
 // post from another site lacks the cookie (SameSite) and cannot forge the
 // MAC; a form whose hidden parameters were edited (another redirect URI,
-// more scopes) fails too. The key is per process: a form shown by one
-// node and posted to another is refused (sticky sessions, or one node,
-// for the sign-in page).
+// more scopes) fails too. The key is derived from the key hierarchy
+// (keys.PurposeOAuthForm, never stored), so every node of a deployment
+// accepts the forms of the others.
 
 const (
 	formCookie = "engram_oauth_form"
@@ -57,13 +57,13 @@ func validNonce(s string) bool {
 }
 
 // formToken is the form's token for the browser's nonce and params.
-func (o *oauthRoutes) formToken(nonce string, params url.Values, exp time.Time) string {
+func formToken(key []byte, nonce string, params url.Values, exp time.Time) string {
 	b := binary.BigEndian.AppendUint64(nil, uint64(exp.Unix()))
-	return base64.RawURLEncoding.EncodeToString(append(b, o.formMAC(nonce, params, exp)...))
+	return base64.RawURLEncoding.EncodeToString(append(b, formMAC(key, nonce, params, exp)...))
 }
 
-func (o *oauthRoutes) formMAC(nonce string, params url.Values, exp time.Time) []byte {
-	m := hmac.New(sha256.New, o.csrf)
+func formMAC(key []byte, nonce string, params url.Values, exp time.Time) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("engram-oauth-form-v1\x00"))
 	m.Write([]byte(nonce))
 	m.Write([]byte{0})
@@ -73,19 +73,23 @@ func (o *oauthRoutes) formMAC(nonce string, params url.Values, exp time.Time) []
 }
 
 // checkForm verifies a posted token against the browser's cookie and the
-// posted parameters.
-func (o *oauthRoutes) checkForm(r *http.Request, token string, params url.Values) bool {
+// posted parameters; the error is the key's (an internal failure).
+func (o *oauthRoutes) checkForm(r *http.Request, token string, params url.Values) (bool, error) {
 	c, err := r.Cookie(cookieName(r))
 	if err != nil || !validNonce(c.Value) {
-		return false
+		return false, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(b) != 8+sha256.Size {
-		return false
+		return false, nil
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
 	if !time.Now().Before(exp) {
-		return false
+		return false, nil
 	}
-	return hmac.Equal(b[8:], o.formMAC(c.Value, params, exp))
+	key, err := o.formKey(r.Context())
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal(b[8:], formMAC(key, c.Value, params, exp)), nil
 }

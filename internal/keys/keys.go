@@ -487,6 +487,10 @@ const (
 	PurposeSessionDigest = "engram/session-digest/v1"
 	PurposeEmailIndex    = "engram/email-index/v1"
 	PurposeAccountToken  = "engram/account-token/v1"
+	// PurposeOAuthForm keys the CSRF tokens of the OAuth consent page:
+	// every node derives the same key, so a form shown by one node may be
+	// posted to another.
+	PurposeOAuthForm = "engram/oauth-form/v1"
 )
 
 // SystemDerived returns a 32-byte system-wide key for purpose, derived

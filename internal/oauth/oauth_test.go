@@ -479,3 +479,26 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 	})
 }
+
+func TestValidReturnTarget(t *testing.T) {
+	for s, want := range map[string]bool{
+		"/oauth/authorize?client_id=egc_x&state=1":             true,
+		"/oauth/authorize?redirect_uri=http%3A%2F%2F127.0.0.1": true,
+		"/oauth/authorize":                                               false,
+		"/oauth/authorizex?a=1":                                          false,
+		"https://evil.example/oauth/authorize?a=1":                       false,
+		"//evil.example/oauth/authorize?a=1":                             false,
+		"/oauth/authorize?x=//evil":                                      false,
+		"/\\evil.example/oauth/authorize?a=1":                            false,
+		"/oauth/authorize?a=1\\b":                                        false,
+		"/oauth/authorize?a=1#frag":                                      false,
+		"/oauth/authorize?a=1\r\nLocation:x":                             false,
+		"/oauth/authorize?a=\u00e9":                                      false,
+		"/oauth/authorize?" + strings.Repeat("a", oauth.MaxReturnTarget): false,
+		"/v1/sso/acme/begin?/oauth/authorize?":                           false,
+	} {
+		if got := oauth.ValidReturnTarget(s); got != want {
+			t.Errorf("ValidReturnTarget(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

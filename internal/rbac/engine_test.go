@@ -77,6 +77,9 @@ var engineOps = map[string]rbac.Op{
 	// token endpoint a code with its verifier or a refresh token.
 	"RegisterOAuthClient": operatorOnly, "OAuthAuthorization": operatorOnly, "ApproveOAuth": byProof,
 	"OAuthToken": byProof,
+	// The consent of a person signed in: the session cookie is the proof
+	// (the engine authenticates it); the form key is the operator's.
+	"ApproveOAuthSession": byProof, "OAuthSignedIn": byProof, "OAuthFormKey": operatorOnly,
 }
 
 func TestEveryEngineMethodClassified(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/mcp"
 	"github.com/engram-memory/engram/internal/password"
 	"github.com/engram-memory/engram/internal/store/sqlite"
 )
@@ -89,8 +90,11 @@ func startNode(t *testing.T, peer *node) *node {
 	if err := n.E.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// With /mcp and the OAuth authorization server MCP hosts sign in
+	// through (oauth_test.go), under the deployment's one public name.
 	h = httpapi.New(httpapi.Config{Memories: n.E, Keys: n.E, Privacy: n.E, Auth: n.E, Audit: n.E,
-		Identity: n.E, SSO: n.E, SSOSignIn: n.E, Version: "test"})
+		Identity: n.E, SSO: n.E, SSOSignIn: n.E, Version: "test", PublicURL: public,
+		MCP: mcp.HTTPHandler(mcp.New(n.E, mcp.Options{Version: "test"})), OAuth: n.E})
 	kekPaths.Store(n, kekPath)
 	return n
 }
