@@ -66,21 +66,31 @@ func (e *Engine) OAuthAuthorization(ctx context.Context, q url.Values, resource 
 // refused sign-in (the same for every failure), a throttle (429), an
 // AuthError that may not be redirected.
 func (e *Engine) ApproveOAuth(ctx context.Context, q url.Values, issuer, resource, tenant, email, password string) (string, error) {
-	r, aerr, err := e.OAuthAuthorization(ctx, q, resource)
-	if err != nil {
-		return "", err
-	}
-	if aerr != nil {
-		if aerr.Redirect != nil {
-			return aerr.Redirect.RedirectError(issuer, aerr.Error), nil
-		}
-		return "", aerr.Error
+	r, redirect, err := e.approvable(ctx, q, issuer, resource)
+	if r == nil {
+		return redirect, err
 	}
 	acct, err := e.passwordSignIn(ctx, tenant, email, password)
 	if err != nil {
 		return "", err
 	}
 	return e.issueOAuthCode(ctx, r, issuer, acct)
+}
+
+// approvable re-checks a consent post's authorization request: nil and
+// where to send the browser (the client's redirect URI with an error) or
+// the error for the page when it may not be approved.
+func (e *Engine) approvable(ctx context.Context, q url.Values, issuer, resource string) (*oauth.AuthRequest, string, error) {
+	r, aerr, err := e.OAuthAuthorization(ctx, q, resource)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case aerr != nil && aerr.Redirect != nil:
+		return nil, aerr.Redirect.RedirectError(issuer, aerr.Error), nil
+	case aerr != nil:
+		return nil, "", aerr.Error
+	}
+	return r, "", nil
 }
 
 // issueOAuthCode is consent given by acct, however they signed in: the

@@ -75,15 +75,9 @@ func (e *Engine) OAuthSignedIn(ctx context.Context, accessToken string) (*engram
 // path as a password consent (scopes narrowed to the role, audited). The
 // transport has checked the form's CSRF token and the request's origin.
 func (e *Engine) ApproveOAuthSession(ctx context.Context, q url.Values, issuer, resource, accessToken string) (string, error) {
-	r, aerr, err := e.OAuthAuthorization(ctx, q, resource)
-	if err != nil {
-		return "", err
-	}
-	if aerr != nil {
-		if aerr.Redirect != nil {
-			return aerr.Redirect.RedirectError(issuer, aerr.Error), nil
-		}
-		return "", aerr.Error
+	r, redirect, err := e.approvable(ctx, q, issuer, resource)
+	if r == nil {
+		return redirect, err
 	}
 	_, acct, err := e.sessionAccount(ctx, accessToken)
 	if err != nil {
