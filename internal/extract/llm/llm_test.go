@@ -350,7 +350,9 @@ func TestClientErrorNotRetried(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	f := newFakeServer(t, reply{hang: true})
-	x, _ := newTestExtractor(t, f, func(c *Config) { c.Timeout = 50 * time.Millisecond })
+	// Long enough that the request surely reaches the hanging server even
+	// on a loaded machine (at 50 ms it sometimes timed out before).
+	x, _ := newTestExtractor(t, f, func(c *Config) { c.Timeout = time.Second })
 	_, err := x.ExtractConversation(context.Background(), conversation)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err %v", err)
