@@ -47,7 +47,7 @@ func (c *restoreCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if len(entries) > 0 && !c.Force {
+	if !onlyLocks(entries) && !c.Force {
 		return refuse("%s is not empty: pass --force to replace its database", c.Data)
 	}
 	f, err := os.Open(c.From)
@@ -111,6 +111,17 @@ func (c *restoreCmd) Run(ctx context.Context, s *ioStreams) error {
 		fmt.Fprintf(s.out, "audit: reaches the %d kept checkpoint(s): no rollback\n", len(c.Checkpoint))
 	}
 	return nil
+}
+
+// onlyLocks: a directory holding nothing but lock files (a refused restore
+// leaves them) holds no data to lose.
+func onlyLocks(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if n := e.Name(); n != dataLockFile && n != serveLockFile {
+			return false
+		}
+	}
+	return true
 }
 
 // receive streams the payload into a 0600 temporary file in dir and
