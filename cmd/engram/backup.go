@@ -80,11 +80,7 @@ func (c *backupCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := out.Close(); err != nil {
 		return err
 	}
-	// A link, unlike a rename, refuses a file that appeared meanwhile.
-	if err := os.Link(tmp, c.To); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return &exitError{code: 1, err: fmt.Errorf("%s exists: a backup never overwrites a file", c.To)}
-		}
+	if err := publish(tmp, c.To); err != nil {
 		return err
 	}
 	if err := syncDir(dir); err != nil {
@@ -97,6 +93,23 @@ func (c *backupCmd) Run(ctx context.Context, s *ioStreams) error {
 	fmt.Fprintf(s.out, "backup: %s (%d bytes), consistent as of %s\n", c.To, fi.Size(), started.Format(time.RFC3339))
 	fmt.Fprintf(s.err, "the KEK is not in the backup: keep a copy of %s apart from it\n", filepath.Join(c.Data, kekFile))
 	return nil
+}
+
+// publish gives the finished file its name. A link, unlike a rename,
+// refuses a file that appeared meanwhile; filesystems without hard links
+// (FAT, some network mounts) get a rename after a last check.
+func publish(tmp, to string) error {
+	err := os.Link(tmp, to)
+	if errors.Is(err, fs.ErrExist) {
+		return &exitError{code: 1, err: fmt.Errorf("%s exists: a backup never overwrites a file", to)}
+	}
+	if err == nil {
+		return nil
+	}
+	if _, serr := os.Lstat(to); serr == nil {
+		return &exitError{code: 1, err: fmt.Errorf("%s exists: a backup never overwrites a file", to)}
+	}
+	return os.Rename(tmp, to)
 }
 
 // syncDir makes a rename or link in dir durable.
