@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	engrampkg "github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
+	"github.com/engram-memory/engram/internal/backup"
 )
 
 // statusOf is the status of a command that failed (0 when it ran clean).
@@ -237,4 +240,79 @@ func TestRestoreReportsRollback(t *testing.T) {
 		t.Fatalf("restore of a current backup: %v\n%s%s", err, out, stderr)
 	}
 	s.stop(t)
+}
+
+// TestRestoreRefusesForgedChain: the header hash is recomputable, so a
+// backup whose database was edited and re-packed passes it; the audit
+// chain's MACs (under keys only the KEK opens) still catch the edit. The
+// same re-packing without the edit restores (the control).
+func TestRestoreRefusesForgedChain(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	s := startServer(t, data)
+	c := client.New(s.url, ownerKey(t, data))
+	if _, err := c.Add(context.Background(), client.AddRequest{Content: "audited", UserID: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "node.backup")
+	mustEngram(t, nil, "backup", "--data", data, "--to", file)
+	s.stop(t)
+	kek := filepath.Join(data, "kek.key")
+
+	repack := func(name, edit string) string {
+		t.Helper()
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := backup.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbPath := filepath.Join(dir, name+".db")
+		if err := os.WriteFile(dbPath, payload, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if edit != "" {
+			db, err := sql.Open("sqlite", dbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := db.Exec(edit)
+			if n, _ := res.RowsAffected(); err != nil || n != 1 {
+				t.Fatalf("edit: %v (%d rows)", err, n)
+			}
+			db.Close()
+		}
+		in, err := os.Open(dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		out := filepath.Join(dir, name+".backup")
+		var buf bytes.Buffer
+		if err := backup.Write(&buf, r.Header, in); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	same := repack("same", "")
+	mustEngram(t, nil, "restore", "--from", same, "--data", filepath.Join(dir, "same"), "--kek", kek)
+	forged := repack("forged", `UPDATE audit_entries SET outcome = 'denied' WHERE seq = (SELECT MAX(seq) FROM audit_entries WHERE tenant_id <> '') AND tenant_id <> ''`)
+	target := filepath.Join(dir, "forged")
+	_, stderr, err := engram(t, nil, "restore", "--from", forged, "--data", target, "--kek", kek)
+	if statusOf(t, err) != 1 || !strings.Contains(stderr, "damaged") {
+		t.Fatalf("forged chain: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(target, "engram.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a forged backup was installed: %v", err)
+	}
 }
