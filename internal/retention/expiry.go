@@ -35,9 +35,9 @@ type Reason int
 
 // Reasons, in the order they are checked.
 const (
-	Keep    Reason = iota
-	Expiry         // its own expiration_date has passed
-	Window         // it is older than the plan's window
+	Keep   Reason = iota
+	Expiry        // its own expiration_date has passed
+	Window        // it is older than the plan's window
 )
 
 // Due decides one memory's fate at now under plan p.
