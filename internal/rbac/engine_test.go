@@ -47,7 +47,7 @@ var engineOps = map[string]rbac.Op{
 	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"SetRetentionPlan": rbac.TenantSettings, // CLI today (docs/LIFECYCLE.md, "Retention")
-	"ForgetTenant": rbac.TenantDelete, // CLI today
+	"ForgetTenant":     rbac.TenantDelete,   // CLI today
 	// Single sign-on: the configuration; the sign-in steps run before
 	// there is a principal (the IdP's verified identity is the proof).
 	"ConfigureSSO": rbac.SSOConfigure, "DeleteSSO": rbac.SSOConfigure, "SSOConfiguration": rbac.SSORead,
