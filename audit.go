@@ -76,6 +76,11 @@ const (
 	// minimisation of Observe).
 	AuditTenantSetting AuditAction = "tenant.setting"
 	AuditRead          AuditAction = "audit.read"
+	// AuditRetentionSweep: the retention sweep deleted a tenant's due
+	// memories (Count: how many; target: the tenant, with the counts per
+	// reason), or found them due and kept them under a legal hold
+	// (outcome failure, reason held).
+	AuditRetentionSweep AuditAction = "retention.sweep"
 
 	// Observe (docs/OBSERVE.md). An observe is one episode.create entry;
 	// the memories, entities and facts it made are listed in the episode,

@@ -20,6 +20,10 @@ type Memory struct {
 	// before accounts); Visibility is shared or private.
 	AuthorID   string     `json:"author_id,omitempty"`
 	Visibility Visibility `json:"visibility"`
+	// ExpirationDate is when the memory expires (UTC; absent: never). An
+	// expired memory is invisible at once and deleted by the next
+	// retention sweep.
+	ExpirationDate *time.Time `json:"expiration_date,omitempty"`
 }
 
 // Scope returns the memory's scope.
@@ -50,6 +54,10 @@ type AddRequest struct {
 	// Visibility of the new memories: shared (the default, when empty) or
 	// private (only the author and the tenant's owners read them).
 	Visibility Visibility
+	// ExpirationDate (mem0's field), when set, is an RFC 3339 date
+	// (the memory lives through that day, UTC) or date-time after which
+	// the memories expire.
+	ExpirationDate string
 }
 
 // AddResult is one memory touched by Add.
@@ -66,6 +74,9 @@ type UpdateRequest struct {
 	Metadata map[string]any
 	// Visibility, when set, changes the memory's (empty: unchanged).
 	Visibility Visibility
+	// ExpirationDate, when set, changes the memory's expiry (as in
+	// AddRequest; empty: unchanged).
+	ExpirationDate string
 }
 
 // ListRequest selects memories by scope, newest first.

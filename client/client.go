@@ -160,6 +160,9 @@ type AddRequest struct {
 	IdempotencyKey string           `json:"-"`
 	// Visibility: shared (default, when empty) or private.
 	Visibility engram.Visibility `json:"visibility,omitempty"`
+	// ExpirationDate: an RFC 3339 date (kept through that day, UTC) or
+	// date-time after which the memory expires (empty: never).
+	ExpirationDate string `json:"expiration_date,omitempty"`
 }
 
 // Add stores a memory (or one per message).
@@ -225,7 +228,7 @@ func (c *Client) Update(ctx context.Context, id, content string, metadata map[st
 }
 
 // UpdateMemory is Update with every field of req: metadata when non-nil,
-// visibility when set.
+// visibility and expiration_date when set.
 func (c *Client) UpdateMemory(ctx context.Context, id string, req engram.UpdateRequest) (*engram.Memory, error) {
 	body := map[string]any{"content": req.Content}
 	if req.Metadata != nil {
@@ -233,6 +236,9 @@ func (c *Client) UpdateMemory(ctx context.Context, id string, req engram.UpdateR
 	}
 	if req.Visibility != "" {
 		body["visibility"] = req.Visibility
+	}
+	if req.ExpirationDate != "" {
+		body["expiration_date"] = req.ExpirationDate
 	}
 	var m engram.Memory
 	if err := c.do(ctx, http.MethodPut, "/v1/memories/"+url.PathEscape(id), nil, body, &m); err != nil {

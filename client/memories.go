@@ -51,7 +51,7 @@ func (m *Memories) Add(ctx context.Context, req engram.AddRequest) ([]engram.Add
 	res, err := m.c.Add(ctx, AddRequest{
 		Content: req.Content, Messages: req.Messages, UserID: req.Scope.UserID, AgentID: req.Scope.AgentID,
 		RunID: req.Scope.RunID, Metadata: req.Metadata, Timestamp: req.Timestamp, IdempotencyKey: req.IdempotencyKey,
-		Visibility: req.Visibility,
+		Visibility: req.Visibility, ExpirationDate: req.ExpirationDate,
 	})
 	return res, serviceError(ctx, err)
 }

@@ -222,6 +222,10 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return float64(n)
 	}))
 	reg.MustRegister(unreadableMetric(l.Engine))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "engram_retention_swept_total",
+		Help: "Memories the retention sweep deleted (past their expiration_date or their tenant plan's window).",
+	}, func() float64 { return float64(l.RetentionSwept()) }))
 	reg.MustRegister(guard.Collector())
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())

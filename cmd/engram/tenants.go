@@ -16,6 +16,7 @@ type tenantsCmd struct {
 
 	Minimise tenantsMinimiseCmd `cmd:"" name:"minimise" help:"Data minimisation: discard (on) or keep (off) the raw text of observed conversations once extraction has run."`
 	OwnerKey tenantsOwnerKeyCmd `cmd:"" name:"owner-key" help:"Mint a new owner API key for an existing tenant (offline recovery); prints it once."`
+	Plan     tenantsPlanCmd     `cmd:"" name:"plan" help:"Set a tenant's retention plan: free (memories kept 60 days), pro (kept until deleted; the default), enterprise (kept --retention-days)."`
 }
 
 type tenantsCreateCmd struct {

@@ -30,14 +30,15 @@ type Engine struct {
 	vec    *vectors  // nil: keyword search only
 	kw     *keywords // nil: keyword search reads postings from the store
 
-	sink     audit.Sink   // nil: entries stay in the database only
-	sinkErr  func(error)  // receives sink errors; may be nil
-	sinkInTx bool         // fail-closed: mutating actions publish before commit
-	noAudit  bool         // benchmarks only (export_test.go): measures what auditing costs
-	batch    auditBatch   // group commit of entries appended on their own
-	pub      backfill     // what the sink has, for the back-fill (backfill.go)
-	unread   unreadLog    // records skipped because they do not open (unreadable.go)
-	fails    authFailures // refused credentials of the current window (authfailures.go)
+	sink     audit.Sink    // nil: entries stay in the database only
+	sinkErr  func(error)   // receives sink errors; may be nil
+	sinkInTx bool          // fail-closed: mutating actions publish before commit
+	noAudit  bool          // benchmarks only (export_test.go): measures what auditing costs
+	batch    auditBatch    // group commit of entries appended on their own
+	pub      backfill      // what the sink has, for the back-fill (backfill.go)
+	unread   unreadLog     // records skipped because they do not open (unreadable.go)
+	fails    authFailures  // refused credentials of the current window (authfailures.go)
+	lifetime lifetimeSweep // memories removed by retention (lifetime.go)
 
 	// testHookWrite runs in Add at stage "key" (between fetching the
 	// subject key and the write transaction) and "committed" (after the

@@ -15,6 +15,7 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/rbac"
+	"github.com/engram-memory/engram/internal/retention"
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/store"
@@ -254,6 +255,10 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err != nil {
 		return nil, err
 	}
+	expires, err := expiryOf(req.ExpirationDate)
+	if err != nil {
+		return nil, err
+	}
 	if err := e.roomToGrow(); err != nil {
 		return nil, err
 	}
@@ -293,7 +298,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 			e.testHookWrite("key")
 		}
 		last = w
-		results, err = e.add(ctx, w, a, p, req, rec, texts, md, vecs, at)
+		results, err = e.add(ctx, w, a, p, req, rec, texts, md, vecs, at, expires)
 		return err
 	})
 	if err == nil && e.testHookWrite != nil {
@@ -320,7 +325,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 }
 
 // add is one attempt at Add's write transaction, sealing with w.
-func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, rec rbac.Record, texts []addText, md []byte, vecs [][]float32, at time.Time) ([]engram.AddResult, error) {
+func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Principal, req engram.AddRequest, rec rbac.Record, texts []addText, md []byte, vecs [][]float32, at time.Time, expires *time.Time) ([]engram.AddResult, error) {
 	var reqHash []byte
 	idemKey := ""
 	if req.IdempotencyKey != "" {
@@ -330,8 +335,9 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			T []addText
 			S engram.Scope
 			M json.RawMessage
-			V bool `json:",omitempty"`
-		}{texts, req.Scope, md, rec.Private})
+			V bool       `json:",omitempty"`
+			X *time.Time `json:",omitempty"`
+		}{texts, req.Scope, md, rec.Private, expires})
 		reqHash = w.mac([]byte("idempotency"), canon)
 		idemKey = w.idempotencyKey(req.IdempotencyKey)
 	}
@@ -367,7 +373,7 @@ func (e *Engine) add(ctx context.Context, w *writer, a *action, p *engram.Princi
 			if vecs != nil {
 				vec = vecs[i]
 			}
-			r, err := e.addOne(ctx, tx, w, req.Scope, rec, t, md, vec, at, now, may(p, rbac.MemoryRead))
+			r, err := e.addOne(ctx, tx, w, req.Scope, rec, t, md, vec, at, now, expires, may(p, rbac.MemoryRead))
 			if err != nil {
 				return err
 			}
@@ -448,10 +454,12 @@ func addTexts(req engram.AddRequest) ([]addText, error) {
 // a shared write, its own private one for a private write). A write-only
 // caller's add always stores, so its answers (ADD and a fresh id, every
 // time) say nothing of what the tenant already holds.
-func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, rec rbac.Record, t addText, md []byte, vec []float32, at, now time.Time, dedup bool) (engram.AddResult, error) {
+func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engram.Scope, rec rbac.Record, t addText, md []byte, vec []float32, at, now time.Time, expires *time.Time, dedup bool) (engram.AddResult, error) {
 	if dedup {
 		existing, err := tx.MemoryByMACAs(ctx, w.tenant, scope, w.mac([]byte(t.Text)), rec.AuthorID, rec.Private)
-		if err == nil {
+		// An expired duplicate is gone to every read: the write stores
+		// the memory anew rather than answer with an invisible one.
+		if err == nil && !retention.Expired(existing.ExpiresAt, now) {
 			return engram.AddResult{ID: existing.ID, Content: t.Text, Event: engram.EventNone}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
@@ -470,7 +478,7 @@ func (e *Engine) addOne(ctx context.Context, tx store.Tx, w *writer, scope engra
 		md, _ = json.Marshal(meta)
 	}
 	m := &store.Memory{ID: newID(), TenantID: w.tenant, UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, CreatedAt: at, UpdatedAt: now,
-		AuthorID: rec.AuthorID, Private: rec.Private}
+		AuthorID: rec.AuthorID, Private: rec.Private, ExpiresAt: expires}
 	postings, err := w.record(m, t.Text, md, vec)
 	if err != nil {
 		return engram.AddResult{}, err
@@ -506,7 +514,7 @@ func (o *opener) memory(m *store.Memory) (*engram.Memory, error) {
 	return &engram.Memory{
 		ID: m.ID, Content: string(text), UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID,
 		Metadata: md, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
-		AuthorID: m.AuthorID, Visibility: visibilityOf(m.Private),
+		AuthorID: m.AuthorID, Visibility: visibilityOf(m.Private), ExpirationDate: m.ExpiresAt,
 	}, nil
 }
 
@@ -528,6 +536,9 @@ func (e *Engine) Get(ctx context.Context, id string) (_ *engram.Memory, err erro
 	}
 	if err := reachable(p, reach, store.RecordOf(m)); err != nil {
 		return nil, err
+	}
+	if e.expired(m) {
+		return nil, engram.Errorf(engram.CodeNotFound, "memory not found")
 	}
 	out, err := e.opener(ctx, p.TenantID).memory(m)
 	if isUnreadable(err) {
@@ -573,6 +584,9 @@ func (e *Engine) List(ctx context.Context, req engram.ListRequest) (_ *engram.Li
 	}
 	o := e.opener(ctx, p.TenantID)
 	for i := range rows {
+		if e.expired(&rows[i]) {
+			continue // gone to reads; the next sweep deletes it
+		}
 		m, err := o.memory(&rows[i])
 		if isUnreadable(err) {
 			e.skip(p.TenantID, "memory", rows[i].ID, err)
@@ -606,6 +620,10 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		return nil, err
 	}
 	md, err := encodeMetadata(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	expires, err := expiryOf(req.ExpirationDate)
 	if err != nil {
 		return nil, err
 	}
@@ -651,6 +669,9 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if err := mayUpdate(p, reach, m, req.Visibility); err != nil {
 			return err
 		}
+		if e.expired(m) {
+			return engram.Errorf(engram.CodeNotFound, "memory not found")
+		}
 		o := e.opener(ctx, p.TenantID)
 		old, err := o.memory(m)
 		if isUnreadable(err) {
@@ -664,13 +685,16 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		if req.Metadata == nil && len(old.Metadata) > 0 {
 			md, _ = json.Marshal(old.Metadata)
 		}
-		if old.Content == content && req.Metadata == nil && m.Private == private {
+		if old.Content == content && req.Metadata == nil && m.Private == private && (expires == nil || m.ExpiresAt != nil && m.ExpiresAt.Equal(*expires)) {
 			out = old
 			return a.record(tx)
 		}
 		now := e.clock()
 		m.UpdatedAt = now
 		m.Private = private
+		if expires != nil {
+			m.ExpiresAt = expires
+		}
 		postings, err := w.record(m, content, md, vec)
 		if err != nil {
 			return err

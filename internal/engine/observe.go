@@ -261,7 +261,7 @@ func (e *Engine) observeTx(ctx context.Context, tx store.Tx, a *action, p *engra
 		if ob.vecs != nil {
 			vec = ob.vecs[i]
 		}
-		r, err := e.addOne(ctx, tx, w, ob.scope, observed(p), t, ob.md, vec, *ob.msgs[i].Timestamp, now, may(p, rbac.MemoryRead))
+		r, err := e.addOne(ctx, tx, w, ob.scope, observed(p), t, ob.md, vec, *ob.msgs[i].Timestamp, now, nil, may(p, rbac.MemoryRead))
 		if err != nil {
 			return err
 		}

@@ -151,7 +151,8 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	// The graph's memories the caller may not read are dropped before they
 	// add a signal or a candidate (the keyword and vector sides never
 	// offered one).
-	rows = slices.DeleteFunc(rows, func(r store.Memory) bool { return !vis.Match(store.RecordOf(&r)) })
+	// Expired memories too: gone to every read before the sweep.
+	rows = slices.DeleteFunc(rows, func(r store.Memory) bool { return !vis.Match(store.RecordOf(&r)) || e.expired(&r) })
 	if graph != nil {
 		readable := make(map[string]bool, len(rows))
 		for i := range rows {

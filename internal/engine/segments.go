@@ -323,6 +323,10 @@ func (e *Engine) RunAuditSealer(ctx context.Context, every time.Duration, p chec
 		if _, err := e.SweepSessions(ctx); err != nil && ctx.Err() == nil && report != nil {
 			report(err)
 		}
+		// Memory retention too, at most once per RetentionEvery.
+		if err := e.maybeSweepRetention(ctx); err != nil && ctx.Err() == nil && report != nil {
+			report(err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -35,6 +35,9 @@ type addInput struct {
 		// A string, not engram.Visibility: the engine answers an unknown
 		// value with the same problem whichever transport sent it.
 		Visibility string `json:"visibility,omitempty" enum:"shared,private" doc:"shared (default): every member of the tenant reads it; private: only you (and the tenant's owners)."`
+		// A string, not a time: a date alone is valid, and the engine
+		// answers a malformed one (invalid) whichever transport sent it.
+		ExpirationDate string `json:"expiration_date,omitempty" maxLength:"64" doc:"When the memory expires: an RFC 3339 date (it lives through that day, UTC) or date-time. An expired memory is invisible at once and deleted by the next retention sweep. Default: never."`
 		ScopeFields
 	}
 }
@@ -69,9 +72,10 @@ type listOutput struct {
 type updateInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Content    string         `json:"content" minLength:"1" maxLength:"65536"`
-		Metadata   map[string]any `json:"metadata,omitempty" doc:"Replaces the metadata when present."`
-		Visibility string         `json:"visibility,omitempty" enum:"shared,private" doc:"Changes the visibility when present (only the memory's author, or an owner)."`
+		Content        string         `json:"content" minLength:"1" maxLength:"65536"`
+		Metadata       map[string]any `json:"metadata,omitempty" doc:"Replaces the metadata when present."`
+		Visibility     string         `json:"visibility,omitempty" enum:"shared,private" doc:"Changes the visibility when present (only the memory's author, or an owner)."`
+		ExpirationDate string         `json:"expiration_date,omitempty" maxLength:"64" doc:"Changes the expiry when present (RFC 3339 date or date-time)."`
 	}
 }
 
@@ -111,7 +115,7 @@ func registerMemories(api huma.API, svc engram.MemoryService, obs engram.Observe
 			res, err := svc.Add(ctx, engram.AddRequest{
 				Content: in.Body.Content, Messages: msgs, Scope: in.Body.scope(),
 				Metadata: in.Body.Metadata, IdempotencyKey: in.IdempotencyKey, Timestamp: in.Body.Timestamp,
-				Visibility: engram.Visibility(in.Body.Visibility),
+				Visibility: engram.Visibility(in.Body.Visibility), ExpirationDate: in.Body.ExpirationDate,
 			})
 			if err != nil {
 				return nil, problemOf(ctx, err)
@@ -146,7 +150,8 @@ func registerMemories(api huma.API, svc engram.MemoryService, obs engram.Observe
 
 	huma.Register(api, withConflict(op("updateMemory", http.MethodPut, "/v1/memories/{id}", "Replace a memory's text", http.StatusOK, "memories")),
 		func(ctx context.Context, in *updateInput) (*memoryOutput, error) {
-			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata, Visibility: engram.Visibility(in.Body.Visibility)})
+			m, err := svc.Update(ctx, in.ID, engram.UpdateRequest{Content: in.Body.Content, Metadata: in.Body.Metadata, Visibility: engram.Visibility(in.Body.Visibility),
+				ExpirationDate: in.Body.ExpirationDate})
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}

@@ -129,7 +129,7 @@ func TestHTTPToolArgumentErrors(t *testing.T) {
 		{"add_memory", map[string]any{"content": "x", "user_id": []string{secret}}, "invalid: user_id must be a string"},
 		{"add_memory", map[string]any{"content": ""}, "invalid: content must not be empty"},
 		{"add_memory", map[string]any{"user_id": "alice"}, "invalid: content is required"},
-		{"add_memory", map[string]any{"content": "x", secret: "y"}, "invalid: unknown argument: this tool takes agent_id, content, metadata, run_id, user_id"},
+		{"add_memory", map[string]any{"content": "x", secret: "y"}, "invalid: unknown argument: this tool takes agent_id, content, expiration_date, metadata, run_id, user_id"},
 		{"add_memory", map[string]any{"content": "x", "user_id": "ali\u202e" + secret}, "invalid: user_id must not contain invisible formatting characters"},
 		{"search_memories", map[string]any{"query": "x", "limit": secret}, "invalid: limit must be an integer"},
 		{"search_memories", map[string]any{"query": "x", "limit": 1000}, "invalid: limit must be between 1 and 100"},

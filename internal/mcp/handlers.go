@@ -13,15 +13,19 @@ func (in scopeInput) scope() engram.Scope {
 }
 
 func toOut(m *engram.Memory) memoryOut {
-	return memoryOut{
+	out := memoryOut{
 		ID: m.ID, Memory: m.Content, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, Metadata: m.Metadata,
 		CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt), Visibility: string(m.Visibility),
 	}
+	if m.ExpirationDate != nil {
+		out.ExpirationDate = timestamp(*m.ExpirationDate)
+	}
+	return out
 }
 
 func (t *tools) add(ctx context.Context, in addInput) (string, addOutput, error) {
 	res, err := t.svc.Add(ctx, engram.AddRequest{Content: in.Content, Scope: in.scope(), Metadata: in.Metadata,
-		Visibility: engram.Visibility(in.Visibility)})
+		Visibility: engram.Visibility(in.Visibility), ExpirationDate: in.ExpirationDate})
 	if err != nil {
 		return "", addOutput{}, err
 	}

@@ -26,6 +26,8 @@ type addInput struct {
 	Metadata map[string]any `json:"metadata,omitempty" jsonschema:"Optional key/value pairs to filter on later (e.g. {\"topic\": \"diet\"}). Values are stored encrypted."`
 	// A string: the engine answers an unknown value (invalid).
 	Visibility string `json:"visibility,omitempty" jsonschema:"shared (default): every member of the organisation can read it; private: only you (and the organisation's owners)."`
+	// A string: the engine parses it and answers a malformed one (invalid).
+	ExpirationDate string `json:"expiration_date,omitempty" jsonschema:"Only for something true for a limited time: when the memory expires, an RFC 3339 date (kept through that day, UTC) or date-time. Default: never."`
 }
 
 type searchInput struct {
@@ -67,6 +69,8 @@ type memoryOut struct {
 	UpdatedAt string         `json:"updated_at"`
 	// Visibility: shared or private (empty from a server that predates it).
 	Visibility string `json:"visibility,omitempty"`
+	// ExpirationDate: when the memory expires (RFC 3339; absent: never).
+	ExpirationDate string `json:"expiration_date,omitempty"`
 }
 
 type addedOut struct {

@@ -341,7 +341,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{http.MethodPost, "/v3/memories/add/", map[string]any{"messages": secret, "app_id": "shop"}},
 		{http.MethodPost, "/v3/memories/add/", map[string]any{"messages": secret, "user_id": "a", "enable_graph": true}},
-		{http.MethodPost, "/v3/memories/add/", map[string]any{"messages": secret, "user_id": "a", "expiration_date": "2030-01-01"}},
+		{http.MethodPost, "/v3/memories/add/", map[string]any{"messages": "x", "user_id": "a", "expiration_date": secret}},
 		{http.MethodPost, "/v3/memories/add/", map[string]any{"messages": []map[string]any{{"role": "user", "content": map[string]any{"type": "image_url", "image_url": map[string]string{"url": secret}}}}, "user_id": "a"}},
 		{http.MethodPost, "/v3/memories/add/", secret},
 		{http.MethodPost, "/v3/memories/search/", map[string]any{"query": "x", "filters": map[string]any{"AND": []any{map[string]any{"user_id": "a"}, map[string]any{"user_id": secret}}}}},

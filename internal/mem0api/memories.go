@@ -90,14 +90,15 @@ func (s *server) add(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case b.EnableGraph:
 		return invalid("enable_graph is not supported: Engram has no graph memory")
-	case b.ExpirationDate != nil && *b.ExpirationDate != "":
-		return invalid("expiration_date is not supported: delete the memory, or erase its user, instead")
 	}
 	msgs, err := b.messages()
 	if err != nil {
 		return err
 	}
 	req := engram.AddRequest{Messages: msgs, Scope: scope, Metadata: b.Metadata, IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	if b.ExpirationDate != nil {
+		req.ExpirationDate = *b.ExpirationDate
+	}
 	if b.Timestamp != nil {
 		if *b.Timestamp < 0 || *b.Timestamp > maxTimestamp {
 			return invalid("timestamp must be Unix seconds")
@@ -309,13 +310,14 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case b.Timestamp != nil:
 		return invalid("timestamp cannot be changed after a memory is stored")
-	case b.ExpirationDate != nil && *b.ExpirationDate != "":
-		return invalid("expiration_date is not supported: delete the memory, or erase its user, instead")
-	case b.Text == nil && b.Metadata == nil:
-		return invalid("text or metadata is required")
+	case b.Text == nil && b.Metadata == nil && (b.ExpirationDate == nil || *b.ExpirationDate == ""):
+		return invalid("text, metadata or expiration_date is required")
 	}
 	id := r.PathValue("id")
 	req := engram.UpdateRequest{Metadata: b.Metadata}
+	if b.ExpirationDate != nil {
+		req.ExpirationDate = *b.ExpirationDate
+	}
 	if b.Text != nil {
 		req.Content = *b.Text
 	} else {

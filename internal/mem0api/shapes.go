@@ -34,7 +34,22 @@ func toMemory(m *engram.Memory) memory {
 	return memory{
 		ID: m.ID, Memory: m.Content, UserID: nullable(m.UserID), AgentID: nullable(m.AgentID), RunID: nullable(m.RunID),
 		Metadata: m.Metadata, Categories: []string{}, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		ExpirationDate: expiration(m.ExpirationDate),
 	}
+}
+
+// expiration is mem0's expiration_date: a date when the memory expires at
+// a midnight UTC (it was given as a date), else the RFC 3339 time.
+func expiration(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	if t.UTC().Truncate(24 * time.Hour).Equal(*t) {
+		// The last day it lives through (ParseExpiration's inverse).
+		s = t.UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	}
+	return &s
 }
 
 // addResult is one memory an add touched, in mem0's event vocabulary.

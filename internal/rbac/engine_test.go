@@ -46,7 +46,8 @@ var engineOps = map[string]rbac.Op{
 	// Privacy and the tenant.
 	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
-	"ForgetTenant": rbac.TenantDelete, // CLI today
+	"SetRetentionPlan": rbac.TenantSettings, // CLI today (docs/LIFECYCLE.md, "Retention")
+	"ForgetTenant":     rbac.TenantDelete,   // CLI today
 	// Single sign-on: the configuration; the sign-in steps run before
 	// there is a principal (the IdP's verified identity is the proof).
 	"ConfigureSSO": rbac.SSOConfigure, "DeleteSSO": rbac.SSOConfigure, "SSOConfiguration": rbac.SSORead,
@@ -72,6 +73,7 @@ var engineOps = map[string]rbac.Op{
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
 	"InviteAsOperator": operatorOnly, "SweepSessions": operatorOnly,
+	"SweepRetention": operatorOnly, "RetentionSwept": operatorOnly, "RetentionPlan": operatorOnly,
 	// The OAuth authorization server for MCP hosts: registering and reading
 	// a request grant nothing; consent carries the member's password, the
 	// token endpoint a code with its verifier or a refresh token.

@@ -61,6 +61,7 @@ type Store interface {
 // ErrNotFound.
 type Tx interface {
 	ObserveTx
+	RetentionTx
 	VisibilityTx
 	IdentityTx
 	SSOTx
@@ -99,7 +100,7 @@ type Tx interface {
 	// MemoryByMAC finds a memory with exactly this scope and content MAC.
 	MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*Memory, error)
 	// UpdateMemory rewrites content, metadata, vector and vector model, key
-	// version, MAC, doc length and UpdatedAt of an existing memory and
+	// version, MAC, doc length, UpdatedAt, visibility and ExpiresAt of an existing memory and
 	// replaces its postings.
 	UpdateMemory(ctx context.Context, m *Memory, postings []Posting) error
 	// Vectors returns up to limit memories of the tenant that have a vector
@@ -447,6 +448,9 @@ type Memory struct {
 	// may see it (visibility.go).
 	AuthorID string
 	Private  bool
+	// ExpiresAt is the memory's own expiry (mem0's expiration_date; nil:
+	// none), in clear: the retention sweep finds due memories by it.
+	ExpiresAt *time.Time
 }
 
 // History is one change to a memory; Old and New are sealed (nil when empty).

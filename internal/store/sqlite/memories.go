@@ -13,14 +13,14 @@ import (
 )
 
 const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
-	content_mac, vector, vector_model, doc_len, created_at, updated_at, author_account_id, visibility`
+	content_mac, vector, vector_model, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
 
 func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	_, err := t.tx.ExecContext(ctx,
-		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
 		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt),
-		nullString(m.AuthorID), visibility(m.Private))
+		nullString(m.AuthorID), visibility(m.Private), toNullMicros(m.ExpiresAt))
 	if err != nil {
 		return wrapErr("insert memory", err)
 	}
@@ -125,10 +125,10 @@ func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, vector = ?, vector_model = ?,
-		   doc_len = ?, updated_at = ?, visibility = ?
+		   doc_len = ?, updated_at = ?, visibility = ?, expires_at = ?
 		 WHERE tenant_id = ? AND id = ?`,
 		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.UpdatedAt),
-		visibility(m.Private), m.TenantID, m.ID)
+		visibility(m.Private), toNullMicros(m.ExpiresAt), m.TenantID, m.ID)
 	if err := mustAffect("update memory", res, err); err != nil {
 		return err
 	}
@@ -237,12 +237,14 @@ func scanMemory(s scanner) (*store.Memory, error) {
 		created, updated int64
 		author           sql.NullString
 		vis              string
+		expires          sql.NullInt64
 	)
 	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
-		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated, &author, &vis)
+		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated, &author, &vis, &expires)
 	if err != nil {
 		return nil, err
 	}
+	m.ExpiresAt = fromNullMicros(expires)
 	m.AuthorID, m.Private = author.String, vis == visPrivate
 	m.CreatedAt = fromMicros(created)
 	m.UpdatedAt = fromMicros(updated)
