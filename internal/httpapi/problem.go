@@ -62,6 +62,7 @@ var statusOf = map[string]int{
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
+	engram.CodeExportFormat:    http.StatusBadRequest, // jsonld and pam: not written yet
 
 	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
 	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
