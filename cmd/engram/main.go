@@ -34,6 +34,7 @@ type cli struct {
 	KEK     kekCmd     `cmd:"" name:"kek" help:"Manage the key-encryption key (offline)."`
 	Audit   auditCmd   `cmd:"" help:"Read the audit trail (client) and verify its chains (offline)."`
 	Repair  repairCmd  `cmd:"" help:"Remove records that can no longer be decrypted (offline)."`
+	Export  exportCmd  `cmd:"" help:"Verify a signed export (offline)."`
 	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
 	Observe  observeCmd  `cmd:"" help:"Observe a conversation: store it, extract entities and facts."`
