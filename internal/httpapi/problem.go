@@ -79,6 +79,9 @@ func codeOf(status int) string {
 	if status == http.StatusForbidden {
 		return engram.CodeForbidden // not CodeSSORequired, which shares the status
 	}
+	if status == http.StatusBadRequest {
+		return engram.CodeInvalid // not CodeExportFormat, which shares the status
+	}
 	for code, s := range statusOf {
 		if s == status {
 			return code
