@@ -28,40 +28,23 @@ func registerExport(api huma.API, svc engram.ExportService) {
 		return
 	}
 	const format = " The document is engram-export version 1 (docs/LIFECYCLE.md, \"Export\"), streamed as it is read, ending with a SHA-256 checksum and the tenant's Ed25519 signature; check it offline with `engram export verify FILE --public-key KEY`. Audited (memory.export: who, which scope, how many records)."
-	stream := func(s engram.ExportStream, err error) (*huma.StreamResponse, error) {
-		if err != nil {
-			return nil, err
-		}
-		return &huma.StreamResponse{Body: func(hctx huma.Context) {
-			hctx.SetHeader("Content-Type", "application/json")
-			hctx.SetHeader("Cache-Control", "no-store")
-			hctx.SetStatus(http.StatusOK)
-			_ = s(hctx.BodyWriter()) // audited by the engine; the client sees a truncated document
-		}}, nil
-	}
-	reg := func(o huma.Operation, call func(context.Context, *userExportInput) (engram.ExportStream, error)) {
-		o.Responses = map[string]*huma.Response{"200": {Description: "The export document.", Content: map[string]*huma.MediaType{"application/json": {}}}}
-		huma.Register(api, o, func(ctx context.Context, in *userExportInput) (*huma.StreamResponse, error) {
-			s, err := call(ctx, in)
-			if err != nil {
-				return nil, problemOf(ctx, err)
-			}
-			return stream(s, nil)
-		})
-	}
 	o := op("exportTenant", http.MethodGet, "/v1/export", "Export the whole tenant (owners)", http.StatusOK, "export")
 	o.Description = "Every memory (private ones too) with its history, every episode, entity, fact (with its validity) and topic count. Needs the tenant:admin scope." + format
-	regTenant(api, o, svc, stream)
+	registerStream(api, o, func(ctx context.Context, in *exportInput) (engram.ExportStream, error) {
+		return svc.ExportTenant(ctx, in.Format)
+	})
 
 	o = op("exportUser", http.MethodGet, "/v1/users/{user_id}/export", "Export one end user's data", http.StatusOK, "export")
 	o.Description = "The user's memories with history, episodes, entities, facts and topics (right of access). Needs the users:forget scope (owners and admins: whoever may erase the user)." + format
-	reg(o, func(ctx context.Context, in *userExportInput) (engram.ExportStream, error) {
+	registerStream(api, o, func(ctx context.Context, in *userExportInput) (engram.ExportStream, error) {
 		return svc.ExportUser(ctx, in.UserID, in.Format)
 	})
 
 	o = op("exportMine", http.MethodGet, "/v1/me/export", "Export the memories you authored", http.StatusOK, "export")
 	o.Description = "The memories the signed-in account wrote, private and shared, with their history. Needs a session (not an API key)." + format
-	regMine(api, o, svc, stream)
+	registerStream(api, o, func(ctx context.Context, in *exportInput) (engram.ExportStream, error) {
+		return svc.ExportMine(ctx, in.Format)
+	})
 
 	o = op("getExportKey", http.MethodGet, "/v1/export/keys", "The public key that signs this tenant's exports", http.StatusOK, "export")
 	o.Description = "Derived from the tenant's key hierarchy: the same on every node, never stored. Pin it, then verify exports offline with `engram export verify FILE --public-key KEY`."
@@ -74,24 +57,20 @@ func registerExport(api huma.API, svc engram.ExportService) {
 	})
 }
 
-func regTenant(api huma.API, o huma.Operation, svc engram.ExportService, stream func(engram.ExportStream, error) (*huma.StreamResponse, error)) {
+// registerStream registers an export endpoint: call prepares (and may
+// refuse) the export, then the stream writes it as the response body.
+func registerStream[I any](api huma.API, o huma.Operation, call func(context.Context, *I) (engram.ExportStream, error)) {
 	o.Responses = map[string]*huma.Response{"200": {Description: "The export document.", Content: map[string]*huma.MediaType{"application/json": {}}}}
-	huma.Register(api, o, func(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
-		s, err := svc.ExportTenant(ctx, in.Format)
+	huma.Register(api, o, func(ctx context.Context, in *I) (*huma.StreamResponse, error) {
+		s, err := call(ctx, in)
 		if err != nil {
 			return nil, problemOf(ctx, err)
 		}
-		return stream(s, nil)
-	})
-}
-
-func regMine(api huma.API, o huma.Operation, svc engram.ExportService, stream func(engram.ExportStream, error) (*huma.StreamResponse, error)) {
-	o.Responses = map[string]*huma.Response{"200": {Description: "The export document.", Content: map[string]*huma.MediaType{"application/json": {}}}}
-	huma.Register(api, o, func(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
-		s, err := svc.ExportMine(ctx, in.Format)
-		if err != nil {
-			return nil, problemOf(ctx, err)
-		}
-		return stream(s, nil)
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			hctx.SetHeader("Content-Type", "application/json")
+			hctx.SetHeader("Cache-Control", "no-store")
+			hctx.SetStatus(http.StatusOK)
+			_ = s(hctx.BodyWriter()) // audited by the engine; the client sees a truncated document
+		}}, nil
 	})
 }
