@@ -177,9 +177,6 @@ func (x *Writer) Finish(key ed25519.PrivateKey) error {
 	return x.bw.Flush()
 }
 
-// Flush pushes buffered bytes out (a streaming response).
-func (x *Writer) Flush() error { return x.bw.Flush() }
-
 // countsOf lists every kind, zero ones too, so a reader sees what the
 // format can hold.
 func countsOf(c map[string]int) map[string]int {
