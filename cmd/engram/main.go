@@ -36,6 +36,7 @@ type cli struct {
 	Repair  repairCmd  `cmd:"" help:"Remove records that can no longer be decrypted (offline)."`
 	Backup  backupCmd  `cmd:"" help:"Write a consistent backup of a node's database, sealed as stored (online, beside serve)."`
 	Restore restoreCmd `cmd:"" help:"Restore a backup into a data directory, verify its audit chains, report a rollback (offline)."`
+	Export  exportCmd  `cmd:"" help:"Verify a signed export (offline)."`
 	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
 	Observe  observeCmd  `cmd:"" help:"Observe a conversation: store it, extract entities and facts."`

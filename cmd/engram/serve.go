@@ -251,7 +251,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Scopes: l, Observe: l, Graph: l, Identity: l, Logger: log, Version: version, Metrics: reg,
+			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Export: l, Scopes: l, Observe: l, Graph: l, Identity: l, Logger: log, Version: version, Metrics: reg,
 			SSO: l, SSOSignIn: l,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),

@@ -312,7 +312,13 @@ var restCases = map[string]restCase{
 		}
 		return rcall{"DELETE", "/v1/users/" + user, nil}
 	}},
-	"rotateKeys": {op: rbac.TenantRotate, build: func(*rbacFixture, *actor, target) rcall { return rcall{"POST", "/v1/encryption-keys/rotate", nil} }},
+	"exportTenant": {op: rbac.TenantExport, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/export", nil} }},
+	"exportUser": {op: rbac.UserExport, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"GET", "/v1/users/someone/export?format=json", nil}
+	}},
+	"exportMine":   {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me/export", nil} }},
+	"getExportKey": {op: rbac.ExportKeys, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/export/keys", nil} }},
+	"rotateKeys":   {op: rbac.TenantRotate, build: func(*rbacFixture, *actor, target) rcall { return rcall{"POST", "/v1/encryption-keys/rotate", nil} }},
 
 	// Members and the account.
 	"listMembers": {op: rbac.MemberList, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/members", nil} }},

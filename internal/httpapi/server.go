@@ -29,9 +29,12 @@ type Config struct {
 	// AuditProofs serves checkpoints, proofs, segments and legal holds
 	// under /v1/audit/; nil leaves them out.
 	AuditProofs engram.AuditProofService
-	Auth        engram.Authenticator
-	Logger      *slog.Logger
-	Version     string
+	// Export serves /v1/export, /v1/users/{id}/export, /v1/me/export and
+	// /v1/export/keys; nil leaves them out.
+	Export  engram.ExportService
+	Auth    engram.Authenticator
+	Logger  *slog.Logger
+	Version string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Storage, when set, reports the free space of the data directory for
@@ -153,6 +156,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerPrivacy(api, cfg.Privacy)
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
+	registerExport(api, cfg.Export)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
 	registerIdentity(api, cfg.Identity)

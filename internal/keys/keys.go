@@ -453,6 +453,9 @@ func (r *Ring) CurrentSubjectKeyGen(ctx context.Context, tenantID, subject strin
 const (
 	PurposeSearch = "engram/search-token/v1"
 	PurposeMAC    = "engram/content-mac/v1"
+	// PurposeExport seeds the tenant's Ed25519 export signing key: derived,
+	// so nothing new is stored and every node signs with the same key.
+	PurposeExport = "engram/export-signing/v1"
 )
 
 // Derived returns the tenant's 32-byte key for purpose.

@@ -45,6 +45,8 @@ var engineOps = map[string]rbac.Op{
 	"SetAuditRetention": rbac.AuditRetention, // the operator's CLI today
 	// Privacy and the tenant.
 	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
+	"ExportTenant": rbac.TenantExport, "ExportUser": rbac.UserExport, "ExportMine": rbac.Profile,
+	"ExportKey":             rbac.ExportKeys,
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"SetRetentionPlan": rbac.TenantSettings, // CLI today (docs/LIFECYCLE.md, "Retention")
 	"ForgetTenant":     rbac.TenantDelete,   // CLI today

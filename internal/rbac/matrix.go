@@ -55,6 +55,10 @@ var Matrix = []Rule{
 	row(UserForget, "tenant", engram.PermUsersForget, Any, Any, No, No, No, "GDPR erasure of an end user"),
 	row(TenantRotate, "tenant", engram.PermKeysAdmin, Any, No, No, No, No, "rotate the tenant's keys"),
 	row(TenantExport, "tenant", PermTenantAdmin, Any, No, No, No, No, "includes private memories"),
+	row(UserExport, "tenant", engram.PermUsersForget, Any, Any, No, No, No,
+		"an end user's data, private memories included (right of access): whoever may erase a user"),
+	row(ExportKeys, "tenant", engram.PermMemoriesRead, Any, Any, Any, Any, Any,
+		"the public key that signs the tenant's exports"),
 	row(TenantSettings, "tenant", PermTenantAdmin, Any, No, No, No, No, "plan, episode text, BYOK"),
 	row(TenantDelete, "tenant", SessionOnly, Any, No, No, No, No, "erases the whole tenant"),
 

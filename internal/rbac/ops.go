@@ -42,6 +42,8 @@ const (
 	UserForget     Op = "user.forget" // DELETE /v1/users/{id}
 	TenantRotate   Op = "tenant.rotate_keys"
 	TenantExport   Op = "tenant.export"
+	UserExport     Op = "user.export" // GET /v1/users/{id}/export
+	ExportKeys     Op = "export.keys" // GET /v1/export/keys: public keys only
 	TenantSettings Op = "tenant.settings"
 	TenantDelete   Op = "tenant.delete"
 

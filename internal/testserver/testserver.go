@@ -159,7 +159,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		limits = *opts.Limits
 	}
 	h := httpapi.New(httpapi.Config{
-		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
+		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Export: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
 		SSO: e, SSOSignIn: e,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
