@@ -32,6 +32,24 @@ func (r Role) Permissions() []Permission {
 	return append([]Permission(nil), rolePermissions[r]...)
 }
 
+// Rank orders roles by strength: owner 5 … reader 1, an unknown role 0.
+// It is the one ordering every role rule compares with.
+func (r Role) Rank() int {
+	switch r {
+	case RoleOwner:
+		return 5
+	case RoleAdmin:
+		return 4
+	case RoleOperator:
+		return 3
+	case RoleMember:
+		return 2
+	case RoleReader:
+		return 1
+	}
+	return 0
+}
+
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
 	_, ok := rolePermissions[r]

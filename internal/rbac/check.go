@@ -79,13 +79,8 @@ type Filter struct {
 // Match is Allows for the filter, for stores that filter in memory.
 func (f Filter) Match(rec Record) bool { return Allows(f.Reach, f.AuthorID, rec) }
 
-// Rank orders roles: owner 5 … reader 1, unknown 0.
-func Rank(r engram.Role) int {
-	if i := slices.Index(Roles, r); i >= 0 {
-		return len(Roles) - i
-	}
-	return 0
-}
+// Rank orders roles: owner 5 … reader 1, unknown 0 (engram.Role.Rank).
+func Rank(r engram.Role) int { return r.Rank() }
 
 // CanGrant reports whether an actor of role actor may give someone role:
 // a role at most its own, and owner only from an owner.

@@ -51,23 +51,6 @@ func LogoutEverywhere(now time.Time, tenantID, accountID string) Revocation {
 	return Revocation{TenantID: tenantID, AccountID: accountID, At: now, Reason: ReasonLogoutAll}
 }
 
-// rank orders roles by strength; unknown roles rank lowest.
-func rank(r engram.Role) int {
-	switch r {
-	case engram.RoleOwner:
-		return 5
-	case engram.RoleAdmin:
-		return 4
-	case engram.RoleOperator:
-		return 3
-	case engram.RoleMember:
-		return 2
-	case engram.RoleReader:
-		return 1
-	}
-	return 0
-}
-
 // OnRoleChange returns the revocation a role change calls for, if any.
 // A demotion revokes every session of the account: the role is read per
 // request, so nothing the old role allowed survives anyway, but a session
@@ -75,7 +58,7 @@ func rank(r engram.Role) int {
 // member signs in again under the new role. A promotion revokes nothing:
 // the new rights apply from the next request.
 func OnRoleChange(now time.Time, tenantID, accountID string, from, to engram.Role) (Revocation, bool) {
-	if rank(to) >= rank(from) {
+	if to.Rank() >= from.Rank() {
 		return Revocation{}, false
 	}
 	return Revocation{TenantID: tenantID, AccountID: accountID, At: now, Reason: ReasonDemoted}, true

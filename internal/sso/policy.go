@@ -69,23 +69,6 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// rank orders roles, strongest highest; unknown roles rank 0.
-func rank(r engram.Role) int {
-	switch r {
-	case engram.RoleOwner:
-		return 5
-	case engram.RoleAdmin:
-		return 4
-	case engram.RoleOperator:
-		return 3
-	case engram.RoleMember:
-		return 2
-	case engram.RoleReader:
-		return 1
-	}
-	return 0
-}
-
 // MappedRole returns the strongest role any of groups maps to, and false when
 // none maps. Owner mappings (which Validate refuses) are ignored here too.
 func (p Policy) MappedRole(groups []string) (engram.Role, bool) {
@@ -95,7 +78,7 @@ func (p Policy) MappedRole(groups []string) (engram.Role, bool) {
 			continue
 		}
 		for _, g := range groups {
-			if g == m.Group && rank(m.Role) > rank(best) {
+			if g == m.Group && m.Role.Rank() > best.Rank() {
 				best = m.Role
 			}
 		}
