@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,18 +59,23 @@ type identity struct {
 	base     string
 }
 
+// identityOnce builds identity once; every later request (each access
+// token's authentication) reads it without taking the lock.
 type identityOnce struct {
 	mu sync.Mutex
-	id *identity
+	id atomic.Pointer[identity]
 }
 
 // ident returns the identity machinery, building it on first use. It must
 // not run inside a store transaction.
 func (e *Engine) ident(ctx context.Context) (*identity, error) {
+	if id := e.idOnce.id.Load(); id != nil {
+		return id, nil
+	}
 	e.idOnce.mu.Lock()
 	defer e.idOnce.mu.Unlock()
-	if e.idOnce.id != nil {
-		return e.idOnce.id, nil
+	if id := e.idOnce.id.Load(); id != nil {
+		return id, nil
 	}
 	o := e.idOpts
 	params := password.OWASP
@@ -105,7 +111,7 @@ func (e *Engine) ident(ctx context.Context) (*identity, error) {
 	if id.tokenKey, err = e.ring.SystemDerived(ctx, keys.PurposeAccountToken); err != nil {
 		return nil, keyFailure(err)
 	}
-	e.idOnce.id = id
+	e.idOnce.id.Store(id)
 	return id, nil
 }
 
@@ -223,7 +229,7 @@ func (e *Engine) startSession(ctx context.Context, tx store.Tx, acct *store.Acco
 // startSessionFor is startSession recording the OAuth client the session
 // was granted to.
 func (e *Engine) startSessionFor(ctx context.Context, tx store.Tx, acct *store.Account, method string, scopes []engram.Permission, clientID string) (*engram.Tokens, error) {
-	id := e.idOnce.get()
+	id := e.idOnce.id.Load()
 	if id == nil {
 		return nil, errors.New("identity not initialised: call ident before the transaction")
 	}
@@ -242,12 +248,6 @@ func (e *Engine) startSessionFor(ctx context.Context, tx store.Tx, acct *store.A
 		return nil, err
 	}
 	return e.storeGrant(ctx, tx, f, g)
-}
-
-func (o *identityOnce) get() *identity {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.id
 }
 
 // storeGrant stores a grant's digests and returns its tokens.
