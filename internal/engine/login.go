@@ -255,30 +255,30 @@ func (e *Engine) Logout(ctx context.Context, refreshToken string) error {
 		return err
 	}
 	a := e.begin(ctx, engram.AuditLogout, engram.TargetAccount, "")
+	var digest []byte
 	var familyID string
-	if refreshToken != "" {
-		d, err := id.digest.Digest(session.Refresh, refreshToken)
-		if err != nil {
+	switch p := engram.PrincipalFrom(ctx); {
+	case refreshToken != "":
+		if digest, err = id.digest.Digest(session.Refresh, refreshToken); err != nil {
 			return errBadSession
 		}
-		if err := e.st.Read(ctx, func(tx store.Tx) error {
-			rec, err := tx.RefreshToken(ctx, d)
-			if err == nil {
-				familyID = rec.FamilyID
-			}
-			return err
-		}); errors.Is(err, store.ErrNotFound) {
-			return errBadSession
-		} else if err != nil {
-			return err
-		}
-	} else if p := engram.PrincipalFrom(ctx); p != nil && p.SessionID != "" {
+	case p != nil && p.SessionID != "":
 		familyID = p.SessionID
-	} else {
+	default:
 		return engram.Errorf(engram.CodeInvalid, "logout needs a session: sign in, or send the refresh token")
 	}
+	// One transaction finds the family (by the refresh token when given)
+	// and revokes it.
 	err = e.st.Write(ctx, func(tx store.Tx) error {
-		fam, err := tx.SessionFamily(ctx, familyID)
+		fid := familyID
+		if digest != nil {
+			rec, err := tx.RefreshToken(ctx, digest)
+			if err != nil {
+				return err
+			}
+			fid = rec.FamilyID
+		}
+		fam, err := tx.SessionFamily(ctx, fid)
 		if err != nil {
 			return err
 		}
