@@ -132,7 +132,7 @@ func (e *Engine) invite(ctx context.Context, a *action, tenantID, inviterID stri
 	} else {
 		// Handed to the inviter, not proven to reach the address: the
 		// account's email stays unverified when it is accepted.
-		inv.AcceptURL, purpose = out.Link, "invite_link"
+		inv.AcceptURL, purpose = out.Link, store.TokenInviteLink
 	}
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.CreateAccount(ctx, acct); err != nil {
@@ -195,7 +195,7 @@ func (e *Engine) AcceptInvitation(ctx context.Context, req engram.AcceptRequest)
 		return nil, err
 	}
 	d := id.tokenDigest(store.TokenInvite, req.Token)
-	tok, acct, login, email, name, err := e.openToken(ctx, d, store.TokenInvite, "invite_link")
+	tok, acct, login, email, name, err := e.openToken(ctx, d, store.TokenInvite, store.TokenInviteLink)
 	if err != nil {
 		return nil, err
 	}

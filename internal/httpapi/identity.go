@@ -45,7 +45,7 @@ type tokensOutput struct {
 
 // withCookies answers tokens, and for a browser sets them as HttpOnly
 // __Host- cookies too.
-func withCookies(ctx context.Context, b *browserHeaders, t *engram.Tokens) *tokensOutput {
+func withCookies(b *browserHeaders, t *engram.Tokens) *tokensOutput {
 	out := &tokensOutput{Body: t}
 	if b.browser() {
 		g := &session.Grant{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
@@ -164,7 +164,7 @@ func registerIdentity(api huma.API, svc engram.IdentityService) {
 			if err != nil {
 				return nil, problemOf(ctx, err)
 			}
-			return withCookies(ctx, in.headers(), t), nil
+			return withCookies(in.headers(), t), nil
 		})
 
 	huma.Register(api, public(op("refresh", http.MethodPost, "/v1/auth/refresh", "Spend a refresh token for a new pair (a spent one ends the session)", http.StatusOK, "auth")),
@@ -183,7 +183,7 @@ func registerIdentity(api huma.API, svc engram.IdentityService) {
 				}
 				return nil, p
 			}
-			return withCookies(ctx, in.headers(), t), nil
+			return withCookies(in.headers(), t), nil
 		})
 
 	huma.Register(api, public(op("logout", http.MethodPost, "/v1/auth/logout", "End this session", http.StatusNoContent, "auth")),

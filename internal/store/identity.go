@@ -44,8 +44,11 @@ type AccountToken struct {
 // Purposes of account tokens.
 const (
 	TokenInvite = "invite"
-	TokenVerify = "verify"
-	TokenReset  = "reset"
+	// TokenInviteLink is an invitation whose link was handed to the
+	// inviter (no mail server): accepting it proves no address.
+	TokenInviteLink = "invite_link"
+	TokenVerify     = "verify"
+	TokenReset      = "reset"
 )
 
 // SessionFamily is a session family as stored, with the OAuth client it
