@@ -111,7 +111,10 @@ func (e *Engine) export(ctx context.Context, op rbac.Op, format string, sc expor
 	}
 	return func(w io.Writer) (err error) {
 		defer func() { err = a.finish(err) }()
-		xw := export.NewWriter(w)
+		xw, err := export.NewEncoder(format, w)
+		if err != nil {
+			return err
+		}
 		if err := xw.Begin(export.Header{Tenant: p.TenantID, Scope: sc, CreatedAt: e.clock()}); err != nil {
 			return err
 		}
@@ -139,14 +142,14 @@ type exporter struct {
 	filter rbac.Filter
 }
 
-func (x *exporter) write(w *export.Writer) error {
+func (x *exporter) write(w export.Encoder) error {
 	if err := x.memories(w); err != nil {
 		return err
 	}
 	if x.scope.Kind == "account" {
 		return nil
 	}
-	for _, step := range []func(*export.Writer) error{x.episodes, x.entities, x.facts, x.topics} {
+	for _, step := range []func(export.Encoder) error{x.episodes, x.entities, x.facts, x.topics} {
 		if err := step(w); err != nil {
 			return err
 		}
@@ -160,7 +163,7 @@ type exportHistory = engram.HistoryEntry
 // memories writes every memory in scope with its history, a page per read
 // transaction, newest first. A memory that can no longer be decrypted is
 // left out and counted as unreadable, as everywhere else.
-func (x *exporter) memories(w *export.Writer) error {
+func (x *exporter) memories(w export.Encoder) error {
 	scope := engram.Scope{UserID: x.scope.UserID}
 	before := ""
 	for {
@@ -195,7 +198,7 @@ func (x *exporter) memories(w *export.Writer) error {
 			if err != nil {
 				return err
 			}
-			if err := w.Record(export.KindMemory, m, hs); err != nil {
+			if err := w.Write(&export.Record{Kind: export.KindMemory, Memory: m, History: hs}); err != nil {
 				return err
 			}
 		}
@@ -226,7 +229,7 @@ func (x *exporter) history(o *opener, rows []store.History) ([]exportHistory, er
 
 // episodes writes the scope's episodes with their messages (when the
 // tenant keeps episode text) and what they made.
-func (x *exporter) episodes(w *export.Writer) error {
+func (x *exporter) episodes(w export.Encoder) error {
 	before := ""
 	for {
 		var out []*engram.Episode
@@ -258,7 +261,7 @@ func (x *exporter) episodes(w *export.Writer) error {
 			return err
 		}
 		for _, ep := range out {
-			if err := w.Record(export.KindEpisode, ep, nil); err != nil {
+			if err := w.Write(&export.Record{Kind: export.KindEpisode, Episode: ep}); err != nil {
 				return err
 			}
 		}
@@ -268,7 +271,7 @@ func (x *exporter) episodes(w *export.Writer) error {
 
 // entities writes the scope's entities (the tenant's shared ones, user
 // "", belong to a tenant export only).
-func (x *exporter) entities(w *export.Writer) error {
+func (x *exporter) entities(w export.Encoder) error {
 	before := ""
 	for {
 		var out []engram.Entity
@@ -297,7 +300,7 @@ func (x *exporter) entities(w *export.Writer) error {
 			return err
 		}
 		for i := range out {
-			if err := w.Record(export.KindEntity, &out[i], nil); err != nil {
+			if err := w.Write(&export.Record{Kind: export.KindEntity, Entity: &out[i]}); err != nil {
 				return err
 			}
 		}
@@ -307,7 +310,7 @@ func (x *exporter) entities(w *export.Writer) error {
 
 // facts writes every fact of the scope, invalidated and expired ones too,
 // with their validity: an export keeps the lifecycle.
-func (x *exporter) facts(w *export.Writer) error {
+func (x *exporter) facts(w export.Encoder) error {
 	before := ""
 	for {
 		var out []engram.Fact
@@ -326,7 +329,7 @@ func (x *exporter) facts(w *export.Writer) error {
 			return err
 		}
 		for i := range out {
-			if err := w.Record(export.KindFact, &out[i], nil); err != nil {
+			if err := w.Write(&export.Record{Kind: export.KindFact, Fact: &out[i]}); err != nil {
 				return err
 			}
 		}
@@ -336,7 +339,7 @@ func (x *exporter) facts(w *export.Writer) error {
 
 // topics writes the topic counts of the scope (a few dozen at most: the
 // taxonomy is fixed).
-func (x *exporter) topics(w *export.Writer) error {
+func (x *exporter) topics(w export.Encoder) error {
 	b, err := x.e.blinds(x.ctx, x.tenant)
 	if err != nil {
 		return err
@@ -354,7 +357,7 @@ func (x *exporter) topics(w *export.Writer) error {
 	}
 	for _, c := range cs {
 		if n, ok := names[string(c.Token)]; ok {
-			if err := w.Record(export.KindTopic, engram.TopicCount{Topic: n, Memories: c.Memories}, nil); err != nil {
+			if err := w.Write(&export.Record{Kind: export.KindTopic, Topic: &engram.TopicCount{Topic: n, Memories: c.Memories}}); err != nil {
 				return err
 			}
 		}

@@ -18,6 +18,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/engram-memory/engram"
 )
 
 // Format and Version name the document shape; a reader refuses others.
@@ -121,9 +123,36 @@ func (x *Writer) Begin(h Header) error {
 	return nil
 }
 
-// Record writes one record of kind; v is marshalled as the record's "data".
-// extra, when not nil, is marshalled under "history" (a memory's changes).
-func (x *Writer) Record(kind string, v any, history any) error {
+// Write writes one record.
+func (x *Writer) Write(r *Record) error {
+	v, history := r.data()
+	return x.record(r.Kind, v, history)
+}
+
+// data is what a record holds under "data", and its history (a memory's
+// changes) when it has one.
+func (r *Record) data() (v any, history any) {
+	switch r.Kind {
+	case KindMemory:
+		if r.History == nil {
+			return r.Memory, []engram.HistoryEntry{} // "history": [] for a memory never changed
+		}
+		return r.Memory, r.History
+	case KindEpisode:
+		return r.Episode, nil
+	case KindEntity:
+		return r.Entity, nil
+	case KindFact:
+		return r.Fact, nil
+	case KindTopic:
+		return r.Topic, nil
+	}
+	return nil, nil
+}
+
+// record writes one record of kind; v is marshalled as the record's "data".
+// history, when not nil, is marshalled under "history".
+func (x *Writer) record(kind string, v any, history any) error {
 	sep := "\n"
 	if x.n > 0 {
 		sep = ",\n"
@@ -194,6 +223,9 @@ func countsOf(c map[string]int) map[string]int {
 // do not match their checksum or signature, or whose shape is not the
 // format's.
 var ErrTampered = errors.New("export: verification failed")
+
+// ErrUnsupported is NewEncoder's answer for a format it does not write.
+var ErrUnsupported = errors.New("export: format not supported")
 
 // kinds is sorted for stable messages.
 func kinds(c map[string]int) []string { return slices.Sorted(maps.Keys(c)) }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/export"
 )
 
@@ -20,8 +21,9 @@ func document(t *testing.T, key ed25519.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	// Metadata holding the trailer's own key must not confuse the reader.
-	must(t, w.Record(export.KindMemory, map[string]any{"memory": "likes tea", "metadata": map[string]string{"checksum": "x"}}, []string{"h1"}))
-	must(t, w.Record(export.KindFact, map[string]any{"fact": "Ann works at Acme"}, nil))
+	must(t, w.Write(&export.Record{Kind: export.KindMemory, Memory: &engram.Memory{Content: "likes tea", Metadata: map[string]any{"checksum": "x"}},
+		History: []engram.HistoryEntry{{Event: engram.EventAdd, NewMemory: "likes tea"}}}))
+	must(t, w.Write(&export.Record{Kind: export.KindFact, Fact: &engram.Fact{Fact: "Ann works at Acme"}}))
 	must(t, w.Finish(key))
 	return buf.Bytes()
 }
