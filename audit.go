@@ -81,6 +81,12 @@ const (
 	// reason), or found them due and kept them under a legal hold
 	// (outcome failure, reason held).
 	AuditRetentionSweep AuditAction = "retention.sweep"
+	// AuditNodeBackup and AuditNodeRestore: an operator took a backup of
+	// the node (target: the backup's SHA-256, short) or installed one
+	// (reason "rollback" when it was older than a kept audit checkpoint,
+	// "unchecked" when no checkpoint was given to compare). System chain.
+	AuditNodeBackup  AuditAction = "node.backup"
+	AuditNodeRestore AuditAction = "node.restore"
 
 	// Observe (docs/OBSERVE.md). An observe is one episode.create entry;
 	// the memories, entities and facts it made are listed in the episode,
@@ -121,6 +127,8 @@ const (
 	TargetEpisode = "episode"
 	TargetEntity  = "entity"
 	TargetFact    = "fact"
+	// TargetNode: the node's store as a whole (a backup, a restore).
+	TargetNode = "node"
 )
 
 // AuditQuery filters the principal's tenant's trail. Every field is

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/backup"
 	"github.com/engram-memory/engram/internal/filemode"
 	"github.com/engram-memory/engram/internal/store/sqlite"
@@ -90,9 +94,48 @@ func (c *backupCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "backup: %s (%d bytes), consistent as of %s\n", c.To, fi.Size(), started.Format(time.RFC3339))
+	digest, err := fileDigest(c.To)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "backup: %s (%d bytes, %s), consistent as of %s\n", c.To, fi.Size(), digest, started.Format(time.RFC3339))
 	fmt.Fprintf(s.err, "the KEK is not in the backup: keep a copy of %s apart from it\n", filepath.Join(c.Data, kekFile))
+	// Recorded after the copy, so the backup holds its predecessors' entry,
+	// not its own. Without the directory's KEK the chain cannot be
+	// written: said, not hidden; the backup itself stands.
+	if err := recordNode(ctx, db, c.Data, engram.AuditNodeBackup, digest, ""); err != nil {
+		fmt.Fprintf(s.err, "warning: the backup is not recorded in the audit chain: %v\n", err)
+	}
 	return nil
+}
+
+// recordNode appends a node.backup or node.restore entry to the system
+// chain of the database db, under the directory's KEK. A directory without
+// its KEK (kept elsewhere) cannot sign the entry: an error, never a new key.
+func recordNode(ctx context.Context, db *sqlite.DB, dir string, act engram.AuditAction, digest, reason string) error {
+	if _, err := os.Stat(filepath.Join(dir, kekFile)); err != nil {
+		return fmt.Errorf("no KEK in %s: %w", dir, err)
+	}
+	l, err := openKeys(ctx, db, dir, nil)
+	if err != nil {
+		return err
+	}
+	return l.RecordNode(ctx, act, digest, reason)
+}
+
+// fileDigest names a backup file in the audit chain and the command's
+// output: the first 16 bytes of its SHA-256, in hex.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // publish gives the finished file its name. A link, unlike a rename,

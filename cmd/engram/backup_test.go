@@ -23,6 +23,41 @@ import (
 	"github.com/engram-memory/engram/internal/backup"
 )
 
+// nodeEntries lists the system chain's node.* entries of a data
+// directory's database as "action target reason".
+func nodeEntries(t *testing.T, data string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(data, "engram.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT action, target_id, reason FROM audit_entries WHERE tenant_id = '' AND action LIKE 'node.%' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a, id, r string
+		if err := rows.Scan(&a, &id, &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimSpace(a+" "+id+" "+r))
+	}
+	return out
+}
+
+// digestIn is the sha256:… digest a backup command printed.
+func digestIn(t *testing.T, out string) string {
+	t.Helper()
+	i := strings.Index(out, "sha256:")
+	if i < 0 || len(out) < i+7+32 {
+		t.Fatalf("no digest in %q", out)
+	}
+	return out[i : i+7+32]
+}
+
 // statusOf is the status of a command that failed (0 when it ran clean).
 func statusOf(t *testing.T, err error) int {
 	t.Helper()
@@ -88,7 +123,11 @@ func TestBackupUnderLoad(t *testing.T) {
 	before := append([]string(nil), acked...)
 	mu.Unlock()
 	file := filepath.Join(dir, "node.backup")
-	mustEngram(t, nil, "backup", "--data", data, "--to", file)
+	bout, _, err := engram(t, nil, "backup", "--data", data, "--to", file)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	digest := digestIn(t, bout)
 	close(stop)
 	<-done
 	mu.Lock()
@@ -151,6 +190,15 @@ func TestBackupUnderLoad(t *testing.T) {
 			t.Fatalf("restored %s: %v %v", f, fi, err)
 		}
 	}
+	// The node's chain records the backup (after the copy, so the copy
+	// does not), and the restored one records its restore, unchecked.
+	if got := nodeEntries(t, data); len(got) != 1 || got[0] != "node.backup "+digest {
+		t.Fatalf("node entries of the source: %q, want the backup %s", got, digest)
+	}
+	if got := nodeEntries(t, restored); len(got) != 1 || got[0] != "node.restore "+digest+" unchecked" {
+		t.Fatalf("node entries of the restored node: %q", got)
+	}
+	mustEngram(t, nil, "audit", "verify", "--data", restored)
 	s.stop(t)
 
 	s2 := startServer(t, restored)
@@ -230,6 +278,10 @@ func TestRestoreReportsRollback(t *testing.T) {
 	_, stderr, err = engram(t, nil, "restore", "--from", old, "--data", target, "--kek", kek, "--checkpoint", cp, "--allow-rollback")
 	if err != nil || !strings.Contains(stderr, "WARNING: ROLLBACK") {
 		t.Fatalf("--allow-rollback: %v\n%s", err, stderr)
+	}
+	// The rollback stays on the record of the node it was installed on.
+	if got := nodeEntries(t, target); len(got) != 1 || !strings.HasPrefix(got[0], "node.restore sha256:") || !strings.HasSuffix(got[0], " rollback") {
+		t.Fatalf("node entries after an allowed rollback: %q", got)
 	}
 
 	// Control: a backup taken after the checkpoint reaches it.

@@ -97,8 +97,24 @@ func (c *restoreCmd) Run(ctx context.Context, s *ioStreams) error {
 		fmt.Fprintf(s.err, "ROLLBACK: %v\n", res.rollback)
 		return &exitError{code: exitRollback, err: fmt.Errorf("restore refused: the backup (taken %s) is older than an audit checkpoint already published: restoring it would silently drop audited history; nothing was changed (--allow-rollback installs it anyway)", h.CreatedAt.Format(time.RFC3339))}
 	}
+	digest, err := fileDigest(c.From)
+	if err != nil {
+		return err
+	}
 	if err := install(c.Data, tmp, c.KEK); err != nil {
 		return err
+	}
+	// The restore is itself recorded, in the restored chain: a rollback
+	// installed with --allow-rollback stays visible to every later reader.
+	reason := ""
+	switch {
+	case res.rollback != nil:
+		reason = "rollback"
+	case len(c.Checkpoint) == 0:
+		reason = "unchecked"
+	}
+	if err := recordRestore(ctx, c.Data, digest, reason); err != nil {
+		return fmt.Errorf("restore installed, but its audit entry failed: %w", err)
 	}
 	fmt.Fprintf(s.out, "restore: %s from %s (taken %s by engram %s)\n", filepath.Join(c.Data, "engram.db"), c.From, h.CreatedAt.Format(time.RFC3339), h.EngramVersion)
 	fmt.Fprintf(s.out, "audit: %d chain(s), %d entries: intact\n", res.chains, res.entries)
@@ -259,4 +275,18 @@ func install(dir, tmp, kekFrom string) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// recordRestore appends the node.restore entry to the installed database.
+func recordRestore(ctx context.Context, dir, digest, reason string) (err error) {
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return recordNode(ctx, db, dir, engram.AuditNodeRestore, digest, reason)
 }

@@ -384,3 +384,16 @@ func (e *Engine) VerifyAudit(ctx context.Context, tenant string, all bool, cps .
 	}
 	return out, nil
 }
+
+// RecordNode appends an operator's action on the node as a whole (a
+// backup taken, a restore installed) to the system chain. reason marks a
+// success that needs a reviewer's attention (a rollback installed); it is
+// a short stable code, never free text.
+func (e *Engine) RecordNode(ctx context.Context, act engram.AuditAction, targetID, reason string) error {
+	o := engram.OriginFrom(ctx)
+	if o.Transport == "" {
+		o.Transport = "cli"
+	}
+	return e.appendOwn(ctx, &engram.AuditEntry{Action: act, TargetType: engram.TargetNode, TargetID: targetID,
+		Outcome: engram.OutcomeSuccess, Reason: reason, IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}, nil)
+}
