@@ -50,6 +50,9 @@ type RetentionStats struct {
 	Aged    int `json:"aged"`    // memories older than the plan's window
 	Kept    int `json:"kept"`    // due memories kept under a legal hold
 	History int `json:"history"` // history entries removed with them
+	// EpisodeTexts: episodes older than the plan's window whose messages
+	// were discarded (the episode and what it made stay).
+	EpisodeTexts int `json:"episode_texts"`
 }
 
 // SetRetentionPlan sets a tenant's retention plan (operator command;
@@ -150,7 +153,7 @@ func (e *Engine) SweepRetention(ctx context.Context) (RetentionStats, error) {
 			errs = append(errs, fmt.Errorf("retention sweep of tenant %q: %w", t.ID, err))
 			continue
 		}
-		if r.expired+r.aged > 0 {
+		if r.expired+r.aged+r.texts > 0 {
 			st.Tenants++
 		}
 		if r.kept > 0 {
@@ -160,41 +163,64 @@ func (e *Engine) SweepRetention(ctx context.Context) (RetentionStats, error) {
 		st.Aged += r.aged
 		st.Kept += r.kept
 		st.History += r.history
+		st.EpisodeTexts += r.texts
 	}
 	return st, errors.Join(errs...)
 }
 
-type tenantSweep struct{ expired, aged, kept, history int }
+type tenantSweep struct{ expired, aged, kept, history, texts int }
+
+// textsOf names the episode texts a sweep discarded in its entry's
+// target, only when there were some (older entries read as before).
+func textsOf(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(",episode_texts:%d", n)
+}
 
 func (e *Engine) sweepTenantRetention(ctx context.Context, tenantID string) (tenantSweep, error) {
 	var r tenantSweep
 	now := e.clock()
 	// A read first: most passes find nothing and should not take the
 	// writer lock.
-	var due []store.Memory
+	var (
+		due   []store.Memory
+		texts []store.Episode
+	)
 	if err := e.st.Read(ctx, func(tx store.Tx) error {
 		p, err := planOf(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
 		cut, _ := p.Cutoff(now)
-		due, err = tx.DueMemories(ctx, tenantID, now, cut, maxRetentionBatch)
+		if due, err = tx.DueMemories(ctx, tenantID, now, cut, maxRetentionBatch); err != nil {
+			return err
+		}
+		texts, err = tx.DueEpisodeTexts(ctx, tenantID, cut, maxRetentionBatch)
 		return err
-	}); err != nil || len(due) == 0 {
+	}); err != nil || len(due)+len(texts) == 0 {
 		return r, err
 	}
 	// A hold names a user by the audit pseudonym; computed before the
 	// write, since fetching the key may itself write.
 	refs := map[string]string{}
+	users := make([]string, 0, len(due)+len(texts))
 	for _, m := range due {
-		if _, ok := refs[m.UserID]; ok || m.UserID == "" {
+		users = append(users, m.UserID)
+	}
+	for _, ep := range texts {
+		users = append(users, ep.UserID)
+	}
+	for _, u := range users {
+		if _, ok := refs[u]; ok || u == "" {
 			continue
 		}
-		ref, err := e.userRef(ctx, tenantID, m.UserID)
+		ref, err := e.userRef(ctx, tenantID, u)
 		if err != nil {
 			return r, err
 		}
-		refs[m.UserID] = ref
+		refs[u] = ref
 	}
 	mac, _, err := e.ring.AuditKeys(ctx, tenantID, audit.KeyVersion)
 	if err != nil {
@@ -256,7 +282,31 @@ func (e *Engine) sweepTenantRetention(ctx context.Context, tenantID string) (ten
 				r.aged++
 			}
 		}
-		if r.expired+r.aged+r.kept == 0 {
+		// Conversation text past the window: the episode stays (what it
+		// made points to it), its sealed messages go.
+		cut, _ := p.Cutoff(now)
+		for _, d := range texts {
+			ep, err := tx.Episode(ctx, tenantID, d.ID)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if ep.Messages == nil || cut.IsZero() || !ep.CreatedAt.Before(cut) || ep.Status == engram.EpisodePending {
+				continue
+			}
+			if held(ep.UserID) {
+				r.kept++
+				continue
+			}
+			ep.Messages, ep.UpdatedAt = nil, now
+			if err := tx.UpdateEpisode(ctx, ep); err != nil {
+				return err
+			}
+			r.texts++
+		}
+		if r.expired+r.aged+r.kept+r.texts == 0 {
 			return nil
 		}
 		o := engram.OriginFrom(ctx)
@@ -264,10 +314,10 @@ func (e *Engine) sweepTenantRetention(ctx context.Context, tenantID string) (ten
 			o.Transport = "system"
 		}
 		entry := &engram.AuditEntry{Time: now, TenantID: tenantID, Action: engram.AuditRetentionSweep,
-			TargetType: engram.TargetTenant, TargetID: fmt.Sprintf("expired:%d,aged:%d,held:%d", r.expired, r.aged, r.kept),
+			TargetType: engram.TargetTenant, TargetID: fmt.Sprintf("expired:%d,aged:%d,held:%d", r.expired, r.aged, r.kept) + textsOf(r.texts),
 			Outcome: engram.OutcomeSuccess, Count: uint64(r.expired + r.aged),
 			IP: o.IP, RequestID: o.RequestID, Transport: o.Transport}
-		if r.expired+r.aged == 0 {
+		if r.expired+r.aged+r.texts == 0 {
 			// Everything due was kept: the sweep says so, as a refusal.
 			entry.Outcome, entry.Reason, entry.Count = engram.OutcomeFailure, string(engram.CodeHeld), uint64(r.kept)
 		}

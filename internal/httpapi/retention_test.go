@@ -278,3 +278,73 @@ func TestRetentionPlans(t *testing.T) {
 		t.Fatalf("second sweep: %+v", st)
 	}
 }
+
+// TestRetentionEpisodeTexts: under a plan with a window, the sweep
+// discards the messages of episodes older than it (the episode itself
+// stays readable; the memories it made age like any other), keeps those of a held user and of a younger
+// episode, and leaves a pro tenant's alone; the entry counts them.
+func TestRetentionEpisodeTexts(t *testing.T) {
+	s := testserver.Start(t)
+	ctx := context.Background()
+	day := 24 * time.Hour
+	observe := func(c *client.Client, user string) *engram.Episode {
+		t.Helper()
+		ep, err := c.Observe(ctx, engram.ObserveRequest{Scope: engram.Scope{UserID: user},
+			Messages: []engram.ObserveMessage{{Role: "user", Content: "I moved to Lisbon and I adopted a cat named Miso."}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ep
+	}
+	free, pro := s.Tenant(t, "free"), s.Tenant(t, "pro")
+	oldDave, oldCarol, oldPro := observe(free, "dave"), observe(free, "carol"), observe(pro, "dave")
+	s.Clock.Advance(2 * day)
+	youngDave := observe(free, "dave")
+	freePlan, _ := retention.New(retention.Free, -1)
+	if err := s.Engine.SetRetentionPlan(ctx, "free", freePlan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := free.CreateAuditHold(ctx, engram.AuditHoldRequest{ReasonCode: "subpoena", UserID: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	hasText := func(c *client.Client, ep *engram.Episode) bool {
+		t.Helper()
+		got, err := c.Episode(ctx, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got.Messages) > 0
+	}
+	for _, ep := range []*engram.Episode{oldDave, oldCarol, youngDave} {
+		if !hasText(free, ep) {
+			t.Fatal("control: an episode has no text before the sweep")
+		}
+	}
+	s.Clock.Advance(59 * day) // the first three are 61 days old, the last 59
+	st, err := s.Engine.SweepRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dave's old memory ages out; carol's memory and text are held.
+	if st.EpisodeTexts != 1 || st.Aged != 1 || st.Kept != 2 || st.Tenants != 1 {
+		t.Fatalf("sweep: %+v", st)
+	}
+	for _, c := range []struct {
+		what string
+		c    *client.Client
+		ep   *engram.Episode
+		want bool
+	}{
+		{"free, 61 days", free, oldDave, false},
+		{"free, 61 days, user held", free, oldCarol, true},
+		{"free, 59 days", free, youngDave, true},
+		{"pro, 61 days", pro, oldPro, true},
+	} {
+		if got := hasText(c.c, c.ep); got != c.want {
+			t.Errorf("%s: has text %v, want %v", c.what, got, c.want)
+		}
+	}
+	if es := sweepEntries(t, free); len(es) != 1 || es[0].TargetID != "expired:0,aged:1,held:2,episode_texts:1" {
+		t.Fatalf("free tenant's entries: %+v", es)
+	}
+}

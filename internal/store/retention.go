@@ -15,4 +15,8 @@ type RetentionTx interface {
 	// DeleteMemoryHistory removes every history entry of a memory: a
 	// memory removed by retention leaves nothing of its content behind.
 	DeleteMemoryHistory(ctx context.Context, tenantID, memoryID string) (int, error)
+	// DueEpisodeTexts returns up to limit episodes of the tenant created
+	// before createdBefore that still hold their messages and are no
+	// longer pending extraction. Oldest first.
+	DueEpisodeTexts(ctx context.Context, tenantID string, createdBefore time.Time, limit int) ([]Episode, error)
 }

@@ -51,3 +51,13 @@ func (t *tx) DeleteMemoryHistory(ctx context.Context, tenantID, memoryID string)
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+func (t *tx) DueEpisodeTexts(ctx context.Context, tenantID string, createdBefore time.Time, limit int) ([]store.Episode, error) {
+	if limit <= 0 || createdBefore.IsZero() {
+		return []store.Episode{}, nil
+	}
+	// episodes_text_age (migration 00018) indexes exactly these rows.
+	return t.episodes(ctx, "due episode texts",
+		`SELECT `+episodeColumns+` FROM episodes WHERE tenant_id = ? AND messages IS NOT NULL AND created_at < ?
+		 AND status <> 'pending' ORDER BY created_at LIMIT ?`, tenantID, toMicros(createdBefore), limit)
+}
