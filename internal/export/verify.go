@@ -33,16 +33,41 @@ type Report struct {
 	Pinned bool
 }
 
-// Verify checks a document of size bytes read through r: the checksum of
-// every byte before the trailer, the signature over the checksum (by pin
-// when not nil, else by the key the document names), the format and
-// version, and that the declared counts are the records actually present.
-// It reads the document twice, a page at a time: memory stays constant.
-// Any mismatch is ErrTampered, wrapped with what failed.
+// Verify checks a document of size bytes read through r, in any of the
+// signed formats (json, jsonld, pam: told apart by their first bytes).
+// json and jsonld: the checksum of every byte before the trailer, the
+// signature over the checksum, the format and version, and that the
+// declared counts are the records actually present; it reads the document
+// twice, a page at a time. pam: the spec's RFC 8785 checksum over the
+// memories, their count and the signature over the canonical payload, in
+// one pass. The signature is checked with pin when not nil, else with the
+// key the document names. Memory stays constant. Any mismatch is
+// ErrTampered, wrapped with what failed.
 func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
-	fail := func(format string, a ...any) (*Report, error) {
-		return nil, fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, a...))
+	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("%w: %v", ErrTampered, err) }
+	head := make([]byte, min(size, int64(len(pamPrefix))))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return nil, err
 	}
+	if string(head) == pamPrefix {
+		rep, err := verifyPAM(io.NewSectionReader(r, 0, size), pin)
+		if err != nil {
+			return fail(err)
+		}
+		return rep, nil
+	}
+	rep, err := verifyTrailer(r, size, pin)
+	if err != nil {
+		return fail(err)
+	}
+	return rep, nil
+}
+
+// pamPrefix is how every PAM document Engram writes begins.
+const pamPrefix = `{"schema":"` + PAMSchema + `"`
+
+// verifyTrailer verifies the json and jsonld formats: same trailer.
+func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	start := max(0, size-trailerWindow)
 	tail := make([]byte, size-start)
 	if _, err := r.ReadAt(tail, start); err != nil && err != io.EOF {
@@ -50,7 +75,7 @@ func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	}
 	i := bytes.LastIndex(tail, []byte(`,"checksum":"`))
 	if i < 0 {
-		return fail("no checksum trailer (truncated or not an Engram export)")
+		return nil, fmt.Errorf("no checksum trailer (truncated or not an Engram export)")
 	}
 	body := start + int64(i) // the checksummed bytes: [0, body)
 	var tr struct {
@@ -60,42 +85,60 @@ func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	td := json.NewDecoder(bytes.NewReader(append([]byte("{"), tail[i+1:]...)))
 	td.DisallowUnknownFields()
 	if err := td.Decode(&tr); err != nil {
-		return fail("trailer: %v", err)
+		return nil, fmt.Errorf("trailer: %v", err)
 	}
 	if _, err := td.Token(); err != io.EOF {
-		return fail("bytes after the trailer")
+		return nil, fmt.Errorf("bytes after the trailer")
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, body)); err != nil {
 		return nil, err
 	}
-	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if subtle.ConstantTimeCompare([]byte(sum), []byte(tr.Checksum)) != 1 {
-		return fail("checksum mismatch: the content was changed")
+	if err := matchChecksum("sha256:"+hex.EncodeToString(h.Sum(nil)), tr.Checksum); err != nil {
+		return nil, err
 	}
-	if tr.Signature.Alg != SignatureAlg {
-		return fail("signature algorithm %q is not %s", tr.Signature.Alg, SignatureAlg)
-	}
-	pub, err := base64.StdEncoding.DecodeString(tr.Signature.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return fail("signature public_key is not a base64 Ed25519 key")
-	}
-	if pin != nil && !bytes.Equal(pin, pub) {
-		return fail("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
-	}
-	if tr.Signature.KeyID != KeyID(pub) {
-		return fail("key_id does not name the public key")
+	pub, err := signer(tr.Signature.Alg, tr.Signature.PublicKey, tr.Signature.KeyID, pin)
+	if err != nil {
+		return nil, err
 	}
 	sig, err := base64.StdEncoding.DecodeString(tr.Signature.Value)
 	if err != nil || !ed25519.Verify(pub, []byte(signedPrefix+tr.Checksum), sig) {
-		return fail("signature does not verify")
+		return nil, fmt.Errorf("signature does not verify")
 	}
 	rep, err := readBody(io.MultiReader(io.NewSectionReader(r, 0, body), strings.NewReader("}")))
 	if err != nil {
-		return fail("%v", err)
+		return nil, err
 	}
 	rep.KeyID, rep.PublicKey, rep.Pinned = tr.Signature.KeyID, pub, pin != nil
 	return rep, nil
+}
+
+// matchChecksum compares the computed checksum with the declared one.
+func matchChecksum(computed, declared string) error {
+	if subtle.ConstantTimeCompare([]byte(computed), []byte(declared)) != 1 {
+		return fmt.Errorf("checksum mismatch: the content was changed")
+	}
+	return nil
+}
+
+// signer is the key a signature block names, checked: the algorithm is
+// Ed25519, the key decodes, is the pinned one when pin is set, and keyID
+// names it.
+func signer(alg, publicKey, keyID string, pin ed25519.PublicKey) (ed25519.PublicKey, error) {
+	if alg != SignatureAlg {
+		return nil, fmt.Errorf("signature algorithm %q is not %s", alg, SignatureAlg)
+	}
+	pub, err := base64.StdEncoding.DecodeString(publicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("signature public_key is not a base64 Ed25519 key")
+	}
+	if pin != nil && !bytes.Equal(pin, pub) {
+		return nil, fmt.Errorf("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
+	}
+	if keyID != KeyID(pub) {
+		return nil, fmt.Errorf("key_id does not name the public key")
+	}
+	return pub, nil
 }
 
 // readBody walks the checksummed part (closed with "}"), a record at a
@@ -108,6 +151,7 @@ func readBody(r io.Reader) (*Report, error) {
 	rep := &Report{}
 	seen := map[string]int{}
 	var declared map[string]int
+	ld := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -127,11 +171,19 @@ func readBody(r io.Reader) (*Report, error) {
 			dst = &rep.CreatedAt
 		case "counts":
 			dst = &declared
-		case "records":
-			if err := readRecords(dec, seen); err != nil {
+		case "records", "@graph":
+			// Each format has its own records key, after its header.
+			kindOf, ok := recordKinds[rep.Format]
+			if !ok || recordsKey[rep.Format] != t {
+				return nil, fmt.Errorf("%v in a document of format %q", t, rep.Format)
+			}
+			if err := readRecords(dec, seen, kindOf); err != nil {
 				return nil, err
 			}
 			continue
+		case "@context", "@type": // before the format: checked at the end
+			ld = true
+			dst = new(json.RawMessage)
 		default:
 			return nil, fmt.Errorf("unknown field %v", t)
 		}
@@ -145,8 +197,11 @@ func readBody(r io.Reader) (*Report, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("bytes after the document")
 	}
-	if rep.Format != Format || rep.Version != Version {
-		return nil, fmt.Errorf("format %q version %d is not %s version %d", rep.Format, rep.Version, Format, Version)
+	if _, ok := recordKinds[rep.Format]; !ok || rep.Version != Version {
+		return nil, fmt.Errorf("format %q version %d is not %s or %s version %d", rep.Format, rep.Version, Format, FormatJSONLD, Version)
+	}
+	if ld != (rep.Format == FormatJSONLD) {
+		return nil, fmt.Errorf("@context and @type belong to %s documents only, and it needs them", FormatJSONLD)
 	}
 	for _, k := range kinds(declared) {
 		if declared[k] != seen[k] {
@@ -162,22 +217,38 @@ func readBody(r io.Reader) (*Report, error) {
 	return rep, nil
 }
 
-func readRecords(dec *json.Decoder, seen map[string]int) error {
+// recordKinds tells, per format sharing the trailer, the kind of one
+// record ("" when it has none); recordsKey is where its records are.
+var (
+	recordKinds = map[string]func(json.RawMessage) string{Format: jsonKind, FormatJSONLD: ldKind}
+	recordsKey  = map[string]string{Format: "records", FormatJSONLD: "@graph"}
+)
+
+func jsonKind(raw json.RawMessage) string {
+	var rec struct {
+		Kind string          `json:"kind"`
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &rec) != nil || len(rec.Data) == 0 {
+		return ""
+	}
+	return rec.Kind
+}
+
+func readRecords(dec *json.Decoder, seen map[string]int, kindOf func(json.RawMessage) string) error {
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 		return fmt.Errorf("records is not an array")
 	}
 	for dec.More() {
-		var rec struct {
-			Kind string          `json:"kind"`
-			Data json.RawMessage `json:"data"`
-		}
-		if err := dec.Decode(&rec); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
 			return fmt.Errorf("record %d: %v", sumOf(seen), err)
 		}
-		if rec.Kind == "" || len(rec.Data) == 0 {
+		kind := kindOf(raw)
+		if kind == "" {
 			return fmt.Errorf("record %d has no kind or data", sumOf(seen))
 		}
-		seen[rec.Kind]++
+		seen[kind]++
 	}
 	_, err := dec.Token()
 	return err
