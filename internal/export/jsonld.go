@@ -212,39 +212,50 @@ func ldKind(raw json.RawMessage) string {
 	return ""
 }
 
-// ldRecord reads one node back into a Record.
+// ldRecord reads one node back into a Record: a node is the record's
+// own fields plus links, so the record's struct reads it as is.
 func ldRecord(raw json.RawMessage) (*Record, error) {
-	kind := ldKind(raw)
-	r := &Record{Kind: kind}
-	var err error
-	switch kind {
-	case KindMemory:
-		n := ldMemory{Memory: &engram.Memory{}}
-		err = json.Unmarshal(raw, &n)
-		r.Memory, r.History = n.Memory, n.History
-	case KindEpisode:
-		n := ldEpisode{Episode: &engram.Episode{}}
-		err = json.Unmarshal(raw, &n)
-		r.Episode = n.Episode
-	case KindEntity:
-		n := ldEntity{Entity: &engram.Entity{}}
-		err = json.Unmarshal(raw, &n)
-		r.Entity = n.Entity
-	case KindFact:
-		n := ldFact{Fact: &engram.Fact{}}
-		err = json.Unmarshal(raw, &n)
-		r.Fact = n.Fact
-	case KindTopic:
-		n := ldTopic{TopicCount: &engram.TopicCount{}}
-		err = json.Unmarshal(raw, &n)
-		r.Topic = n.TopicCount
-	default:
+	r, data := emptyRecord(ldKind(raw))
+	if r == nil {
 		return nil, fmt.Errorf("node has no engram: record @type")
 	}
-	if err != nil {
+	if err := json.Unmarshal(raw, data); err != nil {
 		return nil, err
 	}
+	if r.Kind == KindMemory {
+		var n struct {
+			History []engram.HistoryEntry `json:"history"`
+		}
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, err
+		}
+		r.History = n.History
+	}
 	return r, nil
+}
+
+// emptyRecord is a Record of kind with its struct allocated, and that
+// struct, to decode into; nil for a kind that is not a record's.
+func emptyRecord(kind string) (*Record, any) {
+	r := &Record{Kind: kind}
+	switch kind {
+	case KindMemory:
+		r.Memory = &engram.Memory{}
+		return r, r.Memory
+	case KindEpisode:
+		r.Episode = &engram.Episode{}
+		return r, r.Episode
+	case KindEntity:
+		r.Entity = &engram.Entity{}
+		return r, r.Entity
+	case KindFact:
+		r.Fact = &engram.Fact{}
+		return r, r.Fact
+	case KindTopic:
+		r.Topic = &engram.TopicCount{}
+		return r, r.Topic
+	}
+	return nil, nil
 }
 
 // jsonldDecoder reads a JSON-LD document a node at a time.

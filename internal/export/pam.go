@@ -503,32 +503,18 @@ func (p *pamReader) next() (json.RawMessage, *Record, error) {
 
 // record is the Engram record a PAM memory object carries.
 func (e *pamRecord) record() (*Record, error) {
-	r := &Record{Kind: e.Kind}
-	var dst any
-	switch e.Kind {
-	case KindMemory:
-		r.Memory, r.History = &engram.Memory{}, e.History
-		if r.History == nil {
-			r.History = []engram.HistoryEntry{}
-		}
-		dst = r.Memory
-	case KindEpisode:
-		r.Episode = &engram.Episode{}
-		dst = r.Episode
-	case KindEntity:
-		r.Entity = &engram.Entity{}
-		dst = r.Entity
-	case KindFact:
-		r.Fact = &engram.Fact{}
-		dst = r.Fact
-	case KindTopic:
-		r.Topic = &engram.TopicCount{}
-		dst = r.Topic
-	default:
+	r, dst := emptyRecord(e.Kind)
+	if r == nil {
 		return nil, fmt.Errorf("metadata.engram.kind %q is not an Engram record kind", e.Kind)
 	}
 	if err := json.Unmarshal(e.Data, dst); err != nil {
 		return nil, fmt.Errorf("metadata.engram.data: %v", err)
+	}
+	if r.Kind == KindMemory {
+		r.History = e.History
+		if r.History == nil {
+			r.History = []engram.HistoryEntry{}
+		}
 	}
 	return r, nil
 }
