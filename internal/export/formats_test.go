@@ -362,3 +362,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecordLimit: a record above the limit stops a decoder and Verify
+// with an error instead of being held whole.
+func TestRecordLimit(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	big := fixture()
+	big[1].Memory.Content = strings.Repeat("MK-big ", 2000)
+	docs := map[string][]byte{}
+	for _, format := range append([]string{engram.ExportJSON}, signedFormats...) {
+		docs[format] = encode(t, format, key, big)
+	}
+	defer func(n int64) { recordBytes = n }(recordBytes)
+	recordBytes = 8 << 10
+	for format, doc := range docs {
+		if _, err := Verify(bytes.NewReader(doc), int64(len(doc)), pub); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("%s: verify: %v", format, err)
+		}
+		if format == engram.ExportJSON {
+			continue
+		}
+		dec, err := NewDecoder(format, bytes.NewReader(doc))
+		must(t, err)
+		for err == nil {
+			_, err = dec.Next()
+		}
+		if !errors.Is(err, ErrRecordTooLarge) {
+			t.Errorf("%s: decode: %v", format, err)
+		}
+	}
+}

@@ -260,6 +260,7 @@ func emptyRecord(kind string) (*Record, any) {
 
 // jsonldDecoder reads a JSON-LD document a node at a time.
 type jsonldDecoder struct {
+	lim *recordLimit
 	dec *json.Decoder
 	h   Header
 	n   int
@@ -269,7 +270,8 @@ type jsonldDecoder struct {
 // newJSONLDDecoder reads the header (everything before @graph) and stops
 // at the first node.
 func newJSONLDDecoder(r io.Reader) (*jsonldDecoder, error) {
-	d := &jsonldDecoder{dec: json.NewDecoder(r)}
+	d := &jsonldDecoder{lim: newRecordLimit(r)}
+	d.dec = json.NewDecoder(d.lim)
 	if t, err := d.dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("export: jsonld: not a JSON object")
 	}
@@ -317,6 +319,7 @@ func (d *jsonldDecoder) Next() (*Record, error) {
 		d.end = true
 		return nil, io.EOF
 	}
+	d.lim.reset()
 	var raw json.RawMessage
 	if err := d.dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("export: jsonld: node %d: %w", d.n, err)

@@ -350,6 +350,7 @@ func (x *pamWriter) Finish(key ed25519.PrivateKey) error {
 // pamReader walks a PAM document once, a memory object at a time. It is
 // both the decoder and the verifier's reader: each holds what it needs.
 type pamReader struct {
+	lim *recordLimit
 	dec *json.Decoder
 	// header fields, in document order before the memories
 	schema, version, exportID, exportDate, owner string
@@ -370,7 +371,8 @@ var pamFields = map[string]bool{"schema": true, "schema_version": true, "spec_ur
 	"integrity": true, "signature": true}
 
 func newPAMReader(r io.Reader) (*pamReader, error) {
-	p := &pamReader{dec: json.NewDecoder(r)}
+	p := &pamReader{lim: newRecordLimit(r)}
+	p.dec = json.NewDecoder(p.lim)
 	if t, err := p.dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
 	}
@@ -468,6 +470,7 @@ func (p *pamReader) next() (json.RawMessage, *Record, error) {
 	if p.done {
 		return nil, nil, io.EOF
 	}
+	p.lim.reset()
 	if !p.dec.More() {
 		if _, err := p.dec.Token(); err != nil { // ]
 			return nil, nil, err
@@ -480,7 +483,7 @@ func (p *pamReader) next() (json.RawMessage, *Record, error) {
 	}
 	var raw json.RawMessage
 	if err := p.dec.Decode(&raw); err != nil {
-		return nil, nil, fmt.Errorf("memory %d: %v", p.n, err)
+		return nil, nil, fmt.Errorf("memory %d: %w", p.n, err)
 	}
 	var m struct {
 		ID       string      `json:"id"`

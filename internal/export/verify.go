@@ -144,7 +144,8 @@ func signer(alg, publicKey, keyID string, pin ed25519.PublicKey) (ed25519.Public
 // readBody walks the checksummed part (closed with "}"), a record at a
 // time, and checks its shape and counts.
 func readBody(r io.Reader) (*Report, error) {
-	dec := json.NewDecoder(r)
+	lim := newRecordLimit(r)
+	dec := json.NewDecoder(lim)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
 	}
@@ -177,7 +178,7 @@ func readBody(r io.Reader) (*Report, error) {
 			if !ok || recordsKey[rep.Format] != t {
 				return nil, fmt.Errorf("%v in a document of format %q", t, rep.Format)
 			}
-			if err := readRecords(dec, seen, kindOf); err != nil {
+			if err := readRecords(dec, lim, seen, kindOf); err != nil {
 				return nil, err
 			}
 			continue
@@ -235,14 +236,15 @@ func jsonKind(raw json.RawMessage) string {
 	return rec.Kind
 }
 
-func readRecords(dec *json.Decoder, seen map[string]int, kindOf func(json.RawMessage) string) error {
+func readRecords(dec *json.Decoder, lim *recordLimit, seen map[string]int, kindOf func(json.RawMessage) string) error {
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 		return fmt.Errorf("records is not an array")
 	}
 	for dec.More() {
+		lim.reset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("record %d: %v", sumOf(seen), err)
+			return fmt.Errorf("record %d: %w", sumOf(seen), err)
 		}
 		kind := kindOf(raw)
 		if kind == "" {
