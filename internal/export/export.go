@@ -1,7 +1,10 @@
-// Package export writes and verifies Engram's own export format: one JSON
-// document, written as its records are read (constant memory whatever the
-// size), whose SHA-256 checksum covers every byte before it and whose
-// Ed25519 signature covers the checksum. The format is documented in
+// Package export writes, reads back and verifies exports in three formats:
+// Engram's own JSON (this file: one document, written as its records are
+// read, constant memory whatever the size, whose SHA-256 checksum covers
+// every byte before it and whose Ed25519 signature covers the checksum),
+// JSON-LD (jsonld.go: the same document and trailer, records as linked-data
+// nodes) and Portable AI Memory v1.0 (pam.go: RFC 8785 checksum and
+// signature, as that spec says). The formats are documented in
 // docs/LIFECYCLE.md ("## Export").
 package export
 

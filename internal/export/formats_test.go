@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -226,6 +227,32 @@ func TestPAMShape(t *testing.T) {
 			t.Errorf("memory %d %v = %v, want %v", c.i, c.path, got, c.value)
 		}
 	}
+	// What the spec's JSON Schema requires of every memory object.
+	types := "fact preference skill context relationship goal instruction identity environment project custom"
+	statuses := "active superseded deprecated retracted archived"
+	allowed := "id type custom_type status content content_hash summary tags confidence temporal provenance access embedding_ref metadata"
+	hash := regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	for i, m := range d.Memories {
+		for k := range m {
+			if !slices.Contains(strings.Fields(allowed), k) {
+				t.Errorf("memory %d: field %q is not in the schema", i, k)
+			}
+		}
+		typ, _ := m["type"].(string)
+		custom, isString := m["custom_type"].(string)
+		if !slices.Contains(strings.Fields(types), typ) || (typ == "custom") != isString || (isString && custom == "") ||
+			!slices.Contains(strings.Fields(statuses), m["status"].(string)) || m["content"] == "" || !hash.MatchString(m["content_hash"].(string)) {
+			t.Errorf("memory %d: %v", i, m)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, get(i, "temporal", "created_at").(string)); err != nil || get(i, "provenance", "platform") != "engram" {
+			t.Errorf("memory %d: temporal %v provenance %v", i, m["temporal"], m["provenance"])
+		}
+	}
+	empty, err := pamObject(&Record{Kind: KindEntity, Entity: &engram.Entity{ID: "e"}}, 1, "2026-01-01T00:00:00Z")
+	if err != nil || empty.Content == "" {
+		t.Errorf("an entity without a name: %+v %v", empty, err)
+	}
+
 	// The spec's example hash (portable-ai-memory.org, integrity).
 	if h := pamContentHash("User is a cloud infrastructure engineer"); h != "sha256:e1bae3ec291c99eced01fc91b4152a0cef541fccf2034fc11b3f90f4e4d79b6e" {
 		t.Errorf("content hash %s", h)

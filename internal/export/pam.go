@@ -74,7 +74,6 @@ type (
 	pamProvenance struct {
 		Platform       string  `json:"platform"`
 		PlatformUserID *string `json:"platform_user_id"`
-		ExtractedAt    *string `json:"extracted_at,omitempty"`
 		Extractor      string  `json:"extractor"`
 	}
 	pamAccess struct {
@@ -237,6 +236,9 @@ func pamObject(r *Record, seq int, exportDate string) (*pamMemory, error) {
 		m.Temporal = pamTemporal{CreatedAt: exportDate}
 	default:
 		return nil, fmt.Errorf("export: pam: unknown record kind %q", r.Kind)
+	}
+	if strings.TrimSpace(m.Content) == "" {
+		m.Content = "(empty " + r.Kind + ")" // the schema wants content; the record keeps its own
 	}
 	m.ID = fmt.Sprintf("%0*d-%s-%s", pamIDWidth, seq, r.Kind, id)
 	m.ContentHash = pamContentHash(m.Content)
