@@ -248,6 +248,11 @@ func TestPAMShape(t *testing.T) {
 			t.Errorf("memory %d: temporal %v provenance %v", i, m["temporal"], m["provenance"])
 		}
 	}
+	now := time.Now().UTC()
+	retired, err := pamObject(&Record{Kind: KindFact, Fact: &engram.Fact{ID: "f", Fact: "x", ExpiredAt: &now}}, 1, "2026-01-01T00:00:00Z")
+	if err != nil || retired.Status != "archived" || retired.Temporal.ValidUntil != nil {
+		t.Errorf("a fact Engram retired: %+v %v", retired, err)
+	}
 	empty, err := pamObject(&Record{Kind: KindEntity, Entity: &engram.Entity{ID: "e"}}, 1, "2026-01-01T00:00:00Z")
 	if err != nil || empty.Content == "" {
 		t.Errorf("an entity without a name: %+v %v", empty, err)
