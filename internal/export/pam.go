@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -549,6 +550,15 @@ func (d *pamDecoder) Next() (*Record, error) {
 // (RFC 8785 over the memories, which must be in ascending id order), the
 // count, and the Ed25519 signature over the canonical payload.
 func verifyPAM(r io.Reader, pin ed25519.PublicKey) (*Report, error) {
+	rep, err := checkPAM(r, pin)
+	if err != nil && !errors.Is(err, ErrTampered) {
+		err = tampered("%v", err)
+	}
+	return rep, err
+}
+
+// checkPAM is verifyPAM but for the wrapping of its errors.
+func checkPAM(r io.Reader, pin ed25519.PublicKey) (*Report, error) {
 	p, err := newPAMReader(r)
 	if err != nil {
 		return nil, err

@@ -44,23 +44,19 @@ type Report struct {
 // key the document names. Memory stays constant. Any mismatch is
 // ErrTampered, wrapped with what failed.
 func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
-	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("%w: %v", ErrTampered, err) }
 	head := make([]byte, min(size, int64(len(pamPrefix))))
 	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, err
 	}
 	if string(head) == pamPrefix {
-		rep, err := verifyPAM(io.NewSectionReader(r, 0, size), pin)
-		if err != nil {
-			return fail(err)
-		}
-		return rep, nil
+		return verifyPAM(io.NewSectionReader(r, 0, size), pin)
 	}
-	rep, err := verifyTrailer(r, size, pin)
-	if err != nil {
-		return fail(err)
-	}
-	return rep, nil
+	return verifyTrailer(r, size, pin)
+}
+
+// tampered is a verification failure: ErrTampered, with what failed.
+func tampered(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, a...))
 }
 
 // pamPrefix is how every PAM document Engram writes begins.
@@ -75,7 +71,7 @@ func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, e
 	}
 	i := bytes.LastIndex(tail, []byte(`,"checksum":"`))
 	if i < 0 {
-		return nil, fmt.Errorf("no checksum trailer (truncated or not an Engram export)")
+		return nil, tampered("no checksum trailer (truncated or not an Engram export)")
 	}
 	body := start + int64(i) // the checksummed bytes: [0, body)
 	var tr struct {
@@ -85,10 +81,10 @@ func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, e
 	td := json.NewDecoder(bytes.NewReader(append([]byte("{"), tail[i+1:]...)))
 	td.DisallowUnknownFields()
 	if err := td.Decode(&tr); err != nil {
-		return nil, fmt.Errorf("trailer: %v", err)
+		return nil, tampered("trailer: %v", err)
 	}
 	if _, err := td.Token(); err != io.EOF {
-		return nil, fmt.Errorf("bytes after the trailer")
+		return nil, tampered("bytes after the trailer")
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, body)); err != nil {
@@ -103,11 +99,11 @@ func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, e
 	}
 	sig, err := base64.StdEncoding.DecodeString(tr.Signature.Value)
 	if err != nil || !ed25519.Verify(pub, []byte(signedPrefix+tr.Checksum), sig) {
-		return nil, fmt.Errorf("signature does not verify")
+		return nil, tampered("signature does not verify")
 	}
 	rep, err := readBody(io.MultiReader(io.NewSectionReader(r, 0, body), strings.NewReader("}")))
 	if err != nil {
-		return nil, err
+		return nil, tampered("%v", err)
 	}
 	rep.KeyID, rep.PublicKey, rep.Pinned = tr.Signature.KeyID, pub, pin != nil
 	return rep, nil
@@ -116,7 +112,7 @@ func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, e
 // matchChecksum compares the computed checksum with the declared one.
 func matchChecksum(computed, declared string) error {
 	if subtle.ConstantTimeCompare([]byte(computed), []byte(declared)) != 1 {
-		return fmt.Errorf("checksum mismatch: the content was changed")
+		return tampered("checksum mismatch: the content was changed")
 	}
 	return nil
 }
@@ -126,17 +122,17 @@ func matchChecksum(computed, declared string) error {
 // names it.
 func signer(alg, publicKey, keyID string, pin ed25519.PublicKey) (ed25519.PublicKey, error) {
 	if alg != SignatureAlg {
-		return nil, fmt.Errorf("signature algorithm %q is not %s", alg, SignatureAlg)
+		return nil, tampered("signature algorithm %q is not %s", alg, SignatureAlg)
 	}
 	pub, err := base64.StdEncoding.DecodeString(publicKey)
 	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("signature public_key is not a base64 Ed25519 key")
+		return nil, tampered("signature public_key is not a base64 Ed25519 key")
 	}
 	if pin != nil && !bytes.Equal(pin, pub) {
-		return nil, fmt.Errorf("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
+		return nil, tampered("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
 	}
 	if keyID != KeyID(pub) {
-		return nil, fmt.Errorf("key_id does not name the public key")
+		return nil, tampered("key_id does not name the public key")
 	}
 	return pub, nil
 }
