@@ -11,7 +11,7 @@ import (
 )
 
 type exportCmd struct {
-	Verify exportVerifyCmd `cmd:"" help:"Check an export's checksum and signature offline (json, jsonld or pam: told apart by their first bytes); exits 1 on any change."`
+	Verify exportVerifyCmd `cmd:"" help:"Check an export's checksum and signature offline (json, jsonld or pam: told apart by their first key); exits 1 on any change."`
 }
 
 type exportVerifyCmd struct {

@@ -319,6 +319,13 @@ func TestVerifyEveryFormat(t *testing.T) {
 				"changed content": {strings.Replace(string(doc), "MK-memory-2 plain", "MK-memory-2 plaiN", 1), nil},
 			}
 			if format == engram.ExportPAM {
+				// PAM's checksum is over canonical forms: re-indented, the
+				// document still verifies.
+				var indented bytes.Buffer
+				must(t, json.Indent(&indented, doc, "", "  "))
+				if _, err := Verify(bytes.NewReader(indented.Bytes()), int64(indented.Len()), pub); err != nil {
+					t.Errorf("re-indented: %v", err)
+				}
 				cases["changed owner"] = struct {
 					doc string
 					pin ed25519.PublicKey

@@ -34,7 +34,7 @@ type Report struct {
 }
 
 // Verify checks a document of size bytes read through r, in any of the
-// signed formats (json, jsonld, pam: told apart by their first bytes).
+// signed formats (json, jsonld, pam: told apart by their first key).
 // json and jsonld: the checksum of every byte before the trailer, the
 // signature over the checksum, the format and version, and that the
 // declared counts are the records actually present; it reads the document
@@ -44,23 +44,37 @@ type Report struct {
 // key the document names. Memory stays constant. Any mismatch is
 // ErrTampered, wrapped with what failed.
 func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
-	head := make([]byte, min(size, int64(len(pamPrefix))))
+	head := make([]byte, min(size, sniffWindow))
 	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, err
 	}
-	if string(head) == pamPrefix {
+	if firstKey(head) == "schema" {
 		return verifyPAM(io.NewSectionReader(r, 0, size), pin)
 	}
 	return verifyTrailer(r, size, pin)
+}
+
+// sniffWindow is how much of a document's start tells its format.
+const sniffWindow = 512
+
+// firstKey is the first key of the JSON object head starts with ("" when
+// it does not): "schema" in a PAM document, "format" or "@context" in the
+// others. Whitespace does not matter: PAM's checksum is over canonical
+// forms, so a re-indented PAM document still verifies.
+func firstKey(head []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	k, _ := dec.Token()
+	s, _ := k.(string)
+	return s
 }
 
 // tampered is a verification failure: ErrTampered, with what failed.
 func tampered(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, a...))
 }
-
-// pamPrefix is how every PAM document Engram writes begins.
-const pamPrefix = `{"schema":"` + PAMSchema + `"`
 
 // verifyTrailer verifies the json and jsonld formats: same trailer.
 func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
