@@ -36,16 +36,8 @@ func TestExportEveryFormat(t *testing.T) {
 	}
 
 	get := func(path string) (int, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		code, body := call(t, s, key, http.MethodGet, path, "")
+		return code, []byte(body)
 	}
 	_, kb := get("/v1/export/keys")
 	var k engram.ExportKey
