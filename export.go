@@ -5,16 +5,13 @@ import (
 	"io"
 )
 
-// Export formats. Only ExportJSON is written today; the others are
-// refused with CodeExportFormat (docs/LIFECYCLE.md, "## Export").
+// Export formats (docs/LIFECYCLE.md, "## Export"): Engram's own JSON,
+// JSON-LD and Portable AI Memory v1.0, all checksummed and signed.
 const (
 	ExportJSON   = "json"
 	ExportJSONLD = "jsonld"
 	ExportPAM    = "pam"
 )
-
-// CodeExportFormat: the format asked for is known but not written yet.
-const CodeExportFormat = "export_format_unsupported"
 
 // ExportKey is the public half of a tenant's export signing key.
 type ExportKey struct {
@@ -28,7 +25,7 @@ type ExportKey struct {
 // document, which then fails verification.
 type ExportStream func(w io.Writer) error
 
-// ExportService takes a tenant's data out in Engram's own signed format.
+// ExportService takes a tenant's data out in a signed format.
 type ExportService interface {
 	// ExportTenant prepares an export of everything in the tenant (owners).
 	ExportTenant(ctx context.Context, format string) (ExportStream, error)

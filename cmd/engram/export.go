@@ -11,16 +11,17 @@ import (
 )
 
 type exportCmd struct {
-	Verify exportVerifyCmd `cmd:"" help:"Check an export's checksum and signature offline; exits 1 on any change."`
+	Verify exportVerifyCmd `cmd:"" help:"Check an export's checksum and signature offline (json, jsonld or pam: told apart by their first key); exits 1 on any change."`
 }
 
 type exportVerifyCmd struct {
-	File      string `arg:"" type:"existingfile" help:"An export (GET /v1/export, /v1/users/{id}/export or /v1/me/export)."`
+	File      string `arg:"" type:"existingfile" help:"An export in any format (GET /v1/export, /v1/users/{id}/export or /v1/me/export)."`
 	PublicKey string `name:"public-key" help:"The tenant's export key (public_key of GET /v1/export/keys), pinned out of band. Without it only the document's own key is checked: proof of integrity, not of origin."`
 }
 
 // Run needs no server, data directory or secret: it is the recipient's
-// check. It reads the file twice, a page at a time.
+// check. It reads the file a page at a time (json and jsonld twice, pam
+// once).
 func (c *exportVerifyCmd) Run(_ context.Context, s *ioStreams) error {
 	var pin ed25519.PublicKey
 	if c.PublicKey != "" {
@@ -50,7 +51,7 @@ func (c *exportVerifyCmd) Run(_ context.Context, s *ioStreams) error {
 	if rep.Scope.UserID != "" {
 		scope += " " + rep.Scope.UserID
 	}
-	fmt.Fprintf(s.out, "export: tenant %s, scope %s, created %s: intact, signed by key %s\n", rep.Tenant, scope,
+	fmt.Fprintf(s.out, "export (%s): tenant %s, scope %s, created %s: intact, signed by key %s\n", rep.Format, rep.Tenant, scope,
 		rep.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), rep.KeyID)
 	fmt.Fprintf(s.out, "records: %s\n", strings.Join(counts, ", "))
 	if !rep.Pinned {

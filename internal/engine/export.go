@@ -58,14 +58,11 @@ func (e *Engine) exportKey(ctx context.Context, tenantID string) (ed25519.Privat
 	return export.KeyFromSeed(seed)
 }
 
-// checkFormat accepts json ("" too); the other formats of the contract are
-// known but not written yet.
+// checkFormat accepts the export formats: json ("" too), jsonld and pam.
 func checkFormat(f string) error {
 	switch f {
-	case "", engram.ExportJSON:
+	case "", engram.ExportJSON, engram.ExportJSONLD, engram.ExportPAM:
 		return nil
-	case engram.ExportJSONLD, engram.ExportPAM:
-		return engram.Errorf(engram.CodeExportFormat, "format %q is not supported yet; use format=json", f)
 	}
 	return invalid("format must be json, jsonld or pam")
 }

@@ -1,7 +1,10 @@
-// Package export writes and verifies Engram's own export format: one JSON
-// document, written as its records are read (constant memory whatever the
-// size), whose SHA-256 checksum covers every byte before it and whose
-// Ed25519 signature covers the checksum. The format is documented in
+// Package export writes, reads back and verifies exports in three formats:
+// Engram's own JSON (this file: one document, written as its records are
+// read, constant memory whatever the size, whose SHA-256 checksum covers
+// every byte before it and whose Ed25519 signature covers the checksum),
+// JSON-LD (jsonld.go: the same document and trailer, records as linked-data
+// nodes) and Portable AI Memory v1.0 (pam.go: RFC 8785 checksum and
+// signature, as that spec says). The formats are documented in
 // docs/LIFECYCLE.md ("## Export").
 package export
 
@@ -80,11 +83,29 @@ type Writer struct {
 	enc    *json.Encoder
 	counts map[string]int
 	n      int
+	lay    layout
 }
 
-// NewWriter writes to w.
-func NewWriter(w io.Writer) *Writer {
-	x := &Writer{bw: bufio.NewWriterSize(w, 32<<10), h: sha256.New(), counts: map[string]int{}}
+// layout is what differs between the formats that share the Writer (json
+// and jsonld): the document's opening and the shape of one record. The
+// checksum, counts and signed trailer are the same for both.
+type layout struct {
+	// head is the document from its first byte up to and including the
+	// '[' that opens the records.
+	head func(Header) ([]byte, error)
+	// node is what one record is marshalled as.
+	node func(*Record) any
+}
+
+// jsonLayout is Engram's own format: {"format":"engram-export",…,"records":[
+// {"kind":…,"data":…,"history":…}, …].
+var jsonLayout = layout{head: jsonHead, node: jsonNode}
+
+// NewWriter writes Engram's own json format to w.
+func NewWriter(w io.Writer) *Writer { return newWriter(w, jsonLayout) }
+
+func newWriter(w io.Writer, lay layout) *Writer {
+	x := &Writer{bw: bufio.NewWriterSize(w, 32<<10), h: sha256.New(), counts: map[string]int{}, lay: lay}
 	x.enc = json.NewEncoder(x.hashed())
 	x.enc.SetEscapeHTML(false)
 	return x
@@ -106,6 +127,14 @@ func (x *Writer) raw(s string) error {
 
 // Begin writes the header and opens the records array.
 func (x *Writer) Begin(h Header) error {
+	hb, err := x.lay.head(h)
+	if err != nil {
+		return err
+	}
+	return x.raw(string(hb))
+}
+
+func jsonHead(h Header) ([]byte, error) {
 	hb, err := json.Marshal(struct {
 		Format    string    `json:"format"`
 		Version   int       `json:"version"`
@@ -114,19 +143,25 @@ func (x *Writer) Begin(h Header) error {
 		CreatedAt time.Time `json:"created_at"`
 	}{Format, Version, h.Tenant, h.Scope, h.CreatedAt.UTC()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Drop the closing brace: the records follow inside the same object.
-	if err := x.raw(string(hb[:len(hb)-1]) + `,"records":[`); err != nil {
-		return err
-	}
-	return nil
+	return append(hb[:len(hb)-1], `,"records":[`...), nil
 }
 
 // Write writes one record.
 func (x *Writer) Write(r *Record) error {
+	return x.record(r.Kind, x.lay.node(r))
+}
+
+// jsonNode is a record of the json format.
+func jsonNode(r *Record) any {
 	v, history := r.data()
-	return x.record(r.Kind, v, history)
+	return struct {
+		Kind    string `json:"kind"`
+		Data    any    `json:"data"`
+		History any    `json:"history,omitempty"`
+	}{r.Kind, v, history}
 }
 
 // data is what a record holds under "data", and its history (a memory's
@@ -150,9 +185,8 @@ func (r *Record) data() (v any, history any) {
 	return nil, nil
 }
 
-// record writes one record of kind; v is marshalled as the record's "data".
-// history, when not nil, is marshalled under "history".
-func (x *Writer) record(kind string, v any, history any) error {
+// record writes one record of kind, marshalled from v.
+func (x *Writer) record(kind string, v any) error {
 	sep := "\n"
 	if x.n > 0 {
 		sep = ",\n"
@@ -160,13 +194,8 @@ func (x *Writer) record(kind string, v any, history any) error {
 	if err := x.raw(sep); err != nil {
 		return err
 	}
-	rec := struct {
-		Kind    string `json:"kind"`
-		Data    any    `json:"data"`
-		History any    `json:"history,omitempty"`
-	}{kind, v, history}
 	// Encode appends a newline, which is valid JSON whitespace.
-	if err := x.enc.Encode(rec); err != nil {
+	if err := x.enc.Encode(v); err != nil {
 		return err
 	}
 	x.n++

@@ -38,12 +38,16 @@ type Decoder interface {
 	Next() (*Record, error)
 }
 
-// NewEncoder returns the encoder of format ("" is json). Formats not
-// written yet return ErrUnsupported.
+// NewEncoder returns the encoder of format ("" is json): json, jsonld
+// or pam. Other formats return ErrUnsupported.
 func NewEncoder(format string, w io.Writer) (Encoder, error) {
 	switch format {
 	case "", engram.ExportJSON:
 		return NewWriter(w), nil
+	case engram.ExportJSONLD:
+		return NewJSONLDWriter(w), nil
+	case engram.ExportPAM:
+		return NewPAMWriter(w), nil
 	}
 	return nil, ErrUnsupported
 }

@@ -33,16 +33,51 @@ type Report struct {
 	Pinned bool
 }
 
-// Verify checks a document of size bytes read through r: the checksum of
-// every byte before the trailer, the signature over the checksum (by pin
-// when not nil, else by the key the document names), the format and
-// version, and that the declared counts are the records actually present.
-// It reads the document twice, a page at a time: memory stays constant.
-// Any mismatch is ErrTampered, wrapped with what failed.
+// Verify checks a document of size bytes read through r, in any of the
+// signed formats (json, jsonld, pam: told apart by their first key).
+// json and jsonld: the checksum of every byte before the trailer, the
+// signature over the checksum, the format and version, and that the
+// declared counts are the records actually present; it reads the document
+// twice, a page at a time. pam: the spec's RFC 8785 checksum over the
+// memories, their count and the signature over the canonical payload, in
+// one pass. The signature is checked with pin when not nil, else with the
+// key the document names. Memory stays constant. Any mismatch is
+// ErrTampered, wrapped with what failed.
 func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
-	fail := func(format string, a ...any) (*Report, error) {
-		return nil, fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, a...))
+	head := make([]byte, min(size, sniffWindow))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return nil, err
 	}
+	if firstKey(head) == "schema" {
+		return verifyPAM(io.NewSectionReader(r, 0, size), pin)
+	}
+	return verifyTrailer(r, size, pin)
+}
+
+// sniffWindow is how much of a document's start tells its format.
+const sniffWindow = 512
+
+// firstKey is the first key of the JSON object head starts with ("" when
+// it does not): "schema" in a PAM document, "format" or "@context" in the
+// others. Whitespace does not matter: PAM's checksum is over canonical
+// forms, so a re-indented PAM document still verifies.
+func firstKey(head []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	k, _ := dec.Token()
+	s, _ := k.(string)
+	return s
+}
+
+// tampered is a verification failure: ErrTampered, with what failed.
+func tampered(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, a...))
+}
+
+// verifyTrailer verifies the json and jsonld formats: same trailer.
+func verifyTrailer(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	start := max(0, size-trailerWindow)
 	tail := make([]byte, size-start)
 	if _, err := r.ReadAt(tail, start); err != nil && err != io.EOF {
@@ -50,7 +85,7 @@ func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	}
 	i := bytes.LastIndex(tail, []byte(`,"checksum":"`))
 	if i < 0 {
-		return fail("no checksum trailer (truncated or not an Engram export)")
+		return nil, tampered("no checksum trailer (truncated or not an Engram export)")
 	}
 	body := start + int64(i) // the checksummed bytes: [0, body)
 	var tr struct {
@@ -60,54 +95,74 @@ func Verify(r io.ReaderAt, size int64, pin ed25519.PublicKey) (*Report, error) {
 	td := json.NewDecoder(bytes.NewReader(append([]byte("{"), tail[i+1:]...)))
 	td.DisallowUnknownFields()
 	if err := td.Decode(&tr); err != nil {
-		return fail("trailer: %v", err)
+		return nil, tampered("trailer: %v", err)
 	}
 	if _, err := td.Token(); err != io.EOF {
-		return fail("bytes after the trailer")
+		return nil, tampered("bytes after the trailer")
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, body)); err != nil {
 		return nil, err
 	}
-	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if subtle.ConstantTimeCompare([]byte(sum), []byte(tr.Checksum)) != 1 {
-		return fail("checksum mismatch: the content was changed")
+	if err := matchChecksum("sha256:"+hex.EncodeToString(h.Sum(nil)), tr.Checksum); err != nil {
+		return nil, err
 	}
-	if tr.Signature.Alg != SignatureAlg {
-		return fail("signature algorithm %q is not %s", tr.Signature.Alg, SignatureAlg)
-	}
-	pub, err := base64.StdEncoding.DecodeString(tr.Signature.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return fail("signature public_key is not a base64 Ed25519 key")
-	}
-	if pin != nil && !bytes.Equal(pin, pub) {
-		return fail("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
-	}
-	if tr.Signature.KeyID != KeyID(pub) {
-		return fail("key_id does not name the public key")
+	pub, err := signer(tr.Signature.Alg, tr.Signature.PublicKey, tr.Signature.KeyID, pin)
+	if err != nil {
+		return nil, err
 	}
 	sig, err := base64.StdEncoding.DecodeString(tr.Signature.Value)
 	if err != nil || !ed25519.Verify(pub, []byte(signedPrefix+tr.Checksum), sig) {
-		return fail("signature does not verify")
+		return nil, tampered("signature does not verify")
 	}
 	rep, err := readBody(io.MultiReader(io.NewSectionReader(r, 0, body), strings.NewReader("}")))
 	if err != nil {
-		return fail("%v", err)
+		return nil, tampered("%v", err)
 	}
 	rep.KeyID, rep.PublicKey, rep.Pinned = tr.Signature.KeyID, pub, pin != nil
 	return rep, nil
 }
 
+// matchChecksum compares the computed checksum with the declared one.
+func matchChecksum(computed, declared string) error {
+	if subtle.ConstantTimeCompare([]byte(computed), []byte(declared)) != 1 {
+		return tampered("checksum mismatch: the content was changed")
+	}
+	return nil
+}
+
+// signer is the key a signature block names, checked: the algorithm is
+// Ed25519, the key decodes, is the pinned one when pin is set, and keyID
+// names it.
+func signer(alg, publicKey, keyID string, pin ed25519.PublicKey) (ed25519.PublicKey, error) {
+	if alg != SignatureAlg {
+		return nil, tampered("signature algorithm %q is not %s", alg, SignatureAlg)
+	}
+	pub, err := base64.StdEncoding.DecodeString(publicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, tampered("signature public_key is not a base64 Ed25519 key")
+	}
+	if pin != nil && !bytes.Equal(pin, pub) {
+		return nil, tampered("signed by key %s, not by the pinned key %s", KeyID(pub), KeyID(pin))
+	}
+	if keyID != KeyID(pub) {
+		return nil, tampered("key_id does not name the public key")
+	}
+	return pub, nil
+}
+
 // readBody walks the checksummed part (closed with "}"), a record at a
 // time, and checks its shape and counts.
 func readBody(r io.Reader) (*Report, error) {
-	dec := json.NewDecoder(r)
+	lim := newRecordLimit(r)
+	dec := json.NewDecoder(lim)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
 	}
 	rep := &Report{}
 	seen := map[string]int{}
 	var declared map[string]int
+	ld := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -127,11 +182,19 @@ func readBody(r io.Reader) (*Report, error) {
 			dst = &rep.CreatedAt
 		case "counts":
 			dst = &declared
-		case "records":
-			if err := readRecords(dec, seen); err != nil {
+		case "records", "@graph":
+			// Each format has its own records key, after its header.
+			kindOf, ok := recordKinds[rep.Format]
+			if !ok || recordsKey[rep.Format] != t {
+				return nil, fmt.Errorf("%v in a document of format %q", t, rep.Format)
+			}
+			if err := readRecords(dec, lim, seen, kindOf); err != nil {
 				return nil, err
 			}
 			continue
+		case "@context", "@type": // before the format: checked at the end
+			ld = true
+			dst = new(json.RawMessage)
 		default:
 			return nil, fmt.Errorf("unknown field %v", t)
 		}
@@ -145,8 +208,11 @@ func readBody(r io.Reader) (*Report, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("bytes after the document")
 	}
-	if rep.Format != Format || rep.Version != Version {
-		return nil, fmt.Errorf("format %q version %d is not %s version %d", rep.Format, rep.Version, Format, Version)
+	if _, ok := recordKinds[rep.Format]; !ok || rep.Version != Version {
+		return nil, fmt.Errorf("format %q version %d is not %s or %s version %d", rep.Format, rep.Version, Format, FormatJSONLD, Version)
+	}
+	if ld != (rep.Format == FormatJSONLD) {
+		return nil, fmt.Errorf("@context and @type belong to %s documents only, and it needs them", FormatJSONLD)
 	}
 	for _, k := range kinds(declared) {
 		if declared[k] != seen[k] {
@@ -162,22 +228,39 @@ func readBody(r io.Reader) (*Report, error) {
 	return rep, nil
 }
 
-func readRecords(dec *json.Decoder, seen map[string]int) error {
+// recordKinds tells, per format sharing the trailer, the kind of one
+// record ("" when it has none); recordsKey is where its records are.
+var (
+	recordKinds = map[string]func(json.RawMessage) string{Format: jsonKind, FormatJSONLD: ldKind}
+	recordsKey  = map[string]string{Format: "records", FormatJSONLD: "@graph"}
+)
+
+func jsonKind(raw json.RawMessage) string {
+	var rec struct {
+		Kind string          `json:"kind"`
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &rec) != nil || len(rec.Data) == 0 {
+		return ""
+	}
+	return rec.Kind
+}
+
+func readRecords(dec *json.Decoder, lim *recordLimit, seen map[string]int, kindOf func(json.RawMessage) string) error {
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 		return fmt.Errorf("records is not an array")
 	}
 	for dec.More() {
-		var rec struct {
-			Kind string          `json:"kind"`
-			Data json.RawMessage `json:"data"`
+		lim.reset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("record %d: %w", sumOf(seen), err)
 		}
-		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("record %d: %v", sumOf(seen), err)
-		}
-		if rec.Kind == "" || len(rec.Data) == 0 {
+		kind := kindOf(raw)
+		if kind == "" {
 			return fmt.Errorf("record %d has no kind or data", sumOf(seen))
 		}
-		seen[rec.Kind]++
+		seen[kind]++
 	}
 	_, err := dec.Token()
 	return err

@@ -10,7 +10,7 @@ import (
 )
 
 type exportInput struct {
-	Format string `query:"format" enum:"json,jsonld,pam" doc:"json (default). jsonld and pam answer 400 export_format_unsupported for now."`
+	Format string `query:"format" enum:"json,jsonld,pam" doc:"json (default): Engram's own format; jsonld: JSON-LD (schema.org, PROV-O); pam: Portable AI Memory v1.0. All three are checksummed and signed (docs/LIFECYCLE.md, \"Export\")."`
 }
 
 type userExportInput struct {
@@ -27,7 +27,7 @@ func registerExport(api huma.API, svc engram.ExportService) {
 	if svc == nil {
 		return
 	}
-	const format = " The document is engram-export version 1 (docs/LIFECYCLE.md, \"Export\"), streamed as it is read, ending with a SHA-256 checksum and the tenant's Ed25519 signature; check it offline with `engram export verify FILE --public-key KEY`. Audited (memory.export: who, which scope, how many records)."
+	const format = " The document (format=json: engram-export version 1; jsonld: the same records as JSON-LD nodes under a schema.org and PROV-O @context; pam: a Portable AI Memory v1.0 memory store, every record a PAM memory; docs/LIFECYCLE.md, \"Export\") is streamed as it is read and ends with a SHA-256 checksum (pam: RFC 8785 canonical, as the PAM spec says) and the tenant's Ed25519 signature; check it offline with `engram export verify FILE --public-key KEY`. Audited (memory.export: who, which scope, how many records)."
 	o := op("exportTenant", http.MethodGet, "/v1/export", "Export the whole tenant (owners)", http.StatusOK, "export")
 	o.Description = "Every memory (private ones too) with its history, every episode, entity, fact (with its validity) and topic count. Needs the tenant:admin scope." + format
 	registerStream(api, o, func(ctx context.Context, in *exportInput) (engram.ExportStream, error) {

@@ -62,7 +62,6 @@ var statusOf = map[string]int{
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
-	engram.CodeExportFormat:    http.StatusBadRequest, // jsonld and pam: not written yet
 
 	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
 	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
@@ -78,9 +77,6 @@ func codeOf(status int) string {
 	}
 	if status == http.StatusForbidden {
 		return engram.CodeForbidden // not CodeSSORequired, which shares the status
-	}
-	if status == http.StatusBadRequest {
-		return engram.CodeInvalid // not CodeExportFormat, which shares the status
 	}
 	for code, s := range statusOf {
 		if s == status {
