@@ -18,8 +18,9 @@ import (
 // history) and reports the process's peak resident memory during the
 // export: the kernel's high-water mark is reset (clear_refs 5) after the
 // tenant is filled, so the peak is the export's, not the seeding's. It
-// takes minutes (the seeding): a benchmark, never part of the test run.
-// Run: go test ./internal/engine -run '^$' -bench ExportRSS -benchtime 1x
+// takes minutes (the seeding, once for every format): a benchmark, never
+// part of the test run. The peak is over the -benchtime exports of a format.
+// Run: go test ./internal/engine -run '^$' -bench ExportRSS -benchtime 3x
 func BenchmarkExportRSS(b *testing.B) {
 	const n = 100_000
 	e, ctx := newEngine(b, false)
@@ -29,31 +30,35 @@ func BenchmarkExportRSS(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	before := vmKB(b, "VmRSS")
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Skipf("cannot reset the peak RSS here: %v", err)
+	for _, format := range []string{"json", "jsonld", "pam"} {
+		b.Run("format="+format, func(b *testing.B) {
+			runtime.GC()
+			debug.FreeOSMemory()
+			before := vmKB(b, "VmRSS")
+			if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+				b.Skipf("cannot reset the peak RSS here: %v", err)
+			}
+			var written int64
+			b.ResetTimer()
+			for b.Loop() {
+				s, err := e.ExportTenant(ctx, format)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cw := &countingWriter{}
+				if err := s(cw); err != nil {
+					b.Fatal(err)
+				}
+				written = cw.n
+			}
+			b.StopTimer()
+			peak := vmKB(b, "VmHWM")
+			b.ReportMetric(float64(before)/1024, "rss-before-MB")
+			b.ReportMetric(float64(peak)/1024, "rss-peak-MB")
+			b.ReportMetric(float64(written)/(1<<20), "doc-MB")
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "memories/s")
+		})
 	}
-	var written int64
-	b.ResetTimer()
-	for b.Loop() {
-		s, err := e.ExportTenant(ctx, "json")
-		if err != nil {
-			b.Fatal(err)
-		}
-		cw := &countingWriter{}
-		if err := s(cw); err != nil {
-			b.Fatal(err)
-		}
-		written = cw.n
-	}
-	b.StopTimer()
-	peak := vmKB(b, "VmHWM")
-	b.ReportMetric(float64(before)/1024, "rss-before-MB")
-	b.ReportMetric(float64(peak)/1024, "rss-peak-MB")
-	b.ReportMetric(float64(written)/(1<<20), "doc-MB")
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds()*float64(b.N), "memories/s")
 }
 
 type countingWriter struct{ n int64 }
