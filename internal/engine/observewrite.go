@@ -20,6 +20,9 @@ import (
 // underneath (see retry).
 func (e *Engine) graphTx(ctx context.Context, p *engram.Principal, scope engram.Scope,
 	fn func(g *txGraph, w *writer, tk seal.Key, now time.Time) error) error {
+	if err := e.userWritable(ctx, p.TenantID, scope.UserID); err != nil {
+		return err
+	}
 	b, err := e.blinds(ctx, p.TenantID)
 	if err != nil {
 		return err
