@@ -152,7 +152,7 @@ func nilOr(op string, err error) error {
 }
 
 // detailOf is the detail column: a deletion's compliance record as JSON,
-// '' for every other entry. Times keep the microseconds the MAC covers.
+// ” for every other entry. Times keep the microseconds the MAC covers.
 func detailOf(d *engram.AuditDetail) string {
 	if d == nil {
 		return ""
