@@ -380,3 +380,47 @@ func TestUserDeletion(t *testing.T) {
 	wantCode(t, "held user", err, engram.CodeHeld)
 	verifyChains(t, e)
 }
+
+// TestAccountDeletionHeld: a tenant-wide legal hold refuses a new request
+// with its own code and keeps a due one pending (the account and its
+// memories stay, and stay read-only) until it is released.
+func TestAccountDeletionHeld(t *testing.T) {
+	e, st, clock := deletionEngine(t)
+	nt, ctx := owner(t, e)
+	m := testserver.AddMember(t, e, st, nt.Tenant.ID, engram.RoleMember)
+	other := testserver.AddMember(t, e, st, nt.Tenant.ID, engram.RoleMember)
+	if _, err := e.Add(m.Session, engram.AddRequest{Content: "kept under hold"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DeleteMe(m.Session); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.CreateAuditHold(ctx, engram.AuditHoldRequest{ReasonCode: "audit-2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.DeleteMe(other.Session)
+	wantCode(t, "request under a hold", err, engram.CodeHeld)
+	clock.Advance(deletion.DefaultGrace)
+	if s, err := e.SweepDeletions(context.Background()); err != nil || s.Held != 1 || s.Done != 0 {
+		t.Fatalf("sweep under hold: %+v %v", s, err)
+	}
+	if l, err := e.List(m.Session, engram.ListRequest{}); err != nil || len(l.Memories) != 1 {
+		t.Fatalf("held account's memories: %v %v", l, err)
+	}
+	_, err = e.Add(m.Session, engram.AddRequest{Content: "still read-only"})
+	wantCode(t, "held account writes", err, engram.CodeDeletionPending)
+	if got := completion(t, ctx, e, engram.AuditAccountDeletionComplete); len(got) != 0 {
+		t.Fatalf("a held deletion was recorded as complete: %+v", got)
+	}
+	if err := e.ReleaseAuditHold(ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := e.SweepDeletions(context.Background()); err != nil || s.Done != 1 {
+		t.Fatalf("sweep after release: %+v %v", s, err)
+	}
+	if e.DeletionsHeld() != 1 || e.DeletionsDone() != 1 {
+		t.Fatalf("metrics: held %d, done %d", e.DeletionsHeld(), e.DeletionsDone())
+	}
+	verifyChains(t, e)
+}

@@ -415,10 +415,6 @@ func (e *Engine) Maintain(ctx context.Context) error {
 	if err := e.sweepOAuthCodes(ctx); err != nil {
 		return err
 	}
-	// Deletions whose grace period ended (deletion.go).
-	if _, err := e.SweepDeletions(ctx); err != nil {
-		return err
-	}
 	var tenants []store.Tenant
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		tenants, err = tx.ListTenants(ctx)
@@ -446,5 +442,8 @@ func (e *Engine) Maintain(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	// Deletions whose grace period ended (deletion.go); one tenant's
+	// failure is reported without stopping the others.
+	_, err := e.SweepDeletions(ctx)
+	return err
 }
