@@ -48,7 +48,8 @@ type DeletionTx interface {
 	// EraseAccount removes an account and everything that is only its:
 	// the records sealed under its own subject key (and that key, every
 	// version), the memories it authored under other subjects with their
-	// history and index entries, its API keys, sessions and login. The
+	// history and index entries, its API keys, sessions (OAuth grants
+	// included), unspent OAuth codes, one-time links and login. The
 	// caller destroys the cached key.
 	EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*AccountErasure, error)
 }

@@ -110,6 +110,10 @@ func (t *tx) EraseAccount(ctx context.Context, tenantID, accountID, subject stri
 	if out.Sessions, err = t.count(ctx, "erase account sessions", `DELETE FROM session_families WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID); err != nil {
 		return nil, err
 	}
+	// Authorization codes name the account but do not reference it.
+	if _, err := t.count(ctx, "erase account oauth codes", `DELETE FROM oauth_codes WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID); err != nil {
+		return nil, err
+	}
 	if err := t.DeleteAccount(ctx, tenantID, accountID); err != nil {
 		return nil, err
 	}
