@@ -339,14 +339,14 @@ func (e *Engine) SweepDeletions(ctx context.Context) (DeletionStats, error) {
 	// the others'.
 	var errs []error
 	for i := range due {
-		done, err := e.completeDeletion(ctx, &due[i], now)
+		done, held, err := e.completeDeletion(ctx, &due[i], now)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("deletion %s of tenant %q: %w", due[i].ID, due[i].TenantID, err))
 		case done:
 			st.Done++
 			e.deletes.done.Add(1)
-		default:
+		case held:
 			st.Held++
 			e.deletes.held.Add(1)
 		}
@@ -354,12 +354,13 @@ func (e *Engine) SweepDeletions(ctx context.Context) (DeletionStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// completeDeletion erases one due deletion's subject; done is false when
-// it stays pending (held, an only owner, or no longer pending).
-func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now time.Time) (done bool, err error) {
+// completeDeletion erases one due deletion's subject. held: it stays
+// pending (a legal hold, or an account become its tenant's only owner);
+// neither done nor held: it was cancelled meanwhile.
+func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now time.Time) (done, held bool, err error) {
 	mac, _, err := e.ring.AuditKeys(ctx, d.TenantID, audit.KeyVersion)
 	if err != nil {
-		return false, keyFailure(err)
+		return false, false, keyFailure(err)
 	}
 	var forms, refs []string
 	action := engram.AuditAccountDeletionComplete
@@ -370,7 +371,7 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 		for _, f := range forms {
 			ref, err := e.userRef(ctx, d.TenantID, f)
 			if err != nil {
-				return false, err
+				return false, false, err
 			}
 			refs = append(refs, ref)
 		}
@@ -382,7 +383,7 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 		subject string // the account's key subject
 	)
 	err = e.st.Write(ctx, func(tx store.Tx) error {
-		done, rec, subject = false, nil, ""
+		done, held, rec, subject = false, false, nil, ""
 		// Re-checked in the erasing transaction: a cancel or a hold that
 		// committed first wins.
 		cur, err := tx.PendingDeletion(ctx, d.TenantID, d.Kind, d.SubjectID)
@@ -394,7 +395,8 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 		}
 		for _, ref := range refs {
 			if checkHold(ctx, tx, d.TenantID, ref) != nil {
-				return nil // held: stays pending, counted, nothing logged of it
+				held = true // stays pending, counted, nothing logged of it
+				return nil
 			}
 		}
 		counts := map[string]uint64{}
@@ -405,33 +407,28 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 			}
 			addErasure(counts, er)
 		} else {
+			// An account an admin removed meanwhile (its login, sessions
+			// and keys went with it) still has what it authored erased.
+			subject = subjectOf(engram.Scope{}, &engram.Principal{AccountID: d.SubjectID})
 			acct, err := tx.Account(ctx, d.TenantID, d.SubjectID)
 			switch {
-			case isNotFound(err):
-				// Removed by an admin meanwhile: its login, sessions and
-				// keys went with it; its own memories are erased below.
-				subject = subjectOf(engram.Scope{}, &engram.Principal{AccountID: d.SubjectID})
-				er, err := tx.DeleteSubject(ctx, d.TenantID, subject)
-				if err != nil {
-					return err
-				}
-				addErasure(counts, er)
-			case err != nil:
-				return err
-			default:
+			case err == nil:
 				if soleOwner(ctx, tx, d.TenantID, d.SubjectID) != nil {
-					return nil // the others left meanwhile: stays pending
+					held = true // the others left meanwhile: stays pending
+					return nil
 				}
 				subject = acct.Subject
-				er, err := tx.EraseAccount(ctx, d.TenantID, d.SubjectID, acct.Subject)
-				if err != nil {
-					return err
-				}
-				addErasure(counts, &er.Erasure)
-				counts[deletion.CountAccounts] = uint64(er.Accounts)
-				counts[deletion.CountAPIKeys] = uint64(er.APIKeys)
-				counts[deletion.CountSessions] = uint64(er.Sessions)
+			case !isNotFound(err):
+				return err
 			}
+			er, err := tx.EraseAccount(ctx, d.TenantID, d.SubjectID, subject)
+			if err != nil {
+				return err
+			}
+			addErasure(counts, &er.Erasure)
+			counts[deletion.CountAccounts] = uint64(er.Accounts)
+			counts[deletion.CountAPIKeys] = uint64(er.APIKeys)
+			counts[deletion.CountSessions] = uint64(er.Sessions)
 		}
 		if err := tx.EndDeletion(ctx, d.TenantID, d.ID, engram.DeletionDone, now); err != nil {
 			return err
@@ -451,7 +448,7 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 		return nil
 	})
 	if err != nil || !done {
-		return false, err
+		return false, held, err
 	}
 	if d.Kind == engram.DeletionUser {
 		e.forgetUserKeys(d.TenantID, forms)
@@ -461,7 +458,7 @@ func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now ti
 		e.kwDrop(d.TenantID)
 	}
 	e.publish(ctx, rec) // sinks see the record like any entry
-	return true, e.afterErasure(ctx)
+	return true, false, e.afterErasure(ctx)
 }
 
 // addErasure adds a store erasure's counts to a compliance record.

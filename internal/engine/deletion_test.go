@@ -453,3 +453,41 @@ func BenchmarkDeletionSweep(b *testing.B) {
 		}
 	}
 }
+
+// TestAccountDeletionAfterRemoval: an admin removes a member whose
+// deletion is pending; at expiry what it authored is erased all the same,
+// and a deletion cancelled just before is neither done nor held.
+func TestAccountDeletionAfterRemoval(t *testing.T) {
+	e, st, clock := deletionEngine(t)
+	nt, ctx := owner(t, e)
+	m := testserver.AddMember(t, e, st, nt.Tenant.ID, engram.RoleMember)
+	n := testserver.AddMember(t, e, st, nt.Tenant.ID, engram.RoleMember)
+	mine, err := e.Add(m.Session, engram.AddRequest{Content: "written for bob", Scope: engram.Scope{UserID: "bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*testserver.Member{m, n} {
+		if _, err := e.DeleteMe(x.Session); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.RemoveMember(ownerSession(t, e, nt), m.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Get(ctx, mine[0].ID); err != nil {
+		t.Fatalf("removal keeps memories: %v", err)
+	}
+	if err := e.CancelMyDeletion(n.Session); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(deletion.DefaultGrace)
+	if s, err := e.SweepDeletions(context.Background()); err != nil || s.Done != 1 || s.Held != 0 {
+		t.Fatalf("sweep: %+v %v", s, err)
+	}
+	_, err = e.Get(ctx, mine[0].ID)
+	wantCode(t, "authored memory after the sweep", err, engram.CodeNotFound)
+	r := completion(t, ctx, e, engram.AuditAccountDeletionComplete)
+	if len(r) != 1 || r[0].Detail.Counts[deletion.CountAccounts] != 0 || r[0].Detail.Counts[deletion.CountMemories] != 1 {
+		t.Fatalf("record %+v", r)
+	}
+}

@@ -49,7 +49,8 @@ type DeletionTx interface {
 	// the records sealed under its own subject key (and that key, every
 	// version), the memories it authored under other subjects with their
 	// history and index entries, its API keys, sessions (OAuth grants
-	// included), unspent OAuth codes, one-time links and login. The
-	// caller destroys the cached key.
+	// included), unspent OAuth codes, one-time links and login. An
+	// account already removed is not an error (Accounts 0): the rest is
+	// erased all the same. The caller destroys the cached key.
 	EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*AccountErasure, error)
 }
