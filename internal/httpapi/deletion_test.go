@@ -46,6 +46,11 @@ func TestDeletionREST(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK, "")
 	resp, body = req(t, s, member.AccessToken, "GET", "/v1/me/export", "")
 	wantStatus(t, resp, body, http.StatusOK, "")
+	resp, body = req(t, s, member.AccessToken, "GET", "/v1/me", "")
+	wantStatus(t, resp, body, http.StatusOK, "")
+	if me := decode[engram.Me](t, body); me.DeletionScheduledFor == nil || !me.DeletionScheduledFor.Equal(d.ScheduledFor) {
+		t.Fatalf("me while pending: %s", body)
+	}
 	resp, body = req(t, s, owner, "GET", "/v1/deletions", "")
 	wantStatus(t, resp, body, http.StatusOK, "")
 	if l := decode[struct{ Results []engram.Deletion }](t, body); len(l.Results) != 1 || l.Results[0].ID != d.ID {
@@ -55,6 +60,10 @@ func TestDeletionREST(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusNoContent, "")
 	resp, body = req(t, s, member.AccessToken, "POST", "/v1/memories", `{"messages":[{"role":"user","content":"I also like coffee"}]}`)
 	wantStatus(t, resp, body, http.StatusCreated, "")
+	resp, body = req(t, s, member.AccessToken, "GET", "/v1/me", "")
+	if wantStatus(t, resp, body, http.StatusOK, ""); decode[engram.Me](t, body).DeletionScheduledFor != nil {
+		t.Fatalf("me after cancel: %s", body)
+	}
 
 	// The operator-made owner is the only owner, and a key besides.
 	resp, body = req(t, s, owner, "DELETE", "/v1/me", "")
