@@ -114,4 +114,20 @@ func TestDeletionREST(t *testing.T) {
 	if er := decode[engram.Erasure](t, body); er.Memories != 1 || er.UserID != "u1" {
 		t.Fatalf("erasure %s", body)
 	}
+
+	// The Go client (engram.DeletionService over REST).
+	c := s.Client(owner)
+	cd, err := c.ScheduleUserDeletion(ctx, "u2", 2*time.Hour)
+	if err != nil || cd.Kind != engram.DeletionUser || cd.Subject != "u2" {
+		t.Fatalf("client schedule: %+v %v", cd, err)
+	}
+	if ds, err := c.ListDeletions(ctx); err != nil || len(ds) != 1 || ds[0].ID != cd.ID {
+		t.Fatalf("client list: %+v %v", ds, err)
+	}
+	if err := c.CancelUserDeletion(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteMe(ctx); engram.ErrorCode(err) != engram.CodeForbidden {
+		t.Fatalf("client DeleteMe with a key: %v", err)
+	}
 }
