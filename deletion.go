@@ -75,4 +75,6 @@ const (
 	AuditUserDeletionRequest     AuditAction = "user.deletion.request"
 	AuditUserDeletionCancel      AuditAction = "user.deletion.cancel"
 	AuditUserDeletionComplete    AuditAction = "user.deletion.complete"
+	// AuditDeletionList: GET /v1/deletions.
+	AuditDeletionList AuditAction = "deletion.list"
 )

@@ -277,7 +277,7 @@ func (e *Engine) CancelUserDeletion(ctx context.Context, userID string) (err err
 
 // ListDeletions lists the tenant's pending deletions, soonest first.
 func (e *Engine) ListDeletions(ctx context.Context) (_ []engram.Deletion, err error) {
-	a := e.begin(ctx, engram.AuditRead, engram.TargetTenant, "deletions")
+	a := e.begin(ctx, engram.AuditDeletionList, engram.TargetTenant, "")
 	defer func() { err = a.finish(err) }()
 	p, _, err := a.can(rbac.UserForget)
 	if err != nil {
