@@ -89,6 +89,22 @@ func (e *Engine) userWritable(ctx context.Context, tenantID, userID string) erro
 	return e.writable(ctx, tenantID, engram.DeletionUser, norm.NFC.String(userID))
 }
 
+// userWritableTx is userWritable inside a transaction that already read
+// the record (by-id graph writes learn the user from it).
+func userWritableTx(ctx context.Context, tx store.Tx, tenantID, userID string) error {
+	if userID == "" {
+		return nil
+	}
+	d, err := tx.PendingDeletion(ctx, tenantID, engram.DeletionUser, norm.NFC.String(userID))
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return errPending(d.ScheduledAt)
+}
+
 func deletionOut(d *store.Deletion) *engram.Deletion {
 	return &engram.Deletion{ID: d.ID, Kind: d.Kind, Subject: d.SubjectID, State: d.State,
 		RequestedAt: d.RequestedAt, ScheduledFor: d.ScheduledAt}

@@ -491,3 +491,49 @@ func TestAccountDeletionAfterRemoval(t *testing.T) {
 		t.Fatalf("record %+v", r)
 	}
 }
+
+// TestUserDeletionGraph: while an end user's deletion is pending, the
+// graph writes that name records by id (deleting a fact, forgetting or
+// merging entities) are refused like the scoped ones; at expiry the
+// sweep erases the user's episodes, entities, facts, topics and patterns.
+func TestUserDeletionGraph(t *testing.T) {
+	e, st, clock := deletionEngine(t)
+	nt, ctx := owner(t, e)
+	tell(t, e, ctx, "dana")
+	before := recordsOf(t, st, nt.Tenant.ID, "dana")
+	if len(before.entities) < 2 || len(before.facts) == 0 || len(before.episodes) == 0 {
+		t.Fatalf("dana has %d entities, %d facts, %d episodes", len(before.entities), len(before.facts), len(before.episodes))
+	}
+	if _, err := e.ScheduleUserDeletion(ctx, "dana", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "delete a fact", e.DeleteFact(ctx, before.facts[0].ID), engram.CodeDeletionPending)
+	_, err := e.ForgetEntity(ctx, before.entities[0].ID)
+	wantCode(t, "forget an entity", err, engram.CodeDeletionPending)
+	_, err = e.MergeEntities(ctx, before.entities[0].ID, before.entities[1].ID)
+	wantCode(t, "merge entities", err, engram.CodeDeletionPending)
+	_, err = e.AddFact(ctx, engram.NewFact{UserID: "dana", Subject: "Dana", Predicate: "likes", Object: "tea"})
+	wantCode(t, "add a fact", err, engram.CodeDeletionPending)
+	if fs, err := e.Facts(ctx, engram.FactQuery{UserID: "dana"}); err != nil || len(fs) != len(before.facts) {
+		t.Fatalf("reads while pending: %d facts, %v", len(fs), err)
+	}
+	clock.Advance(time.Hour)
+	if s, err := e.SweepDeletions(context.Background()); err != nil || s.Done != 1 {
+		t.Fatalf("sweep: %+v %v", s, err)
+	}
+	if after := recordsOf(t, st, nt.Tenant.ID, "dana"); len(after.episodes)+len(after.entities)+len(after.facts) != 0 {
+		t.Errorf("left: %d episodes, %d entities, %d facts", len(after.episodes), len(after.entities), len(after.facts))
+	}
+	if ts, err := e.Topics(ctx, "dana"); err != nil || len(ts) != 0 {
+		t.Errorf("topics after the sweep: %v %v", ts, err)
+	}
+	if ps, err := e.Patterns(ctx, "dana"); err != nil || len(ps) != 0 {
+		t.Errorf("patterns after the sweep: %d %v", len(ps), err)
+	}
+	r := completion(t, ctx, e, engram.AuditUserDeletionComplete)
+	if len(r) != 1 || r[0].Detail.Counts[deletion.CountEntities] != uint64(len(before.entities)) ||
+		r[0].Detail.Counts[deletion.CountFacts] != uint64(len(before.facts)) || r[0].Detail.Counts[deletion.CountEpisodes] != uint64(len(before.episodes)) {
+		t.Fatalf("record %+v", r)
+	}
+	verifyChains(t, e)
+}
