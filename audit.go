@@ -41,6 +41,20 @@ type AuditEntry struct {
 	// auth.failure entry counts the credentials refused from one source
 	// in one window. 0 (omitted) for an entry that records one action.
 	Count uint64 `json:"count,omitempty"`
+	// Detail is what a compliance record keeps of a completed deletion
+	// (account.deletion.complete, user.deletion.complete); nil for every
+	// other entry.
+	Detail *AuditDetail `json:"detail,omitempty"`
+}
+
+// AuditDetail is a deletion's compliance record: how many records of each
+// kind were erased ("memories", "api_keys", …) and when the deletion was
+// requested and scheduled for (the entry's Time is when it completed).
+// Never content, never an identifier in clear.
+type AuditDetail struct {
+	Counts       map[string]uint64 `json:"counts"`
+	RequestedAt  time.Time         `json:"requested_at"`
+	ScheduledFor time.Time         `json:"scheduled_for"`
 }
 
 // AuditAction names what an entry records. Values are stable: stored

@@ -90,6 +90,9 @@ type Me struct {
 	// Via says how the caller authenticated: "key", "session" or "oauth".
 	Via         string       `json:"via"`
 	Permissions []Permission `json:"permissions"`
+	// DeletionScheduledFor is set while the account's deletion is pending
+	// (DELETE /v1/me): until then it is read-only.
+	DeletionScheduledFor *time.Time `json:"deletion_scheduled_for,omitempty"`
 }
 
 // SessionInfo describes one of the caller's sessions (never its tokens).

@@ -22,6 +22,8 @@ type cli struct {
 	Tenants tenantsCmd `cmd:"" help:"Administer tenants (offline, against --data)."`
 	Members membersCmd `cmd:"" help:"Invite people into a tenant (offline, against --data)."`
 
+	Deletions deletionsCmd `cmd:"" help:"Scheduled deletions of accounts and end users (offline, against --data)."`
+
 	Add     addCmd     `cmd:"" help:"Store a memory."`
 	Search  searchCmd  `cmd:"" help:"Search memories."`
 	List    listCmd    `cmd:"" help:"List memories, newest first."`

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/deletion"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 	"github.com/engram-memory/engram/internal/mcp"
@@ -41,6 +42,7 @@ type serveCmd struct {
 	BackfillEvery time.Duration `name:"audit-backfill-interval" env:"ENGRAM_AUDIT_BACKFILL_INTERVAL" default:"10s" help:"With --audit-sink: how often to publish audit entries the sinks lack (offline commands, a crash, refusals)."`
 
 	RequestTimeout time.Duration `name:"request-timeout" env:"ENGRAM_REQUEST_TIMEOUT" default:"50s" help:"How long one request may work; past it, it fails with 503 and commits nothing. The response write timeout is this plus 10s, so that answer still reaches the client."`
+	DeletionGrace  time.Duration `name:"deletion-grace" env:"ENGRAM_DELETION_GRACE" default:"168h" help:"How long an account that asked to be deleted (DELETE /v1/me) stays read-only, and can cancel, before it is erased: 1m to 8760h."`
 	MinFree        string        `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
 
@@ -89,6 +91,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("--request-timeout must be positive")
 	}
+	if err := deletion.CheckGrace(c.DeletionGrace); err != nil {
+		return fmt.Errorf("--deletion-grace: %w", err)
+	}
 	opts, err := c.embedFlags.options(ctx)
 	if err != nil {
 		return err
@@ -97,7 +102,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	opts = append(opts, engine.WithStorageGuard(guard.Room), c.ssoFlags.option())
+	opts = append(opts, engine.WithStorageGuard(guard.Room), c.ssoFlags.option(), engine.WithDeletionGrace(c.DeletionGrace))
 	// Links in invitations and reset mails start with the public URL, or
 	// with the listen address when none is set (a local setup).
 	linkBase := publicURL
@@ -226,6 +231,14 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		Name: "engram_retention_swept_total",
 		Help: "Memories the retention sweep deleted (past their expiration_date or their tenant plan's window).",
 	}, func() float64 { return float64(l.RetentionSwept()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "engram_deletions_completed_total",
+		Help: "Deletions (accounts, end users) the deletion sweep completed at the end of their grace period.",
+	}, func() float64 { return float64(l.DeletionsDone()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "engram_deletions_held_total",
+		Help: "Times the deletion sweep found a deletion due and left it pending (a legal hold, or an account that became its organisation's only owner).",
+	}, func() float64 { return float64(l.DeletionsHeld()) }))
 	reg.MustRegister(guard.Collector())
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
@@ -251,7 +264,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Export: l, Scopes: l, Observe: l, Graph: l, Identity: l, Logger: log, Version: version, Metrics: reg,
+			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Export: l, Scopes: l, Observe: l, Graph: l, Identity: l, Deletion: l, Logger: log, Version: version, Metrics: reg,
 			SSO: l, SSOSignIn: l,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),

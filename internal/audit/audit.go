@@ -29,6 +29,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ const (
 	linkDomain = "engram/audit/link/v1"
 	headDomain = "engram/audit/head/v1"
 	entryTag   = "engram/audit/entry/v1"
+	detailTag  = "engram/audit/detail/v1"
 )
 
 // appendField appends a length-prefixed byte string: 8-byte big-endian
@@ -58,7 +60,8 @@ func appendField(b []byte, s string) []byte {
 // stores keep). Count, when not 0, follows as the last 8 bytes; entries
 // without it encode as they did before Count existed, so their MACs still
 // verify. The encoding stays injective: every string is length-prefixed,
-// so what follows the transport field is either nothing or the count.
+// so what follows the transport field is either nothing or the count
+// (and, for a deletion's compliance record, its Detail after the count).
 func Canonical(e *engram.AuditEntry) []byte {
 	b := make([]byte, 0, 256)
 	b = appendField(b, entryTag)
@@ -68,8 +71,28 @@ func Canonical(e *engram.AuditEntry) []byte {
 		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport} {
 		b = appendField(b, s)
 	}
-	if e.Count != 0 {
+	if e.Count != 0 || e.Detail != nil {
 		b = binary.BigEndian.AppendUint64(b, e.Count)
+	}
+	if d := e.Detail; d != nil {
+		// After the count (always present then): a tag, the two times,
+		// then the counts sorted by kind. What follows the transport is
+		// nothing, exactly 8 bytes (a count) or more (a count and a
+		// detail), so the encoding stays injective and every entry
+		// without a detail encodes as it did before Detail existed.
+		b = appendField(b, detailTag)
+		b = binary.BigEndian.AppendUint64(b, uint64(d.RequestedAt.UnixMicro()))
+		b = binary.BigEndian.AppendUint64(b, uint64(d.ScheduledFor.UnixMicro()))
+		kinds := make([]string, 0, len(d.Counts))
+		for k := range d.Counts {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(kinds)))
+		for _, k := range kinds {
+			b = appendField(b, k)
+			b = binary.BigEndian.AppendUint64(b, d.Counts[k])
+		}
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -81,5 +82,59 @@ func TestJSON(t *testing.T) {
 	var back audit.Record
 	if err := json.Unmarshal([]byte(got), &back); err != nil || back.Seq != 7 || back.MAC != "abcd" {
 		t.Fatalf("round trip: %+v %v", back, err)
+	}
+}
+
+// TestCanonicalDetailKeepsOldMACs: the MACs of entries without a Detail
+// are exactly those the code before Detail existed computed (pinned from
+// it), so old chains still verify; a Detail is covered by the MAC, follows
+// the count, and does not depend on the order counts were set in.
+func TestCanonicalDetailKeepsOldMACs(t *testing.T) {
+	k := bytes.Repeat([]byte{7}, 32)
+	a := &engram.AuditEntry{Seq: 3, Time: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), TenantID: "t1", Actor: "ps_00", KeyID: "k",
+		Action: engram.AuditMemoryCreate, TargetType: "memory", TargetID: "m", Outcome: engram.OutcomeSuccess, IP: "192.0.2.1", RequestID: "r", Transport: "rest"}
+	b := *a
+	b.Action, b.Count = engram.AuditAuthFailure, 12
+	for _, c := range []struct {
+		e    *engram.AuditEntry
+		want string
+	}{
+		{a, "d7e1689745f26e5eca27d30f1c281dbcd970ebedabbb4aa4bcbecd83a2dd836c"},
+		{&b, "1cde18c5c4ffa7c1dab2f1fc6e8fe128b200be84258cec08818fab8ac68419ec"},
+	} {
+		if got := hex.EncodeToString(audit.Link(k, []byte("prev"), c.e)); got != c.want {
+			t.Errorf("MAC of an entry without detail changed: %s, want %s", got, c.want)
+		}
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := *a
+	d.Action = engram.AuditUserDeletionComplete
+	d.Detail = &engram.AuditDetail{Counts: map[string]uint64{"memories": 3, "keys": 1}, RequestedAt: at, ScheduledFor: at.Add(time.Hour)}
+	plain := d
+	plain.Detail = nil
+	cd, cp := audit.Canonical(&d), audit.Canonical(&plain)
+	if !bytes.Equal(cd[:len(cp)+8], append(cp, make([]byte, 8)...)) || len(cd) <= len(cp)+8 {
+		t.Fatal("a detail does not follow a (zero) count after the old encoding")
+	}
+	mac := audit.Link(k, nil, &d)
+	for name, change := range map[string]func(*engram.AuditDetail){
+		"count":     func(x *engram.AuditDetail) { x.Counts["memories"] = 4 },
+		"kind":      func(x *engram.AuditDetail) { x.Counts["facts"] = 0 },
+		"requested": func(x *engram.AuditDetail) { x.RequestedAt = x.RequestedAt.Add(time.Microsecond) },
+		"scheduled": func(x *engram.AuditDetail) { x.ScheduledFor = x.ScheduledFor.Add(time.Microsecond) },
+	} {
+		x := d
+		det := *d.Detail
+		det.Counts = map[string]uint64{"memories": 3, "keys": 1}
+		change(&det)
+		x.Detail = &det
+		if bytes.Equal(audit.Link(k, nil, &x), mac) {
+			t.Errorf("the MAC does not cover the detail's %s", name)
+		}
+	}
+	same := d
+	same.Detail = &engram.AuditDetail{Counts: map[string]uint64{"keys": 1, "memories": 3}, RequestedAt: at, ScheduledFor: at.Add(time.Hour)}
+	if !bytes.Equal(audit.Link(k, nil, &same), mac) {
+		t.Error("the MAC depends on the order of the counts")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,12 +91,12 @@ func TestTamper(t *testing.T) {
 		{"delete row", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 3`}, 3, audit.KindMissing, true},
 		{"delete first row", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 1`}, 1, audit.KindMissing, true},
 		{"insert forged row at the end", []string{
-			`INSERT INTO audit_entries SELECT tenant_id, 6, at, actor, key_id, action, target_type, 'forged', outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 5`,
+			`INSERT INTO audit_entries SELECT tenant_id, 6, at, actor, key_id, action, target_type, 'forged', outcome, reason, ip, request_id, transport, key_version, mac, count, detail FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 5`,
 		}, 6, audit.KindMismatch, true},
 		{"insert forged row in the middle", []string{
 			`UPDATE audit_entries SET seq = seq + 100 WHERE tenant_id = ` + a + ` AND seq >= 3`,
 			`UPDATE audit_entries SET seq = seq - 99 WHERE tenant_id = ` + a + ` AND seq >= 100`,
-			`INSERT INTO audit_entries SELECT tenant_id, 3, at, actor, key_id, 'memory.delete', target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 2`,
+			`INSERT INTO audit_entries SELECT tenant_id, 3, at, actor, key_id, 'memory.delete', target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count, detail FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 2`,
 		}, 3, audit.KindMismatch, true},
 		{"swap two rows", []string{
 			`UPDATE audit_entries SET seq = 100 WHERE tenant_id = ` + a + ` AND seq = 2`,
@@ -104,7 +105,7 @@ func TestTamper(t *testing.T) {
 		}, 2, audit.KindMismatch, true},
 		{"move a row from another tenant", []string{
 			`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 4`,
-			`INSERT INTO audit_entries SELECT ` + a + `, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count FROM audit_entries WHERE tenant_id = '` + tenantB + `' AND seq = 4`,
+			`INSERT INTO audit_entries SELECT ` + a + `, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count, detail FROM audit_entries WHERE tenant_id = '` + tenantB + `' AND seq = 4`,
 		}, 4, audit.KindMismatch, true},
 		{"truncate the tail", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a + ` AND seq >= 4`}, 4, audit.KindTruncated, true},
 		{"truncate everything", []string{`DELETE FROM audit_entries WHERE tenant_id = ` + a}, 1, audit.KindTruncated, true},
@@ -186,5 +187,44 @@ func TestCheckpointRejectsRewrite(t *testing.T) {
 	rep := verify(t, st, tenantA, savedHead{&audit.Head{TenantID: tenantA, Seq: 2, MAC: bytes.Repeat([]byte{1}, 32)}})
 	if rep.Problem == nil || rep.Problem.Seq != 2 || rep.Problem.Kind != audit.KindCheckpoint {
 		t.Fatalf("problem %v; want checkpoint at 2", rep.Problem)
+	}
+}
+
+// TestTamperDetail: a deletion's compliance record (an entry with a
+// Detail) chains after entries without one; the chain verifies, and
+// editing or dropping the stored detail breaks it at that entry.
+func TestTamperDetail(t *testing.T) {
+	a := "'" + tenantA + "'"
+	for _, tc := range []struct{ name, sql string }{
+		{"edit a count", `UPDATE audit_entries SET detail = replace(detail, '"memories":3', '"memories":2') WHERE tenant_id = ` + a + ` AND seq = 6`},
+		{"drop the detail", `UPDATE audit_entries SET detail = '' WHERE tenant_id = ` + a + ` AND seq = 6`},
+		{"move the schedule", `UPDATE audit_entries SET detail = replace(detail, '2026-01-08', '2026-01-09') WHERE tenant_id = ` + a + ` AND seq = 6`},
+		{"add a detail to an old entry", `UPDATE audit_entries SET detail = (SELECT detail FROM audit_entries WHERE tenant_id = ` + a + ` AND seq = 6) WHERE tenant_id = ` + a + ` AND seq = 2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, raw := chain(t)
+			ctx := t.Context()
+			requested := time.Date(2026, 1, 1, 10, 0, 0, 123456000, time.UTC)
+			e := &engram.AuditEntry{Time: requested.Add(7 * 24 * time.Hour), TenantID: tenantA, Action: engram.AuditUserDeletionComplete,
+				TargetType: engram.TargetUser, TargetID: "ps_00000000000000000000000000000000", Outcome: engram.OutcomeSuccess, Transport: "system",
+				Detail: &engram.AuditDetail{Counts: map[string]uint64{"memories": 3, "history": 4, "keys": 1},
+					RequestedAt: requested, ScheduledFor: requested.Add(7 * 24 * time.Hour)}}
+			if err := st.Write(ctx, func(tx store.Tx) error { _, err := audit.Append(ctx, tx, key, e); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if rep := verify(t, st, tenantA); rep.Problem != nil || rep.Entries != 6 {
+				t.Fatalf("before tampering: %+v %v", rep, rep.Problem)
+			}
+			var stored string
+			if err := raw.QueryRow(`SELECT detail FROM audit_entries WHERE tenant_id = ? AND seq = 6`, tenantA).Scan(&stored); err != nil ||
+				!strings.Contains(stored, `"memories":3`) || !strings.Contains(stored, "2026-01-08") {
+				t.Fatalf("stored detail %q %v", stored, err)
+			}
+			exec(t, raw, tc.sql)
+			rep := verify(t, st, tenantA)
+			if rep.Problem == nil || rep.Problem.Kind != audit.KindMismatch {
+				t.Fatalf("tampering not detected: %+v %v", rep, rep.Problem)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/deletion"
 	"github.com/engram-memory/engram/internal/rbac"
 )
 
@@ -40,7 +41,19 @@ func can(ctx context.Context, op rbac.Op) (*engram.Principal, rbac.Reach, error)
 }
 
 // can is can on the action's principal.
-func (a *action) can(op rbac.Op) (*engram.Principal, rbac.Reach, error) { return can(a.ctx, op) }
+//
+// An account whose deletion is pending is read-only: an op that writes
+// (deletion.ReadOnly) is refused with CodeDeletionPending.
+func (a *action) can(op rbac.Op) (*engram.Principal, rbac.Reach, error) {
+	p, reach, err := can(a.ctx, op)
+	if err != nil || !deletion.ReadOnly(op) {
+		return p, reach, err
+	}
+	if err := a.e.writable(a.ctx, p.TenantID, engram.DeletionAccount, p.AccountID); err != nil {
+		return nil, rbac.No, err
+	}
+	return p, reach, nil
+}
 
 // may reports whether p may do op at all: what a write-only key is told
 // apart by (it may write memories but not read them, so its answers must

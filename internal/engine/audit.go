@@ -64,6 +64,7 @@ type action struct {
 	recs   []*store.AuditRecord
 	acked  []*store.AuditRecord // those of recs a sink accepted inside the transaction
 	userID string               // a personal target, pseudonymised when the entry is built
+	acctID string               // an account target recorded by pseudonym (deletion), likewise
 }
 
 // begin starts recording an action of the principal in ctx (if any) from
@@ -91,6 +92,15 @@ func (a *action) build(pseudonym []byte) {
 	if a.userID != "" {
 		a.entry.TargetID = audit.Pseudonym(pseudonym, "user", a.userID)
 	}
+	if a.acctID != "" {
+		a.entry.TargetID = audit.Pseudonym(pseudonym, "account", a.acctID)
+	}
+}
+
+// account makes the target an account named by its pseudonym (the
+// actor's, for one's own): the entries of a deletion outlive the id.
+func (a *action) account(accountID string) {
+	a.entry.TargetType, a.acctID = engram.TargetAccount, accountID
 }
 
 // record appends the success entry inside the action's write transaction,

@@ -39,6 +39,7 @@ type Engine struct {
 	unread   unreadLog     // records skipped because they do not open (unreadable.go)
 	fails    authFailures  // refused credentials of the current window (authfailures.go)
 	lifetime lifetimeSweep // memories removed by retention (lifetime.go)
+	deletes  deletionState // grace period and sweep counters (deletion.go)
 
 	// testHookWrite runs in Add at stage "key" (between fetching the
 	// subject key and the write transaction) and "committed" (after the

@@ -472,15 +472,24 @@ func (e *Engine) Me(ctx context.Context) (*engram.Me, error) {
 		return nil, engram.Errorf(engram.CodeUnauthenticated, "authentication required")
 	}
 	var (
-		t    *store.Tenant
-		acct *store.Account
+		t       *store.Tenant
+		acct    *store.Account
+		pending *time.Time
 	)
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		if t, err = tx.Tenant(ctx, p.TenantID); err != nil {
 			return err
 		}
-		acct, err = tx.Account(ctx, p.TenantID, p.AccountID)
-		return err
+		if acct, err = tx.Account(ctx, p.TenantID, p.AccountID); err != nil {
+			return err
+		}
+		d, err := tx.PendingDeletion(ctx, p.TenantID, engram.DeletionAccount, p.AccountID)
+		if err == nil {
+			pending = &d.ScheduledAt
+		} else if !isNotFound(err) {
+			return err
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
@@ -497,7 +506,7 @@ func (e *Engine) Me(ctx context.Context) (*engram.Me, error) {
 	}
 	perms := append([]engram.Permission{}, p.Permissions...)
 	return &engram.Me{ID: acct.ID, Email: email, Name: name, Role: engram.Role(acct.Role), Tenant: t.Name, TenantID: t.ID,
-		Via: via, Permissions: perms}, nil
+		Via: via, Permissions: perms, DeletionScheduledFor: pending}, nil
 }
 
 // ChangePassword sets a new password after checking the current one

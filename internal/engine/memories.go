@@ -119,6 +119,10 @@ func (e *Engine) load(ctx context.Context, tenantID, id string) (*store.Memory, 
 // write), re-reads the memory inside the write transaction and calls fn,
 // retrying when a rotation retired the key meanwhile.
 func (e *Engine) rewrite(ctx context.Context, cur *store.Memory, fn func(tx store.Tx, w *writer, m *store.Memory) error) error {
+	// A memory of an end user whose deletion is pending stays as it is.
+	if err := e.userWritable(ctx, cur.TenantID, cur.UserID); err != nil {
+		return err
+	}
 	return retry(func() error {
 		w, err := e.writer(ctx, cur.TenantID, cur.Subject)
 		if err != nil {
@@ -246,6 +250,9 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		return nil, err
 	}
 	if req.Scope, err = cleanScope(req.Scope); err != nil {
+		return nil, err
+	}
+	if err := e.userWritable(ctx, p.TenantID, req.Scope.UserID); err != nil {
 		return nil, err
 	}
 	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {

@@ -66,6 +66,9 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if req.Scope, err = cleanScope(req.Scope); err != nil {
 		return nil, err
 	}
+	if err := e.userWritable(ctx, p.TenantID, req.Scope.UserID); err != nil {
+		return nil, err
+	}
 	if len(req.IdempotencyKey) > engram.MaxIdempotencyKey {
 		return nil, invalid("Idempotency-Key is longer than %d bytes", engram.MaxIdempotencyKey)
 	}

@@ -20,6 +20,9 @@ import (
 // underneath (see retry).
 func (e *Engine) graphTx(ctx context.Context, p *engram.Principal, scope engram.Scope,
 	fn func(g *txGraph, w *writer, tk seal.Key, now time.Time) error) error {
+	if err := e.userWritable(ctx, p.TenantID, scope.UserID); err != nil {
+		return err
+	}
 	b, err := e.blinds(ctx, p.TenantID)
 	if err != nil {
 		return err
@@ -245,6 +248,13 @@ func (e *Engine) DeleteFact(ctx context.Context, id string) (err error) {
 		return err
 	}
 	return e.st.Write(ctx, func(tx store.Tx) error {
+		f, err := tx.Fact(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "fact")
+		}
+		if err := userWritableTx(ctx, tx, p.TenantID, f.UserID); err != nil {
+			return err
+		}
 		if err := tx.DeleteFact(ctx, p.TenantID, id); err != nil {
 			return notFound(err, "fact")
 		}
@@ -263,7 +273,13 @@ func (e *Engine) ForgetEntity(ctx context.Context, id string) (_ *engram.EntityE
 	}
 	var er *store.EntityErasure
 	err = e.st.Write(ctx, func(tx store.Tx) error {
-		var err error
+		en, err := tx.Entity(ctx, p.TenantID, id)
+		if err != nil {
+			return notFound(err, "entity")
+		}
+		if err := userWritableTx(ctx, tx, p.TenantID, en.UserID); err != nil {
+			return err
+		}
 		if er, err = tx.DeleteEntity(ctx, p.TenantID, id); err != nil {
 			return notFound(err, "entity")
 		}
@@ -324,6 +340,9 @@ func (e *Engine) MergeEntities(ctx context.Context, id, other string) (_ *engram
 		}
 		if ents[0].rec.UserID != ents[1].rec.UserID {
 			return engram.Errorf(engram.CodeConflict, "the two entities belong to different users")
+		}
+		if err := userWritableTx(ctx, tx, p.TenantID, ents[0].rec.UserID); err != nil {
+			return err
 		}
 		merged := entity.Merge(ents[0].rules(), ents[1].rules())
 		k, err := e.entityKey(ctx, tx, p.TenantID, id)

@@ -76,21 +76,11 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 				return err
 			}
 		}
-		*er = store.Erasure{}
-		for _, f := range forms {
-			one, err := tx.DeleteSubject(ctx, p.TenantID, subjectOf(engram.Scope{UserID: f}, p))
-			if err != nil {
-				return err
-			}
-			er.Memories, er.History, er.Keys = er.Memories+one.Memories, er.History+one.History, er.Keys+one.Keys
-			er.Episodes, er.Facts = er.Episodes+one.Episodes, er.Facts+one.Facts
-			obs, err := tx.DeleteUserObservations(ctx, p.TenantID, f)
-			if err != nil {
-				return err
-			}
-			er.Episodes, er.Entities, er.Facts = er.Episodes+obs.Episodes, er.Entities+obs.Entities, er.Facts+obs.Facts
-			er.Keys += obs.Keys
+		one, err := eraseUser(ctx, tx, p.TenantID, forms)
+		if err != nil {
+			return err
 		}
+		*er = *one
 		if er.Memories == 0 && er.History == 0 && er.Keys == 0 && er.Entities == 0 && er.Facts == 0 && er.Episodes == 0 {
 			return nil // not_found below, recorded as a failure
 		}
@@ -99,11 +89,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range forms {
-		e.ring.Forget(p.TenantID, subjectOf(engram.Scope{UserID: f}, p))
-	}
-	e.indexDrop(p.TenantID)
-	e.kwDrop(p.TenantID)
+	e.forgetUserKeys(p.TenantID, forms)
 	if er.Memories == 0 && er.History == 0 && er.Keys == 0 && er.Entities == 0 && er.Facts == 0 && er.Episodes == 0 {
 		return nil, engram.Errorf(engram.CodeNotFound, "no data for this user")
 	}
@@ -112,6 +98,42 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 	}
 	return &engram.Erasure{UserID: userID, Memories: er.Memories, History: er.History, Keys: er.Keys,
 		Episodes: er.Episodes, Entities: er.Entities, Facts: er.Facts, CompletedAt: e.clock()}, nil
+}
+
+// eraseUser erases, in tx, everything of an end user stored under any of
+// forms (storedForms): the records under their subject key and that key,
+// and what Observe holds about them. ForgetUser and the deletion sweep
+// share it; the caller then calls forgetUserKeys once the tx committed.
+func eraseUser(ctx context.Context, tx store.Tx, tenantID string, forms []string) (*store.Erasure, error) {
+	er := &store.Erasure{}
+	for _, f := range forms {
+		one, err := tx.DeleteSubject(ctx, tenantID, userSubject(f))
+		if err != nil {
+			return nil, err
+		}
+		er.Memories, er.History, er.Keys = er.Memories+one.Memories, er.History+one.History, er.Keys+one.Keys
+		er.Episodes, er.Facts = er.Episodes+one.Episodes, er.Facts+one.Facts
+		obs, err := tx.DeleteUserObservations(ctx, tenantID, f)
+		if err != nil {
+			return nil, err
+		}
+		er.Episodes, er.Entities, er.Facts = er.Episodes+obs.Episodes, er.Entities+obs.Entities, er.Facts+obs.Facts
+		er.Keys += obs.Keys
+	}
+	return er, nil
+}
+
+// userSubject is the key subject of an end user's records (subjectOf).
+func userSubject(userID string) string { return subjectOf(engram.Scope{UserID: userID}, nil) }
+
+// forgetUserKeys drops, after an erasure committed, the cached keys of the
+// user's subjects and the tenant's in-memory indexes.
+func (e *Engine) forgetUserKeys(tenantID string, forms []string) {
+	for _, f := range forms {
+		e.ring.Forget(tenantID, userSubject(f))
+	}
+	e.indexDrop(tenantID)
+	e.kwDrop(tenantID)
 }
 
 // ForgetTenant erases a whole tenant: every key, record and account. It
@@ -379,7 +401,8 @@ func (e *Engine) RunMaintenance(ctx context.Context, every time.Duration, report
 
 // Maintain runs one round of background work: expired idempotency records
 // are swept; memories without a vector of the current model are embedded;
-// records on retired key versions are re-encrypted.
+// records on retired key versions are re-encrypted; deletions whose grace
+// period ended are completed.
 func (e *Engine) Maintain(ctx context.Context) error {
 	if err := e.st.Write(ctx, func(tx store.Tx) error {
 		return tx.DeleteIdempotencyBefore(ctx, e.clock().Add(-idempotencyTTL))
@@ -419,5 +442,8 @@ func (e *Engine) Maintain(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	// Deletions whose grace period ended (deletion.go); one tenant's
+	// failure is reported without stopping the others.
+	_, err := e.SweepDeletions(ctx)
+	return err
 }

@@ -23,6 +23,10 @@ func (e *Engine) UpdateProfile(ctx context.Context, name string) (out *engram.Me
 		return nil, err
 	}
 	a.entry.TargetID = p.AccountID
+	// A profile is read-only while its deletion is pending.
+	if err := e.writable(ctx, p.TenantID, engram.DeletionAccount, p.AccountID); err != nil {
+		return nil, err
+	}
 	if err := checkMemberName(name); err != nil {
 		return nil, err
 	}

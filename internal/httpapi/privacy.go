@@ -9,22 +9,13 @@ import (
 	"github.com/engram-memory/engram"
 )
 
-type userInput struct {
-	UserID string `path:"user_id" maxLength:"256" doc:"The end user to forget."`
-}
-
-func registerPrivacy(api huma.API, svc engram.PrivacyService) {
+func registerPrivacy(api huma.API, svc engram.PrivacyService, del engram.DeletionService) {
 	o := op("forgetUser", http.MethodDelete, "/v1/users/{user_id}",
 		"Forget an end user: destroy their key and delete their memories, history and index entries", http.StatusOK, "privacy")
-	o.Description = "Crypto-shredding erasure (GDPR Art. 17). Needs the users:forget scope. Returns a receipt with counts; nothing of the user remains readable, in the database or in its backups once they expire. A legal hold on the tenant or on this user refuses it with 409 legal_hold."
+	o.Description = "Crypto-shredding erasure (GDPR Art. 17). Needs the users:forget scope. Returns a receipt with counts; nothing of the user remains readable, in the database or in its backups once they expire. A legal hold on the tenant or on this user refuses it with 409 legal_hold. With ?grace= the erasure is scheduled instead (202, the scheduled deletion): see GET /v1/deletions and POST /v1/users/{user_id}/deletion/cancel."
 	o.Errors = append(o.Errors, http.StatusConflict)
-	huma.Register(api, o, func(ctx context.Context, in *userInput) (*struct{ Body *engram.Erasure }, error) {
-		r, err := svc.ForgetUser(ctx, in.UserID)
-		if err != nil {
-			return nil, problemOf(ctx, err)
-		}
-		return &struct{ Body *engram.Erasure }{Body: r}, nil
-	})
+	forgetResponses(api, &o)
+	huma.Register(api, o, forgetUser(svc, del))
 
 	o = op("rotateKeys", http.MethodPost, "/v1/encryption-keys/rotate",
 		"Rotate the tenant's encryption keys (owners)", http.StatusOK, "privacy")

@@ -57,6 +57,8 @@ var statusOf = map[string]int{
 	engram.CodeUnreadable:      http.StatusNotFound, // a record whose key was destroyed
 	engram.CodeConflict:        http.StatusConflict,
 	engram.CodeHeld:            http.StatusConflict, // erasure refused by a legal hold
+	engram.CodeDeletionPending: http.StatusConflict, // a write for a subject whose deletion is scheduled
+	engram.CodeSoleOwner:       http.StatusConflict, // an only owner asked to be deleted
 	engram.CodeTooLarge:        http.StatusRequestEntityTooLarge,
 	engram.CodeRateLimited:     http.StatusTooManyRequests,
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
@@ -363,6 +364,23 @@ var restCases = map[string]restCase{
 		f.configureSSO() // something to delete
 		return rcall{"DELETE", "/v1/sso", nil}
 	}},
+	// Deletion with a grace period. An only owner's request answers 409
+	// sole_owner once authorised; a cancel without a pending deletion
+	// (the request was refused) answers 404.
+	"deleteMe": {op: rbac.Profile, alsoAllowed: http.StatusConflict, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"DELETE", "/v1/me", nil}
+	}},
+	"cancelMyDeletion": {op: rbac.Profile, alsoAllowed: http.StatusNotFound, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"POST", "/v1/me/deletion/cancel", nil}
+	}},
+	"cancelUserDeletion": {op: rbac.UserForget, build: func(f *rbacFixture, _ *actor, _ target) rcall {
+		user := fmt.Sprintf("leaving-%d", f.n())
+		if _, err := f.s.Engine.ScheduleUserDeletion(f.owner.ctx, user, time.Hour); err != nil {
+			f.t.Fatal(err)
+		}
+		return rcall{"POST", "/v1/users/" + user + "/deletion/cancel", nil}
+	}},
+	"listDeletions": {op: rbac.UserForget, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/deletions", nil} }},
 	// GET /v1/me answers any principal, a key too (the Profile row's note).
 	"me": {op: anyPrincipal, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me", nil} }},
 }
@@ -563,10 +581,11 @@ func TestRoleEndpointMatrixSessions(t *testing.T) {
 	})
 }
 
-// sessionLast are run last, in this order, for each person: a transfer
+// sessionLast are run last, in this order, for each person: a deletion
+// request makes the account read-only until its cancel; a transfer
 // changes the caller's role, a password change and logging out everywhere
 // end sessions.
-var sessionLast = []string{"transferOwnership", "changePassword", "logoutEverywhere"}
+var sessionLast = []string{"deleteMe", "cancelMyDeletion", "transferOwnership", "changePassword", "logoutEverywhere"}
 
 var handWritten = map[string]int{
 	"owner rotateKeys":                              200,

@@ -78,6 +78,11 @@ type Config struct {
 	// under /v1/sso/{tenant}/ (sso.go). nil leaves them out.
 	SSO       engram.SSOService
 	SSOSignIn engram.SSOSignIn
+
+	// Deletion serves DELETE /v1/me, DELETE /v1/users/{id}?grace=, the
+	// cancel routes and GET /v1/deletions; nil leaves them out (and
+	// answers ?grace= 501).
+	Deletion engram.DeletionService
 }
 
 // New returns the HTTP handler of the whole API.
@@ -153,7 +158,8 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	api := humago.New(mux, hc)
 	registerMemories(api, cfg.Memories, cfg.Observe)
 	registerKeys(api, cfg.Keys)
-	registerPrivacy(api, cfg.Privacy)
+	registerPrivacy(api, cfg.Privacy, cfg.Deletion)
+	registerDeletion(api, cfg.Deletion)
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerExport(api, cfg.Export)

@@ -50,6 +50,10 @@ var engineOps = map[string]rbac.Op{
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"SetRetentionPlan": rbac.TenantSettings, // CLI today (docs/LIFECYCLE.md, "Retention")
 	"ForgetTenant":     rbac.TenantDelete,   // CLI today
+	// Deletion with a grace period (docs/LIFECYCLE.md, "Deletion").
+	"DeleteMe": rbac.Profile, "CancelMyDeletion": rbac.Profile,
+	"ScheduleUserDeletion": rbac.UserForget, "CancelUserDeletion": rbac.UserForget, "ListDeletions": rbac.UserForget,
+	"DeletionsOf": operatorOnly, "SweepDeletions": operatorOnly, "DeletionsDone": operatorOnly, "DeletionsHeld": operatorOnly,
 	// Single sign-on: the configuration; the sign-in steps run before
 	// there is a principal (the IdP's verified identity is the proof).
 	"ConfigureSSO": rbac.SSOConfigure, "DeleteSSO": rbac.SSOConfigure, "SSOConfiguration": rbac.SSORead,

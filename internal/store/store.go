@@ -62,6 +62,7 @@ type Store interface {
 type Tx interface {
 	ObserveTx
 	RetentionTx
+	DeletionTx
 	VisibilityTx
 	IdentityTx
 	SSOTx

@@ -160,7 +160,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	}
 	h := httpapi.New(httpapi.Config{
 		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Export: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
-		SSO: e, SSOSignIn: e,
+		SSO: e, SSOSignIn: e, Deletion: e,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
 		MCP:       mcp.HTTPHandler(mcp.New(e, mcp.Options{Version: "test", Observe: e, Graph: e})),

@@ -2,19 +2,21 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/store"
 )
 
-const auditColumns = `tenant_id, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count`
+const auditColumns = `tenant_id, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count, detail`
 
 func (t *tx) AppendAudit(ctx context.Context, r *store.AuditRecord, h *store.AuditHead) error {
 	e := &r.Entry
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_entries (`+auditColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_entries (`+auditColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.TenantID, int64(e.Seq), toMicros(e.Time), e.Actor, e.KeyID, string(e.Action), e.TargetType, e.TargetID,
-		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport, r.KeyVersion, r.MAC, int64(e.Count))
+		string(e.Outcome), e.Reason, e.IP, e.RequestID, e.Transport, r.KeyVersion, r.MAC, int64(e.Count), detailOf(e.Detail))
 	if err != nil {
 		return wrapErr("append audit entry", err)
 	}
@@ -123,10 +125,16 @@ func (t *tx) queryAudit(ctx context.Context, op, q string, args ...any) ([]store
 		var r store.AuditRecord
 		e := &r.Entry
 		var seq, at, count int64
-		var action, outcome string
+		var action, outcome, detail string
 		if err := rows.Scan(&e.TenantID, &seq, &at, &e.Actor, &e.KeyID, &action, &e.TargetType, &e.TargetID,
-			&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC, &count); err != nil {
+			&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC, &count, &detail); err != nil {
 			return nil, wrapErr(op, err)
+		}
+		if detail != "" {
+			e.Detail = &engram.AuditDetail{}
+			if err := json.Unmarshal([]byte(detail), e.Detail); err != nil {
+				return nil, wrapErr(op, err)
+			}
 		}
 		e.Seq, e.Time, e.Count = uint64(seq), fromMicros(at), uint64(count)
 		e.Action, e.Outcome = engram.AuditAction(action), engram.AuditOutcome(outcome)
@@ -141,4 +149,19 @@ func nilOr(op string, err error) error {
 		return nil
 	}
 	return wrapErr(op, err)
+}
+
+// detailOf is the detail column: a deletion's compliance record as JSON,
+// ” for every other entry. Times keep the microseconds the MAC covers.
+func detailOf(d *engram.AuditDetail) string {
+	if d == nil {
+		return ""
+	}
+	c := *d
+	c.RequestedAt, c.ScheduledFor = c.RequestedAt.UTC().Truncate(time.Microsecond), c.ScheduledFor.UTC().Truncate(time.Microsecond)
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("audit detail: " + err.Error()) // counts and times always encode
+	}
+	return string(b)
 }

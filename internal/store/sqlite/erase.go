@@ -136,6 +136,7 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		{nil, "erase audit retention", `DELETE FROM audit_retention WHERE tenant_id = ?`},
 		{nil, "erase audit holds", `DELETE FROM audit_holds WHERE tenant_id = ?`},
 		{nil, "erase audit watermark", `DELETE FROM audit_published WHERE tenant_id = ?`},
+		{nil, "erase deletions", `DELETE FROM deletions WHERE tenant_id = ?`},
 	}
 	for _, s := range steps {
 		var n int
