@@ -1,11 +1,17 @@
 package export
 
-import "io"
+import (
+	"io"
+
+	"github.com/engram-memory/engram"
+)
 
 // NewDecoder returns the decoder of format for a document read from r.
 // Formats it cannot read return ErrUnsupported.
 func NewDecoder(format string, r io.Reader) (Decoder, error) {
 	switch format {
+	case "", engram.ExportJSON:
+		return newJSONDecoder(r)
 	}
 	return nil, ErrUnsupported
 }
