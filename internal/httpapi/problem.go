@@ -63,6 +63,7 @@ var statusOf = map[string]int{
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
 	engram.CodeExportFormat:    http.StatusBadRequest, // jsonld and pam: not written yet
+	engram.CodeImportTampered:  http.StatusBadRequest, // a document whose checksum or signature fails
 
 	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
 	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
@@ -80,7 +81,7 @@ func codeOf(status int) string {
 		return engram.CodeForbidden // not CodeSSORequired, which shares the status
 	}
 	if status == http.StatusBadRequest {
-		return engram.CodeInvalid // not CodeExportFormat, which shares the status
+		return engram.CodeInvalid // not CodeExportFormat nor CodeImportTampered, which share the status
 	}
 	for code, s := range statusOf {
 		if s == status {
