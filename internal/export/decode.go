@@ -12,6 +12,8 @@ func NewDecoder(format string, r io.Reader) (Decoder, error) {
 	switch format {
 	case "", engram.ExportJSON:
 		return newJSONDecoder(r)
+	case engram.ImportMem0:
+		return newMem0Decoder(r)
 	}
 	return nil, ErrUnsupported
 }

@@ -66,3 +66,27 @@ func TestJSONDecoderGivesBackWhatWasWritten(t *testing.T) {
 		t.Fatalf("xml: %v", err)
 	}
 }
+
+func TestMem0Decoder(t *testing.T) {
+	for name, doc := range map[string]string{
+		"list": `[{"id":"3c90c3cc-0d44-4b50-8888-8dd25736052a","memory":"Likes hiking","user_id":"alex","categories":["hobbies"],
+			"created_at":"2024-07-26T10:29:36.630547-07:00","updated_at":"2024-07-26T10:29:36.630547","expiration_date":"2025-01-01","hash":"x"}]`,
+		"results": `{"total":1,"results":[{"id":"3c90c3cc-0d44-4b50-8888-8dd25736052a","memory":"Likes hiking","user_id":"alex","categories":["hobbies"],
+			"metadata":null,"created_at":"2024-07-26T10:29:36.630547-07:00","updated_at":"2024-07-26T10:29:36.630547","expiration_date":"2025-01-01"}]}`,
+	} {
+		d, err := export.NewDecoder(engram.ImportMem0, bytes.NewReader([]byte(doc)))
+		must(t, err)
+		r, err := d.Next()
+		must(t, err)
+		m := r.Memory
+		created := time.Date(2024, 7, 26, 17, 29, 36, 630547000, time.UTC)
+		if r.Kind != export.KindMemory || m.Content != "Likes hiking" || m.UserID != "alex" || !m.CreatedAt.Equal(created) ||
+			!m.UpdatedAt.Equal(created.Add(-7*time.Hour)) || m.ExpirationDate == nil || m.ExpirationDate.Year() != 2025 ||
+			!reflect.DeepEqual(m.Metadata["categories"], []any{"hobbies"}) {
+			t.Fatalf("%s: %+v", name, m)
+		}
+		if _, err := d.Next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
