@@ -62,6 +62,7 @@ type Store interface {
 type Tx interface {
 	ObserveTx
 	RetentionTx
+	ImportTx
 	VisibilityTx
 	IdentityTx
 	SSOTx
