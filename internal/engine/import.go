@@ -579,3 +579,25 @@ func utcPtr(t *time.Time) *time.Time {
 	u := asUTC(*t)
 	return &u
 }
+
+// ImportInto is Import run by an operator with the data directory (engram
+// import, the CLI) into the named tenant. It acts as the tenant's owner
+// account: the audit entry names that account, with transport cli, and it
+// becomes the author of memories whose author is no account of the
+// tenant.
+func (e *Engine) ImportInto(ctx context.Context, tenantName string, req engram.ImportRequest) (*engram.ImportReport, error) {
+	t, err := e.TenantByName(ctx, tenantName)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := e.ownerAccount(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	if o := engram.OriginFrom(ctx); o.Transport == "" {
+		o.Transport = "cli"
+		ctx = engram.WithOrigin(ctx, o)
+	}
+	p := &engram.Principal{TenantID: t.ID, AccountID: owner, Role: engram.RoleOwner, Permissions: engram.RoleOwner.Permissions()}
+	return e.Import(engram.WithPrincipal(ctx, p), req)
+}
