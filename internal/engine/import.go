@@ -505,6 +505,16 @@ func (r *importRun) write(tx store.Tx, w *writer, tk seal.Key, b *blinds, pl *pl
 			}
 		}
 		if over {
+			cur, err := tx.Episode(ctx, tenant, rec.ID)
+			if err != nil {
+				return 0, err
+			}
+			if cur.Subject != rec.Subject || cur.UserID != rec.UserID || cur.AgentID != rec.AgentID || cur.RunID != rec.RunID {
+				// An update keeps the stored scope: one in another scope
+				// is kept rather than half replaced.
+				r.rep.Note(importer.NoteScopeConflict)
+				return importer.Skip, nil
+			}
 			return importer.Overwrite, tx.UpdateEpisode(ctx, rec)
 		}
 		return importer.Create, tx.InsertEpisode(ctx, rec)
@@ -517,6 +527,14 @@ func (r *importRun) write(tx store.Tx, w *writer, tk seal.Key, b *blinds, pl *pl
 		var k seal.Key
 		var err error
 		if over {
+			cur, err := tx.Entity(ctx, tenant, en.ID)
+			if err != nil {
+				return 0, err
+			}
+			if cur.UserID != rec.UserID {
+				r.rep.Note(importer.NoteScopeConflict)
+				return importer.Skip, nil
+			}
 			k, err = r.e.entityKey(ctx, tx, tenant, en.ID)
 		} else {
 			k, err = r.e.newEntityKey(ctx, tx, tk, tenant, en.ID)
@@ -554,7 +572,12 @@ func (r *importRun) write(tx store.Tx, w *writer, tk seal.Key, b *blinds, pl *pl
 			return 0, err
 		}
 		if over {
-			return importer.Overwrite, tx.UpdateFact(ctx, rec)
+			// Deleted and inserted again: the stored scope and key subject
+			// are replaced too.
+			if err := tx.DeleteFact(ctx, tenant, rec.ID); err != nil {
+				return 0, err
+			}
+			return importer.Overwrite, tx.InsertFact(ctx, rec)
 		}
 		return importer.Create, tx.InsertFact(ctx, rec)
 	default:

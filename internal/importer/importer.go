@@ -36,11 +36,12 @@ const (
 
 // Notes: why a record was changed or left out, as counted in the report.
 const (
-	NoteTopicDerived     = "topic_not_imported"    // topic counts are derived from labels, never imported
-	NoteAuthorUnknown    = "author_reassigned"     // the author is no account of this tenant: the importer becomes it
-	NotePendingEpisode   = "episode_not_extracted" // a pending episode is imported as failed: import never extracts
-	NoteFactNoEntity     = "fact_entity_missing"   // a fact whose subject or object entity is in neither the document nor the tenant
-	NoteIDTakenElsewhere = "id_remapped"           // the id belongs to another tenant of this node: a fresh one was given
+	NoteTopicDerived     = "topic_not_imported"       // topic counts are derived from labels, never imported
+	NoteAuthorUnknown    = "author_reassigned"        // the author is no account of this tenant: the importer becomes it
+	NotePendingEpisode   = "episode_not_extracted"    // a pending episode is imported as failed: import never extracts
+	NoteFactNoEntity     = "fact_entity_missing"      // a fact whose subject or object entity is in neither the document nor the tenant
+	NoteScopeConflict    = "overwrite_scope_conflict" // overwrite of an episode or entity stored under another scope: kept, not replaced
+	NoteIDTakenElsewhere = "id_remapped"              // the id belongs to another tenant of this node: a fresh one was given
 )
 
 // Options is what the caller asks for.
