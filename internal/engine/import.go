@@ -101,8 +101,8 @@ func (e *Engine) Import(ctx context.Context, req engram.ImportRequest) (_ *engra
 	if err != nil {
 		// Pages committed stay; the message says how far the import got,
 		// so it can be resumed (mode=skip keeps what is there).
-		return nil, engram.Errorf(engram.ErrorCode(err), "%s (the import stopped after %d of %d records were committed; run it again with mode=skip to resume)",
-			engram.ErrorMessage(err), rep.Committed, n)
+		return nil, errors.Join(engram.Errorf(engram.ErrorCode(err), "%s (the import stopped after %d of %d records were committed; run it again with mode=skip to resume)",
+			engram.ErrorMessage(err), rep.Committed, n), err)
 	}
 	return &rep.ImportReport, nil
 }

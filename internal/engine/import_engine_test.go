@@ -9,7 +9,10 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/embed/embedtest"
@@ -326,5 +329,62 @@ func TestImportDryRunTamperedMem0(t *testing.T) {
 	}
 	if ok < 2 || failed < 2 {
 		t.Fatalf("%d successful and %d failed import entries", ok, failed)
+	}
+}
+
+// flaky is an embedding model that goes down when told to: the outage of
+// an external service, mid-import.
+type flaky struct {
+	*embedtest.Embedder
+	calls, failFrom atomic.Int32
+}
+
+func (f *flaky) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if n := f.calls.Add(1); f.failFrom.Load() > 0 && n >= f.failFrom.Load() {
+		return nil, errors.New("model down")
+	}
+	return f.Embedder.Embed(ctx, texts)
+}
+
+// An import of several pages that fails on its third keeps the two pages
+// before it, says so, and resumes with mode=skip.
+func TestImportPagesFailureResume(t *testing.T) {
+	emb := &flaky{Embedder: embedtest.New(16)}
+	e, _ := testserver.NewEngineStore(t, engine.WithEmbedder(emb, 1<<20))
+	_, ctx := importTenant(t, e, "target")
+	var doc strings.Builder
+	doc.WriteString(`[`)
+	const n = 450
+	for i := range n {
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, `{"id":%q,"memory":"note number %d about tea","user_id":"u%d"}`, uuid.NewString(), i, i%3)
+	}
+	doc.WriteString(`]`)
+	emb.calls.Store(0)
+	emb.failFrom.Store(3)
+	_, err := importDoc(ctx, e, []byte(doc.String()), "mem0", "", false)
+	if engram.ErrorCode(err) != engram.CodeUnavailable || !strings.Contains(engram.ErrorMessage(err), "after 400 of 450 records") {
+		t.Fatalf("failing import: %v", err)
+	}
+	count := func() int {
+		doc := exportDoc(t, e, ctx)
+		rep, err := export.Verify(bytes.NewReader(doc), int64(len(doc)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Counts[export.KindMemory]
+	}
+	if got := count(); got != 400 {
+		t.Fatalf("%d memories after the failure, want the 400 of the two committed pages", got)
+	}
+	emb.failFrom.Store(0)
+	rep, err := importDoc(ctx, e, []byte(doc.String()), "mem0", engram.ImportSkip, false)
+	if err != nil || rep.Kinds["memory"].Skipped != 400 || rep.Kinds["memory"].Created != 50 || rep.Committed != n {
+		t.Fatalf("resume: %+v %v", rep, err)
+	}
+	if got := count(); got != n {
+		t.Fatalf("%d memories after resuming, want %d", got, n)
 	}
 }
