@@ -148,7 +148,7 @@ func canonical(t *testing.T, doc []byte) (lines []string, authors []string) {
 // fill gives a tenant memories (one updated: history; one deleted), two
 // observed conversations (episodes, entities, facts, the second
 // invalidating a fact of the first) and a member's private memory.
-func fill(t *testing.T, e *engine.Engine, st interface{}, ctx context.Context) {
+func fill(t *testing.T, e *engine.Engine, ctx context.Context) {
 	t.Helper()
 	add := func(ctx context.Context, user, text string, vis engram.Visibility) string {
 		t.Helper()
@@ -175,7 +175,7 @@ func fill(t *testing.T, e *engine.Engine, st interface{}, ctx context.Context) {
 func TestImportRoundTrip(t *testing.T) {
 	e, st := testserver.NewEngineStore(t, engine.WithEmbedder(embedtest.New(16), 1<<20))
 	src, ctx := importTenant(t, e, "source")
-	fill(t, e, st, ctx)
+	fill(t, e, ctx)
 	member := testserver.AddMember(t, e, st, src.Tenant.ID, engram.RoleMember)
 	if _, err := e.Add(member.Session, engram.AddRequest{Content: "Carol keeps a private diary", Scope: engram.Scope{UserID: "carol"},
 		Visibility: engram.VisibilityPrivate}); err != nil {
@@ -255,7 +255,7 @@ func TestImportRoundTrip(t *testing.T) {
 func TestImportDryRunTamperedMem0(t *testing.T) {
 	e, st := testserver.NewEngineStore(t, engine.WithEmbedder(embedtest.New(16), 1<<20))
 	src, ctx := importTenant(t, e, "source")
-	fill(t, e, st, ctx)
+	fill(t, e, ctx)
 	doc := exportDoc(t, e, ctx)
 	_, dctx := importTenant(t, e, "target")
 	empty := exportDoc(t, e, dctx)

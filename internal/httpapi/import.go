@@ -54,6 +54,11 @@ func registerImport(api huma.API, svc engram.ImportService, maxBytes int64, dir 
 	o.RequestBody = &huma.RequestBody{Required: true, Description: "The export document.",
 		Content: map[string]*huma.MediaType{"application/json": {}}}
 	o.Middlewares = huma.Middlewares{func(hctx huma.Context, next func(huma.Context)) {
+		// The upload may take as long as the request may (the server's
+		// read timeout is for ordinary bodies).
+		if d, ok := hctx.Context().Deadline(); ok {
+			_ = hctx.SetReadDeadline(d)
+		}
 		s := spool(hctx.BodyReader(), maxBytes, dir)
 		if s.f != nil {
 			defer func() {
