@@ -279,7 +279,8 @@ func TestImportDryRunTamperedMem0(t *testing.T) {
 	if got, _ := canonical(t, exportDoc(t, e, dctx)); len(got) != len(emptyLines) {
 		t.Fatalf("a refused import wrote %d records", len(got))
 	}
-	for _, c := range []struct{ format, mode, code string }{{"xml", "", engram.CodeInvalid}, {"", "merge", engram.CodeInvalid}} {
+	for _, c := range []struct{ format, mode, code string }{{"xml", "", engram.CodeInvalid}, {"", "merge", engram.CodeInvalid},
+		{"pam", "", engram.CodeExportFormat}} {
 		if _, err := importDoc(dctx, e, doc, c.format, c.mode, false); engram.ErrorCode(err) != c.code {
 			t.Errorf("format %q mode %q: %v", c.format, c.mode, err)
 		}
