@@ -22,6 +22,10 @@ import (
 // arrives failed, its text kept.
 const episodeImportPending = "import_not_extracted"
 
+// purposeImportIDs derives the tenant's secret for ids an import remaps
+// (importer.NewMapper).
+const purposeImportIDs = "engram/import-ids/v1"
+
 // maxImportAuthors bounds the cache of author accounts looked up during
 // one import.
 const maxImportAuthors = 10000
@@ -82,7 +86,11 @@ func (e *Engine) Import(ctx context.Context, req engram.ImportRequest) (_ *engra
 			return nil, err
 		}
 	}
-	run := &importRun{e: e, ctx: ctx, p: p, opts: opts, ids: importer.NewMapper(opts.Mode), rep: rep, authors: map[string]bool{}}
+	secret, err := e.ring.Derived(ctx, p.TenantID, purposeImportIDs)
+	if err != nil {
+		return nil, keyFailure(err)
+	}
+	run := &importRun{e: e, ctx: ctx, p: p, opts: opts, ids: importer.NewMapper(opts.Mode, secret), rep: rep, authors: map[string]bool{}}
 	page := make([]*export.Record, 0, importer.PageSize)
 	flush := func() error {
 		if len(page) == 0 {

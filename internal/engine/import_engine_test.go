@@ -225,6 +225,16 @@ func TestImportRoundTrip(t *testing.T) {
 				t.Fatalf("search after import: %v %v", hits, err)
 			}
 
+			// The source document again: its ids (the source tenant's)
+			// map to the same ids as the first time, so everything is
+			// skipped in skip mode (a resumed import), and doubled in
+			// new_ids mode (below).
+			if mode == engram.ImportSkip {
+				rep, err = importDoc(dctx, e, doc, "json", engram.ImportSkip, false)
+				if err != nil || rep.Kinds["memory"].Skipped != 5 || rep.Kinds["fact"].Created != 0 || rep.Kinds["episode"].Skipped != 2 {
+					t.Fatalf("the source document again: %+v %v", rep, err)
+				}
+			}
 			// Again: skip keeps everything, overwrite replaces it, and
 			// nothing changes in content.
 			rep, err = importDoc(dctx, e, exportDoc(t, e, dctx), "json", engram.ImportSkip, false)

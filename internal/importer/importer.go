@@ -99,19 +99,27 @@ func Decide(mode string, exists bool) Outcome {
 }
 
 // Mapper gives each id of the document the id it has in the tenant. It
-// holds no table: a fresh id is derived from the old one under a secret
-// of this import, so every reference to a record (a fact's entities and
-// episodes, an episode's memories, a memory's history) maps to the same
-// fresh id in constant memory.
+// holds no table: a fresh id is derived from the old one under a secret,
+// so every reference to a record (a fact's entities and episodes, an
+// episode's memories, a memory's history) maps to the same fresh id in
+// constant memory.
 type Mapper struct {
 	mode string
 	salt []byte
 }
 
-// NewMapper returns the mapper of one import.
-func NewMapper(mode string) *Mapper {
-	salt := make([]byte, 32)
-	_, _ = rand.Read(salt)
+// NewMapper returns the mapper of one import. In new_ids mode its secret
+// is random: each import makes fresh ids. Otherwise it is tenantSecret (a
+// secret of the target tenant), so an id remapped because another tenant
+// holds it maps to the same fresh id in every import into that tenant:
+// importing the same document again skips (or overwrites) what the first
+// import wrote, and a failed import resumes.
+func NewMapper(mode string, tenantSecret []byte) *Mapper {
+	salt := tenantSecret
+	if mode == engram.ImportNewIDs || len(salt) == 0 {
+		salt = make([]byte, 32)
+		_, _ = rand.Read(salt)
+	}
 	return &Mapper{mode: mode, salt: salt}
 }
 

@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 // valid id.
 func TestMapper(t *testing.T) {
 	v7 := uuid.Must(uuid.NewV7()).String()
-	keep := importer.NewMapper("skip")
+	keep := importer.NewMapper("skip", []byte("tenant secret"))
 	if keep.ID("memory", v7, false) != v7 {
 		t.Fatal("skip mode changed a free id")
 	}
@@ -56,7 +56,7 @@ func TestMapper(t *testing.T) {
 	if moved == v7 || moved != keep.ID("memory", v7, true) || !importer.Valid(moved) {
 		t.Fatalf("an id taken elsewhere: %s", moved)
 	}
-	fresh := importer.NewMapper("new_ids")
+	fresh := importer.NewMapper("new_ids", []byte("tenant secret"))
 	a, b := fresh.ID("entity", v7, false), fresh.ID("entity", v7, false)
 	if a != b || a == v7 || !importer.Valid(a) || a[:13] != v7[:13] {
 		t.Fatalf("new_ids: %s %s from %s", a, b, v7)
@@ -64,8 +64,14 @@ func TestMapper(t *testing.T) {
 	if fresh.ID("fact", v7, false) == a {
 		t.Fatal("two kinds share a fresh id")
 	}
-	if importer.NewMapper("new_ids").ID("entity", v7, false) == a {
+	if importer.NewMapper("new_ids", []byte("tenant secret")).ID("entity", v7, false) == a {
 		t.Fatal("two imports derived the same fresh id")
+	}
+	if importer.NewMapper("overwrite", []byte("tenant secret")).ID("memory", v7, true) != moved {
+		t.Fatal("two imports into one tenant remapped an id differently: a second import would not skip the first's records")
+	}
+	if importer.NewMapper("skip", []byte("another tenant")).ID("memory", v7, true) == moved {
+		t.Fatal("two tenants share a remapped id")
 	}
 	if id := keep.ID("memory", "mem0-legacy-7", false); !importer.Valid(id) {
 		t.Fatalf("a foreign id was kept: %s", id)
