@@ -110,7 +110,9 @@ func (e *Engine) Import(ctx context.Context, req engram.ImportRequest) (_ *engra
 	if err == nil {
 		err = flush()
 	}
-	a.entry.Count = uint64(rep.Committed)
+	if !opts.DryRun {
+		a.entry.Count = uint64(rep.Committed) // a dry run writes nothing: count 0
+	}
 	if err != nil {
 		// Pages committed stay; the message says how far the import got,
 		// so it can be resumed (mode=skip keeps what is there).
