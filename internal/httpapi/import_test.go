@@ -82,3 +82,33 @@ func TestImportREST(t *testing.T) {
 		t.Fatalf("search after import: %d %s", st, b)
 	}
 }
+
+// The answer of mem0's getAll (as the mem0-compatible surface gives it,
+// the shape a mem0 client saves) imports as a mem0 export.
+func TestImportMem0GetAll(t *testing.T) {
+	s := testserver.Start(t)
+	src, err := s.Engine.CreateTenant(context.Background(), "source")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := s.Engine.CreateTenant(context.Background(), "target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, b := call(t, s, src.Key.Secret, "POST", "/v3/memories/add/", `{"messages":[{"role":"user","content":"Cara plays the cello"}],"user_id":"cara","infer":false,"metadata":{"source":"mem0"}}`); st >= 300 {
+		t.Fatalf("mem0 add: %d %s", st, b)
+	}
+	st, all := call(t, s, src.Key.Secret, "POST", "/v3/memories/", `{"filters":{"user_id":"cara"}}`)
+	if st != http.StatusOK || !strings.Contains(all, `"results"`) {
+		t.Fatalf("getAll: %d %s", st, all)
+	}
+	st, b := call(t, s, dst.Key.Secret, "POST", "/v1/import?format=mem0&mode=new_ids", all)
+	var rep engram.ImportReport
+	if err := json.Unmarshal([]byte(b), &rep); st != http.StatusOK || err != nil || rep.Kinds["memory"].Created != 1 || rep.Verified {
+		t.Fatalf("import: %d %s", st, b)
+	}
+	st, b = call(t, s, dst.Key.Secret, "POST", "/v1/search", `{"query":"cello","user_id":"cara"}`)
+	if st != http.StatusOK || !strings.Contains(b, "Cara plays the cello") || !strings.Contains(b, `"source":"mem0"`) {
+		t.Fatalf("search after the mem0 import: %d %s", st, b)
+	}
+}
