@@ -78,6 +78,8 @@ const (
 	AuditMemoryList   AuditAction = "memory.list"
 	AuditMemoryHist   AuditAction = "memory.history"
 	AuditMemoryExport AuditAction = "memory.export"
+	// AuditMemoryImport: an import into the tenant (who, how many records).
+	AuditMemoryImport AuditAction = "memory.import"
 	// AuditMemoryRepair: `engram repair` removed records of a memory that
 	// could no longer be decrypted (target: the memory's id).
 	AuditMemoryRepair AuditAction = "memory.repair"

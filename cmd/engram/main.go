@@ -39,6 +39,7 @@ type cli struct {
 	Backup  backupCmd  `cmd:"" help:"Write a consistent backup of a node's database, sealed as stored (online, beside serve)."`
 	Restore restoreCmd `cmd:"" help:"Restore a backup into a data directory, verify its audit chains, report a rollback (offline)."`
 	Export  exportCmd  `cmd:"" help:"Verify a signed export (offline)."`
+	Import  importCmd  `cmd:"" help:"Import an export (Engram's or mem0's) into a tenant (against --data, beside serve)."`
 	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Run an MCP server on stdio for desktop agents (talks to --url with ENGRAM_API_KEY)."`
 
 	Observe  observeCmd  `cmd:"" help:"Observe a conversation: store it, extract entities and facts."`

@@ -43,6 +43,8 @@ type serveCmd struct {
 
 	RequestTimeout time.Duration `name:"request-timeout" env:"ENGRAM_REQUEST_TIMEOUT" default:"50s" help:"How long one request may work; past it, it fails with 503 and commits nothing. The response write timeout is this plus 10s, so that answer still reaches the client."`
 	DeletionGrace  time.Duration `name:"deletion-grace" env:"ENGRAM_DELETION_GRACE" default:"168h" help:"How long an account that asked to be deleted (DELETE /v1/me) stays read-only, and can cancel, before it is erased: 1m to 8760h."`
+	ImportDir      string        `name:"import-spool-dir" env:"ENGRAM_IMPORT_SPOOL_DIR" type:"path" help:"Where POST /v1/import spools the uploaded document while importing it (default: the system's temporary directory); it is plaintext there until the request ends, so choose an encrypted volume if that matters."`
+	ImportMax      int64         `name:"import-max-bytes" env:"ENGRAM_IMPORT_MAX_BYTES" default:"1073741824" help:"The largest document POST /v1/import accepts (413 beyond); it is spooled to a temporary file while imported."`
 	MinFree        string        `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
 
@@ -265,7 +267,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Memories: l, Keys: l, Privacy: l, Auth: l, Audit: l, AuditProofs: l, Export: l, Scopes: l, Observe: l, Graph: l, Identity: l, Deletion: l, Logger: log, Version: version, Metrics: reg,
-			SSO: l, SSOSignIn: l,
+			SSO: l, SSOSignIn: l, Import: l, ImportMaxBytes: c.ImportMax, ImportDir: c.ImportDir,
 			Health:    map[string]string{"crypto_profile": seal.Profile(), "version": version},
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
 			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")

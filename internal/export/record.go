@@ -51,3 +51,17 @@ func NewEncoder(format string, w io.Writer) (Encoder, error) {
 	}
 	return nil, ErrUnsupported
 }
+
+// FormatName is the format parameter (json, jsonld, pam) of a document
+// whose Report.Format is docFormat; "" for none of ours.
+func FormatName(docFormat string) string {
+	switch docFormat {
+	case Format:
+		return engram.ExportJSON
+	case FormatJSONLD:
+		return engram.ExportJSONLD
+	case PAMSchema:
+		return engram.ExportPAM
+	}
+	return ""
+}

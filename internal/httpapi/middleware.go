@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/importer"
 	"github.com/engram-memory/engram/internal/session"
 )
 
@@ -242,10 +243,19 @@ func publicPath(path string) bool {
 		!(strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v3/") || path == mcpPath)
 }
 
-// limitBody caps every request body, whatever the route.
-func limitBody(next http.Handler) http.Handler {
+// limitBody caps every request body, whatever the route: an import's at
+// importMax (0: importer.DefaultMaxBytes), every other at
+// engram.MaxBodyBytes.
+func limitBody(importMax int64, next http.Handler) http.Handler {
+	if importMax <= 0 {
+		importMax = importer.DefaultMaxBytes
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = clientBody{http.MaxBytesReader(w, r.Body, engram.MaxBodyBytes+1)} // +1: huma reports the limit itself, as 413
+		limit := int64(engram.MaxBodyBytes)
+		if r.URL.Path == importPath {
+			limit = importMax
+		}
+		r.Body = clientBody{http.MaxBytesReader(w, r.Body, limit+1)} // +1: huma reports the limit itself, as 413
 		next.ServeHTTP(w, r)
 	})
 }

@@ -64,6 +64,7 @@ var statusOf = map[string]int{
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
+	engram.CodeImportTampered:  http.StatusBadRequest, // a document whose checksum or signature fails
 
 	// Below the free-space floor or out of disk (diskspace, store.ErrFull).
 	engram.CodeInsufficientStorage: http.StatusInsufficientStorage,
@@ -79,6 +80,9 @@ func codeOf(status int) string {
 	}
 	if status == http.StatusForbidden {
 		return engram.CodeForbidden // not CodeSSORequired, which shares the status
+	}
+	if status == http.StatusBadRequest {
+		return engram.CodeInvalid // not CodeImportTampered, which shares the status
 	}
 	for code, s := range statusOf {
 		if s == status {

@@ -317,6 +317,9 @@ var restCases = map[string]restCase{
 	"exportUser": {op: rbac.UserExport, build: func(*rbacFixture, *actor, target) rcall {
 		return rcall{"GET", "/v1/users/someone/export?format=json", nil}
 	}},
+	"importTenant": {op: rbac.TenantImport, build: func(*rbacFixture, *actor, target) rcall {
+		return rcall{"POST", "/v1/import?format=mem0&dry_run=true", map[string]any{"results": []any{map[string]any{"memory": "likes tea", "user_id": "u"}}}}
+	}},
 	"exportMine":   {op: rbac.Profile, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/me/export", nil} }},
 	"getExportKey": {op: rbac.ExportKeys, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/export/keys", nil} }},
 	"rotateKeys":   {op: rbac.TenantRotate, build: func(*rbacFixture, *actor, target) rcall { return rcall{"POST", "/v1/encryption-keys/rotate", nil} }},

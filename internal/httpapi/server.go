@@ -31,10 +31,17 @@ type Config struct {
 	AuditProofs engram.AuditProofService
 	// Export serves /v1/export, /v1/users/{id}/export, /v1/me/export and
 	// /v1/export/keys; nil leaves them out.
-	Export  engram.ExportService
-	Auth    engram.Authenticator
-	Logger  *slog.Logger
-	Version string
+	Export engram.ExportService
+	// Import serves POST /v1/import; nil leaves it out. ImportMaxBytes
+	// caps its body (0: importer.DefaultMaxBytes); ImportDir is where the
+	// body is spooled while it is imported ("": the system's temporary
+	// directory).
+	Import         engram.ImportService
+	ImportMaxBytes int64
+	ImportDir      string
+	Auth           engram.Authenticator
+	Logger         *slog.Logger
+	Version        string
 	// Health reports extra fields for /healthz (e.g. the crypto profile).
 	Health map[string]string
 	// Storage, when set, reports the free space of the data directory for
@@ -131,7 +138,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
 	lim := newLimiters(cfg.Limits, cfg.Metrics)
-	h := observe(log.With("component", "http"), hist, lim.sources(withDeadline(cfg.RequestTimeout, limitBody(jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux)))))))))
+	h := observe(log.With("component", "http"), hist, lim.sources(withDeadline(cfg.RequestTimeout, limitBody(cfg.ImportMaxBytes, jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux)))))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}
@@ -163,6 +170,7 @@ func NewAPI(mux *http.ServeMux, cfg Config) huma.API {
 	registerAudit(api, cfg.Audit)
 	registerAuditProofs(api, cfg.AuditProofs)
 	registerExport(api, cfg.Export)
+	registerImport(api, cfg.Import, cfg.ImportMaxBytes, cfg.ImportDir)
 	registerObserve(api, cfg.Observe)
 	registerGraph(api, cfg.Graph)
 	registerIdentity(api, cfg.Identity)

@@ -19,7 +19,7 @@ import (
 // JSON-RPC (mcp.HTTPHandler).
 func utf8Bodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.URL.Path == mcpPath {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.URL.Path == mcpPath || r.URL.Path == importPath {
 			next.ServeHTTP(w, r)
 			return
 		}

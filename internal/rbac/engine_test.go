@@ -45,7 +45,7 @@ var engineOps = map[string]rbac.Op{
 	"SetAuditRetention": rbac.AuditRetention, // the operator's CLI today
 	// Privacy and the tenant.
 	"ForgetUser": rbac.UserForget, "RotateKeys": rbac.TenantRotate,
-	"ExportTenant": rbac.TenantExport, "ExportUser": rbac.UserExport, "ExportMine": rbac.Profile,
+	"ExportTenant": rbac.TenantExport, "ExportUser": rbac.UserExport, "ExportMine": rbac.Profile, "Import": rbac.TenantImport, "ImportInto": rbac.TenantImport,
 	"ExportKey":             rbac.ExportKeys,
 	"SetDiscardEpisodeText": rbac.TenantSettings, "SetTenantKEK": rbac.TenantSettings, // CLI today
 	"SetRetentionPlan": rbac.TenantSettings, // CLI today (docs/LIFECYCLE.md, "Retention")

@@ -55,6 +55,8 @@ var Matrix = []Rule{
 	row(UserForget, "tenant", engram.PermUsersForget, Any, Any, No, No, No, "GDPR erasure of an end user"),
 	row(TenantRotate, "tenant", engram.PermKeysAdmin, Any, No, No, No, No, "rotate the tenant's keys"),
 	row(TenantExport, "tenant", PermTenantAdmin, Any, No, No, No, No, "includes private memories"),
+	row(TenantImport, "tenant", PermTenantAdmin, Any, No, No, No, No,
+		"writes any user's records, as any author: a tenant administrator's act"),
 	row(UserExport, "tenant", engram.PermUsersForget, Any, Any, No, No, No,
 		"an end user's data, private memories included (right of access): whoever may erase a user"),
 	row(ExportKeys, "tenant", engram.PermMemoriesRead, Any, Any, Any, Any, Any,

@@ -16,7 +16,7 @@ var allOps = []rbac.Op{
 	rbac.Observe, rbac.GraphRead, rbac.GraphWrite, rbac.GraphDelete, rbac.EntityMerge, rbac.EntityForget,
 	rbac.KeyCreate, rbac.KeyList, rbac.KeyRevoke,
 	rbac.AuditRead, rbac.AuditHold, rbac.AuditRetention,
-	rbac.UserForget, rbac.TenantRotate, rbac.TenantExport, rbac.UserExport, rbac.ExportKeys, rbac.TenantSettings, rbac.TenantDelete,
+	rbac.UserForget, rbac.TenantRotate, rbac.TenantExport, rbac.TenantImport, rbac.UserExport, rbac.ExportKeys, rbac.TenantSettings, rbac.TenantDelete,
 	rbac.MemberList, rbac.MemberInvite, rbac.MemberRoleChange, rbac.MemberRemove, rbac.MemberLeave,
 	rbac.OwnershipTransfer, rbac.SessionRevoke, rbac.SSORead, rbac.SSOConfigure, rbac.Profile,
 }

@@ -42,8 +42,9 @@ const (
 	UserForget     Op = "user.forget" // DELETE /v1/users/{id}
 	TenantRotate   Op = "tenant.rotate_keys"
 	TenantExport   Op = "tenant.export"
-	UserExport     Op = "user.export" // GET /v1/users/{id}/export
-	ExportKeys     Op = "export.keys" // GET /v1/export/keys: public keys only
+	TenantImport   Op = "tenant.import" // POST /v1/import
+	UserExport     Op = "user.export"   // GET /v1/users/{id}/export
+	ExportKeys     Op = "export.keys"   // GET /v1/export/keys: public keys only
 	TenantSettings Op = "tenant.settings"
 	TenantDelete   Op = "tenant.delete"
 

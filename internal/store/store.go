@@ -63,6 +63,7 @@ type Tx interface {
 	ObserveTx
 	RetentionTx
 	DeletionTx
+	ImportTx
 	VisibilityTx
 	IdentityTx
 	SSOTx

@@ -98,6 +98,8 @@ type Options struct {
 	// the machine; the limits themselves are tested with small explicit
 	// ones, and `engram serve`'s defaults through the binary.
 	Limits *httpapi.Limits
+	// ImportMaxBytes is httpapi.Config.ImportMaxBytes.
+	ImportMaxBytes int64
 	// EngineOptions are added to the engine's (e.g. an LLM extractor,
 	// whose workers run until the test ends).
 	EngineOptions []engine.Option
@@ -159,7 +161,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		limits = *opts.Limits
 	}
 	h := httpapi.New(httpapi.Config{
-		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Export: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
+		Memories: e, Keys: e, Privacy: e, Auth: e, Audit: e, AuditProofs: e, Export: e, Import: e, Scopes: e, Observe: e, Graph: e, Identity: e, Version: "test",
 		SSO: e, SSOSignIn: e, Deletion: e,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Health:    map[string]string{"crypto_profile": seal.Profile()},
@@ -170,6 +172,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 
 		RequestTimeout: opts.RequestTimeout,
 		Limits:         limits,
+		ImportMaxBytes: opts.ImportMaxBytes,
 	})
 	srv := httptest.NewServer(h)
 	s := &Server{URL: srv.URL, DataDir: dir, DBPath: dbPath, Engine: e, Clock: clock, Log: logs, srv: srv, db: db}

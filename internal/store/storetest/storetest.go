@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteSubjectObservations", testDeleteSubjectObservations},
 		{"DeleteTenantObservations", testDeleteTenantObservations},
 		{"StaleObservations", testStaleObservations},
+		{"RecordTenant", testRecordTenant},
 	}
 	tests = append(tests, visibilityTests...)
 	for _, tc := range tests {
