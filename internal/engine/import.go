@@ -195,8 +195,7 @@ func (r *importRun) page(recs []*export.Record) error {
 		for _, pl := range plan {
 			r.rep.Count(pl.rec.Kind, pl.out)
 		}
-		r.rep.Committed += len(recs)
-		return nil
+		return nil // a dry run commits nothing: Committed stays 0
 	}
 	var texts []string
 	var toEmbed []*planned

@@ -311,7 +311,7 @@ func TestImportDryRunTamperedMem0(t *testing.T) {
 	emptyLines, _ := canonical(t, empty)
 
 	rep, err := importDoc(dctx, e, doc, "", "", true)
-	if err != nil || !rep.DryRun || rep.Kinds["memory"].Created != 4 || rep.Kinds["episode"].Created != 2 {
+	if err != nil || !rep.DryRun || rep.Kinds["memory"].Created != 4 || rep.Kinds["episode"].Created != 2 || rep.Committed != 0 {
 		t.Fatalf("dry run: %+v %v", rep, err)
 	}
 	if got, _ := canonical(t, exportDoc(t, e, dctx)); len(got) != len(emptyLines) {
