@@ -62,3 +62,20 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOnlyCoversMatrix: every operation of the permission matrix is
+// classified for a pending deletion, so a new one is a decision, not a
+// default.
+func TestReadOnlyCoversMatrix(t *testing.T) {
+	for _, r := range rbac.Matrix {
+		if _, ok := whilePending[r.Op]; !ok && !allowedWhilePending[r.Op] {
+			t.Errorf("%s is not classified in whilePending (refused or not while a deletion is pending?)", r.Op)
+		}
+	}
+	if !ReadOnly(rbac.TenantImport) {
+		t.Error("an import writes: refused while a deletion is pending")
+	}
+	if !ReadOnly(rbac.Op("some.future_op")) {
+		t.Error("an unclassified op must be refused")
+	}
+}
