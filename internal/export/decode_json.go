@@ -13,6 +13,7 @@ import (
 // the document's size. It reads the shape only; whether the bytes are the
 // ones the tenant signed is Verify's question, asked before.
 type jsonDecoder struct {
+	lim  *recordLimit
 	dec  *json.Decoder
 	h    Header
 	done bool
@@ -20,7 +21,8 @@ type jsonDecoder struct {
 
 // newJSONDecoder reads the header, up to the opening of the records array.
 func newJSONDecoder(r io.Reader) (Decoder, error) {
-	d := &jsonDecoder{dec: json.NewDecoder(r)}
+	lim := newRecordLimit(r)
+	d := &jsonDecoder{lim: lim, dec: json.NewDecoder(lim)}
 	if t, err := d.dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("export: not a JSON object")
 	}
@@ -70,6 +72,7 @@ func (d *jsonDecoder) Next() (*Record, error) {
 		d.done = true
 		return nil, io.EOF
 	}
+	d.lim.reset()
 	var raw struct {
 		Kind    string                `json:"kind"`
 		Data    json.RawMessage       `json:"data"`

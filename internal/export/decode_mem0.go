@@ -19,6 +19,7 @@ const Mem0 = "mem0"
 // the platform's memory export ({"memories": [...]} or {"data": [...]}),
 // a memory at a time. Every record is a memory without history.
 type mem0Decoder struct {
+	lim  *recordLimit // mem0 documents are unsigned: nothing bounded them before
 	dec  *json.Decoder
 	done bool
 }
@@ -67,7 +68,8 @@ func (m *mem0Time) UnmarshalJSON(b []byte) error {
 }
 
 func newMem0Decoder(r io.Reader) (Decoder, error) {
-	d := &mem0Decoder{dec: json.NewDecoder(r)}
+	lim := newRecordLimit(r)
+	d := &mem0Decoder{lim: lim, dec: json.NewDecoder(lim)}
 	t, err := d.dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("mem0: %w", err)
@@ -106,6 +108,7 @@ func (d *mem0Decoder) Next() (*Record, error) {
 		d.done = true
 		return nil, io.EOF
 	}
+	d.lim.reset()
 	var m mem0Memory
 	if err := d.dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("mem0: memory: %w", err)
