@@ -39,6 +39,27 @@ func BenchmarkExport(b *testing.B) {
 
 // benchExport measures one format's export of the tenant's n memories.
 func benchExport(b *testing.B, e *engine.Engine, ctx context.Context, format string, n int) {
+	peak := heapPeak()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := e.ExportTenant(ctx, format)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(peak(), "heap-peak-MB")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/memory")
+}
+
+// heapPeak samples the heap in use every 5 ms from now on; the returned
+// function stops sampling and says by how many MB the heap grew at its
+// peak (over the heap after a GC now).
+func heapPeak() func() float64 {
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
@@ -59,21 +80,9 @@ func benchExport(b *testing.B, e *engine.Engine, ctx context.Context, format str
 			}
 		}
 	})
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		s, err := e.ExportTenant(ctx, format)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s(io.Discard); err != nil {
-			b.Fatal(err)
-		}
+	return func() float64 {
+		close(stop)
+		wg.Wait()
+		return float64(max(int64(peak.Load())-int64(base.HeapInuse), 0)) / (1 << 20)
 	}
-	b.StopTimer()
-	close(stop)
-	wg.Wait()
-	grown := int64(peak.Load()) - int64(base.HeapInuse)
-	b.ReportMetric(float64(max(grown, 0))/(1<<20), "heap-peak-MB")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/memory")
 }

@@ -5,11 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/embed"
@@ -71,26 +67,7 @@ func exportOf(b *testing.B, n int) []byte {
 }
 
 func importBench(b *testing.B, e *engine.Engine, doc []byte, n int) {
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var m runtime.MemStats
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > peak.Load() {
-				peak.Store(m.HeapInuse)
-			}
-		}
-	})
+	peak := heapPeak()
 	i := 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -112,10 +89,7 @@ func importBench(b *testing.B, e *engine.Engine, doc []byte, n int) {
 		}
 	}
 	b.StopTimer()
-	close(stop)
-	wg.Wait()
-	grown := int64(peak.Load()) - int64(base.HeapInuse)
-	b.ReportMetric(float64(max(grown, 0))/(1<<20), "heap-peak-MB")
+	b.ReportMetric(peak(), "heap-peak-MB")
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "memories/s")
 	b.ReportMetric(float64(len(doc))/(1<<20), "doc-MB")
 }
