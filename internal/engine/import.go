@@ -30,6 +30,11 @@ const purposeImportIDs = "engram/import-ids/v1"
 // one import.
 const maxImportAuthors = 10000
 
+// maxImportUsersCached bounds the users the check pass remembers as
+// writable (not pending deletion): memory stays bounded whatever the
+// document holds.
+const maxImportUsersCached = 10000
+
 // Import brings a document (an export of Engram, or mem0's) into the
 // caller's tenant (docs/LIFECYCLE.md, "## Import"). A signed document is
 // verified, and every record checked, before anything is written; then the
@@ -73,7 +78,22 @@ func (e *Engine) Import(ctx context.Context, req engram.ImportRequest) (_ *engra
 	}
 	// A first pass checks every record: a document that cannot be
 	// imported whole is refused before its first page is written.
-	n, err := e.importPass(opts, req, func(*export.Record) error { return nil })
+	// ... including a record for an end user whose deletion is pending:
+	// that user's data is read-only until it is erased or cancelled.
+	users := map[string]bool{}
+	n, err := e.importPass(opts, req, func(r *export.Record) error {
+		u := importer.UserOf(r, opts.ToUserID)
+		if u == "" || users[u] {
+			return nil
+		}
+		if err := e.userWritable(ctx, p.TenantID, u); err != nil {
+			return err
+		}
+		if len(users) < maxImportUsersCached { // beyond, each record asks again
+			users[u] = true
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

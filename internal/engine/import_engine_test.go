@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -439,5 +440,32 @@ func TestImportPagesFailureResume(t *testing.T) {
 	}
 	if got := count(); got != n {
 		t.Fatalf("%d memories after resuming, want %d", got, n)
+	}
+}
+
+// TestImportRefusesPendingDeletion: a document holding records of an end
+// user whose deletion is pending is refused whole (that user's data is
+// read-only until erased); cancelled, it imports.
+func TestImportRefusesPendingDeletion(t *testing.T) {
+	e, _ := testserver.NewEngineStore(t, engine.WithEmbedder(embedtest.New(16), 1<<20))
+	_, ctx := importTenant(t, e, "source")
+	fill(t, e, ctx)
+	doc := exportDoc(t, e, ctx)
+	_, dctx := importTenant(t, e, "target")
+	empty, _ := canonical(t, exportDoc(t, e, dctx))
+	if _, err := e.ScheduleUserDeletion(dctx, "bob", 168*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := importDoc(dctx, e, doc, "json", engram.ImportNewIDs, false); engram.ErrorCode(err) != engram.CodeDeletionPending {
+		t.Fatalf("import for a user pending deletion: %v", err)
+	}
+	if got, _ := canonical(t, exportDoc(t, e, dctx)); len(got) != len(empty) {
+		t.Fatalf("a refused import wrote %d records", len(got)-len(empty))
+	}
+	// Remapped to another user, the same document imports.
+	rep, err := e.Import(dctx, engram.ImportRequest{Format: "json", Mode: engram.ImportNewIDs, ToUserID: "carol",
+		Body: bytes.NewReader(doc), Size: int64(len(doc))})
+	if err != nil || rep.Committed == 0 {
+		t.Fatalf("remapped import: %+v %v", rep, err)
 	}
 }

@@ -167,6 +167,23 @@ func RemapUser(user, to string) string {
 	return user
 }
 
+// UserOf is the end user a record belongs to once remapped to to ("" for
+// none: a topic, the tenant's shared records).
+func UserOf(r *export.Record, to string) string {
+	var u string
+	switch {
+	case r.Memory != nil:
+		u = r.Memory.UserID
+	case r.Episode != nil:
+		u = r.Episode.UserID
+	case r.Entity != nil:
+		u = r.Entity.UserID
+	case r.Fact != nil:
+		u = r.Fact.UserID
+	}
+	return RemapUser(u, to)
+}
+
 // Check refuses a record that cannot be imported: unknown kind, missing
 // data, sizes beyond the limits. Messages never quote content.
 func Check(r *export.Record) error {
