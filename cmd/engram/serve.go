@@ -142,6 +142,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		return err
 	}
 	defer l.Close()
+	// Reset mails still going out when the server stops are cancelled and
+	// waited for before the store closes (deferred after Close: runs first).
+	defer l.DrainBackground()
 	if err := bootstrap(ctx, l, c.Data, s); err != nil {
 		return err
 	}

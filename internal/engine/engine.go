@@ -37,6 +37,7 @@ type Engine struct {
 	batch    auditBatch    // group commit of entries appended on their own
 	pub      backfill      // what the sink has, for the back-fill (backfill.go)
 	unread   unreadLog     // records skipped because they do not open (unreadable.go)
+	mails    background    // reset mails sent after the answer (members.go)
 	fails    authFailures  // refused credentials of the current window (authfailures.go)
 	lifetime lifetimeSweep // memories removed by retention (lifetime.go)
 	deletes  deletionState // grace period and sweep counters (deletion.go)

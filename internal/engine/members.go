@@ -609,12 +609,17 @@ func (e *Engine) RequestPasswordReset(ctx context.Context, email, tenantName str
 	// Each request counts as a failure: the gate then limits how many
 	// reset mails one address or one client can cause.
 	id.gate.Record(now, who, where, false)
-	bg := context.WithoutCancel(ctx)
-	go func() {
-		ctx, cancel := context.WithTimeout(bg, time.Minute)
+	o := engram.OriginFrom(ctx)
+	e.mails.Go(func(bg context.Context) {
+		ctx, cancel := context.WithTimeout(engram.WithOrigin(bg, o), time.Minute)
 		defer cancel()
-		_ = e.sendReset(ctx, id, idx, norm, tenantName)
-	}()
+		if err := e.sendReset(ctx, id, idx, norm, tenantName); err != nil {
+			// The caller has its answer already: the operator is told,
+			// without the address (an SMTP error may quote it).
+			e.logger().Error("password reset mail failed", "component", "mail",
+				"error", strings.ReplaceAll(err.Error(), norm, "<address>"))
+		}
+	})
 	return nil
 }
 

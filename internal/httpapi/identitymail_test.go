@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
 	"mime/quotedprintable"
 	"net"
 	"regexp"
@@ -24,6 +26,10 @@ type inbox struct {
 	mu   sync.Mutex
 	msgs []string
 	got  chan struct{}
+	// reject, when set, refuses every recipient (quoting it, as real
+	// servers do) and signals rejected.
+	reject   bool
+	rejected chan struct{}
 }
 
 func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &inboxSession{b: b}, nil }
@@ -31,7 +37,16 @@ func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &inboxSess
 type inboxSession struct{ b *inbox }
 
 func (s *inboxSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *inboxSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *inboxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.b.mu.Lock()
+	reject := s.b.reject
+	s.b.mu.Unlock()
+	if reject {
+		s.b.rejected <- struct{}{}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox <" + to + "> unavailable"}
+	}
+	return nil
+}
 func (s *inboxSession) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -48,7 +63,7 @@ func (s *inboxSession) Logout() error { return nil }
 
 func startInbox(t *testing.T) (*inbox, string) {
 	t.Helper()
-	b := &inbox{got: make(chan struct{}, 16)}
+	b := &inbox{got: make(chan struct{}, 16), rejected: make(chan struct{}, 16)}
 	srv := smtp.NewServer(b)
 	srv.Domain = "localhost"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,4 +171,58 @@ func TestInvitationByMail(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d mails, want 3 (no mail for the unknown address)", n)
 	}
+}
+
+// TestResetMailFailureLogged: a reset mail the SMTP server refuses is
+// logged for the operator (the caller had its 202 already), without the
+// address the server's error quotes; DrainBackground waits for the send.
+func TestResetMailFailureLogged(t *testing.T) {
+	box, addr := startInbox(t)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s := testserver.StartWith(t, testserver.Options{Identity: engine.IdentityOptions{
+		Mailer: &mailer.SMTP{Addr: addr, From: "engram@example.com", Timeout: 10 * time.Second}},
+		EngineOptions: []engine.Option{engine.WithLogger(log)}})
+	owner := ownerKey(t, s)
+	resp, body := req(t, s, owner, "POST", "/v1/invitations", `{"email":"dee@example.com","role":"member"}`)
+	wantStatus(t, resp, body, 201, "")
+	resp, body = req(t, s, "", "POST", "/v1/invitations/accept", `{"token":"`+box.next(t)+`","password":"`+memberPassword+`"}`)
+	wantStatus(t, resp, body, 201, "")
+
+	box.mu.Lock()
+	box.reject = true
+	box.mu.Unlock()
+	resp, body = req(t, s, "", "POST", "/v1/auth/password-reset", `{"email":"dee@example.com"}`)
+	wantStatus(t, resp, body, 202, "")
+	select {
+	case <-box.rejected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reset mail never reached the server")
+	}
+	s.Engine.DrainBackground()
+	got := logs.String()
+	if !strings.Contains(got, "password reset mail failed") {
+		t.Fatalf("the failure is not logged: %q", got)
+	}
+	if strings.Contains(got, "dee@example.com") {
+		t.Fatalf("the log holds the address: %q", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
