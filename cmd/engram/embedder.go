@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/engram-memory/engram/internal/embed"
+	"github.com/engram-memory/engram/internal/embed/batcher"
 	"github.com/engram-memory/engram/internal/embed/openai"
 	"github.com/engram-memory/engram/internal/embed/uselite"
 	"github.com/engram-memory/engram/internal/engine"
@@ -45,5 +46,7 @@ func (f *embedFlags) options(ctx context.Context) ([]engine.Option, error) {
 		}
 		emb = c
 	}
-	return []engine.Option{kw, engine.WithEmbedder(emb, f.VectorBudget)}, nil
+	// Concurrent requests share the model's passes (one pass of many
+	// texts uses the cores far better than many passes of one).
+	return []engine.Option{kw, engine.WithEmbedder(batcher.New(emb, 0), f.VectorBudget)}, nil
 }
