@@ -35,14 +35,14 @@ func (r *recordingEmbedder) take() [][]string {
 	return c
 }
 
-// TestContextWithoutReembedding: a memory's vector carries the memories
+// TestContextWithoutReembedding: with WithVectorContext, a memory's vector carries the memories
 // written just before it in its scope (a reply is found by its
 // question's words), each text is embedded once, alone, and a turn sent
 // in one request with its predecessors gets the vector it gets when they
 // are sent one by one.
 func TestContextWithoutReembedding(t *testing.T) {
 	emb := &recordingEmbedder{Embedder: embedtest.New(32, []string{"car", "automobile"})}
-	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20))
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20), engine.WithVectorContext())
 	_, ctx := owner(t, e)
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
@@ -102,5 +102,28 @@ func TestContextWithoutReembedding(t *testing.T) {
 	}
 	if s1["Yes it was amazing too"] > 0 {
 		t.Fatalf("context crossed a 3-hour gap: %v", s1)
+	}
+}
+
+// TestTextContext: by default a memory is embedded with the text of the
+// turns before it (at most two, within ten minutes).
+func TestTextContext(t *testing.T) {
+	emb := &recordingEmbedder{Embedder: embedtest.New(32)}
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20))
+	_, ctx := owner(t, e)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	scope := engram.Scope{UserID: "u"}
+	for i, text := range []string{"one", "two", "three", "four"} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if i == 3 {
+			at = t0.Add(time.Hour)
+		}
+		if _, err := e.Add(ctx, engram.AddRequest{Content: text, Scope: scope, Timestamp: &at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"one"}, {"one\ntwo"}, {"one\ntwo\nthree"}, {"four"}}
+	if got := emb.take(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("embedded %q, want %q", got, want)
 	}
 }

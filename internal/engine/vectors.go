@@ -360,7 +360,8 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	}
 	epoch := e.vecEpoch(tenantID)
 	o := e.opener(ctx, tenantID)
-	// One Embed call for the batch: each memory's own text, and the text
+	// One Embed call for the batch: each memory's text in its context
+	// (withContext), or with WithVectorContext its own text and the text
 	// of the memory before it when that one has no vector of the current
 	// model either (a model change leaves whole runs of them).
 	texts := make([]string, 0, len(rows))
@@ -375,12 +376,22 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return 0, err
 		}
-		pc, err := e.preceding(ctx, tenantID, m.Scope(), contextFilter(store.RecordOf(&rows[i])), m.ID, m.CreatedAt)
-		if err != nil {
-			return 0, err
+		f := contextFilter(store.RecordOf(&rows[i]))
+		if !e.vecContext {
+			withCtx, err := e.withContext(ctx, tenantID, m.Scope(), f, m.ID, m.CreatedAt, []string{m.Content})
+			if err != nil {
+				return 0, err
+			}
+			texts = append(texts, withCtx[0])
+			pcs = append(pcs, precedingContext{})
+		} else {
+			pc, err := e.preceding(ctx, tenantID, m.Scope(), f, m.ID, m.CreatedAt)
+			if err != nil {
+				return 0, err
+			}
+			texts = append(texts, m.Content)
+			pcs = append(pcs, pc)
 		}
-		texts = append(texts, m.Content)
-		pcs = append(pcs, pc)
 		readable = append(readable, rows[i])
 	}
 	rows = readable
