@@ -27,8 +27,11 @@ type Engine struct {
 	ring   *keys.Ring
 	now    engram.Clock
 	fields fieldCipher
-	vec    *vectors  // nil: keyword search only
-	kw     *keywords // nil: keyword search reads postings from the store
+	vec    *vectors // nil: keyword search only
+	// vecContext: conversational context by vector arithmetic instead
+	// of embedding the previous turns' text again (contextvec.go).
+	vecContext bool
+	kw         *keywords // nil: keyword search reads postings from the store
 
 	sink     audit.Sink    // nil: entries stay in the database only
 	sinkErr  func(error)   // receives sink errors; may be nil

@@ -282,11 +282,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	}
 	var vecs [][]float32
 	if e.vec != nil {
-		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, contextFilter(rec), "", at, plain)
-		if err != nil {
-			return nil, err
-		}
-		if vecs, err = e.embedTexts(ctx, withCtx); err != nil {
+		if vecs, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(rec), "", at, plain); err != nil {
 			return nil, err
 		}
 	}
@@ -653,11 +649,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	rec := rbac.Record{AuthorID: cur.AuthorID, Private: private}
 	var vec []float32
 	if e.vec != nil {
-		withCtx, err := e.withContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, contextFilter(rec), id, cur.CreatedAt, []string{content})
-		if err != nil {
-			return nil, err
-		}
-		vecs, err := e.embedTexts(ctx, withCtx)
+		vecs, err := e.embedInContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, contextFilter(rec), id, cur.CreatedAt, []string{content})
 		if err != nil {
 			return nil, err
 		}

@@ -111,11 +111,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		for i, m := range msgs {
 			plain[i] = m.Content
 		}
-		withCtx, err := e.withContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain)
-		if err != nil {
-			return nil, err
-		}
-		if ob.vecs, err = e.embedTexts(ctx, withCtx); err != nil {
+		if ob.vecs, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,129 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/embed/embedtest"
+	"github.com/engram-memory/engram/internal/engine"
+	"github.com/engram-memory/engram/internal/testserver"
+)
+
+// recordingEmbedder remembers every text it was asked to embed.
+type recordingEmbedder struct {
+	*embedtest.Embedder
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (r *recordingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, slices.Clone(texts))
+	r.mu.Unlock()
+	return r.Embedder.Embed(ctx, texts)
+}
+
+func (r *recordingEmbedder) take() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.calls
+	r.calls = nil
+	return c
+}
+
+// TestContextWithoutReembedding: with WithVectorContext, a memory's vector carries the memories
+// written just before it in its scope (a reply is found by its
+// question's words), each text is embedded once, alone, and a turn sent
+// in one request with its predecessors gets the vector it gets when they
+// are sent one by one.
+func TestContextWithoutReembedding(t *testing.T) {
+	emb := &recordingEmbedder{Embedder: embedtest.New(32, []string{"car", "automobile"})}
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20), engine.WithVectorContext())
+	_, ctx := owner(t, e)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
+	turns := []string{"Erin bought an automobile", "Yes it was amazing", "We drove to the coast"}
+
+	one := engram.Scope{UserID: "one"}
+	for i, text := range turns {
+		if _, err := e.Add(ctx, engram.AddRequest{Content: text, Scope: one, Timestamp: at(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range emb.take() {
+		if !slices.Equal(c, turns[i:i+1]) {
+			t.Fatalf("add %d embedded %q, want its own text only", i, c)
+		}
+	}
+	batch := engram.Scope{UserID: "batch"}
+	msgs := make([]engram.Message, len(turns))
+	for i, text := range turns {
+		msgs[i] = engram.Message{Role: "user", Content: text}
+	}
+	if _, err := e.Add(ctx, engram.AddRequest{Messages: msgs, Scope: batch, Timestamp: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if c := emb.take(); len(c) != 1 || !slices.Equal(c[0], turns) {
+		t.Fatalf("a request of %d turns embedded %q, want one call of the turns", len(turns), c)
+	}
+	// Hours later: no context across conversations.
+	if _, err := e.Add(ctx, engram.AddRequest{Content: "Yes it was amazing too", Scope: one, Timestamp: at(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	zero := 0.0
+	scores := func(scope engram.Scope) map[string]float64 {
+		t.Helper()
+		hits, err := e.Search(ctx, engram.SearchRequest{Query: "car", Scope: scope, Mode: engram.SearchVector, Threshold: &zero, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, h := range hits {
+			out[h.Content] = h.Score
+		}
+		return out
+	}
+	s1, s2 := scores(one), scores(batch)
+	for _, text := range turns {
+		if s1[text] <= 0 {
+			t.Fatalf("%q is not found by its context's words: %v", text, s1)
+		}
+		if s1[text] != s2[text] {
+			t.Fatalf("%q: one by one %v, in one request %v", text, s1[text], s2[text])
+		}
+	}
+	if !(s1[turns[0]] > s1[turns[1]] && s1[turns[1]] > s1[turns[2]]) {
+		t.Fatalf("context should fade with distance: %v", s1)
+	}
+	if s1["Yes it was amazing too"] > 0 {
+		t.Fatalf("context crossed a 3-hour gap: %v", s1)
+	}
+}
+
+// TestTextContext: by default a memory is embedded with the text of the
+// turns before it (at most two, within ten minutes).
+func TestTextContext(t *testing.T) {
+	emb := &recordingEmbedder{Embedder: embedtest.New(32)}
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20))
+	_, ctx := owner(t, e)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	scope := engram.Scope{UserID: "u"}
+	for i, text := range []string{"one", "two", "three", "four"} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if i == 3 {
+			at = t0.Add(time.Hour)
+		}
+		if _, err := e.Add(ctx, engram.AddRequest{Content: text, Scope: scope, Timestamp: &at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"one"}, {"one\ntwo"}, {"one\ntwo\nthree"}, {"four"}}
+	if got := emb.take(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("embedded %q, want %q", got, want)
+	}
+}
