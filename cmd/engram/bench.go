@@ -29,7 +29,7 @@ type benchLoadCmd struct {
 	Concurrency int           `name:"concurrency" default:"8" help:"Clients, each sending its next request when the last returned (1 to 1024)."`
 	Duration    time.Duration `name:"duration" default:"20s" help:"Length of the timed phase (at most 1h)."`
 	Mix         string        `name:"mix" default:"add=30,search=50,get=20" help:"Weights of the operations: add, search (hybrid, limit 10), get, observe."`
-	Corpus      int           `name:"corpus" default:"1000" help:"Memories written (50 per request) before the timed phase."`
+	Corpus      int           `name:"corpus" default:"1000" help:"Memories written (one per request, 4 at a time) before the timed phase."`
 	Users       int           `name:"users" default:"20" help:"End users (user_id) the requests spread over."`
 	Seed        uint64        `name:"seed" default:"1" help:"Seed of the synthetic text."`
 	URL         string        `name:"url" help:"Load this running server (with --key or ENGRAM_API_KEY; its CPU is read from its /metrics) instead of a fresh serve child process."`

@@ -187,10 +187,24 @@ type loader struct {
 
 func userID(i int) string { return "load-user-" + strconv.Itoa(i) }
 
-// call sends one JSON request and returns the status, the Retry-After
-// header and the body (read to the end either way, so the connection is
-// reused).
-func (l *loader) call(ctx context.Context, method, path string, in any, out any) (int, string, error) {
+// problem is an error answer's code and client-safe detail.
+type problem struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+func (p *problem) String() string {
+	if p.Code == "" {
+		return ""
+	}
+	return " " + p.Code + ": " + p.Detail
+}
+
+// call sends one JSON request and returns the status and the Retry-After
+// header; out receives a success's body, prob (when not nil) an error's
+// problem. The body is read to the end either way, so the connection is
+// reused.
+func (l *loader) call(ctx context.Context, method, path string, in any, out any, prob ...*problem) (int, string, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -215,6 +229,8 @@ func (l *loader) call(ctx context.Context, method, path string, in any, out any)
 	defer resp.Body.Close()
 	if out != nil && resp.StatusCode < 300 {
 		err = json.NewDecoder(resp.Body).Decode(out)
+	} else if resp.StatusCode >= 300 && len(prob) > 0 {
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(prob[0])
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), err
@@ -227,7 +243,6 @@ type loadMessage struct {
 
 type addBody struct {
 	Content  string        `json:"content,omitempty"`
-	Messages []loadMessage `json:"messages,omitempty"`
 	UserID   string        `json:"user_id"`
 }
 
@@ -285,29 +300,25 @@ func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int) (int
 	return 0, "", fmt.Errorf("unknown operation %q", op)
 }
 
-// corpusBatch is how many memories one corpus request writes.
-const corpusBatch = 50
-
-// preload writes n memories, corpusBatch per request, over the users.
+// preload writes n memories, one per request (a request with many
+// messages embeds each with its earlier turns as context, several times
+// the work), from workers clients at once, over the users.
 func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) error {
-	batches := make(chan int)
+	next := make(chan int)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
-				r := rand.New(rand.NewPCG(seed, 1<<40+uint64(b)))
-				k := min(corpusBatch, n-b*corpusBatch)
-				msgs := make([]loadMessage, k)
-				for i := range msgs {
-					msgs[i] = loadMessage{Role: "user", Content: loadText(r, fmt.Sprintf("corpus %d", b*corpusBatch+i))}
-				}
+			for i := range next {
+				r := rand.New(rand.NewPCG(seed, 1<<40+uint64(i)))
 				var a addAnswer
-				st, _, err := l.call(ctx, http.MethodPost, "/v1/memories", addBody{Messages: msgs, UserID: userID(b % l.users)}, &a)
+				var p problem
+				body := addBody{Content: loadText(r, fmt.Sprintf("corpus %d", i)), UserID: userID(i % l.users)}
+				st, _, err := l.call(ctx, http.MethodPost, "/v1/memories", body, &a, &p)
 				if err == nil && st >= 300 {
-					err = fmt.Errorf("corpus: HTTP %d", st)
+					err = fmt.Errorf("corpus: HTTP %d%s", st, p.String())
 				}
 				if err != nil {
 					errc <- err
@@ -319,9 +330,9 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 	}
 	var err error
 feed:
-	for b := 0; b*corpusBatch < n; b++ {
+	for i := range n {
 		select {
-		case batches <- b:
+		case next <- i:
 		case err = <-errc:
 			break feed
 		case <-ctx.Done():
@@ -329,7 +340,7 @@ feed:
 			break feed
 		}
 	}
-	close(batches)
+	close(next)
 	wg.Wait()
 	if err == nil {
 		select {
