@@ -242,8 +242,8 @@ type loadMessage struct {
 }
 
 type addBody struct {
-	Content  string        `json:"content,omitempty"`
-	UserID   string        `json:"user_id"`
+	Content string `json:"content,omitempty"`
+	UserID  string `json:"user_id"`
 }
 
 type addAnswer struct {
