@@ -27,6 +27,7 @@ type LoadSample struct {
 	Op     string
 	MS     int
 	Status int
+	Code   string
 }
 
 // SummariseLoad builds the result of a timed phase of wall with samples,
@@ -35,7 +36,7 @@ func SummariseLoad(samples []LoadSample, wall time.Duration, cpu float64) *LoadR
 	res := &LoadResult{Errors: map[string]int{}, Ops: map[string]*OpResult{}}
 	all := make([]sample, len(samples))
 	for i, s := range samples {
-		all[i] = sample{op: s.Op, d: time.Duration(s.MS) * time.Millisecond, status: s.Status}
+		all[i] = sample{op: s.Op, d: time.Duration(s.MS) * time.Millisecond, status: s.Status, code: s.Code}
 	}
 	res.summarise(all, wall)
 	if cpu >= 0 {

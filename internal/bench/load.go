@@ -153,7 +153,9 @@ type LoadResult struct {
 	WallS       float64 `json:"wall_s"` // the timed phase, until the last request returned
 	Requests    int     `json:"requests"`
 	PerS        float64 `json:"per_s"` // successful requests per second
-	// Errors counts failed requests by HTTP status ("503") or "transport".
+	// Errors counts failed requests by HTTP status and problem code
+	// ("503 overloaded"; the status alone when the answer had no code) or
+	// "transport".
 	Errors map[string]int `json:"errors"`
 	// Latency of every successful request; Ops per operation.
 	Latency Latency              `json:"latency"`
@@ -172,7 +174,8 @@ type LoadResult struct {
 type sample struct {
 	op     string
 	d      time.Duration
-	status int // 0: transport error
+	status int    // 0: transport error
+	code   string // an error's problem code
 }
 
 // loader sends the requests.
@@ -278,24 +281,24 @@ func loadText(r *rand.Rand, tag string) string {
 }
 
 // do sends one request of kind op as client w.
-func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int) (int, string, error) {
+func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int, p *problem) (int, string, error) {
 	user := userID(r.IntN(l.users))
 	switch op {
 	case OpAdd:
 		var a addAnswer
-		st, ra, err := l.call(ctx, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a)
+		st, ra, err := l.call(ctx, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
 		if err == nil && st < 300 {
 			l.remember(&a)
 		}
 		return st, ra, err
 	case OpSearch:
 		q := map[string]any{"query": sentence(r, 3+r.IntN(4)), "user_id": user, "limit": 10}
-		return l.call(ctx, http.MethodPost, "/v1/search", q, nil)
+		return l.call(ctx, http.MethodPost, "/v1/search", q, nil, p)
 	case OpGet:
-		return l.call(ctx, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil)
+		return l.call(ctx, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil, p)
 	case OpObserve:
 		msgs := []loadMessage{{Role: "user", Content: loadText(r, fmt.Sprintf("c%d n%d", w, i))}}
-		return l.call(ctx, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil)
+		return l.call(ctx, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
 	}
 	return 0, "", fmt.Errorf("unknown operation %q", op)
 }
@@ -394,12 +397,13 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 					return
 				}
 				op := opts.Mix.pick(r)
-				st, retry, err := l.do(ctx, op, r, w, i)
+				var p problem
+				st, retry, err := l.do(ctx, op, r, w, i, &p)
 				d := time.Since(now)
 				if err != nil {
 					st = 0
 				}
-				perClient[w] = append(perClient[w], sample{op: op, d: d, status: st})
+				perClient[w] = append(perClient[w], sample{op: op, d: d, status: st, code: p.Code})
 				if (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && retry != "" {
 					wait := time.Second // at most
 					if s, err := strconv.Atoi(retry); err == nil && s == 0 {
@@ -466,6 +470,9 @@ func (res *LoadResult) summarise(all []sample, wall time.Duration) {
 		key := "transport"
 		if s.status != 0 {
 			key = strconv.Itoa(s.status)
+			if s.code != "" {
+				key += " " + s.code
+			}
 		}
 		res.Errors[key]++
 	}

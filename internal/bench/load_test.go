@@ -100,8 +100,8 @@ func TestLoadSummary(t *testing.T) {
 		samples = append(samples, bench.LoadSample{Op: "add", MS: 100 + i, Status: 201})
 	}
 	samples = append(samples,
-		bench.LoadSample{Op: "add", MS: 1, Status: 503},
-		bench.LoadSample{Op: "add", MS: 1, Status: 503},
+		bench.LoadSample{Op: "add", MS: 1, Status: 503, Code: "overloaded"},
+		bench.LoadSample{Op: "add", MS: 1, Status: 503, Code: "overloaded"},
 		bench.LoadSample{Op: "get", MS: 1, Status: 404},
 		bench.LoadSample{Op: "get", MS: 5000, Status: 0},
 	)
@@ -109,7 +109,7 @@ func TestLoadSummary(t *testing.T) {
 	if res.Requests != 110 || res.PerS != 11 {
 		t.Fatalf("requests %d, %v/s", res.Requests, res.PerS)
 	}
-	if e := res.Errors; len(e) != 3 || e["503"] != 2 || e["404"] != 1 || e["transport"] != 1 {
+	if e := res.Errors; len(e) != 3 || e["503 overloaded"] != 2 || e["404"] != 1 || e["transport"] != 1 {
 		t.Fatalf("errors %v", e)
 	}
 	s, a, g := res.Ops["search"], res.Ops["add"], res.Ops["get"]
@@ -133,7 +133,7 @@ func TestLoadSummary(t *testing.T) {
 	if err := res.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"110 ok in 10.0 s: 11.0 req/s", "errors  404: 1, 503: 2, transport: 1", "0.22 cores, 20.00 ms per request", "search      100 ok"} {
+	for _, want := range []string{"110 ok in 10.0 s: 11.0 req/s", "errors  404: 1, 503 overloaded: 2, transport: 1", "0.22 cores, 20.00 ms per request", "search      100 ok"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
