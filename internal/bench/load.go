@@ -358,7 +358,8 @@ feed:
 // opts.Duration, each sending its next request when the last returned
 // (a closed loop) with the operation drawn from the mix. A client refused
 // with 429 or 503 and a Retry-After waits that long (at most 1 s, and not
-// past the end) before its next request, as a well-behaved client would.
+// past the end) before its next request, as a well-behaved client would;
+// after a transport error it waits 100 ms.
 func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -404,11 +405,17 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 					st = 0
 				}
 				perClient[w] = append(perClient[w], sample{op: op, d: d, status: st, code: p.Code})
-				if (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && retry != "" {
-					wait := time.Second // at most
+				var wait time.Duration
+				switch {
+				case st == 0:
+					wait = 100 * time.Millisecond // a server that is gone is not polled in a tight loop
+				case (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && retry != "":
+					wait = time.Second // at most
 					if s, err := strconv.Atoi(retry); err == nil && s == 0 {
 						wait = 0
 					}
+				}
+				if wait > 0 {
 					if left := time.Until(end); left < wait {
 						wait = left
 					}
