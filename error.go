@@ -18,6 +18,10 @@ const (
 	CodeRateLimited     = "rate_limited"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	// CodeOverloaded: the server already works on its maximum of requests
+	// at once and refused this one without starting it (HTTP 503 with
+	// Retry-After); retrying later is safe.
+	CodeOverloaded = "overloaded"
 	// CodeNotImplemented answers a mem0 endpoint Engram does not serve.
 	CodeNotImplemented = "not_implemented"
 	// CodeUnreadable: the record exists but can never be decrypted again

@@ -22,6 +22,73 @@ type benchCmd struct {
 	API    benchAPICmd    `cmd:"" name:"api" help:"Measure add and search latency over HTTP against a fresh server in a temporary data directory."`
 	LoCoMo benchLoCoMoCmd `cmd:"" name:"locomo" help:"The LoCoMo retrieval benchmark through the engine's real write and search path (docs/BENCHMARKS.md)."`
 	Scale  benchScaleCmd  `cmd:"" name:"scale" help:"Ingest rate, search latency and memory at scale in one tenant."`
+	Load   benchLoadCmd   `cmd:"" name:"load" help:"Many clients at once through the real HTTP path: throughput, latency percentiles, errors and the server's CPU (docs/BENCHMARKS.md, Throughput)."`
+}
+
+type benchLoadCmd struct {
+	Concurrency int           `name:"concurrency" default:"8" help:"Clients, each sending its next request when the last returned (1 to 1024)."`
+	Duration    time.Duration `name:"duration" default:"20s" help:"Length of the timed phase (at most 1h)."`
+	Mix         string        `name:"mix" default:"add=30,search=50,get=20" help:"Weights of the operations: add, search (hybrid, limit 10), get, observe."`
+	Corpus      int           `name:"corpus" default:"1000" help:"Memories written (one per request, 4 at a time) before the timed phase."`
+	Users       int           `name:"users" default:"20" help:"End users (user_id) the requests spread over."`
+	Seed        uint64        `name:"seed" default:"1" help:"Seed of the synthetic text."`
+	URL         string        `name:"url" help:"Load this running server (with --key or ENGRAM_API_KEY; its CPU is read from its /metrics) instead of a fresh serve child process."`
+	Key         string        `name:"key" env:"ENGRAM_API_KEY" help:"API key for --url."`
+	Server      string        `name:"server-bin" type:"existingfile" help:"The engram binary the child server runs (default: this one), e.g. an older build to compare with."`
+	ServeArgs   []string      `name:"serve-arg" sep:"none" placeholder:"FLAG" help:"Extra flag for the child server (repeatable), e.g. --serve-arg=--max-inflight=32. ENGRAM_* variables are not passed to it."`
+	JSON        bool          `name:"json" help:"Print one JSON object as the last line."`
+}
+
+func (c *benchLoadCmd) Run(ctx context.Context, s *ioStreams) error {
+	mix, err := bench.ParseMix(c.Mix)
+	if err != nil {
+		return err
+	}
+	opts := bench.LoadOptions{URL: c.URL, Key: c.Key, Concurrency: c.Concurrency, Duration: c.Duration, Mix: mix,
+		Corpus: c.Corpus, Users: c.Users, Seed: c.Seed, Log: s.err,
+		LoaderCPU: func() (float64, error) { return bench.ProcCPU("self") }}
+	if c.URL == "" {
+		opts.URL = "http://127.0.0.1" // checked now, set once the child listens
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	where := "url"
+	if c.URL != "" {
+		if c.Key == "" {
+			return errors.New("--url needs --key or ENGRAM_API_KEY")
+		}
+		if c.Server != "" || len(c.ServeArgs) > 0 {
+			return errors.New("--server-bin and --serve-arg start a child server: not with --url")
+		}
+		opts.ServerCPU = func() (float64, error) { return bench.MetricsCPU(ctx, c.URL) }
+	} else {
+		where = "child"
+		bin := c.Server
+		if bin == "" {
+			if bin, err = os.Executable(); err != nil {
+				return err
+			}
+		}
+		srv, err := bench.StartServe(ctx, bin, c.ServeArgs)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		opts.URL, opts.Key, opts.ServerCPU = srv.URL, srv.Key, srv.CPU
+	}
+	res, err := bench.RunLoad(ctx, opts)
+	if err != nil {
+		return err
+	}
+	res.Server = where
+	if err := res.WriteText(s.out); err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(s.out).Encode(res)
+	}
+	return nil
 }
 
 type benchLoCoMoCmd struct {

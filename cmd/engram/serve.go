@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +46,17 @@ type serveCmd struct {
 	DeletionGrace  time.Duration `name:"deletion-grace" env:"ENGRAM_DELETION_GRACE" default:"168h" help:"How long an account that asked to be deleted (DELETE /v1/me) stays read-only, and can cancel, before it is erased: 1m to 8760h."`
 	ImportDir      string        `name:"import-spool-dir" env:"ENGRAM_IMPORT_SPOOL_DIR" type:"path" help:"Where POST /v1/import spools the uploaded document while importing it (default: the system's temporary directory); it is plaintext there until the request ends, so choose an encrypted volume if that matters."`
 	ImportMax      int64         `name:"import-max-bytes" env:"ENGRAM_IMPORT_MAX_BYTES" default:"1073741824" help:"The largest document POST /v1/import accepts (413 beyond); it is spooled to a temporary file while imported."`
+	MaxInflight    *int          `name:"max-inflight" env:"ENGRAM_MAX_INFLIGHT" placeholder:"N" help:"Requests worked on at once; past this a request is answered 503 overloaded with Retry-After: 1 at once instead of queueing (health checks and metrics exempt). Default: 64 per CPU core; 0 turns shedding off."`
 	MinFree        string        `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
+
+// inflightPerCore is serve's default --max-inflight per CPU core. A mixed
+// request costs the server a few milliseconds of CPU (docs/BENCHMARKS.md,
+// "Throughput"), so 64 waiting per core is already a fraction of a second
+// of queue; past that, a quick 503 serves a client better than a slow 200.
+const inflightPerCore = 64
+
+func defaultMaxInflight() int { return inflightPerCore * runtime.GOMAXPROCS(0) }
 
 // writeMargin is how much longer than a request's deadline its response
 // may take to write: the last commit's fsync, a checkpoint after an
@@ -92,6 +102,13 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("--request-timeout must be positive")
+	}
+	maxInflight := defaultMaxInflight()
+	if c.MaxInflight != nil {
+		if *c.MaxInflight < 0 {
+			return fmt.Errorf("--max-inflight must be 0 (off) or positive")
+		}
+		maxInflight = *c.MaxInflight
 	}
 	if err := deletion.CheckGrace(c.DeletionGrace); err != nil {
 		return fmt.Errorf("--deletion-grace: %w", err)
@@ -281,6 +298,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			// timeout leaves the margin to deliver that answer.
 			RequestTimeout: c.RequestTimeout,
 			Limits:         limits,
+			MaxInflight:    maxInflight,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

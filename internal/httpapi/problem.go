@@ -62,6 +62,7 @@ var statusOf = map[string]int{
 	engram.CodeTooLarge:        http.StatusRequestEntityTooLarge,
 	engram.CodeRateLimited:     http.StatusTooManyRequests,
 	engram.CodeUnavailable:     http.StatusServiceUnavailable,
+	engram.CodeOverloaded:      http.StatusServiceUnavailable, // shed: too many requests in flight (shed.go)
 	engram.CodeInternal:        http.StatusInternalServerError,
 	engram.CodeNotImplemented:  http.StatusNotImplemented,
 	engram.CodeImportTampered:  http.StatusBadRequest, // a document whose checksum or signature fails
@@ -83,6 +84,9 @@ func codeOf(status int) string {
 	}
 	if status == http.StatusBadRequest {
 		return engram.CodeInvalid // not CodeImportTampered, which shares the status
+	}
+	if status == http.StatusServiceUnavailable {
+		return engram.CodeUnavailable // not CodeOverloaded, which shares the status
 	}
 	for code, s := range statusOf {
 		if s == status {

@@ -66,6 +66,10 @@ type Config struct {
 	// Limits are the request rate limits (ratelimit.go); the zero value
 	// limits nothing.
 	Limits Limits
+	// MaxInflight, when positive, is how many requests may be in flight
+	// at once; past it a request is answered 503 overloaded with
+	// Retry-After at once (shed.go). 0 sheds nothing.
+	MaxInflight int
 
 	// Observe serves /v1/observe, /v1/episodes, /v1/entities, /v1/facts,
 	// /v1/topics and /v1/patterns; nil leaves them out.
@@ -138,7 +142,8 @@ func New(cfg Config) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	}
 	lim := newLimiters(cfg.Limits, cfg.Metrics)
-	h := observe(log.With("component", "http"), hist, lim.sources(withDeadline(cfg.RequestTimeout, limitBody(cfg.ImportMaxBytes, jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux)))))))))
+	shed := newShedder(cfg.MaxInflight, cfg.Metrics)
+	h := observe(log.With("component", "http"), hist, shed.wrap(lim.sources(withDeadline(cfg.RequestTimeout, limitBody(cfg.ImportMaxBytes, jsonBodies(authenticate(cfg.Auth, lim.keys(utf8Bodies(routed(mux))))))))))
 	if cfg.PublicURL != "" {
 		h = withPublicURL(cfg.PublicURL, h)
 	}
