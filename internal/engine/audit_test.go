@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -170,6 +171,35 @@ func TestAuditConcurrentRequests(t *testing.T) {
 	}
 	if r := reports[0]; r.Problem != nil || r.Entries != 2*workers*calls || r.LastSeq != 2*workers*calls {
 		t.Fatalf("chain after concurrent requests: %+v %v", r, r.Problem)
+	}
+}
+
+// TestAuditConcurrentSearches: concurrent searches (which read the store
+// in several short transactions) each commit one entry, in a gap-free
+// chain that verifies.
+func TestAuditConcurrentSearches(t *testing.T) {
+	e, _ := testserver.NewEngine(t)
+	ctx := context.Background()
+	_, pctx := owner(t, e)
+	for _, c := range []string{"coffee in lisbon", "tea in tokyo", "chess in paris"} {
+		if _, err := e.Add(pctx, engram.AddRequest{Content: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const workers, calls = 8, 10
+	concurrently(t, workers, calls, func(w, i int) error {
+		hits, err := e.Search(pctx, engram.SearchRequest{Query: []string{"coffee", "tea", "chess"}[(w+i)%3]})
+		if err == nil && len(hits) != 1 {
+			err = fmt.Errorf("%d hits", len(hits))
+		}
+		return err
+	})
+	reports, err := e.VerifyAudit(ctx, "t", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reports[0]; r.Problem != nil || r.LastSeq != 3+workers*calls {
+		t.Fatalf("chain after concurrent searches: %+v %v", r, r.Problem)
 	}
 }
 

@@ -137,13 +137,16 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 			return nil, err
 		}
 	}
+	// Ranking reads each candidate's head (scope, visibility, times: a
+	// covering index), never its row: only the memories the answer holds
+	// are read whole and decrypted, below.
 	var rows []store.Memory
 	var graph map[string]graphPart
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		if graph, err = graphHits(ctx, tx, p.TenantID, req.Scope, names); err != nil {
 			return err
 		}
-		rows, err = tx.Memories(ctx, p.TenantID, candidateIDs(cands, graph))
+		rows, err = tx.MemoryHeads(ctx, p.TenantID, candidateIDs(cands, graph))
 		return err
 	}); err != nil {
 		return nil, err
@@ -197,32 +200,73 @@ func (e *Engine) Search(ctx context.Context, req engram.SearchRequest) (_ []engr
 	}
 	rank(cands)
 
-	hits := []engram.SearchHit{}
-	o := e.opener(ctx, p.TenantID)
+	// Under the threshold, or deleted since the index saw it: not even read.
+	ranked := make([]*candidate, 0, len(cands))
 	for _, c := range cands {
-		row, ok := byID[c.id]
-		if !ok || c.explain.Score < minScore {
-			continue // deleted since the index saw it, or under the threshold: not even decrypted
+		if _, ok := byID[c.id]; ok && c.explain.Score >= minScore {
+			ranked = append(ranked, c)
 		}
-		m, err := o.memory(row)
-		if isUnreadable(err) {
-			e.skip(p.TenantID, "memory", row.ID, err)
-			continue
+	}
+	return e.searchHits(ctx, p.TenantID, vis, ranked, keep, len(req.Filters) > 0, limit, req.Explain)
+}
+
+// searchHits reads and decrypts the ranked candidates, best first, until
+// limit of them pass keep: a batch of as many as are still wanted at a
+// time (filterOverfetch times as many when filters may drop some), each in
+// a short read transaction, so a search reads whole only the memories it
+// returns (and those a filter or an unreadable envelope skips). A memory
+// deleted, made private or expired since the ranking read its head is
+// skipped.
+func (e *Engine) searchHits(ctx context.Context, tenantID string, vis rbac.Filter, ranked []*candidate, keep func(*engram.Memory) bool, filtered bool, limit int, explain bool) ([]engram.SearchHit, error) {
+	hits := []engram.SearchHit{}
+	o := e.opener(ctx, tenantID)
+	for len(ranked) > 0 && len(hits) < limit {
+		n := limit - len(hits)
+		if filtered {
+			n *= filterOverfetch
 		}
-		if err != nil {
+		batch := ranked[:min(n, len(ranked))]
+		ranked = ranked[len(batch):]
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.id
+		}
+		var rows []store.Memory
+		if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+			rows, err = tx.MemoryTexts(ctx, tenantID, ids)
+			return err
+		}); err != nil {
 			return nil, err
 		}
-		if !keep(m) {
-			continue
+		byID := make(map[string]*store.Memory, len(rows))
+		for i := range rows {
+			byID[rows[i].ID] = &rows[i]
 		}
-		h := engram.SearchHit{Memory: *m, Score: c.explain.Score}
-		if req.Explain {
-			x := c.explain
-			h.Explain = &x
-		}
-		hits = append(hits, h)
-		if len(hits) == limit {
-			break
+		for _, c := range batch {
+			row, ok := byID[c.id]
+			if !ok || !vis.Match(store.RecordOf(row)) || e.expired(row) {
+				continue
+			}
+			m, err := o.memory(row)
+			if isUnreadable(err) {
+				e.skip(tenantID, "memory", row.ID, err)
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !keep(m) {
+				continue
+			}
+			h := engram.SearchHit{Memory: *m, Score: c.explain.Score}
+			if explain {
+				x := c.explain
+				h.Explain = &x
+			}
+			hits = append(hits, h)
+			if len(hits) == limit {
+				break
+			}
 		}
 	}
 	return hits, nil

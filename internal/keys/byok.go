@@ -23,9 +23,9 @@ func (r *Ring) kekFor(ctx context.Context, tenantID string) (kek.KEK, error) {
 	if tenantID == "" || r.factory == nil {
 		return r.kek, nil
 	}
-	r.mu.Lock()
+	r.mu.RLock()
 	c, ok := r.keks[tenantID]
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	if ok && r.now().Before(c.expires) {
 		return c.k, nil
 	}

@@ -58,7 +58,9 @@ type Ring struct {
 	now     engram.Clock
 	factory KEKFactory
 
-	mu    sync.Mutex
+	// mu guards the caches; every read of the service looks keys up here
+	// (several per search), so lookups share it.
+	mu    sync.RWMutex
 	cache map[string]cached
 	keks  map[string]cachedKEK
 }
@@ -188,8 +190,8 @@ func (r *Ring) NewTenant(ctx context.Context, tenantID string) (seal.Key, []*sto
 }
 
 func (r *Ring) get(name string) (seal.Key, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	c, ok := r.cache[name]
 	if !ok || r.now().After(c.expires) {
 		return seal.Key{}, false
@@ -200,8 +202,8 @@ func (r *Ring) get(name string) (seal.Key, bool) {
 // getWrapped is get for a key whose stored form is wrapped: a cached key
 // of another generation (destroyed and re-created since) is a miss.
 func (r *Ring) getWrapped(name string, wrapped []byte) (seal.Key, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	c, ok := r.cache[name]
 	if !ok || r.now().After(c.expires) || !bytes.Equal(c.wrapped, wrapped) {
 		return seal.Key{}, false

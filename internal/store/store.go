@@ -99,6 +99,15 @@ type Tx interface {
 	// Memories returns the memories among ids that exist in the tenant, in
 	// no particular order.
 	Memories(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
+	// MemoryHeads is Memories without the sealed fields and the subject:
+	// Content, Metadata, ContentMAC and Vector are nil; Subject,
+	// VectorModel, KeyVersion, DocLen and UpdatedAt are zero. It is what
+	// ranking and access checks read of every candidate of a search, from
+	// a covering index.
+	MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
+	// MemoryTexts is Memories without the sealed vector (Vector nil): what
+	// a read that answers with content decrypts.
+	MemoryTexts(ctx context.Context, tenantID string, ids []string) ([]Memory, error)
 	// MemoryByMAC finds a memory with exactly this scope and content MAC.
 	MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*Memory, error)
 	// UpdateMemory rewrites content, metadata, vector and vector model, key

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/rbac"
@@ -81,6 +82,34 @@ func (t *tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, er
 }
 
 func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	return t.memoriesByID(ctx, "get memories", `SELECT `+memoryColumns+` FROM memories`, scanMemory, tenantID, ids)
+}
+
+// headColumns are what MemoryHeads reads: all in the memories_stats index
+// (migration 00020), so that ranking a search's candidates never reads
+// their rows (each holds a sealed ~2 KB vector).
+const headColumns = `id, user_id, agent_id, run_id, created_at, author_account_id, visibility, expires_at`
+
+func (t *tx) MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	out, err := t.memoriesByID(ctx, "get memory heads", `SELECT `+headColumns+` FROM memories INDEXED BY memories_stats`, scanHead, tenantID, ids)
+	for i := range out {
+		out[i].TenantID = tenantID
+	}
+	return out, err
+}
+
+// textColumns are memoryColumns without the vector.
+const textColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
+	content_mac, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
+
+func (t *tx) MemoryTexts(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	return t.memoriesByID(ctx, "get memory texts", `SELECT `+textColumns+` FROM memories`, scanText, tenantID, ids)
+}
+
+// memoriesByID runs selectFrom (SELECT … FROM memories) for the tenant's
+// memories among ids, in chunks of bound parameters, scanning each row with
+// scan.
+func (t *tx) memoriesByID(ctx context.Context, op, selectFrom string, scan func(scanner) (*store.Memory, error), tenantID string, ids []string) ([]store.Memory, error) {
 	out := []store.Memory{}
 	// Deduplicated so that an id repeated across chunks is returned once.
 	uniq := slices.Clone(ids)
@@ -92,11 +121,9 @@ func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]sto
 		for _, id := range batch {
 			args = append(args, id)
 		}
-		ms, err := t.queryMemories(ctx,
-			`SELECT `+memoryColumns+` FROM memories
-			 WHERE tenant_id = ? AND id IN (`+placeholders(len(batch))+`)`, args...)
+		ms, err := t.scanMemories(ctx, scan, selectFrom+` WHERE tenant_id = ? AND id IN (`+placeholders(len(batch))+`)`, args...)
 		if err != nil {
-			return nil, wrapErr("get memories", err)
+			return nil, wrapErr(op, err)
 		}
 		out = append(out, ms...)
 	}
@@ -215,6 +242,10 @@ func scopeFilter(alias, tenantID string, scope engram.Scope) (string, []any) {
 }
 
 func (t *tx) queryMemories(ctx context.Context, query string, args ...any) ([]store.Memory, error) {
+	return t.scanMemories(ctx, scanMemory, query, args...)
+}
+
+func (t *tx) scanMemories(ctx context.Context, scan func(scanner) (*store.Memory, error), query string, args ...any) ([]store.Memory, error) {
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -222,7 +253,7 @@ func (t *tx) queryMemories(ctx context.Context, query string, args ...any) ([]st
 	defer rows.Close()
 	out := []store.Memory{}
 	for rows.Next() {
-		m, err := scanMemory(rows)
+		m, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -232,23 +263,50 @@ func (t *tx) queryMemories(ctx context.Context, query string, args ...any) ([]st
 }
 
 func scanMemory(s scanner) (*store.Memory, error) {
-	var (
-		m                store.Memory
-		created, updated int64
-		author           sql.NullString
-		vis              string
-		expires          sql.NullInt64
-	)
+	var m store.Memory
+	var c memoryClear
 	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
-		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &created, &updated, &author, &vis, &expires)
+		&m.Metadata, &m.ContentMAC, &m.Vector, &m.VectorModel, &m.DocLen, &c.created, &c.updated, &c.author, &c.vis, &c.expires)
+	return c.into(&m, err)
+}
+
+func scanText(s scanner) (*store.Memory, error) {
+	var m store.Memory
+	var c memoryClear
+	err := s.Scan(&m.ID, &m.TenantID, &m.UserID, &m.AgentID, &m.RunID, &m.Subject, &m.KeyVersion, &m.Content,
+		&m.Metadata, &m.ContentMAC, &m.DocLen, &c.created, &c.updated, &c.author, &c.vis, &c.expires)
+	return c.into(&m, err)
+}
+
+func scanHead(s scanner) (*store.Memory, error) {
+	var m store.Memory
+	var c memoryClear
+	err := s.Scan(&m.ID, &m.UserID, &m.AgentID, &m.RunID, &c.created, &c.author, &c.vis, &c.expires)
+	h, err := c.into(&m, err)
+	if h != nil {
+		h.UpdatedAt = time.Time{} // not read
+	}
+	return h, err
+}
+
+// memoryClear holds the columns of a memory row stored in another form
+// than the field's.
+type memoryClear struct {
+	created, updated int64
+	author           sql.NullString
+	vis              string
+	expires          sql.NullInt64
+}
+
+func (c *memoryClear) into(m *store.Memory, err error) (*store.Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.ExpiresAt = fromNullMicros(expires)
-	m.AuthorID, m.Private = author.String, vis == visPrivate
-	m.CreatedAt = fromMicros(created)
-	m.UpdatedAt = fromMicros(updated)
-	return &m, nil
+	m.ExpiresAt = fromNullMicros(c.expires)
+	m.AuthorID, m.Private = c.author.String, c.vis == visPrivate
+	m.CreatedAt = fromMicros(c.created)
+	m.UpdatedAt = fromMicros(c.updated)
+	return m, nil
 }
 
 func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {

@@ -240,7 +240,16 @@ func testMemories(f *fx) {
 	const n = 1203
 	var mine []*store.Memory
 	for i := range n {
-		mine = append(mine, memory(a, engram.Scope{UserID: "u1"}, i))
+		m := memory(a, engram.Scope{UserID: "u1", AgentID: fmt.Sprintf("ag%d", i%3)}, i)
+		if i%2 == 0 {
+			m.Vector, m.VectorModel = sealed("vector %d", i), "model"
+		}
+		if i%5 == 0 {
+			m.AuthorID, m.Private = "acct", true
+			exp := at(i + 100)
+			m.ExpiresAt = &exp
+		}
+		mine = append(mine, m)
 	}
 	f.insert(nil, mine...)
 	theirs := memory(b, engram.Scope{UserID: "u1"}, 0)
@@ -270,6 +279,54 @@ func testMemories(f *fx) {
 			continue
 		}
 		checkEqual(t, "Memories", m, w)
+	}
+
+	// MemoryHeads: the same memories, without sealed fields or subject;
+	// MemoryTexts: without the vector.
+	for _, c := range []struct {
+		name string
+		get  func(tx store.Tx, tenantID string, ids []string) ([]store.Memory, error)
+		cut  func(m store.Memory) store.Memory
+	}{
+		{"MemoryHeads", func(tx store.Tx, tenantID string, ids []string) ([]store.Memory, error) {
+			return tx.MemoryHeads(f.ctx, tenantID, ids)
+		}, func(m store.Memory) store.Memory {
+			return store.Memory{ID: m.ID, TenantID: m.TenantID, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID,
+				CreatedAt: m.CreatedAt, AuthorID: m.AuthorID, Private: m.Private, ExpiresAt: m.ExpiresAt}
+		}},
+		{"MemoryTexts", func(tx store.Tx, tenantID string, ids []string) ([]store.Memory, error) {
+			return tx.MemoryTexts(f.ctx, tenantID, ids)
+		}, func(m store.Memory) store.Memory {
+			m.Vector, m.VectorModel = nil, ""
+			return m
+		}},
+	} {
+		got := mustGet(f, func(tx store.Tx) ([]store.Memory, error) { return c.get(tx, a, ask) })
+		if len(got) != n {
+			t.Errorf("%s: %d memories, want %d", c.name, len(got), n)
+		}
+		seen := make(map[string]bool)
+		for i := range got {
+			m := &got[i]
+			if seen[m.ID] {
+				t.Errorf("%s: %s twice", c.name, m.ID)
+			}
+			seen[m.ID] = true
+			w, ok := want[m.ID]
+			if !ok {
+				t.Errorf("%s: unexpected %s (tenant %s)", c.name, m.ID, m.TenantID)
+				continue
+			}
+			checkEqual(t, c.name, m, c.cut(*w))
+		}
+		for _, ask := range [][]string{nil, {newID()}} {
+			if got := mustGet(f, func(tx store.Tx) ([]store.Memory, error) { return c.get(tx, a, ask) }); len(got) != 0 {
+				t.Errorf("%s(%d ids): %q, want none", c.name, len(ask), ids(got))
+			}
+		}
+		if got := mustGet(f, func(tx store.Tx) ([]store.Memory, error) { return c.get(tx, b, ask[:10]) }); len(got) != 0 {
+			t.Errorf("%s of another tenant: %q, want none", c.name, ids(got))
+		}
 	}
 
 	for _, c := range []struct {
