@@ -69,6 +69,18 @@ func (m *Manager) Get(tenant string) (*Index, bool) {
 	return t.idx, true
 }
 
+// Peek returns the tenant's index if it is loaded, without marking it
+// used (for bookkeeping that is not a use, such as writing a snapshot).
+func (m *Manager) Peek(tenant string) (*Index, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.tenants[tenant]
+	if !ok {
+		return nil, false
+	}
+	return t.idx, true
+}
+
 // Load returns the tenant's index, building it first if it is not loaded:
 // fill is called with the new index's Add and must add every vector. The
 // build happens once: concurrent Loads of the same tenant wait for it and
