@@ -352,7 +352,7 @@ func (e *Engine) snapshotKey(ctx context.Context, tenantID, subject string) (sea
 // does not open (a key destroyed, a chunk missing or altered): the caller
 // then loads from the memories. Every chunk is opened before anything is
 // added.
-func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, add func(id string, v []float32) error, meta map[string]docMeta) (bool, error) {
+func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserve func(int), add func(id string, v []float32) error, meta map[string]docMeta) (bool, error) {
 	if e.vec.snapMin <= 0 {
 		return false, nil
 	}
@@ -449,6 +449,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, add fu
 		}
 		return false, keyFailure(err)
 	}
+	reserve(hdr.Entries)
 	for i, es := range out {
 		for j := range es {
 			en := &es[j]

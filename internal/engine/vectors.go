@@ -291,8 +291,8 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	meta := map[string]docMeta{}
 	var metaMu sync.Mutex
 	fromSnapshot := false
-	idx, err := e.vec.mgr.Load(tenantID, e.vec.emb.Dim(), func(add func(id string, v []float32) error) error {
-		ok, err := e.loadVectorSnapshot(ctx, tenantID, add, meta)
+	idx, err := e.vec.mgr.LoadSized(tenantID, e.vec.emb.Dim(), func(reserve func(int), add func(id string, v []float32) error) error {
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, reserve, add, meta)
 		if err != nil || ok {
 			fromSnapshot = ok
 			return err

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -236,6 +237,33 @@ func (x *Index) Add(id string, v []float32) error {
 	x.reconsider()
 	x.account()
 	return nil
+}
+
+// Reserve makes room for n more vectors at once, so that adding them does
+// not grow (and copy) the storage step by step.
+func (x *Index) Reserve(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed || n <= 0 {
+		return
+	}
+	want := (len(x.ids) + n) * x.dim
+	if want <= cap(x.data) {
+		return
+	}
+	data := make([]float32, len(x.data), want)
+	copy(data, x.data)
+	old := x.data[:cap(x.data)]
+	if x.building {
+		x.retired = append(x.retired, old)
+	} else {
+		clear(old)
+	}
+	x.data = data
+	x.wiper.data = data
+	x.ids = slices.Grow(x.ids, n)
+	x.alive = slices.Grow(x.alive, n)
+	x.account()
 }
 
 // Vector returns a copy of id's stored vector, and whether id is in the
