@@ -396,6 +396,12 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 	}
 	// Open and decode on every core; add only once all opened.
 	out := make([][]snapshot.Entry, len(parts))
+	pts := make([][]byte, len(parts)) // the entries' vectors point into them
+	defer func() {
+		for _, pt := range pts {
+			clear(pt)
+		}
+	}()
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	var keyMu sync.Mutex
@@ -425,7 +431,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 			if err != nil {
 				return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
 			}
-			defer clear(pt)
+			pts[i] = pt
 			var es []snapshot.Entry
 			if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
 				es = append(es, *en)
@@ -438,11 +444,6 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 		})
 	}
 	if err := g.Wait(); err != nil {
-		for _, es := range out {
-			for i := range es {
-				clear(es[i].Vector)
-			}
-		}
 		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
 			logger(e).Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
 			return false, nil

@@ -9,7 +9,8 @@
 //
 //	magic "EGVS" | version u8 (1) | dim u32 | count u32 | count × entry
 //	entry: id str | user str | agent str | run str | author str |
-//	       private u8 | created i64 (Unix µs) | dim × f32
+//	       private u8 | created i64 (Unix µs) | zero bytes to a multiple
+//	       of 4 from the chunk's start | dim × f32
 //	str: length u16 | bytes
 //
 // all integers and floats little-endian. Decoding refuses anything else:
@@ -23,6 +24,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/engram-memory/engram/internal/seal"
 )
@@ -61,7 +63,7 @@ func Encode(dim int, entries []Entry) ([]byte, error) {
 		if len(entries[i].Vector) != dim {
 			return nil, fmt.Errorf("snapshot: entry %d: dimension %d, want %d", i, len(entries[i].Vector), dim)
 		}
-		n += entries[i].size(dim)
+		n += entries[i].size(dim) + 3
 	}
 	b := make([]byte, 0, n)
 	b = append(b, magic...)
@@ -83,6 +85,9 @@ func Encode(dim int, entries []Entry) ([]byte, error) {
 			b = append(b, 0)
 		}
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.Created.UnixMicro()))
+		for len(b)%4 != 0 {
+			b = append(b, 0) // the vector starts 4-aligned
+		}
 		for _, f := range e.Vector {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
 		}
@@ -91,11 +96,13 @@ func Encode(dim int, entries []Entry) ([]byte, error) {
 }
 
 // Decode reads a chunk of dimension dim and calls fn with each entry. The
-// entry's Vector is fn's to keep.
+// entry's Vector is fn's to keep; it shares its memory with b (it is not
+// copied) on little-endian machines, so b must outlive it.
 func Decode(b []byte, dim int, fn func(*Entry) error) error {
 	if len(b) < len(magic)+9 || string(b[:len(magic)]) != magic {
 		return ErrFormat
 	}
+	total := len(b)
 	if b[len(magic)] != Version {
 		return fmt.Errorf("%w: version %d", ErrFormat, b[len(magic)])
 	}
@@ -119,16 +126,19 @@ func Decode(b []byte, dim int, fn func(*Entry) error) error {
 			strs[j] = string(b[2 : 2+l])
 			b = b[2+l:]
 		}
-		if len(b) < 1+8+4*dim || b[0] > 1 {
+		pad := (4 - (total-len(b)+9)%4) % 4
+		if len(b) < 1+8+pad+4*dim || b[0] > 1 {
 			return ErrFormat
 		}
 		e = Entry{ID: strs[0], UserID: strs[1], AgentID: strs[2], RunID: strs[3], AuthorID: strs[4], Private: b[0] == 1,
 			Created: time.UnixMicro(int64(binary.LittleEndian.Uint64(b[1:]))).UTC()}
-		b = b[9:]
-		e.Vector = make([]float32, dim)
-		for k := range e.Vector {
-			e.Vector[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
+		for _, z := range b[9 : 9+pad] {
+			if z != 0 {
+				return ErrFormat
+			}
 		}
+		b = b[9+pad:]
+		e.Vector = floats(b[:4*dim:4*dim])
 		b = b[4*dim:]
 		if err := fn(&e); err != nil {
 			return err
@@ -161,3 +171,22 @@ func (c Chunk) Context() seal.Context {
 		Field:   c.Kind + "/v" + strconv.Itoa(Version) + "/" + strconv.FormatInt(c.Gen, 10) + "/" + c.Model,
 	}
 }
+
+// floats returns b (little-endian float32s) as a []float32: b itself
+// where the machine is little-endian and b is aligned, else a copy.
+func floats(b []byte) []float32 {
+	n := len(b) / 4
+	if n == 0 {
+		return []float32{}
+	}
+	if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
+	}
+	v := make([]float32, n)
+	for k := range v {
+		v[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
+	}
+	return v
+}
+
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

@@ -156,6 +156,8 @@ func (m *Manager) build(tenant string, l *load, fill func(reserve func(int), add
 		close(l.done)
 		m.trim(tenant)
 	}()
+	idx.fill(true)
+	defer idx.fill(false)
 	err = fill(idx.Reserve, func(id string, v []float32) error {
 		if l.dropped.Load() {
 			return ErrDropped // stop decrypting what is being shredded

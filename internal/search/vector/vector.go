@@ -124,6 +124,7 @@ type Index struct {
 	builds     uint64
 	stop       atomic.Bool // tells the running build to give up
 	closed     bool
+	filling    bool // a Manager load adds vectors: no graph build until it ends
 
 	ctxs    sync.Pool   // *searchCtx
 	retired [][]float32 // arrays the storage outgrew while a build read them
@@ -332,6 +333,18 @@ func (x *Index) Close() {
 	x.account()
 }
 
+// fill marks the start (true) or the end (false) of a bulk load: a graph
+// started at the threshold would compete with the load for the cores and
+// rebuild what the rest of the load adds; it is considered once, at the end.
+func (x *Index) fill(on bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.filling = on
+	if !on {
+		x.reconsider()
+	}
+}
+
 // halt asks a running build to give up; a later change may start another.
 func (x *Index) halt() { x.stop.Store(true) }
 
@@ -430,7 +443,7 @@ func (x *Index) dropGraph() {
 // search or tombstones pass a fifth of the graph. Called with x.mu held for
 // writing.
 func (x *Index) reconsider() {
-	if x.building || x.closed || x.opts.ApproxThreshold < 0 {
+	if x.building || x.closed || x.filling || x.opts.ApproxThreshold < 0 {
 		return
 	}
 	if x.g != nil && x.live < x.opts.ApproxThreshold/2 {
