@@ -138,7 +138,7 @@ func Decode(b []byte, dim int, fn func(*Entry) error) error {
 			}
 		}
 		b = b[9+pad:]
-		e.Vector = floats(b[:4*dim:4*dim])
+		e.Vector = floats(b[: 4*dim : 4*dim])
 		b = b[4*dim:]
 		if err := fn(&e); err != nil {
 			return err
