@@ -159,6 +159,7 @@ func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
 	var due []string
 	for id, w := range v.writes {
 		if w.dirty > 0 && !w.saving {
+			w.saving = true // no background write of the same tenant meanwhile
 			due = append(due, id)
 		}
 	}
@@ -169,6 +170,9 @@ func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
 		if err := e.saveVectorSnapshot(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
 		}
+		v.mu.Lock()
+		v.writes[id].saving = false
+		v.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

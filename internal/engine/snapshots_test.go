@@ -163,6 +163,14 @@ func TestVectorSnapshotNeverStale(t *testing.T) {
 	if n := engine.VectorSnapshotLoads(f); n != 1 {
 		t.Fatalf("snapshot loads = %d, want 1", n)
 	}
+	// An eviction reloads from the snapshot too.
+	engine.DropVectorIndex(f, nt.Tenant.ID)
+	if got := results(t, f, fctx); !slices.Equal(got, want) {
+		t.Fatalf("after an eviction: results differ from a rebuild")
+	}
+	if n := engine.VectorSnapshotLoads(f); n != 2 {
+		t.Fatalf("snapshot loads = %d, want 2", n)
+	}
 }
 
 // TestVectorSnapshotForgetUser: erasing a user deletes the tenant's
