@@ -160,3 +160,11 @@ func VectorSnapshot(e *Engine, ctx context.Context, tenantID string) (s *store.I
 	})
 	return s, err
 }
+
+// SetKeywordAsyncMin sets the size from which a tenant's keyword index
+// loads in the background (0: never).
+func SetKeywordAsyncMin(e *Engine, n int) { e.kw.asyncMin = n }
+
+// WaitKeywordLoads waits for the keyword index loads running in the
+// background.
+func WaitKeywordLoads(e *Engine) { e.kw.loads.Wait() }
