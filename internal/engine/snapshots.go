@@ -436,6 +436,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 				return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
 			}
 			pts[i] = pt
+			p.body = nil // the ciphertext is not needed any more
 			var es []snapshot.Entry
 			if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
 				es = append(es, *en)
