@@ -327,6 +327,11 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Vector indexes changed since their last snapshot are written now,
+	// so that the next start loads them instead of rebuilding.
+	if err := l.SaveIndexSnapshots(sctx); err != nil {
+		log.Warn("index snapshots not written", "component", "serve", "error", err)
+	}
 	log.Info("stopped", "component", "serve")
 	return nil
 }

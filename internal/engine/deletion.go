@@ -374,6 +374,7 @@ func (e *Engine) SweepDeletions(ctx context.Context) (DeletionStats, error) {
 // pending (a legal hold, or an account become its tenant's only owner);
 // neither done nor held: it was cancelled meanwhile.
 func (e *Engine) completeDeletion(ctx context.Context, d *store.Deletion, now time.Time) (done, held bool, err error) {
+	defer e.vecWrite(d.TenantID)() // its index drop counts as a write (snapshots.go)
 	mac, _, err := e.ring.AuditKeys(ctx, d.TenantID, audit.KeyVersion)
 	if err != nil {
 		return false, false, keyFailure(err)

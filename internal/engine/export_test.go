@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/search/vector"
+	"github.com/engram-memory/engram/internal/store"
 )
 
 // plaintextCipher stores fields in clear behind a 4-byte key version: the
@@ -134,3 +136,35 @@ func VectorIndexHas(e *Engine, tenantID, id string) bool {
 	_, ok = idx.Vector(id)
 	return ok
 }
+
+// SaveIndexSnapshots writes the due vector index snapshots, as serve does
+// at shutdown.
+func SaveIndexSnapshots(e *Engine, ctx context.Context) error { return e.SaveIndexSnapshots(ctx) }
+
+// SetSnapshotMin sets the fewest vectors a snapshot is written for (0:
+// snapshots are neither written nor loaded).
+func SetSnapshotMin(e *Engine, n int) {
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	e.vec.snapMin = n
+}
+
+// VectorSnapshotLoads is how many vector indexes e loaded from a snapshot.
+func VectorSnapshotLoads(e *Engine) int64 { return e.vec.snapLoads.Load() }
+
+// VectorSnapshot is the tenant's vector index snapshot header, if any.
+func VectorSnapshot(e *Engine, ctx context.Context, tenantID string) (s *store.IndexSnapshot, err error) {
+	err = e.st.Read(ctx, func(tx store.Tx) error {
+		s, err = tx.IndexSnapshot(ctx, tenantID, "vectors")
+		return err
+	})
+	return s, err
+}
+
+// SetKeywordAsyncMin sets the size from which a tenant's keyword index
+// loads in the background (0: never).
+func SetKeywordAsyncMin(e *Engine, n int) { e.kw.asyncMin = n }
+
+// WaitKeywordLoads waits for the keyword index loads running in the
+// background.
+func WaitKeywordLoads(e *Engine) { e.kw.loads.Wait() }

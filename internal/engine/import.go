@@ -238,6 +238,7 @@ func (r *importRun) page(recs []*export.Record) error {
 	var kwOps []kwOp
 	var counted []importer.Outcome
 	kwDone := r.e.kwBegin(tenant)
+	defer r.e.vecWrite(tenant)()
 	epoch := r.e.vecEpoch(tenant)
 	err = retry(func() error {
 		writers := map[string]*writer{}
@@ -287,7 +288,7 @@ func (r *importRun) page(recs []*export.Record) error {
 			if counted[i] == importer.Overwrite {
 				r.e.indexRemove(tenant, m.ID)
 			}
-			r.e.indexPut(tenant, m.ID, pl.vec, docMeta{scope: m.Scope(), created: m.CreatedAt,
+			r.e.indexPut(tenant, m.ID, pl.vec, docMeta{subject: pl.subject, scope: m.Scope(), created: m.CreatedAt,
 				rec: rbac.Record{AuthorID: m.AuthorID, Private: m.Visibility == engram.VisibilityPrivate}}, epoch)
 		}
 	}

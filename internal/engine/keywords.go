@@ -47,11 +47,13 @@ func WithKeywordBudget(budget int64) Option {
 }
 
 func newKeywords(budget int64) *keywords {
-	return &keywords{budget: budget, tenants: map[string]*kwTenant{}}
+	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin}
 }
 
 type keywords struct {
-	budget int64
+	budget   int64
+	asyncMin int            // tenants this large load in the background
+	loads    sync.WaitGroup // background loads
 
 	mu      sync.Mutex
 	tenants map[string]*kwTenant
@@ -193,11 +195,52 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 	t.loading = true
 	k.mu.Unlock()
 
+	if e.kwLarge(ctx, tenantID) {
+		// Loading takes seconds: this search (and those until the load
+		// ends) reads the store, which ranks identically.
+		k.loads.Add(1)
+		go func() {
+			defer k.loads.Done()
+			lctx := context.WithoutCancel(ctx)
+			idx := postings.New()
+			err := e.kwLoad(lctx, tenantID, idx)
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			if _, _, _, err := e.kwInstall(tenantID, t, idx, err); err != nil {
+				logger(e).Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
+			}
+		}()
+		return nil, 0, false, nil
+	}
 	idx = postings.New()
 	err = e.kwLoad(ctx, tenantID, idx)
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return e.kwInstall(tenantID, t, idx, err)
+}
+
+// kwAsyncMin is the size from which a tenant's keyword index loads in the
+// background (about a second at 2 cores).
+const kwAsyncMin = 25000
+
+// kwLarge reports whether the tenant holds at least asyncMin memories
+// (from the scope statistics: a handful of rows). On error it says no, and
+// the load runs in the search as before.
+func (e *Engine) kwLarge(ctx context.Context, tenantID string) bool {
+	var stats *store.Postings
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		stats, err = tx.SearchPostings(ctx, tenantID, engram.Scope{}, nil)
+		return err
+	})
+	return err == nil && e.kw.asyncMin > 0 && stats.Docs >= e.kw.asyncMin
+}
+
+// kwInstall ends a load of t: installs idx, with the writes queued
+// meanwhile applied, unless the load failed or the tenant was dropped.
+// Called with k.mu held.
+func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, err error) (*postings.Index, uint64, bool, error) {
+	k := e.kw
 	if k.tenants[tenantID] != t {
 		return nil, 0, false, err // dropped while loading (erasure)
 	}

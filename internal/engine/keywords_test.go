@@ -430,3 +430,30 @@ func TestKeywordIndexWritesDuringLoad(t *testing.T) {
 	}
 	sameAsStore(t, ctx, e, nt.Tenant.ID)
 }
+
+// TestKeywordIndexLoadsInBackground: a large tenant's first keyword search
+// does not wait for its index: it reads the store, with the same ranking,
+// and the index is loaded beside it (writes during the load included).
+func TestKeywordIndexLoadsInBackground(t *testing.T) {
+	e, _ := testserver.NewEngine(t)
+	engine.SetKeywordAsyncMin(e, 40)
+	nt, ctx := owner(t, e)
+	kwCorpus(t, ctx, e, 50)
+	var st []string
+	engine.WithoutKeywordIndex(e, func() { st = bm25(t, ctx, e, "note", engram.Scope{}) })
+	if got := bm25(t, ctx, e, "note", engram.Scope{}); !slices.Equal(got, st) {
+		t.Fatalf("first search:\n got %v\nstore %v", got, st)
+	}
+	res, err := e.Add(ctx, engram.AddRequest{Content: "zeppelin over paris", Scope: engram.Scope{UserID: "u2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.WaitKeywordLoads(e)
+	if n := engine.KeywordIndexed(e, nt.Tenant.ID); n != 51 {
+		t.Fatalf("index holds %d memories, want 51", n)
+	}
+	if hits := bm25(t, ctx, e, "zeppelin", engram.Scope{}); len(hits) != 1 || hits[0][:len(res[0].ID)] != res[0].ID {
+		t.Fatalf("zeppelin: %v, want %s", hits, res[0].ID)
+	}
+	sameAsStore(t, ctx, e, nt.Tenant.ID)
+}

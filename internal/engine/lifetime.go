@@ -231,6 +231,7 @@ func (e *Engine) sweepTenantRetention(ctx context.Context, tenantID string) (ten
 		removed []string
 	)
 	kwDone := e.kwBegin(tenantID)
+	defer e.vecWrite(tenantID)()
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		r, rec, removed = tenantSweep{}, nil, removed[:0]
 		// Everything re-checked in the deleting transaction: a hold

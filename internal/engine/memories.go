@@ -291,6 +291,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		last    *writer
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	defer e.vecWrite(p.TenantID)()
 	epoch := e.vecEpoch(p.TenantID)
 	err = retry(func() error {
 		w, err := e.writer(ctx, p.TenantID, subjectOf(req.Scope, p))
@@ -317,7 +318,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	if err == nil && vecs != nil {
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
-				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{scope: req.Scope, created: at, rec: rec}, epoch)
+				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{subject: subjectOf(req.Scope, p), scope: req.Scope, created: at, rec: rec}, epoch)
 			}
 		}
 	}
@@ -660,6 +661,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 		updated *store.DocPostings
 	)
 	kwDone := e.kwBegin(p.TenantID)
+	defer e.vecWrite(p.TenantID)()
 	epoch := e.vecEpoch(p.TenantID)
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		updated = nil
@@ -720,7 +722,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	kwDone()
 	if err == nil && vec != nil {
-		e.indexPut(p.TenantID, id, vec, docMeta{scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt, rec: rec}, epoch)
+		e.indexPut(p.TenantID, id, vec, docMeta{subject: cur.Subject, scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt, rec: rec}, epoch)
 	}
 	if err == nil && !may(p, rbac.MemoryRead) {
 		out = sentOnly(id, content, req.Metadata)
@@ -749,6 +751,7 @@ func (e *Engine) Delete(ctx context.Context, id string) (err error) {
 		return err
 	}
 	kwDone := e.kwBegin(p.TenantID)
+	defer e.vecWrite(p.TenantID)()
 	err = e.rewrite(ctx, cur, func(tx store.Tx, w *writer, m *store.Memory) error {
 		if err := reachable(p, reach, store.RecordOf(m)); err != nil {
 			return err

@@ -132,6 +132,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	}{sent, req.Timestamp, req.Scope, md})
 
 	kwDone := e.kwBegin(p.TenantID)
+	defer e.vecWrite(p.TenantID)()
 	epoch := e.vecEpoch(p.TenantID)
 	var last *writer
 	err = retry(func() error {
@@ -167,7 +168,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 	if ob.vecs != nil {
 		for i, r := range ob.mems {
 			if r.Event == engram.EventAdd {
-				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{scope: req.Scope, created: *msgs[i].Timestamp, rec: observed(p)}, epoch)
+				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{subject: subjectOf(req.Scope, p), scope: req.Scope, created: *msgs[i].Timestamp, rec: observed(p)}, epoch)
 			}
 		}
 	}

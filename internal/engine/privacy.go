@@ -67,6 +67,7 @@ func (e *Engine) ForgetUser(ctx context.Context, userID string) (_ *engram.Erasu
 			return nil, err
 		}
 	}
+	defer e.vecWrite(p.TenantID)() // its index drop counts as a write (snapshots.go)
 	er := &store.Erasure{}
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
 		// Checked in the erasing transaction: a hold placed concurrently
@@ -148,6 +149,7 @@ func (e *Engine) ForgetTenant(ctx context.Context, name string) (_ *engram.Erasu
 		return nil, err
 	}
 	defer func() { err = e.operator(ctx, "", engram.AuditTenantForget, engram.TargetTenant, t.ID, err) }()
+	defer e.vecWrite(t.ID)() // its index drop counts as a write (snapshots.go)
 	var er *store.Erasure
 	err = e.st.Write(ctx, func(tx store.Tx) (err error) {
 		if err := checkHold(ctx, tx, t.ID, anyHold); err != nil {

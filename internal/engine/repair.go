@@ -74,6 +74,7 @@ type brokenMemory struct {
 }
 
 func (e *Engine) repairTenant(ctx context.Context, t store.Tenant, dryRun bool) (*RepairReport, error) {
+	defer e.vecWrite(t.ID)() // its index drop counts as a write (snapshots.go)
 	// The hierarchy above the subject keys must open, or nothing is judged.
 	if _, err := e.ring.TenantKey(ctx, t.ID); err != nil {
 		return nil, fmt.Errorf("the tenant's key does not open, nothing judged: %w", err)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -28,7 +29,8 @@ type Option func(*Engine)
 // evicted and reloaded on demand).
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
-		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{}}
+		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
+			writes: map[string]*vecWrites{}, snapMin: snapshotMin}
 	}
 }
 
@@ -46,6 +48,14 @@ type vectors struct {
 	// updates the index, the write may be of a user erased meanwhile (its
 	// vector must not outlive the user's key) and is not put (see indexPut).
 	epochs map[string]uint64
+
+	// writes tracks, per tenant, the writes in flight and the index
+	// changes since the last snapshot (see snapshots.go).
+	writes  map[string]*vecWrites
+	snapMin int            // fewest vectors worth a snapshot
+	saves   sync.WaitGroup // background snapshot writes
+	// snapLoads counts the indexes loaded from a snapshot (tests).
+	snapLoads atomic.Int64
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -57,6 +67,7 @@ type tenantVectors struct {
 }
 
 type docMeta struct {
+	subject string // whose key seals the memory (and its share of a snapshot)
 	scope   engram.Scope
 	created time.Time
 	rec     rbac.Record // author and visibility: who may find it
@@ -153,6 +164,7 @@ func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta, epoch 
 	if idx, ok := e.vec.mgr.Get(tenantID); ok {
 		tv.meta[id] = meta
 		_ = idx.Add(id, v)
+		e.vec.changed(tenantID)
 	}
 }
 
@@ -175,6 +187,7 @@ func (e *Engine) indexRemove(tenantID, id string) {
 	}
 	if idx, ok := e.vec.mgr.Get(tenantID); ok {
 		idx.Remove(id)
+		e.vec.changed(tenantID)
 	}
 }
 
@@ -189,6 +202,9 @@ func (e *Engine) indexDrop(tenantID string) {
 	delete(e.vec.tenants, tenantID)
 	e.vec.mgr.Drop(tenantID)
 	e.vec.epochs[tenantID]++
+	if w := e.vec.writes[tenantID]; w != nil {
+		w.dirty = 0
+	}
 }
 
 // vectorPage is how many sealed vectors a load decrypts per store read.
@@ -220,7 +236,13 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	tv.mu.Unlock()
 	meta := map[string]docMeta{}
 	var metaMu sync.Mutex
-	idx, err := e.vec.mgr.Load(tenantID, e.vec.emb.Dim(), func(add func(id string, v []float32) error) error {
+	fromSnapshot := false
+	idx, err := e.vec.mgr.LoadSized(tenantID, e.vec.emb.Dim(), func(reserve func(int), add func(id string, v []float32) error) error {
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, reserve, add, meta)
+		if err != nil || ok {
+			fromSnapshot = ok
+			return err
+		}
 		// Decryption is most of a load's CPU: each page is opened by one
 		// worker per core (an opener each: openers cache keys unlocked).
 		openers := make([]*opener, runtime.GOMAXPROCS(0))
@@ -264,7 +286,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 					continue // unreadable, skipped above
 				}
 				metaMu.Lock()
-				meta[m.ID] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+				meta[m.ID] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 				metaMu.Unlock()
 				if err := add(m.ID, v); err != nil {
 					return err
@@ -303,6 +325,10 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 			return nil, nil, err
 		}
 	}
+	e.vec.loaded(tenantID, fromSnapshot, len(touched))
+	if !fromSnapshot {
+		e.maybeSnapshotLocked(tenantID)
+	}
 	return idx, tv, nil
 }
 
@@ -331,7 +357,7 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 	if err != nil {
 		return err
 	}
-	tv.meta[id] = docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+	tv.meta[id] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 	return idx.Add(id, v)
 }
 
@@ -358,6 +384,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	}); err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	defer e.vecWrite(tenantID)()
 	epoch := e.vecEpoch(tenantID)
 	o := e.opener(ctx, tenantID)
 	// One Embed call for the batch: each memory's text in its context
@@ -437,7 +464,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return done, err
 		}
-		e.indexPut(tenantID, m.ID, vs[i], docMeta{scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}, epoch)
+		e.indexPut(tenantID, m.ID, vs[i], docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}, epoch)
 		done++
 	}
 	return done, nil

@@ -68,6 +68,7 @@ type Tx interface {
 	IdentityTx
 	SSOTx
 	OAuthTx
+	SnapshotTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)

@@ -69,6 +69,18 @@ func (m *Manager) Get(tenant string) (*Index, bool) {
 	return t.idx, true
 }
 
+// Peek returns the tenant's index if it is loaded, without marking it
+// used (for bookkeeping that is not a use, such as writing a snapshot).
+func (m *Manager) Peek(tenant string) (*Index, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.tenants[tenant]
+	if !ok {
+		return nil, false
+	}
+	return t.idx, true
+}
+
 // Load returns the tenant's index, building it first if it is not loaded:
 // fill is called with the new index's Add and must add every vector. The
 // build happens once: concurrent Loads of the same tenant wait for it and
@@ -76,6 +88,12 @@ func (m *Manager) Get(tenant string) (*Index, bool) {
 // tenant unloaded, and the partial index is wiped. A loaded index of
 // another dimension (a new embedding model) is dropped and rebuilt.
 func (m *Manager) Load(tenant string, dim int, fill func(add func(id string, v []float32) error) error) (*Index, error) {
+	return m.LoadSized(tenant, dim, func(_ func(int), add func(id string, v []float32) error) error { return fill(add) })
+}
+
+// LoadSized is Load whose fill may also call reserve(n) before adding n
+// vectors it knows of, sparing the storage's repeated growth.
+func (m *Manager) LoadSized(tenant string, dim int, fill func(reserve func(n int), add func(id string, v []float32) error) error) (*Index, error) {
 	if dim < 1 {
 		return nil, fmt.Errorf("%w: %d", ErrDimension, dim)
 	}
@@ -113,7 +131,7 @@ func (m *Manager) Load(tenant string, dim int, fill func(add func(id string, v [
 }
 
 // build runs fill for l and installs the index, or wipes it.
-func (m *Manager) build(tenant string, l *load, fill func(add func(id string, v []float32) error) error) {
+func (m *Manager) build(tenant string, l *load, fill func(reserve func(int), add func(id string, v []float32) error) error) {
 	idx := NewIndex(l.dim, Options{})
 	err := errors.New("vector: load panicked")
 	defer func() {
@@ -138,7 +156,9 @@ func (m *Manager) build(tenant string, l *load, fill func(add func(id string, v 
 		close(l.done)
 		m.trim(tenant)
 	}()
-	err = fill(func(id string, v []float32) error {
+	idx.fill(true)
+	defer idx.fill(false)
+	err = fill(idx.Reserve, func(id string, v []float32) error {
 		if l.dropped.Load() {
 			return ErrDropped // stop decrypting what is being shredded
 		}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -123,6 +124,7 @@ type Index struct {
 	builds     uint64
 	stop       atomic.Bool // tells the running build to give up
 	closed     bool
+	filling    bool // a Manager load adds vectors: no graph build until it ends
 
 	ctxs    sync.Pool   // *searchCtx
 	retired [][]float32 // arrays the storage outgrew while a build read them
@@ -238,6 +240,33 @@ func (x *Index) Add(id string, v []float32) error {
 	return nil
 }
 
+// Reserve makes room for n more vectors at once, so that adding them does
+// not grow (and copy) the storage step by step.
+func (x *Index) Reserve(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed || n <= 0 {
+		return
+	}
+	want := (len(x.ids) + n) * x.dim
+	if want <= cap(x.data) {
+		return
+	}
+	data := make([]float32, len(x.data), want)
+	copy(data, x.data)
+	old := x.data[:cap(x.data)]
+	if x.building {
+		x.retired = append(x.retired, old)
+	} else {
+		clear(old)
+	}
+	x.data = data
+	x.wiper.data = data
+	x.ids = slices.Grow(x.ids, n)
+	x.alive = slices.Grow(x.alive, n)
+	x.account()
+}
+
 // Vector returns a copy of id's stored vector, and whether id is in the
 // index. A copy, because the storage is zeroed when the index closes and
 // reused when a slot is freed.
@@ -302,6 +331,18 @@ func (x *Index) Close() {
 	x.data, x.ids, x.alive, x.byID, x.free, x.limbo = nil, nil, nil, nil, nil, nil
 	x.g, x.gDead, x.live, x.idBytes = nil, 0, 0, 0
 	x.account()
+}
+
+// fill marks the start (true) or the end (false) of a bulk load: a graph
+// started at the threshold would compete with the load for the cores and
+// rebuild what the rest of the load adds; it is considered once, at the end.
+func (x *Index) fill(on bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.filling = on
+	if !on {
+		x.reconsider()
+	}
 }
 
 // halt asks a running build to give up; a later change may start another.
@@ -402,7 +443,7 @@ func (x *Index) dropGraph() {
 // search or tombstones pass a fifth of the graph. Called with x.mu held for
 // writing.
 func (x *Index) reconsider() {
-	if x.building || x.closed || x.opts.ApproxThreshold < 0 {
+	if x.building || x.closed || x.filling || x.opts.ApproxThreshold < 0 {
 		return
 	}
 	if x.g != nil && x.live < x.opts.ApproxThreshold/2 {

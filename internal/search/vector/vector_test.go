@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -542,5 +543,34 @@ func TestVector(t *testing.T) {
 	}
 	if _, ok := x.Vector("never"); ok {
 		t.Fatal("an unknown id has a vector")
+	}
+}
+
+// TestReserve: room reserved ahead changes nothing an index answers.
+func TestReserve(t *testing.T) {
+	x := vector.NewIndex(4, vector.Options{})
+	defer x.Close()
+	x.Reserve(3)
+	vs := map[string][]float32{"a": {1, 0, 0, 0}, "b": {0, 1, 0, 0}, "c": {0, 0, 1, 0}, "d": {0, 0, 0, 1}}
+	for _, id := range []string{"a", "b"} {
+		if err := x.Add(id, vs[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.Reserve(10) // again, with vectors in
+	for _, id := range []string{"c", "d"} {
+		if err := x.Add(id, vs[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.Remove("b")
+	if x.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", x.Len())
+	}
+	for id, want := range vs {
+		got, ok := x.Vector(id)
+		if ok != (id != "b") || (ok && !slices.Equal(got, want)) {
+			t.Fatalf("Vector(%s) = %v, %v", id, got, ok)
+		}
 	}
 }

@@ -137,6 +137,9 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		{nil, "erase audit holds", `DELETE FROM audit_holds WHERE tenant_id = ?`},
 		{nil, "erase audit watermark", `DELETE FROM audit_published WHERE tenant_id = ?`},
 		{nil, "erase deletions", `DELETE FROM deletions WHERE tenant_id = ?`},
+		{nil, "erase index snapshot chunks", `DELETE FROM index_snapshot_chunks WHERE tenant_id = ?`},
+		{nil, "erase index snapshots", `DELETE FROM index_snapshots WHERE tenant_id = ?`},
+		{nil, "erase index generation", `DELETE FROM index_generations WHERE tenant_id = ?`},
 	}
 	for _, s := range steps {
 		var n int

@@ -1,0 +1,471 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/rbac"
+	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/snapshot"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Index snapshots (docs/ARCHITECTURE.md, "Index snapshots"). Loading a
+// tenant's vector index from its memories opens every sealed vector one by
+// one: seconds at 100,000 memories. A snapshot is the loaded index written
+// back as a few large chunks, one key subject's entries each, sealed under
+// that subject's key with AES-256-GCM (seal.SealBulk) and bound to the
+// tenant, the snapshot, the chunk's place and the tenant's change count.
+//
+// Currency. The store counts every change to a tenant's memories (and
+// every destruction of one of its subject keys) in the writing transaction
+// (store.SnapshotTx). A snapshot records the count it was taken at and is
+// loaded only if the count is still that, read in the same transaction as
+// the chunks; otherwise the index is rebuilt from the memories, and a new
+// snapshot written. A snapshot is taken only at a quiet point: no write of
+// this engine in flight (vecWrite), none begun while the count is read and
+// the index copied, and no erasure since. Every write of this engine
+// applies its change to the index before it ends, so at such a point the
+// copied index holds exactly what the counted writes left.
+//
+// When. After an index is rebuilt from the memories, after enough writes
+// since the last snapshot (snapshotEvery, or a tenth of the index), and at
+// shutdown (SaveIndexSnapshots). Tenants with fewer than snapshotMin
+// vectors are not snapshotted: they rebuild in tens of milliseconds.
+
+const (
+	// snapshotMin is the fewest vectors a snapshot is written for.
+	snapshotMin = 2000
+	// snapshotEvery is how many index changes since the last snapshot
+	// make a new one due (or a tenth of the index, when larger).
+	snapshotEvery = 1000
+	// snapshotChunk is how many entries one chunk holds (about 2 MB at
+	// dimension 512); snapshotTxChunks how many chunks one transaction
+	// writes, so that a snapshot never holds the writer long.
+	snapshotChunk    = 1024
+	snapshotTxChunks = 4
+)
+
+// vecWrites is one tenant's write bookkeeping; guarded by vectors.mu.
+type vecWrites struct {
+	begun    uint64 // writes begun
+	inflight int    // writes begun and not ended
+	dirty    int    // index changes since the last snapshot or load
+	saving   bool   // a background snapshot write runs
+}
+
+func (v *vectors) state(tenantID string) *vecWrites {
+	w := v.writes[tenantID]
+	if w == nil {
+		w = &vecWrites{}
+		v.writes[tenantID] = w
+	}
+	return w
+}
+
+// vecWrite notes a write that may change tenantID's index (or drop it)
+// beginning; the returned function, deferred by the caller, notes it
+// ended, once its index changes are applied. A due snapshot is started
+// when the last write in flight ends.
+func (e *Engine) vecWrite(tenantID string) (end func()) {
+	if e.vec == nil {
+		return func() {}
+	}
+	v := e.vec
+	v.mu.Lock()
+	w := v.state(tenantID)
+	w.begun++
+	w.inflight++
+	v.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			w.inflight--
+			e.maybeSnapshotLocked(tenantID)
+		})
+	}
+}
+
+// changed counts an index change; called with vectors.mu held.
+func (v *vectors) changed(tenantID string) { v.state(tenantID).dirty++ }
+
+// loaded notes a completed load: from a snapshot, only the writes replayed
+// after it differ from it; from the memories, everything does.
+func (v *vectors) loaded(tenantID string, fromSnapshot bool, replayed int) {
+	w := v.state(tenantID)
+	if fromSnapshot {
+		w.dirty = replayed
+	} else {
+		w.dirty = max(w.dirty, 1<<30)
+	}
+}
+
+// maybeSnapshotLocked starts a background snapshot of the tenant's index
+// when one is due and no write is in flight. Called with vectors.mu held.
+func (e *Engine) maybeSnapshotLocked(tenantID string) {
+	v := e.vec
+	w := v.writes[tenantID]
+	if w == nil || w.inflight > 0 || w.saving || w.dirty == 0 || v.snapMin <= 0 {
+		return
+	}
+	idx, ok := v.mgr.Peek(tenantID)
+	if !ok || idx.Len() < v.snapMin || w.dirty < max(snapshotEvery, idx.Len()/10) {
+		return
+	}
+	w.saving = true
+	v.saves.Add(1)
+	go func() {
+		defer v.saves.Done()
+		// Not the request's context: the snapshot outlives the request.
+		err := e.saveVectorSnapshot(context.Background(), tenantID)
+		v.mu.Lock()
+		w.saving = false
+		v.mu.Unlock()
+		if err != nil {
+			logger(e).Warn("index snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
+		}
+	}()
+}
+
+func logger(e *Engine) *slog.Logger {
+	if e.unread.log != nil {
+		return e.unread.log
+	}
+	return slog.Default()
+}
+
+// SaveIndexSnapshots writes a snapshot of every loaded vector index that
+// changed since its last one (serve calls it at shutdown), after waiting
+// for the snapshots being written in the background. A tenant with a write
+// in flight is skipped.
+func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
+	if e.vec == nil {
+		return nil
+	}
+	v := e.vec
+	v.saves.Wait()
+	v.mu.Lock()
+	var due []string
+	for id, w := range v.writes {
+		if w.dirty > 0 && !w.saving {
+			w.saving = true // no background write of the same tenant meanwhile
+			due = append(due, id)
+		}
+	}
+	v.mu.Unlock()
+	slices.Sort(due)
+	var errs []error
+	for _, id := range due {
+		if err := e.saveVectorSnapshot(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
+		}
+		v.mu.Lock()
+		v.writes[id].saving = false
+		v.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// saveVectorSnapshot writes the tenant's loaded index as its snapshot, if
+// the index is loaded, large enough, and a quiet point can be had (see
+// the top of this file); otherwise it does nothing.
+func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error {
+	v := e.vec
+	v.mu.Lock()
+	w := v.state(tenantID)
+	tv := v.tenants[tenantID]
+	idx, ok := v.mgr.Peek(tenantID)
+	if !ok || tv == nil || w.inflight > 0 || v.snapMin <= 0 || idx.Len() < v.snapMin {
+		v.mu.Unlock()
+		return nil
+	}
+	begun, epoch := w.begun, v.epochs[tenantID]
+	v.mu.Unlock()
+
+	var gen int64
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		gen, err = tx.IndexGeneration(ctx, tenantID)
+		return err
+	}); err != nil {
+		return err
+	}
+	quiet := func() bool {
+		cur, ok := v.mgr.Peek(tenantID)
+		return ok && cur == idx && v.tenants[tenantID] == tv && w.inflight == 0 && w.begun == begun && v.epochs[tenantID] == epoch
+	}
+	v.mu.Lock()
+	if !quiet() {
+		v.mu.Unlock()
+		return nil
+	}
+	v.mu.Unlock()
+
+	// Copy the index, grouped by key subject. No write may begin meanwhile
+	// (checked again below), so the copy is the index at gen.
+	bySubject := map[string][]snapshot.Entry{}
+	tv.mu.RLock()
+	loading := tv.loading != nil
+	for id, m := range tv.meta {
+		vec, ok := idx.Vector(id)
+		if !ok {
+			continue
+		}
+		bySubject[m.subject] = append(bySubject[m.subject], snapshot.Entry{ID: id, UserID: m.scope.UserID,
+			AgentID: m.scope.AgentID, RunID: m.scope.RunID, AuthorID: m.rec.AuthorID, Private: m.rec.Private,
+			Created: m.created, Vector: vec})
+	}
+	tv.mu.RUnlock()
+	v.mu.Lock()
+	ok = quiet() && !loading
+	v.mu.Unlock()
+	if !ok {
+		return nil
+	}
+
+	subjects := make([]string, 0, len(bySubject))
+	entries := 0
+	for s, es := range bySubject {
+		subjects = append(subjects, s)
+		entries += len(es)
+		slices.SortFunc(es, func(a, b snapshot.Entry) int { return cmpString(a.ID, b.ID) })
+	}
+	slices.Sort(subjects)
+	total := 0
+	for _, s := range subjects {
+		total += (len(bySubject[s]) + snapshotChunk - 1) / snapshotChunk
+	}
+	id := newID()
+	model, dim := v.emb.Model(), v.emb.Dim()
+	seq := 0
+	var batch []*store.IndexSnapshotChunk
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := e.st.Write(ctx, func(tx store.Tx) error {
+			for _, c := range batch {
+				if err := tx.PutIndexSnapshotChunk(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		batch = batch[:0]
+		return err
+	}
+	for _, s := range subjects {
+		k, err := e.snapshotKey(ctx, tenantID, s)
+		if err != nil {
+			return err
+		}
+		es := bySubject[s]
+		for len(es) > 0 {
+			part := es[:min(snapshotChunk, len(es))]
+			es = es[len(part):]
+			pt, err := snapshot.Encode(dim, part)
+			if err != nil {
+				return err
+			}
+			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: id, Subject: s, Gen: gen,
+				Model: model, Seq: seq, Chunks: total}
+			env, err := seal.SealBulk(k, c.Context(), pt)
+			clear(pt)
+			for i := range part {
+				clear(part[i].Vector)
+			}
+			if err != nil {
+				return err
+			}
+			batch = append(batch, &store.IndexSnapshotChunk{TenantID: tenantID, Kind: snapshot.KindVectors, SnapshotID: id,
+				Seq: seq, Subject: s, KeyVersion: int(k.Version), Body: env})
+			seq++
+			if len(batch) == snapshotTxChunks {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	committed := false
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		now, err := tx.IndexGeneration(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if now != gen {
+			// Changed while being written (an erasure among others): never
+			// committed, and whatever was written of it goes.
+			committed = false
+			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindVectors)
+		}
+		committed = true
+		return tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindVectors, ID: id,
+			Gen: gen, Model: model, Chunks: total, Entries: entries, Created: e.clock()})
+	})
+	if err != nil || !committed {
+		return err
+	}
+	v.mu.Lock()
+	if w.begun == begun {
+		w.dirty = 0
+	}
+	v.mu.Unlock()
+	return nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// snapshotKey is the newest key of a subject, without creating one (a
+// subject with no key has nothing to snapshot: it was erased meanwhile).
+func (e *Engine) snapshotKey(ctx context.Context, tenantID, subject string) (seal.Key, error) {
+	var w *store.WrappedKey
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		w, err = tx.LatestKey(ctx, tenantID, keys.PurposeSubject, subject)
+		return err
+	}); err != nil {
+		return seal.Key{}, fmt.Errorf("snapshot key: %w", err)
+	}
+	return e.ring.SubjectKey(ctx, tenantID, subject, w.Version)
+}
+
+// loadVectorSnapshot fills a loading index from the tenant's snapshot, if
+// it has one taken at the store's current change count, of the current
+// model. It returns false, having added nothing, when there is none or it
+// does not open (a key destroyed, a chunk missing or altered): the caller
+// then loads from the memories. Every chunk is opened before anything is
+// added.
+func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserve func(int), add func(id string, v []float32) error, meta map[string]docMeta) (bool, error) {
+	if e.vec.snapMin <= 0 {
+		return false, nil
+	}
+	model, dim := e.vec.emb.Model(), e.vec.emb.Dim()
+	type sealed struct {
+		seq     int
+		subject string
+		version int
+		body    []byte
+	}
+	var (
+		parts []sealed
+		hdr   *store.IndexSnapshot
+	)
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindVectors)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		gen, err := tx.IndexGeneration(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if gen != h.Gen || h.Model != model {
+			return nil // not current: rebuilt from the memories
+		}
+		hdr = h
+		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, h.ID, func(c *store.IndexSnapshotChunk) error {
+			parts = append(parts, sealed{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)})
+			return nil
+		})
+	})
+	if err != nil || hdr == nil {
+		return false, err
+	}
+	if len(parts) != hdr.Chunks {
+		return false, nil
+	}
+	// Open and decode on every core; add only once all opened.
+	out := make([][]snapshot.Entry, len(parts))
+	pts := make([][]byte, len(parts)) // the entries' vectors point into them
+	defer func() {
+		for _, pt := range pts {
+			clear(pt)
+		}
+	}()
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	var keyMu sync.Mutex
+	keyOf := map[string]seal.Key{}
+	for i := range parts {
+		p := &parts[i]
+		if p.seq != i {
+			return false, nil
+		}
+		g.Go(func() error {
+			name := fmt.Sprintf("%s\x00%d", p.subject, p.version)
+			keyMu.Lock()
+			k, ok := keyOf[name]
+			keyMu.Unlock()
+			if !ok {
+				var err error
+				if k, err = e.ring.SubjectKey(ctx, tenantID, p.subject, p.version); err != nil {
+					return err
+				}
+				keyMu.Lock()
+				keyOf[name] = k
+				keyMu.Unlock()
+			}
+			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
+				Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
+			pt, err := seal.Open(k, c.Context(), p.body)
+			if err != nil {
+				return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
+			}
+			pts[i] = pt
+			p.body = nil // the ciphertext is not needed any more
+			var es []snapshot.Entry
+			if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
+				es = append(es, *en)
+				return nil
+			}); err != nil {
+				return &unreadable{fmt.Errorf("decode snapshot chunk %d: %w", p.seq, err)}
+			}
+			out[i] = es
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
+			logger(e).Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
+			return false, nil
+		}
+		return false, keyFailure(err)
+	}
+	reserve(hdr.Entries)
+	for i, es := range out {
+		for j := range es {
+			en := &es[j]
+			meta[en.ID] = docMeta{subject: parts[i].subject, scope: engram.Scope{UserID: en.UserID, AgentID: en.AgentID, RunID: en.RunID},
+				created: en.Created, rec: rbac.Record{AuthorID: en.AuthorID, Private: en.Private}}
+			if err := add(en.ID, en.Vector); err != nil {
+				return false, err
+			}
+		}
+	}
+	e.vec.snapLoads.Add(1)
+	return true, nil
+}
