@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,13 +102,6 @@ func (c *searchCorpus) search(tb testing.TB, i int) {
 	if _, err := c.e.Search(c.ctx, engram.SearchRequest{Query: c.queries[i%len(c.queries)], Limit: 10}); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// cpuTime is the process's user + system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSearchConcurrent measures hybrid search (limit 10) on one
