@@ -5,7 +5,10 @@
 // that made it, so a model change re-embeds instead of mixing spaces.
 package embed
 
-import "context"
+import (
+	"context"
+	"math"
+)
 
 // Embedder turns texts into unit-length vectors (cosine similarity is a dot
 // product).
@@ -17,4 +20,21 @@ type Embedder interface {
 	Dim() int
 	// Embed returns one vector per text, in order. It fails as a whole.
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Normalize scales v to unit length in place (a zero vector stays zero):
+// what every Embedder returns, and what a vector combined from others
+// must be again.
+func Normalize(v []float32) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range v {
+		v[i] *= inv
+	}
 }

@@ -2,12 +2,12 @@ package engine
 
 import (
 	"context"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -27,7 +27,7 @@ import (
 // Vectors (WithVectorContext): each text is embedded once, alone, and its
 // stored vector is
 //
-//	v′ = unit(v + contextWeight·p′)
+//	v′ = embed.Normalize(v + contextWeight·p′)
 //
 // where v is the text's own embedding and p′ the stored (itself
 // contextual) vector of the memory just before it, when that one is within
@@ -174,7 +174,7 @@ func (e *Engine) embedInContext(ctx context.Context, tenantID string, scope engr
 }
 
 // chainContext turns own embeddings of consecutive texts into contextual
-// vectors in place: vs[i] = unit(vs[i] + contextWeight·vs[i−1]), vs[−1]
+// vectors in place: vs[i] = embed.Normalize(vs[i] + contextWeight·vs[i−1]), vs[−1]
 // being prev (nil: none).
 func chainContext(vs [][]float32, prev []float32) {
 	for _, v := range vs {
@@ -182,23 +182,8 @@ func chainContext(vs [][]float32, prev []float32) {
 			for j := range v {
 				v[j] += contextWeight * prev[j]
 			}
-			unit(v)
+			embed.Normalize(v)
 		}
 		prev = v
-	}
-}
-
-// unit scales v to length 1 (a zero vector stays zero).
-func unit(v []float32) {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(ss))
-	for i := range v {
-		v[i] *= inv
 	}
 }

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"mime/quotedprintable"
@@ -178,7 +177,7 @@ func TestInvitationByMail(t *testing.T) {
 // address the server's error quotes; DrainBackground waits for the send.
 func TestResetMailFailureLogged(t *testing.T) {
 	box, addr := startInbox(t)
-	var logs syncBuffer
+	var logs testserver.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	s := testserver.StartWith(t, testserver.Options{Identity: engine.IdentityOptions{
 		Mailer: &mailer.SMTP{Addr: addr, From: "engram@example.com", Timeout: 10 * time.Second}},
@@ -200,29 +199,11 @@ func TestResetMailFailureLogged(t *testing.T) {
 		t.Fatal("the reset mail never reached the server")
 	}
 	s.Engine.DrainBackground()
-	got := logs.String()
+	got := string(logs.Bytes())
 	if !strings.Contains(got, "password reset mail failed") {
 		t.Fatalf("the failure is not logged: %q", got)
 	}
 	if strings.Contains(got, "dee@example.com") {
 		t.Fatalf("the log holds the address: %q", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

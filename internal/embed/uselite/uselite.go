@@ -128,7 +128,7 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 	for i := range texts {
 		v := out[i*Dim : (i+1)*Dim : (i+1)*Dim]
 		if count[i] > 1 {
-			normalize(v)
+			embed.Normalize(v)
 		}
 		res[i] = v
 	}
@@ -158,21 +158,6 @@ func windowSpans(n int) [][2]int {
 		spans = append(spans, [2]int{s, s + maxTokens})
 	}
 	return spans
-}
-
-// normalize scales v to unit length (a zero vector stays zero).
-func normalize(v []float32) {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(ss))
-	for i := range v {
-		v[i] *= inv
-	}
 }
 
 // Attribution returns the NOTICE and the Apache-2.0 licence of the
