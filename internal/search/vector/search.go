@@ -176,3 +176,33 @@ func (x *Index) sampleShare(keep func(string) bool) float64 {
 	}
 	return float64(kept) / float64(seen)
 }
+
+// Recall returns the mean recall@k of Search against SearchExact over
+// queries, unfiltered: the share of each exact top k that Search finds.
+// Benchmarks use it to report what real queries get from the index.
+func (x *Index) Recall(queries [][]float32, k int) float64 {
+	var sum float64
+	n := 0
+	for _, q := range queries {
+		want := x.SearchExact(q, k, nil)
+		if len(want) == 0 {
+			continue
+		}
+		ids := make(map[string]bool, len(want))
+		for _, h := range want {
+			ids[h.ID] = true
+		}
+		found := 0
+		for _, h := range x.Search(q, k, nil) {
+			if ids[h.ID] {
+				found++
+			}
+		}
+		sum += float64(found) / float64(len(want))
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
