@@ -22,6 +22,8 @@ import (
 // minutes.
 var (
 	locomoPath = flag.String("ann.locomo", "", "locomo10.json: BenchmarkRecallQuestions embeds its turns and questions with the built-in model")
+	annM       = flag.Int("ann.m", 0, "BenchmarkRecallQuestions: Options.M (0: default)")
+	annEfc     = flag.Int("ann.efc", 0, "BenchmarkRecallQuestions: Options.EfConstruction (0: default)")
 	mixN       = flag.Int("ann.n", 100_000, "size of BenchmarkRecallQuestions's grown corpus")
 	vecCache   = flag.String("ann.cache", os.TempDir()+"/engram-ann-locomo.vec", "cache of the embeddings -ann.locomo yields")
 )
@@ -165,7 +167,7 @@ func BenchmarkRecallQuestions(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			d := tc.data()
-			x := newIndex(b, len(turns[0]), vector.Options{ApproxThreshold: min(len(d.ids)/2, vector.DefaultApproxThreshold), Seed: 1})
+			x := newIndex(b, len(turns[0]), vector.Options{ApproxThreshold: min(len(d.ids)/2, vector.DefaultApproxThreshold), Seed: 1, M: *annM, EfConstruction: *annEfc})
 			start := time.Now()
 			d.fill(b, x)
 			vector.WaitBuild(x)
