@@ -20,10 +20,3 @@ func Storage(x *Index) []float32 {
 	defer x.mu.RUnlock()
 	return x.data[:cap(x.data)]
 }
-
-// SetEf sets the beam x's graph searches use.
-func SetEf(x *Index, ef int) {
-	x.mu.Lock()
-	x.cal.ef = ef
-	x.mu.Unlock()
-}
