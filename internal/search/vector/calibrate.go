@@ -13,8 +13,10 @@ const (
 	// until it is measured, serve as queries.
 	calibrationSamples = 100
 	// calibrationMargin is added to the target recall, for the error of a
-	// 100-query estimate (about 0.007 at 0.95).
-	calibrationMargin = 0.01
+	// 100-query estimate (about 0.007 at 0.95) and for questions harder
+	// than the turned vectors: at 0.01, one 25k build of cycled LoCoMo
+	// texts calibrated ef 48 at 0.961 and its questions got 0.949.
+	calibrationMargin = 0.02
 	// questionAngle is how far (in radians, 70°) calibration turns each
 	// held-out vector, towards a random direction, to make a question-like
 	// query. Questions are not like the memories they find: with the
