@@ -271,6 +271,7 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 			how = fmt.Sprintf("HNSW, ef %d, calibrated recall@10 %.3f", res.EfSearch, res.Recall)
 		}
 		fmt.Fprintf(s.out, "vector index settled %.0f ms after loading (%s); timed searches ran after it\n", res.IndexMS, how)
+		fmt.Fprintf(s.out, "vector recall of the queries' embeddings against exact search: @10 %.3f  @100 %.3f\n", res.QueryRecall10, res.QueryRecall100)
 	}
 	fmt.Fprintf(s.out, "heap in use %.0f MB, Go runtime total %.0f MB\n", res.HeapMB, res.SysMB)
 	return nil

@@ -37,6 +37,12 @@ type ScaleResult struct {
 	Approximate bool    `json:"approximate,omitempty"`
 	EfSearch    int     `json:"ef_search,omitempty"`
 	Recall      float64 `json:"calibrated_recall,omitempty"`
+	// QueryRecall10 and QueryRecall100 are the recall@10 and @100 of the
+	// vector index's search against an exact scan, for the embeddings of
+	// up to recallQueries of the run's queries (questions, not stored
+	// vectors; 1 when the index is exact).
+	QueryRecall10  float64 `json:"query_recall_at_10,omitempty"`
+	QueryRecall100 float64 `json:"query_recall_at_100,omitempty"`
 	// Rounds holds each round's latencies when more than one was run.
 	Rounds []Latency `json:"rounds,omitempty"`
 	// FirstMS is the first search after ingest: it loads the tenant's
@@ -71,6 +77,10 @@ type ScaleOptions struct {
 // scaleBatch is how many memories one Add request carries: the engine
 // embeds a request's texts in one batched pass of the model.
 const scaleBatch = 100
+
+// recallQueries is how many of the run's queries measure the vector
+// index's recall.
+const recallQueries = 200
 
 // distinct returns texts without repeats, in order: a repeat is not
 // stored again by the engine.
@@ -219,6 +229,16 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 		}
 		rounds = append(rounds, Summarise(lat))
 	}
+	var qr []float64
+	if opts.Mode != engram.SearchBM25 {
+		qs := make([]string, min(recallQueries, opts.Searches))
+		for i := range qs {
+			qs[i] = query(5 + i)
+		}
+		if qr, err = e.VectorRecall(ctx, p.TenantID, qs, 10, 100); err != nil {
+			return nil, err
+		}
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -227,6 +247,9 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 		FirstMS: float64(first) / float64(time.Millisecond)}
 	if opts.Mode != engram.SearchBM25 {
 		res.IndexMS, res.Approximate, res.EfSearch, res.Recall = indexMS, vs.Approximate, vs.EfSearch, vs.Recall
+		if qr != nil {
+			res.QueryRecall10, res.QueryRecall100 = qr[0], qr[1]
+		}
 	}
 	if len(rounds) > 1 {
 		res.Rounds = rounds

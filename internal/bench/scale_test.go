@@ -55,7 +55,10 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hy.Search.N != 3 || hy.Approximate || hy.EfSearch != 0 || hy.IndexMS < 0 || hy.Mode != engram.SearchHybrid {
+	// The recall of the queries against exact search is reported: 1, as
+	// the index is exact.
+	if hy.Search.N != 3 || hy.Approximate || hy.EfSearch != 0 || hy.IndexMS < 0 || hy.Mode != engram.SearchHybrid ||
+		hy.QueryRecall10 != 1 || hy.QueryRecall100 != 1 {
 		t.Fatalf("hybrid %+v", hy)
 	}
 	if _, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 10, Searches: 1, Texts: []string{"x"}}); err == nil {

@@ -25,7 +25,7 @@ func BenchmarkDot(b *testing.B) {
 }
 
 func BenchmarkExact(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
+	for _, n := range []int{10_000, 19_000, 100_000} {
 		b.Run(strconv.Itoa(n/1000)+"k", func(b *testing.B) {
 			r := newRand(41)
 			x := newIndex(b, benchDim, vector.Options{ApproxThreshold: -1})

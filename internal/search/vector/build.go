@@ -65,7 +65,7 @@ func (x *Index) build(done chan struct{}, snap []uint32, data []float32, n int, 
 			x.end(nil, calibration{}, 0)
 			return
 		}
-		if cal := g.calibrate(data, held, x.target(), pilotCostShare); !cal.ok {
+		if cal := g.calibrate(data, held, x.target(), pilotCostShare, false); !cal.ok {
 			x.end(nil, cal, 0)
 			return
 		}
@@ -90,7 +90,7 @@ func (x *Index) build(done chan struct{}, snap []uint32, data []float32, n int, 
 	}
 	cal := calibration{ef: x.opts.EfSearch, ok: true}
 	if !fixed {
-		if cal = g.calibrate(data, held, x.target(), maxCostShare); !cal.ok {
+		if cal = g.calibrate(data, held, x.target(), maxCostShare, true); !cal.ok {
 			x.end(nil, cal, 0)
 			return
 		}

@@ -9,7 +9,8 @@
 // Options.ApproxThreshold vectors. Above it, it builds an HNSW graph in the
 // background (searches stay exact meanwhile), measures the graph's recall
 // against exact answers, and serves from it only if it reaches the target
-// recall (0.95 by default) at well under a scan's cost; data without
+// recall (0.95 by default) at well under a scan's cost, with the beam that
+// reaches it for question-like queries (see calibrate); data without
 // neighbourhood structure, such as uniformly random vectors of high
 // dimension, stays exact. A Manager holds one index per tenant within a
 // memory budget.
@@ -49,9 +50,11 @@ type Options struct {
 	// EfSearch fixes the beam width while searching (raised to k when
 	// smaller). By default (0) each new graph is calibrated instead: the
 	// smallest beam whose recall@10 reaches Recall (plus a margin), measured
-	// against an exact scan with stored vectors held out of the graph as
-	// queries. A graph that cannot reach it at well under the cost of a
-	// scan is declined, and the index stays exact until it has doubled.
+	// against an exact scan with question-like queries: stored vectors held
+	// out of the graph, turned away from themselves. A graph that cannot
+	// bring the held-out vectors themselves to Recall at well under the
+	// cost of a scan is declined, and the index stays exact until it has
+	// doubled.
 	EfSearch int
 	// Recall is the recall@10 calibration aims for (default 0.95).
 	Recall float64
@@ -179,7 +182,9 @@ type Stats struct {
 	Tombstones  int   // removed vectors the graph still routes through
 	Bytes       int64 // as Bytes
 	// EfSearch and Recall are the last graph's beam and the recall@10
-	// calibration measured with it (0 when not measured); DeclinedAt is the
+	// calibration measured with it for question-like queries (0 when not
+	// measured; below the target when no beam reached it within the cost
+	// cap); DeclinedAt is the
 	// size at which that graph was declined (0 when it was not).
 	EfSearch   int
 	Recall     float64
