@@ -207,7 +207,7 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			if _, _, _, err := e.kwInstall(tenantID, t, idx, err); err != nil {
-				logger(e).Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
+				e.logger().Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
 			}
 		}()
 		return nil, 0, false, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
@@ -133,16 +132,9 @@ func (e *Engine) maybeSnapshotLocked(tenantID string) {
 		w.saving = false
 		v.mu.Unlock()
 		if err != nil {
-			logger(e).Warn("index snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
+			e.logger().Warn("index snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
 		}
 	}()
-}
-
-func logger(e *Engine) *slog.Logger {
-	if e.unread.log != nil {
-		return e.unread.log
-	}
-	return slog.Default()
 }
 
 // SaveIndexSnapshots writes a snapshot of every loaded vector index that
@@ -450,7 +442,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 	}
 	if err := g.Wait(); err != nil {
 		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
-			logger(e).Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
+			e.logger().Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
 			return false, nil
 		}
 		return false, keyFailure(err)
