@@ -2,8 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,16 +45,7 @@ func BenchmarkColdSearch(b *testing.B) {
 	if err != nil {
 		e := testserver.OpenEngine(b, dir, nil, opts...)
 		nt, ctx := owner(b, e)
-		r := rand.New(rand.NewPCG(1, 2))
-		for i := 0; i < n; i += 100 {
-			msgs := make([]engram.Message, min(100, n-i))
-			for j := range msgs {
-				msgs[j] = engram.Message{Role: "user", Content: fmt.Sprintf("%s %d", text(r, 12), i+j)}
-			}
-			if _, err := e.Add(ctx, engram.AddRequest{Messages: msgs, Scope: engram.Scope{UserID: fmt.Sprint("u", i%7)}}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		addMemories(b, e, ctx, n)
 		secret = []byte(nt.Key.Secret)
 		if err := engine.SaveIndexSnapshots(e, ctx); err != nil {
 			b.Fatal(err)

@@ -46,6 +46,14 @@ func filledTenant(b *testing.B, n int, opts ...engine.Option) (*engine.Engine, c
 	b.Helper()
 	e, _ := testserver.NewEngine(b, opts...)
 	nt, ctx := owner(b, e)
+	addMemories(b, e, ctx, n)
+	return e, ctx, nt.Tenant.ID
+}
+
+// addMemories writes n memories of 12 words, 100 per request over 7
+// users, through the engine's write path.
+func addMemories(b *testing.B, e *engine.Engine, ctx context.Context, n int) {
+	b.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < n; i += 100 {
 		msgs := make([]engram.Message, min(100, n-i))
@@ -56,5 +64,4 @@ func filledTenant(b *testing.B, n int, opts ...engine.Option) (*engine.Engine, c
 			b.Fatal(err)
 		}
 	}
-	return e, ctx, nt.Tenant.ID
 }
