@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/engram-memory/engram"
@@ -18,42 +20,55 @@ import (
 // within contextWindow of it, so context never crosses from one
 // conversation into another held hours apart. Two rules build it.
 //
-// Text (the default): the memory is embedded as the text of the previous
-// turns and its own, joined. The model reads every turn three times (once
-// for itself, once as context of each of the next two), which is most of
-// an add's cost. On LoCoMo's tuning half it lifts hybrid R@10 from 0.63 to
-// 0.69 over no context (docs/BENCHMARKS.md).
+// Text (WithTextContext): the memory is embedded as the text of the
+// previous turns and its own, joined. The model reads every turn three
+// times (once for itself, once as context of each of the next two), which
+// is most of an add's cost. On LoCoMo's tuning half it lifts hybrid R@10
+// from 0.63 to 0.69 over no context (docs/BENCHMARKS.md).
 //
-// Vectors (WithVectorContext): each text is embedded once, alone, and its
-// stored vector is
+// Vectors (WithVectorContext): each text is embedded once, alone (its own
+// embedding), and its stored vector is
 //
-//	v′ = embed.Normalize(v + contextWeight·p′)
+//	v′ = embed.Normalize(v + w₁·own(p₁) + w₂·own(p₂))
 //
-// where v is the text's own embedding and p′ the stored (itself
-// contextual) vector of the memory just before it, when that one is within
-// contextWindow. The turn before weighs contextWeight, the one before that
-// less, and so on as the chain is renormalised. Ingest is about three
-// times cheaper, at −0.014 R@10 and −0.013 MRR on all of LoCoMo
-// (docs/BENCHMARKS.md, "Throughput").
+// where v is the text's own embedding and own(p₁), own(p₂) those of the
+// turns before it (contextWeights), never their stored contextual vectors,
+// so context does not compound along a conversation. The own embeddings of
+// recent memories are kept in memory (ownVectors) when they are written;
+// one that is not there (after a restart, on another node, evicted) is the
+// predecessor's text embedded alone again, which gives the same vector.
 //
 // Both are vectors of the same model and may coexist in one index (a
 // deployment that switches rules keeps its stored vectors).
 const (
 	contextTurns  = 2
-	contextWeight = 1.0
 	contextWindow = 10 * time.Minute
 )
 
-// WithVectorContext builds conversational context by vector arithmetic
-// instead of embedding the previous turns' text (see contextTurns): about
-// three times faster ingest, slightly lower recall.
+// contextWeights are w₁ and w₂ of the vector rule: the turn before weighs
+// more than the one before it. Chosen on LoCoMo's tuning half (sweep
+// "own context", docs/BENCHMARKS.md), in the middle of a flat region.
+var contextWeights = [contextTurns]float32{0.75, 0.5}
+
+// WithVectorContext builds conversational context from the own embeddings
+// of the previous turns instead of embedding their text again (see
+// contextTurns): each text is embedded once.
 func WithVectorContext() Option { return func(e *Engine) { e.vecContext = true } }
 
-// withContext prefixes each text with the texts before it: earlier ones of
-// the same request first, then stored memories of the scope that precede
-// `before` (an id; "" for the newest) within contextWindow of at, among
-// those f selects (contextFilter).
-func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time, texts []string) ([]string, error) {
+// WithTextContext builds conversational context by embedding the previous
+// turns' text with each memory: every text is embedded three times.
+func WithTextContext() Option { return func(e *Engine) { e.vecContext = false } }
+
+// priorTurn is a stored memory a write's context continues from.
+type priorTurn struct {
+	id, content string
+}
+
+// priorTurns returns the stored memories of scope that precede `before`
+// (an id; "" for the newest) within contextWindow of at, among those f
+// selects (contextFilter), oldest first. A memory it may not open is
+// skipped, as a read would.
+func (e *Engine) priorTurns(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time) ([]priorTurn, error) {
 	var prev []store.Memory
 	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
 		prev, err = tx.ListVisibleMemories(ctx, tenantID, scope, f, before, contextTurns)
@@ -61,7 +76,7 @@ func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.
 	}); err != nil {
 		return nil, err
 	}
-	var history []string // oldest first
+	var out []priorTurn
 	o := e.opener(ctx, tenantID)
 	for i := len(prev) - 1; i >= 0; i-- {
 		d := at.Sub(prev[i].CreatedAt)
@@ -76,7 +91,17 @@ func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.
 		if err != nil {
 			return nil, err
 		}
-		history = append(history, m.Content)
+		out = append(out, priorTurn{id: prev[i].ID, content: m.Content})
+	}
+	return out, nil
+}
+
+// withContext prefixes each text with the texts before it: earlier ones of
+// the same request first, then the stored prior turns.
+func withContext(prior []priorTurn, texts []string) []string {
+	history := make([]string, 0, len(prior)+len(texts)) // oldest first
+	for _, p := range prior {
+		history = append(history, p.content)
 	}
 	out := make([]string, len(texts))
 	for i, t := range texts {
@@ -87,103 +112,244 @@ func (e *Engine) withContext(ctx context.Context, tenantID string, scope engram.
 		out[i] = strings.Join(append(slices.Clone(ctxTexts), t), "\n")
 		history = append(history, t)
 	}
-	return out, nil
+	return out
 }
 
-// precedingContext is what a write's vectors continue from: the stored
-// vector of the memory before it, or that memory's text when it has no
-// vector of the current model (written before the model changed or
-// before semantic search was enabled), to be embedded alone; neither when
-// there is none within contextWindow.
-type precedingContext struct {
-	vec  []float32
-	text string
-	has  bool // text is to be embedded
-}
-
-// preceding finds the context of a write at time at: the newest memory of
-// scope before `before` (an id; "" for the newest) among those f selects
-// (contextFilter). A memory it may not open is skipped, as a read would.
-func (e *Engine) preceding(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time) (precedingContext, error) {
-	var prev []store.Memory
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		prev, err = tx.ListVisibleMemories(ctx, tenantID, scope, f, before, 1)
-		return err
-	}); err != nil {
-		return precedingContext{}, err
-	}
-	if len(prev) == 0 {
-		return precedingContext{}, nil
-	}
-	m := &prev[0]
-	if d := at.Sub(m.CreatedAt); d < 0 || d > contextWindow {
-		return precedingContext{}, nil
-	}
-	o := e.opener(ctx, tenantID)
-	if m.Vector != nil && m.VectorModel == e.vec.emb.Model() {
-		v, err := o.vector(m)
-		if err == nil && len(v) == e.vec.emb.Dim() {
-			return precedingContext{vec: v}, nil
-		}
-		if err != nil && !isUnreadable(err) {
-			return precedingContext{}, err
-		}
-		// A vector that does not open or fit: fall back to the text.
-	}
-	mem, err := o.memory(m)
-	if isUnreadable(err) {
-		e.skip(tenantID, "memory", m.ID, err)
-		return precedingContext{}, nil
-	}
-	if err != nil {
-		return precedingContext{}, err
-	}
-	return precedingContext{text: mem.Content, has: true}, nil
+// embedded is what a write's texts were embedded as.
+type embedded struct {
+	vecs [][]float32 // contextual: what is stored and indexed
+	own  [][]float32 // each text alone (vector rule; nil with the text rule)
+	gen  uint64      // ownVectors generation before the embedding (ownPut)
 }
 
 // embedInContext embeds texts, consecutive memories of one scope written
 // at time at, each in the context of the ones before it: earlier texts of
 // the same call first, then the stored memories that precede `before`
-// (withContext, or preceding with WithVectorContext). All the model's work
-// is one Embed call.
-func (e *Engine) embedInContext(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time, texts []string) ([][]float32, error) {
-	if !e.vecContext {
-		withCtx, err := e.withContext(ctx, tenantID, scope, f, before, at, texts)
-		if err != nil {
-			return nil, err
-		}
-		return e.embedTexts(ctx, withCtx)
-	}
-	pc, err := e.preceding(ctx, tenantID, scope, f, before, at)
+// (priorTurns). All the model's work is one Embed call.
+func (e *Engine) embedInContext(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, at time.Time, texts []string) (embedded, error) {
+	gen := e.vec.own.generation(tenantID)
+	prior, err := e.priorTurns(ctx, tenantID, scope, f, before, at)
 	if err != nil {
-		return nil, err
+		return embedded{}, err
 	}
-	batch := texts
-	if pc.has {
-		batch = append(texts[:len(texts):len(texts)], pc.text)
+	if !e.vecContext {
+		vs, err := e.embedTexts(ctx, withContext(prior, texts))
+		return embedded{vecs: vs}, err
+	}
+	vs, own, err := e.embedOwn(ctx, tenantID, gen, []ownGroup{{prior: prior, texts: texts}})
+	if err != nil {
+		return embedded{}, err
+	}
+	return embedded{vecs: vs[0], own: own[0], gen: gen}, nil
+}
+
+// ownGroup is texts written consecutively and the stored turns before them.
+type ownGroup struct {
+	prior []priorTurn // oldest first
+	texts []string
+}
+
+// embedOwn applies the vector rule to groups in one Embed call: every
+// group's texts, and the texts of the prior turns whose own embedding is
+// not in ownVectors (added to it under gen). It returns, per group, the
+// contextual and the own vectors of its texts.
+func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, groups []ownGroup) (vecs, own [][][]float32, err error) {
+	var batch []string
+	for _, g := range groups {
+		batch = append(batch, g.texts...)
+	}
+	type miss struct{ g, i int }
+	var misses []miss
+	prevOwn := make([][][]float32, len(groups))
+	for gi, g := range groups {
+		prevOwn[gi] = make([][]float32, len(g.prior), len(g.prior)+len(g.texts))
+		for i, p := range g.prior {
+			if v := e.vec.own.get(tenantID, p.id, p.content); v != nil {
+				prevOwn[gi][i] = v
+				continue
+			}
+			misses = append(misses, miss{gi, i})
+			batch = append(batch, p.content)
+		}
 	}
 	vs, err := e.embedTexts(ctx, batch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if pc.has {
-		pc.vec, vs = vs[len(texts)], vs[:len(texts)]
+	own = make([][][]float32, len(groups))
+	n := 0
+	for gi, g := range groups {
+		own[gi], n = vs[n:n+len(g.texts):n+len(g.texts)], n+len(g.texts)
 	}
-	chainContext(vs, pc.vec)
-	return vs, nil
+	for _, m := range misses {
+		p := groups[m.g].prior[m.i]
+		prevOwn[m.g][m.i] = vs[n]
+		e.vec.own.put(tenantID, gen, p.id, p.content, vs[n])
+		n++
+	}
+	vecs = make([][][]float32, len(groups))
+	for gi := range groups {
+		hist := prevOwn[gi]
+		vecs[gi] = make([][]float32, len(own[gi]))
+		for i, v := range own[gi] {
+			vecs[gi][i] = withTurns(v, hist)
+			hist = append(hist, v)
+		}
+	}
+	return vecs, own, nil
 }
 
-// chainContext turns own embeddings of consecutive texts into contextual
-// vectors in place: vs[i] = embed.Normalize(vs[i] + contextWeight·vs[i−1]), vs[−1]
-// being prev (nil: none).
-func chainContext(vs [][]float32, prev []float32) {
-	for _, v := range vs {
-		if len(prev) == len(v) {
-			for j := range v {
-				v[j] += contextWeight * prev[j]
-			}
-			embed.Normalize(v)
+// withTurns is the vector rule: unit(v + Σₖ contextWeights[k]·hist[−1−k]),
+// hist the own embeddings of the turns before v, oldest first.
+func withTurns(v []float32, hist [][]float32) []float32 {
+	out := slices.Clone(v)
+	for k, w := range contextWeights {
+		if k >= len(hist) {
+			break
 		}
-		prev = v
+		if p := hist[len(hist)-1-k]; len(p) == len(out) {
+			for j := range out {
+				out[j] += w * p[j]
+			}
+		}
 	}
+	embed.Normalize(out)
+	return out
+}
+
+// ownPut remembers, after its write committed, the own embedding of a
+// memory written with content (the vector rule's context of the next
+// writes). gen is embedded.gen.
+func (e *Engine) ownPut(tenantID string, emb embedded, i int, id, content string) {
+	if e.vec == nil || i >= len(emb.own) {
+		return
+	}
+	e.vec.own.put(tenantID, emb.gen, id, content, emb.own[i])
+}
+
+// ownVectorBytes bounds the own embeddings kept in memory: 4,096 vectors of
+// 512 dimensions (the built-in model), the recent turns of many
+// conversations.
+const ownVectorBytes = 8 << 20
+
+// ownVectors keeps the own (context-free) embeddings of recently written
+// memories, by tenant and memory id, so that the vector rule reads its
+// prior turns' embeddings instead of computing them again. An entry holds
+// the digest of the text it embeds and is used only for that text (an
+// updated memory misses). Entries are derived from plaintext, so they go
+// when their memory or tenant is removed (remove, drop); a write that
+// began before such a removal adds nothing (generation). First in, first
+// out within max entries.
+type ownVectors struct {
+	mu      sync.Mutex
+	bytes   int
+	max     int // entries: bytes over the first vector's size
+	entries map[ownKey]*ownEntry
+	ring    []ownKey // insertion order; a slot's key may be gone already
+	next    int
+	gens    map[string]uint64 // per tenant: removals so far
+}
+
+type ownKey struct{ tenant, id string }
+
+type ownEntry struct {
+	sum  [sha256.Size]byte
+	vec  []float32
+	slot int
+}
+
+// newOwnVectors keeps at most bytes of vectors (the count is fixed by the
+// first vector's dimension).
+func newOwnVectors(bytes int) *ownVectors {
+	return &ownVectors{bytes: bytes, entries: map[ownKey]*ownEntry{}, gens: map[string]uint64{}}
+}
+
+// generation is noted before reading what put will add.
+func (c *ownVectors) generation(tenantID string) uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gens[tenantID]
+}
+
+// get returns the own embedding of memory id when it was of content.
+func (c *ownVectors) get(tenantID, id, content string) []float32 {
+	if c == nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(content))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if en := c.entries[ownKey{tenantID, id}]; en != nil && en.sum == sum {
+		return en.vec
+	}
+	return nil
+}
+
+// put adds memory id's own embedding of content unless the tenant lost a
+// memory since gen (the memory may be that one).
+func (c *ownVectors) put(tenantID string, gen uint64, id, content string, v []float32) {
+	if c == nil || len(v) == 0 {
+		return
+	}
+	sum := sha256.Sum256([]byte(content))
+	k := ownKey{tenantID, id}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring == nil {
+		c.max = max(c.bytes/(4*len(v)), 1)
+		c.ring = make([]ownKey, c.max)
+	}
+	if c.gens[tenantID] != gen {
+		return
+	}
+	if en := c.entries[k]; en != nil {
+		en.sum, en.vec = sum, v
+		return
+	}
+	slot := c.next
+	c.next = (c.next + 1) % c.max
+	if old, ok := c.entries[c.ring[slot]]; ok && old.slot == slot {
+		delete(c.entries, c.ring[slot])
+	}
+	c.ring[slot] = k
+	c.entries[k] = &ownEntry{sum: sum, vec: v, slot: slot}
+}
+
+// remove forgets a memory's own embedding.
+func (c *ownVectors) remove(tenantID, id string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens[tenantID]++
+	delete(c.entries, ownKey{tenantID, id})
+}
+
+// drop forgets every own embedding of a tenant.
+func (c *ownVectors) drop(tenantID string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens[tenantID]++
+	for k := range c.entries {
+		if k.tenant == tenantID {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// len is the number of own embeddings kept (tests).
+func (c *ownVectors) len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

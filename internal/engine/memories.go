@@ -280,11 +280,15 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 	for i, t := range texts {
 		plain[i] = t.Text
 	}
-	var vecs [][]float32
+	var (
+		vecs [][]float32
+		emb  embedded
+	)
 	if e.vec != nil {
-		if vecs, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(rec), "", at, plain); err != nil {
+		if emb, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(rec), "", at, plain); err != nil {
 			return nil, err
 		}
+		vecs = emb.vecs
 	}
 	var (
 		results []engram.AddResult
@@ -319,6 +323,7 @@ func (e *Engine) Add(ctx context.Context, req engram.AddRequest) (_ []engram.Add
 		for i, r := range results {
 			if r.Event == engram.EventAdd && i < len(vecs) {
 				e.indexPut(p.TenantID, r.ID, vecs[i], docMeta{subject: subjectOf(req.Scope, p), scope: req.Scope, created: at, rec: rec}, epoch)
+				e.ownPut(p.TenantID, emb, i, r.ID, plain[i])
 			}
 		}
 	}
@@ -648,13 +653,15 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	}
 	private, _ := privateOf(req.Visibility, cur.Private)
 	rec := rbac.Record{AuthorID: cur.AuthorID, Private: private}
-	var vec []float32
+	var (
+		vec []float32
+		emb embedded
+	)
 	if e.vec != nil {
-		vecs, err := e.embedInContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, contextFilter(rec), id, cur.CreatedAt, []string{content})
-		if err != nil {
+		if emb, err = e.embedInContext(ctx, p.TenantID, engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, contextFilter(rec), id, cur.CreatedAt, []string{content}); err != nil {
 			return nil, err
 		}
-		vec = vecs[0]
+		vec = emb.vecs[0]
 	}
 	var (
 		out     *engram.Memory
@@ -723,6 +730,7 @@ func (e *Engine) Update(ctx context.Context, id string, req engram.UpdateRequest
 	kwDone()
 	if err == nil && vec != nil {
 		e.indexPut(p.TenantID, id, vec, docMeta{subject: cur.Subject, scope: engram.Scope{UserID: cur.UserID, AgentID: cur.AgentID, RunID: cur.RunID}, created: cur.CreatedAt, rec: rec}, epoch)
+		e.ownPut(p.TenantID, emb, 0, id, content)
 	}
 	if err == nil && !may(p, rbac.MemoryRead) {
 		out = sentOnly(id, content, req.Metadata)

@@ -111,9 +111,10 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		for i, m := range msgs {
 			plain[i] = m.Content
 		}
-		if ob.vecs, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain); err != nil {
+		if ob.emb, err = e.embedInContext(ctx, p.TenantID, req.Scope, contextFilter(observed(p)), "", *msgs[0].Timestamp, plain); err != nil {
 			return nil, err
 		}
+		ob.vecs = ob.emb.vecs
 	}
 	if ob.b, err = e.blinds(ctx, p.TenantID); err != nil {
 		return nil, err
@@ -169,6 +170,7 @@ func (e *Engine) Observe(ctx context.Context, req engram.ObserveRequest) (_ *eng
 		for i, r := range ob.mems {
 			if r.Event == engram.EventAdd {
 				e.indexPut(p.TenantID, r.ID, ob.vecs[i], docMeta{subject: subjectOf(req.Scope, p), scope: req.Scope, created: *msgs[i].Timestamp, rec: observed(p)}, epoch)
+				e.ownPut(p.TenantID, ob.emb, i, r.ID, msgs[i].Content)
 			}
 		}
 	}
@@ -217,6 +219,7 @@ type observation struct {
 	in       []extract.Message
 	res      extract.Result
 	vecs     [][]float32
+	emb      embedded // vecs and the turns' own embeddings (ownPut)
 	factVecs map[string][]float32
 	b        *blinds
 

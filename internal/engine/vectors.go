@@ -30,7 +30,7 @@ type Option func(*Engine)
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
 		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
-			writes: map[string]*vecWrites{}, snapMin: snapshotMin}
+			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes)}
 	}
 }
 
@@ -56,6 +56,8 @@ type vectors struct {
 	saves   sync.WaitGroup // background snapshot writes
 	// snapLoads counts the indexes loaded from a snapshot (tests).
 	snapLoads atomic.Int64
+	// own keeps recent memories' own embeddings (the vector context rule).
+	own *ownVectors
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -168,11 +170,13 @@ func (e *Engine) indexPut(tenantID, id string, v []float32, meta docMeta, epoch 
 	}
 }
 
-// indexRemove takes a memory out of the tenant's index at once.
+// indexRemove takes a memory out of the tenant's index (and its own
+// embedding out of ownVectors) at once.
 func (e *Engine) indexRemove(tenantID, id string) {
 	if e.vec == nil {
 		return
 	}
+	e.vec.own.remove(tenantID, id)
 	e.vec.mu.Lock()
 	defer e.vec.mu.Unlock()
 	tv := e.vec.tenants[tenantID]
@@ -197,6 +201,7 @@ func (e *Engine) indexDrop(tenantID string) {
 	if e.vec == nil {
 		return
 	}
+	e.vec.own.drop(tenantID)
 	e.vec.mu.Lock()
 	defer e.vec.mu.Unlock()
 	delete(e.vec.tenants, tenantID)
@@ -388,11 +393,15 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 	epoch := e.vecEpoch(tenantID)
 	o := e.opener(ctx, tenantID)
 	// One Embed call for the batch: each memory's text in its context
-	// (withContext), or with WithVectorContext its own text and the text
-	// of the memory before it when that one has no vector of the current
-	// model either (a model change leaves whole runs of them).
-	texts := make([]string, 0, len(rows))
-	pcs := make([]precedingContext, 0, len(rows))
+	// (withContext), or with WithVectorContext its own text and the texts
+	// of the turns before it whose own embedding is not in memory (a model
+	// change leaves whole runs of them).
+	gen := e.vec.own.generation(tenantID)
+	var (
+		texts    []string
+		groups   []ownGroup
+		contents []string
+	)
 	readable := rows[:0]
 	for i := range rows {
 		m, err := o.memory(&rows[i])
@@ -403,45 +412,38 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 		if err != nil {
 			return 0, err
 		}
-		f := contextFilter(store.RecordOf(&rows[i]))
-		if !e.vecContext {
-			withCtx, err := e.withContext(ctx, tenantID, m.Scope(), f, m.ID, m.CreatedAt, []string{m.Content})
-			if err != nil {
-				return 0, err
-			}
-			texts = append(texts, withCtx[0])
-			pcs = append(pcs, precedingContext{})
-		} else {
-			pc, err := e.preceding(ctx, tenantID, m.Scope(), f, m.ID, m.CreatedAt)
-			if err != nil {
-				return 0, err
-			}
-			texts = append(texts, m.Content)
-			pcs = append(pcs, pc)
+		prior, err := e.priorTurns(ctx, tenantID, m.Scope(), contextFilter(store.RecordOf(&rows[i])), m.ID, m.CreatedAt)
+		if err != nil {
+			return 0, err
 		}
+		if e.vecContext {
+			groups = append(groups, ownGroup{prior: prior, texts: []string{m.Content}})
+		} else {
+			texts = append(texts, withContext(prior, []string{m.Content})[0])
+		}
+		contents = append(contents, m.Content)
 		readable = append(readable, rows[i])
 	}
 	rows = readable
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	for _, pc := range pcs {
-		if pc.has {
-			texts = append(texts, pc.text)
+	var vs, own [][]float32
+	if e.vecContext {
+		gvs, gown, err := e.embedOwn(ctx, tenantID, gen, groups)
+		if err != nil {
+			return 0, err
+		}
+		for i := range gvs {
+			vs, own = append(vs, gvs[i][0]), append(own, gown[i][0])
+		}
+	} else {
+		var err error
+		if vs, err = e.embedTexts(ctx, texts); err != nil {
+			return 0, err
 		}
 	}
-	vs, err := e.embedTexts(ctx, texts)
-	if err != nil {
-		return 0, err
-	}
-	extra := vs[len(rows):]
-	vs = vs[:len(rows)]
-	for i := range pcs {
-		if pcs[i].has {
-			pcs[i].vec, extra = extra[0], extra[1:]
-		}
-		chainContext(vs[i:i+1], pcs[i].vec)
-	}
+	emb := embedded{vecs: vs, own: own, gen: gen}
 	done := 0
 	for i := range rows {
 		m := &rows[i]
@@ -465,6 +467,7 @@ func (e *Engine) backfillVectors(ctx context.Context, tenantID string, batch int
 			return done, err
 		}
 		e.indexPut(tenantID, m.ID, vs[i], docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}, epoch)
+		e.ownPut(tenantID, emb, i, m.ID, contents[i])
 		done++
 	}
 	return done, nil

@@ -39,6 +39,7 @@ func main() {
 	convs := flag.String("conversations", "conv-26,conv-30,conv-41,conv-42,conv-43", "sample_ids (default: the tuning half)")
 	cache := flag.String("cache", os.TempDir()+"/engram-sweep.gob", "embedding cache")
 	calib := flag.Bool("calibrate", false, "measure the absolute score and threshold instead of the fusion variants")
+	only := flag.String("only", "", "run only the variants whose name contains this")
 	flag.Parse()
 	ds, err := bench.LoadLoCoMo(*file)
 	if err != nil {
@@ -53,6 +54,9 @@ func main() {
 		return
 	}
 	for _, v := range variants() {
+		if *only != "" && !strings.Contains(v.name, *only) {
+			continue
+		}
 		r10, mrr, n := run(cs, v)
 		fmt.Printf("%-44s R@10 %.3f  MRR %.3f  (%d questions)\n", v.name, r10, mrr, n)
 	}
@@ -218,6 +222,24 @@ func (c *conv) mixed(a float32, ema bool) [][]float32 {
 	return out
 }
 
+// own is contextual embedding from the predecessors' own embeddings:
+// v'_i = unit(v_i + Σ_k w[k]·v_prev(k)), prev(1) the turn before, prev(2)
+// the one before that (the engine's "turns" rule).
+func (c *conv) own(w ...float32) [][]float32 {
+	out := make([][]float32, len(c.alone))
+	for i, v := range c.alone {
+		o := slices.Clone(v)
+		for j, k := i, 0; k < len(w) && c.prev[j] >= 0; k++ {
+			j = c.prev[j]
+			for d := range o {
+				o[d] += w[k] * c.alone[j][d]
+			}
+		}
+		out[i] = unit(o)
+	}
+	return out
+}
+
 type variant struct {
 	name      string
 	mode      string // "", "bm25", "vector"
@@ -277,6 +299,12 @@ func variants() []variant {
 	add(cc, "chosen, vector context 2 turns 1.0", func(v *variant) {
 		v.vecs = func(c *conv) [][]float32 { return c.mixed(1, false) }
 	})
+	for _, w := range [][]float32{{1, 1}, {1, 0.5}, {0.75, 0.5}, {1, 0.75}, {1.25, 0.75}, {1.25, 1}, {0.75, 0.75}, {1, 0.25},
+		{0.5, 0.5}, {0.75, 0.25}, {0.6, 0.4}, {0.5, 0.25}, {0.75, 0.5, 0.25}, {1, 0.75, 0.5}, {0.75, 0.75, 0.75}} {
+		add(cc, fmt.Sprintf("chosen, own context %v", w), func(v *variant) {
+			v.vecs = func(c *conv) [][]float32 { return c.own(w...) }
+		})
+	}
 	return vs
 }
 
