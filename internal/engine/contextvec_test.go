@@ -127,3 +127,114 @@ func TestTextContext(t *testing.T) {
 		t.Fatalf("embedded %q, want %q", got, want)
 	}
 }
+
+// tenantSession creates tenant name and returns it with its owner's context.
+func tenantSession(t *testing.T, e *engine.Engine, name string) (*engram.NewTenant, context.Context) {
+	t.Helper()
+	nt, err := e.CreateTenant(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Authenticate(context.Background(), nt.Key.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nt, engram.WithPrincipal(context.Background(), p)
+}
+
+// TestVectorContextMiss: a prior turn whose own embedding is not in memory
+// (a restart, another node) is embedded again, alone, in the same call,
+// and the memory gets exactly the vector it gets when it is in memory.
+func TestVectorContextMiss(t *testing.T) {
+	emb := &recordingEmbedder{Embedder: embedtest.New(32, []string{"car", "automobile"})}
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20), engine.WithVectorContext())
+	nt, ctx := owner(t, e)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	turns := []string{"Erin bought an automobile", "Yes it was amazing", "We drove to the coast"}
+	add := func(scope engram.Scope, i int) string {
+		t.Helper()
+		at := t0.Add(time.Duration(i) * time.Minute)
+		r, err := e.Add(ctx, engram.AddRequest{Content: turns[i], Scope: scope, Timestamp: &at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].ID
+	}
+	hit, miss := engram.Scope{UserID: "hit"}, engram.Scope{UserID: "miss"}
+	var hitID, missID string
+	for i := range turns {
+		hitID = add(hit, i)
+	}
+	add(miss, 0)
+	add(miss, 1)
+	emb.take()
+	engine.ForgetOwnVectors(e)
+	missID = add(miss, 2)
+	want := [][]string{{turns[2], turns[0], turns[1]}}
+	if got := emb.take(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("after a restart embedded %q, want %q", got, want)
+	}
+	if engine.OwnVectors(e, nt.Tenant.ID) != 3 {
+		t.Fatalf("%d own embeddings kept, want the two re-embedded and the new one", engine.OwnVectors(e, nt.Tenant.ID))
+	}
+	if _, err := e.Search(ctx, engram.SearchRequest{Query: "car", Scope: hit, Mode: engram.SearchVector}); err != nil {
+		t.Fatal(err) // loads the index
+	}
+	a, ok1 := engine.IndexedVector(e, nt.Tenant.ID, hitID)
+	b, ok2 := engine.IndexedVector(e, nt.Tenant.ID, missID)
+	if !ok1 || !ok2 || !slices.Equal(a, b) {
+		t.Fatalf("a miss gave another vector than a hit (%v %v)", ok1, ok2)
+	}
+}
+
+// TestVectorContextErasure: own embeddings kept in memory are derived from
+// plaintext; they go with their memory, their user and their tenant, and
+// only those.
+func TestVectorContextErasure(t *testing.T) {
+	emb := embedtest.New(32)
+	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20), engine.WithVectorContext())
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	type tn struct {
+		nt  *engram.NewTenant
+		ctx context.Context
+		ids []string
+	}
+	var ts []*tn
+	for _, name := range []string{"a", "b"} {
+		nt, ctx := tenantSession(t, e, name)
+		x := &tn{nt: nt, ctx: ctx}
+		for i, text := range []string{"one", "two", "three"} {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			r, err := e.Add(ctx, engram.AddRequest{Content: text, Scope: engram.Scope{UserID: "u"}, Timestamp: &at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.ids = append(x.ids, r[0].ID)
+		}
+		ts = append(ts, x)
+	}
+	count := func() [2]int {
+		return [2]int{engine.OwnVectors(e, ts[0].nt.Tenant.ID), engine.OwnVectors(e, ts[1].nt.Tenant.ID)}
+	}
+	if got := count(); got != [2]int{3, 3} {
+		t.Fatalf("kept %v, want 3 per tenant", got)
+	}
+	if err := e.Delete(ts[0].ctx, ts[0].ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != [2]int{2, 3} {
+		t.Fatalf("after a delete kept %v", got)
+	}
+	if _, err := e.ForgetUser(ts[0].ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != [2]int{0, 3} {
+		t.Fatalf("after erasing a's user kept %v", got)
+	}
+	if _, err := e.ForgetTenant(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != [2]int{0, 0} {
+		t.Fatalf("after erasing tenant b kept %v", got)
+	}
+}

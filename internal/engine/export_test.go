@@ -168,3 +168,31 @@ func SetKeywordAsyncMin(e *Engine, n int) { e.kw.asyncMin = n }
 // WaitKeywordLoads waits for the keyword index loads running in the
 // background.
 func WaitKeywordLoads(e *Engine) { e.kw.loads.Wait() }
+
+// IndexedVector is the vector the tenant's loaded index holds for id.
+func IndexedVector(e *Engine, tenantID, id string) ([]float32, bool) {
+	idx, ok := e.vec.mgr.Get(tenantID)
+	if !ok {
+		return nil, false
+	}
+	return idx.Vector(id)
+}
+
+// OwnVectors counts the own embeddings kept for the tenant (the vector
+// context rule).
+func OwnVectors(e *Engine, tenantID string) int {
+	c := e.vec.own
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k := range c.entries {
+		if k.tenant == tenantID {
+			n++
+		}
+	}
+	return n
+}
+
+// ForgetOwnVectors empties the own embeddings kept in memory, as a restart
+// (or another node) does.
+func ForgetOwnVectors(e *Engine) { e.vec.own = newOwnVectors(ownVectorBytes) }
