@@ -240,6 +240,24 @@ func (c *conv) own(w ...float32) [][]float32 {
 	return out
 }
 
+// ownLen is own with the weights scaled by how short the turn is:
+// w[k]·clamp(l/n, lo, hi), n the turn's term count.
+func (c *conv) ownLen(l, lo, hi float32, w ...float32) [][]float32 {
+	out := make([][]float32, len(c.alone))
+	for i, v := range c.alone {
+		o := slices.Clone(v)
+		s := min(max(l/float32(max(c.lens[i], 1)), lo), hi)
+		for j, k := i, 0; k < len(w) && c.prev[j] >= 0; k++ {
+			j = c.prev[j]
+			for d := range o {
+				o[d] += s * w[k] * c.alone[j][d]
+			}
+		}
+		out[i] = unit(o)
+	}
+	return out
+}
+
 type variant struct {
 	name      string
 	mode      string // "", "bm25", "vector"
@@ -303,6 +321,11 @@ func variants() []variant {
 		{0.5, 0.5}, {0.75, 0.25}, {0.6, 0.4}, {0.5, 0.25}, {0.75, 0.5, 0.25}, {1, 0.75, 0.5}, {0.75, 0.75, 0.75}} {
 		add(cc, fmt.Sprintf("chosen, own context %v", w), func(v *variant) {
 			v.vecs = func(c *conv) [][]float32 { return c.own(w...) }
+		})
+	}
+	for _, l := range [][3]float32{{8, 0.5, 2}, {12, 0.5, 2}, {16, 0.5, 2}, {12, 0.75, 1.5}, {8, 0.75, 1.5}} {
+		add(cc, fmt.Sprintf("chosen, own len context %v", l), func(v *variant) {
+			v.vecs = func(c *conv) [][]float32 { return c.ownLen(l[0], l[1], l[2], 0.75, 0.5) }
 		})
 	}
 	return vs
