@@ -128,20 +128,6 @@ func TestTextContext(t *testing.T) {
 	}
 }
 
-// tenantSession creates tenant name and returns it with its owner's context.
-func tenantSession(t *testing.T, e *engine.Engine, name string) (*engram.NewTenant, context.Context) {
-	t.Helper()
-	nt, err := e.CreateTenant(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Authenticate(context.Background(), nt.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nt, engram.WithPrincipal(context.Background(), p)
-}
-
 // TestVectorContextMiss: a prior turn whose own embedding is not in memory
 // (a restart, another node) is embedded again, alone, in the same call,
 // and the memory gets exactly the vector it gets when it is in memory.
@@ -201,7 +187,7 @@ func TestVectorContextErasure(t *testing.T) {
 	}
 	var ts []*tn
 	for _, name := range []string{"a", "b"} {
-		nt, ctx := tenantSession(t, e, name)
+		nt, ctx := importTenant(t, e, name)
 		x := &tn{nt: nt, ctx: ctx}
 		for i, text := range []string{"one", "two", "three"} {
 			at := t0.Add(time.Duration(i) * time.Minute)
