@@ -47,6 +47,7 @@ type serveCmd struct {
 	ImportDir      string        `name:"import-spool-dir" env:"ENGRAM_IMPORT_SPOOL_DIR" type:"path" help:"Where POST /v1/import spools the uploaded document while importing it (default: the system's temporary directory); it is plaintext there until the request ends, so choose an encrypted volume if that matters."`
 	ImportMax      int64         `name:"import-max-bytes" env:"ENGRAM_IMPORT_MAX_BYTES" default:"1073741824" help:"The largest document POST /v1/import accepts (413 beyond); it is spooled to a temporary file while imported."`
 	MaxInflight    *int          `name:"max-inflight" env:"ENGRAM_MAX_INFLIGHT" placeholder:"N" help:"Requests worked on at once; past this a request is answered 503 overloaded with Retry-After: 1 at once instead of queueing (health checks and metrics exempt). Default: 64 per CPU core; 0 turns shedding off."`
+	PprofAddr      string        `name:"pprof-addr" placeholder:"127.0.0.1:PORT" help:"Serve Go runtime profiles (/debug/pprof/: CPU, heap, mutex, block) on this loopback address, unauthenticated; off by default (docs/OPERATIONS.md, \"Profiling\")."`
 	MinFree        string        `name:"min-free-space" env:"ENGRAM_MIN_FREE_SPACE" default:"256MiB" help:"Refuse new content (507) when the data directory's filesystem has less free space than this (e.g. 256MiB, 2GB, 5%; 0: never), so reads and erasures keep working."`
 }
 
@@ -280,6 +281,13 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		}))
 	}
 
+	if c.PprofAddr != "" {
+		stop, err := startPprof(c.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err

@@ -109,3 +109,41 @@ func TestTruncatedBody(t *testing.T) {
 		})
 	}
 }
+
+// slowEmbedder is a model that takes longer than huma's 5 s body read
+// timeout, unless the request's context ends first.
+type slowEmbedder struct{ *embedtest.Embedder }
+
+func (s slowEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(6 * time.Second):
+	}
+	return s.Embedder.Embed(ctx, texts)
+}
+
+// TestSlowRequestKeepsItsConnection: a request with a body that works
+// longer than 5 s is carried out, and the next request on the same
+// keep-alive connection is too. Before, huma set a 5 s read deadline after
+// the body had been read (by utf8Bodies): it hit net/http's background read,
+// which cancelled the connection's context, so the slow request answered
+// 503 unavailable and every later request on the connection failed at once
+// with 503 ("begin: context canceled").
+func TestSlowRequestKeepsItsConnection(t *testing.T) {
+	s := testserver.StartWith(t, testserver.Options{Embedder: slowEmbedder{embedtest.New(16)}, RequestTimeout: time.Minute})
+	c := s.Tenant(t, "acme")
+	ctx := context.Background()
+	if _, err := c.Add(ctx, client.AddRequest{Content: "a slow but healthy write", UserID: "alice"}); err != nil {
+		t.Fatalf("add working longer than 5 s: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		page, err := c.List(ctx, client.ListRequest{})
+		if err != nil {
+			t.Fatalf("request %d after the slow one: %v", i, err)
+		}
+		if len(page.Results) != 1 {
+			t.Fatalf("list after the slow add: %d results", len(page.Results))
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/jsoncheck"
@@ -34,8 +35,31 @@ func utf8Bodies(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = replay{Reader: bytes.NewReader(b), Closer: r.Body}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(bodyConsumed{w}, r)
 	})
+}
+
+// bodyConsumed is the response writer of a request whose body was read to
+// its end: it ignores read deadlines. huma sets one (its BodyReadTimeout,
+// 5 s) before it decodes a body, but this body came from memory; the only
+// read still pending on the connection is net/http's background read,
+// which watches for the client going away. A deadline there fires while
+// the handler works, net/http takes the timeout for a dead connection and
+// cancels the connection's context: the request failed with 503 "did not
+// finish in time" 5 s into its work, and every later request on that
+// keep-alive connection arrived with its context already cancelled (the
+// 128-client failures of docs/BENCHMARKS.md, "Throughput"). The body was
+// read under the server's ReadTimeout, so nothing is left to bound.
+type bodyConsumed struct{ http.ResponseWriter }
+
+func (bodyConsumed) SetReadDeadline(time.Time) error { return nil }
+
+func (w bodyConsumed) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w bodyConsumed) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // replay is a body read ahead of its handler: the bytes read, then the

@@ -50,6 +50,9 @@ const (
 type DB struct {
 	writer *sql.DB
 	reader *sql.DB
+	// Prepared statements of each pool (stmts.go).
+	writerStmts *stmtCache
+	readerStmts *stmtCache
 }
 
 // Open opens the database file at path, creating it (mode 0600) when it is
@@ -121,6 +124,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
 	}
 	db.reader = reader
+	db.writerStmts, db.readerStmts = newStmtCache(writer), newStmtCache(reader)
 	return db, nil
 }
 
@@ -259,24 +263,24 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes both pools. Closing the last connection checkpoints the WAL
 // into the database file.
 func (db *DB) Close() error {
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.readerStmts.close(), db.writerStmts.close(), db.reader.Close(), db.writer.Close())
 }
 
 // Read runs fn in a read-only transaction, beside any write. fn sees one
 // snapshot of the database throughout.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, fn)
+	return run(ctx, db.reader, db.readerStmts, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // Write runs fn in a write transaction, committed when fn returns nil. Writes
 // wait for each other; fn must not call Write itself (it would wait for
 // itself forever).
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.writer, nil, fn)
+	return run(ctx, db.writer, db.writerStmts, nil, fn)
 }
 
-func run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
-	err := full(runTx(ctx, pool, opts, fn))
+func run(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	err := full(runTx(ctx, pool, stmts, opts, fn))
 	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, store.ErrTimedOut) {
 		// Whatever failed, the context has ended: nothing committed, and
 		// the caller learns why (an interrupted statement reports only
@@ -296,7 +300,7 @@ func full(err error) error {
 	return err
 }
 
-func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(store.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -311,7 +315,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(&tx{tx: stmtTx{Tx: sqlTx, stmts: stmts}}); err != nil {
 		// fn's error is what the caller can act on; a failed rollback
 		// leaves database/sql to discard the connection.
 		done = true
@@ -336,7 +340,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store
 
 // tx implements store.Tx on one database/sql transaction.
 type tx struct {
-	tx *sql.Tx
+	tx stmtTx
 }
 
 var _ store.Tx = (*tx)(nil)
