@@ -168,3 +168,14 @@ func SetKeywordAsyncMin(e *Engine, n int) { e.kw.asyncMin = n }
 // WaitKeywordLoads waits for the keyword index loads running in the
 // background.
 func WaitKeywordLoads(e *Engine) { e.kw.loads.Wait() }
+
+// SetKeywordSnapshotMin sets the fewest memories a keyword snapshot is
+// written for (0: keyword snapshots are neither written nor loaded).
+func SetKeywordSnapshotMin(e *Engine, n int) {
+	e.kw.mu.Lock()
+	defer e.kw.mu.Unlock()
+	e.kw.snapMin = n
+}
+
+// KeywordSnapshotLoads is how many keyword indexes e loaded from a snapshot.
+func KeywordSnapshotLoads(e *Engine) int64 { return e.kw.snapLoads.Load() }
