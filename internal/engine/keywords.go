@@ -52,7 +52,7 @@ func newKeywords(budget int64) *keywords {
 }
 
 type keywords struct {
-	budget   int64
+	budget    int64
 	asyncMin  int            // tenants this large load in the background
 	snapMin   int            // tenants this large are snapshotted (keywordsnap.go)
 	loads     sync.WaitGroup // background loads and snapshot writes
@@ -271,6 +271,7 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fr
 // current one (fromSnapshot true), else with every memory and its
 // postings read from the store.
 func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index) (fromSnapshot bool, err error) {
+	defer idx.Compact()
 	if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx); ok || err != nil {
 		return ok, err
 	}

@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/engram-memory/engram/internal/keys"
-	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/snapshot"
 	"github.com/engram-memory/engram/internal/store"
 )

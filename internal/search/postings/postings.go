@@ -453,3 +453,15 @@ func (x *Index) Docs() []store.DocPostings {
 	slices.SortFunc(out, func(a, b store.DocPostings) int { return strings.Compare(a.MemoryID, b.MemoryID) })
 	return out
 }
+
+// Compact gives every posting list exactly its length in memory: after a
+// bulk load, append's spare capacity is up to half of a list.
+func (x *Index) Compact() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for t := range x.lists {
+		if l := x.lists[t].e; cap(l) > len(l) {
+			x.lists[t].e = slices.Clone(l)
+		}
+	}
+}

@@ -93,6 +93,7 @@ func buildScale(tb testing.TB, n int) *scaleIndex {
 	for _, d := range docs {
 		s.x.Put(d)
 	}
+	s.x.Compact() // as the engine does after a load
 	docs = nil
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)
