@@ -4,72 +4,45 @@
 // (BenchmarkRankScaleCorpus in internal/search/postings). It is a separate
 // module so that bleve never enters Engram's go.mod; CI does not run it.
 //
-//	cd bench/peers/bleve && go run . -n 10000 -searches 1000
+//	ENGRAM_SCALE_CORPUS=/tmp go test ./internal/search/postings -run '^$' -bench RankScaleCorpus -benchtime 1x
+//	cd bench/peers/bleve && go run . -corpus /tmp/scale-10000.json [-dir /tmp/bleve10k]
 //
-// The corpus is regenerated here with the generator and seed of
-// internal/bench/scale.go (math/rand/v2 is deterministic across platforms);
-// the printed corpus checksum must equal the one the Engram benchmark logs.
+// The corpus (texts and timed queries of `engram bench scale --n N`, seed
+// 1, synthetic text) is written by the Engram benchmark; the printed
+// checksum equals the one it logs.
 package main
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	index "github.com/blevesearch/bleve_index_api"
 )
 
-// corpus returns the n memory texts and the timed queries of `engram bench
-// scale --n n --searches searches` (seed 1, synthetic text): the same
-// random draws in the same order as bench.Scale makes them.
-func corpus(seed uint64, n, searches int) (texts, queries []string) {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	const letters = "abcdefghijklmnopqrstuvwxyz"
-	vocab := make([]string, 20000)
-	for i := range vocab {
-		b := make([]byte, 3+r.IntN(7))
-		for j := range b {
-			b[j] = letters[r.IntN(len(letters))]
-		}
-		vocab[i] = string(b)
-	}
-	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
-	sentence := func(words int) string {
-		b := make([]string, words)
-		for i := range b {
-			b[i] = vocab[zipf.Uint64()]
-		}
-		return strings.Join(b, " ")
-	}
-	for i := range n {
-		texts = append(texts, fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), i))
-	}
-	for i := range 5 + searches { // 5 warm-up searches, then the timed ones
-		q := sentence(4 + r.IntN(6))
-		if i >= 5 {
-			queries = append(queries, q)
-		}
-	}
-	return texts, queries
-}
-
 func main() {
-	n := flag.Int("n", 10000, "memories")
-	searches := flag.Int("searches", 1000, "timed queries")
+	file := flag.String("corpus", "/tmp/scale-10000.json", "corpus written by BenchmarkRankScaleCorpus")
 	limit := flag.Int("limit", 10, "hits per query")
 	rounds := flag.Int("rounds", 3, "timed rounds (the median of each percentile is reported)")
 	dir := flag.String("dir", "", "index directory (scorch on disk); empty: in memory")
 	flag.Parse()
 
-	texts, queries := corpus(1, *n, *searches)
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var c struct{ Texts, Queries []string }
+	if err := json.Unmarshal(raw, &c); err != nil {
+		log.Fatal(err)
+	}
+	texts, queries := c.Texts, c.Queries
 	h := sha256.New()
 	for _, t := range texts {
 		h.Write([]byte(t))
@@ -79,10 +52,7 @@ func main() {
 
 	m := bleve.NewIndexMapping()
 	m.ScoringModel = index.BM25Scoring
-	var (
-		idx bleve.Index
-		err error
-	)
+	var idx bleve.Index
 	if *dir == "" {
 		idx, err = bleve.NewMemOnly(m)
 	} else {

@@ -112,11 +112,8 @@ func (x *Index) Put(d store.DocPostings) {
 		return
 	}
 	x.remove(d.MemoryID)
-	var ord uint32
-	if n := len(x.free); n > 0 {
-		ord = x.free[n-1]
-		x.free = x.free[:n-1]
-	} else {
+	ord, ok := reuse(&x.free)
+	if !ok {
 		ord = uint32(len(x.docs))
 		x.docs = append(x.docs, doc{})
 		x.lens = append(x.lens, 0)
@@ -164,16 +161,24 @@ func (x *Index) Put(d store.DocPostings) {
 	x.bytes += docBytes + int64(len(d.MemoryID)) + int64(len(terms))*entryBytes
 }
 
+// reuse takes a number off a free list (false when it is empty).
+func reuse(free *[]uint32) (uint32, bool) {
+	n := len(*free)
+	if n == 0 {
+		return 0, false
+	}
+	v := (*free)[n-1]
+	*free = (*free)[:n-1]
+	return v, true
+}
+
 // term returns tok's term number, making one if it has none.
 func (x *Index) term(tok []byte) uint32 {
 	if t, ok := x.terms[string(tok)]; ok {
 		return t
 	}
-	var t uint32
-	if n := len(x.freeT); n > 0 {
-		t = x.freeT[n-1]
-		x.freeT = x.freeT[:n-1]
-	} else {
+	t, ok := reuse(&x.freeT)
+	if !ok {
 		t = uint32(len(x.lists))
 		x.lists = append(x.lists, list{})
 	}

@@ -2,8 +2,11 @@ package postings_test
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,8 +22,9 @@ import (
 
 // scaleCorpus returns the n memory texts and the timed queries of `engram
 // bench scale --n n --searches searches` (seed 1, synthetic text): the
-// random draws of bench.Scale in the same order. bench/peers/bleve
-// generates the same corpus for bleve; both print its checksum.
+// random draws of bench.Scale in the same order. With ENGRAM_SCALE_CORPUS
+// set to a directory, BenchmarkRankScaleCorpus writes it there for
+// bench/peers/bleve; both print its checksum.
 func scaleCorpus(n, searches int) (texts, queries []string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const letters = "abcdefghijklmnopqrstuvwxyz"
@@ -63,6 +67,16 @@ type scaleIndex struct {
 // 50 users as bench.Scale spreads it.
 func buildScale(tb testing.TB, n int) *scaleIndex {
 	texts, queries := scaleCorpus(n, 1000)
+	if dir := os.Getenv("ENGRAM_SCALE_CORPUS"); dir != "" {
+		// The corpus for bench/peers/bleve, as JSON.
+		b, err := json.Marshal(map[string][]string{"texts": texts, "queries": queries})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("scale-%d.json", n)), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	bl, err := fulltext.NewBlinder(make([]byte, 32))
 	if err != nil {
 		tb.Fatal(err)
@@ -110,6 +124,7 @@ func buildScale(tb testing.TB, n int) *scaleIndex {
 // pass; heap-MB and B/posting are what the index holds.
 //
 //	go test ./internal/search/postings -run '^$' -bench RankScaleCorpus -benchtime 3x
+//	ENGRAM_SCALE_CORPUS=/tmp go test ... (also writes /tmp/scale-N.json for bleve)
 func BenchmarkRankScaleCorpus(b *testing.B) {
 	for _, n := range []int{10000, 100000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { benchRankScale(b, n) })
