@@ -141,63 +141,18 @@ func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error
 	if err != nil {
 		return keyFailure(err)
 	}
-	id := newID()
 	total := (len(docs) + kwSnapChunk - 1) / kwSnapChunk
-	var batch []*store.IndexSnapshotChunk
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := e.st.Write(ctx, func(tx store.Tx) error {
-			for _, c := range batch {
-				if err := tx.PutIndexSnapshotChunk(ctx, c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		batch = batch[:0]
-		return err
-	}
+	w := e.newSnapshotWriter(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, gen, total)
 	for seq := range total {
-		part := docs[seq*kwSnapChunk : min(len(docs), (seq+1)*kwSnapChunk)]
-		pt, err := snapshot.EncodeKeywords(part)
+		pt, err := snapshot.EncodeKeywords(docs[seq*kwSnapChunk : min(len(docs), (seq+1)*kwSnapChunk)])
 		if err != nil {
 			return err
 		}
-		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindKeywords, SnapshotID: id, Subject: kwSnapSubject, Gen: gen,
-			Model: kwSnapModel, Seq: seq, Chunks: total}
-		env, err := seal.SealBulk(key, c.Context(), pt)
-		clear(pt)
-		if err != nil {
+		if err := w.add(key, kwSnapSubject, pt); err != nil {
 			return err
-		}
-		batch = append(batch, &store.IndexSnapshotChunk{TenantID: tenantID, Kind: snapshot.KindKeywords, SnapshotID: id,
-			Seq: seq, Subject: kwSnapSubject, KeyVersion: int(key.Version), Body: env})
-		if len(batch) == snapshotTxChunks {
-			if err := flush(); err != nil {
-				return err
-			}
 		}
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	committed := false
-	err = e.st.Write(ctx, func(tx store.Tx) error {
-		now, err := tx.IndexGeneration(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		if committed = now == gen; !committed {
-			// Changed while being written (an erasure among others): never
-			// committed, and whatever was written of it goes.
-			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindKeywords)
-		}
-		return tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindKeywords, ID: id,
-			Gen: gen, Model: kwSnapModel, Chunks: total, Entries: len(docs), Created: e.clock()})
-	})
-	if err != nil || !committed {
+	if ok, err := w.commit(len(docs)); !ok || err != nil {
 		return err
 	}
 	k.mu.Lock()
@@ -217,49 +172,16 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 	if e.kw.snapMin <= 0 {
 		return false, nil
 	}
-	type sealed struct {
-		seq     int
-		subject string
-		version int
-		body    []byte
-	}
-	var (
-		parts []sealed
-		hdr   *store.IndexSnapshot
-	)
-	err := e.st.Read(ctx, func(tx store.Tx) error {
-		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindKeywords)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		gen, err := tx.IndexGeneration(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		if gen != h.Gen || h.Model != kwSnapModel {
-			return nil // not current: loaded from the store
-		}
-		hdr = h
-		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindKeywords, h.ID, func(c *store.IndexSnapshotChunk) error {
-			parts = append(parts, sealed{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)})
-			return nil
-		})
-	})
+	hdr, parts, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel)
 	if err != nil || hdr == nil {
 		return false, err
-	}
-	if len(parts) != hdr.Chunks {
-		return false, nil
 	}
 	out := make([][]store.DocPostings, len(parts))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range parts {
 		p := &parts[i]
-		if p.seq != i || p.subject != kwSnapSubject {
+		if p.subject != kwSnapSubject {
 			return false, nil
 		}
 		g.Go(func() error {
@@ -267,9 +189,7 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 			if err != nil {
 				return err
 			}
-			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindKeywords, SnapshotID: hdr.ID, Subject: p.subject,
-				Gen: hdr.Gen, Model: kwSnapModel, Seq: p.seq, Chunks: hdr.Chunks}
-			pt, err := seal.Open(k, c.Context(), p.body)
+			pt, err := seal.Open(k, p.context(hdr), p.body)
 			if err != nil {
 				return &unreadable{fmt.Errorf("open keyword snapshot chunk %d: %w", p.seq, err)}
 			}
