@@ -87,6 +87,7 @@ func (e *Engine) saveKeywordSnapshots(ctx context.Context) error {
 	var due []string
 	for id, t := range k.tenants {
 		if t.idx != nil && t.dirty > 0 && !t.saving {
+			t.saving = true // no background write of the same tenant meanwhile
 			due = append(due, id)
 		}
 	}
@@ -97,6 +98,11 @@ func (e *Engine) saveKeywordSnapshots(ctx context.Context) error {
 		if err := e.saveKeywordSnapshot(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
 		}
+		k.mu.Lock()
+		if t := k.tenants[id]; t != nil {
+			t.saving = false
+		}
+		k.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

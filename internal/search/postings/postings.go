@@ -284,27 +284,47 @@ func (x *Index) stats(scope engram.Scope) (docs int, totalLen int64) {
 	return docs, totalLen
 }
 
-// sel answers, per class, whether a search in scope by f sees its
-// memories; nil when it sees all of them.
-func (x *Index) sel(scope engram.Scope, f rbac.Filter) []bool {
+// selection answers whether a search in a scope by a filter sees a
+// memory, deciding each class once, when first met (a tenant can have as
+// many classes as memories: one run id each).
+type selection struct {
+	x     *Index
+	scope engram.Scope
+	f     rbac.Filter
+	memo  []int8 // by class: 0 undecided, 1 seen, 2 not
+}
+
+// sel returns the selection of scope and f; nil when it sees everything.
+func (x *Index) sel(scope engram.Scope, f rbac.Filter) *selection {
 	if scope.IsZero() && f.Reach == rbac.Any {
 		return nil
 	}
-	ok := make([]bool, len(x.classes))
-	for i, c := range x.classes {
-		ok[i] = inScope(scope, c.scope) && f.Match(c.rec)
+	return &selection{x: x, scope: scope, f: f, memo: make([]int8, len(x.classes))}
+}
+
+// sees reports whether the selection sees the memory at ord.
+func (s *selection) sees(ord uint32) bool {
+	c := s.x.cls[ord]
+	if m := s.memo[c]; m != 0 {
+		return m == 1
+	}
+	cl := &s.x.classes[c]
+	ok := inScope(s.scope, cl.scope) && s.f.Match(cl.rec)
+	s.memo[c] = 2
+	if ok {
+		s.memo[c] = 1
 	}
 	return ok
 }
 
 // df is how many memories of l the selection sees.
-func (x *Index) df(l []entry, sel []bool) int {
+func (x *Index) df(l []entry, sel *selection) int {
 	if sel == nil {
 		return len(l)
 	}
 	n := 0
 	for _, e := range l {
-		if sel[x.cls[e.ord]] {
+		if sel.sees(e.ord) {
 			n++
 		}
 	}
@@ -389,7 +409,7 @@ func (x *Index) RankAs(scope engram.Scope, f rbac.Filter, tokens [][]byte, limit
 		sc.score = make([]float64, len(x.docs))
 	}
 	sc.touched = sc.touched[:0]
-	score, lens, cls := sc.score[:len(x.docs)], x.lens, x.cls
+	score, lens := sc.score[:len(x.docs)], x.lens
 	for _, tok := range distinct(tokens) {
 		l := x.list(tok)
 		df := x.df(l, sel)
@@ -398,7 +418,7 @@ func (x *Index) RankAs(scope engram.Scope, f rbac.Filter, tokens [][]byte, limit
 		}
 		idf := fulltext.IDF(docs, df)
 		for _, e := range l {
-			if sel != nil && !sel[cls[e.ord]] {
+			if sel != nil && !sel.sees(e.ord) {
 				continue
 			}
 			if score[e.ord] == 0 {
