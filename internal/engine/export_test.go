@@ -196,3 +196,14 @@ func OwnVectors(e *Engine, tenantID string) int {
 // ForgetOwnVectors empties the own embeddings kept in memory, as a restart
 // (or another node) does.
 func ForgetOwnVectors(e *Engine) { e.vec.own = newOwnVectors(ownVectorBytes) }
+
+// SetKeywordSnapshotMin sets the fewest memories a keyword snapshot is
+// written for (0: keyword snapshots are neither written nor loaded).
+func SetKeywordSnapshotMin(e *Engine, n int) {
+	e.kw.mu.Lock()
+	defer e.kw.mu.Unlock()
+	e.kw.snapMin = n
+}
+
+// KeywordSnapshotLoads is how many keyword indexes e loaded from a snapshot.
+func KeywordSnapshotLoads(e *Engine) int64 { return e.kw.snapLoads.Load() }

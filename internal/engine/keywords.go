@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/rbac"
@@ -47,13 +48,15 @@ func WithKeywordBudget(budget int64) Option {
 }
 
 func newKeywords(budget int64) *keywords {
-	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin}
+	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin, snapMin: kwSnapMin}
 }
 
 type keywords struct {
-	budget   int64
-	asyncMin int            // tenants this large load in the background
-	loads    sync.WaitGroup // background loads
+	budget    int64
+	asyncMin  int            // tenants this large load in the background
+	snapMin   int            // tenants this large are snapshotted (keywordsnap.go)
+	loads     sync.WaitGroup // background loads and snapshot writes
+	snapLoads atomic.Int64   // indexes loaded from a snapshot
 
 	mu      sync.Mutex
 	tenants map[string]*kwTenant
@@ -71,6 +74,8 @@ type kwTenant struct {
 	inflight int    // writes begun and not yet applied
 	used     uint64 // LRU tick of the last search
 	bytes    int64  // size when last accounted
+	dirty    int    // changes since the last snapshot or load
+	saving   bool   // a snapshot write runs
 }
 
 // kwOp is one committed change: put doc, or remove id.
@@ -120,6 +125,7 @@ func (e *Engine) kwBegin(tenantID string) func(ops ...kwOp) {
 			}
 			apply(t.idx, ops)
 			k.account(tenantID, t)
+			e.kwChanged(tenantID, t, len(ops))
 		})
 	}
 }
@@ -203,21 +209,21 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 			defer k.loads.Done()
 			lctx := context.WithoutCancel(ctx)
 			idx := postings.New()
-			err := e.kwLoad(lctx, tenantID, idx)
+			snap, err := e.kwLoad(lctx, tenantID, idx)
 			k.mu.Lock()
 			defer k.mu.Unlock()
-			if _, _, _, err := e.kwInstall(tenantID, t, idx, err); err != nil {
+			if _, _, _, err := e.kwInstall(tenantID, t, idx, snap, err); err != nil {
 				e.logger().Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
 			}
 		}()
 		return nil, 0, false, nil
 	}
 	idx = postings.New()
-	err = e.kwLoad(ctx, tenantID, idx)
+	snap, err := e.kwLoad(ctx, tenantID, idx)
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return e.kwInstall(tenantID, t, idx, err)
+	return e.kwInstall(tenantID, t, idx, snap, err)
 }
 
 // kwAsyncMin is the size from which a tenant's keyword index loads in the
@@ -238,8 +244,9 @@ func (e *Engine) kwLarge(ctx context.Context, tenantID string) bool {
 
 // kwInstall ends a load of t: installs idx, with the writes queued
 // meanwhile applied, unless the load failed or the tenant was dropped.
-// Called with k.mu held.
-func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, err error) (*postings.Index, uint64, bool, error) {
+// An index loaded from the store, not from a snapshot, is then
+// snapshotted. Called with k.mu held.
+func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fromSnapshot bool, err error) (*postings.Index, uint64, bool, error) {
 	k := e.kw
 	if k.tenants[tenantID] != t {
 		return nil, 0, false, err // dropped while loading (erasure)
@@ -253,11 +260,21 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, er
 	apply(idx, queued)
 	t.idx = idx
 	k.account(tenantID, t)
+	if t.dirty = len(queued); !fromSnapshot {
+		t.dirty = 1 << 30
+	}
+	e.kwChanged(tenantID, t, 0)
 	return t.idx, t.gen, t.inflight == 0, nil
 }
 
-// kwLoad reads every memory of the tenant with its postings into idx.
-func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index) error {
+// kwLoad fills idx from the tenant's keyword snapshot when it has a
+// current one (fromSnapshot true), else with every memory and its
+// postings read from the store.
+func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index) (fromSnapshot bool, err error) {
+	defer idx.Compact()
+	if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx); ok || err != nil {
+		return ok, err
+	}
 	after := ""
 	for {
 		var page []store.DocPostings
@@ -265,13 +282,13 @@ func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Inde
 			page, err = tx.DocPostings(ctx, tenantID, after, kwPage)
 			return err
 		}); err != nil {
-			return err
+			return false, err
 		}
 		for i := range page {
 			idx.Put(page[i])
 		}
 		if len(page) < kwPage {
-			return nil
+			return false, nil
 		}
 		after = page[len(page)-1].MemoryID
 	}

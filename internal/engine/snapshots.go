@@ -142,8 +142,9 @@ func (e *Engine) maybeSnapshotLocked(tenantID string) {
 // for the snapshots being written in the background. A tenant with a write
 // in flight is skipped.
 func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
+	kwErr := e.saveKeywordSnapshots(ctx)
 	if e.vec == nil {
-		return nil
+		return kwErr
 	}
 	v := e.vec
 	v.saves.Wait()
@@ -166,7 +167,7 @@ func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
 		v.writes[id].saving = false
 		v.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, kwErr)...)
 }
 
 // saveVectorSnapshot writes the tenant's loaded index as its snapshot, if

@@ -157,6 +157,13 @@ func worse(a, b Hit) bool {
 	return a.MemoryID < b.MemoryID
 }
 
+// Admits reports whether a hit scoring score could be kept: false only
+// when it would rank after every kept hit whatever its memory id, so a
+// caller can skip building the hit.
+func (t *Top) Admits(score float64) bool {
+	return t.limit > 0 && (len(t.h) < t.limit || score >= t.h[0].Score)
+}
+
 // Offer considers h.
 func (t *Top) Offer(h Hit) {
 	if t.limit <= 0 {

@@ -17,20 +17,12 @@ func (x *Index) Postings(scope engram.Scope, tokens [][]byte) *store.Postings {
 	if out.Docs == 0 {
 		return out
 	}
-	seen := make(map[string]bool, len(tokens))
-	all := scope.IsZero()
-	for _, tok := range tokens {
-		if seen[string(tok)] {
-			continue
-		}
-		seen[string(tok)] = true
-		l := x.lists[string(tok)]
-		for _, e := range l {
-			d := &x.docs[e.ord]
-			if !all && !inScope(scope, d.scope) {
+	for _, tok := range distinct(tokens) {
+		for _, e := range x.list(tok) {
+			if !inScope(scope, x.classes[x.cls[e.ord]].scope) {
 				continue
 			}
-			out.Matches = append(out.Matches, store.Match{MemoryID: d.id, Token: tok, TF: int(e.tf), DocLen: d.len})
+			out.Matches = append(out.Matches, store.Match{MemoryID: x.docs[e.ord].id, Token: tok, TF: int(e.tf), DocLen: int(x.lens[e.ord])})
 		}
 	}
 	return out

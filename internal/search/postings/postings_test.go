@@ -230,3 +230,42 @@ func TestRankAsFiltersBeforeLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsRebuilds: an index rebuilt from another's Docs ranks exactly as
+// it, after puts, replacements and removes.
+func TestDocsRebuilds(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := postings.New()
+	for range 600 {
+		id := fmt.Sprintf("m%03d", r.IntN(200))
+		if r.IntN(6) == 0 {
+			x.Remove(id)
+			continue
+		}
+		var words []string
+		for range 1 + r.IntN(6) {
+			words = append(words, fmt.Sprint("w", r.IntN(25)))
+		}
+		d := doc(id, engram.Scope{UserID: fmt.Sprint("u", r.IntN(3))}, len(words), words...)
+		d.AuthorID, d.Private = fmt.Sprint("a", r.IntN(2)), r.IntN(2) == 0
+		x.Put(d)
+	}
+	y := postings.New()
+	docs := x.Docs()
+	for _, d := range docs {
+		y.Put(d)
+	}
+	if !slices.EqualFunc(docs, y.Docs(), func(a, b store.DocPostings) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+		t.Fatal("Docs of the rebuilt index differ")
+	}
+	q := [][]byte{tok("w1"), tok("w3"), tok("w8"), tok("w20")}
+	for _, f := range []rbac.Filter{{Reach: rbac.Any}, {Reach: rbac.Own, AuthorID: "a1"}} {
+		for _, s := range []engram.Scope{{}, {UserID: "u1"}} {
+			d1, l1, h1 := x.RankAs(s, f, q, 50)
+			d2, l2, h2 := y.RankAs(s, f, q, 50)
+			if d1 != d2 || l1 != l2 || !slices.Equal(h1, h2) {
+				t.Fatalf("%+v %+v: rebuilt ranks differently", s, f)
+			}
+		}
+	}
+}

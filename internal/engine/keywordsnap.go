@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/engram-memory/engram/internal/keys"
+	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/search/postings"
+	"github.com/engram-memory/engram/internal/snapshot"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Keyword index snapshots (docs/ARCHITECTURE.md, "Index snapshots"): a
+// tenant's postings index, written as sealed chunks beside its vector
+// snapshot, so that the first keyword search after a restart or an
+// eviction reads a few large chunks instead of every posting row. The
+// rules are the vector snapshot's (snapshots.go): taken at a quiet point
+// of this engine's writes and recorded with the store's change count,
+// loaded only while the count is still that, replaced after enough writes,
+// and deleted by the store in any transaction that destroys a subject key
+// (the index_snapshots_shred trigger), so an erasure never leaves a
+// snapshot behind.
+//
+// Sealing. The postings are blind tokens, scope ids, lengths and
+// frequencies (no term, no content), sealed with AES-256-GCM
+// (seal.SealBulk) under the key of one subject of the tenant reserved for
+// them, kwSnapSubject, and bound to the tenant, the snapshot, the chunk's
+// place and the change count (snapshot.Chunk.Context): a chunk moved to
+// another tenant or snapshot, or replayed from an older one, does not
+// open, and the index is then rebuilt from the store.
+
+const (
+	// kwSnapMin is the fewest memories a keyword snapshot is written for.
+	kwSnapMin = 2000
+	// kwSnapChunk is how many memories one chunk holds (about 1 MB of
+	// chat-sized text).
+	kwSnapChunk = 4096
+	// kwSnapSubject names the key that seals keyword snapshots.
+	kwSnapSubject = "i:keywords"
+	// kwSnapModel is what made a keyword snapshot's content: the blind
+	// postings of fulltext's tokenizer, as the store holds them.
+	kwSnapModel = "blind-postings/v1"
+)
+
+// kwChanged counts changes applied to t's index and starts a snapshot when
+// one is due. Called with k.mu held.
+func (e *Engine) kwChanged(tenantID string, t *kwTenant, n int) {
+	t.dirty += n
+	k := e.kw
+	if t.idx == nil || t.saving || t.inflight > 0 || t.dirty == 0 || k.snapMin <= 0 {
+		return
+	}
+	size := t.idx.Len()
+	if size < k.snapMin || t.dirty < max(snapshotEvery, size/10) {
+		return
+	}
+	t.saving = true
+	k.loads.Add(1)
+	go func() {
+		defer k.loads.Done()
+		// Not the request's context: the snapshot outlives the request.
+		err := e.saveKeywordSnapshot(context.Background(), tenantID)
+		k.mu.Lock()
+		t.saving = false
+		k.mu.Unlock()
+		if err != nil {
+			e.logger().Warn("keyword snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
+		}
+	}()
+}
+
+// saveKeywordSnapshots writes a snapshot of every loaded keyword index
+// that changed since its last one (SaveIndexSnapshots, at shutdown).
+func (e *Engine) saveKeywordSnapshots(ctx context.Context) error {
+	if e.kw == nil {
+		return nil
+	}
+	k := e.kw
+	k.loads.Wait()
+	k.mu.Lock()
+	var due []string
+	for id, t := range k.tenants {
+		if t.idx != nil && t.dirty > 0 && !t.saving {
+			t.saving = true // no background write of the same tenant meanwhile
+			due = append(due, id)
+		}
+	}
+	k.mu.Unlock()
+	slices.Sort(due)
+	var errs []error
+	for _, id := range due {
+		if err := e.saveKeywordSnapshot(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
+		}
+		k.mu.Lock()
+		if t := k.tenants[id]; t != nil {
+			t.saving = false
+		}
+		k.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// saveKeywordSnapshot writes the tenant's loaded keyword index as its
+// snapshot, if it is loaded, large enough, and a quiet point can be had;
+// otherwise it does nothing.
+func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error {
+	k := e.kw
+	k.mu.Lock()
+	t := k.tenants[tenantID]
+	if t == nil || t.idx == nil || t.loading || t.inflight > 0 || k.snapMin <= 0 || t.idx.Len() < k.snapMin {
+		k.mu.Unlock()
+		return nil
+	}
+	idx, begun := t.idx, t.gen
+	k.mu.Unlock()
+	// No write of this engine begins or is in flight from here until the
+	// index is copied (checked on both sides), so the copy is the index at
+	// the change count read now.
+	quiet := func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.tenants[tenantID] == t && t.idx == idx && t.inflight == 0 && t.gen == begun
+	}
+	var gen int64
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		gen, err = tx.IndexGeneration(ctx, tenantID)
+		return err
+	}); err != nil {
+		return err
+	}
+	if !quiet() {
+		return nil
+	}
+	docs := idx.Docs()
+	if !quiet() {
+		return nil
+	}
+
+	key, err := e.ring.CurrentSubjectKey(ctx, tenantID, kwSnapSubject)
+	if err != nil {
+		return keyFailure(err)
+	}
+	total := (len(docs) + kwSnapChunk - 1) / kwSnapChunk
+	w := e.newSnapshotWriter(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, gen, total)
+	for seq := range total {
+		pt, err := snapshot.EncodeKeywords(docs[seq*kwSnapChunk : min(len(docs), (seq+1)*kwSnapChunk)])
+		if err != nil {
+			return err
+		}
+		if err := w.add(key, kwSnapSubject, pt); err != nil {
+			return err
+		}
+	}
+	if ok, err := w.commit(len(docs)); !ok || err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if t.gen == begun {
+		t.dirty = 0
+	}
+	k.mu.Unlock()
+	return nil
+}
+
+// loadKeywordSnapshot fills an empty index from the tenant's keyword
+// snapshot, if it has one taken at the store's current change count. It
+// returns false, having added nothing, when there is none or it does not
+// open (a chunk missing, altered, or another tenant's): the caller then
+// loads from the store. Every chunk is opened before anything is added.
+func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *postings.Index) (bool, error) {
+	if e.kw.snapMin <= 0 {
+		return false, nil
+	}
+	hdr, parts, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel)
+	if err != nil || hdr == nil {
+		return false, err
+	}
+	out := make([][]store.DocPostings, len(parts))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range parts {
+		p := &parts[i]
+		if p.subject != kwSnapSubject {
+			return false, nil
+		}
+		g.Go(func() error {
+			k, err := e.ring.SubjectKey(ctx, tenantID, p.subject, p.version)
+			if err != nil {
+				return err
+			}
+			pt, err := seal.Open(k, p.context(hdr), p.body)
+			if err != nil {
+				return &unreadable{fmt.Errorf("open keyword snapshot chunk %d: %w", p.seq, err)}
+			}
+			p.body = nil
+			// Tokens point into pt; Put copies them.
+			if err := snapshot.DecodeKeywords(pt, func(d *store.DocPostings) error {
+				out[i] = append(out[i], *d)
+				return nil
+			}); err != nil {
+				return &unreadable{fmt.Errorf("decode keyword snapshot chunk %d: %w", p.seq, err)}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
+			e.logger().Warn("keyword snapshot not used; loading from the store", "component", "engine", "tenant_id", tenantID, "error", err)
+			return false, nil
+		}
+		return false, keyFailure(err)
+	}
+	for _, docs := range out {
+		for i := range docs {
+			idx.Put(docs[i])
+		}
+	}
+	e.kw.snapLoads.Add(1)
+	return true, nil
+}
