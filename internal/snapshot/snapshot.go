@@ -37,6 +37,11 @@ const magic = "EGVS"
 // KindVectors names the vector index's snapshots.
 const KindVectors = "vectors"
 
+// KindGraph names the HNSW graph snapshotted with a vector snapshot (of
+// the same id): one chunk, the graph as vector.Index.EncodeGraph encodes
+// it over the vector chunks' entries in order.
+const KindGraph = "vectors-graph"
+
 // ErrFormat is returned for a chunk that is not a well-formed version 1
 // chunk.
 var ErrFormat = errors.New("snapshot: malformed chunk")
