@@ -7,8 +7,8 @@ import (
 	"slices"
 
 	"github.com/engram-memory/engram/internal/seal"
-	"github.com/engram-memory/engram/internal/snapshot"
 	"github.com/engram-memory/engram/internal/search/vector"
+	"github.com/engram-memory/engram/internal/snapshot"
 	"github.com/engram-memory/engram/internal/store"
 )
 

@@ -412,8 +412,9 @@ func (e *Engine) snapshotKey(ctx context.Context, tenantID, subject string) (sea
 // then loads from the memories. Every chunk is opened before anything is
 // added. The snapshot's graph, when it has one that opens and fits, is
 // installed over the vectors; otherwise the index builds its own, as after
-// a load from the memories.
-func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vector.Fill, meta map[string]docMeta) (bool, error) {
+// a load from the memories. The entries' metadata go to a new map in
+// *metap.
+func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vector.Fill, metap *map[string]docMeta) (bool, error) {
 	if e.vec.snapMin <= 0 {
 		return false, nil
 	}
@@ -554,6 +555,8 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		return false, keyFailure(err)
 	}
 	f.Reserve(hdr.Entries)
+	meta := make(map[string]docMeta, hdr.Entries)
+	*metap = meta
 	for i, es := range out {
 		for j := range es {
 			en := &es[j]

@@ -244,7 +244,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	var metaMu sync.Mutex
 	fromSnapshot := false
 	idx, err := e.vec.mgr.LoadFill(tenantID, e.vec.emb.Dim(), func(f *vector.Fill) error {
-		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, meta)
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta)
 		if err != nil || ok {
 			fromSnapshot = ok
 			return err
@@ -320,8 +320,12 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	if tv.loading == nil {
 		return idx, tv, nil // another caller finished the same load
 	}
-	for id, m := range meta {
-		tv.meta[id] = m
+	if len(tv.meta) == 0 {
+		tv.meta = meta // the usual case: nothing was written meanwhile
+	} else {
+		for id, m := range meta {
+			tv.meta[id] = m
+		}
 	}
 	touched := tv.loading
 	tv.loading = nil
