@@ -84,6 +84,7 @@ func BenchmarkColdSearch(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 			st, _ = e.VectorIndexStats(p.TenantID)
 		}
+		b.Logf("index: %+v", st)
 		// What serve does at shutdown: a later run starts from a snapshot
 		// (after a rebuild, this waits for the one written in the
 		// background).

@@ -25,7 +25,8 @@ import (
 // little-endian. The digest covers the ids in order (each as length u32 |
 // bytes), so a graph installs only over the very vectors it was built on.
 // Tombstones (removed vectors the graph still routed through) are left out
-// with the links to them.
+// with the links to them, and so are links of a node to itself (which a
+// build on several goroutines may make, and a decoder skips).
 
 const (
 	graphMagic   = "EGVG"
@@ -112,7 +113,7 @@ func (x *Index) EncodeGraph(ids []string) []byte {
 			b = append(b, 0)
 			k := 0
 			for _, t := range g.links(s, l) {
-				if o := ord[t]; o >= 0 {
+				if o := ord[t]; o >= 0 && t != s {
 					b = binary.LittleEndian.AppendUint32(b, uint32(o))
 					k++
 				}
@@ -202,18 +203,25 @@ func (x *Index) loadGraph(b []byte) error {
 			var dst []uint32
 			if l == 0 {
 				dst = g.l0[i*g.m0 : i*g.m0+k]
-				g.l0n[i] = uint8(k)
 			} else {
 				at := int(g.upOff[i]) + (l-1)*(g.m+1)
-				g.up[at] = uint32(k)
 				dst = g.up[at+1 : at+1+k]
 			}
-			for j := range dst {
+			kept := 0
+			for j := range k {
 				t := binary.LittleEndian.Uint32(p[1+4*j:])
-				if int(t) >= nodes || int(t) == i || int(g.levels[t]) < l {
+				if int(t) >= nodes || int(g.levels[t]) < l {
 					return fmt.Errorf("%w: link", ErrGraph)
 				}
-				dst[j] = t
+				if int(t) != i { // a concurrent build may link a node to itself
+					dst[kept] = t
+					kept++
+				}
+			}
+			if l == 0 {
+				g.l0n[i] = uint8(kept)
+			} else {
+				g.up[int(g.upOff[i])+(l-1)*(g.m+1)] = uint32(kept)
 			}
 			p = p[1+4*k:]
 		}
