@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 
@@ -419,69 +418,33 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		return false, nil
 	}
 	model, dim := e.vec.emb.Model(), e.vec.emb.Dim()
-	type sealed struct {
+	// A chunk is opened and decoded as soon as it is read, on its own
+	// goroutine, while the read goes on: reading (the SQLite driver's
+	// copies) and opening take about as long each. Not limited to the
+	// cores: a goroutine waiting for one would hold the read transaction's
+	// connection, and the keys' first reads need connections of their own.
+	type part struct {
 		seq     int
 		subject string
 		version int
 		body    []byte
+		pt      []byte // the plaintext, which the entries' vectors point into
+		es      []snapshot.Entry
 	}
 	var (
-		parts []sealed
-		graph *sealed // the graph's chunk, if the snapshot has one
+		parts []*part
+		graph *part // the graph's chunk, if the snapshot has one
 		hdr   *store.IndexSnapshot
+		g     errgroup.Group
 	)
-	err := e.st.Read(ctx, func(tx store.Tx) error {
-		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindVectors)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		gen, err := tx.IndexGeneration(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		if gen != h.Gen || h.Model != model {
-			return nil // not current: rebuilt from the memories
-		}
-		hdr = h
-		if err := tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, h.ID, func(c *store.IndexSnapshotChunk) error {
-			parts = append(parts, sealed{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)})
-			return nil
-		}); err != nil {
-			return err
-		}
-		gh, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindGraph)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (gh.ID != h.ID || gh.Gen != h.Gen || gh.Chunks != 1)) {
-			return nil // none, or of another snapshot
-		}
-		if err != nil {
-			return err
-		}
-		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindGraph, h.ID, func(c *store.IndexSnapshotChunk) error {
-			if c.Seq == 0 {
-				graph = &sealed{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
-			}
-			return nil
-		})
-	})
-	if err != nil || hdr == nil {
-		return false, err
-	}
-	if len(parts) != hdr.Chunks {
-		return false, nil
-	}
-	// Open and decode on every core; add only once all opened.
-	out := make([][]snapshot.Entry, len(parts))
-	pts := make([][]byte, len(parts)) // the entries' vectors point into them
 	defer func() {
-		for _, pt := range pts {
-			clear(pt)
+		for _, p := range parts {
+			clear(p.pt)
+		}
+		if graph != nil {
+			clear(graph.pt)
 		}
 	}()
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
 	var keyMu sync.Mutex
 	keyOf := map[string]seal.Key{}
 	key := func(subject string, version int) (seal.Key, error) {
@@ -501,66 +464,105 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		keyMu.Unlock()
 		return k, nil
 	}
-	var graphPT []byte // the graph's plaintext, nil when it did not open
-	var graphErr error // why not, if it did not
-	defer func() { clear(graphPT) }()
-	if graph != nil {
-		g.Go(func() error {
-			k, err := key(graph.subject, graph.version)
-			if err != nil {
-				graphErr = err
-				return nil // the vectors may still open
+	open := func(p *part) error {
+		k, err := key(p.subject, p.version)
+		if err != nil {
+			return err
+		}
+		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
+			Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
+		pt, err := seal.Open(k, c.Context(), p.body)
+		if err != nil {
+			return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
+		}
+		p.pt, p.body = pt, nil // the ciphertext is not needed any more
+		es := make([]snapshot.Entry, 0, snapshotChunk)
+		if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
+			es = append(es, *en)
+			return nil
+		}); err != nil {
+			return &unreadable{fmt.Errorf("decode snapshot chunk %d: %w", p.seq, err)}
+		}
+		p.es = es
+		return nil
+	}
+	var graphErr error // why the graph did not open, if it did not
+	openGraph := func() error {
+		k, err := key(graph.subject, graph.version)
+		if err != nil {
+			graphErr = err
+			return nil // the vectors may still open
+		}
+		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: hdr.ID, Subject: graph.subject,
+			Gen: hdr.Gen, Model: model, Seq: 0, Chunks: 1}
+		graph.pt, graphErr = seal.Open(k, c.Context(), graph.body)
+		graph.body = nil
+		return nil
+	}
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindVectors)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		gen, err := tx.IndexGeneration(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if gen != h.Gen || h.Model != model {
+			return nil // not current: rebuilt from the memories
+		}
+		hdr = h
+		gh, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindGraph)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && gh.ID == h.ID && gh.Gen == h.Gen && gh.Chunks == 1 {
+			if err := tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindGraph, h.ID, func(c *store.IndexSnapshotChunk) error {
+				if c.Seq == 0 {
+					graph = &part{subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
+					g.Go(openGraph)
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
-			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: hdr.ID, Subject: graph.subject,
-				Gen: hdr.Gen, Model: model, Seq: 0, Chunks: 1}
-			graphPT, graphErr = seal.Open(k, c.Context(), graph.body)
-			graph.body = nil
+		}
+		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, h.ID, func(c *store.IndexSnapshotChunk) error {
+			p := &part{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
+			parts = append(parts, p)
+			g.Go(func() error { return open(p) })
 			return nil
 		})
+	})
+	werr := g.Wait()
+	if err != nil || hdr == nil {
+		return false, err
 	}
-	for i := range parts {
-		p := &parts[i]
+	if werr != nil {
+		if isUnreadable(werr) || errors.Is(werr, keys.ErrSubjectKeyGone) {
+			e.logger().Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", werr)
+			return false, nil
+		}
+		return false, keyFailure(werr)
+	}
+	if len(parts) != hdr.Chunks {
+		return false, nil
+	}
+	for i, p := range parts {
 		if p.seq != i {
 			return false, nil
 		}
-		g.Go(func() error {
-			k, err := key(p.subject, p.version)
-			if err != nil {
-				return err
-			}
-			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
-				Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
-			pt, err := seal.Open(k, c.Context(), p.body)
-			if err != nil {
-				return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
-			}
-			pts[i] = pt
-			p.body = nil // the ciphertext is not needed any more
-			es := make([]snapshot.Entry, 0, snapshotChunk)
-			if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
-				es = append(es, *en)
-				return nil
-			}); err != nil {
-				return &unreadable{fmt.Errorf("decode snapshot chunk %d: %w", p.seq, err)}
-			}
-			out[i] = es
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
-			e.logger().Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
-			return false, nil
-		}
-		return false, keyFailure(err)
 	}
 	f.Reserve(hdr.Entries)
 	meta := make(map[string]docMeta, hdr.Entries)
 	*metap = meta
-	for i, es := range out {
-		for j := range es {
-			en := &es[j]
-			meta[en.ID] = docMeta{subject: parts[i].subject, scope: engram.Scope{UserID: en.UserID, AgentID: en.AgentID, RunID: en.RunID},
+	for _, p := range parts {
+		for j := range p.es {
+			en := &p.es[j]
+			meta[en.ID] = docMeta{subject: p.subject, scope: engram.Scope{UserID: en.UserID, AgentID: en.AgentID, RunID: en.RunID},
 				created: en.Created, rec: rbac.Record{AuthorID: en.AuthorID, Private: en.Private}}
 			if err := f.Add(en.ID, en.Vector); err != nil {
 				return false, err
@@ -572,7 +574,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		return true, nil
 	}
 	if graphErr == nil {
-		graphErr = f.Graph(graphPT)
+		graphErr = f.Graph(graph.pt)
 	}
 	if graphErr != nil {
 		if errors.Is(graphErr, vector.ErrClosed) {
