@@ -110,7 +110,9 @@ func (x *Index) end(g *graph, cal calibration, n int) {
 	installed := false
 	defer func() {
 		if installed && x.onGraph != nil {
-			x.onGraph() // outside the lock: the owner may take its own first
+			// On its own goroutine: the owner may hold its own lock while
+			// it closes the index, which waits for this build to end.
+			go x.onGraph()
 		}
 	}()
 	x.mu.Lock()

@@ -40,7 +40,7 @@ func (m *Manager) SetIndexOptions(o Options) {
 	m.opts = o
 }
 
-// OnGraph sets fn to be called, on the building goroutine, each time an
+// OnGraph sets fn to be called, on a goroutine of its own, each time an
 // index loaded from now on installs a graph it built (not one installed by
 // Fill.Graph), so that its owner can persist the graph.
 func (m *Manager) OnGraph(fn func(tenant string)) {
