@@ -157,15 +157,7 @@ func TestVectorSnapshotGraphRefused(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := graphEngine(t, dir, "", 1)
 	nt, ctx := owner(t, a)
-	other, err := a.CreateTenant(context.Background(), "other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := a.Authenticate(context.Background(), other.Key.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	octx := engram.WithPrincipal(context.Background(), op)
+	other, octx := ownerOf(t, a, "other")
 	r := rand.New(rand.NewPCG(13, 14))
 	for i := range 3 {
 		addN(t, a, ctx, r, 60, fmt.Sprint("u", i))
