@@ -75,6 +75,16 @@ func BenchmarkColdSearch(b *testing.B) {
 		if len(hits) == 0 {
 			b.Fatal("no results")
 		}
+		st, _ := e.VectorIndexStats(p.TenantID)
+		b.Logf("after the search: approximate %v, building %v", st.Approximate, st.Building)
+		// A graph still being built (after a load without one) is waited
+		// for, as a running server would have, so that the snapshot below
+		// holds it.
+		for st.Building {
+			time.Sleep(100 * time.Millisecond)
+			st, _ = e.VectorIndexStats(p.TenantID)
+		}
+		b.Logf("index: %+v", st)
 		// What serve does at shutdown: a later run starts from a snapshot
 		// (after a rebuild, this waits for the one written in the
 		// background).

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/search/vector"
+	"github.com/engram-memory/engram/internal/snapshot"
 	"github.com/engram-memory/engram/internal/store"
 )
 
@@ -207,3 +209,56 @@ func SetKeywordSnapshotMin(e *Engine, n int) {
 
 // KeywordSnapshotLoads is how many keyword indexes e loaded from a snapshot.
 func KeywordSnapshotLoads(e *Engine) int64 { return e.kw.snapLoads.Load() }
+
+// SetVectorOptions sets the options of the vector indexes e loads from
+// now on.
+func SetVectorOptions(e *Engine, o vector.Options) { e.vec.mgr.SetIndexOptions(o) }
+
+// VectorGraphLoads is how many vector indexes e loaded with the graph of
+// their snapshot.
+func VectorGraphLoads(e *Engine) int64 { return e.vec.graphLoads.Load() }
+
+// GraphSnapshot is the tenant's graph snapshot: its header and its chunk.
+func GraphSnapshot(e *Engine, ctx context.Context, tenantID string) (h *store.IndexSnapshot, c *store.IndexSnapshotChunk, err error) {
+	err = e.st.Read(ctx, func(tx store.Tx) error {
+		if h, err = tx.IndexSnapshot(ctx, tenantID, snapshot.KindGraph); err != nil {
+			return err
+		}
+		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindGraph, h.ID, func(ch *store.IndexSnapshotChunk) error {
+			cp := *ch
+			cp.Body = slices.Clone(ch.Body)
+			c = &cp
+			return nil
+		})
+	})
+	return h, c, err
+}
+
+// PutGraphSnapshot makes h, with its one chunk c, the tenant h names'
+// graph snapshot, as someone writing to the database could.
+func PutGraphSnapshot(e *Engine, ctx context.Context, h *store.IndexSnapshot, c *store.IndexSnapshotChunk) error {
+	return e.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteIndexSnapshots(ctx, h.TenantID, snapshot.KindGraph); err != nil {
+			return err
+		}
+		if err := tx.PutIndexSnapshotChunk(ctx, c); err != nil {
+			return err
+		}
+		return tx.CommitIndexSnapshot(ctx, h)
+	})
+}
+
+// ReadVectorChunk calls fn with a copy of chunk seq of the tenant's
+// vector snapshot id.
+func ReadVectorChunk(e *Engine, ctx context.Context, tenantID, id string, seq int, fn func(*store.IndexSnapshotChunk)) error {
+	return e.st.Read(ctx, func(tx store.Tx) error {
+		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, id, func(c *store.IndexSnapshotChunk) error {
+			if c.Seq == seq {
+				cp := *c
+				cp.Body = slices.Clone(c.Body)
+				fn(&cp)
+			}
+			return nil
+		})
+	})
+}

@@ -12,8 +12,14 @@ import (
 // owner creates tenant "t" and returns it with its owner's context.
 func owner(tb testing.TB, e *engine.Engine) (*engram.NewTenant, context.Context) {
 	tb.Helper()
+	return ownerOf(tb, e, "t")
+}
+
+// ownerOf is owner of a new tenant of that name.
+func ownerOf(tb testing.TB, e *engine.Engine, name string) (*engram.NewTenant, context.Context) {
+	tb.Helper()
 	ctx := context.Background()
-	nt, err := e.CreateTenant(ctx, "t")
+	nt, err := e.CreateTenant(ctx, name)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/engram-memory/engram/internal/keys"
 	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/seal"
+	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/snapshot"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -60,6 +60,10 @@ type vecWrites struct {
 	inflight int    // writes begun and not ended
 	dirty    int    // index changes since the last snapshot or load
 	saving   bool   // a background snapshot write runs
+	// graphs counts the graphs the tenant's index built since its load;
+	// graphSaved is the count the last snapshot holds the graph of. A graph
+	// built and not snapshotted makes a snapshot due.
+	graphs, graphSaved uint64
 }
 
 func (v *vectors) state(tenantID string) *vecWrites {
@@ -110,16 +114,31 @@ func (v *vectors) loaded(tenantID string, fromSnapshot bool, replayed int) {
 	}
 }
 
+// graphBuilt notes that the tenant's index built a graph, which a
+// snapshot should hold (the vector package calls it when the build ends).
+func (e *Engine) graphBuilt(tenantID string) {
+	v := e.vec
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if w := v.writes[tenantID]; w != nil {
+		w.graphs++
+		e.maybeSnapshotLocked(tenantID)
+	}
+}
+
 // maybeSnapshotLocked starts a background snapshot of the tenant's index
 // when one is due and no write is in flight. Called with vectors.mu held.
 func (e *Engine) maybeSnapshotLocked(tenantID string) {
 	v := e.vec
 	w := v.writes[tenantID]
-	if w == nil || w.inflight > 0 || w.saving || w.dirty == 0 || v.snapMin <= 0 {
+	if w == nil || w.inflight > 0 || w.saving || (w.dirty == 0 && w.graphs == w.graphSaved) || v.snapMin <= 0 {
 		return
 	}
 	idx, ok := v.mgr.Peek(tenantID)
-	if !ok || idx.Len() < v.snapMin || w.dirty < max(snapshotEvery, idx.Len()/10) {
+	if !ok || idx.Len() < v.snapMin {
+		return
+	}
+	if w.dirty < max(snapshotEvery, idx.Len()/10) && (w.graphs == w.graphSaved || !idx.Stats().Approximate) {
 		return
 	}
 	w.saving = true
@@ -151,7 +170,7 @@ func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
 	v.mu.Lock()
 	var due []string
 	for id, w := range v.writes {
-		if w.dirty > 0 && !w.saving {
+		if (w.dirty > 0 || w.graphs != w.graphSaved) && !w.saving {
 			w.saving = true // no background write of the same tenant meanwhile
 			due = append(due, id)
 		}
@@ -183,7 +202,7 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 		v.mu.Unlock()
 		return nil
 	}
-	begun, epoch := w.begun, v.epochs[tenantID]
+	begun, epoch, graphs := w.begun, v.epochs[tenantID], w.graphs
 	v.mu.Unlock()
 
 	var gen int64
@@ -219,12 +238,6 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 			Created: m.created, Vector: vec})
 	}
 	tv.mu.RUnlock()
-	v.mu.Lock()
-	ok = quiet() && !loading
-	v.mu.Unlock()
-	if !ok {
-		return nil
-	}
 
 	subjects := make([]string, 0, len(bySubject))
 	entries := 0
@@ -234,6 +247,22 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 		slices.SortFunc(es, func(a, b snapshot.Entry) int { return cmpString(a.ID, b.ID) })
 	}
 	slices.Sort(subjects)
+	// The graph, with its nodes in the order of the entries: nil when the
+	// index serves none (still exact, or its first graph is being built).
+	order := make([]string, 0, entries)
+	for _, s := range subjects {
+		for i := range bySubject[s] {
+			order = append(order, bySubject[s][i].ID)
+		}
+	}
+	graph := idx.EncodeGraph(order)
+	defer clear(graph)
+	v.mu.Lock()
+	ok = quiet() && !loading
+	v.mu.Unlock()
+	if !ok {
+		return nil
+	}
 	total := 0
 	for _, s := range subjects {
 		total += (len(bySubject[s]) + snapshotChunk - 1) / snapshotChunk
@@ -241,7 +270,10 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 	id := newID()
 	model, dim := v.emb.Model(), v.emb.Dim()
 	seq := 0
-	var batch []*store.IndexSnapshotChunk
+	var (
+		batch    []*store.IndexSnapshotChunk
+		graphKey seal.Key
+	)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -261,6 +293,9 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 		k, err := e.snapshotKey(ctx, tenantID, s)
 		if err != nil {
 			return err
+		}
+		if s == subjects[0] {
+			graphKey = k
 		}
 		es := bySubject[s]
 		for len(es) > 0 {
@@ -290,6 +325,18 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 			}
 		}
 	}
+	if graph != nil {
+		// Sealed under the first subject's key: destroying any subject
+		// key deletes the tenant's snapshots, this chunk with them.
+		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: id, Subject: subjects[0], Gen: gen,
+			Model: model, Seq: 0, Chunks: 1}
+		env, err := seal.SealBulk(graphKey, c.Context(), graph)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, &store.IndexSnapshotChunk{TenantID: tenantID, Kind: snapshot.KindGraph, SnapshotID: id,
+			Seq: 0, Subject: subjects[0], KeyVersion: int(graphKey.Version), Body: env})
+	}
 	if err := flush(); err != nil {
 		return err
 	}
@@ -303,11 +350,21 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 			// Changed while being written (an erasure among others): never
 			// committed, and whatever was written of it goes.
 			committed = false
+			if err := tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindGraph); err != nil {
+				return err
+			}
 			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindVectors)
 		}
 		committed = true
-		return tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindVectors, ID: id,
-			Gen: gen, Model: model, Chunks: total, Entries: entries, Created: e.clock()})
+		if err := tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindVectors, ID: id,
+			Gen: gen, Model: model, Chunks: total, Entries: entries, Created: e.clock()}); err != nil {
+			return err
+		}
+		if graph == nil {
+			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindGraph)
+		}
+		return tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindGraph, ID: id,
+			Gen: gen, Model: model, Chunks: 1, Entries: entries, Created: e.clock()})
 	})
 	if err != nil || !committed {
 		return err
@@ -315,6 +372,11 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 	v.mu.Lock()
 	if w.begun == begun {
 		w.dirty = 0
+	}
+	if w.graphSaved < graphs {
+		// With the graph, or without it when it did not fit the entries:
+		// another snapshot would not have it either.
+		w.graphSaved = graphs
 	}
 	v.mu.Unlock()
 	return nil
@@ -348,22 +410,96 @@ func (e *Engine) snapshotKey(ctx context.Context, tenantID, subject string) (sea
 // model. It returns false, having added nothing, when there is none or it
 // does not open (a key destroyed, a chunk missing or altered): the caller
 // then loads from the memories. Every chunk is opened before anything is
-// added.
-func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserve func(int), add func(id string, v []float32) error, meta map[string]docMeta) (bool, error) {
+// added. The snapshot's graph, when it has one that opens and fits, is
+// installed over the vectors; otherwise the index builds its own, as after
+// a load from the memories. The entries' metadata go to a new map in
+// *metap.
+func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vector.Fill, metap *map[string]docMeta) (bool, error) {
 	if e.vec.snapMin <= 0 {
 		return false, nil
 	}
 	model, dim := e.vec.emb.Model(), e.vec.emb.Dim()
-	type sealed struct {
+	// A chunk is opened and decoded as soon as it is read, on its own
+	// goroutine, while the read goes on: reading (the SQLite driver's
+	// copies) and opening take about as long each. Not limited to the
+	// cores: a goroutine waiting for one would hold the read transaction's
+	// connection, and the keys' first reads need connections of their own.
+	type part struct {
 		seq     int
 		subject string
 		version int
 		body    []byte
+		pt      []byte // the plaintext, which the entries' vectors point into
+		es      []snapshot.Entry
 	}
 	var (
-		parts []sealed
+		parts []*part
+		graph *part // the graph's chunk, if the snapshot has one
 		hdr   *store.IndexSnapshot
+		g     errgroup.Group
 	)
+	defer func() {
+		for _, p := range parts {
+			clear(p.pt)
+		}
+		if graph != nil {
+			clear(graph.pt)
+		}
+	}()
+	var keyMu sync.Mutex
+	keyOf := map[string]seal.Key{}
+	key := func(subject string, version int) (seal.Key, error) {
+		name := fmt.Sprintf("%s\x00%d", subject, version)
+		keyMu.Lock()
+		k, ok := keyOf[name]
+		keyMu.Unlock()
+		if ok {
+			return k, nil
+		}
+		k, err := e.ring.SubjectKey(ctx, tenantID, subject, version)
+		if err != nil {
+			return seal.Key{}, err
+		}
+		keyMu.Lock()
+		keyOf[name] = k
+		keyMu.Unlock()
+		return k, nil
+	}
+	open := func(p *part) error {
+		k, err := key(p.subject, p.version)
+		if err != nil {
+			return err
+		}
+		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
+			Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
+		pt, err := seal.Open(k, c.Context(), p.body)
+		if err != nil {
+			return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
+		}
+		p.pt, p.body = pt, nil // the ciphertext is not needed any more
+		es := make([]snapshot.Entry, 0, snapshotChunk)
+		if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
+			es = append(es, *en)
+			return nil
+		}); err != nil {
+			return &unreadable{fmt.Errorf("decode snapshot chunk %d: %w", p.seq, err)}
+		}
+		p.es = es
+		return nil
+	}
+	var graphErr error // why the graph did not open, if it did not
+	openGraph := func() error {
+		k, err := key(graph.subject, graph.version)
+		if err != nil {
+			graphErr = err
+			return nil // the vectors may still open
+		}
+		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: hdr.ID, Subject: graph.subject,
+			Gen: hdr.Gen, Model: model, Seq: 0, Chunks: 1}
+		graph.pt, graphErr = seal.Open(k, c.Context(), graph.body)
+		graph.body = nil
+		return nil
+	}
 	err := e.st.Read(ctx, func(tx store.Tx) error {
 		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindVectors)
 		if errors.Is(err, store.ErrNotFound) {
@@ -380,85 +516,75 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, reserv
 			return nil // not current: rebuilt from the memories
 		}
 		hdr = h
+		gh, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindGraph)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && gh.ID == h.ID && gh.Gen == h.Gen && gh.Chunks == 1 {
+			if err := tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindGraph, h.ID, func(c *store.IndexSnapshotChunk) error {
+				if c.Seq == 0 {
+					graph = &part{subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
+					g.Go(openGraph)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
 		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, h.ID, func(c *store.IndexSnapshotChunk) error {
-			parts = append(parts, sealed{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)})
+			p := &part{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
+			parts = append(parts, p)
+			g.Go(func() error { return open(p) })
 			return nil
 		})
 	})
+	werr := g.Wait()
 	if err != nil || hdr == nil {
 		return false, err
+	}
+	if werr != nil {
+		if isUnreadable(werr) || errors.Is(werr, keys.ErrSubjectKeyGone) {
+			e.logger().Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", werr)
+			return false, nil
+		}
+		return false, keyFailure(werr)
 	}
 	if len(parts) != hdr.Chunks {
 		return false, nil
 	}
-	// Open and decode on every core; add only once all opened.
-	out := make([][]snapshot.Entry, len(parts))
-	pts := make([][]byte, len(parts)) // the entries' vectors point into them
-	defer func() {
-		for _, pt := range pts {
-			clear(pt)
-		}
-	}()
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	var keyMu sync.Mutex
-	keyOf := map[string]seal.Key{}
-	for i := range parts {
-		p := &parts[i]
+	for i, p := range parts {
 		if p.seq != i {
 			return false, nil
 		}
-		g.Go(func() error {
-			name := fmt.Sprintf("%s\x00%d", p.subject, p.version)
-			keyMu.Lock()
-			k, ok := keyOf[name]
-			keyMu.Unlock()
-			if !ok {
-				var err error
-				if k, err = e.ring.SubjectKey(ctx, tenantID, p.subject, p.version); err != nil {
-					return err
-				}
-				keyMu.Lock()
-				keyOf[name] = k
-				keyMu.Unlock()
-			}
-			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
-				Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
-			pt, err := seal.Open(k, c.Context(), p.body)
-			if err != nil {
-				return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
-			}
-			pts[i] = pt
-			p.body = nil // the ciphertext is not needed any more
-			var es []snapshot.Entry
-			if err := snapshot.Decode(pt, dim, func(en *snapshot.Entry) error {
-				es = append(es, *en)
-				return nil
-			}); err != nil {
-				return &unreadable{fmt.Errorf("decode snapshot chunk %d: %w", p.seq, err)}
-			}
-			out[i] = es
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
-		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
-			e.logger().Warn("index snapshot not used; loading from the memories", "component", "engine", "tenant_id", tenantID, "error", err)
-			return false, nil
-		}
-		return false, keyFailure(err)
-	}
-	reserve(hdr.Entries)
-	for i, es := range out {
-		for j := range es {
-			en := &es[j]
-			meta[en.ID] = docMeta{subject: parts[i].subject, scope: engram.Scope{UserID: en.UserID, AgentID: en.AgentID, RunID: en.RunID},
+	f.Reserve(hdr.Entries)
+	meta := make(map[string]docMeta, hdr.Entries)
+	*metap = meta
+	for _, p := range parts {
+		for j := range p.es {
+			en := &p.es[j]
+			meta[en.ID] = docMeta{subject: p.subject, scope: engram.Scope{UserID: en.UserID, AgentID: en.AgentID, RunID: en.RunID},
 				created: en.Created, rec: rbac.Record{AuthorID: en.AuthorID, Private: en.Private}}
-			if err := add(en.ID, en.Vector); err != nil {
+			if err := f.Add(en.ID, en.Vector); err != nil {
 				return false, err
 			}
 		}
 	}
 	e.vec.snapLoads.Add(1)
+	if graph == nil {
+		return true, nil
+	}
+	if graphErr == nil {
+		graphErr = f.Graph(graph.pt)
+	}
+	if graphErr != nil {
+		if errors.Is(graphErr, vector.ErrClosed) {
+			return false, vector.ErrDropped
+		}
+		// The vectors are current; the index builds its graph instead.
+		e.logger().Warn("index snapshot graph not used; building the graph", "component", "engine", "tenant_id", tenantID, "error", graphErr)
+		return true, nil
+	}
+	e.vec.graphLoads.Add(1)
 	return true, nil
 }

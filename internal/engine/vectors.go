@@ -31,6 +31,7 @@ func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
 		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
 			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes)}
+		e.vec.mgr.OnGraph(e.graphBuilt)
 	}
 }
 
@@ -54,8 +55,9 @@ type vectors struct {
 	writes  map[string]*vecWrites
 	snapMin int            // fewest vectors worth a snapshot
 	saves   sync.WaitGroup // background snapshot writes
-	// snapLoads counts the indexes loaded from a snapshot (tests).
-	snapLoads atomic.Int64
+	// snapLoads counts the indexes loaded from a snapshot, graphLoads
+	// those whose graph came with it (tests).
+	snapLoads, graphLoads atomic.Int64
 	// own keeps recent memories' own embeddings (the vector context rule).
 	own *ownVectors
 }
@@ -239,11 +241,15 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 		tv.loading = map[string]struct{}{}
 	}
 	tv.mu.Unlock()
+	e.vec.mu.Lock()
+	w := e.vec.state(tenantID)
+	w.graphSaved = w.graphs // only the graphs built after this load are new
+	e.vec.mu.Unlock()
 	meta := map[string]docMeta{}
 	var metaMu sync.Mutex
 	fromSnapshot := false
-	idx, err := e.vec.mgr.LoadSized(tenantID, e.vec.emb.Dim(), func(reserve func(int), add func(id string, v []float32) error) error {
-		ok, err := e.loadVectorSnapshot(ctx, tenantID, reserve, add, meta)
+	idx, err := e.vec.mgr.LoadFill(tenantID, e.vec.emb.Dim(), func(f *vector.Fill) error {
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta)
 		if err != nil || ok {
 			fromSnapshot = ok
 			return err
@@ -293,7 +299,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 				metaMu.Lock()
 				meta[m.ID] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 				metaMu.Unlock()
-				if err := add(m.ID, v); err != nil {
+				if err := f.Add(m.ID, v); err != nil {
 					return err
 				}
 			}
@@ -319,8 +325,12 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	if tv.loading == nil {
 		return idx, tv, nil // another caller finished the same load
 	}
-	for id, m := range meta {
-		tv.meta[id] = m
+	if len(tv.meta) == 0 {
+		tv.meta = meta // the usual case: nothing was written meanwhile
+	} else {
+		for id, m := range meta {
+			tv.meta[id] = m
+		}
 	}
 	touched := tv.loading
 	tv.loading = nil

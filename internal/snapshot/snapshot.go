@@ -37,6 +37,11 @@ const magic = "EGVS"
 // KindVectors names the vector index's snapshots.
 const KindVectors = "vectors"
 
+// KindGraph names the HNSW graph snapshotted with a vector snapshot (of
+// the same id): one chunk, the graph as vector.Index.EncodeGraph encodes
+// it over the vector chunks' entries in order.
+const KindGraph = "vectors-graph"
+
 // ErrFormat is returned for a chunk that is not a well-formed version 1
 // chunk.
 var ErrFormat = errors.New("snapshot: malformed chunk")
@@ -112,7 +117,15 @@ func Decode(b []byte, dim int, fn func(*Entry) error) error {
 	}
 	count := binary.LittleEndian.Uint32(b[4:])
 	b = b[8:]
-	var e Entry
+	var (
+		e Entry
+		// Users, agents, runs and authors repeat from entry to entry: each
+		// distinct one is made a string once per chunk.
+		seen = map[string]string{"": ""}
+		// Ids are unique: they are copied into shared arenas, a string
+		// allocation per arena instead of one per id.
+		arena []byte
+	)
 	for range count {
 		var strs [5]string
 		for j := range strs {
@@ -123,8 +136,29 @@ func Decode(b []byte, dim int, fn func(*Entry) error) error {
 			if len(b) < 2+l {
 				return ErrFormat
 			}
-			strs[j] = string(b[2 : 2+l])
+			raw := b[2 : 2+l]
 			b = b[2+l:]
+			if j > 0 {
+				s, ok := seen[string(raw)]
+				if !ok && len(seen) < 256 {
+					s = string(raw)
+					seen[s] = s
+				} else if !ok {
+					s = string(raw)
+				}
+				strs[j] = s
+				continue
+			}
+			if l == 0 {
+				continue
+			}
+			if cap(arena)-len(arena) < l {
+				arena = make([]byte, 0, max(l, 16<<10))
+			}
+			at := len(arena)
+			arena = append(arena, raw...)
+			// The arena's bytes are never written again once appended.
+			strs[j] = unsafe.String(&arena[at], l)
 		}
 		pad := (4 - (total-len(b)+9)%4) % 4
 		if len(b) < 1+8+pad+4*dim || b[0] > 1 {

@@ -2,7 +2,9 @@ package snapshot_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,4 +99,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("a decoded chunk does not encode back to itself")
 		}
 	})
+}
+
+// TestRoundTripMany: many entries, with users that repeat and more
+// distinct runs than are shared, long ids; the decoded strings survive
+// the chunk being wiped.
+func TestRoundTripMany(t *testing.T) {
+	var in []snapshot.Entry
+	for i := range 3000 {
+		in = append(in, snapshot.Entry{ID: fmt.Sprintf("%0*d", 20+i%300, i), UserID: fmt.Sprint("u", i%7), AgentID: "agent",
+			RunID: fmt.Sprint("run", i), AuthorID: fmt.Sprint("acc", i%3), Private: i%2 == 0,
+			Created: time.UnixMicro(int64(i) * 1_000_003).UTC(), Vector: []float32{float32(i), 1, -1}})
+	}
+	b, err := snapshot.Encode(3, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []snapshot.Entry
+	if err := snapshot.Decode(b, 3, func(e *snapshot.Entry) error {
+		c := *e
+		c.Vector = slices.Clone(e.Vector)
+		out = append(out, c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clear(b)
+	if !reflect.DeepEqual(in, out) {
+		t.Fatal("round trip of many entries differs")
+	}
 }

@@ -107,6 +107,14 @@ func (x *Index) build(done chan struct{}, snap []uint32, data []float32, n int, 
 // (in slots from n on, or in reused free slots) are inserted and g is
 // installed.
 func (x *Index) end(g *graph, cal calibration, n int) {
+	installed := false
+	defer func() {
+		if installed && x.onGraph != nil {
+			// On its own goroutine: the owner may hold its own lock while
+			// it closes the index, which waits for this build to end.
+			go x.onGraph()
+		}
+	}()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.clearRetired()
@@ -132,6 +140,7 @@ func (x *Index) end(g *graph, cal calibration, n int) {
 		}
 		x.ctxs.Put(c)
 		x.install(g, cal)
+		installed = true
 		x.reconsider()
 		x.account()
 	}

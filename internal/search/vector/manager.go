@@ -28,6 +28,25 @@ type Manager struct {
 	// evicted remembers evicted indexes until they are collected, so that
 	// Drop can wipe one a caller still holds (or that awaits collection).
 	evicted map[string][]weak.Pointer[Index]
+
+	opts    Options             // of new indexes
+	onGraph func(tenant string) // see OnGraph
+}
+
+// SetIndexOptions sets the Options of the indexes loaded from now on.
+func (m *Manager) SetIndexOptions(o Options) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opts = o
+}
+
+// OnGraph sets fn to be called, on a goroutine of its own, each time an
+// index loaded from now on installs a graph it built (not one installed by
+// Fill.Graph), so that its owner can persist the graph.
+func (m *Manager) OnGraph(fn func(tenant string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onGraph = fn
 }
 
 type tenantIndex struct {
@@ -94,6 +113,36 @@ func (m *Manager) Load(tenant string, dim int, fill func(add func(id string, v [
 // LoadSized is Load whose fill may also call reserve(n) before adding n
 // vectors it knows of, sparing the storage's repeated growth.
 func (m *Manager) LoadSized(tenant string, dim int, fill func(reserve func(n int), add func(id string, v []float32) error) error) (*Index, error) {
+	return m.LoadFill(tenant, dim, func(f *Fill) error { return fill(f.Reserve, f.Add) })
+}
+
+// Fill is what a load's fill function is given: the new index, to reserve
+// room in, add vectors to and, once they are all added, install a graph
+// encoded by EncodeGraph over them.
+type Fill struct {
+	idx *Index
+	l   *load
+}
+
+// Reserve makes room for n more vectors (Index.Reserve).
+func (f *Fill) Reserve(n int) { f.idx.Reserve(n) }
+
+// Add adds a vector (Index.Add); ErrDropped once the tenant was dropped.
+func (f *Fill) Add(id string, v []float32) error {
+	if f.l.dropped.Load() {
+		return ErrDropped // stop decrypting what is being shredded
+	}
+	return f.idx.Add(id, v)
+}
+
+// Graph installs a graph encoded by EncodeGraph with the ids added, in
+// the order they were added, to an index that held nothing before. It
+// returns ErrGraph (wrapped) when b does not fit them; the index then
+// builds its own graph once the load ends.
+func (f *Fill) Graph(b []byte) error { return f.idx.loadGraph(b) }
+
+// LoadFill is Load with the whole Fill.
+func (m *Manager) LoadFill(tenant string, dim int, fill func(f *Fill) error) (*Index, error) {
 	if dim < 1 {
 		return nil, fmt.Errorf("%w: %d", ErrDimension, dim)
 	}
@@ -131,8 +180,13 @@ func (m *Manager) LoadSized(tenant string, dim int, fill func(reserve func(n int
 }
 
 // build runs fill for l and installs the index, or wipes it.
-func (m *Manager) build(tenant string, l *load, fill func(reserve func(int), add func(id string, v []float32) error) error) {
-	idx := NewIndex(l.dim, Options{})
+func (m *Manager) build(tenant string, l *load, fill func(f *Fill) error) {
+	m.mu.RLock()
+	idx := NewIndex(l.dim, m.opts)
+	if hook := m.onGraph; hook != nil {
+		idx.onGraph = func() { hook(tenant) }
+	}
+	m.mu.RUnlock()
 	err := errors.New("vector: load panicked")
 	defer func() {
 		m.mu.Lock()
@@ -158,12 +212,7 @@ func (m *Manager) build(tenant string, l *load, fill func(reserve func(int), add
 	}()
 	idx.fill(true)
 	defer idx.fill(false)
-	err = fill(idx.Reserve, func(id string, v []float32) error {
-		if l.dropped.Load() {
-			return ErrDropped // stop decrypting what is being shredded
-		}
-		return idx.Add(id, v)
-	})
+	err = fill(&Fill{idx: idx, l: l})
 	switch {
 	case errors.Is(err, ErrDropped):
 		err = ErrDropped

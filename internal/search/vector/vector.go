@@ -135,6 +135,8 @@ type Index struct {
 
 	bytes atomic.Int64  // Bytes, updated after each change under mu
 	acct  *atomic.Int64 // a Manager's total, or nil
+
+	onGraph func() // called after a build installed its graph, or nil
 }
 
 // wiper refers to an index's current storage, so that it can be zeroed
@@ -269,6 +271,9 @@ func (x *Index) Reserve(n int) {
 	x.wiper.data = data
 	x.ids = slices.Grow(x.ids, n)
 	x.alive = slices.Grow(x.alive, n)
+	if len(x.byID) == 0 {
+		x.byID = make(map[string]uint32, n) // not rehashed as it fills
+	}
 	x.account()
 }
 
