@@ -11,7 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import * as lancedb from "@lancedb/lancedb";
+
+// LanceDB 0.39 warns on every full-text search that selects columns
+// (a deprecation notice about `_score`); its native logger reads this
+// variable when the module loads.
+process.env.LANCEDB_LOG ??= "error";
+const lancedb = await import("@lancedb/lancedb");
 
 function parseArgs(argv) {
   const a = { dump: "", db: "", index: "ivf_pq", rounds: 3, recall: 0.95, recallQueries: 200, json: false, keep: false };
