@@ -6,7 +6,7 @@
 // and full-text-only searches, limit 10, unscoped as `engram bench scale`
 // and prefiltered by user. Not run by CI; see README.md.
 //
-//   node bench.mjs --dump DIR [--db DIR] [--index ivf_pq|hnsw_sq] [--rounds 3] [--json]
+//   node bench.mjs --dump DIR [--db DIR] [--index ivf_pq|hnsw_sq] [--kinds hybrid,vector,...] [--rounds 3] [--json]
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,7 +19,7 @@ process.env.LANCEDB_LOG ??= "error";
 const lancedb = await import("@lancedb/lancedb");
 
 function parseArgs(argv) {
-  const a = { dump: "", db: "", index: "ivf_pq", rounds: 3, recall: 0.95, recallQueries: 200, json: false, keep: false };
+  const a = { dump: "", db: "", index: "ivf_pq", kinds: "", rounds: 3, recall: 0.95, recallQueries: 200, json: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -30,6 +30,7 @@ function parseArgs(argv) {
       case "--dump": a.dump = v(); break;
       case "--db": a.db = v(); break;
       case "--index": a.index = v(); break;
+      case "--kinds": a.kinds = v(); break;
       case "--rounds": a.rounds = Number(v()); break;
       case "--recall": a.recall = Number(v()); break;
       case "--recall-queries": a.recallQueries = Number(v()); break;
@@ -159,6 +160,11 @@ async function main() {
     hybrid: kinds.hybrid, vector: kinds.vector, fts: kinds.fts,
     hybrid_by_user: scoped(kinds.hybrid), vector_by_user: scoped(kinds.vector), fts_by_user: scoped(kinds.fts),
   };
+  if (args.kinds) {
+    const want = args.kinds.split(",");
+    for (const k of want) if (!(k in runs)) throw new Error(`--kinds: unknown ${k}; one of ${Object.keys(runs).join(",")}`);
+    for (const k of Object.keys(runs)) if (!want.includes(k)) delete runs[k];
+  }
   const latency = {};
   const rounds = {};
   let empty = 0;
