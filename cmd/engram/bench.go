@@ -14,6 +14,7 @@ import (
 
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/bench"
+	"github.com/engram-memory/engram/internal/embed/uselite"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
 )
@@ -202,14 +203,16 @@ func (c *benchAPICmd) Run(ctx context.Context, s *ioStreams) error {
 }
 
 type benchScaleCmd struct {
-	N        int    `name:"n" default:"100000" help:"Memories to write into one tenant."`
-	Searches int    `name:"searches" default:"1000" help:"Searches to time."`
-	Mode     string `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking."`
-	File     string `name:"file" type:"existingfile" help:"locomo10.json: write its turns (cycled) and ask its questions instead of synthetic words."`
-	Progress bool   `name:"progress" help:"Report ingest progress on stderr every 10,000 memories."`
-	Rounds   int    `name:"rounds" default:"1" help:"Repeat the timed searches this many times over the same memories; percentiles are the medians of the rounds'."`
-	CPUProf  string `name:"cpuprofile" type:"path" help:"Write a CPU profile of the timed searches (not the ingest) to this file."`
-	JSON     bool   `name:"json" help:"Print one JSON object."`
+	N        int      `name:"n" default:"100000" help:"Memories to write into one tenant."`
+	Searches int      `name:"searches" default:"1000" help:"Searches to time."`
+	Mode     string   `name:"mode" enum:"hybrid,bm25,vector" default:"hybrid" help:"Ranking."`
+	File     string   `name:"file" type:"existingfile" help:"locomo10.json: write its turns (cycled) and ask its questions instead of synthetic words."`
+	Progress bool     `name:"progress" help:"Report ingest progress on stderr every 10,000 memories."`
+	Rounds   int      `name:"rounds" default:"1" help:"Repeat the timed searches this many times over the same memories; percentiles are the medians of the rounds'."`
+	CPUProf  string   `name:"cpuprofile" type:"path" help:"Write a CPU profile of the timed searches (not the ingest) to this file."`
+	Also     []string `name:"also-modes" sep:"," enum:"hybrid,bm25,vector" help:"Also time the same searches in these rankings, after --mode's, over the same memories."`
+	Dump     string   `name:"dump-corpus" type:"path" placeholder:"DIR" help:"Write the run's memories and queries to DIR (corpus.jsonl: id, user, text, vector; queries.jsonl: text, user, vector, warmup) and stop, for peers on the same corpus (bench/peers). Vectors are the built-in model's of each text alone, in plaintext: only for the benchmark's own synthetic or LoCoMo text."`
+	JSON     bool     `name:"json" help:"Print one JSON object."`
 	embedFlags
 }
 
@@ -217,7 +220,7 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 	if c.Rounds < 1 {
 		return fmt.Errorf("--rounds must be at least 1")
 	}
-	opts := bench.ScaleOptions{N: c.N, Searches: c.Searches, Mode: c.Mode, Seed: 1, Rounds: c.Rounds}
+	opts := bench.ScaleOptions{N: c.N, Searches: c.Searches, Mode: c.Mode, Seed: 1, Rounds: c.Rounds, AlsoModes: c.Also}
 	if c.CPUProf != "" {
 		f, err := os.Create(c.CPUProf)
 		if err != nil {
@@ -247,6 +250,16 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}
 	}
+	if c.Dump != "" {
+		if c.Embedder != "builtin" {
+			return errors.New("--dump-corpus embeds with the built-in model: not with --embedder " + c.Embedder)
+		}
+		m, err := uselite.New()
+		if err != nil {
+			return fmt.Errorf("built-in embedding model: %w", err)
+		}
+		return bench.DumpCorpus(ctx, c.Dump, opts, m.Embed)
+	}
 	l, err := scratchEngine(ctx, &c.embedFlags)
 	if err != nil {
 		return err
@@ -263,6 +276,10 @@ func (c *benchScaleCmd) Run(ctx context.Context, s *ioStreams) error {
 	fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches%s\n", res.Mode, res.Search.P50, res.Search.P95, res.Search.P99, res.Search.N, roundsNote(len(res.Rounds)))
 	for i, r := range res.Rounds {
 		fmt.Fprintf(s.out, "  round %d  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms\n", i+1, r.P50, r.P95, r.P99)
+	}
+	for _, m := range c.Also {
+		r := res.ByMode[m]
+		fmt.Fprintf(s.out, "search (%s)  p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  over %d searches%s\n", m, r.P50, r.P95, r.P99, r.N, roundsNote(len(res.Rounds)))
 	}
 	fmt.Fprintf(s.out, "first search (loads the indexes) %.0f ms\n", res.FirstMS)
 	if res.Mode != "bm25" {

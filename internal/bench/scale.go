@@ -43,6 +43,10 @@ type ScaleResult struct {
 	// vectors; 1 when the index is exact).
 	QueryRecall10  float64 `json:"query_recall_at_10,omitempty"`
 	QueryRecall100 float64 `json:"query_recall_at_100,omitempty"`
+	// ByMode holds the latencies of ScaleOptions.AlsoModes: the same
+	// searches over the same memories, in each of those rankings, after
+	// Mode's (medians of as many rounds).
+	ByMode map[string]Latency `json:"by_mode,omitempty"`
 	// Rounds holds each round's latencies when more than one was run.
 	Rounds []Latency `json:"rounds,omitempty"`
 	// FirstMS is the first search after ingest: it loads the tenant's
@@ -68,6 +72,9 @@ type ScaleOptions struct {
 	// same ingested tenant (at least 1): Search is then the median of the
 	// rounds' percentiles, and Rounds in the result holds each round.
 	Rounds int
+	// AlsoModes are rankings whose latencies are timed too, after Mode's,
+	// over the same memories and queries (ScaleResult.ByMode).
+	AlsoModes []string
 	// Timed, when not nil, is called just before the first timed search
 	// and returns a function called just after the last one (a CPU
 	// profile of the search phase, say).
@@ -114,6 +121,48 @@ func scaleWords(r *rand.Rand, n int) []string {
 	return words
 }
 
+// scaleCorpus is what Scale writes and asks: memory i's text, query i,
+// and where the text came from ("synthetic" or "locomo"). Synthetic text
+// is drawn from one random stream, so memories must be generated in order
+// 0, 1, … and queries after them, as Scale and DumpCorpus do.
+type scaleCorpus struct {
+	text, query func(i int) string
+	kind        string
+}
+
+func newScaleCorpus(opts ScaleOptions) scaleCorpus {
+	r := rand.New(rand.NewPCG(opts.Seed, opts.Seed+1))
+	vocab := scaleWords(r, 20000)
+	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
+	sentence := func(words int) string {
+		b := make([]string, words)
+		for i := range b {
+			b[i] = vocab[zipf.Uint64()]
+		}
+		return strings.Join(b, " ")
+	}
+	c := scaleCorpus{text: func(i int) string {
+		return fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), i)
+	}, query: func(i int) string { return sentence(4 + r.IntN(6)) }, kind: "synthetic"}
+	if len(opts.Texts) > 0 {
+		c.kind = "locomo"
+		texts := distinct(opts.Texts)
+		c.text = func(i int) string {
+			t := texts[i%len(texts)]
+			if round := i / len(texts); round > 0 {
+				t = fmt.Sprintf("%s (%d)", t, round)
+			}
+			return t
+		}
+		c.query = func(i int) string { return opts.Queries[i%len(opts.Queries)] }
+	}
+	return c
+}
+
+// scaleUser is the end user Scale writes memory i for: each request of
+// scaleBatch goes to one of 50, in turn.
+func scaleUser(i int) string { return fmt.Sprintf("u%d", (i/scaleBatch)%50) }
+
 // Scale writes opts.N memories into one tenant through the engine's real
 // write path (scaleBatch per request, as a message batch, spread over 50
 // end users), then times opts.Searches searches over the whole tenant.
@@ -133,31 +182,8 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 		return nil, err
 	}
 	pctx := engram.WithPrincipal(ctx, p)
-	r := rand.New(rand.NewPCG(opts.Seed, opts.Seed+1))
-	vocab := scaleWords(r, 20000)
-	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
-	sentence := func(words int) string {
-		b := make([]string, words)
-		for i := range b {
-			b[i] = vocab[zipf.Uint64()]
-		}
-		return strings.Join(b, " ")
-	}
-	text, query, kind := func(i int) string {
-		return fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), i)
-	}, func(i int) string { return sentence(4 + r.IntN(6)) }, "synthetic"
-	if len(opts.Texts) > 0 {
-		kind = "locomo"
-		texts := distinct(opts.Texts)
-		text = func(i int) string {
-			t := texts[i%len(texts)]
-			if round := i / len(texts); round > 0 {
-				t = fmt.Sprintf("%s (%d)", t, round)
-			}
-			return t
-		}
-		query = func(i int) string { return opts.Queries[i%len(opts.Queries)] }
-	}
+	corpus := newScaleCorpus(opts)
+	text, query := corpus.text, corpus.query
 
 	start := time.Now()
 	for done := 0; done < opts.N; {
@@ -166,7 +192,7 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 		for i := range msgs {
 			msgs[i] = engram.Message{Role: "user", Content: text(done + i)}
 		}
-		scope := engram.Scope{UserID: fmt.Sprintf("u%d", (done/scaleBatch)%50)}
+		scope := engram.Scope{UserID: scaleUser(done)}
 		res, err := e.Add(pctx, engram.AddRequest{Messages: msgs, Scope: scope})
 		if err != nil {
 			return nil, err
@@ -216,18 +242,36 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 	if opts.Timed != nil {
 		defer opts.Timed()()
 	}
-	rounds := make([]Latency, 0, max(1, opts.Rounds))
-	for range max(1, opts.Rounds) {
-		lat := make([]time.Duration, 0, opts.Searches)
-		for i := range opts.Searches {
-			q := query(5 + i)
-			t0 := time.Now()
-			if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: opts.Mode}); err != nil {
-				return nil, err
+	timeRounds := func(mode string) ([]Latency, error) {
+		rounds := make([]Latency, 0, max(1, opts.Rounds))
+		for range max(1, opts.Rounds) {
+			lat := make([]time.Duration, 0, opts.Searches)
+			for i := range opts.Searches {
+				q := query(5 + i)
+				t0 := time.Now()
+				if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: mode}); err != nil {
+					return nil, err
+				}
+				lat = append(lat, time.Since(t0))
 			}
-			lat = append(lat, time.Since(t0))
+			rounds = append(rounds, Summarise(lat))
 		}
-		rounds = append(rounds, Summarise(lat))
+		return rounds, nil
+	}
+	rounds, err := timeRounds(opts.Mode)
+	if err != nil {
+		return nil, err
+	}
+	var byMode map[string]Latency
+	for _, m := range opts.AlsoModes {
+		rs, err := timeRounds(m)
+		if err != nil {
+			return nil, err
+		}
+		if byMode == nil {
+			byMode = map[string]Latency{}
+		}
+		byMode[m] = MedianLatency(rs)
 	}
 	var qr []float64
 	if opts.Mode != engram.SearchBM25 {
@@ -243,7 +287,7 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res := &ScaleResult{Memories: opts.N, IngestPerS: float64(opts.N) / ingest.Seconds(), Search: MedianLatency(rounds),
-		Mode: opts.Mode, Text: kind, HeapMB: float64(ms.HeapInuse) / (1 << 20), SysMB: float64(ms.Sys) / (1 << 20),
+		Mode: opts.Mode, Text: corpus.kind, ByMode: byMode, HeapMB: float64(ms.HeapInuse) / (1 << 20), SysMB: float64(ms.Sys) / (1 << 20),
 		FirstMS: float64(first) / float64(time.Millisecond)}
 	if opts.Mode != engram.SearchBM25 {
 		res.IndexMS, res.Approximate, res.EfSearch, res.Recall = indexMS, vs.Approximate, vs.EfSearch, vs.Recall

@@ -51,7 +51,8 @@ func TestScale(t *testing.T) {
 	}
 	// Semantic modes wait for the vector index to settle before timing; a
 	// small index is an exact scan at once.
-	hy, err := bench.Scale(ctx, engineFor(t, true), bench.ScaleOptions{N: 40, Searches: 3, Mode: engram.SearchHybrid, Seed: 3})
+	hy, err := bench.Scale(ctx, engineFor(t, true), bench.ScaleOptions{N: 40, Searches: 3, Mode: engram.SearchHybrid, Seed: 3,
+		AlsoModes: []string{engram.SearchVector, engram.SearchBM25}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +61,10 @@ func TestScale(t *testing.T) {
 	if hy.Search.N != 3 || hy.Approximate || hy.EfSearch != 0 || hy.IndexMS < 0 || hy.Mode != engram.SearchHybrid ||
 		hy.QueryRecall10 != 1 || hy.QueryRecall100 != 1 {
 		t.Fatalf("hybrid %+v", hy)
+	}
+	// The other rankings are timed over the same memories and queries.
+	if len(hy.ByMode) != 2 || hy.ByMode[engram.SearchVector].N != 3 || hy.ByMode[engram.SearchBM25].N != 3 {
+		t.Fatalf("by mode %+v", hy.ByMode)
 	}
 	if _, err := bench.Scale(ctx, engineFor(t, false), bench.ScaleOptions{N: 10, Searches: 1, Texts: []string{"x"}}); err == nil {
 		t.Fatal("texts without queries were accepted")
