@@ -159,6 +159,27 @@ func newScaleCorpus(opts ScaleOptions) scaleCorpus {
 	return c
 }
 
+// SyntheticCorpus is the synthetic text of `engram bench scale --n n
+// --searches searches --seed seed`: the n memory texts and the timed
+// queries (the warm-up ones left out). Benchmarks of one index alone
+// (internal/search/postings) and peers (bench/peers) read the same corpus.
+func SyntheticCorpus(seed uint64, n, searches int) (texts, queries []string) {
+	c := newScaleCorpus(ScaleOptions{Seed: seed})
+	for i := range n {
+		texts = append(texts, c.text(i))
+	}
+	for i := range scaleWarmup + searches {
+		if q := c.query(i); i >= scaleWarmup {
+			queries = append(queries, q)
+		}
+	}
+	return texts, queries
+}
+
+// scaleWarmup is how many searches Scale runs untimed before the timed
+// ones (the first loads the tenant's indexes).
+const scaleWarmup = 5
+
 // scaleUser is the end user Scale writes memory i for: each request of
 // scaleBatch goes to one of 50, in turn.
 func scaleUser(i int) string { return fmt.Sprintf("u%d", (i/scaleBatch)%50) }
@@ -212,7 +233,7 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 	ingest := time.Since(start)
 	// Warm up: loads the tenant's indexes.
 	var first time.Duration
-	for i := range 5 {
+	for i := range scaleWarmup {
 		t0 := time.Now()
 		if _, err := e.Search(pctx, engram.SearchRequest{Query: query(i), Mode: opts.Mode}); err != nil {
 			return nil, err
@@ -247,7 +268,7 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 		for range max(1, opts.Rounds) {
 			lat := make([]time.Duration, 0, opts.Searches)
 			for i := range opts.Searches {
-				q := query(5 + i)
+				q := query(scaleWarmup + i)
 				t0 := time.Now()
 				if _, err := e.Search(pctx, engram.SearchRequest{Query: q, Limit: 10, Mode: mode}); err != nil {
 					return nil, err
@@ -277,7 +298,7 @@ func Scale(ctx context.Context, e *engine.Engine, opts ScaleOptions) (*ScaleResu
 	if opts.Mode != engram.SearchBM25 {
 		qs := make([]string, min(recallQueries, opts.Searches))
 		for i := range qs {
-			qs[i] = query(5 + i)
+			qs[i] = query(scaleWarmup + i)
 		}
 		if qr, err = e.VectorRecall(ctx, p.TenantID, qs, 10, 100); err != nil {
 			return nil, err

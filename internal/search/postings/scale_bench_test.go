@@ -4,56 +4,20 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/bench"
 	"github.com/engram-memory/engram/internal/rbac"
 	"github.com/engram-memory/engram/internal/search/fulltext"
 	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/store"
 )
-
-// scaleCorpus returns the n memory texts and the timed queries of `engram
-// bench scale --n n --searches searches` (seed 1, synthetic text): the
-// random draws of bench.Scale in the same order. With ENGRAM_SCALE_CORPUS
-// set to a directory, BenchmarkRankScaleCorpus writes it there for
-// bench/peers/bleve; both print its checksum.
-func scaleCorpus(n, searches int) (texts, queries []string) {
-	r := rand.New(rand.NewPCG(1, 2))
-	const letters = "abcdefghijklmnopqrstuvwxyz"
-	vocab := make([]string, 20000)
-	for i := range vocab {
-		b := make([]byte, 3+r.IntN(7))
-		for j := range b {
-			b[j] = letters[r.IntN(len(letters))]
-		}
-		vocab[i] = string(b)
-	}
-	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
-	sentence := func(words int) string {
-		b := make([]string, words)
-		for i := range b {
-			b[i] = vocab[zipf.Uint64()]
-		}
-		return strings.Join(b, " ")
-	}
-	for i := range n {
-		texts = append(texts, fmt.Sprintf("%s (%d)", sentence(8+r.IntN(16)), i))
-	}
-	for i := range 5 + searches { // 5 warm-up searches, then the timed ones
-		if q := sentence(4 + r.IntN(6)); i >= 5 {
-			queries = append(queries, q)
-		}
-	}
-	return texts, queries
-}
 
 type scaleIndex struct {
 	x        *postings.Index
@@ -66,7 +30,8 @@ type scaleIndex struct {
 // buildScale indexes the scale corpus under a fixed search key, spread over
 // 50 users as bench.Scale spreads it.
 func buildScale(tb testing.TB, n int) *scaleIndex {
-	texts, queries := scaleCorpus(n, 1000)
+	// The corpus of `engram bench scale --n n --searches 1000` (seed 1).
+	texts, queries := bench.SyntheticCorpus(1, n, 1000)
 	if dir := os.Getenv("ENGRAM_SCALE_CORPUS"); dir != "" {
 		// The corpus for bench/peers/bleve, as JSON.
 		b, err := json.Marshal(map[string][]string{"texts": texts, "queries": queries})
