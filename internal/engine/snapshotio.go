@@ -149,12 +149,12 @@ func (p *sealedChunk) context(h *store.IndexSnapshot) seal.Context {
 
 // readSnapshot reads the tenant's snapshot of kind if it was taken at the
 // store's current change count by model: header, count and chunks in one
-// transaction. Each chunk is passed to each as soon as it is read, on the
-// reading goroutine (which holds the transaction: each should hand the
-// opening off), with the header, first the chunk of its companion of kind companion (""
-// for none), if it has one written with it, then its own, in order. It
-// returns a nil header when there is none or it is not current, and
-// complete false when one of its chunks is missing or out of place.
+// transaction. Each chunk is passed to each, with the header, as soon as
+// it is read, on the reading goroutine (which holds the transaction: each
+// should hand the opening off): first the chunk of its companion of kind
+// companion ("" for none), if one was written with it, then its own, in
+// order. It returns a nil header when there is none or it is not current,
+// and complete false when one of its chunks is missing or out of place.
 func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model, companion string, each func(*store.IndexSnapshot, *sealedChunk)) (hdr *store.IndexSnapshot, complete bool, err error) {
 	n := 0
 	complete = true
