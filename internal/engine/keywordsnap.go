@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -178,48 +177,56 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 	if e.kw.snapMin <= 0 {
 		return false, nil
 	}
-	hdr, parts, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel)
-	if err != nil || hdr == nil {
-		return false, err
+	// Each chunk is opened and decoded on its own goroutine as soon as it
+	// is read, as the vector snapshot's (loadVectorSnapshot).
+	type part struct {
+		sealedChunk
+		docs []store.DocPostings
 	}
-	out := make([][]store.DocPostings, len(parts))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range parts {
-		p := &parts[i]
-		if p.subject != kwSnapSubject {
-			return false, nil
-		}
+	var (
+		parts []*part
+		g     errgroup.Group
+	)
+	_, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, "", func(h *store.IndexSnapshot, c *sealedChunk) {
+		p := &part{sealedChunk: *c}
+		parts = append(parts, p)
 		g.Go(func() error {
+			if p.subject != kwSnapSubject {
+				return &unreadable{fmt.Errorf("keyword snapshot chunk %d: not sealed by the keyword subject", p.seq)}
+			}
 			k, err := e.ring.SubjectKey(ctx, tenantID, p.subject, p.version)
 			if err != nil {
 				return err
 			}
-			pt, err := seal.Open(k, p.context(hdr), p.body)
+			pt, err := seal.Open(k, p.context(h), p.body)
 			if err != nil {
 				return &unreadable{fmt.Errorf("open keyword snapshot chunk %d: %w", p.seq, err)}
 			}
 			p.body = nil
 			// Tokens point into pt; Put copies them.
 			if err := snapshot.DecodeKeywords(pt, func(d *store.DocPostings) error {
-				out[i] = append(out[i], *d)
+				p.docs = append(p.docs, *d)
 				return nil
 			}); err != nil {
 				return &unreadable{fmt.Errorf("decode keyword snapshot chunk %d: %w", p.seq, err)}
 			}
 			return nil
 		})
+	})
+	werr := g.Wait()
+	if err != nil || !complete {
+		return false, err
 	}
-	if err := g.Wait(); err != nil {
-		if isUnreadable(err) || errors.Is(err, keys.ErrSubjectKeyGone) {
-			e.logger().Warn("keyword snapshot not used; loading from the store", "component", "engine", "tenant_id", tenantID, "error", err)
+	if werr != nil {
+		if isUnreadable(werr) || errors.Is(werr, keys.ErrSubjectKeyGone) {
+			e.logger().Warn("keyword snapshot not used; loading from the store", "component", "engine", "tenant_id", tenantID, "error", werr)
 			return false, nil
 		}
-		return false, keyFailure(err)
+		return false, keyFailure(werr)
 	}
-	for _, docs := range out {
-		for i := range docs {
-			idx.Put(docs[i])
+	for _, p := range parts {
+		for i := range p.docs {
+			idx.Put(p.docs[i])
 		}
 	}
 	e.kw.snapLoads.Add(1)

@@ -234,3 +234,44 @@ func TestKeywordSnapshotErasure(t *testing.T) {
 		t.Fatalf("after erasure:\n%v\nwant (store path)\n%v", got, want)
 	}
 }
+
+// TestKeywordSnapshotLargeTenant: a tenant large enough to load in the
+// background loads a current snapshot inside its first search, which is
+// then served by the index; without a current snapshot the first search
+// reads the store and the index loads in the background, as before.
+func TestKeywordSnapshotLargeTenant(t *testing.T) {
+	dir := t.TempDir()
+	secret, want := kwSnapshotted(t, dir)
+	tenantOf := func(_ *engine.Engine, ctx context.Context) string { return engram.PrincipalFrom(ctx).TenantID }
+
+	b := kwSnapEngine(t, dir)
+	engine.SetKeywordAsyncMin(b, 1)
+	ctx := authAs(t, b, secret)
+	if _, err := b.Search(ctx, engram.SearchRequest{Query: "coffee", Mode: engram.SearchBM25}); err != nil {
+		t.Fatal(err)
+	}
+	// No wait for background loads: the first search loaded it.
+	if n, m := engine.KeywordSnapshotLoads(b), engine.KeywordIndexed(b, tenantOf(b, ctx)); n != 1 || m != 60 {
+		t.Fatalf("after the first search: %d loads from a snapshot, %d memories indexed; want 1, 60", n, m)
+	}
+	if got := kwResults(t, b, ctx); !slices.Equal(got, want) {
+		t.Fatalf("from the snapshot:\n%v\nwant\n%v", got, want)
+	}
+	if _, err := b.Add(ctx, engram.AddRequest{Content: "a zebra crossing in paris", Scope: engram.Scope{UserID: "u0"}}); err != nil {
+		t.Fatal(err)
+	}
+	after := kwResults(t, b, ctx)
+
+	// The write made the snapshot stale (b stops without saving): the next
+	// engine's first search reads the store, the index loads beside it.
+	c := kwSnapEngine(t, dir)
+	engine.SetKeywordAsyncMin(c, 1)
+	ctx = authAs(t, c, secret)
+	if got := kwResults(t, c, ctx); !slices.Equal(got, after) {
+		t.Fatalf("stale snapshot:\n%v\nwant\n%v", got, after)
+	}
+	engine.WaitKeywordLoads(c)
+	if n, m := engine.KeywordSnapshotLoads(c), engine.KeywordIndexed(c, tenantOf(c, ctx)); n != 0 || m != 61 {
+		t.Fatalf("stale snapshot: %d loads from a snapshot, %d memories indexed; want 0, 61", n, m)
+	}
+}

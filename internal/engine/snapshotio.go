@@ -13,8 +13,8 @@ import (
 // The storage side of an index snapshot, whatever its kind: writing its
 // sealed chunks a few per transaction and committing its header only if
 // the tenant's change count did not move, and reading a current one back.
-// The keyword snapshot uses it (keywordsnap.go); the vector snapshot
-// (snapshots.go) has its own copy of the same steps.
+// The vector snapshot (snapshots.go, with its graph as a one-chunk
+// companion) and the keyword snapshot (keywordsnap.go) both use it.
 
 // snapshotWriter writes one snapshot's chunks, snapshotTxChunks per
 // transaction, then its header.
@@ -25,6 +25,7 @@ type snapshotWriter struct {
 	gen                     int64
 	total, seq              int
 	batch                   []*store.IndexSnapshotChunk
+	companions              map[string]bool // kinds of the one-chunk companions added
 }
 
 // newSnapshotWriter starts a snapshot of kind, made by model, of total
@@ -51,6 +52,26 @@ func (w *snapshotWriter) add(k seal.Key, subject string, pt []byte) error {
 	return nil
 }
 
+// addCompanion seals pt under k as the only chunk of a companion snapshot
+// of another kind, written and committed with this one (the same id and
+// change count), and wipes pt.
+func (w *snapshotWriter) addCompanion(kind string, k seal.Key, subject string, pt []byte) error {
+	c := snapshot.Chunk{Tenant: w.tenantID, Kind: kind, SnapshotID: w.id, Subject: subject, Gen: w.gen,
+		Model: w.mdl, Seq: 0, Chunks: 1}
+	env, err := seal.SealBulk(k, c.Context(), pt)
+	clear(pt)
+	if err != nil {
+		return err
+	}
+	w.batch = append(w.batch, &store.IndexSnapshotChunk{TenantID: w.tenantID, Kind: kind, SnapshotID: w.id,
+		Seq: 0, Subject: subject, KeyVersion: int(k.Version), Body: env})
+	if w.companions == nil {
+		w.companions = map[string]bool{}
+	}
+	w.companions[kind] = true
+	return nil
+}
+
 func (w *snapshotWriter) flush() error {
 	if len(w.batch) == 0 {
 		return nil
@@ -70,8 +91,10 @@ func (w *snapshotWriter) flush() error {
 // commit writes the last chunks and the header, replacing the tenant's
 // previous snapshot of the kind, if the change count is still the one the
 // snapshot was taken at. Otherwise (an erasure among others) it deletes
-// what was written of it and returns false.
-func (w *snapshotWriter) commit(entries int) (committed bool, err error) {
+// what was written of it and returns false. Each kind of companions is
+// committed with it when one was added, and deleted otherwise (a previous
+// snapshot's companion would not fit this one).
+func (w *snapshotWriter) commit(entries int, companions ...string) (committed bool, err error) {
 	if err := w.flush(); err != nil {
 		return false, err
 	}
@@ -81,38 +104,61 @@ func (w *snapshotWriter) commit(entries int) (committed bool, err error) {
 			return err
 		}
 		if committed = now == w.gen; !committed {
+			for _, kind := range companions {
+				if err := tx.DeleteIndexSnapshots(w.ctx, w.tenantID, kind); err != nil {
+					return err
+				}
+			}
 			return tx.DeleteIndexSnapshots(w.ctx, w.tenantID, w.kind)
 		}
-		return tx.CommitIndexSnapshot(w.ctx, &store.IndexSnapshot{TenantID: w.tenantID, Kind: w.kind, ID: w.id,
-			Gen: w.gen, Model: w.mdl, Chunks: w.total, Entries: entries, Created: w.e.clock()})
+		if err := tx.CommitIndexSnapshot(w.ctx, &store.IndexSnapshot{TenantID: w.tenantID, Kind: w.kind, ID: w.id,
+			Gen: w.gen, Model: w.mdl, Chunks: w.total, Entries: entries, Created: w.e.clock()}); err != nil {
+			return err
+		}
+		for _, kind := range companions {
+			if !w.companions[kind] {
+				err = tx.DeleteIndexSnapshots(w.ctx, w.tenantID, kind)
+			} else {
+				err = tx.CommitIndexSnapshot(w.ctx, &store.IndexSnapshot{TenantID: w.tenantID, Kind: kind, ID: w.id,
+					Gen: w.gen, Model: w.mdl, Chunks: 1, Entries: entries, Created: w.e.clock()})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return committed && err == nil, err
 }
 
 // sealedChunk is one chunk of a snapshot as read, not yet opened.
 type sealedChunk struct {
-	seq     int
-	subject string
-	version int
-	body    []byte
+	kind        string
+	seq, chunks int
+	subject     string
+	version     int
+	body        []byte
 }
 
-// context is the seal context chunk p of snapshot h was sealed with.
+// context is the seal context chunk p of snapshot h (or of its companion)
+// was sealed with.
 func (p *sealedChunk) context(h *store.IndexSnapshot) seal.Context {
-	return snapshot.Chunk{Tenant: h.TenantID, Kind: h.Kind, SnapshotID: h.ID, Subject: p.subject, Gen: h.Gen,
-		Model: h.Model, Seq: p.seq, Chunks: h.Chunks}.Context()
+	return snapshot.Chunk{Tenant: h.TenantID, Kind: p.kind, SnapshotID: h.ID, Subject: p.subject, Gen: h.Gen,
+		Model: h.Model, Seq: p.seq, Chunks: p.chunks}.Context()
 }
 
-// readSnapshot returns the tenant's snapshot of kind and its chunks, in
-// order, if it was taken at the store's current change count by model:
-// header, count and chunks are read in one transaction. It returns a nil
-// header when there is none, it is not current, or a chunk is missing.
-func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model string) (*store.IndexSnapshot, []sealedChunk, error) {
-	var (
-		parts []sealedChunk
-		hdr   *store.IndexSnapshot
-	)
-	err := e.st.Read(ctx, func(tx store.Tx) error {
+// readSnapshot reads the tenant's snapshot of kind if it was taken at the
+// store's current change count by model: header, count and chunks in one
+// transaction. Each chunk is passed to each, with the header, as soon as
+// it is read, on the reading goroutine (which holds the transaction: each
+// should hand the opening off): first the chunk of its companion of kind
+// companion ("" for none), if one was written with it, then its own, in
+// order. It returns a nil header when there is none or it is not current,
+// and complete false when one of its chunks is missing or out of place.
+func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model, companion string, each func(*store.IndexSnapshot, *sealedChunk)) (hdr *store.IndexSnapshot, complete bool, err error) {
+	n := 0
+	complete = true
+	err = e.st.Read(ctx, func(tx store.Tx) error {
 		h, err := tx.IndexSnapshot(ctx, tenantID, kind)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -128,18 +174,32 @@ func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model string)
 			return nil // not current: rebuilt
 		}
 		hdr = h
+		if companion != "" {
+			ch, err := tx.IndexSnapshot(ctx, tenantID, companion)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err == nil && ch.ID == h.ID && ch.Gen == h.Gen && ch.Chunks == 1 {
+				if err := tx.IndexSnapshotChunks(ctx, tenantID, companion, h.ID, func(c *store.IndexSnapshotChunk) error {
+					if c.Seq == 0 {
+						each(h, &sealedChunk{kind: companion, seq: 0, chunks: 1, subject: c.Subject, version: c.KeyVersion,
+							body: slices.Clone(c.Body)})
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.IndexSnapshotChunks(ctx, tenantID, kind, h.ID, func(c *store.IndexSnapshotChunk) error {
-			parts = append(parts, sealedChunk{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)})
+			if c.Seq != n {
+				complete = false
+			}
+			n++
+			each(h, &sealedChunk{kind: kind, seq: c.Seq, chunks: h.Chunks, subject: c.Subject, version: c.KeyVersion,
+				body: slices.Clone(c.Body)})
 			return nil
 		})
 	})
-	if err != nil || hdr == nil || len(parts) != hdr.Chunks {
-		return nil, nil, err
-	}
-	for i := range parts {
-		if parts[i].seq != i {
-			return nil, nil, nil
-		}
-	}
-	return hdr, parts, nil
+	return hdr, hdr != nil && complete && n == hdr.Chunks, err
 }

@@ -267,28 +267,9 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 	for _, s := range subjects {
 		total += (len(bySubject[s]) + snapshotChunk - 1) / snapshotChunk
 	}
-	id := newID()
 	model, dim := v.emb.Model(), v.emb.Dim()
-	seq := 0
-	var (
-		batch    []*store.IndexSnapshotChunk
-		graphKey seal.Key
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := e.st.Write(ctx, func(tx store.Tx) error {
-			for _, c := range batch {
-				if err := tx.PutIndexSnapshotChunk(ctx, c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		batch = batch[:0]
-		return err
-	}
+	sw := e.newSnapshotWriter(ctx, tenantID, snapshot.KindVectors, model, gen, total)
+	var graphKey seal.Key
 	for _, s := range subjects {
 		k, err := e.snapshotKey(ctx, tenantID, s)
 		if err != nil {
@@ -305,68 +286,25 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 			if err != nil {
 				return err
 			}
-			c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: id, Subject: s, Gen: gen,
-				Model: model, Seq: seq, Chunks: total}
-			env, err := seal.SealBulk(k, c.Context(), pt)
-			clear(pt)
 			for i := range part {
 				clear(part[i].Vector)
 			}
-			if err != nil {
+			if err := sw.add(k, s, pt); err != nil {
 				return err
-			}
-			batch = append(batch, &store.IndexSnapshotChunk{TenantID: tenantID, Kind: snapshot.KindVectors, SnapshotID: id,
-				Seq: seq, Subject: s, KeyVersion: int(k.Version), Body: env})
-			seq++
-			if len(batch) == snapshotTxChunks {
-				if err := flush(); err != nil {
-					return err
-				}
 			}
 		}
 	}
 	if graph != nil {
 		// Sealed under the first subject's key: destroying any subject
 		// key deletes the tenant's snapshots, this chunk with them.
-		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: id, Subject: subjects[0], Gen: gen,
-			Model: model, Seq: 0, Chunks: 1}
-		env, err := seal.SealBulk(graphKey, c.Context(), graph)
-		if err != nil {
+		if err := sw.addCompanion(snapshot.KindGraph, graphKey, subjects[0], graph); err != nil {
 			return err
 		}
-		batch = append(batch, &store.IndexSnapshotChunk{TenantID: tenantID, Kind: snapshot.KindGraph, SnapshotID: id,
-			Seq: 0, Subject: subjects[0], KeyVersion: int(graphKey.Version), Body: env})
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	committed := false
-	err := e.st.Write(ctx, func(tx store.Tx) error {
-		now, err := tx.IndexGeneration(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		if now != gen {
-			// Changed while being written (an erasure among others): never
-			// committed, and whatever was written of it goes.
-			committed = false
-			if err := tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindGraph); err != nil {
-				return err
-			}
-			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindVectors)
-		}
-		committed = true
-		if err := tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindVectors, ID: id,
-			Gen: gen, Model: model, Chunks: total, Entries: entries, Created: e.clock()}); err != nil {
-			return err
-		}
-		if graph == nil {
-			return tx.DeleteIndexSnapshots(ctx, tenantID, snapshot.KindGraph)
-		}
-		return tx.CommitIndexSnapshot(ctx, &store.IndexSnapshot{TenantID: tenantID, Kind: snapshot.KindGraph, ID: id,
-			Gen: gen, Model: model, Chunks: 1, Entries: entries, Created: e.clock()})
-	})
-	if err != nil || !committed {
+	// Changed while being written (an erasure among others): never
+	// committed, and whatever was written of it goes. Without a graph, a
+	// previous snapshot's graph goes too.
+	if committed, err := sw.commit(entries, snapshot.KindGraph); err != nil || !committed {
 		return err
 	}
 	v.mu.Lock()
@@ -425,17 +363,13 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 	// cores: a goroutine waiting for one would hold the read transaction's
 	// connection, and the keys' first reads need connections of their own.
 	type part struct {
-		seq     int
-		subject string
-		version int
-		body    []byte
-		pt      []byte // the plaintext, which the entries' vectors point into
-		es      []snapshot.Entry
+		sealedChunk
+		pt []byte // the plaintext, which the entries' vectors point into
+		es []snapshot.Entry
 	}
 	var (
 		parts []*part
 		graph *part // the graph's chunk, if the snapshot has one
-		hdr   *store.IndexSnapshot
 		g     errgroup.Group
 	)
 	defer func() {
@@ -465,14 +399,12 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		keyMu.Unlock()
 		return k, nil
 	}
-	open := func(p *part) error {
+	open := func(h *store.IndexSnapshot, p *part) error {
 		k, err := key(p.subject, p.version)
 		if err != nil {
 			return err
 		}
-		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindVectors, SnapshotID: hdr.ID, Subject: p.subject,
-			Gen: hdr.Gen, Model: model, Seq: p.seq, Chunks: hdr.Chunks}
-		pt, err := seal.Open(k, c.Context(), p.body)
+		pt, err := seal.Open(k, p.context(h), p.body)
 		if err != nil {
 			return &unreadable{fmt.Errorf("open snapshot chunk %d: %w", p.seq, err)}
 		}
@@ -488,55 +420,25 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		return nil
 	}
 	var graphErr error // why the graph did not open, if it did not
-	openGraph := func() error {
+	openGraph := func(h *store.IndexSnapshot) error {
 		k, err := key(graph.subject, graph.version)
 		if err != nil {
 			graphErr = err
 			return nil // the vectors may still open
 		}
-		c := snapshot.Chunk{Tenant: tenantID, Kind: snapshot.KindGraph, SnapshotID: hdr.ID, Subject: graph.subject,
-			Gen: hdr.Gen, Model: model, Seq: 0, Chunks: 1}
-		graph.pt, graphErr = seal.Open(k, c.Context(), graph.body)
+		graph.pt, graphErr = seal.Open(k, graph.context(h), graph.body)
 		graph.body = nil
 		return nil
 	}
-	err := e.st.Read(ctx, func(tx store.Tx) error {
-		h, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindVectors)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
+	hdr, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindVectors, model, snapshot.KindGraph, func(h *store.IndexSnapshot, c *sealedChunk) {
+		p := &part{sealedChunk: *c}
+		if c.kind == snapshot.KindGraph {
+			graph = p
+			g.Go(func() error { return openGraph(h) })
+			return
 		}
-		if err != nil {
-			return err
-		}
-		gen, err := tx.IndexGeneration(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		if gen != h.Gen || h.Model != model {
-			return nil // not current: rebuilt from the memories
-		}
-		hdr = h
-		gh, err := tx.IndexSnapshot(ctx, tenantID, snapshot.KindGraph)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err == nil && gh.ID == h.ID && gh.Gen == h.Gen && gh.Chunks == 1 {
-			if err := tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindGraph, h.ID, func(c *store.IndexSnapshotChunk) error {
-				if c.Seq == 0 {
-					graph = &part{subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
-					g.Go(openGraph)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return tx.IndexSnapshotChunks(ctx, tenantID, snapshot.KindVectors, h.ID, func(c *store.IndexSnapshotChunk) error {
-			p := &part{seq: c.Seq, subject: c.Subject, version: c.KeyVersion, body: slices.Clone(c.Body)}
-			parts = append(parts, p)
-			g.Go(func() error { return open(p) })
-			return nil
-		})
+		parts = append(parts, p)
+		g.Go(func() error { return open(h, p) })
 	})
 	werr := g.Wait()
 	if err != nil || hdr == nil {
@@ -549,13 +451,8 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		}
 		return false, keyFailure(werr)
 	}
-	if len(parts) != hdr.Chunks {
+	if !complete {
 		return false, nil
-	}
-	for i, p := range parts {
-		if p.seq != i {
-			return false, nil
-		}
 	}
 	f.Reserve(hdr.Entries)
 	meta := make(map[string]docMeta, hdr.Entries)
