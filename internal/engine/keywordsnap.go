@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -59,19 +58,7 @@ func (e *Engine) kwChanged(tenantID string, t *kwTenant, n int) {
 	if size < k.snapMin || t.dirty < max(snapshotEvery, size/10) {
 		return
 	}
-	t.saving = true
-	k.loads.Add(1)
-	go func() {
-		defer k.loads.Done()
-		// Not the request's context: the snapshot outlives the request.
-		err := e.saveKeywordSnapshot(context.Background(), tenantID)
-		k.mu.Lock()
-		t.saving = false
-		k.mu.Unlock()
-		if err != nil {
-			e.logger().Warn("keyword snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
-		}
-	}()
+	e.saveInBackground(&k.loads, &k.mu, &t.saving, tenantID, "keyword snapshot", e.saveKeywordSnapshot)
 }
 
 // saveKeywordSnapshots writes a snapshot of every loaded keyword index
@@ -91,19 +78,11 @@ func (e *Engine) saveKeywordSnapshots(ctx context.Context) error {
 		}
 	}
 	k.mu.Unlock()
-	slices.Sort(due)
-	var errs []error
-	for _, id := range due {
-		if err := e.saveKeywordSnapshot(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
-		}
-		k.mu.Lock()
+	return saveDue(ctx, &k.mu, due, e.saveKeywordSnapshot, func(id string) {
 		if t := k.tenants[id]; t != nil {
 			t.saving = false
 		}
-		k.mu.Unlock()
-	}
-	return errors.Join(errs...)
+	})
 }
 
 // saveKeywordSnapshot writes the tenant's loaded keyword index as its

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/engram-memory/engram/internal/seal"
 	"github.com/engram-memory/engram/internal/snapshot"
@@ -202,4 +204,40 @@ func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model, compan
 		})
 	})
 	return hdr, hdr != nil && complete && n == hdr.Chunks, err
+}
+
+// saveInBackground writes one tenant's snapshot on its own goroutine
+// (counted by wg), clearing *saving under mu when done; what names the
+// index in the warning a failure logs.
+func (e *Engine) saveInBackground(wg *sync.WaitGroup, mu sync.Locker, saving *bool, tenantID, what string, save func(context.Context, string) error) {
+	*saving = true
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Not the request's context: the snapshot outlives the request.
+		err := save(context.Background(), tenantID)
+		mu.Lock()
+		*saving = false
+		mu.Unlock()
+		if err != nil {
+			e.logger().Warn(what+" not written", "component", "engine", "tenant_id", tenantID, "error", err)
+		}
+	}()
+}
+
+// saveDue writes the snapshots of the tenants due (at shutdown), in order,
+// calling release(id) under mu after each to clear its saving mark; it
+// returns every failure, each named by its tenant.
+func saveDue(ctx context.Context, mu sync.Locker, due []string, save func(context.Context, string) error, release func(id string)) error {
+	slices.Sort(due)
+	var errs []error
+	for _, id := range due {
+		if err := save(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
+		}
+		mu.Lock()
+		release(id)
+		mu.Unlock()
+	}
+	return errors.Join(errs...)
 }

@@ -141,19 +141,7 @@ func (e *Engine) maybeSnapshotLocked(tenantID string) {
 	if w.dirty < max(snapshotEvery, idx.Len()/10) && (w.graphs == w.graphSaved || !idx.Stats().Approximate) {
 		return
 	}
-	w.saving = true
-	v.saves.Add(1)
-	go func() {
-		defer v.saves.Done()
-		// Not the request's context: the snapshot outlives the request.
-		err := e.saveVectorSnapshot(context.Background(), tenantID)
-		v.mu.Lock()
-		w.saving = false
-		v.mu.Unlock()
-		if err != nil {
-			e.logger().Warn("index snapshot not written", "component", "engine", "tenant_id", tenantID, "error", err)
-		}
-	}()
+	e.saveInBackground(&v.saves, &v.mu, &w.saving, tenantID, "index snapshot", e.saveVectorSnapshot)
 }
 
 // SaveIndexSnapshots writes a snapshot of every loaded vector index that
@@ -176,17 +164,8 @@ func (e *Engine) SaveIndexSnapshots(ctx context.Context) error {
 		}
 	}
 	v.mu.Unlock()
-	slices.Sort(due)
-	var errs []error
-	for _, id := range due {
-		if err := e.saveVectorSnapshot(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
-		}
-		v.mu.Lock()
-		v.writes[id].saving = false
-		v.mu.Unlock()
-	}
-	return errors.Join(append(errs, kwErr)...)
+	err := saveDue(ctx, &v.mu, due, e.saveVectorSnapshot, func(id string) { v.writes[id].saving = false })
+	return errors.Join(err, kwErr)
 }
 
 // saveVectorSnapshot writes the tenant's loaded index as its snapshot, if
