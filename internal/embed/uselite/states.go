@@ -7,14 +7,10 @@ import (
 )
 
 // State is a text's pooled state: what the model holds just before its
-// final layer. Sum[i] is the sum over window i's tokens of the last
-// layer's output and N[i] that window's token count; a text of up to 128
-// tokens has one window (the empty string one window of 0 tokens, Sum
-// all zeros).
-type State struct {
-	Sum [][]float32
-	N   []int
-}
+// final layer (embed.State).
+type State = embed.State
+
+var _ embed.StateEmbedder = (*Model)(nil)
 
 // EmbedStates returns each text's pooled state, in order, batched and
 // windowed exactly as Embed. Finish of a state is the text's vector from
@@ -62,8 +58,8 @@ func (m *Model) Finish(s State) []float32 { return m.Mix(s, nil, nil) }
 //
 //	tanh(((Sum + Σ w[j]·S̄[j]) / (N + Σ w[j]·N̄[j]))·W + b), normalised,
 //
-// S̄[j] and N̄[j] being the mean over ctx[j]'s windows of their sums and
-// counts; the windows' vectors are averaged and re-normalised as in
+// S̄[j] and N̄[j] being ctx[j].Pooled(): the mean over its windows of
+// their sums and counts; the windows' vectors are averaged and re-normalised as in
 // Embed. That is the model's mean pooling over the tokens of all the
 // texts together (each context token counted w[j] times) and its final
 // layer; only attention across the texts is missing. With no context it
@@ -76,13 +72,11 @@ func (m *Model) Mix(s State, ctx []State, w []float32) []float32 {
 		if len(c.Sum) == 0 || w[j] == 0 {
 			continue
 		}
-		scale := float64(w[j]) / float64(len(c.Sum))
-		for i, sum := range c.Sum {
-			for d, v := range sum {
-				extra[d] += scale * float64(v)
-			}
-			extraN += scale * float64(c.N[i])
+		c = c.Pooled()
+		for d, v := range c.Sum[0] {
+			extra[d] += float64(w[j]) * float64(v)
 		}
+		extraN += float64(w[j]) * float64(c.N[0])
 	}
 	pooled := make([]float32, k*Dim)
 	for i, sum := range s.Sum {
