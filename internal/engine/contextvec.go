@@ -163,8 +163,7 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 	for _, g := range groups {
 		batch = append(batch, g.texts...)
 	}
-	type miss struct{ g, i int }
-	var misses []miss
+	var misses []ownMiss
 	prevOwn := make([][][]float32, len(groups))
 	for gi, g := range groups {
 		prevOwn[gi] = make([][]float32, len(g.prior), len(g.prior)+len(g.texts))
@@ -173,9 +172,12 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 				prevOwn[gi][i] = v
 				continue
 			}
-			misses = append(misses, miss{gi, i})
+			misses = append(misses, ownMiss{gi, i})
 			batch = append(batch, p.content)
 		}
+	}
+	if e.vec.states != nil {
+		return e.mixOwn(ctx, tenantID, gen, groups, batch, prevOwn, misses)
 	}
 	vs, err := e.embedTexts(ctx, batch)
 	if err != nil {
@@ -202,6 +204,79 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 		}
 	}
 	return vecs, own, nil
+}
+
+// ownMiss is a prior turn (group g, turn i) not in ownVectors.
+type ownMiss struct{ g, i int }
+
+// stateWeights are w₁ and w₂ of the vector rule with pooled states: 1, 1,
+// every token of the three turns counted once, as when their joined text
+// is embedded (the text rule), which the tuning half also preferred
+// (docs/BENCHMARKS.md, "Context from pooled states").
+var stateWeights = [contextTurns]float32{1, 1}
+
+// mixOwn is embedOwn with a state embedder: batch (the groups' texts, then
+// the missing prior turns') is embedded into pooled states, and a text's
+// vector is the model's final layer over its tokens and those of the two
+// turns before it, pooled together (embed.StateEmbedder.Mix). What
+// ownVectors keeps, and own returns, are the states packed as vectors
+// (packState): each turn's pooled state, a context of later turns.
+func (e *Engine) mixOwn(ctx context.Context, tenantID string, gen uint64, groups []ownGroup, batch []string, prevOwn [][][]float32, misses []ownMiss) (vecs, own [][][]float32, err error) {
+	sts, err := e.embedStates(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	own = make([][][]float32, len(groups))
+	n := 0
+	for gi, g := range groups {
+		own[gi] = make([][]float32, len(g.texts))
+		for i := range g.texts {
+			own[gi][i] = packState(sts[n])
+			n++
+		}
+	}
+	for _, m := range misses {
+		p := groups[m.g].prior[m.i]
+		prevOwn[m.g][m.i] = packState(sts[n])
+		e.vec.own.put(tenantID, gen, p.id, p.content, prevOwn[m.g][m.i])
+		n++
+	}
+	vecs = make([][][]float32, len(groups))
+	n = 0
+	for gi := range groups {
+		hist := prevOwn[gi]
+		vecs[gi] = make([][]float32, len(own[gi]))
+		for i := range own[gi] {
+			var cs []embed.State
+			for k := 0; k < contextTurns && k < len(hist); k++ {
+				if c, ok := unpackState(hist[len(hist)-1-k], e.vec.emb.Dim()); ok {
+					cs = append(cs, c)
+				}
+			}
+			vecs[gi][i] = e.vec.states.Mix(sts[n], cs, stateWeights[:len(cs)])
+			hist = append(hist, own[gi][i])
+			n++
+		}
+	}
+	return vecs, own, nil
+}
+
+// packState is s.Pooled() as one vector: its sum, then its token count.
+func packState(s embed.State) []float32 {
+	p := s.Pooled()
+	if len(p.Sum) == 0 {
+		return nil
+	}
+	return append(slices.Clone(p.Sum[0]), float32(p.N[0]))
+}
+
+// unpackState reverses packState; ok is false for a vector of another
+// model (dimension).
+func unpackState(v []float32, dim int) (embed.State, bool) {
+	if len(v) != dim+1 {
+		return embed.State{}, false
+	}
+	return embed.State{Sum: [][]float32{v[:dim:dim]}, N: []int{int(v[dim])}}, true
 }
 
 // withTurns is the vector rule: unit(v + Σₖ contextWeights[k]·hist[−1−k]),
