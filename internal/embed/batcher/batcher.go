@@ -46,9 +46,9 @@ type call struct {
 	wantSt bool          // EmbedStates
 	vecs   [][]float32   // Embed's answer
 	states []embed.State // EmbedStates' answer
-	err   error
-	done  chan error
-	lead  bool // handed the lead (under Batcher.mu)
+	err    error
+	done   chan error
+	lead   bool // handed the lead (under Batcher.mu)
 }
 
 // errLead is the hand-off signal, never returned to callers.
