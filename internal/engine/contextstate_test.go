@@ -30,15 +30,7 @@ func TestVectorContextStates(t *testing.T) {
 	nt, ctx := owner(t, e)
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	turns := []string{"Erin bought a red car last week", "Yes it was amazing", "We drove to the coast"}
-	add := func(scope engram.Scope, i int) string {
-		t.Helper()
-		at := t0.Add(time.Duration(i) * time.Minute)
-		r, err := e.Add(ctx, engram.AddRequest{Content: turns[i], Scope: scope, Timestamp: &at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r[0].ID
-	}
+	add := turnAdder(t, e, ctx, turns)
 	one, miss, batch := engram.Scope{UserID: "one"}, engram.Scope{UserID: "miss"}, engram.Scope{UserID: "batch"}
 	var ids []string
 	for i := range turns {
