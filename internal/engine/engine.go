@@ -31,8 +31,9 @@ type Engine struct {
 	// vecContext: conversational context from the turns' own embeddings
 	// or pooled states instead of embedding the previous turns' text again
 	// (contextvec.go); contextSet: chosen by an option, not the default.
-	vecContext, contextSet bool
-	kw                     *keywords // nil: keyword search reads postings from the store
+	vecContext bool
+	contextSet bool
+	kw         *keywords // nil: keyword search reads postings from the store
 
 	sink     audit.Sink    // nil: entries stay in the database only
 	sinkErr  func(error)   // receives sink errors; may be nil
