@@ -108,8 +108,9 @@ func TestContextWithoutReembedding(t *testing.T) {
 	}
 }
 
-// TestTextContext: by default a memory is embedded with the text of the
-// turns before it (at most two, within ten minutes).
+// TestTextContext: by default, with an embedder without pooled states, a
+// memory is embedded with the text of the turns before it (at most two,
+// within ten minutes).
 func TestTextContext(t *testing.T) {
 	emb := &recordingEmbedder{Embedder: embedtest.New(32)}
 	e, _ := testserver.NewEngine(t, engine.WithEmbedder(emb, 1<<20))
@@ -308,5 +309,32 @@ func TestVectorContextStates(t *testing.T) {
 	}
 	if got := engine.OwnVectors(e, nt.Tenant.ID); got != 5 {
 		t.Fatalf("%d states kept after a delete, want 5", got)
+	}
+}
+
+// TestDefaultContextRule: without an option, an engine pools states when
+// its embedder has them (the built-in model, also through the batcher),
+// and embeds text otherwise; the options override it.
+func TestDefaultContextRule(t *testing.T) {
+	m, err := uselite.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts []engine.Option
+		want bool
+	}{
+		{"built-in", []engine.Option{engine.WithEmbedder(m, 1<<20)}, true},
+		{"built-in, batched", []engine.Option{engine.WithEmbedder(batcher.New(m, 0), 1<<20)}, true},
+		{"without states", []engine.Option{engine.WithEmbedder(embedtest.New(8), 1<<20)}, false},
+		{"without states, batched", []engine.Option{engine.WithEmbedder(batcher.New(embedtest.New(8), 0), 1<<20)}, false},
+		{"text chosen", []engine.Option{engine.WithEmbedder(m, 1<<20), engine.WithTextContext()}, false},
+		{"vector chosen", []engine.Option{engine.WithEmbedder(embedtest.New(8), 1<<20), engine.WithVectorContext()}, true},
+	} {
+		e, _ := testserver.NewEngine(t, c.opts...)
+		if got := engine.VectorContext(e); got != c.want {
+			t.Errorf("%s: vector context %v, want %v", c.name, got, c.want)
+		}
 	}
 }
