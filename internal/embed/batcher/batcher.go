@@ -141,8 +141,8 @@ func (b *Batcher) do(ctx context.Context, texts []string, states bool) (*call, e
 		b.mu.Unlock()
 		select {
 		case err := <-c.done:
-			if err != errLead {
-				return c, errors.Join(err, c.err)
+			if err != errLead { // answered: c.vecs, c.states or c.err
+				return c, c.err
 			}
 		case <-ctx.Done():
 			// Out of the queue (a lead just handed to it passes on), or
