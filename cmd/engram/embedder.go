@@ -17,7 +17,7 @@ type embedFlags struct {
 	Embedder     string `name:"embedder" env:"ENGRAM_EMBEDDER" enum:"builtin,openai,none" default:"builtin" help:"Embedding model: builtin (offline USE-lite, in the binary), openai (any OpenAI-compatible /v1/embeddings server), none (keyword search only)."`
 	OpenAIURL    string `name:"openai-url" env:"ENGRAM_OPENAI_URL" help:"Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (key in ENGRAM_OPENAI_API_KEY)."`
 	OpenAIModel  string `name:"openai-model" env:"ENGRAM_OPENAI_MODEL" help:"Embedding model name on that server."`
-	EmbedContext string `name:"embed-context" env:"ENGRAM_EMBED_CONTEXT" enum:"text,vector" default:"text" help:"How a memory's vector takes in the turns written just before it: text (embed them again with it; best recall) or vector (add their own embeddings to the memory's, each text embedded once; about three times faster ingest, R@10 about 0.007 lower on LoCoMo)."`
+	EmbedContext string `name:"embed-context" env:"ENGRAM_EMBED_CONTEXT" enum:"text,vector" default:"vector" help:"How a memory's vector takes in the turns written just before it: vector (each text embedded once; with the built-in model the turns' tokens are pooled together before its last layer, with recall equal to text's on LoCoMo; with openai their own embeddings are added to the memory's, R@10 about 0.007 lower) or text (embed them again with it: every text three times)."`
 	VectorBudget int64  `name:"vector-memory" env:"ENGRAM_VECTOR_MEMORY" default:"1073741824" help:"Bytes of decrypted vectors kept in memory across tenants (least recently used tenants are evicted)."`
 	// Here rather than beside the store flags because every command that
 	// builds an engine with these flags searches.

@@ -26,22 +26,31 @@ import (
 // is most of an add's cost. On LoCoMo's tuning half it lifts hybrid R@10
 // from 0.63 to 0.69 over no context (docs/BENCHMARKS.md).
 //
-// Vectors (WithVectorContext): each text is embedded once, alone (its own
-// embedding), and its stored vector is
+// Vectors (WithVectorContext): each text is embedded once, alone. With an
+// embedder of pooled states (embed.StateEmbedder: the built-in model),
+// a memory's vector is the model's final layer over the mean of its own
+// tokens' last-layer outputs and those of the turns before it,
+//
+//	v′ = unit(tanh(((S + S₁ + S₂) / (n + n₁ + n₂))·W + b))
+//
+// (S the sum over a text's tokens, n their count; stateWeights), which is
+// exactly how the model pools the joined text of the text rule: only
+// attention across the turns is lost. On all of LoCoMo it measures as
+// text does (hybrid R@10 0.717 against 0.716, MRR 0.496 both;
+// docs/BENCHMARKS.md, "Context from pooled states"), so it is the default
+// with such an embedder. With another embedder the vector is
 //
 //	v′ = embed.Normalize(v + w₁·own(p₁) + w₂·own(p₂))
 //
 // where v is the text's own embedding and own(p₁), own(p₂) those of the
-// turns before it (contextWeights), never their stored contextual vectors,
-// so context does not compound along a conversation. The own embeddings of
-// recent memories are kept in memory (ownVectors) when they are written;
-// one that is not there (after a restart, on another node, evicted) is the
-// predecessor's text embedded alone again, which gives the same vector.
-// Ingest is about three times cheaper than with text, at −0.007 R@10 and
-// −0.007 MRR on all of LoCoMo (the earlier rule, adding the predecessor's
-// stored contextual vector, cost −0.014 and −0.012; docs/BENCHMARKS.md,
-// "Throughput"); on conv-26 its MRR (0.468) is just under the CI guard's
-// floor (0.47), which is why text stays the default.
+// turns before it (contextWeights), never their stored contextual
+// vectors, so context does not compound along a conversation (with the
+// built-in model it cost −0.007 R@10 and MRR on LoCoMo, and text stays
+// that embedder's default). Either way the prior turns' states or own
+// embeddings are kept in memory (ownVectors) when they are written; one
+// that is not there (after a restart, on another node, evicted) is the
+// predecessor's text embedded alone again, which gives the same result.
+// Ingest is about three times cheaper than with text.
 //
 // Both are vectors of the same model and may coexist in one index (a
 // deployment that switches rules keeps its stored vectors).
@@ -55,14 +64,16 @@ const (
 // "own context", docs/BENCHMARKS.md), in the middle of a flat region.
 var contextWeights = [contextTurns]float32{0.75, 0.5}
 
-// WithVectorContext builds conversational context from the own embeddings
-// of the previous turns instead of embedding their text again (see
-// contextTurns): each text is embedded once.
-func WithVectorContext() Option { return func(e *Engine) { e.vecContext = true } }
+// WithVectorContext builds conversational context from the pooled states
+// or own embeddings of the previous turns instead of embedding their text
+// again (see contextTurns): each text is embedded once. It is the default
+// when the embedder computes pooled states.
+func WithVectorContext() Option { return func(e *Engine) { e.vecContext, e.contextSet = true, true } }
 
 // WithTextContext builds conversational context by embedding the previous
-// turns' text with each memory: every text is embedded three times.
-func WithTextContext() Option { return func(e *Engine) { e.vecContext = false } }
+// turns' text with each memory: every text is embedded three times. It is
+// the default with an embedder without pooled states.
+func WithTextContext() Option { return func(e *Engine) { e.vecContext, e.contextSet = false, true } }
 
 // priorTurn is a stored memory a write's context continues from.
 type priorTurn struct {
@@ -163,8 +174,7 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 	for _, g := range groups {
 		batch = append(batch, g.texts...)
 	}
-	type miss struct{ g, i int }
-	var misses []miss
+	var misses []ownMiss
 	prevOwn := make([][][]float32, len(groups))
 	for gi, g := range groups {
 		prevOwn[gi] = make([][]float32, len(g.prior), len(g.prior)+len(g.texts))
@@ -173,9 +183,12 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 				prevOwn[gi][i] = v
 				continue
 			}
-			misses = append(misses, miss{gi, i})
+			misses = append(misses, ownMiss{gi, i})
 			batch = append(batch, p.content)
 		}
+	}
+	if e.vec.states != nil {
+		return e.mixOwn(ctx, tenantID, gen, groups, batch, prevOwn, misses)
 	}
 	vs, err := e.embedTexts(ctx, batch)
 	if err != nil {
@@ -202,6 +215,79 @@ func (e *Engine) embedOwn(ctx context.Context, tenantID string, gen uint64, grou
 		}
 	}
 	return vecs, own, nil
+}
+
+// ownMiss is a prior turn (group g, turn i) not in ownVectors.
+type ownMiss struct{ g, i int }
+
+// stateWeights are w₁ and w₂ of the vector rule with pooled states: 1, 1,
+// every token of the three turns counted once, as when their joined text
+// is embedded (the text rule), which the tuning half also preferred
+// (docs/BENCHMARKS.md, "Context from pooled states").
+var stateWeights = [contextTurns]float32{1, 1}
+
+// mixOwn is embedOwn with a state embedder: batch (the groups' texts, then
+// the missing prior turns') is embedded into pooled states, and a text's
+// vector is the model's final layer over its tokens and those of the two
+// turns before it, pooled together (embed.StateEmbedder.Mix). What
+// ownVectors keeps, and own returns, are the states packed as vectors
+// (packState): each turn's pooled state, a context of later turns.
+func (e *Engine) mixOwn(ctx context.Context, tenantID string, gen uint64, groups []ownGroup, batch []string, prevOwn [][][]float32, misses []ownMiss) (vecs, own [][][]float32, err error) {
+	sts, err := e.embedStates(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	own = make([][][]float32, len(groups))
+	n := 0
+	for gi, g := range groups {
+		own[gi] = make([][]float32, len(g.texts))
+		for i := range g.texts {
+			own[gi][i] = packState(sts[n])
+			n++
+		}
+	}
+	for _, m := range misses {
+		p := groups[m.g].prior[m.i]
+		prevOwn[m.g][m.i] = packState(sts[n])
+		e.vec.own.put(tenantID, gen, p.id, p.content, prevOwn[m.g][m.i])
+		n++
+	}
+	vecs = make([][][]float32, len(groups))
+	n = 0
+	for gi := range groups {
+		hist := prevOwn[gi]
+		vecs[gi] = make([][]float32, len(own[gi]))
+		for i := range own[gi] {
+			var cs []embed.State
+			for k := 0; k < contextTurns && k < len(hist); k++ {
+				if c, ok := unpackState(hist[len(hist)-1-k], e.vec.emb.Dim()); ok {
+					cs = append(cs, c)
+				}
+			}
+			vecs[gi][i] = e.vec.states.Mix(sts[n], cs, stateWeights[:len(cs)])
+			hist = append(hist, own[gi][i])
+			n++
+		}
+	}
+	return vecs, own, nil
+}
+
+// packState is s.Pooled() as one vector: its sum, then its token count.
+func packState(s embed.State) []float32 {
+	p := s.Pooled()
+	if len(p.Sum) == 0 {
+		return nil
+	}
+	return append(slices.Clone(p.Sum[0]), float32(p.N[0]))
+}
+
+// unpackState reverses packState; ok is false for a vector of another
+// model (dimension).
+func unpackState(v []float32, dim int) (embed.State, bool) {
+	if len(v) != dim+1 {
+		return embed.State{}, false
+	}
+	return embed.State{Sum: [][]float32{v[:dim:dim]}, N: []int{int(v[dim])}}, true
 }
 
 // withTurns is the vector rule: unit(v + Σₖ contextWeights[k]·hist[−1−k]),

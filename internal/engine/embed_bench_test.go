@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/embed"
 	"github.com/engram-memory/engram/internal/embed/batcher"
 	"github.com/engram-memory/engram/internal/embed/uselite"
 	"github.com/engram-memory/engram/internal/engine"
@@ -22,11 +23,17 @@ func BenchmarkAddEmbedded(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, rule := range []string{"text", "vector"} {
+	// vector: the turns' pooled states (the default); own: their own
+	// embeddings (the model hidden behind an embedder without states).
+	for _, rule := range []string{"text", "vector", "own"} {
 		b.Run("context="+rule, func(b *testing.B) {
-			opts := []engine.Option{engine.WithEmbedder(batcher.New(m, 0), 1<<26)}
-			if rule == "vector" {
-				opts = append(opts, engine.WithVectorContext())
+			var emb embed.Embedder = m
+			if rule == "own" {
+				emb = struct{ embed.Embedder }{m}
+			}
+			opts := []engine.Option{engine.WithEmbedder(batcher.New(emb, 0), 1<<26), engine.WithVectorContext()}
+			if rule == "text" {
+				opts[1] = engine.WithTextContext()
 			}
 			e, _ := testserver.NewEngine(b, opts...)
 			_, ctx := owner(b, e)

@@ -28,9 +28,11 @@ type Engine struct {
 	now    engram.Clock
 	fields fieldCipher
 	vec    *vectors // nil: keyword search only
-	// vecContext: conversational context by vector arithmetic instead
-	// of embedding the previous turns' text again (contextvec.go).
+	// vecContext: conversational context from the turns' own embeddings
+	// or pooled states instead of embedding the previous turns' text again
+	// (contextvec.go); contextSet: chosen by an option, not the default.
 	vecContext bool
+	contextSet bool
 	kw         *keywords // nil: keyword search reads postings from the store
 
 	sink     audit.Sink    // nil: entries stay in the database only
@@ -105,6 +107,9 @@ func New(st store.Store, ring *keys.Ring, now engram.Clock, opts ...Option) *Eng
 	e := &Engine{st: st, ring: ring, now: now, fields: sealCipher{}, kw: newKeywords(DefaultKeywordBudget)}
 	for _, o := range opts {
 		o(e)
+	}
+	if !e.contextSet { // the default context rule (contextvec.go)
+		e.vecContext = e.vec != nil && e.vec.states != nil
 	}
 	return e
 }

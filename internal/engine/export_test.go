@@ -195,6 +195,10 @@ func OwnVectors(e *Engine, tenantID string) int {
 	return n
 }
 
+// VectorContext reports whether the engine builds context by the vector
+// rule.
+func VectorContext(e *Engine) bool { return e.vecContext }
+
 // ForgetOwnVectors empties the own embeddings kept in memory, as a restart
 // (or another node) does.
 func ForgetOwnVectors(e *Engine) { e.vec.own = newOwnVectors(ownVectorBytes) }

@@ -31,6 +31,12 @@ func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
 		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
 			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes)}
+		switch x := emb.(type) {
+		case embed.StateEmbedder:
+			e.vec.states = x
+		case interface{ States() embed.StateEmbedder }: // the batcher
+			e.vec.states = x.States()
+		}
 		e.vec.mgr.OnGraph(e.graphBuilt)
 	}
 }
@@ -58,8 +64,12 @@ type vectors struct {
 	// snapLoads counts the indexes loaded from a snapshot, graphLoads
 	// those whose graph came with it (tests).
 	snapLoads, graphLoads atomic.Int64
-	// own keeps recent memories' own embeddings (the vector context rule).
+	// own keeps recent memories' own embeddings (the vector context rule),
+	// or their pooled states when states is set.
 	own *ownVectors
+	// states is emb when it computes pooled states: the vector context
+	// rule then pools the turns together (mixOwn).
+	states embed.StateEmbedder
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -103,6 +113,20 @@ func (e *Engine) embedTexts(ctx context.Context, texts []string) ([][]float32, e
 		return nil, nil
 	}
 	vs, err := e.vec.emb.Embed(ctx, texts)
+	return checkEmbedded(ctx, vs, texts, err)
+}
+
+// embedStates is embedTexts for pooled states (e.vec.states).
+func (e *Engine) embedStates(ctx context.Context, texts []string) ([]embed.State, error) {
+	if len(texts) == 0 {
+		return nil, nil
+	}
+	sts, err := e.vec.states.EmbedStates(ctx, texts)
+	return checkEmbedded(ctx, sts, texts, err)
+}
+
+// checkEmbedded maps an embedder's failure to the engine's errors.
+func checkEmbedded[T any](ctx context.Context, vs []T, texts []string, err error) ([]T, error) {
 	if err != nil && ctx.Err() != nil {
 		// The request's deadline passed: a timeout, not a broken model.
 		return nil, fmt.Errorf("embed: %w: %w", store.ErrTimedOut, ctx.Err())

@@ -68,6 +68,7 @@ type conv struct {
 	prev   []int // the turn before each one in the same sitting, or -1
 	alone  [][]float32
 	ctx    [][]float32 // the engine's contextual embedding
+	states []uselite.State
 	qs     []bench.Question
 	qv     [][]float32
 	terms  []map[string]int
@@ -76,18 +77,28 @@ type conv struct {
 	byTerm map[string][]int
 }
 
-type cached struct{ Alone, Ctx, Q map[string][][]float32 }
+type cached struct {
+	Alone, Ctx, Q map[string][][]float32
+	States        map[string][]uselite.State
+}
+
+// model is the built-in embedder, for the pooled-state variants.
+var model *uselite.Model
 
 func load(ds *bench.Dataset, ids []string, path string) ([]*conv, error) {
-	c := cached{map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}}
+	c := cached{map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}, map[string][]uselite.State{}}
 	if f, err := os.Open(path); err == nil {
 		_ = gob.NewDecoder(f).Decode(&c) // a damaged cache is rebuilt
 		f.Close()
+	}
+	if c.States == nil {
+		c.States = map[string][]uselite.State{}
 	}
 	m, err := uselite.New()
 	if err != nil {
 		return nil, err
 	}
+	model = m
 	dirty := false
 	var out []*conv
 	for _, id := range ids {
@@ -139,6 +150,15 @@ func load(ds *bench.Dataset, ids []string, path string) ([]*conv, error) {
 				return nil, err
 			}
 			c.Alone[id], c.Ctx[id], c.Q[id] = cv.alone, cv.ctx, cv.qv
+			dirty = true
+		}
+		if st, ok := c.States[id]; ok && len(st) == len(texts) {
+			cv.states = st
+		} else {
+			if cv.states, err = m.EmbedStates(context.Background(), texts); err != nil {
+				return nil, err
+			}
+			c.States[id] = cv.states
 			dirty = true
 		}
 		out = append(out, cv)
@@ -240,6 +260,22 @@ func (c *conv) own(w ...float32) [][]float32 {
 	return out
 }
 
+// pooled is contextual embedding from the turns' pooled states: the
+// model's mean pooling over the tokens of the turn and its predecessors
+// (those of prev(k) weighted w[k]) and its final layer (uselite.Model.Mix).
+func (c *conv) pooled(w ...float32) [][]float32 {
+	out := make([][]float32, len(c.states))
+	for i, s := range c.states {
+		var ctx []uselite.State
+		for j, k := i, 0; k < len(w) && c.prev[j] >= 0; k++ {
+			j = c.prev[j]
+			ctx = append(ctx, c.states[j])
+		}
+		out[i] = model.Mix(s, ctx, w[:len(ctx)])
+	}
+	return out
+}
+
 // ownLen is own with the weights scaled by how short the turn is:
 // w[k]·clamp(l/n, lo, hi), n the turn's term count.
 func (c *conv) ownLen(l, lo, hi float32, w ...float32) [][]float32 {
@@ -321,6 +357,12 @@ func variants() []variant {
 		{0.5, 0.5}, {0.75, 0.25}, {0.6, 0.4}, {0.5, 0.25}, {0.75, 0.5, 0.25}, {1, 0.75, 0.5}, {0.75, 0.75, 0.75}} {
 		add(cc, fmt.Sprintf("chosen, own context %v", w), func(v *variant) {
 			v.vecs = func(c *conv) [][]float32 { return c.own(w...) }
+		})
+	}
+	add(cc, "chosen, text context", nil)
+	for _, w := range [][]float32{{1, 1}, {0.75, 0.5}, {0.5, 0.25}, {1, 0.5}, {1.5, 1}, {0.75, 0.25}} {
+		add(cc, fmt.Sprintf("chosen, pooled context %v", w), func(v *variant) {
+			v.vecs = func(c *conv) [][]float32 { return c.pooled(w...) }
 		})
 	}
 	for _, l := range [][3]float32{{8, 0.5, 2}, {12, 0.5, 2}, {16, 0.5, 2}, {12, 0.75, 1.5}, {8, 0.75, 1.5}} {

@@ -41,12 +41,14 @@ var _ embed.Embedder = (*Batcher)(nil)
 // call is one caller's Embed. done receives exactly one value: nil when
 // vecs or err is set, or errLead when the caller must lead.
 type call struct {
-	ctx   context.Context
-	texts []string
-	vecs  [][]float32
-	err   error
-	done  chan error
-	lead  bool // handed the lead (under Batcher.mu)
+	ctx    context.Context
+	texts  []string
+	wantSt bool          // EmbedStates
+	vecs   [][]float32   // Embed's answer
+	states []embed.State // EmbedStates' answer
+	err    error
+	done   chan error
+	lead   bool // handed the lead (under Batcher.mu)
 }
 
 // errLead is the hand-off signal, never returned to callers.
@@ -76,21 +78,71 @@ func (b *Batcher) Dim() int { return b.emb.Dim() }
 // pass that fails is retried call by call, so one caller's texts never
 // fail another's.
 func (b *Batcher) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if len(texts) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return b.emb.Embed(ctx, texts)
+	}
+	c, err := b.do(ctx, texts, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.vecs, nil
+}
+
+// States is the wrapped embedder as an embed.StateEmbedder, or nil when it
+// is not one.
+func (b *Batcher) States() embed.StateEmbedder {
+	if _, ok := b.emb.(embed.StateEmbedder); !ok {
+		return nil
+	}
+	return stateBatcher{b}
+}
+
+// stateBatcher is a Batcher whose embedder computes states: EmbedStates
+// calls share passes with Embed calls (a pass with any of them computes
+// states, and finishes the Embed callers' texts alone, which gives the
+// same vectors).
+type stateBatcher struct{ *Batcher }
+
+var _ embed.StateEmbedder = stateBatcher{}
+
+// EmbedStates returns one state per text, in order, as the wrapped
+// embedder would; it fails as Embed does.
+func (b stateBatcher) EmbedStates(ctx context.Context, texts []string) ([]embed.State, error) {
+	if len(texts) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	c, err := b.do(ctx, texts, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.states, nil
+}
+
+// Mix is the wrapped embedder's (no model pass: not batched).
+func (b stateBatcher) Mix(s embed.State, ctx []embed.State, w []float32) []float32 {
+	return b.emb.(embed.StateEmbedder).Mix(s, ctx, w)
+}
+
+// do queues one call and waits for its answer.
+func (b *Batcher) do(ctx context.Context, texts []string, states bool) (*call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(texts) == 0 {
-		return b.emb.Embed(ctx, texts)
-	}
-	c := &call{ctx: ctx, texts: texts, done: make(chan error, 1)}
+	c := &call{ctx: ctx, texts: texts, wantSt: states, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	if b.running {
 		b.mu.Unlock()
 		select {
 		case err := <-c.done:
-			if err != errLead {
-				return c.vecs, err
+			if err != errLead { // answered: c.vecs, c.states or c.err
+				return c, c.err
 			}
 		case <-ctx.Done():
 			// Out of the queue (a lead just handed to it passes on), or
@@ -105,7 +157,7 @@ func (b *Batcher) Embed(ctx context.Context, texts []string) ([][]float32, error
 	b.mu.Unlock()
 	b.lead(batch)
 	<-c.done // c is in batch: the first one queued
-	return c.vecs, c.err
+	return c, c.err
 }
 
 // withdraw takes a cancelled caller out of the queue, if it is still
@@ -174,7 +226,7 @@ func (b *Batcher) lead(batch []*call) {
 func (b *Batcher) run(batch []*call) {
 	if len(batch) == 1 {
 		c := batch[0]
-		c.vecs, c.err = b.embed(c.ctx, c.texts)
+		c.err = b.embed(c.ctx, []*call{c})
 		return
 	}
 	// The pass stops only when every caller in it has gone.
@@ -184,9 +236,7 @@ func (b *Batcher) run(batch []*call) {
 		mu   sync.Mutex
 		left = len(batch)
 	)
-	var texts []string
 	for _, c := range batch {
-		texts = append(texts, c.texts...)
 		stop := context.AfterFunc(c.ctx, func() {
 			mu.Lock()
 			defer mu.Unlock()
@@ -196,11 +246,7 @@ func (b *Batcher) run(batch []*call) {
 		})
 		defer stop()
 	}
-	vecs, err := b.embed(pctx, texts)
-	if err == nil {
-		for _, c := range batch {
-			c.vecs, vecs = vecs[:len(c.texts):len(c.texts)], vecs[len(c.texts):]
-		}
+	if b.embed(pctx, batch) == nil {
 		return
 	}
 	// One call's texts may be what failed (an API that refuses one of
@@ -211,23 +257,56 @@ func (b *Batcher) run(batch []*call) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.vecs, c.err = b.embed(c.ctx, c.texts)
+			c.err = b.embed(c.ctx, []*call{c})
 		}()
 	}
 	wg.Wait()
 }
 
-// embed calls the wrapped embedder and checks its answer's length.
-func (b *Batcher) embed(ctx context.Context, texts []string) ([][]float32, error) {
+// embed runs one pass of the wrapped embedder over the texts of calls
+// and sets their vecs or states; with an embed.StateEmbedder and any call
+// wanting states, the pass computes states and finishes the others'.
+func (b *Batcher) embed(ctx context.Context, calls []*call) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
+	}
+	var texts []string
+	states := false
+	for _, c := range calls {
+		texts = append(texts, c.texts...)
+		states = states || c.wantSt
+	}
+	if se, ok := b.emb.(embed.StateEmbedder); ok && states {
+		sts, err := se.EmbedStates(ctx, texts)
+		if err != nil {
+			return err
+		}
+		if len(sts) != len(texts) {
+			return errWrongCount
+		}
+		for _, c := range calls {
+			c.states, sts = sts[:len(c.texts):len(c.texts)], sts[len(c.texts):]
+			if !c.wantSt {
+				c.vecs = make([][]float32, len(c.states))
+				for i, s := range c.states {
+					c.vecs[i] = se.Mix(s, nil, nil)
+				}
+				c.states = nil
+			}
+		}
+		return nil
 	}
 	vecs, err := b.emb.Embed(ctx, texts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(vecs) != len(texts) {
-		return nil, errors.New("batcher: the embedder returned a wrong number of vectors")
+		return errWrongCount
 	}
-	return vecs, nil
+	for _, c := range calls {
+		c.vecs, vecs = vecs[:len(c.texts):len(c.texts)], vecs[len(c.texts):]
+	}
+	return nil
 }
+
+var errWrongCount = errors.New("batcher: the embedder returned a wrong number of vectors")

@@ -18,6 +18,24 @@ import (
 // out of attention keys (bias −1e9, an exact zero after softmax) and of
 // the mean.
 func (w *weights) encode(seqs [][]int32, out []float32) {
+	sums := make([]float32, len(seqs)*hidden)
+	w.states(seqs, sums)
+	pooled := make([]float32, len(seqs)*hidden)
+	for s, seq := range seqs {
+		if n := len(seq); n > 0 { // an empty sequence pools to zeros
+			p := pooled[s*hidden : (s+1)*hidden]
+			for c, v := range sums[s*hidden : (s+1)*hidden] {
+				p[c] = v / float32(n)
+			}
+		}
+	}
+	w.finish(pooled, len(seqs), out)
+}
+
+// states runs the network on a batch of token sequences and writes, per
+// sequence, the sum over its tokens of the last layer's output (summed in
+// float64, then rounded to float32) into sums (len(seqs)×hidden).
+func (w *weights) states(seqs [][]int32, sums []float32) {
 	starts := make([]int, len(seqs)+1)
 	rows := 0
 	for i, s := range seqs {
@@ -55,27 +73,25 @@ func (w *weights) encode(seqs [][]int32, out []float32) {
 	l.out.apply(x, hc, padded, accumulate)
 	feedForward(x, hc, big, padded, l)
 
-	// Mean over each sequence's tokens (an empty one pools to zeros), then
-	// tanh(x·W + b) and L2 normalisation.
-	pooled := make([]float32, len(seqs)*hidden)
 	for s := range seqs {
-		n := starts[s+1] - starts[s]
-		if n == 0 {
-			continue
-		}
 		var sum [hidden]float64
 		for r := starts[s]; r < starts[s+1]; r++ {
 			for c, v := range x[r*hidden : (r+1)*hidden] {
 				sum[c] += float64(v)
 			}
 		}
-		p := pooled[s*hidden : (s+1)*hidden]
+		p := sums[s*hidden : (s+1)*hidden]
 		for c := range p {
-			p[c] = float32(sum[c]) / float32(n)
+			p[c] = float32(sum[c])
 		}
 	}
-	w.pool.apply(out, pooled, len(seqs), store)
-	for s := range seqs {
+}
+
+// finish turns rows pooled (mean) states into unit vectors in out:
+// tanh(x·W + b), then L2 normalisation.
+func (w *weights) finish(pooled []float32, rows int, out []float32) {
+	w.pool.apply(out, pooled, rows, store)
+	for s := range rows {
 		v := out[s*hidden : (s+1)*hidden]
 		var ss float64
 		for c := range v {
