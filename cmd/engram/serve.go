@@ -155,7 +155,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}()
 	}
-	l, err := openLocalFor(ctx, c.Data, useServe, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
+	l, err := openLocalFor(ctx, c.dataFlags, useServe, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "version", version, "crypto_profile", seal.Profile())
+	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "store", c.storeKind(), "version", version, "crypto_profile", seal.Profile())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
