@@ -1,0 +1,65 @@
+// Package postgrestest gives tests a database of their own on the
+// PostgreSQL server named by ENGRAM_TEST_POSTGRES (scripts/pgtest starts a
+// throwaway one). Without it tests skip locally and fail in CI (CI=true),
+// where a skipped store would be a hole in the suite.
+package postgrestest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// Env is the variable that names the test server.
+const Env = "ENGRAM_TEST_POSTGRES"
+
+// ServerDSN returns the test server's DSN, or skips (fails in CI).
+func ServerDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv(Env)
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(Env + " is not set: run the tests under scripts/pgtest")
+		}
+		t.Skip(Env + " is not set (scripts/pgtest go test ./...)")
+	}
+	return dsn
+}
+
+// NewDatabase creates an empty database for one test, dropped (with any
+// connection still open to it) when the test ends, and returns its DSN.
+// Register the cleanup that closes a store on it after calling NewDatabase,
+// so that it runs first.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	dsn := ServerDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("%s: %v", Env, err)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "engram_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(t.Context(), `CREATE DATABASE `+name); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+		_ = admin.Close()
+	})
+	u.Path = "/" + name
+	return u.String()
+}
