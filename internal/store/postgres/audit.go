@@ -13,6 +13,7 @@ import (
 const auditColumns = `tenant_id, seq, at, actor, key_id, action, target_type, target_id, outcome, reason, ip, request_id, transport, key_version, mac, count, detail`
 
 func (t *tx) AppendAudit(ctx context.Context, r *store.AuditRecord, h *store.AuditHead) error {
+	defer t.scope(h.TenantID)()
 	e := &r.Entry
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_entries (`+auditColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.TenantID, int64(e.Seq), toMicros(e.Time), e.Actor, e.KeyID, string(e.Action), e.TargetType, e.TargetID,
@@ -27,6 +28,7 @@ func (t *tx) AppendAudit(ctx context.Context, r *store.AuditRecord, h *store.Aud
 }
 
 func (t *tx) AuditHead(ctx context.Context, tenantID string) (*store.AuditHead, error) {
+	defer t.scope(tenantID)()
 	h := &store.AuditHead{}
 	var seq int64
 	err := t.tx.QueryRowContext(ctx, `SELECT tenant_id, seq, mac, key_version, head_mac FROM audit_heads WHERE tenant_id = ?`, tenantID).
@@ -39,6 +41,7 @@ func (t *tx) AuditHead(ctx context.Context, tenantID string) (*store.AuditHead, 
 }
 
 func (t *tx) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter) ([]store.AuditRecord, error) {
+	defer t.scope(tenantID)()
 	var where strings.Builder
 	where.WriteString(`tenant_id = ?`)
 	args := []any{tenantID}
@@ -67,11 +70,13 @@ func (t *tx) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter
 }
 
 func (t *tx) AuditRange(ctx context.Context, tenantID string, after uint64, limit int) ([]store.AuditRecord, error) {
+	defer t.scope(tenantID)()
 	return t.queryAudit(ctx, "audit range", `SELECT `+auditColumns+` FROM audit_entries WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		tenantID, int64(after), max(limit, 1))
 }
 
 func (t *tx) AuditChains(ctx context.Context) ([]string, error) {
+	defer t.scopeAll()()
 	rows, err := t.tx.QueryContext(ctx, `SELECT DISTINCT tenant_id FROM audit_entries UNION SELECT tenant_id FROM audit_heads ORDER BY 1`)
 	if err != nil {
 		return nil, wrapErr("audit chains", err)
@@ -89,6 +94,7 @@ func (t *tx) AuditChains(ctx context.Context) ([]string, error) {
 }
 
 func (t *tx) AuditWatermarks(ctx context.Context) ([]store.AuditWatermark, error) {
+	defer t.scopeAll()()
 	rows, err := t.tx.QueryContext(ctx, `SELECT h.tenant_id, h.seq, COALESCE(p.seq, 0) FROM audit_heads h
 		LEFT JOIN audit_published p ON p.tenant_id = h.tenant_id ORDER BY h.tenant_id`)
 	if err != nil {
@@ -109,6 +115,7 @@ func (t *tx) AuditWatermarks(ctx context.Context) ([]store.AuditWatermark, error
 }
 
 func (t *tx) SetAuditPublished(ctx context.Context, tenantID string, seq uint64) error {
+	defer t.scope(tenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_published AS p (tenant_id, seq) VALUES (?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET seq = GREATEST(p.seq, excluded.seq)`, tenantID, int64(seq))
 	return nilOr("set audit watermark", err)

@@ -11,6 +11,7 @@ import (
 const deletionColumns = `tenant_id, id, kind, subject_id, subject_ref, state, requested_at, scheduled_at, ended_at`
 
 func (t *tx) PutDeletion(ctx context.Context, d *store.Deletion) error {
+	defer t.scope(d.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
 		d.TenantID, d.ID, d.Kind, d.SubjectID, d.SubjectRef, d.State, toMicros(d.RequestedAt), toMicros(d.ScheduledAt),
 		toNullMicros(d.EndedAt))
@@ -18,6 +19,7 @@ func (t *tx) PutDeletion(ctx context.Context, d *store.Deletion) error {
 }
 
 func (t *tx) PendingDeletion(ctx context.Context, tenantID, kind, subjectID string) (*store.Deletion, error) {
+	defer t.scope(tenantID)()
 	ds, err := t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
 		WHERE tenant_id = ? AND kind = ? AND subject_id = ? AND state = 'pending'`, tenantID, kind, subjectID)
 	if err != nil {
@@ -30,16 +32,19 @@ func (t *tx) PendingDeletion(ctx context.Context, tenantID, kind, subjectID stri
 }
 
 func (t *tx) PendingDeletions(ctx context.Context, tenantID string, limit int) ([]store.Deletion, error) {
+	defer t.scope(tenantID)()
 	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
 		WHERE tenant_id = ? AND state = 'pending' ORDER BY scheduled_at, id LIMIT ?`, tenantID, limit)
 }
 
 func (t *tx) DueDeletions(ctx context.Context, now time.Time, limit int) ([]store.Deletion, error) {
+	defer t.scopeAll()()
 	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
 		WHERE state = 'pending' AND scheduled_at <= ? ORDER BY scheduled_at, tenant_id, id LIMIT ?`, toMicros(now), limit)
 }
 
 func (t *tx) EndDeletion(ctx context.Context, tenantID, id, state string, at time.Time) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE deletions SET state = ?, subject_id = '', ended_at = ?
 		WHERE tenant_id = ? AND id = ? AND state = 'pending'`, state, toMicros(at), tenantID, id)
 	return mustAffect("end deletion", res, err)
@@ -69,6 +74,7 @@ func (t *tx) queryDeletions(ctx context.Context, q string, args ...any) ([]store
 }
 
 func (t *tx) EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*store.AccountErasure, error) {
+	defer t.scope(tenantID)()
 	out := &store.AccountErasure{}
 	// What its own key seals: private memories, their history, episodes
 	// and facts without a user, the account's sealed name and email. The

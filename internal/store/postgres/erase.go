@@ -22,6 +22,7 @@ func (t *tx) count(ctx context.Context, op, query string, args ...any) (int, err
 }
 
 func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*store.Erasure, error) {
+	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
 	// Postings first and explicitly: the search index must not depend on
@@ -67,6 +68,7 @@ func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 // their entities (each with every version of its own key, its blind keys and
 // mentions), the facts and episodes of their scope, and their topic labels.
 func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string) (*store.Erasure, error) {
+	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
 	steps := []struct {
@@ -104,6 +106,7 @@ func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string
 }
 
 func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure, error) {
+	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
 	steps := []struct {
@@ -158,6 +161,7 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 }
 
 func (t *tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	defer t.scopeAll()()
 	rows, err := t.tx.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY name`)
 	if err != nil {
 		return nil, wrapErr("list tenants", err)
@@ -214,6 +218,7 @@ func staleSQL(tenantID string) (string, []any) {
 }
 
 func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
+	defer t.scope(tenantID)()
 	q, args := staleSQL(tenantID)
 	rows, err := t.tx.QueryContext(ctx, q+` LIMIT ?`, append(args, limit)...)
 	if err != nil {
@@ -235,6 +240,7 @@ func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]st
 }
 
 func (t *tx) CountStale(ctx context.Context, tenantID string) (int, error) {
+	defer t.scopeAs(tenantOrAll(tenantID))()
 	q, args := staleSQL(tenantID)
 	var n int
 	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+q+`) AS stale`, args...).Scan(&n); err != nil {
@@ -244,6 +250,7 @@ func (t *tx) CountStale(ctx context.Context, tenantID string) (int, error) {
 }
 
 func (t *tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
+	defer t.scope(tenantID)()
 	h, err := scanHistory(t.tx.QueryRowContext(ctx,
 		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
@@ -253,6 +260,7 @@ func (t *tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.Hist
 }
 
 func (t *tx) ReplaceHistory(ctx context.Context, h *store.History) error {
+	defer t.scope(h.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE history SET key_version = ?, old = ?, new = ? WHERE tenant_id = ? AND id = ?`,
 		h.KeyVersion, nullBlob(h.Old), nullBlob(h.New), h.TenantID, h.ID)
@@ -260,6 +268,7 @@ func (t *tx) ReplaceHistory(ctx context.Context, h *store.History) error {
 }
 
 func (t *tx) ReplaceAccount(ctx context.Context, a *store.Account) error {
+	defer t.scope(a.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE accounts SET key_version = ?, name = ?, email = ? WHERE tenant_id = ? AND id = ?`,
 		a.KeyVersion, nullBlob(a.Name), nullBlob(a.Email), a.TenantID, a.ID)

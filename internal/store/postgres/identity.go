@@ -13,6 +13,7 @@ import (
 const loginColumns = `account_id, tenant_id, email_index, password_hash, email_verified_at, activated_at, updated_at`
 
 func (t *tx) PutLogin(ctx context.Context, l *store.Login) error {
+	defer t.scope(l.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO account_logins (`+loginColumns+`) VALUES (?,?,?,?,?,?,?)
 		ON CONFLICT (account_id) DO UPDATE SET email_index = excluded.email_index,
 		password_hash = excluded.password_hash, email_verified_at = excluded.email_verified_at,
@@ -38,12 +39,14 @@ func scanLogin(row interface{ Scan(...any) error }) (*store.Login, error) {
 }
 
 func (t *tx) Login(ctx context.Context, tenantID, accountID string) (*store.Login, error) {
+	defer t.scope(tenantID)()
 	l, err := scanLogin(t.tx.QueryRowContext(ctx, `SELECT `+loginColumns+` FROM account_logins
 		WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID))
 	return l, wrapErr("get login", err)
 }
 
 func (t *tx) LoginsByEmail(ctx context.Context, emailIndex []byte) ([]store.Login, error) {
+	defer t.scopeAll()()
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+loginColumns+` FROM account_logins
 		WHERE email_index = ? ORDER BY account_id`, emailIndex)
 	if err != nil {
@@ -62,6 +65,7 @@ func (t *tx) LoginsByEmail(ctx context.Context, emailIndex []byte) ([]store.Logi
 }
 
 func (t *tx) Members(ctx context.Context, tenantID string) ([]store.Member, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx, `SELECT a.id, a.tenant_id, a.role, a.subject, a.key_version, a.name, a.email,
 		a.created_at, l.account_id, l.tenant_id, l.email_index, l.password_hash, l.email_verified_at, l.activated_at,
 		l.updated_at
@@ -99,6 +103,7 @@ func (t *tx) Members(ctx context.Context, tenantID string) ([]store.Member, erro
 }
 
 func (t *tx) CountOwners(ctx context.Context, tenantID string) (int, error) {
+	defer t.scope(tenantID)()
 	var n int
 	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts a LEFT JOIN account_logins l ON l.account_id = a.id
 		WHERE a.tenant_id = ? AND a.role = 'owner' AND (l.account_id IS NULL OR l.activated_at IS NOT NULL)`,
@@ -107,17 +112,20 @@ func (t *tx) CountOwners(ctx context.Context, tenantID string) (int, error) {
 }
 
 func (t *tx) SetRole(ctx context.Context, tenantID, accountID, role string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE accounts SET role = ? WHERE tenant_id = ? AND id = ?`, role, tenantID, accountID)
 	return mustAffect("set role", res, err)
 }
 
 func (t *tx) DeleteAccount(ctx context.Context, tenantID, accountID string) error {
+	defer t.scope(tenantID)()
 	// The foreign keys cascade to the login, tokens, sessions and keys.
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM accounts WHERE tenant_id = ? AND id = ?`, tenantID, accountID)
 	return mustAffect("delete account", res, err)
 }
 
 func (t *tx) PutAccountToken(ctx context.Context, a *store.AccountToken) error {
+	defer t.scope(a.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO account_tokens (digest, tenant_id, account_id, purpose, created_at,
 		expires_at, used_at) VALUES (?,?,?,?,?,?,?)`, a.Digest, a.TenantID, a.AccountID, a.Purpose,
 		toMicros(a.CreatedAt), toMicros(a.ExpiresAt), toNullMicros(a.UsedAt))
@@ -125,6 +133,7 @@ func (t *tx) PutAccountToken(ctx context.Context, a *store.AccountToken) error {
 }
 
 func (t *tx) AccountToken(ctx context.Context, digest []byte) (*store.AccountToken, error) {
+	defer t.scopeAll()()
 	var (
 		a                store.AccountToken
 		created, expires time.Time
@@ -141,11 +150,13 @@ func (t *tx) AccountToken(ctx context.Context, digest []byte) (*store.AccountTok
 }
 
 func (t *tx) UseAccountToken(ctx context.Context, digest []byte, at time.Time) (bool, error) {
+	defer t.scopeAll()()
 	return casUpdate(ctx, t, "use account token",
 		`UPDATE account_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL`, toMicros(at), digest)
 }
 
 func (t *tx) DropAccountTokens(ctx context.Context, tenantID, accountID, purpose string) error {
+	defer t.scope(tenantID)()
 	_, err := t.tx.ExecContext(ctx, `DELETE FROM account_tokens WHERE tenant_id = ? AND account_id = ? AND purpose = ?
 		AND used_at IS NULL`, tenantID, accountID, purpose)
 	return wrapErr("drop account tokens", err)
@@ -165,6 +176,7 @@ func casUpdate(ctx context.Context, t *tx, op, query string, args ...any) (bool,
 const familyColumns = `id, tenant_id, account_id, method, scopes, client_id, created_at, revoked_at, revoke_reason`
 
 func (t *tx) InsertSessionFamily(ctx context.Context, f *store.SessionFamily) error {
+	defer t.scope(f.TenantID)()
 	var scopes sql.NullString
 	if f.Scopes != nil {
 		b, err := json.Marshal(f.Scopes)
@@ -202,11 +214,13 @@ func scanFamily(row interface{ Scan(...any) error }) (*store.SessionFamily, erro
 }
 
 func (t *tx) SessionFamily(ctx context.Context, id string) (*store.SessionFamily, error) {
+	defer t.scopeAll()()
 	f, err := scanFamily(t.tx.QueryRowContext(ctx, `SELECT `+familyColumns+` FROM session_families WHERE id = ?`, id))
 	return f, wrapErr("get session family", err)
 }
 
 func (t *tx) SessionFamilies(ctx context.Context, tenantID, accountID string) ([]store.SessionFamily, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+familyColumns+` FROM session_families
 		WHERE tenant_id = ? AND account_id = ? ORDER BY created_at DESC, id`, tenantID, accountID)
 	if err != nil {
@@ -225,6 +239,7 @@ func (t *tx) SessionFamilies(ctx context.Context, tenantID, accountID string) ([
 }
 
 func (t *tx) RevokeSessions(ctx context.Context, r session.Revocation) (int, error) {
+	defer t.scopeAll()()
 	q := `UPDATE session_families SET revoked_at = ?, revoke_reason = ?
 		WHERE tenant_id = ? AND account_id = ? AND revoked_at IS NULL`
 	args := []any{toMicros(r.At), string(r.Reason), r.TenantID, r.AccountID}
@@ -241,6 +256,7 @@ func (t *tx) RevokeSessions(ctx context.Context, r session.Revocation) (int, err
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, r *session.RefreshToken) error {
+	defer t.scopeAll()()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO refresh_tokens (digest, family_id, generation, issued_at, expires_at,
 		spent_at) VALUES (?,?,?,?,?,?)`, r.Digest, r.FamilyID, r.Generation, toMicros(r.IssuedAt), toMicros(r.ExpiresAt),
 		toNullMicros(r.SpentAt))
@@ -248,6 +264,7 @@ func (t *tx) InsertRefreshToken(ctx context.Context, r *session.RefreshToken) er
 }
 
 func (t *tx) RefreshToken(ctx context.Context, digest []byte) (*session.RefreshToken, error) {
+	defer t.scopeAll()()
 	var (
 		r               session.RefreshToken
 		issued, expires time.Time
@@ -263,11 +280,13 @@ func (t *tx) RefreshToken(ctx context.Context, digest []byte) (*session.RefreshT
 }
 
 func (t *tx) SpendRefreshToken(ctx context.Context, digest []byte, at time.Time) (bool, error) {
+	defer t.scopeAll()()
 	return casUpdate(ctx, t, "spend refresh token",
 		`UPDATE refresh_tokens SET spent_at = ? WHERE digest = ? AND spent_at IS NULL`, toMicros(at), digest)
 }
 
 func (t *tx) InsertAccessToken(ctx context.Context, a *session.AccessToken) error {
+	defer t.scope(a.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO access_tokens (digest, family_id, tenant_id, account_id, issued_at,
 		expires_at) VALUES (?,?,?,?,?,?)`, a.Digest, a.FamilyID, a.TenantID, a.AccountID, toMicros(a.IssuedAt),
 		toMicros(a.ExpiresAt))
@@ -275,6 +294,7 @@ func (t *tx) InsertAccessToken(ctx context.Context, a *session.AccessToken) erro
 }
 
 func (t *tx) AccessToken(ctx context.Context, digest []byte) (*session.AccessToken, error) {
+	defer t.scopeAll()()
 	var (
 		a               session.AccessToken
 		issued, expires time.Time
@@ -289,6 +309,7 @@ func (t *tx) AccessToken(ctx context.Context, digest []byte) (*session.AccessTok
 }
 
 func (t *tx) SweepIdentity(ctx context.Context, now time.Time) (int, error) {
+	defer t.scopeAll()()
 	total := 0
 	for _, q := range []string{
 		`DELETE FROM access_tokens WHERE expires_at <= ?`,

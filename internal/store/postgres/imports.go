@@ -15,6 +15,7 @@ var importTables = map[string]string{
 }
 
 func (t *tx) RecordTenant(ctx context.Context, kind, id string) (string, error) {
+	defer t.scopeAll()()
 	q, ok := importTables[kind]
 	if !ok {
 		return "", fmt.Errorf("record tenant: unknown kind %q", kind)

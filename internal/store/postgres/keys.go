@@ -14,6 +14,7 @@ const apiKeyColumns = `id, tenant_id, account_id, name, prefix, scopes, secret_m
 	pepper_version, created_at, expires_at, last_used_at, revoked_at`
 
 func (t *tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
+	defer t.scope(k.TenantID)()
 	scopes := k.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -35,6 +36,7 @@ func (t *tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 }
 
 func (t *tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	defer t.scopeAll()()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
 	k, err := scanAPIKey(row)
@@ -45,6 +47,7 @@ func (t *tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
 }
 
 func (t *tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
 	if err != nil {
@@ -96,6 +99,7 @@ func scanAPIKey(s scanner) (*store.APIKey, error) {
 }
 
 func (t *tx) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error {
+	defer t.scope(tenantID)()
 	// COALESCE keeps the first revocation: it is the one the audit log
 	// recorded, and a repeated revoke must not move it.
 	res, err := t.tx.ExecContext(ctx,
@@ -105,6 +109,7 @@ func (t *tx) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time
 }
 
 func (t *tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	defer t.scopeAll()()
 	// Concurrent requests touch the key in any order; last use only moves
 	// forward.
 	us := toMicros(at)
@@ -115,6 +120,7 @@ func (t *tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 }
 
 func (t *tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
+	defer t.scope(k.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO wrapped_keys (`+wrappedKeyColumns+`)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -126,6 +132,7 @@ func (t *tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 }
 
 func (t *tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
+	defer t.scope(tenantID)()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
@@ -138,6 +145,7 @@ func (t *tx) Key(ctx context.Context, tenantID, purpose, owner string, version i
 }
 
 func (t *tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
+	defer t.scope(tenantID)()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ?
@@ -165,6 +173,7 @@ func scanWrappedKey(s scanner) (*store.WrappedKey, error) {
 const wrappedKeyColumns = `tenant_id, purpose, owner, version, parent_version, wrapped, created_at`
 
 func (t *tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.WrappedKey, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? ORDER BY owner, version`, tenantID, purpose)
@@ -187,6 +196,7 @@ func (t *tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.Wrappe
 }
 
 func (t *tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {
+	defer t.scope(k.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE wrapped_keys SET wrapped = ?, parent_version = ?
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
@@ -195,6 +205,7 @@ func (t *tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {
 }
 
 func (t *tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, version int) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
 		tenantID, purpose, owner, version)
@@ -202,6 +213,7 @@ func (t *tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, ver
 }
 
 func (t *tx) TenantKEK(ctx context.Context, tenantID string) (*store.TenantKEK, error) {
+	defer t.scope(tenantID)()
 	var (
 		k       store.TenantKEK
 		created time.Time
@@ -217,6 +229,7 @@ func (t *tx) TenantKEK(ctx context.Context, tenantID string) (*store.TenantKEK, 
 }
 
 func (t *tx) PutTenantKEK(ctx context.Context, k *store.TenantKEK) error {
+	defer t.scope(k.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO tenant_keks (tenant_id, provider, config, created_at) VALUES (?, ?, ?, ?)
 		 ON CONFLICT (tenant_id) DO UPDATE SET provider = excluded.provider, config = excluded.config,

@@ -17,6 +17,7 @@ const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_ve
 	content_mac, vector, vector_model, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
 
 func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	defer t.scope(m.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
@@ -72,6 +73,7 @@ func mergePostings(postings []store.Posting) []store.Posting {
 }
 
 func (t *tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, error) {
+	defer t.scope(tenantID)()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	m, err := scanMemory(row)
@@ -82,6 +84,7 @@ func (t *tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, er
 }
 
 func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.memoriesByID(ctx, "get memories", `SELECT `+memoryColumns+` FROM memories`, scanMemory, tenantID, ids)
 }
 
@@ -91,6 +94,7 @@ func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]sto
 const headColumns = `id, user_id, agent_id, run_id, created_at, author_account_id, visibility, expires_at`
 
 func (t *tx) MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	out, err := t.memoriesByID(ctx, "get memory heads", `SELECT `+headColumns+` FROM memories`, scanHead, tenantID, ids)
 	for i := range out {
 		out[i].TenantID = tenantID
@@ -103,6 +107,7 @@ const textColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_vers
 	content_mac, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
 
 func (t *tx) MemoryTexts(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.memoriesByID(ctx, "get memory texts", `SELECT `+textColumns+` FROM memories`, scanText, tenantID, ids)
 }
 
@@ -131,6 +136,7 @@ func (t *tx) memoriesByID(ctx context.Context, op, selectFrom string, scan func(
 }
 
 func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*store.Memory, error) {
+	defer t.scope(tenantID)()
 	// Every scope field is compared, empty ones included: the same content
 	// said to another user, agent or run is another memory. The oldest
 	// match wins so that the answer does not change as duplicates appear.
@@ -150,6 +156,7 @@ func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 }
 
 func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	defer t.scope(m.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, vector = ?, vector_model = ?,
 		   doc_len = ?, updated_at = ?, visibility = ?, expires_at = ?
@@ -169,6 +176,7 @@ func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store
 }
 
 func (t *tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
+	defer t.scope(tenantID)()
 	// Explicitly, not only by ON DELETE CASCADE: the cascade depends on the
 	// foreign_keys pragma of the connection; the search index must not.
 	if err := t.deletePostings(ctx, tenantID, id); err != nil {
@@ -195,6 +203,7 @@ func (t *tx) deletePostings(ctx context.Context, tenantID, memoryID string) erro
 }
 
 func (t *tx) ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.listMemories(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, before, limit)
 }
 
@@ -310,6 +319,7 @@ func (c *memoryClear) into(m *store.Memory, err error) (*store.Memory, error) {
 }
 
 func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
+	defer t.scope(h.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO history (`+historyColumns+`)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -322,6 +332,7 @@ func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
 }
 
 func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.History, error) {
+	defer t.scope(tenantID)()
 	// id breaks ties between changes made in the same microsecond; ids are
 	// time-ordered.
 	rows, err := t.tx.QueryContext(ctx,
@@ -346,6 +357,7 @@ func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.Hi
 }
 
 func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
+	defer t.scope(tenantID)()
 	return t.searchPostings(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, tokens)
 }
 
@@ -429,6 +441,7 @@ func scanHistory(s scanner) (*store.History, error) {
 }
 
 func (t *tx) Vectors(ctx context.Context, tenantID, model, after string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories
 		 WHERE tenant_id = ? AND vector_model = ? AND vector IS NOT NULL AND id > ? ORDER BY id LIMIT ?`,
@@ -436,12 +449,14 @@ func (t *tx) Vectors(ctx context.Context, tenantID, model, after string, limit i
 }
 
 func (t *tx) MissingVectors(ctx context.Context, tenantID, model string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND (vector IS NULL OR vector_model <> ?) ORDER BY id LIMIT ?`,
 		tenantID, model, limit)
 }
 
 func (t *tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int, vector []byte, model string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET vector = ?, vector_model = ? WHERE tenant_id = ? AND id = ? AND key_version = ?`,
 		nullBlob(vector), model, tenantID, id, keyVersion)
@@ -449,6 +464,7 @@ func (t *tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int,
 }
 
 func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int) ([]store.DocPostings, error) {
+	defer t.scope(tenantID)()
 	out := []store.DocPostings{}
 	if limit <= 0 {
 		return out, nil

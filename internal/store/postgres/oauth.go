@@ -12,6 +12,7 @@ import (
 )
 
 func (t *tx) CreateOAuthClient(ctx context.Context, c *oauth.Client) error {
+	defer t.scopeAll()()
 	uris, err := json.Marshal(c.RedirectURIs)
 	if err != nil {
 		return fmt.Errorf("encode redirect uris: %w", err)
@@ -22,6 +23,7 @@ func (t *tx) CreateOAuthClient(ctx context.Context, c *oauth.Client) error {
 }
 
 func (t *tx) OAuthClient(ctx context.Context, id string) (*oauth.Client, error) {
+	defer t.scopeAll()()
 	var (
 		c       oauth.Client
 		uris    string
@@ -43,6 +45,7 @@ const oauthCodeColumns = `digest, client_id, redirect_uri, challenge, resource, 
 	issued_at, expires_at, spent_at, family_id`
 
 func (t *tx) CreateOAuthCode(ctx context.Context, c *oauth.Code) error {
+	defer t.scope(c.TenantID)()
 	scopes, err := json.Marshal(noScopes(c.Scopes))
 	if err != nil {
 		return fmt.Errorf("encode scopes: %w", err)
@@ -65,6 +68,7 @@ func noScopes(p []engram.Permission) []engram.Permission {
 }
 
 func (t *tx) SpendOAuthCode(ctx context.Context, digest []byte, now time.Time) (*oauth.Code, error) {
+	defer t.scopeAll()()
 	c, err := t.oauthCode(ctx, digest)
 	if err != nil {
 		return nil, err
@@ -110,11 +114,13 @@ func (t *tx) oauthCode(ctx context.Context, digest []byte) (*oauth.Code, error) 
 }
 
 func (t *tx) SetOAuthCodeFamily(ctx context.Context, digest []byte, familyID string) error {
+	defer t.scopeAll()()
 	res, err := t.tx.ExecContext(ctx, `UPDATE oauth_codes SET family_id = ? WHERE digest = ?`, familyID, digest)
 	return mustAffect("set oauth code family", res, err)
 }
 
 func (t *tx) DeleteExpiredOAuthCodes(ctx context.Context, before time.Time) (int, error) {
+	defer t.scopeAll()()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM oauth_codes WHERE expires_at < ?`, toMicros(before))
 	if err != nil {
 		return 0, wrapErr("delete expired oauth codes", err)
@@ -129,6 +135,7 @@ func (t *tx) DeleteExpiredOAuthCodes(ctx context.Context, before time.Time) (int
 var _ oauth.Store = (*tx)(nil)
 
 func (t *tx) DeleteIdleOAuthClients(ctx context.Context, before time.Time) (int, error) {
+	defer t.scopeAll()()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.client_id = oauth_clients.id)
 		AND NOT EXISTS (SELECT 1 FROM session_families f WHERE f.client_id = oauth_clients.id)`, toMicros(before))

@@ -16,6 +16,7 @@ const episodeColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_v
 	messages, result, error_code, attempts, created_at, updated_at`
 
 func (t *tx) InsertEpisode(ctx context.Context, e *store.Episode) error {
+	defer t.scope(e.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO episodes (`+episodeColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.UserID, e.AgentID, e.RunID, e.Subject, e.KeyVersion, e.Status, e.Extractor,
 		nullBlob(e.Messages), string(orEmptyJSON(e.Result)), e.ErrorCode, e.Attempts, toMicros(e.CreatedAt), toMicros(e.UpdatedAt))
@@ -47,6 +48,7 @@ func scanEpisode(row interface{ Scan(...any) error }) (*store.Episode, error) {
 }
 
 func (t *tx) Episode(ctx context.Context, tenantID, id string) (*store.Episode, error) {
+	defer t.scope(tenantID)()
 	e, err := scanEpisode(t.tx.QueryRowContext(ctx,
 		`SELECT `+episodeColumns+` FROM episodes WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
@@ -56,6 +58,7 @@ func (t *tx) Episode(ctx context.Context, tenantID, id string) (*store.Episode, 
 }
 
 func (t *tx) UpdateEpisode(ctx context.Context, e *store.Episode) error {
+	defer t.scope(e.TenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE episodes SET status = ?, extractor = ?, messages = ?, key_version = ?,
 		result = ?, error_code = ?, attempts = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		e.Status, e.Extractor, nullBlob(e.Messages), e.KeyVersion, string(orEmptyJSON(e.Result)), e.ErrorCode,
@@ -81,6 +84,7 @@ func (t *tx) episodes(ctx context.Context, op, q string, args ...any) ([]store.E
 }
 
 func (t *tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID, before string, limit int) ([]store.Episode, error) {
+	defer t.scope(tenantID)()
 	q := `SELECT ` + episodeColumns + ` FROM episodes WHERE tenant_id = ?`
 	args := []any{tenantID}
 	for _, c := range []struct{ col, v string }{{"user_id", userID}, {"agent_id", agentID}, {"run_id", runID}} {
@@ -97,6 +101,7 @@ func (t *tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID,
 }
 
 func (t *tx) PendingEpisodes(ctx context.Context, limit int) ([]store.Episode, error) {
+	defer t.scopeAll()()
 	return t.episodes(ctx, "pending episodes",
 		`SELECT `+episodeColumns+` FROM episodes WHERE status = 'pending' ORDER BY id LIMIT ?`, limit)
 }
@@ -104,6 +109,7 @@ func (t *tx) PendingEpisodes(ctx context.Context, limit int) ([]store.Episode, e
 const entityColumns = `id, tenant_id, user_id, subject, key_version, type, body, mentions, created_at, updated_at`
 
 func (t *tx) InsertEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
+	defer t.scope(e.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO entities (`+entityColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.UserID, e.Subject, e.KeyVersion, e.Type, e.Body, e.Mentions,
 		toMicros(e.CreatedAt), toMicros(e.UpdatedAt))
@@ -135,6 +141,7 @@ func (t *tx) putEntityKeys(ctx context.Context, tenantID, userID, entityID strin
 }
 
 func (t *tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
+	defer t.scope(e.TenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE entities SET type = ?, body = ?, key_version = ?, mentions = ?,
 		updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		e.Type, e.Body, e.KeyVersion, e.Mentions, toMicros(e.UpdatedAt), e.TenantID, e.ID)
@@ -171,6 +178,7 @@ func scanEntity(row interface{ Scan(...any) error }) (*store.Entity, error) {
 }
 
 func (t *tx) Entity(ctx context.Context, tenantID, id string) (*store.Entity, error) {
+	defer t.scope(tenantID)()
 	e, err := scanEntity(t.tx.QueryRowContext(ctx,
 		`SELECT `+entityColumns+` FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
@@ -197,6 +205,7 @@ func (t *tx) entities(ctx context.Context, op, q string, args ...any) ([]store.E
 }
 
 func (t *tx) Entities(ctx context.Context, tenantID string, ids []string) ([]store.Entity, error) {
+	defer t.scope(tenantID)()
 	out := []store.Entity{}
 	for batch := range slices.Chunk(ids, maxParams) {
 		args := append([]any{tenantID}, anys(batch)...)
@@ -219,6 +228,7 @@ func anys[T any](xs []T) []any {
 }
 
 func (t *tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens [][]byte) ([]string, error) {
+	defer t.scope(tenantID)()
 	seen := map[string]bool{}
 	for batch := range slices.Chunk(tokens, maxParams) {
 		args := append([]any{tenantID, userID}, anys(batch)...)
@@ -250,6 +260,7 @@ func (t *tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens
 }
 
 func (t *tx) ListEntities(ctx context.Context, tenantID, userID string, all bool, typ, before string, limit int) ([]store.Entity, error) {
+	defer t.scope(tenantID)()
 	q := `SELECT ` + entityColumns + ` FROM entities WHERE tenant_id = ?`
 	args := []any{tenantID}
 	if !all {
@@ -268,6 +279,7 @@ func (t *tx) ListEntities(ctx context.Context, tenantID, userID string, all bool
 }
 
 func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.EntityErasure, error) {
+	defer t.scope(tenantID)()
 	var (
 		e   store.EntityErasure
 		err error
@@ -307,6 +319,7 @@ const factColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_vers
 	predicate_tok, body, episodes, valid_at, invalid_at, created_at, expired_at, vector, vector_model`
 
 func (t *tx) InsertFact(ctx context.Context, f *store.Fact) error {
+	defer t.scope(f.TenantID)()
 	eps, err := json.Marshal(orNone(f.Episodes))
 	if err != nil {
 		return fmt.Errorf("insert fact: %w", err)
@@ -326,6 +339,7 @@ func orNone(s []string) []string {
 }
 
 func (t *tx) UpdateFact(ctx context.Context, f *store.Fact) error {
+	defer t.scope(f.TenantID)()
 	eps, err := json.Marshal(orNone(f.Episodes))
 	if err != nil {
 		return fmt.Errorf("update fact: %w", err)
@@ -360,6 +374,7 @@ func scanFact(row interface{ Scan(...any) error }) (*store.Fact, error) {
 }
 
 func (t *tx) Fact(ctx context.Context, tenantID, id string) (*store.Fact, error) {
+	defer t.scope(tenantID)()
 	f, err := scanFact(t.tx.QueryRowContext(ctx,
 		`SELECT `+factColumns+` FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
@@ -386,6 +401,7 @@ func (t *tx) facts(ctx context.Context, op, q string, args ...any) ([]store.Fact
 }
 
 func (t *tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) ([]store.Fact, error) {
+	defer t.scope(tenantID)()
 	seen := map[string]bool{}
 	out := []store.Fact{}
 	for batch := range slices.Chunk(entityIDs, maxParams/2) {
@@ -408,6 +424,7 @@ func (t *tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) (
 }
 
 func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter) ([]store.Fact, error) {
+	defer t.scope(tenantID)()
 	q := `SELECT ` + factColumns + ` FROM facts WHERE tenant_id = ?`
 	args := []any{tenantID}
 	if !f.AllUsers {
@@ -437,11 +454,13 @@ func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter)
 }
 
 func (t *tx) DeleteFact(ctx context.Context, tenantID, id string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	return mustAffect("delete fact", res, err)
 }
 
 func (t *tx) MoveEntityFacts(ctx context.Context, tenantID, from, to string) error {
+	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `UPDATE facts SET subject_entity = ? WHERE tenant_id = ? AND subject_entity = ?`,
 		to, tenantID, from); err != nil {
 		return wrapErr("move entity facts", err)
@@ -452,6 +471,7 @@ func (t *tx) MoveEntityFacts(ctx context.Context, tenantID, from, to string) err
 }
 
 func (t *tx) AddMentions(ctx context.Context, tenantID string, ms []store.EntityMention) error {
+	defer t.scope(tenantID)()
 	for batch := range slices.Chunk(ms, maxParams/3) {
 		var sb strings.Builder
 		args := make([]any, 0, 3*len(batch))
@@ -472,6 +492,7 @@ func (t *tx) AddMentions(ctx context.Context, tenantID string, ms []store.Entity
 }
 
 func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []string, limit int) ([]store.EntityMention, error) {
+	defer t.scope(tenantID)()
 	out := []store.EntityMention{}
 	for batch := range slices.Chunk(entityIDs, maxParams) {
 		args := append(append([]any{tenantID}, anys(batch)...), limit)
@@ -505,6 +526,7 @@ func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []strin
 }
 
 func (t *tx) MoveMentions(ctx context.Context, tenantID, from, to string) error {
+	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO entity_mentions (tenant_id, entity_id, memory_id)
 		SELECT tenant_id, ?::text, memory_id FROM entity_mentions WHERE tenant_id = ? AND entity_id = ?
 		ON CONFLICT DO NOTHING`, to, tenantID, from); err != nil {
@@ -515,6 +537,7 @@ func (t *tx) MoveMentions(ctx context.Context, tenantID, from, to string) error 
 }
 
 func (t *tx) SetTopics(ctx context.Context, tenantID, memoryID, userID string, tokens [][]byte) error {
+	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id = ?`, tenantID, memoryID); err != nil {
 		return wrapErr("set topics", err)
 	}
@@ -528,6 +551,7 @@ func (t *tx) SetTopics(ctx context.Context, tenantID, memoryID, userID string, t
 }
 
 func (t *tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool) ([]store.TopicCount, error) {
+	defer t.scope(tenantID)()
 	q := `SELECT token, COUNT(*) FROM memory_topics WHERE tenant_id = ?`
 	args := []any{tenantID}
 	if !all {
@@ -551,6 +575,7 @@ func (t *tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool)
 }
 
 func (t *tx) TenantSetting(ctx context.Context, tenantID, name string) (string, error) {
+	defer t.scope(tenantID)()
 	var v string
 	err := t.tx.QueryRowContext(ctx, `SELECT value FROM tenant_settings WHERE tenant_id = ? AND name = ?`, tenantID, name).Scan(&v)
 	if err != nil {
@@ -560,6 +585,7 @@ func (t *tx) TenantSetting(ctx context.Context, tenantID, name string) (string, 
 }
 
 func (t *tx) PutTenantSetting(ctx context.Context, tenantID, name, value string) error {
+	defer t.scope(tenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO tenant_settings (tenant_id, name, value) VALUES (?,?,?)
 		ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value`, tenantID, name, value)
 	return wrapErr("put tenant setting", err)

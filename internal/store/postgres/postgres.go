@@ -208,21 +208,75 @@ type tx struct {
 var _ store.Tx = (*tx)(nil)
 
 // stmtTx is a transaction whose queries, written with '?' markers, are
-// rebound to $n before they run. (pgx prepares and caches each statement
-// on its connection itself.)
+// rebound to $n before they run (pgx prepares and caches each statement on
+// its connection itself), and which sets the tenant that row-level
+// security lets its statements see (migrations/00003_rls.sql) before the
+// first statement that needs a different one.
 type stmtTx struct {
 	*sql.Tx
+	// want is the app.tenant_id the next statement runs under, applied
+	// the one in effect ("" until the first is set: nothing visible).
+	want, applied string
 }
 
-func (t stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// Values of app.tenant_id besides a tenant id (migrations/00003_rls.sql).
+const (
+	rlsNone   = ""
+	rlsSystem = ".system"
+	rlsAll    = "*"
+)
+
+// scope makes the tenant's rows (tenantID "": the system rows) the only
+// ones row-level security shows the method's statements, and returns the
+// function (to defer) that restores the scope of the caller: a method
+// called by another gets its own scope and gives the caller's back.
+func (t *tx) scope(tenantID string) func() {
+	if tenantID == "" {
+		tenantID = rlsSystem
+	}
+	return t.scopeAs(tenantID)
+}
+
+// scopeAll lets a cross-tenant method (a lookup by a credential's id or
+// digest, a sweep, a listing of tenants) see every tenant's rows.
+func (t *tx) scopeAll() func() { return t.scopeAs(rlsAll) }
+
+func (t *tx) scopeAs(v string) func() {
+	prev := t.tx.want
+	t.tx.want = v
+	return func() { t.tx.want = prev }
+}
+
+// setTenant applies want when it is not in effect.
+func (t *stmtTx) setTenant(ctx context.Context) error {
+	if t.want == t.applied {
+		return nil
+	}
+	if _, err := t.Tx.ExecContext(ctx, `SELECT set_config('app.tenant_id', $1, true)`, t.want); err != nil {
+		return fmt.Errorf("set tenant: %w", err)
+	}
+	t.applied = t.want
+	return nil
+}
+
+func (t *stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := t.setTenant(ctx); err != nil {
+		return nil, err
+	}
 	return t.Tx.QueryContext(ctx, rebind(query), args...)
 }
 
-func (t stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	// A failure to set the tenant aborts the transaction: the query then
+	// fails too, and its Scan reports it.
+	_ = t.setTenant(ctx)
 	return t.Tx.QueryRowContext(ctx, rebind(query), args...)
 }
 
-func (t stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (t *stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := t.setTenant(ctx); err != nil {
+		return nil, err
+	}
 	return t.Tx.ExecContext(ctx, rebind(query), args...)
 }
 
@@ -313,4 +367,12 @@ func placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?,", n-1) + "?"
+}
+
+// tenantOrAll is the scope of a method whose tenant "" means every tenant.
+func tenantOrAll(tenantID string) string {
+	if tenantID == "" {
+		return rlsAll
+	}
+	return tenantID
 }

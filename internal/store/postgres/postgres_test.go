@@ -2,12 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/store"
@@ -124,5 +126,111 @@ func TestNodes(t *testing.T) {
 	}
 	if head.Seq != nodes*writes {
 		t.Fatalf("chain head %d after %d appends", head.Seq, nodes*writes)
+	}
+}
+
+// TestRowLevelSecurity: under the store's tenant filters, PostgreSQL's own
+// policies (FORCE, so they bind the tables' owner, which the store
+// connects as) show a transaction only the tenant it set: a query that
+// sets none sees nothing, one that set another tenant sees nothing of this
+// one and cannot write into it.
+func TestRowLevelSecurity(t *testing.T) {
+	dsn := postgrestest.NewDatabase(t)
+	ctx := t.Context()
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := &store.Tenant{ID: newID(), Name: "a", CreatedAt: time.Now()}
+	b := &store.Tenant{ID: newID(), Name: "b", CreatedAt: time.Now()}
+	if err := db.Write(ctx, func(tx store.Tx) error {
+		for _, tn := range []*store.Tenant{a, b} {
+			if err := tx.CreateTenant(ctx, tn); err != nil {
+				return err
+			}
+		}
+		m := &store.Memory{ID: newID(), TenantID: a.ID, UserID: "u", Subject: "tenant", KeyVersion: 1,
+			Content: []byte("sealed"), ContentMAC: []byte("mac"), DocLen: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		return tx.InsertMemory(ctx, m, []store.Posting{{Token: []byte("tok"), TF: 1}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var super, bypass bool
+	if err := raw.QueryRowContext(ctx, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&super, &bypass); err != nil {
+		t.Fatal(err)
+	}
+	if super || bypass {
+		t.Fatalf("the test role escapes row-level security (superuser %v, bypassrls %v)", super, bypass)
+	}
+	// count counts rows of table in a transaction that set tenant ("": none).
+	count := func(tenant, table string) int {
+		t.Helper()
+		tx, err := raw.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if tenant != "" {
+			if _, err := tx.ExecContext(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, table := range []string{"memories", "postings", "scope_stats", "index_generations"} {
+		if n := count("", table); n != 0 {
+			t.Errorf("%s without a tenant: %d rows visible", table, n)
+		}
+		if n := count(b.ID, table); n != 0 {
+			t.Errorf("%s as tenant b: %d of tenant a's rows visible", table, n)
+		}
+		if n := count(a.ID, table); n != 1 {
+			t.Errorf("%s as tenant a: %d rows, want 1", table, n)
+		}
+	}
+	// The setting is transaction-local: the next transaction on the same
+	// connection sees nothing again.
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('app.tenant_id', $1, true)`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM memories`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("memories after the tenant's transaction ended: %d rows, %v", n, err)
+	}
+	// A write under tenant b's scope into tenant a fails the policy.
+	tx, err = raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('app.tenant_id', $1, true)`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tenant_settings (tenant_id, name, value) VALUES ($1, 'x', 'y')`, a.ID)
+	if err == nil {
+		t.Fatal("tenant b's transaction wrote a row of tenant a")
 	}
 }

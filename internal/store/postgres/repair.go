@@ -7,6 +7,7 @@ import (
 )
 
 func (t *tx) HistoryAfter(ctx context.Context, tenantID, after string, limit int) ([]store.History, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx,
 		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		tenantID, after, limit)
@@ -29,6 +30,7 @@ func (t *tx) HistoryAfter(ctx context.Context, tenantID, after string, limit int
 }
 
 func (t *tx) DeleteHistoryEntry(ctx context.Context, tenantID, id string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	return mustAffect("delete history entry", res, err)
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func (t *tx) DueMemories(ctx context.Context, tenantID string, now, createdBefore time.Time, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	if limit <= 0 {
 		return []store.Memory{}, nil
 	}
@@ -44,6 +45,7 @@ func (t *tx) DueMemories(ctx context.Context, tenantID string, now, createdBefor
 }
 
 func (t *tx) DeleteMemoryHistory(ctx context.Context, tenantID, memoryID string) (int, error) {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM history WHERE tenant_id = ? AND memory_id = ?`, tenantID, memoryID)
 	if err != nil {
 		return 0, wrapErr("delete memory history", err)
@@ -53,6 +55,7 @@ func (t *tx) DeleteMemoryHistory(ctx context.Context, tenantID, memoryID string)
 }
 
 func (t *tx) DueEpisodeTexts(ctx context.Context, tenantID string, createdBefore time.Time, limit int) ([]store.Episode, error) {
+	defer t.scope(tenantID)()
 	if limit <= 0 || createdBefore.IsZero() {
 		return []store.Episode{}, nil
 	}

@@ -29,6 +29,7 @@ func splitHashes(b []byte) ([][]byte, error) {
 }
 
 func (t *tx) AuditTree(ctx context.Context, tenantID string) (*store.AuditTree, error) {
+	defer t.scope(tenantID)()
 	var size int64
 	var frontier []byte
 	err := t.tx.QueryRowContext(ctx, `SELECT size, frontier FROM audit_trees WHERE tenant_id = ?`, tenantID).Scan(&size, &frontier)
@@ -43,6 +44,7 @@ func (t *tx) AuditTree(ctx context.Context, tenantID string) (*store.AuditTree, 
 }
 
 func (t *tx) SealAuditSegment(ctx context.Context, s *store.AuditSegment, nodes []store.AuditNode, tree *store.AuditTree) error {
+	defer t.scope(s.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_segments (tenant_id, first_seq, last_seq, root, range_hashes, tree_size, tree_root,
 		checkpoint, chain_mac, sealed_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		s.TenantID, int64(s.First), int64(s.Last), s.Root, joinHashes(s.Range), int64(s.TreeSize), s.TreeRoot,
@@ -106,26 +108,31 @@ func (t *tx) oneSegment(ctx context.Context, op, q string, args ...any) (*store.
 }
 
 func (t *tx) AuditSegments(ctx context.Context, tenantID string, after uint64, limit int) ([]store.AuditSegment, error) {
+	defer t.scope(tenantID)()
 	return t.querySegments(ctx, "audit segments", `SELECT `+segmentColumns+` FROM audit_segments WHERE tenant_id = ? AND first_seq > ?
 		ORDER BY first_seq LIMIT ?`, tenantID, int64(after), max(limit, 1))
 }
 
 func (t *tx) AuditSegment(ctx context.Context, tenantID string, first uint64) (*store.AuditSegment, error) {
+	defer t.scope(tenantID)()
 	return t.oneSegment(ctx, "audit segment", `SELECT `+segmentColumns+` FROM audit_segments WHERE tenant_id = ? AND first_seq = ?`,
 		tenantID, int64(first))
 }
 
 func (t *tx) LatestAuditSegment(ctx context.Context, tenantID string) (*store.AuditSegment, error) {
+	defer t.scope(tenantID)()
 	return t.oneSegment(ctx, "latest audit segment", `SELECT `+segmentColumns+` FROM audit_segments WHERE tenant_id = ?
 		ORDER BY first_seq DESC`, tenantID)
 }
 
 func (t *tx) AuditSegmentCovering(ctx context.Context, tenantID string, seq uint64) (*store.AuditSegment, error) {
+	defer t.scope(tenantID)()
 	return t.oneSegment(ctx, "audit segment", `SELECT `+segmentColumns+` FROM audit_segments WHERE tenant_id = ? AND first_seq <= ?
 		AND last_seq >= ? ORDER BY first_seq DESC`, tenantID, int64(seq), int64(seq))
 }
 
 func (t *tx) AuditNodes(ctx context.Context, tenantID string, ids []store.AuditNodeID) ([][]byte, error) {
+	defer t.scope(tenantID)()
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		err := t.tx.QueryRowContext(ctx, `SELECT hash FROM audit_nodes WHERE tenant_id = ? AND level = ? AND idx = ?`,
@@ -138,6 +145,7 @@ func (t *tx) AuditNodes(ctx context.Context, tenantID string, ids []store.AuditN
 }
 
 func (t *tx) DropAuditSegment(ctx context.Context, tenantID string, first uint64, at time.Time) (int, error) {
+	defer t.scope(tenantID)()
 	var last int64
 	err := t.tx.QueryRowContext(ctx, `SELECT last_seq FROM audit_segments WHERE tenant_id = ? AND first_seq = ? AND dropped_at IS NULL`,
 		tenantID, int64(first)).Scan(&last)
@@ -161,24 +169,28 @@ func (t *tx) DropAuditSegment(ctx context.Context, tenantID string, first uint64
 }
 
 func (t *tx) AuditRetention(ctx context.Context, tenantID string) (int, error) {
+	defer t.scope(tenantID)()
 	var days int
 	err := t.tx.QueryRowContext(ctx, `SELECT days FROM audit_retention WHERE tenant_id = ?`, tenantID).Scan(&days)
 	return days, nilOr("audit retention", err)
 }
 
 func (t *tx) SetAuditRetention(ctx context.Context, tenantID string, days int) error {
+	defer t.scope(tenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_retention (tenant_id, days) VALUES (?,?)
 		ON CONFLICT (tenant_id) DO UPDATE SET days = excluded.days`, tenantID, days)
 	return nilOr("set audit retention", err)
 }
 
 func (t *tx) PutAuditHold(ctx context.Context, h *store.AuditHold) error {
+	defer t.scope(h.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_holds (tenant_id, id, user_ref, reason_code, created_at) VALUES (?,?,?,?,?)`,
 		h.TenantID, h.ID, h.UserRef, h.ReasonCode, toMicros(h.CreatedAt))
 	return nilOr("put audit hold", err)
 }
 
 func (t *tx) AuditHolds(ctx context.Context, tenantID string) ([]store.AuditHold, error) {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx, `SELECT tenant_id, id, user_ref, reason_code, created_at FROM audit_holds WHERE tenant_id = ?
 		ORDER BY created_at, id`, tenantID)
 	if err != nil {
@@ -199,6 +211,7 @@ func (t *tx) AuditHolds(ctx context.Context, tenantID string) ([]store.AuditHold
 }
 
 func (t *tx) DeleteAuditHold(ctx context.Context, tenantID, id string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM audit_holds WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	return mustAffect("delete audit hold", res, err)
 }

@@ -10,6 +10,7 @@ import (
 )
 
 func (t *tx) IndexGeneration(ctx context.Context, tenantID string) (int64, error) {
+	defer t.scope(tenantID)()
 	var gen int64
 	err := t.tx.QueryRowContext(ctx, `SELECT gen FROM index_generations WHERE tenant_id = ?`, tenantID).Scan(&gen)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -22,6 +23,7 @@ func (t *tx) IndexGeneration(ctx context.Context, tenantID string) (int64, error
 }
 
 func (t *tx) IndexSnapshot(ctx context.Context, tenantID, kind string) (*store.IndexSnapshot, error) {
+	defer t.scope(tenantID)()
 	s := store.IndexSnapshot{TenantID: tenantID, Kind: kind}
 	var created time.Time
 	err := t.tx.QueryRowContext(ctx,
@@ -38,6 +40,7 @@ func (t *tx) IndexSnapshot(ctx context.Context, tenantID, kind string) (*store.I
 }
 
 func (t *tx) IndexSnapshotChunks(ctx context.Context, tenantID, kind, snapshotID string, fn func(*store.IndexSnapshotChunk) error) error {
+	defer t.scope(tenantID)()
 	rows, err := t.tx.QueryContext(ctx,
 		`SELECT seq, subject, key_version, body FROM index_snapshot_chunks
 		 WHERE tenant_id = ? AND kind = ? AND snapshot_id = ? ORDER BY seq`,
@@ -61,6 +64,7 @@ func (t *tx) IndexSnapshotChunks(ctx context.Context, tenantID, kind, snapshotID
 }
 
 func (t *tx) PutIndexSnapshotChunk(ctx context.Context, c *store.IndexSnapshotChunk) error {
+	defer t.scope(c.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO index_snapshot_chunks (tenant_id, kind, snapshot_id, seq, subject, key_version, body)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -69,6 +73,7 @@ func (t *tx) PutIndexSnapshotChunk(ctx context.Context, c *store.IndexSnapshotCh
 }
 
 func (t *tx) CommitIndexSnapshot(ctx context.Context, s *store.IndexSnapshot) error {
+	defer t.scope(s.TenantID)()
 	if _, err := t.tx.ExecContext(ctx,
 		`INSERT INTO index_snapshots (tenant_id, kind, snapshot_id, gen, model, chunks, entries, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -83,6 +88,7 @@ func (t *tx) CommitIndexSnapshot(ctx context.Context, s *store.IndexSnapshot) er
 }
 
 func (t *tx) DeleteIndexSnapshots(ctx context.Context, tenantID, kind string) error {
+	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx,
 		`DELETE FROM index_snapshot_chunks WHERE tenant_id = ? AND (kind = ? OR ? = '')`, tenantID, kind, kind); err != nil {
 		return wrapErr("delete index snapshots", err)

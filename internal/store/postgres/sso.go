@@ -8,6 +8,7 @@ import (
 )
 
 func (t *tx) SSOConfig(ctx context.Context, tenantID string) (*store.SSOConfig, error) {
+	defer t.scope(tenantID)()
 	var (
 		c       store.SSOConfig
 		policy  string
@@ -25,6 +26,7 @@ func (t *tx) SSOConfig(ctx context.Context, tenantID string) (*store.SSOConfig, 
 }
 
 func (t *tx) PutSSOConfig(ctx context.Context, c *store.SSOConfig) error {
+	defer t.scope(c.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO sso_configs (tenant_id, kind, subject, key_version, config, policy, updated_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -39,11 +41,13 @@ func (t *tx) PutSSOConfig(ctx context.Context, c *store.SSOConfig) error {
 }
 
 func (t *tx) DeleteSSOConfig(ctx context.Context, tenantID string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM sso_configs WHERE tenant_id = ?`, tenantID)
 	return mustAffect("delete sso config", res, err)
 }
 
 func (t *tx) SSOIdentity(ctx context.Context, tenantID, issuer, subject string) (*store.SSOIdentity, error) {
+	defer t.scope(tenantID)()
 	var (
 		i       store.SSOIdentity
 		created time.Time
@@ -60,6 +64,7 @@ func (t *tx) SSOIdentity(ctx context.Context, tenantID, issuer, subject string) 
 }
 
 func (t *tx) PutSSOIdentity(ctx context.Context, i *store.SSOIdentity) error {
+	defer t.scope(i.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO sso_identities (tenant_id, issuer, subject, account_id, created_at) VALUES (?, ?, ?, ?, ?)`,
 		i.TenantID, i.Issuer, i.Subject, i.AccountID, toMicros(i.CreatedAt))
@@ -73,6 +78,7 @@ func (t *tx) PutSSOIdentity(ctx context.Context, i *store.SSOIdentity) error {
 // key decides, so two nodes (or two requests) racing on one assertion
 // cannot both see it as new.
 func (t *tx) ConsumeSAMLAssertion(ctx context.Context, scope, id string, expiresAt time.Time) (bool, error) {
+	defer t.scopeAll()()
 	res, err := t.tx.ExecContext(ctx,
 		`INSERT INTO saml_assertions (scope, id, expires_at) VALUES (?, ?, ?)
 		 ON CONFLICT (scope, id) DO NOTHING`, scope, id, toMicros(expiresAt))
@@ -87,5 +93,6 @@ func (t *tx) ConsumeSAMLAssertion(ctx context.Context, scope, id string, expires
 }
 
 func (t *tx) SweepSAMLAssertions(ctx context.Context, now time.Time) (int, error) {
+	defer t.scopeAll()()
 	return t.count(ctx, "sweep saml assertions", `DELETE FROM saml_assertions WHERE expires_at < ?`, toMicros(now))
 }

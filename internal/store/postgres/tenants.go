@@ -8,6 +8,7 @@ import (
 )
 
 func (t *tx) CreateTenant(ctx context.Context, tn *store.Tenant) error {
+	defer t.scopeAll()()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`,
 		tn.ID, tn.Name, toMicros(tn.CreatedAt))
@@ -18,6 +19,7 @@ func (t *tx) CreateTenant(ctx context.Context, tn *store.Tenant) error {
 }
 
 func (t *tx) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
+	defer t.scopeAll()()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT id, name, created_at FROM tenants WHERE id = ?`, id)
 	tn, err := scanTenant(row)
@@ -28,6 +30,7 @@ func (t *tx) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
 }
 
 func (t *tx) TenantByName(ctx context.Context, name string) (*store.Tenant, error) {
+	defer t.scopeAll()()
 	row := t.tx.QueryRowContext(ctx,
 		`SELECT id, name, created_at FROM tenants WHERE name = ?`, name)
 	tn, err := scanTenant(row)
@@ -50,6 +53,7 @@ func scanTenant(row scanner) (*store.Tenant, error) {
 }
 
 func (t *tx) CreateAccount(ctx context.Context, a *store.Account) error {
+	defer t.scope(a.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO accounts (id, tenant_id, role, subject, key_version, name, email, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -61,6 +65,7 @@ func (t *tx) CreateAccount(ctx context.Context, a *store.Account) error {
 }
 
 func (t *tx) Account(ctx context.Context, tenantID, id string) (*store.Account, error) {
+	defer t.scope(tenantID)()
 	var (
 		a       store.Account
 		created time.Time
@@ -77,6 +82,7 @@ func (t *tx) Account(ctx context.Context, tenantID, id string) (*store.Account, 
 }
 
 func (t *tx) Idempotency(ctx context.Context, tenantID, principal, key string) (*store.Idempotency, error) {
+	defer t.scope(tenantID)()
 	var (
 		i       store.Idempotency
 		created time.Time
@@ -93,6 +99,7 @@ func (t *tx) Idempotency(ctx context.Context, tenantID, principal, key string) (
 }
 
 func (t *tx) PutIdempotency(ctx context.Context, i *store.Idempotency) error {
+	defer t.scope(i.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO idempotency (tenant_id, principal, key, request_hash, result, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?)`,
@@ -106,6 +113,7 @@ func (t *tx) PutIdempotency(ctx context.Context, i *store.Idempotency) error {
 // DeleteIdempotencyBefore is the one method that spans tenants: expiry is a
 // maintenance sweep, not a tenant's request.
 func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) error {
+	defer t.scopeAll()()
 	_, err := t.tx.ExecContext(ctx,
 		`DELETE FROM idempotency WHERE created_at < ?`, toMicros(before))
 	if err != nil {

@@ -57,14 +57,17 @@ func visibleFilter(alias string, f rbac.Filter) (string, []any) {
 }
 
 func (t *tx) ListVisibleMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.listMemories(ctx, tenantID, scope, f, before, limit)
 }
 
 func (t *tx) SearchVisiblePostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
+	defer t.scope(tenantID)()
 	return t.searchPostings(ctx, tenantID, scope, f, tokens)
 }
 
 func (t *tx) MemoryByMACAs(ctx context.Context, tenantID string, scope engram.Scope, mac []byte, authorID string, private bool) (*store.Memory, error) {
+	defer t.scope(tenantID)()
 	// As MemoryByMAC (the same index and order), among the memories this
 	// write would duplicate: a private note never matches another
 	// author's, nor a shared memory a private one.

@@ -32,8 +32,14 @@ func ServerDSN(t testing.TB) string {
 	return dsn
 }
 
-// NewDatabase creates an empty database for one test, dropped (with any
-// connection still open to it) when the test ends, and returns its DSN.
+// Role is the role the tests connect as: an ordinary one (no superuser,
+// no BYPASSRLS) that owns its databases, as Engram's role must be in
+// production, so that row-level security applies to it.
+const Role = "engram_app"
+
+// NewDatabase creates an empty database for one test, owned by Role,
+// dropped (with any connection still open to it) when the test ends, and
+// returns the DSN that connects to it as Role.
 // Register the cleanup that closes a store on it after calling NewDatabase,
 // so that it runs first.
 func NewDatabase(t testing.TB) string {
@@ -50,7 +56,16 @@ func NewDatabase(t testing.TB) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	name := "engram_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), `CREATE DATABASE `+name); err != nil {
+	// Tests in several processes may create the role at once: whoever
+	// loses the race sees it taken, which is as good.
+	if _, err := admin.ExecContext(t.Context(), `DO $$ BEGIN
+		CREATE ROLE `+Role+` LOGIN NOSUPERUSER NOBYPASSRLS;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create role: %v", err)
+	}
+	if _, err := admin.ExecContext(t.Context(), `CREATE DATABASE `+name+` OWNER `+Role); err != nil {
 		_ = admin.Close()
 		t.Fatalf("create database: %v", err)
 	}
@@ -61,5 +76,6 @@ func NewDatabase(t testing.TB) string {
 		_ = admin.Close()
 	})
 	u.Path = "/" + name
+	u.User = url.User(Role)
 	return u.String()
 }
