@@ -31,6 +31,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
 
+func TestSSOConformance(t *testing.T) {
+	storetest.RunSSO(t, func(t *testing.T) store.Store { return open(t) })
+}
+
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // TestNoCommitOnceContextDone: a transaction whose context ends before it
