@@ -25,8 +25,8 @@ func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
-	// Postings first and explicitly: the search index must not depend on
-	// the foreign_keys pragma.
+	// Postings first and explicitly, as in the SQLite store (there the
+	// cascade depends on a connection pragma): the queries stay one.
 	if _, err = t.count(ctx, "erase postings",
 		`DELETE FROM postings WHERE tenant_id = ? AND memory_id IN
 		   (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`, tenantID, tenantID, subject); err != nil {

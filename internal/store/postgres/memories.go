@@ -177,8 +177,8 @@ func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store
 
 func (t *tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
 	defer t.scope(tenantID)()
-	// Explicitly, not only by ON DELETE CASCADE: the cascade depends on the
-	// foreign_keys pragma of the connection; the search index must not.
+	// Explicitly, not only by ON DELETE CASCADE, as in the SQLite store
+	// (where the cascade depends on a connection pragma).
 	if err := t.deletePostings(ctx, tenantID, id); err != nil {
 		return fmt.Errorf("delete memory: %w", err)
 	}

@@ -74,8 +74,8 @@ func (t *tx) SpendOAuthCode(ctx context.Context, digest []byte, now time.Time) (
 		return nil, err
 	}
 	// The compare-and-set: of two transactions racing for one code, only
-	// one changes the row. SQLite serialises writers, but the condition
-	// keeps the rule true for any store.
+	// one changes the row. Writes are serialised here too (the advisory
+	// write lock), but the condition keeps the rule true without it.
 	res, err := t.tx.ExecContext(ctx, `UPDATE oauth_codes SET spent_at = ? WHERE digest = ? AND spent_at IS NULL`, toMicros(now), digest)
 	if err != nil {
 		return nil, wrapErr("spend oauth code", err)

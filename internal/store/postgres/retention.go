@@ -13,7 +13,8 @@ func (t *tx) DueMemories(ctx context.Context, tenantID string, now, createdBefor
 		return []store.Memory{}, nil
 	}
 	// Two indexed queries (memories_expiry, memories_created) rather than
-	// one OR, which SQLite would answer with a scan of the tenant.
+	// one OR, which SQLite would answer with a scan of the tenant (kept
+	// as the SQLite store's; PostgreSQL could use a BitmapOr).
 	out, err := t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND expires_at IS NOT NULL AND expires_at <= ?
 		 ORDER BY expires_at LIMIT ?`, tenantID, toMicros(now), limit)
