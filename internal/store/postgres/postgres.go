@@ -82,14 +82,21 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{pool: pool, writer: make(chan struct{}, 1)}, nil
 }
 
+// Migrations returns the embedded migrations (goose SQL files), for tools
+// and tests that need to know the schema this binary expects.
+func Migrations() fs.FS {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // a constant path into an embedded directory
+	}
+	return dir
+}
+
 // migrate brings the schema up to date with the embedded migrations, under
 // goose's session advisory lock: nodes starting at once apply each
 // migration once.
 func migrate(ctx context.Context, db *sql.DB) error {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
+	dir := Migrations()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -68,7 +68,7 @@ func TestNoCommitOnceContextDone(t *testing.T) {
 // before it writes: the write lock serialises them across handles, so
 // none fails and none is lost.
 func TestNodes(t *testing.T) {
-	dsn := postgrestest.NewDatabase(t)
+	dsn := postgrestest.NewEmptyDatabase(t)
 	const nodes, writes = 3, 20
 	dbs := make([]*postgres.DB, nodes)
 	errs := make([]error, nodes)
