@@ -49,6 +49,15 @@ func (d dataFlags) postgresDSN() (string, bool, error) {
 	return "", false, errors.New("--store: want a postgres:// or postgresql:// URL, or nothing for the embedded store")
 }
 
+// databaseHealth is /healthz's database check for a store on a server
+// (one with Ping), nil for the embedded store: a file that is open.
+func databaseHealth(db store.Store) func(context.Context) error {
+	if p, ok := db.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping
+	}
+	return nil
+}
+
 // embeddedOnly refuses a command that works on the embedded store's file
 // alone (backup, restore) when --store names PostgreSQL.
 func (d dataFlags) embeddedOnly(cmd string) error {

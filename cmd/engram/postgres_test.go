@@ -3,8 +3,11 @@ package main_test
 import (
 	"bytes"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,6 +238,77 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		n.stop(t)
 	}
 	if out := mustEngram(t, nil, "audit", "verify", "--data", dirs[0], "--store", dsn); !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify: %q", out)
+	}
+}
+
+// TestPostgresOutage cuts one node's database off (no new connections,
+// every open one terminated: to the node, a restart of the database) and
+// lets it back: meanwhile /healthz answers 503 with the database
+// "unavailable" and a write fails; afterwards the node reconnects by
+// itself, /healthz is 200, writes work, what was acknowledged before is
+// there, and the audit chains verify.
+func TestPostgresOutage(t *testing.T) {
+	dsn := postgrestest.NewDatabase(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	data := filepath.Join(t.TempDir(), "n1")
+	n := startServerWith(t, data, nil, "--store", dsn)
+	raw, err := os.ReadFile(filepath.Join(data, "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(raw))
+	env := []string{"ENGRAM_URL=" + n.url, "ENGRAM_API_KEY=" + key}
+	health := func() (int, map[string]string) {
+		t.Helper()
+		resp, err := http.Get(n.url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, body := health(); code != http.StatusOK || body["database"] != "ok" {
+		t.Fatalf("healthz: %d %v", code, body)
+	}
+	id := strings.Fields(mustEngram(t, env, "add", "Written before the outage", "--user", "u"))[1]
+
+	admin, err := sql.Open("pgx", postgrestest.ServerDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(t.Context(), `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ExecContext(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := health(); code != http.StatusServiceUnavailable || body["database"] != "unavailable" || body["status"] != "unavailable" {
+		t.Fatalf("healthz without the database: %d %v", code, body)
+	}
+	if _, _, err := engram(t, env, "add", "Written during the outage", "--user", "u"); err == nil {
+		t.Fatal("a write was acknowledged without the database")
+	}
+
+	if _, err := admin.ExecContext(t.Context(), `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := health(); code != http.StatusOK || body["database"] != "ok" {
+		t.Fatalf("healthz after the outage: %d %v", code, body)
+	}
+	mustEngram(t, env, "add", "Written after the outage", "--user", "u")
+	if out := mustEngram(t, env, "get", id); !strings.Contains(out, "before the outage") {
+		t.Fatalf("get after the outage: %q", out)
+	}
+	n.stop(t)
+	if out := mustEngram(t, nil, "audit", "verify", "--data", data, "--store", dsn); !strings.Contains(out, "intact") {
 		t.Fatalf("audit verify: %q", out)
 	}
 }

@@ -301,6 +301,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
 			Storage:   guard.Health,
+			Database:  databaseHealth(l.db),
 			// Past its deadline a request commits nothing (the store
 			// checks before each commit) and answers 503; the write
 			// timeout leaves the margin to deliver that answer.

@@ -115,6 +115,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// Ping checks that the database answers: the readiness of a node.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
 // Close closes the pool.
 func (db *DB) Close() error { return db.pool.Close() }
 
