@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,8 +50,9 @@ var migrations embed.FS
 // every node on the database. (The value is arbitrary: "engram" in ASCII.)
 const writeLock = 0x656e6772616d
 
-// maxConns bounds the pool: the writer plus concurrent readers.
-const maxConns = 16
+// defaultMaxConns bounds the pool unless the DSN's pool_max_conns says
+// otherwise: the writer plus concurrent readers.
+const defaultMaxConns = 16
 
 // DB is a store in one PostgreSQL database. It is safe for concurrent use.
 type DB struct {
@@ -60,10 +62,16 @@ type DB struct {
 	writer chan struct{}
 }
 
-// Open connects to the database named by dsn (a postgres:// URL or a
-// key=value connection string, as libpq takes) and brings its schema up to
-// date.
+// Open connects to the database named by dsn (a postgres:// URL, with
+// libpq's parameters: sslmode, sslrootcert, sslcert, sslkey, …) and brings
+// its schema up to date. One parameter is the pool's, not the server's:
+// pool_max_conns (default 16, at least 2: a write and a read at once)
+// bounds the connections this node opens.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	dsn, maxConns, err := poolParams(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -90,6 +98,29 @@ func Migrations() fs.FS {
 		panic(err) // a constant path into an embedded directory
 	}
 	return dir
+}
+
+// poolParams takes the pool's own parameters out of a postgres:// URL
+// (pgx would send them to the server as settings).
+func poolParams(dsn string) (string, int, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// A key=value string: passed on as it is. (Not echoed: it may
+		// hold a password.)
+		return dsn, defaultMaxConns, nil
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	if v == "" {
+		return dsn, defaultMaxConns, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		return "", 0, errors.New("pool_max_conns: want a whole number of at least 2")
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // migrate brings the schema up to date with the embedded migrations, under
