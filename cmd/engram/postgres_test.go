@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/json"
@@ -9,14 +10,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	engrampkg "github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/client"
+	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/store/postgres/postgrestest"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // TestServeOnPostgres runs two nodes on one PostgreSQL database, each with
@@ -310,5 +315,98 @@ func TestPostgresOutage(t *testing.T) {
 	n.stop(t)
 	if out := mustEngram(t, nil, "audit", "verify", "--data", data, "--store", dsn); !strings.Contains(out, "intact") {
 		t.Fatalf("audit verify: %q", out)
+	}
+}
+
+// TestNodesStartTogether starts two nodes at once on one empty database:
+// both come up (the migrations run once, under goose's lock) and exactly
+// one of them bootstraps the owner key.
+func TestNodesStartTogether(t *testing.T) {
+	dsn := postgrestest.NewEmptyDatabase(t)
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "n1"), filepath.Join(root, "n2")}
+	// One KEK for both, as nodes of one database must share.
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := local.OpenOrCreate(filepath.Join(dirs[0], "kek.key")); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := os.ReadFile(filepath.Join(dirs[0], "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[1], "kek.key"), kek, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	servers := make([]*server, len(dirs))
+	var wg sync.WaitGroup
+	for i, d := range dirs {
+		wg.Go(func() { servers[i] = startServerNoFatal(d, dsn) })
+	}
+	wg.Wait()
+	keys := 0
+	for i, s := range servers {
+		if s == nil {
+			t.Fatalf("node %d did not start", i)
+		}
+		t.Cleanup(func() {
+			if s.cmd.ProcessState == nil {
+				s.cmd.Process.Kill()
+				s.cmd.Wait()
+			}
+		})
+		if _, err := os.Stat(filepath.Join(dirs[i], "admin.key")); err == nil {
+			keys++
+		}
+	}
+	if keys != 1 {
+		t.Fatalf("%d nodes bootstrapped an owner key, want 1", keys)
+	}
+}
+
+// startServerNoFatal is startServerWith for a goroutine: nil when the
+// server did not come up.
+func startServerNoFatal(data, dsn string) *server {
+	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0", "--store", dsn)
+	cmd.Env = append(os.Environ(), "ENGRAM_API_KEY=")
+	s := &server{cmd: cmd, stdout: &testserver.SyncBuffer{}, stderr: &testserver.SyncBuffer{}}
+	cmd.Stdout = s.stdout
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		return nil
+	}
+	pw.Close()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.stderr.Write([]byte(line + "\n"))
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			cmd.Wait()
+			return nil
+		}
+		s.url = "http://" + a
+		return s
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil
 	}
 }

@@ -356,6 +356,11 @@ func bootstrap(ctx context.Context, l *localEngine, dir string, s *ioStreams) er
 		return err
 	}
 	nt, err := l.CreateTenant(ctx, defaultTenant)
+	if engram.ErrorCode(err) == engram.CodeConflict {
+		// Another node on the same PostgreSQL database created it between
+		// our look and our write: its operator has the owner key.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
