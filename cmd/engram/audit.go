@@ -89,7 +89,7 @@ type auditVerifyCmd struct {
 // Run verifies offline; it may run while serve does (the store is shared
 // safely), in which case entries appended meanwhile are verified too.
 func (c *auditVerifyCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

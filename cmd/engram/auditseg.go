@@ -24,7 +24,7 @@ type auditKeyShowCmd struct {
 }
 
 func (c *auditKeyShowCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ type auditKeyRotateCmd struct {
 // Run rotates in one transaction; a running server picks the new key up
 // at its next seal. It prints only public keys.
 func (c *auditKeyRotateCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ type auditSealCmd struct {
 }
 
 func (c *auditSealCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ type auditProveCmd struct {
 }
 
 func (c *auditProveCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ type auditRetentionCmd struct {
 }
 
 func (c *auditRetentionCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ type auditSweepCmd struct {
 }
 
 func (c *auditSweepCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

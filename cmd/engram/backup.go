@@ -28,6 +28,9 @@ type backupCmd struct {
 }
 
 func (c *backupCmd) Run(ctx context.Context, s *ioStreams) error {
+	if err := c.embeddedOnly("backup"); err != nil {
+		return err
+	}
 	if _, err := os.Lstat(c.To); err == nil {
 		return &exitError{code: 1, err: fmt.Errorf("%s exists: a backup never overwrites a file", c.To)}
 	}

@@ -306,7 +306,7 @@ func scratchEngine(ctx context.Context, f *embedFlags, extra ...engine.Option) (
 	if err != nil {
 		return nil, err
 	}
-	l, err := openLocal(ctx, dir, eopts...)
+	l, err := openLocal(ctx, dataFlags{Data: dir}, eopts...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -16,7 +16,7 @@ type deletionsListCmd struct {
 // Run prints the pending deletions as JSON. A read: nothing is recorded
 // or changed; the sweep of a running server completes them when due.
 func (c *deletionsListCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

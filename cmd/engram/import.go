@@ -44,7 +44,7 @@ func (c *importCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	l, err := openLocal(ctx, c.Data, opts...)
+	l, err := openLocal(ctx, c.dataFlags, opts...)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ type keysRotateCmd struct {
 // resumable: after an interruption, run it again (or let a server finish
 // the job in the background).
 func (c *keysRotateCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (c *tenantsForgetCmd) Run(ctx context.Context, s *ioStreams) error {
 	if !c.Yes {
 		return errors.New("erasing a tenant destroys its keys and every record for good: add --yes")
 	}
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ type kekRotateCmd struct {
 // It refuses to run beside a server (which would go on unwrapping with
 // the old KEK) or any other command (datalock.go).
 func (c *kekRotateCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocalFor(ctx, c.Data, useExclusive)
+	l, err := openLocalFor(ctx, c.dataFlags, useExclusive)
 	if err != nil {
 		return err
 	}

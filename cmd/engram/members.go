@@ -31,7 +31,7 @@ func (c *membersInviteCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	l, err := openLocal(ctx, c.Data, engine.WithIdentity(engine.IdentityOptions{PublicURL: base}))
+	l, err := openLocal(ctx, c.dataFlags, engine.WithIdentity(engine.IdentityOptions{PublicURL: base}))
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ type repairCmd struct {
 }
 
 func (c *repairCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ type restoreCmd struct {
 }
 
 func (c *restoreCmd) Run(ctx context.Context, s *ioStreams) error {
+	if err := c.embeddedOnly("restore"); err != nil {
+		return err
+	}
 	refuse := func(format string, args ...any) error {
 		return &exitError{code: 1, err: fmt.Errorf("restore refused: "+format, args...)}
 	}

@@ -155,7 +155,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			}
 		}()
 	}
-	l, err := openLocalFor(ctx, c.Data, useServe, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
+	l, err := openLocalFor(ctx, c.dataFlags, useServe, append(append(opts, sinkOpts...), engine.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
@@ -301,6 +301,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
 			Storage:   guard.Health,
+			Database:  databaseHealth(l.db),
 			// Past its deadline a request commits nothing (the store
 			// checks before each commit) and answers 503; the write
 			// timeout leaves the margin to deliver that answer.
@@ -316,7 +317,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "version", version, "crypto_profile", seal.Profile())
+	log.Info("listening", "component", "serve", "addr", ln.Addr().String(), "data", c.Data, "store", c.storeKind(), "version", version, "crypto_profile", seal.Profile())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -355,6 +356,11 @@ func bootstrap(ctx context.Context, l *localEngine, dir string, s *ioStreams) er
 		return err
 	}
 	nt, err := l.CreateTenant(ctx, defaultTenant)
+	if engram.ErrorCode(err) == engram.CodeConflict {
+		// Another node on the same PostgreSQL database created it between
+		// our look and our write: its operator has the owner key.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

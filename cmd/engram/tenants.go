@@ -25,7 +25,7 @@ type tenantsCreateCmd struct {
 }
 
 func (c *tenantsCreateCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ type tenantsOwnerKeyCmd struct {
 // or expired: only someone with the data directory (and the KEK) can run
 // it, and the minting is recorded in the tenant's audit chain.
 func (c *tenantsOwnerKeyCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (c *tenantsKEKCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return err
 	}
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ type tenantsMinimiseCmd struct {
 // extracted from then on; the turns stay stored as memories either way
 // (forget them with DELETE /v1/memories or user erasure).
 func (c *tenantsMinimiseCmd) Run(ctx context.Context, s *ioStreams) error {
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func (c *tenantsPlanCmd) Run(ctx context.Context, s *ioStreams) error {
 	if err != nil {
 		return engram.Errorf(engram.CodeInvalid, "%s", err.Error())
 	}
-	l, err := openLocal(ctx, c.Data)
+	l, err := openLocal(ctx, c.dataFlags)
 	if err != nil {
 		return err
 	}

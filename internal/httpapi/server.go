@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,10 @@ import (
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/mem0api"
 )
+
+// healthDatabaseTimeout bounds /healthz's database check: a database that
+// does not answer within it is unavailable.
+const healthDatabaseTimeout = 2 * time.Second
 
 // Config is what the REST API serves.
 type Config struct {
@@ -48,6 +53,12 @@ type Config struct {
 	// /healthz: "ok", "unknown", or "low" (below the free-space floor:
 	// content writes answer 507, and the status is "degraded", still 200).
 	Storage func() string
+	// Database, when set, reports whether the database answers, for
+	// /healthz: a store on a server (PostgreSQL) can be unreachable while
+	// the process runs. An error makes the status "unavailable" with 503,
+	// so a load balancer stops sending requests to this node; the error
+	// itself is not shown.
+	Database func(ctx context.Context) error
 	// Metrics, when set, is served at GET /metrics (Prometheus text format)
 	// and receives the API's request metrics. Counts only, no content.
 	Metrics *prometheus.Registry
@@ -121,7 +132,17 @@ func New(cfg Config) http.Handler {
 				body["status"] = "degraded"
 			}
 		}
+		code := http.StatusOK
+		if cfg.Database != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), healthDatabaseTimeout)
+			defer cancel()
+			body["database"] = "ok"
+			if err := cfg.Database(ctx); err != nil {
+				body["database"], body["status"], code = "unavailable", "unavailable", http.StatusServiceUnavailable
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

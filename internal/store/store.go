@@ -4,7 +4,8 @@
 // ids, ids, timestamps, sizes and key versions are the only values stored in
 // clear.
 //
-// Implementations: sqlite (embedded default). Each passes storetest.
+// Implementations: sqlite (embedded default), postgres (several nodes on
+// one database). Each passes storetest.
 package store
 
 import (

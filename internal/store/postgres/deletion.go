@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/engram-memory/engram/internal/store"
+)
+
+const deletionColumns = `tenant_id, id, kind, subject_id, subject_ref, state, requested_at, scheduled_at, ended_at`
+
+func (t *tx) PutDeletion(ctx context.Context, d *store.Deletion) error {
+	defer t.scope(d.TenantID)()
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		d.TenantID, d.ID, d.Kind, d.SubjectID, d.SubjectRef, d.State, toMicros(d.RequestedAt), toMicros(d.ScheduledAt),
+		toNullMicros(d.EndedAt))
+	return wrapErr("put deletion", err)
+}
+
+func (t *tx) PendingDeletion(ctx context.Context, tenantID, kind, subjectID string) (*store.Deletion, error) {
+	defer t.scope(tenantID)()
+	ds, err := t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
+		WHERE tenant_id = ? AND kind = ? AND subject_id = ? AND state = 'pending'`, tenantID, kind, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, wrapErr("pending deletion", sql.ErrNoRows)
+	}
+	return &ds[0], nil
+}
+
+func (t *tx) PendingDeletions(ctx context.Context, tenantID string, limit int) ([]store.Deletion, error) {
+	defer t.scope(tenantID)()
+	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
+		WHERE tenant_id = ? AND state = 'pending' ORDER BY scheduled_at, id LIMIT ?`, tenantID, limit)
+}
+
+func (t *tx) DueDeletions(ctx context.Context, now time.Time, limit int) ([]store.Deletion, error) {
+	defer t.scopeAll()()
+	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
+		WHERE state = 'pending' AND scheduled_at <= ? ORDER BY scheduled_at, tenant_id, id LIMIT ?`, toMicros(now), limit)
+}
+
+func (t *tx) EndDeletion(ctx context.Context, tenantID, id, state string, at time.Time) error {
+	defer t.scope(tenantID)()
+	res, err := t.tx.ExecContext(ctx, `UPDATE deletions SET state = ?, subject_id = '', ended_at = ?
+		WHERE tenant_id = ? AND id = ? AND state = 'pending'`, state, toMicros(at), tenantID, id)
+	return mustAffect("end deletion", res, err)
+}
+
+func (t *tx) queryDeletions(ctx context.Context, q string, args ...any) ([]store.Deletion, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrapErr("list deletions", err)
+	}
+	defer rows.Close()
+	out := []store.Deletion{}
+	for rows.Next() {
+		var (
+			d                    store.Deletion
+			requested, scheduled time.Time
+			ended                sql.NullTime
+		)
+		if err := rows.Scan(&d.TenantID, &d.ID, &d.Kind, &d.SubjectID, &d.SubjectRef, &d.State, &requested, &scheduled,
+			&ended); err != nil {
+			return nil, wrapErr("list deletions", err)
+		}
+		d.RequestedAt, d.ScheduledAt, d.EndedAt = fromMicros(requested), fromMicros(scheduled), fromNullMicros(ended)
+		out = append(out, d)
+	}
+	return out, nilOr("list deletions", rows.Err())
+}
+
+func (t *tx) EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*store.AccountErasure, error) {
+	defer t.scope(tenantID)()
+	out := &store.AccountErasure{}
+	// What its own key seals: private memories, their history, episodes
+	// and facts without a user, the account's sealed name and email. The
+	// key goes with them.
+	own, err := t.DeleteSubject(ctx, tenantID, subject)
+	if err != nil {
+		return nil, err
+	}
+	out.Erasure = *own
+	// Memories it wrote for others (under an end user's key, which
+	// covers more than this account: rows removed, key kept).
+	authored := `SELECT id FROM memories WHERE tenant_id = ? AND author_account_id = ?`
+	for _, s := range []struct {
+		n     *int
+		op, q string
+	}{
+		{nil, "erase authored postings", `DELETE FROM postings WHERE tenant_id = ? AND memory_id IN (` + authored + `)`},
+		{nil, "erase authored mentions", `DELETE FROM entity_mentions WHERE tenant_id = ? AND memory_id IN (` + authored + `)`},
+		{nil, "erase authored topics", `DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id IN (` + authored + `)`},
+	} {
+		if _, err := t.count(ctx, s.op, s.q, tenantID, tenantID, accountID); err != nil {
+			return nil, err
+		}
+	}
+	n, err := t.count(ctx, "erase authored memories", `DELETE FROM memories WHERE tenant_id = ? AND author_account_id = ?`, tenantID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out.Memories += n
+	if n, err = t.count(ctx, "erase authored history", `DELETE FROM history WHERE tenant_id = ? AND author_account_id = ?`, tenantID, accountID); err != nil {
+		return nil, err
+	}
+	out.History += n
+	// Counted before the account row goes: its foreign keys cascade to
+	// the login, tokens, sessions and keys, but the receipt counts them.
+	if out.APIKeys, err = t.count(ctx, "erase account keys", `DELETE FROM api_keys WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID); err != nil {
+		return nil, err
+	}
+	if out.Sessions, err = t.count(ctx, "erase account sessions", `DELETE FROM session_families WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID); err != nil {
+		return nil, err
+	}
+	// Authorization codes name the account but do not reference it.
+	if _, err := t.count(ctx, "erase account oauth codes", `DELETE FROM oauth_codes WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID); err != nil {
+		return nil, err
+	}
+	// The row may be gone already (an admin removed the member): what
+	// it authored is erased all the same.
+	n, err = t.count(ctx, "erase account", `DELETE FROM accounts WHERE tenant_id = ? AND id = ?`, tenantID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out.Accounts = n
+	return out, nil
+}
