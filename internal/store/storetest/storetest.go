@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HistoryEntry", testHistoryEntry},
 		{"ReplaceHistory", testReplaceHistory},
 		{"HistoryScan", testHistoryScan},
+		{"DueMemories", testDueMemories},
 		{"ReplaceAccount", testReplaceAccount},
 		{"StaleRecords", testStaleRecords},
 		{"DeleteSubject", testDeleteSubject},

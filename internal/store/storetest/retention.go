@@ -1,21 +1,17 @@
-package sqlite_test
+package storetest
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/engram-memory/engram/internal/store"
 )
 
-// TestDueMemories: expired memories and those created before the cutoff
+// testDueMemories: expired memories and those created before the cutoff
 // are due, each once, within the tenant, up to the limit; the expiry
 // round-trips; DeleteMemoryHistory removes only that memory's history.
-func TestDueMemories(t *testing.T) {
-	ctx := context.Background()
-	db := open(t, filepath.Join(t.TempDir(), "engram.db"))
+func testDueMemories(f *fx) {
+	t, ctx, db := f.t, f.ctx, f.s
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	past, future := now.Add(-time.Minute), now.Add(time.Minute)
 	ids := map[string]string{}
