@@ -29,7 +29,7 @@ const maxCachedParams = 32
 type stmtCache struct {
 	pool *sql.DB
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // every query reads the map: hits share the lock
 	stmts   map[string]*sql.Stmt // nil value: being prepared, or failed to
 	closed  bool
 	pending sync.WaitGroup
@@ -42,9 +42,15 @@ func newStmtCache(pool *sql.DB) *stmtCache {
 // get returns query's prepared statement, or nil when it is not prepared
 // (yet): then it starts preparing it unless it is not to be cached.
 func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.RLock()
+	s, ok := c.stmts[query]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.stmts[query]
+	s, ok = c.stmts[query]
 	if ok || c.closed || len(c.stmts) >= maxCachedStmts || strings.Count(query, "?") > maxCachedParams {
 		return s
 	}
