@@ -15,27 +15,12 @@ import (
 // commit once the context is done) and its 503 is still delivered, instead
 // of committing after the connection was dropped and leaving the client
 // unable to tell whether it happened.
-//
-// A request whose context is done before any work started was read whole
-// from a connection whose context net/http cancelled earlier (a read error
-// while an earlier request ran: see bodyConsumed). net/http goes on serving
-// such a connection, deriving each new request from the cancelled context,
-// so every later request on it would fail at once with 503. The request is
-// healthy (it arrived): it runs detached from the connection's cancellation,
-// still under the deadline, and the connection is closed after its answer.
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if ctx.Err() != nil {
-			ctx = context.WithoutCancel(ctx)
-			w.Header().Set("Connection", "close")
-			r = r.WithContext(ctx)
-		}
-		if d <= 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithTimeout(ctx, d)
+		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
