@@ -29,7 +29,7 @@ const maxCachedParams = 32
 type stmtCache struct {
 	pool *sql.DB
 
-	mu      sync.RWMutex // every query reads the map: hits share the lock
+	mu      sync.RWMutex         // every query reads the map: hits share the lock
 	stmts   map[string]*sql.Stmt // nil value: being prepared, or failed to
 	closed  bool
 	pending sync.WaitGroup
