@@ -52,6 +52,8 @@ var (
 // SetVector, DeleteTenant) return ErrNotFound when it does not exist in the
 // tenant. Orderings by name or owner are byte order.
 type Store interface {
+	Leases
+
 	Read(ctx context.Context, fn func(Tx) error) error
 	Write(ctx context.Context, fn func(Tx) error) error
 	Close() error

@@ -60,6 +60,7 @@ type DB struct {
 	// writer is a semaphore of one: this process's writers wait here, not
 	// each on a connection of the pool blocked on the advisory lock.
 	writer chan struct{}
+	leases leases // store.Leases (leases.go)
 }
 
 // Open connects to the database named by dsn (a postgres:// URL, with
@@ -154,8 +155,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.pool.Close() }
+// Close releases this handle's leases and closes the pool.
+func (db *DB) Close() error {
+	db.leases.close()
+	return db.pool.Close()
+}
 
 // Read runs fn in a read-only REPEATABLE READ transaction: one snapshot of
 // the database throughout, beside any write.
