@@ -263,6 +263,23 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		Help: "Times the deletion sweep found a deletion due and left it pending (a legal hold, or an account that became its organisation's only owner).",
 	}, func() float64 { return float64(l.DeletionsHeld()) }))
 	reg.MustRegister(guard.Collector())
+	// Which background work this node leads (engine/leases.go): with
+	// several nodes on one database, one node per work shows 1.
+	for _, w := range engine.Works {
+		if w == engine.WorkAuditBackfill && sinks == nil {
+			continue // no back-fill without a sink
+		}
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "engram_background_leader",
+			Help:        "1 when this node holds the lease of the background work (one node of those sharing a database does each), 0 when another node does it.",
+			ConstLabels: prometheus.Labels{"work": w},
+		}, func() float64 {
+			if l.Leading(w) {
+				return 1
+			}
+			return 0
+		}))
+	}
 	if sinks != nil {
 		reg.MustRegister(sinks.Collector())
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

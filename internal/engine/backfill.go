@@ -388,7 +388,8 @@ func (e *Engine) AuditPending(ctx context.Context) (uint64, error) {
 }
 
 // RunAuditBackfill runs a back-fill pass at once and then every `every`
-// until ctx ends; report receives failures, which the next pass retries.
+// until ctx ends, on the node that holds the WorkAuditBackfill lease
+// (leases.go); report receives failures, which the next pass retries.
 // It returns when ctx is done, so the caller can wait for it before
 // closing the store. Without a sink it returns at once.
 func (e *Engine) RunAuditBackfill(ctx context.Context, every time.Duration, report func(error)) {
@@ -397,9 +398,13 @@ func (e *Engine) RunAuditBackfill(ctx context.Context, every time.Duration, repo
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	defer e.resign(WorkAuditBackfill)
 	for {
-		if _, err := e.BackfillAudit(ctx); err != nil && ctx.Err() == nil && report != nil {
-			report(err)
+		// On a node that does not lead, the tick only tries the lease.
+		if e.lead(ctx, WorkAuditBackfill, report) {
+			if _, err := e.BackfillAudit(ctx); err != nil && ctx.Err() == nil && report != nil {
+				report(err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -46,6 +46,7 @@ type Engine struct {
 	fails    authFailures  // refused credentials of the current window (authfailures.go)
 	lifetime lifetimeSweep // memories removed by retention (lifetime.go)
 	deletes  deletionState // grace period and sweep counters (deletion.go)
+	leads    leaderState   // background work this node leads (leases.go)
 
 	// testHookWrite runs in Add at stage "key" (between fetching the
 	// subject key and the write transaction) and "committed" (after the

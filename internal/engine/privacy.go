@@ -384,14 +384,19 @@ func (e *Engine) reseal(ctx context.Context, tx store.Tx, w *writer, r store.Sta
 }
 
 // RunMaintenance re-encrypts stale records and sweeps expired idempotency
-// records every interval until ctx ends. Errors are reported to report and
+// records every interval until ctx ends, on the node that holds the
+// WorkMaintenance lease (leases.go). Errors are reported to report and
 // retried on the next round.
 func (e *Engine) RunMaintenance(ctx context.Context, every time.Duration, report func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	defer e.resign(WorkMaintenance)
 	for {
-		if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
-			report(err)
+		// On a node that does not lead, the tick only tries the lease.
+		if e.lead(ctx, WorkMaintenance, report) {
+			if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
+				report(err)
+			}
 		}
 		select {
 		case <-ctx.Done():

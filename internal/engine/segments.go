@@ -308,29 +308,38 @@ func (c SignedCheckpoints) Floor(ctx context.Context, tenantID string) (uint64, 
 
 // RunAuditSealer seals due segments, then runs the retention sweep and
 // the sweep of expired sessions (SweepSessions), every
-// `every` until ctx ends; report receives failures, which are retried
+// `every` until ctx ends, on the node that holds the WorkAuditSeal lease
+// (leases.go); report receives failures, which are retried
 // on the next tick. It returns when ctx is done, so the caller can wait for
 // it before closing the store.
 func (e *Engine) RunAuditSealer(ctx context.Context, every time.Duration, p checkpoint.Policy, report func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	defer e.resign(WorkAuditSeal)
 	for {
-		if err := e.auditMaintenance(ctx, p); err != nil && ctx.Err() == nil && report != nil {
-			report(err)
-		}
-		// Expired tokens and dead sessions go on the same beat: they
-		// refuse themselves, so this only keeps the tables small.
-		if _, err := e.SweepSessions(ctx); err != nil && ctx.Err() == nil && report != nil {
-			report(err)
-		}
-		// Memory retention too, at most once per RetentionEvery.
-		if err := e.maybeSweepRetention(ctx); err != nil && ctx.Err() == nil && report != nil {
-			report(err)
+		if e.lead(ctx, WorkAuditSeal, report) {
+			e.auditRound(ctx, p, report)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// auditRound is one round of RunAuditSealer on the leading node.
+func (e *Engine) auditRound(ctx context.Context, p checkpoint.Policy, report func(error)) {
+	if err := e.auditMaintenance(ctx, p); err != nil && ctx.Err() == nil && report != nil {
+		report(err)
+	}
+	// Expired tokens and dead sessions go on the same beat: they
+	// refuse themselves, so this only keeps the tables small.
+	if _, err := e.SweepSessions(ctx); err != nil && ctx.Err() == nil && report != nil {
+		report(err)
+	}
+	// Memory retention too, at most once per RetentionEvery.
+	if err := e.maybeSweepRetention(ctx); err != nil && ctx.Err() == nil && report != nil {
+		report(err)
 	}
 }

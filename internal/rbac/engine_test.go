@@ -72,7 +72,7 @@ var engineOps = map[string]rbac.Op{
 	"Authenticate": operatorOnly, "FlushAuthFailures": operatorOnly, "RunAuthFailureFlush": operatorOnly,
 	"CreateTenant": operatorOnly, "TenantByName": operatorOnly, "Tenants": operatorOnly, "MintOwnerKey": operatorOnly,
 	"RotateTenant": operatorOnly, "Reencrypt": operatorOnly, "Pending": operatorOnly, "Repair": operatorOnly,
-	"Start": operatorOnly, "StartExtraction": operatorOnly, "Maintain": operatorOnly, "RunMaintenance": operatorOnly,
+	"Start": operatorOnly, "StartExtraction": operatorOnly, "Maintain": operatorOnly, "RunMaintenance": operatorOnly, "Leading": operatorOnly,
 	"AuditBackfilled": operatorOnly, "AuditPending": operatorOnly, "AuditBundle": operatorOnly,
 	"AuditVerifierKey": operatorOnly, "AuditVerifierKeys": operatorOnly, "KeptCheckpoint": operatorOnly,
 	"BackfillAudit": operatorOnly, "RunAuditBackfill": operatorOnly, "RunAuditSealer": operatorOnly,
