@@ -41,6 +41,7 @@ type serveCmd struct {
 	// Not in auditSinkFlags: `bench api` shares those, and a benchmark
 	// never back-fills a data directory's trail into its sinks.
 	BackfillEvery time.Duration `name:"audit-backfill-interval" env:"ENGRAM_AUDIT_BACKFILL_INTERVAL" default:"10s" help:"With --audit-sink: how often to publish audit entries the sinks lack (offline commands, a crash, refusals)."`
+	MaintainEvery time.Duration `name:"maintenance-interval" env:"ENGRAM_MAINTENANCE_INTERVAL" default:"30s" help:"How often background maintenance runs (re-encryption after a key rotation, the deletion sweep, expired idempotency records and OAuth codes); with several nodes on one database, also how soon another node takes it over when its node stops."`
 
 	RequestTimeout time.Duration `name:"request-timeout" env:"ENGRAM_REQUEST_TIMEOUT" default:"50s" help:"How long one request may work; past it, it fails with 503 and commits nothing. The response write timeout is this plus 10s, so that answer still reaches the client."`
 	DeletionGrace  time.Duration `name:"deletion-grace" env:"ENGRAM_DELETION_GRACE" default:"168h" help:"How long an account that asked to be deleted (DELETE /v1/me) stays read-only, and can cancel, before it is erased: 1m to 8760h."`
@@ -100,6 +101,9 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	if c.BackfillEvery <= 0 {
 		return fmt.Errorf("--audit-backfill-interval must be positive")
+	}
+	if c.MaintainEvery <= 0 {
+		return fmt.Errorf("--maintenance-interval must be positive")
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("--request-timeout must be positive")
@@ -174,7 +178,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 	mdone := make(chan struct{})
 	go func() {
 		defer close(mdone)
-		l.RunMaintenance(mctx, 30*time.Second, func(err error) {
+		l.RunMaintenance(mctx, c.MaintainEvery, func(err error) {
 			log.Error("maintenance failed; retrying later", "component", "maintenance", "error", err)
 		})
 	}()
