@@ -71,6 +71,8 @@ func TestServeRefusesBadLimits(t *testing.T) {
 		{"--rate-limit-address", "-1"},
 		{"--rate-limit-key-burst", "0"},
 		{"--audit-auth-failure-window", "0s"},
+		{"--rate-limit-nodes", "0"},
+		{"--maintenance-interval", "0s"},
 	} {
 		data := filepath.Join(t.TempDir(), "data")
 		_, errOut, err := engram(t, nil, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)

@@ -119,3 +119,17 @@ func (l *Limiter) Len() int {
 	defer l.mu.Unlock()
 	return len(l.buckets)
 }
+
+// Share is one node's part of r when nodes (at least 1) serve the API
+// behind one load balancer and each limits in its own memory: the rate
+// and the burst divided by nodes (the burst rounded up, at least 1). With
+// the requests of a key or an address spread evenly over the nodes, the
+// cluster as a whole then allows about r; a balancer that sends one
+// client to one node (sticky sessions) gives that client about r/nodes.
+// No request pays a database round trip for it.
+func (r Rate) Share(nodes int) Rate {
+	if nodes <= 1 || !r.On() {
+		return r
+	}
+	return Rate{PerSecond: r.PerSecond / float64(nodes), Burst: max(1, (r.Burst+nodes-1)/nodes)}
+}
