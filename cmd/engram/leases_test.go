@@ -19,19 +19,23 @@ import (
 var leasedWork = []string{"maintenance", "audit-seal", "audit-backfill"}
 
 // nodesOn starts n nodes on one PostgreSQL database (own data directories,
-// the first node's kek.key copied to the others) with args, and returns
-// them with the owner key.
-func nodesOn(t *testing.T, dsn string, n int, args ...string) ([]*server, []string, string) {
+// the first node's kek.key copied to the others), each with the flags
+// args gives for its directory (args may be nil), and returns them with
+// their directories and the owner key.
+func nodesOn(t *testing.T, dsn string, n int, args func(dir string) []string) ([]*server, []string, string) {
 	t.Helper()
 	root := t.TempDir()
 	dirs := make([]string, n)
 	for i := range dirs {
 		dirs[i] = filepath.Join(root, fmt.Sprintf("n%d", i))
 	}
-	withSink := func(i int) []string {
-		return append([]string{"--store", dsn, "--audit-sink", "file:" + filepath.Join(root, fmt.Sprintf("audit%d.jsonl", i))}, args...)
+	flags := func(i int) []string {
+		if args == nil {
+			return []string{"--store", dsn}
+		}
+		return append([]string{"--store", dsn}, args(dirs[i])...)
 	}
-	nodes := []*server{startServerWith(t, dirs[0], nil, withSink(0)...)}
+	nodes := []*server{startServerWith(t, dirs[0], nil, flags(0)...)}
 	kek, err := os.ReadFile(filepath.Join(dirs[0], "kek.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +51,7 @@ func nodesOn(t *testing.T, dsn string, n int, args ...string) ([]*server, []stri
 		if err := os.WriteFile(filepath.Join(d, "kek.key"), kek, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		nodes = append(nodes, startServerWith(t, d, nil, withSink(i+1)...))
+		nodes = append(nodes, startServerWith(t, d, nil, flags(i+1)...))
 	}
 	return nodes, dirs, strings.TrimSpace(string(raw))
 }
@@ -101,8 +105,10 @@ func oneLeaderEach(t *testing.T, nodes []*server) map[string]int {
 // chain verifies at the end.
 func TestBackgroundWorkOnOneNode(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
-	nodes, dirs, key := nodesOn(t, dsn, 3, "--maintenance-interval", "100ms", "--audit-seal-interval", "100ms",
-		"--audit-backfill-interval", "100ms")
+	nodes, dirs, key := nodesOn(t, dsn, 3, func(dir string) []string {
+		return []string{"--maintenance-interval", "100ms", "--audit-seal-interval", "100ms",
+			"--audit-sink", "file:" + dir + ".audit.jsonl", "--audit-backfill-interval", "100ms"}
+	})
 	ctx := t.Context()
 	for i, n := range nodes {
 		if _, err := client.New(n.url, key).Add(ctx, client.AddRequest{Content: fmt.Sprintf("note %d", i), UserID: "u"}); err != nil {
@@ -162,7 +168,7 @@ func TestBackgroundWorkOnOneNode(t *testing.T) {
 // writes one memory.
 func TestIdempotencyAcrossNodes(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
-	nodes, _, key := nodesOn(t, dsn, 2)
+	nodes, _, key := nodesOn(t, dsn, 2, nil)
 	ctx := t.Context()
 	a, b := client.New(nodes[0].url, key), client.New(nodes[1].url, key)
 

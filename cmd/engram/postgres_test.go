@@ -152,27 +152,7 @@ func noMarkersAtRest(t *testing.T, m *markers, dirs ...string) {
 // chains verify.
 func TestThreeNodesOnPostgres(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
-	root := t.TempDir()
-	dirs := []string{filepath.Join(root, "n1"), filepath.Join(root, "n2"), filepath.Join(root, "n3")}
-	nodes := []*server{startServerWith(t, dirs[0], nil, "--store", dsn)}
-	kek, err := os.ReadFile(filepath.Join(dirs[0], "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dirs[0], "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(string(raw))
-	for _, d := range dirs[1:] {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "kek.key"), kek, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, startServerWith(t, d, nil, "--store", dsn))
-	}
+	nodes, dirs, key := nodesOn(t, dsn, 3, nil)
 
 	ctx := t.Context()
 	const perNode = 12

@@ -18,20 +18,7 @@ func TestServeLimitsAndAggregatesRefusals(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServerWith(t, data, []string{"ENGRAM_RATE_LIMIT_ADDRESS=0.01", "ENGRAM_RATE_LIMIT_ADDRESS_BURST=4"},
 		"--audit-auth-failure-window", "1h") // only the stop flushes
-	statuses := map[int]int{}
-	for range 12 {
-		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/memories", nil)
-		req.Header.Set("Authorization", "Bearer egm_not_a_key")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		statuses[resp.StatusCode]++
-		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
-			t.Fatal("429 without Retry-After")
-		}
-	}
+	statuses := badKeyFlood(t, 12, s.url)
 	if statuses[http.StatusUnauthorized] != 4 || statuses[http.StatusTooManyRequests] != 8 {
 		t.Fatalf("statuses %v, want 4 × 401 then 8 × 429", statuses)
 	}
@@ -80,4 +67,26 @@ func TestServeRefusesBadLimits(t *testing.T) {
 			t.Fatalf("serve %v started: %v\n%s", args, err, errOut)
 		}
 	}
+}
+
+// badKeyFlood sends n requests with a key that does not exist, to the
+// servers in turn (as a round-robin balancer would), and counts the
+// statuses; a 429 must say when to retry.
+func badKeyFlood(t *testing.T, n int, urls ...string) map[int]int {
+	t.Helper()
+	statuses := map[int]int{}
+	for i := range n {
+		req, _ := http.NewRequest(http.MethodGet, urls[i%len(urls)]+"/v1/memories", nil)
+		req.Header.Set("Authorization", "Bearer egm_not_a_key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	return statuses
 }

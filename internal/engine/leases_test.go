@@ -44,18 +44,6 @@ func (s *leaseStore) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return s.Store.Write(ctx, fn)
 }
 
-// waitFor polls cond until it holds or ten seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestBackgroundWorkUnderLease: the maintenance and audit-sealing loops do
 // no work (no write transaction) while another node holds their leases,
 // only try them each tick; once theirs, they work; stopped, they resign.
@@ -76,7 +64,7 @@ func TestBackgroundWorkUnderLease(t *testing.T) {
 	wg.Go(func() {
 		e.RunAuditSealer(ctx, 5*time.Millisecond, checkpoint.Policy{MaxEntries: 1, MaxAge: time.Millisecond}, report)
 	})
-	waitFor(t, "three tries of each lease", locked(func() bool {
+	testserver.Eventually(t, "three tries of each lease", locked(func() bool {
 		return st.leads[engine.WorkMaintenance] >= 3 && st.leads[engine.WorkAuditSeal] >= 3
 	}))
 	if locked(func() bool { return st.writes != 0 })() {
@@ -91,8 +79,8 @@ func TestBackgroundWorkUnderLease(t *testing.T) {
 	st.mu.Unlock()
 	// Maintenance sweeps idempotency records in a write transaction on
 	// every round it leads.
-	waitFor(t, "maintenance to work", locked(func() bool { return st.writes > 0 }))
-	waitFor(t, "Leading", func() bool { return e.Leading(engine.WorkMaintenance) && e.Leading(engine.WorkAuditSeal) })
+	testserver.Eventually(t, "maintenance to work", locked(func() bool { return st.writes > 0 }))
+	testserver.Eventually(t, "Leading", func() bool { return e.Leading(engine.WorkMaintenance) && e.Leading(engine.WorkAuditSeal) })
 
 	cancel()
 	wg.Wait()

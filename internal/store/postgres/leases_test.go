@@ -5,10 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/engram-memory/engram/internal/store/postgres"
 	"github.com/engram-memory/engram/internal/store/postgres/postgrestest"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // TestLeases opens two handles on one database, as two nodes would: a
@@ -38,17 +38,10 @@ func TestLeases(t *testing.T) {
 	// backend ends asynchronously).
 	eventually := func(db *postgres.DB, who, name string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ok, err := db.Lead(ctx, name)
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never took %q: %v", who, name, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testserver.Eventually(t, who+" to take "+name, func() bool {
+			ok, _ := db.Lead(ctx, name)
+			return ok
+		})
 	}
 
 	want(a, "a", "seal", true)
