@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,24 +9,24 @@ import (
 )
 
 // count runs a statement and returns how many rows it changed.
-func (t *tx) count(ctx context.Context, op, query string, args ...any) (int, error) {
+func (t *Tx) count(ctx context.Context, op, query string, args ...any) (int, error) {
 	res, err := t.tx.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, wrapErr(op, err)
+		return 0, t.wrapErr(op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, wrapErr(op, err)
+		return 0, t.wrapErr(op, err)
 	}
 	return int(n), nil
 }
 
-func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*store.Erasure, error) {
+func (t *Tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*store.Erasure, error) {
 	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
-	// Postings first and explicitly, as in the SQLite store (there the
-	// cascade depends on a connection pragma): the queries stay one.
+	// Postings first and explicitly: the search index must not depend on
+	// the foreign_keys pragma.
 	if _, err = t.count(ctx, "erase postings",
 		`DELETE FROM postings WHERE tenant_id = ? AND memory_id IN
 		   (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`, tenantID, tenantID, subject); err != nil {
@@ -67,7 +67,7 @@ func (t *tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 // DeleteUserObservations erases what Observe holds about one end user:
 // their entities (each with every version of its own key, its blind keys and
 // mentions), the facts and episodes of their scope, and their topic labels.
-func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string) (*store.Erasure, error) {
+func (t *Tx) DeleteUserObservations(ctx context.Context, tenantID, userID string) (*store.Erasure, error) {
 	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
@@ -105,7 +105,7 @@ func (t *tx) DeleteUserObservations(ctx context.Context, tenantID, userID string
 	return &e, nil
 }
 
-func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure, error) {
+func (t *Tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure, error) {
 	defer t.scope(tenantID)()
 	var e store.Erasure
 	var err error
@@ -154,29 +154,29 @@ func (t *tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 		}
 	}
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, tenantID)
-	if err := mustAffect("erase tenant", res, err); err != nil {
+	if err := t.mustAffect("erase tenant", res, err); err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
-func (t *tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+func (t *Tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	defer t.scopeAll()()
 	rows, err := t.tx.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY name`)
 	if err != nil {
-		return nil, wrapErr("list tenants", err)
+		return nil, t.wrapErr("list tenants", err)
 	}
 	defer rows.Close()
 	out := []store.Tenant{}
 	for rows.Next() {
 		tn, err := scanTenant(rows)
 		if err != nil {
-			return nil, wrapErr("list tenants", err)
+			return nil, t.wrapErr("list tenants", err)
 		}
 		out = append(out, *tn)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapErr("list tenants", err)
+		return nil, t.wrapErr("list tenants", err)
 	}
 	return out, nil
 }
@@ -217,62 +217,62 @@ func staleSQL(tenantID string) (string, []any) {
 		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID}
 }
 
-func (t *tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
+func (t *Tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
 	defer t.scope(tenantID)()
 	q, args := staleSQL(tenantID)
 	rows, err := t.tx.QueryContext(ctx, q+` LIMIT ?`, append(args, limit)...)
 	if err != nil {
-		return nil, wrapErr("stale records", err)
+		return nil, t.wrapErr("stale records", err)
 	}
 	defer rows.Close()
 	out := []store.StaleRecord{}
 	for rows.Next() {
 		var r store.StaleRecord
 		if err := rows.Scan(&r.Kind, &r.ID, &r.Subject, &r.KeyVersion); err != nil {
-			return nil, wrapErr("stale records", err)
+			return nil, t.wrapErr("stale records", err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapErr("stale records", err)
+		return nil, t.wrapErr("stale records", err)
 	}
 	return out, nil
 }
 
-func (t *tx) CountStale(ctx context.Context, tenantID string) (int, error) {
-	defer t.scopeAs(tenantOrAll(tenantID))()
+func (t *Tx) CountStale(ctx context.Context, tenantID string) (int, error) {
+	defer t.scopeOrAll(tenantID)()
 	q, args := staleSQL(tenantID)
 	var n int
 	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+q+`) AS stale`, args...).Scan(&n); err != nil {
-		return 0, wrapErr("count stale records", err)
+		return 0, t.wrapErr("count stale records", err)
 	}
 	return n, nil
 }
 
-func (t *tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
+func (t *Tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
 	defer t.scope(tenantID)()
 	h, err := scanHistory(t.tx.QueryRowContext(ctx,
 		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
-		return nil, wrapErr("get history entry", err)
+		return nil, t.wrapErr("get history entry", err)
 	}
 	return h, nil
 }
 
-func (t *tx) ReplaceHistory(ctx context.Context, h *store.History) error {
+func (t *Tx) ReplaceHistory(ctx context.Context, h *store.History) error {
 	defer t.scope(h.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE history SET key_version = ?, old = ?, new = ? WHERE tenant_id = ? AND id = ?`,
 		h.KeyVersion, nullBlob(h.Old), nullBlob(h.New), h.TenantID, h.ID)
-	return mustAffect("replace history", res, err)
+	return t.mustAffect("replace history", res, err)
 }
 
-func (t *tx) ReplaceAccount(ctx context.Context, a *store.Account) error {
+func (t *Tx) ReplaceAccount(ctx context.Context, a *store.Account) error {
 	defer t.scope(a.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE accounts SET key_version = ?, name = ?, email = ? WHERE tenant_id = ? AND id = ?`,
 		a.KeyVersion, nullBlob(a.Name), nullBlob(a.Email), a.TenantID, a.ID)
-	return mustAffect("replace account", res, err)
+	return t.mustAffect("replace account", res, err)
 }
 
 // nullBlob stores a nil slice as NULL, as inserts do.
