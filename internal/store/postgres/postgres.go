@@ -252,7 +252,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, f
 // queries (sqlstore) over the transaction's statements (newTx).
 type tx struct {
 	tx stmtTx
-	*sqlstore.Tx
+	sqlstore.Tx
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -37,6 +37,6 @@ func isConflict(err error) bool {
 // row-level security, so nothing is scoped.
 func newTx(st stmtTx) *tx {
 	t := &tx{tx: st}
-	t.Tx = sqlstore.New(st, dialect, nil)
+	t.Tx = sqlstore.New(&t.tx, dialect, nil)
 	return t
 }

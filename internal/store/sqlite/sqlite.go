@@ -343,7 +343,7 @@ func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOpti
 // queries (sqlstore) over the transaction's statements (newTx).
 type tx struct {
 	tx stmtTx
-	*sqlstore.Tx
+	sqlstore.Tx
 }
 
 var _ store.Tx = (*tx)(nil)

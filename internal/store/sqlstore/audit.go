@@ -77,41 +77,20 @@ func (t *Tx) AuditRange(ctx context.Context, tenantID string, after uint64, limi
 
 func (t *Tx) AuditChains(ctx context.Context) ([]string, error) {
 	defer t.scopeAll()()
-	rows, err := t.tx.QueryContext(ctx, `SELECT DISTINCT tenant_id FROM audit_entries UNION SELECT tenant_id FROM audit_heads ORDER BY 1`)
-	if err != nil {
-		return nil, t.wrapErr("audit chains", err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, t.wrapErr("audit chains", err)
-		}
-		out = append(out, id)
-	}
-	return out, t.nilOr("audit chains", rows.Err())
+	return queryRows(ctx, t, "audit chains", scanString,
+		`SELECT DISTINCT tenant_id FROM audit_entries UNION SELECT tenant_id FROM audit_heads ORDER BY 1`)
 }
 
 func (t *Tx) AuditWatermarks(ctx context.Context) ([]store.AuditWatermark, error) {
 	defer t.scopeAll()()
-	rows, err := t.tx.QueryContext(ctx, `SELECT h.tenant_id, h.seq, COALESCE(p.seq, 0) FROM audit_heads h
-		LEFT JOIN audit_published p ON p.tenant_id = h.tenant_id ORDER BY h.tenant_id`)
-	if err != nil {
-		return nil, t.wrapErr("audit watermarks", err)
-	}
-	defer rows.Close()
-	out := []store.AuditWatermark{}
-	for rows.Next() {
+	return queryRows(ctx, t, "audit watermarks", func(s scanner) (*store.AuditWatermark, error) {
 		var w store.AuditWatermark
 		var head, published int64
-		if err := rows.Scan(&w.TenantID, &head, &published); err != nil {
-			return nil, t.wrapErr("audit watermarks", err)
-		}
+		err := s.Scan(&w.TenantID, &head, &published)
 		w.Head, w.Published = uint64(head), uint64(published)
-		out = append(out, w)
-	}
-	return out, t.nilOr("audit watermarks", rows.Err())
+		return &w, err
+	}, `SELECT h.tenant_id, h.seq, COALESCE(p.seq, 0) FROM audit_heads h
+		LEFT JOIN audit_published p ON p.tenant_id = h.tenant_id ORDER BY h.tenant_id`)
 }
 
 func (t *Tx) SetAuditPublished(ctx context.Context, tenantID string, seq uint64) error {
@@ -122,33 +101,28 @@ func (t *Tx) SetAuditPublished(ctx context.Context, tenantID string, seq uint64)
 }
 
 func (t *Tx) queryAudit(ctx context.Context, op, q string, args ...any) ([]store.AuditRecord, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr(op, err)
+	return queryRows(ctx, t, op, scanAuditRecord, q, args...)
+}
+
+func scanAuditRecord(row scanner) (*store.AuditRecord, error) {
+	var r store.AuditRecord
+	e := &r.Entry
+	var seq, count int64
+	var at stamp
+	var action, outcome, detail string
+	if err := row.Scan(&e.TenantID, &seq, &at, &e.Actor, &e.KeyID, &action, &e.TargetType, &e.TargetID,
+		&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC, &count, &detail); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []store.AuditRecord{}
-	for rows.Next() {
-		var r store.AuditRecord
-		e := &r.Entry
-		var seq, count int64
-		var at stamp
-		var action, outcome, detail string
-		if err := rows.Scan(&e.TenantID, &seq, &at, &e.Actor, &e.KeyID, &action, &e.TargetType, &e.TargetID,
-			&outcome, &e.Reason, &e.IP, &e.RequestID, &e.Transport, &r.KeyVersion, &r.MAC, &count, &detail); err != nil {
-			return nil, t.wrapErr(op, err)
+	if detail != "" {
+		e.Detail = &engram.AuditDetail{}
+		if err := json.Unmarshal([]byte(detail), e.Detail); err != nil {
+			return nil, err
 		}
-		if detail != "" {
-			e.Detail = &engram.AuditDetail{}
-			if err := json.Unmarshal([]byte(detail), e.Detail); err != nil {
-				return nil, t.wrapErr(op, err)
-			}
-		}
-		e.Seq, e.Time, e.Count = uint64(seq), at.t, uint64(count)
-		e.Action, e.Outcome = engram.AuditAction(action), engram.AuditOutcome(outcome)
-		out = append(out, r)
 	}
-	return out, t.nilOr(op, rows.Err())
+	e.Seq, e.Time, e.Count = uint64(seq), at.t, uint64(count)
+	e.Action, e.Outcome = engram.AuditAction(action), engram.AuditOutcome(outcome)
+	return &r, nil
 }
 
 // nilOr wraps err like wrapErr but keeps nil nil.

@@ -51,26 +51,18 @@ func (t *Tx) EndDeletion(ctx context.Context, tenantID, id, state string, at tim
 }
 
 func (t *Tx) queryDeletions(ctx context.Context, q string, args ...any) ([]store.Deletion, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr("list deletions", err)
-	}
-	defer rows.Close()
-	out := []store.Deletion{}
-	for rows.Next() {
-		var (
-			d                    store.Deletion
-			requested, scheduled stamp
-			ended                nullStamp
-		)
-		if err := rows.Scan(&d.TenantID, &d.ID, &d.Kind, &d.SubjectID, &d.SubjectRef, &d.State, &requested, &scheduled,
-			&ended); err != nil {
-			return nil, t.wrapErr("list deletions", err)
-		}
-		d.RequestedAt, d.ScheduledAt, d.EndedAt = requested.t, scheduled.t, ended.ptr()
-		out = append(out, d)
-	}
-	return out, t.nilOr("list deletions", rows.Err())
+	return queryRows(ctx, t, "list deletions", scanDeletion, q, args...)
+}
+
+func scanDeletion(s scanner) (*store.Deletion, error) {
+	var (
+		d                    store.Deletion
+		requested, scheduled stamp
+		ended                nullStamp
+	)
+	err := s.Scan(&d.TenantID, &d.ID, &d.Kind, &d.SubjectID, &d.SubjectRef, &d.State, &requested, &scheduled, &ended)
+	d.RequestedAt, d.ScheduledAt, d.EndedAt = requested.t, scheduled.t, ended.ptr()
+	return &d, err
 }
 
 func (t *Tx) EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*store.AccountErasure, error) {

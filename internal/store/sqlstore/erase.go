@@ -26,7 +26,7 @@ func (t *Tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 	var e store.Erasure
 	var err error
 	// Postings first and explicitly: the search index must not depend on
-	// the foreign_keys pragma.
+	// SQLite's foreign_keys pragma.
 	if _, err = t.count(ctx, "erase postings",
 		`DELETE FROM postings WHERE tenant_id = ? AND memory_id IN
 		   (SELECT id FROM memories WHERE tenant_id = ? AND subject = ?)`, tenantID, tenantID, subject); err != nil {
@@ -162,23 +162,7 @@ func (t *Tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure,
 
 func (t *Tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	defer t.scopeAll()()
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY name`)
-	if err != nil {
-		return nil, t.wrapErr("list tenants", err)
-	}
-	defer rows.Close()
-	out := []store.Tenant{}
-	for rows.Next() {
-		tn, err := scanTenant(rows)
-		if err != nil {
-			return nil, t.wrapErr("list tenants", err)
-		}
-		out = append(out, *tn)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("list tenants", err)
-	}
-	return out, nil
+	return queryRows(ctx, t, "list tenants", scanTenant, `SELECT id, name, created_at FROM tenants ORDER BY name`)
 }
 
 // staleQuery selects records whose key version is below their subject's
@@ -220,23 +204,10 @@ func staleSQL(tenantID string) (string, []any) {
 func (t *Tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
 	defer t.scope(tenantID)()
 	q, args := staleSQL(tenantID)
-	rows, err := t.tx.QueryContext(ctx, q+` LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, t.wrapErr("stale records", err)
-	}
-	defer rows.Close()
-	out := []store.StaleRecord{}
-	for rows.Next() {
+	return queryRows(ctx, t, "stale records", func(s scanner) (*store.StaleRecord, error) {
 		var r store.StaleRecord
-		if err := rows.Scan(&r.Kind, &r.ID, &r.Subject, &r.KeyVersion); err != nil {
-			return nil, t.wrapErr("stale records", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("stale records", err)
-	}
-	return out, nil
+		return &r, s.Scan(&r.Kind, &r.ID, &r.Subject, &r.KeyVersion)
+	}, q+` LIMIT ?`, append(args, limit)...)
 }
 
 func (t *Tx) CountStale(ctx context.Context, tenantID string) (int, error) {

@@ -23,7 +23,7 @@ func (t *Tx) PutLogin(ctx context.Context, l *store.Login) error {
 	return t.wrapErr("put login", err)
 }
 
-func scanLogin(row interface{ Scan(...any) error }) (*store.Login, error) {
+func scanLogin(row scanner) (*store.Login, error) {
 	var (
 		l                   store.Login
 		hash                sql.NullString
@@ -47,59 +47,42 @@ func (t *Tx) Login(ctx context.Context, tenantID, accountID string) (*store.Logi
 
 func (t *Tx) LoginsByEmail(ctx context.Context, emailIndex []byte) ([]store.Login, error) {
 	defer t.scopeAll()()
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+loginColumns+` FROM account_logins
+	return appendRows(ctx, t, nil, "logins by email", scanLogin, `SELECT `+loginColumns+` FROM account_logins
 		WHERE email_index = ? ORDER BY account_id`, emailIndex)
-	if err != nil {
-		return nil, t.wrapErr("logins by email", err)
-	}
-	defer rows.Close()
-	var out []store.Login
-	for rows.Next() {
-		l, err := scanLogin(rows)
-		if err != nil {
-			return nil, t.wrapErr("logins by email", err)
-		}
-		out = append(out, *l)
-	}
-	return out, t.wrapErr("logins by email", rows.Err())
 }
 
 func (t *Tx) Members(ctx context.Context, tenantID string) ([]store.Member, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx, `SELECT a.id, a.tenant_id, a.role, a.subject, a.key_version, a.name, a.email,
+	const q = `SELECT a.id, a.tenant_id, a.role, a.subject, a.key_version, a.name, a.email,
 		a.created_at, l.account_id, l.tenant_id, l.email_index, l.password_hash, l.email_verified_at, l.activated_at,
 		l.updated_at
 		FROM accounts a LEFT JOIN account_logins l ON l.account_id = a.id
-		WHERE a.tenant_id = ? ORDER BY a.created_at, a.id`, tenantID)
-	if err != nil {
-		return nil, t.wrapErr("members", err)
+		WHERE a.tenant_id = ? ORDER BY a.created_at, a.id`
+	return appendRows(ctx, t, nil, "members", scanMember, q, tenantID)
+}
+
+func scanMember(row scanner) (*store.Member, error) {
+	var (
+		m                   store.Member
+		created             stamp
+		lAcct, lTenant      sql.NullString
+		idx                 []byte
+		hash                sql.NullString
+		verified, activated nullStamp
+		updated             nullStamp
+	)
+	a := &m.Account
+	if err := row.Scan(&a.ID, &a.TenantID, &a.Role, &a.Subject, &a.KeyVersion, &a.Name, &a.Email, &created,
+		&lAcct, &lTenant, &idx, &hash, &verified, &activated, &updated); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Member
-	for rows.Next() {
-		var (
-			m                   store.Member
-			created             stamp
-			lAcct, lTenant      sql.NullString
-			idx                 []byte
-			hash                sql.NullString
-			verified, activated nullStamp
-			updated             nullStamp
-		)
-		a := &m.Account
-		if err := rows.Scan(&a.ID, &a.TenantID, &a.Role, &a.Subject, &a.KeyVersion, &a.Name, &a.Email, &created,
-			&lAcct, &lTenant, &idx, &hash, &verified, &activated, &updated); err != nil {
-			return nil, t.wrapErr("members", err)
-		}
-		a.CreatedAt = created.t
-		if lAcct.Valid {
-			m.Login = &store.Login{AccountID: lAcct.String, TenantID: lTenant.String, EmailIndex: idx,
-				PasswordHash: hash.String, EmailVerifiedAt: verified.ptr(), ActivatedAt: activated.ptr(),
-				UpdatedAt: updated.t}
-		}
-		out = append(out, m)
+	a.CreatedAt = created.t
+	if lAcct.Valid {
+		m.Login = &store.Login{AccountID: lAcct.String, TenantID: lTenant.String, EmailIndex: idx,
+			PasswordHash: hash.String, EmailVerifiedAt: verified.ptr(), ActivatedAt: activated.ptr(),
+			UpdatedAt: updated.t}
 	}
-	return out, t.wrapErr("members", rows.Err())
+	return &m, nil
 }
 
 func (t *Tx) CountOwners(ctx context.Context, tenantID string) (int, error) {
@@ -191,7 +174,7 @@ func (t *Tx) InsertSessionFamily(ctx context.Context, f *store.SessionFamily) er
 	return t.wrapErr("insert session family", err)
 }
 
-func scanFamily(row interface{ Scan(...any) error }) (*store.SessionFamily, error) {
+func scanFamily(row scanner) (*store.SessionFamily, error) {
 	var (
 		f       store.SessionFamily
 		scopes  sql.NullString
@@ -221,21 +204,8 @@ func (t *Tx) SessionFamily(ctx context.Context, id string) (*store.SessionFamily
 
 func (t *Tx) SessionFamilies(ctx context.Context, tenantID, accountID string) ([]store.SessionFamily, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+familyColumns+` FROM session_families
+	return appendRows(ctx, t, nil, "session families", scanFamily, `SELECT `+familyColumns+` FROM session_families
 		WHERE tenant_id = ? AND account_id = ? ORDER BY created_at DESC, id`, tenantID, accountID)
-	if err != nil {
-		return nil, t.wrapErr("session families", err)
-	}
-	defer rows.Close()
-	var out []store.SessionFamily
-	for rows.Next() {
-		f, err := scanFamily(rows)
-		if err != nil {
-			return nil, t.wrapErr("session families", err)
-		}
-		out = append(out, *f)
-	}
-	return out, t.wrapErr("session families", rows.Err())
 }
 
 func (t *Tx) RevokeSessions(ctx context.Context, r session.Revocation) (int, error) {

@@ -47,29 +47,8 @@ func (t *Tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
 
 func (t *Tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "list api keys", scanAPIKey,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
-	if err != nil {
-		return nil, t.wrapErr("list api keys", err)
-	}
-	defer rows.Close()
-	keys := []store.APIKey{}
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, t.wrapErr("list api keys", err)
-		}
-		keys = append(keys, *k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("list api keys", err)
-	}
-	return keys, nil
-}
-
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
 }
 
 func scanAPIKey(s scanner) (*store.APIKey, error) {
@@ -173,25 +152,9 @@ const wrappedKeyColumns = `tenant_id, purpose, owner, version, parent_version, w
 
 func (t *Tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "list keys", scanWrappedKey,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? ORDER BY owner, version`, tenantID, purpose)
-	if err != nil {
-		return nil, t.wrapErr("list keys", err)
-	}
-	defer rows.Close()
-	out := []store.WrappedKey{}
-	for rows.Next() {
-		k, err := scanWrappedKey(rows)
-		if err != nil {
-			return nil, t.wrapErr("list keys", err)
-		}
-		out = append(out, *k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("list keys", err)
-	}
-	return out, nil
 }
 
 func (t *Tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {

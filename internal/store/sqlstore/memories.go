@@ -177,8 +177,9 @@ func (t *Tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store
 
 func (t *Tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
 	defer t.scope(tenantID)()
-	// Explicitly, not only by ON DELETE CASCADE: the cascade depends on the
-	// foreign_keys pragma of the connection; the search index must not.
+	// Explicitly, not only by ON DELETE CASCADE: in SQLite the cascade
+	// depends on the foreign_keys pragma of the connection; the search
+	// index must not.
 	if err := t.deletePostings(ctx, tenantID, id); err != nil {
 		return fmt.Errorf("delete memory: %w", err)
 	}
@@ -335,25 +336,9 @@ func (t *Tx) History(ctx context.Context, tenantID, memoryID string) ([]store.Hi
 	defer t.scope(tenantID)()
 	// id breaks ties between changes made in the same microsecond; ids are
 	// time-ordered.
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "get history", scanHistory,
 		`SELECT `+historyColumns+` FROM history
 		 WHERE tenant_id = ? AND memory_id = ? ORDER BY created_at, id`, tenantID, memoryID)
-	if err != nil {
-		return nil, t.wrapErr("get history", err)
-	}
-	defer rows.Close()
-	out := []store.History{}
-	for rows.Next() {
-		h, err := scanHistory(rows)
-		if err != nil {
-			return nil, t.wrapErr("get history", err)
-		}
-		out = append(out, *h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("get history", err)
-	}
-	return out, nil
 }
 
 func (t *Tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {

@@ -28,7 +28,7 @@ func orEmptyJSON(b []byte) []byte {
 	return b
 }
 
-func scanEpisode(row interface{ Scan(...any) error }) (*store.Episode, error) {
+func scanEpisode(row scanner) (*store.Episode, error) {
 	var (
 		e            store.Episode
 		result       string
@@ -65,20 +65,7 @@ func (t *Tx) UpdateEpisode(ctx context.Context, e *store.Episode) error {
 }
 
 func (t *Tx) episodes(ctx context.Context, op, q string, args ...any) ([]store.Episode, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Episode{}
-	for rows.Next() {
-		e, err := scanEpisode(rows)
-		if err != nil {
-			return nil, t.wrapErr(op, err)
-		}
-		out = append(out, *e)
-	}
-	return out, t.wrapErr(op, rows.Err())
+	return queryRows(ctx, t, op, scanEpisode, q, args...)
 }
 
 func (t *Tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID, before string, limit int) ([]store.Episode, error) {
@@ -162,7 +149,7 @@ func (t *Tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) e
 	return t.putEntityKeys(ctx, e.TenantID, userID, e.ID, keys)
 }
 
-func scanEntity(row interface{ Scan(...any) error }) (*store.Entity, error) {
+func scanEntity(row scanner) (*store.Entity, error) {
 	var (
 		e            store.Entity
 		created, upd stamp
@@ -186,20 +173,7 @@ func (t *Tx) Entity(ctx context.Context, tenantID, id string) (*store.Entity, er
 }
 
 func (t *Tx) entities(ctx context.Context, op, q string, args ...any) ([]store.Entity, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Entity{}
-	for rows.Next() {
-		e, err := scanEntity(rows)
-		if err != nil {
-			return nil, t.wrapErr(op, err)
-		}
-		out = append(out, *e)
-	}
-	return out, t.wrapErr(op, rows.Err())
+	return queryRows(ctx, t, op, scanEntity, q, args...)
 }
 
 func (t *Tx) Entities(ctx context.Context, tenantID string, ids []string) ([]store.Entity, error) {
@@ -351,7 +325,7 @@ func (t *Tx) UpdateFact(ctx context.Context, f *store.Fact) error {
 	return t.mustAffect("update fact", res, err)
 }
 
-func scanFact(row interface{ Scan(...any) error }) (*store.Fact, error) {
+func scanFact(row scanner) (*store.Fact, error) {
 	var (
 		f                store.Fact
 		eps              string
@@ -382,20 +356,7 @@ func (t *Tx) Fact(ctx context.Context, tenantID, id string) (*store.Fact, error)
 }
 
 func (t *Tx) facts(ctx context.Context, op, q string, args ...any) ([]store.Fact, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Fact{}
-	for rows.Next() {
-		f, err := scanFact(rows)
-		if err != nil {
-			return nil, t.wrapErr(op, err)
-		}
-		out = append(out, *f)
-	}
-	return out, t.wrapErr(op, rows.Err())
+	return queryRows(ctx, t, op, scanFact, q, args...)
 }
 
 func (t *Tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) ([]store.Fact, error) {
@@ -494,23 +455,14 @@ func (t *Tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []strin
 	out := []store.EntityMention{}
 	for batch := range slices.Chunk(entityIDs, maxParams) {
 		args := append(append([]any{tenantID}, anys(batch)...), limit)
-		rows, err := t.tx.QueryContext(ctx, `SELECT entity_id, memory_id FROM entity_mentions WHERE tenant_id = ?
+		var err error
+		out, err = appendRows(ctx, t, out, "mentioned in", func(s scanner) (*store.EntityMention, error) {
+			var m store.EntityMention
+			return &m, s.Scan(&m.EntityID, &m.MemoryID)
+		}, `SELECT entity_id, memory_id FROM entity_mentions WHERE tenant_id = ?
 			AND entity_id IN (`+placeholders(len(batch))+`) ORDER BY memory_id DESC, entity_id LIMIT ?`, args...)
 		if err != nil {
-			return nil, t.wrapErr("mentioned in", err)
-		}
-		for rows.Next() {
-			var m store.EntityMention
-			if err := rows.Scan(&m.EntityID, &m.MemoryID); err != nil {
-				rows.Close()
-				return nil, t.wrapErr("mentioned in", err)
-			}
-			out = append(out, m)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, t.wrapErr("mentioned in", err)
+			return nil, err
 		}
 	}
 	// Each batch kept its own newest limit: merge them into one.
@@ -556,20 +508,10 @@ func (t *Tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool)
 		q += ` AND user_id = ?`
 		args = append(args, userID)
 	}
-	rows, err := t.tx.QueryContext(ctx, q+` GROUP BY token ORDER BY token`, args...)
-	if err != nil {
-		return nil, t.wrapErr("topic counts", err)
-	}
-	defer rows.Close()
-	out := []store.TopicCount{}
-	for rows.Next() {
+	return queryRows(ctx, t, "topic counts", func(s scanner) (*store.TopicCount, error) {
 		var c store.TopicCount
-		if err := rows.Scan(&c.Token, &c.Memories); err != nil {
-			return nil, t.wrapErr("topic counts", err)
-		}
-		out = append(out, c)
-	}
-	return out, t.wrapErr("topic counts", rows.Err())
+		return &c, s.Scan(&c.Token, &c.Memories)
+	}, q+` GROUP BY token ORDER BY token`, args...)
 }
 
 func (t *Tx) TenantSetting(ctx context.Context, tenantID, name string) (string, error) {

@@ -8,25 +8,9 @@ import (
 
 func (t *Tx) HistoryAfter(ctx context.Context, tenantID, after string, limit int) ([]store.History, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "scan history", scanHistory,
 		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		tenantID, after, limit)
-	if err != nil {
-		return nil, t.wrapErr("scan history", err)
-	}
-	defer rows.Close()
-	out := []store.History{}
-	for rows.Next() {
-		h, err := scanHistory(rows)
-		if err != nil {
-			return nil, t.wrapErr("scan history", err)
-		}
-		out = append(out, *h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.wrapErr("scan history", err)
-	}
-	return out, nil
 }
 
 func (t *Tx) DeleteHistoryEntry(ctx context.Context, tenantID, id string) error {

@@ -70,30 +70,26 @@ func (t *Tx) SealAuditSegment(ctx context.Context, s *store.AuditSegment, nodes 
 const segmentColumns = `tenant_id, first_seq, last_seq, root, range_hashes, tree_size, tree_root, checkpoint, chain_mac, sealed_at, dropped_at`
 
 func (t *Tx) querySegments(ctx context.Context, op, q string, args ...any) ([]store.AuditSegment, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, t.wrapErr(op, err)
+	return queryRows(ctx, t, op, scanSegment, q, args...)
+}
+
+func scanSegment(row scanner) (*store.AuditSegment, error) {
+	var s store.AuditSegment
+	var first, last, size int64
+	var sealed stamp
+	var rng []byte
+	var dropped nullStamp
+	if err := row.Scan(&s.TenantID, &first, &last, &s.Root, &rng, &size, &s.TreeRoot, &s.Checkpoint, &s.ChainMAC,
+		&sealed, &dropped); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []store.AuditSegment{}
-	for rows.Next() {
-		var s store.AuditSegment
-		var first, last, size int64
-		var sealed stamp
-		var rng []byte
-		var dropped nullStamp
-		if err := rows.Scan(&s.TenantID, &first, &last, &s.Root, &rng, &size, &s.TreeRoot, &s.Checkpoint, &s.ChainMAC,
-			&sealed, &dropped); err != nil {
-			return nil, t.wrapErr(op, err)
-		}
-		if s.Range, err = splitHashes(rng); err != nil {
-			return nil, t.wrapErr(op, err)
-		}
-		s.First, s.Last, s.TreeSize, s.SealedAt = uint64(first), uint64(last), uint64(size), sealed.t
-		s.DroppedAt = dropped.ptr()
-		out = append(out, s)
+	var err error
+	if s.Range, err = splitHashes(rng); err != nil {
+		return nil, err
 	}
-	return out, t.nilOr(op, rows.Err())
+	s.First, s.Last, s.TreeSize, s.SealedAt = uint64(first), uint64(last), uint64(size), sealed.t
+	s.DroppedAt = dropped.ptr()
+	return &s, nil
 }
 
 func (t *Tx) oneSegment(ctx context.Context, op, q string, args ...any) (*store.AuditSegment, error) {
@@ -191,23 +187,14 @@ func (t *Tx) PutAuditHold(ctx context.Context, h *store.AuditHold) error {
 
 func (t *Tx) AuditHolds(ctx context.Context, tenantID string) ([]store.AuditHold, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx, `SELECT tenant_id, id, user_ref, reason_code, created_at FROM audit_holds WHERE tenant_id = ?
-		ORDER BY created_at, id`, tenantID)
-	if err != nil {
-		return nil, t.wrapErr("audit holds", err)
-	}
-	defer rows.Close()
-	out := []store.AuditHold{}
-	for rows.Next() {
+	return queryRows(ctx, t, "audit holds", func(s scanner) (*store.AuditHold, error) {
 		var h store.AuditHold
 		var at stamp
-		if err := rows.Scan(&h.TenantID, &h.ID, &h.UserRef, &h.ReasonCode, &at); err != nil {
-			return nil, t.wrapErr("audit holds", err)
-		}
+		err := s.Scan(&h.TenantID, &h.ID, &h.UserRef, &h.ReasonCode, &at)
 		h.CreatedAt = at.t
-		out = append(out, h)
-	}
-	return out, t.nilOr("audit holds", rows.Err())
+		return &h, err
+	}, `SELECT tenant_id, id, user_ref, reason_code, created_at FROM audit_holds WHERE tenant_id = ?
+		ORDER BY created_at, id`, tenantID)
 }
 
 func (t *Tx) DeleteAuditHold(ctx context.Context, tenantID, id string) error {

@@ -60,8 +60,8 @@ type Dialect struct {
 	Conflict func(error) bool
 }
 
-// Tx implements store.Tx on one transaction. The stores embed it in their
-// own transaction type.
+// Tx implements store.Tx on one transaction. The stores embed it, by
+// value, in their own transaction type (one allocation per transaction).
 type Tx struct {
 	tx Querier
 	d  *Dialect
@@ -70,8 +70,8 @@ type Tx struct {
 
 // New returns the store.Tx methods over q in dialect d, scoped by s (nil:
 // no scoping).
-func New(q Querier, d *Dialect, s Scoper) *Tx {
-	return &Tx{tx: q, d: d, s: s}
+func New(q Querier, d *Dialect, s Scoper) Tx {
+	return Tx{tx: q, d: d, s: s}
 }
 
 func noScope() {}
@@ -216,4 +216,41 @@ func placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?,", n-1) + "?"
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// appendRows runs q and appends each row, as scan reads it, to out. On an
+// error it returns nil and the error, wrapped with op.
+func appendRows[T any](ctx context.Context, t *Tx, out []T, op string, scan func(scanner) (*T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, t.wrapErr(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.wrapErr(op, err)
+		}
+		out = append(out, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// queryRows is appendRows to an empty (not nil) slice.
+func queryRows[T any](ctx context.Context, t *Tx, op string, scan func(scanner) (*T, error), q string, args ...any) ([]T, error) {
+	return appendRows(ctx, t, []T{}, op, scan, q, args...)
+}
+
+// scanString scans a row of one text column.
+func scanString(s scanner) (*string, error) {
+	var v string
+	return &v, s.Scan(&v)
 }
