@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -40,21 +41,19 @@ func (t *Tx) DeleteSubject(ctx context.Context, tenantID, subject string) (*stor
 			return nil, err
 		}
 	}
-	if e.Memories, err = t.count(ctx, "erase memories",
-		`DELETE FROM memories WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
-		return nil, err
-	}
-	if e.History, err = t.count(ctx, "erase history",
-		`DELETE FROM history WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
-		return nil, err
-	}
-	if e.Episodes, err = t.count(ctx, "erase episodes",
-		`DELETE FROM episodes WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
-		return nil, err
-	}
-	if e.Facts, err = t.count(ctx, "erase facts",
-		`DELETE FROM facts WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
-		return nil, err
+	for _, step := range []struct {
+		op, table string
+		n         *int
+	}{
+		{"erase memories", "memories", &e.Memories},
+		{"erase history", "history", &e.History},
+		{"erase episodes", "episodes", &e.Episodes},
+		{"erase facts", "facts", &e.Facts},
+	} {
+		if *step.n, err = t.count(ctx, step.op,
+			`DELETE FROM `+step.table+` WHERE tenant_id = ? AND subject = ?`, tenantID, subject); err != nil {
+			return nil, err
+		}
 	}
 	if e.Keys, err = t.count(ctx, "erase keys",
 		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ?`,
@@ -165,40 +164,41 @@ func (t *Tx) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	return queryRows(ctx, t, "list tenants", scanTenant, `SELECT id, name, created_at FROM tenants ORDER BY name`)
 }
 
-// staleQuery selects records whose key version is below their subject's
-// newest key version. %s is the tenant condition of each part.
-const staleQuery = `
-WITH latest AS (
-  SELECT tenant_id, owner, MAX(version) AS v FROM wrapped_keys WHERE purpose = ? %[1]s GROUP BY tenant_id, owner
-)
-SELECT 'memory', m.id, m.subject, m.key_version FROM memories m
-  JOIN latest l ON l.tenant_id = m.tenant_id AND l.owner = m.subject WHERE m.key_version < l.v %[2]s
-UNION ALL
-SELECT 'history', h.id, h.subject, h.key_version FROM history h
-  JOIN latest l ON l.tenant_id = h.tenant_id AND l.owner = h.subject WHERE h.key_version < l.v %[3]s
-UNION ALL
-SELECT 'account', a.id, a.subject, a.key_version FROM accounts a
-  JOIN latest l ON l.tenant_id = a.tenant_id AND l.owner = a.subject WHERE a.key_version < l.v %[4]s
-UNION ALL
-SELECT 'episode', e.id, e.subject, e.key_version FROM episodes e
-  JOIN latest l ON l.tenant_id = e.tenant_id AND l.owner = e.subject WHERE e.key_version < l.v %[5]s
-UNION ALL
-SELECT 'entity', n.id, n.subject, n.key_version FROM entities n
-  JOIN latest l ON l.tenant_id = n.tenant_id AND l.owner = n.subject WHERE n.key_version < l.v %[6]s
-UNION ALL
-SELECT 'fact', f.id, f.subject, f.key_version FROM facts f
-  JOIN latest l ON l.tenant_id = f.tenant_id AND l.owner = f.subject WHERE f.key_version < l.v %[7]s
-UNION ALL
-SELECT 'sso_config', c.tenant_id, c.subject, c.key_version FROM sso_configs c
-  JOIN latest l ON l.tenant_id = c.tenant_id AND l.owner = c.subject WHERE c.key_version < l.v %[8]s`
+// staleTables are the sealed records a subject key protects: their kind
+// (store.StaleRecord), table and id column.
+var staleTables = []struct{ kind, table, id string }{
+	{"memory", "memories", "id"}, {"history", "history", "id"}, {"account", "accounts", "id"},
+	{"episode", "episodes", "id"}, {"entity", "entities", "id"}, {"fact", "facts", "id"},
+	{"sso_config", "sso_configs", "tenant_id"},
+}
 
+// staleSQL selects the records of tenantID ("": of every tenant) whose key
+// version is below their subject's newest key version.
 func staleSQL(tenantID string) (string, []any) {
-	if tenantID == "" {
-		return fmt.Sprintf(staleQuery, "", "", "", "", "", "", "", ""), []any{store.PurposeSubject}
+	cond := func(col string) string {
+		if tenantID == "" {
+			return ""
+		}
+		return " AND " + col + " = ?"
 	}
-	return fmt.Sprintf(staleQuery, "AND tenant_id = ?", "AND m.tenant_id = ?", "AND h.tenant_id = ?", "AND a.tenant_id = ?",
-			"AND e.tenant_id = ?", "AND n.tenant_id = ?", "AND f.tenant_id = ?", "AND c.tenant_id = ?"),
-		[]any{store.PurposeSubject, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID, tenantID}
+	args := []any{store.PurposeSubject}
+	var sb strings.Builder
+	sb.WriteString("WITH latest AS (\n  SELECT tenant_id, owner, MAX(version) AS v FROM wrapped_keys WHERE purpose = ?" +
+		cond("tenant_id") + " GROUP BY tenant_id, owner\n)")
+	for i, r := range staleTables {
+		if i > 0 {
+			sb.WriteString("\nUNION ALL")
+		}
+		fmt.Fprintf(&sb, "\nSELECT '%s', r.%s, r.subject, r.key_version FROM %s r\n"+
+			"  JOIN latest l ON l.tenant_id = r.tenant_id AND l.owner = r.subject WHERE r.key_version < l.v%s",
+			r.kind, r.id, r.table, cond("r.tenant_id"))
+	}
+	if tenantID != "" {
+		for range len(staleTables) + 1 {
+			args = append(args, tenantID)
+		}
+	}
+	return sb.String(), args
 }
 
 func (t *Tx) StaleRecords(ctx context.Context, tenantID string, limit int) ([]store.StaleRecord, error) {
@@ -222,12 +222,8 @@ func (t *Tx) CountStale(ctx context.Context, tenantID string) (int, error) {
 
 func (t *Tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
 	defer t.scope(tenantID)()
-	h, err := scanHistory(t.tx.QueryRowContext(ctx,
-		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id))
-	if err != nil {
-		return nil, t.wrapErr("get history entry", err)
-	}
-	return h, nil
+	return queryRow(ctx, t, "get history entry", scanHistory,
+		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id)
 }
 
 func (t *Tx) ReplaceHistory(ctx context.Context, h *store.History) error {

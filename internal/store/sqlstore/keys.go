@@ -36,13 +36,8 @@ func (t *Tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 
 func (t *Tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
 	defer t.scopeAll()()
-	row := t.tx.QueryRowContext(ctx,
+	return queryRow(ctx, t, "get api key", scanAPIKey,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
-	k, err := scanAPIKey(row)
-	if err != nil {
-		return nil, t.wrapErr("get api key", err)
-	}
-	return k, nil
 }
 
 func (t *Tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
@@ -111,29 +106,19 @@ func (t *Tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 
 func (t *Tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	row := t.tx.QueryRowContext(ctx,
+	return queryRow(ctx, t, "get key", scanWrappedKey,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
 		tenantID, purpose, owner, version)
-	k, err := scanWrappedKey(row)
-	if err != nil {
-		return nil, t.wrapErr("get key", err)
-	}
-	return k, nil
 }
 
 func (t *Tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	row := t.tx.QueryRowContext(ctx,
+	return queryRow(ctx, t, "get latest key", scanWrappedKey,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ?
 		 ORDER BY version DESC LIMIT 1`,
 		tenantID, purpose, owner)
-	k, err := scanWrappedKey(row)
-	if err != nil {
-		return nil, t.wrapErr("get latest key", err)
-	}
-	return k, nil
 }
 
 func scanWrappedKey(s scanner) (*store.WrappedKey, error) {

@@ -254,3 +254,13 @@ func scanString(s scanner) (*string, error) {
 	var v string
 	return &v, s.Scan(&v)
 }
+
+// queryRow runs q and reads its one row with scan; no row is
+// store.ErrNotFound.
+func queryRow[T any](ctx context.Context, t *Tx, op string, scan func(scanner) (*T, error), q string, args ...any) (*T, error) {
+	v, err := scan(t.tx.QueryRowContext(ctx, q, args...))
+	if err != nil {
+		return nil, t.wrapErr(op, err)
+	}
+	return v, nil
+}

@@ -20,24 +20,14 @@ func (t *Tx) CreateTenant(ctx context.Context, tn *store.Tenant) error {
 
 func (t *Tx) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
 	defer t.scopeAll()()
-	row := t.tx.QueryRowContext(ctx,
+	return queryRow(ctx, t, "get tenant", scanTenant,
 		`SELECT id, name, created_at FROM tenants WHERE id = ?`, id)
-	tn, err := scanTenant(row)
-	if err != nil {
-		return nil, t.wrapErr("get tenant", err)
-	}
-	return tn, nil
 }
 
 func (t *Tx) TenantByName(ctx context.Context, name string) (*store.Tenant, error) {
 	defer t.scopeAll()()
-	row := t.tx.QueryRowContext(ctx,
+	return queryRow(ctx, t, "get tenant by name", scanTenant,
 		`SELECT id, name, created_at FROM tenants WHERE name = ?`, name)
-	tn, err := scanTenant(row)
-	if err != nil {
-		return nil, t.wrapErr("get tenant by name", err)
-	}
-	return tn, nil
 }
 
 func scanTenant(row scanner) (*store.Tenant, error) {

@@ -78,9 +78,5 @@ func (t *Tx) MemoryByMACAs(ctx context.Context, tenantID string, scope engram.Sc
 		q += ` AND author_account_id = ?`
 		args = append(args, authorID)
 	}
-	m, err := scanMemory(t.tx.QueryRowContext(ctx, q+` ORDER BY id LIMIT 1`, args...))
-	if err != nil {
-		return nil, t.wrapErr("get memory by mac", err)
-	}
-	return m, nil
+	return queryRow(ctx, t, "get memory by mac", scanMemory, q+` ORDER BY id LIMIT 1`, args...)
 }
