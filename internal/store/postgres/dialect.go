@@ -12,11 +12,11 @@ var dialect = &sqlstore.Dialect{
 	Conflict:   func(err error) bool { return sqlState(err) == "23505" },
 }
 
-// newTx is the store.Tx of one transaction: the shared queries over its
-// statements (rebound to $n), each method scoped to the tenant whose rows
-// row-level security lets it see.
-func newTx(st stmtTx) *tx {
-	t := &tx{tx: st}
+// withQueries gives t the shared queries (the store.Tx methods), run on its
+// statements (rebound to $n), each method scoped (Scope, ScopeAll) to the
+// tenant whose rows row-level security lets it see; every tx is made with
+// it.
+func withQueries(t *tx) *tx {
 	t.Tx = sqlstore.New(&t.tx, dialect, t)
 	return t
 }

@@ -229,7 +229,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, f
 			return fmt.Errorf("take the write lock: %w", err)
 		}
 	}
-	if err := fn(newTx(stmtTx{Tx: sqlTx})); err != nil {
+	if err := fn(withQueries(&tx{tx: stmtTx{Tx: sqlTx}})); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
 		return err
@@ -249,7 +249,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, f
 }
 
 // tx implements store.Tx on one database/sql transaction: the shared
-// queries (sqlstore) over the transaction's statements (newTx).
+// queries (sqlstore) over the transaction's statements (withQueries).
 type tx struct {
 	tx stmtTx
 	sqlstore.Tx

@@ -32,11 +32,10 @@ func isConflict(err error) bool {
 	return false
 }
 
-// newTx is the store.Tx of one transaction: the shared queries over its
-// statements (prepared from the cache when they are there). SQLite has no
-// row-level security, so nothing is scoped.
-func newTx(st stmtTx) *tx {
-	t := &tx{tx: st}
+// withQueries gives t the shared queries (the store.Tx methods), run on its
+// statements (prepared from the cache when they are there); every tx is
+// made with it. SQLite has no row-level security, so nothing is scoped.
+func withQueries(t *tx) *tx {
 	t.Tx = sqlstore.New(&t.tx, dialect, nil)
 	return t
 }

@@ -316,7 +316,7 @@ func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOpti
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(newTx(stmtTx{Tx: sqlTx, stmts: stmts})); err != nil {
+	if err := fn(withQueries(&tx{tx: stmtTx{Tx: sqlTx, stmts: stmts}})); err != nil {
 		// fn's error is what the caller can act on; a failed rollback
 		// leaves database/sql to discard the connection.
 		done = true
@@ -340,7 +340,7 @@ func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOpti
 }
 
 // tx implements store.Tx on one database/sql transaction: the shared
-// queries (sqlstore) over the transaction's statements (newTx).
+// queries (sqlstore) over the transaction's statements (withQueries).
 type tx struct {
 	tx stmtTx
 	sqlstore.Tx

@@ -117,17 +117,21 @@ func (t *Tx) hint(clause string) string {
 	return ""
 }
 
-// wrapErr adds what failed to err, and maps what callers branch on to the
-// store sentinels: a unique violation to ErrConflict, a missing row to
-// ErrNotFound.
-func (t *Tx) wrapErr(op string, err error) error {
+// wrapErr is the dialect's WrapErr.
+func (t *Tx) wrapErr(op string, err error) error { return t.d.WrapErr(op, err) }
+
+// WrapErr adds what failed (op) to err, and maps what callers branch on to
+// the store sentinels: a unique violation to store.ErrConflict, a missing
+// row (sql.ErrNoRows) to store.ErrNotFound. nil stays nil. It is for a
+// store's own queries, beside the shared ones.
+func (d *Dialect) WrapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	if t.d.Conflict != nil && t.d.Conflict(err) {
+	if d.Conflict != nil && d.Conflict(err) {
 		return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
