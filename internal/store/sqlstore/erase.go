@@ -222,8 +222,8 @@ func (t *Tx) CountStale(ctx context.Context, tenantID string) (int, error) {
 
 func (t *Tx) HistoryEntry(ctx context.Context, tenantID, id string) (*store.History, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get history entry", scanHistory,
-		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return scanRow(t, "get history entry", scanHistory, t.tx.QueryRowContext(ctx,
+		`SELECT `+historyColumns+` FROM history WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
 func (t *Tx) ReplaceHistory(ctx context.Context, h *store.History) error {

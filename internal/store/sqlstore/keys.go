@@ -36,8 +36,8 @@ func (t *Tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 
 func (t *Tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
 	defer t.scopeAll()()
-	return queryRow(ctx, t, "get api key", scanAPIKey,
-		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
+	return scanRow(t, "get api key", scanAPIKey, t.tx.QueryRowContext(ctx,
+		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
 }
 
 func (t *Tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
@@ -106,19 +106,19 @@ func (t *Tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 
 func (t *Tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get key", scanWrappedKey,
+	return scanRow(t, "get key", scanWrappedKey, t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
-		tenantID, purpose, owner, version)
+		tenantID, purpose, owner, version))
 }
 
 func (t *Tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get latest key", scanWrappedKey,
+	return scanRow(t, "get latest key", scanWrappedKey, t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ?
 		 ORDER BY version DESC LIMIT 1`,
-		tenantID, purpose, owner)
+		tenantID, purpose, owner))
 }
 
 func scanWrappedKey(s scanner) (*store.WrappedKey, error) {

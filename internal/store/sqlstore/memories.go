@@ -74,8 +74,8 @@ func mergePostings(postings []store.Posting) []store.Posting {
 
 func (t *Tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get memory", scanMemory,
-		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return scanRow(t, "get memory", scanMemory, t.tx.QueryRowContext(ctx,
+		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
 func (t *Tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
@@ -138,11 +138,11 @@ func (t *Tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scop
 	// INDEXED BY (SQLite): left to itself its planner picks a scope index,
 	// which satisfies ORDER BY id but scans every memory of the scope —
 	// each write then costs O(memories), 90% of ingest time at 30,000.
-	return queryRow(ctx, t, "get memory by mac", scanMemory,
+	return scanRow(t, "get memory by mac", scanMemory, t.tx.QueryRowContext(ctx,
 		`SELECT `+memoryColumns+` FROM memories`+t.hint(byMemoriesMAC)+`
 		 WHERE tenant_id = ? AND content_mac = ? AND user_id = ? AND agent_id = ? AND run_id = ?
 		 ORDER BY id LIMIT 1`,
-		tenantID, mac, scope.UserID, scope.AgentID, scope.RunID)
+		tenantID, mac, scope.UserID, scope.AgentID, scope.RunID))
 }
 
 func (t *Tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {

@@ -47,8 +47,8 @@ func scanEpisode(row scanner) (*store.Episode, error) {
 
 func (t *Tx) Episode(ctx context.Context, tenantID, id string) (*store.Episode, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get episode", scanEpisode,
-		`SELECT `+episodeColumns+` FROM episodes WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return scanRow(t, "get episode", scanEpisode, t.tx.QueryRowContext(ctx,
+		`SELECT `+episodeColumns+` FROM episodes WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
 func (t *Tx) UpdateEpisode(ctx context.Context, e *store.Episode) error {
@@ -160,8 +160,8 @@ func scanEntity(row scanner) (*store.Entity, error) {
 
 func (t *Tx) Entity(ctx context.Context, tenantID, id string) (*store.Entity, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get entity", scanEntity,
-		`SELECT `+entityColumns+` FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return scanRow(t, "get entity", scanEntity, t.tx.QueryRowContext(ctx,
+		`SELECT `+entityColumns+` FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
 func (t *Tx) entities(ctx context.Context, op, q string, args ...any) ([]store.Entity, error) {
@@ -339,8 +339,8 @@ func scanFact(row scanner) (*store.Fact, error) {
 
 func (t *Tx) Fact(ctx context.Context, tenantID, id string) (*store.Fact, error) {
 	defer t.scope(tenantID)()
-	return queryRow(ctx, t, "get fact", scanFact,
-		`SELECT `+factColumns+` FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return scanRow(t, "get fact", scanFact, t.tx.QueryRowContext(ctx,
+		`SELECT `+factColumns+` FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
 func (t *Tx) facts(ctx context.Context, op, q string, args ...any) ([]store.Fact, error) {

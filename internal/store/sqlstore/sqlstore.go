@@ -259,10 +259,10 @@ func scanString(s scanner) (*string, error) {
 	return &v, s.Scan(&v)
 }
 
-// queryRow runs q and reads its one row with scan; no row is
+// scanRow reads row, a query's one row, with scan; no row is
 // store.ErrNotFound.
-func queryRow[T any](ctx context.Context, t *Tx, op string, scan func(scanner) (*T, error), q string, args ...any) (*T, error) {
-	v, err := scan(t.tx.QueryRowContext(ctx, q, args...))
+func scanRow[T any](t *Tx, op string, scan func(scanner) (*T, error), row *sql.Row) (*T, error) {
+	v, err := scan(row)
 	if err != nil {
 		return nil, t.wrapErr(op, err)
 	}

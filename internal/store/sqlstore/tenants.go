@@ -20,14 +20,14 @@ func (t *Tx) CreateTenant(ctx context.Context, tn *store.Tenant) error {
 
 func (t *Tx) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
 	defer t.scopeAll()()
-	return queryRow(ctx, t, "get tenant", scanTenant,
-		`SELECT id, name, created_at FROM tenants WHERE id = ?`, id)
+	return scanRow(t, "get tenant", scanTenant, t.tx.QueryRowContext(ctx,
+		`SELECT id, name, created_at FROM tenants WHERE id = ?`, id))
 }
 
 func (t *Tx) TenantByName(ctx context.Context, name string) (*store.Tenant, error) {
 	defer t.scopeAll()()
-	return queryRow(ctx, t, "get tenant by name", scanTenant,
-		`SELECT id, name, created_at FROM tenants WHERE name = ?`, name)
+	return scanRow(t, "get tenant by name", scanTenant, t.tx.QueryRowContext(ctx,
+		`SELECT id, name, created_at FROM tenants WHERE name = ?`, name))
 }
 
 func scanTenant(row scanner) (*store.Tenant, error) {

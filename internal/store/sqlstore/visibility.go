@@ -78,5 +78,5 @@ func (t *Tx) MemoryByMACAs(ctx context.Context, tenantID string, scope engram.Sc
 		q += ` AND author_account_id = ?`
 		args = append(args, authorID)
 	}
-	return queryRow(ctx, t, "get memory by mac", scanMemory, q+` ORDER BY id LIMIT 1`, args...)
+	return scanRow(t, "get memory by mac", scanMemory, t.tx.QueryRowContext(ctx, q+` ORDER BY id LIMIT 1`, args...))
 }
