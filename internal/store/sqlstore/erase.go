@@ -107,45 +107,46 @@ func (t *Tx) DeleteUserObservations(ctx context.Context, tenantID, userID string
 func (t *Tx) DeleteTenant(ctx context.Context, tenantID string) (*store.Erasure, error) {
 	defer t.scope(tenantID)()
 	var e store.Erasure
-	var err error
+	// Every table with the tenant's rows, children first; the counts the
+	// erasure reports.
 	steps := []struct {
 		n     *int
-		op, q string
+		table string
 	}{
-		{nil, "erase postings", `DELETE FROM postings WHERE tenant_id = ?`},
-		{nil, "erase entity mentions", `DELETE FROM entity_mentions WHERE tenant_id = ?`},
-		{nil, "erase topics", `DELETE FROM memory_topics WHERE tenant_id = ?`},
-		{nil, "erase entity index", `DELETE FROM entity_keys WHERE tenant_id = ?`},
-		{&e.Facts, "erase facts", `DELETE FROM facts WHERE tenant_id = ?`},
-		{&e.Entities, "erase entities", `DELETE FROM entities WHERE tenant_id = ?`},
-		{&e.Episodes, "erase episodes", `DELETE FROM episodes WHERE tenant_id = ?`},
-		{nil, "erase tenant settings", `DELETE FROM tenant_settings WHERE tenant_id = ?`},
-		{&e.Memories, "erase memories", `DELETE FROM memories WHERE tenant_id = ?`},
-		{&e.History, "erase history", `DELETE FROM history WHERE tenant_id = ?`},
-		{nil, "erase idempotency", `DELETE FROM idempotency WHERE tenant_id = ?`},
-		{&e.APIKeys, "erase api keys", `DELETE FROM api_keys WHERE tenant_id = ?`},
-		{&e.Accounts, "erase accounts", `DELETE FROM accounts WHERE tenant_id = ?`},
-		{&e.Keys, "erase keys", `DELETE FROM wrapped_keys WHERE tenant_id = ?`},
-		{nil, "erase tenant kek", `DELETE FROM tenant_keks WHERE tenant_id = ?`},
+		{nil, "postings"},
+		{nil, "entity_mentions"},
+		{nil, "memory_topics"},
+		{nil, "entity_keys"},
+		{&e.Facts, "facts"},
+		{&e.Entities, "entities"},
+		{&e.Episodes, "episodes"},
+		{nil, "tenant_settings"},
+		{&e.Memories, "memories"},
+		{&e.History, "history"},
+		{nil, "idempotency"},
+		{&e.APIKeys, "api_keys"},
+		{&e.Accounts, "accounts"},
+		{&e.Keys, "wrapped_keys"},
+		{nil, "tenant_keks"},
 		// The chain goes with the tenant: its key (derived from the
 		// tenant's index key) is destroyed above, so it could no longer be
 		// verified, and its IPs and pseudonyms are the tenant's data.
-		{nil, "erase audit entries", `DELETE FROM audit_entries WHERE tenant_id = ?`},
-		{nil, "erase audit head", `DELETE FROM audit_heads WHERE tenant_id = ?`},
-		{nil, "erase audit tree", `DELETE FROM audit_trees WHERE tenant_id = ?`},
-		{nil, "erase audit segments", `DELETE FROM audit_segments WHERE tenant_id = ?`},
-		{nil, "erase audit nodes", `DELETE FROM audit_nodes WHERE tenant_id = ?`},
-		{nil, "erase audit retention", `DELETE FROM audit_retention WHERE tenant_id = ?`},
-		{nil, "erase audit holds", `DELETE FROM audit_holds WHERE tenant_id = ?`},
-		{nil, "erase audit watermark", `DELETE FROM audit_published WHERE tenant_id = ?`},
-		{nil, "erase deletions", `DELETE FROM deletions WHERE tenant_id = ?`},
-		{nil, "erase index snapshot chunks", `DELETE FROM index_snapshot_chunks WHERE tenant_id = ?`},
-		{nil, "erase index snapshots", `DELETE FROM index_snapshots WHERE tenant_id = ?`},
-		{nil, "erase index generation", `DELETE FROM index_generations WHERE tenant_id = ?`},
+		{nil, "audit_entries"},
+		{nil, "audit_heads"},
+		{nil, "audit_trees"},
+		{nil, "audit_segments"},
+		{nil, "audit_nodes"},
+		{nil, "audit_retention"},
+		{nil, "audit_holds"},
+		{nil, "audit_published"},
+		{nil, "deletions"},
+		{nil, "index_snapshot_chunks"},
+		{nil, "index_snapshots"},
+		{nil, "index_generations"},
 	}
 	for _, s := range steps {
-		var n int
-		if n, err = t.count(ctx, s.op, s.q, tenantID); err != nil {
+		n, err := t.count(ctx, "erase "+s.table, `DELETE FROM `+s.table+` WHERE tenant_id = ?`, tenantID)
+		if err != nil {
 			return nil, err
 		}
 		if s.n != nil {
