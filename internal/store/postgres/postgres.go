@@ -7,10 +7,11 @@
 // envelopes (bytea), blind tokens, ids, scope ids, sizes, key versions and
 // times (timestamptz).
 //
-// The queries are those of the SQLite store, written with '?' markers that
-// stmtTx rebinds to PostgreSQL's $n (see rebind): one dialect of SQL to
-// review, and differences spelled out where they exist (ON CONFLICT DO
-// NOTHING for INSERT OR IGNORE, GREATEST for the scalar MAX).
+// The queries are the stores' shared ones (internal/store/sqlstore), written
+// with '?' markers that stmtTx rebinds to PostgreSQL's $n (see rebind), in
+// PostgreSQL's dialect (dialect.go: timestamptz times, GREATEST for the
+// scalar MAX, no index hints), each method scoped to its tenant for
+// row-level security.
 //
 // Writes are serialised, as the store contract requires: in the process by
 // a semaphore, and across processes by a transaction-level advisory lock
@@ -38,6 +39,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/engram-memory/engram/internal/store"
+	"github.com/engram-memory/engram/internal/store/sqlstore"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -231,7 +233,7 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, f
 			return fmt.Errorf("take the write lock: %w", err)
 		}
 	}
-	if err := fn(&tx{tx: stmtTx{Tx: sqlTx}}); err != nil {
+	if err := fn(withQueries(&tx{tx: stmtTx{Tx: sqlTx}})); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
 		return err
@@ -250,9 +252,11 @@ func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, f
 	return nil
 }
 
-// tx implements store.Tx on one database/sql transaction.
+// tx implements store.Tx on one database/sql transaction: the shared
+// queries (sqlstore) over the transaction's statements (withQueries).
 type tx struct {
 	tx stmtTx
+	sqlstore.Tx
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -352,77 +356,4 @@ func rebind(query string) string {
 		sb.WriteByte(c)
 	}
 	return sb.String()
-}
-
-// wrapErr adds what failed to err, and maps what callers branch on to the
-// store sentinels: a unique violation (SQLSTATE 23505) to ErrConflict, a
-// missing row to ErrNotFound.
-func wrapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	if sqlState(err) == "23505" {
-		return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-// mustAffect turns an UPDATE or DELETE that matched nothing into
-// ErrNotFound.
-func mustAffect(op string, res sql.Result, err error) error {
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	return nil
-}
-
-// Times are timestamptz, whose precision is the microsecond; they come
-// back in UTC. The names are the SQLite store's, whose queries these are.
-func toMicros(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func fromMicros(t time.Time) time.Time { return t.UTC() }
-
-func toNullMicros(t *time.Time) sql.NullTime {
-	if t == nil {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: toMicros(*t), Valid: true}
-}
-
-func fromNullMicros(n sql.NullTime) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := n.Time.UTC()
-	return &t
-}
-
-// maxParams bounds the bound parameters of one IN list, so that a long
-// list is split rather than refused.
-const maxParams = 500
-
-// placeholders returns n comma-separated parameter markers.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
-}
-
-// tenantOrAll is the scope of a method whose tenant "" means every tenant.
-func tenantOrAll(tenantID string) string {
-	if tenantID == "" {
-		return rlsAll
-	}
-	return tenantID
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/engram-memory/engram/internal/filemode"
 	"github.com/engram-memory/engram/internal/store"
+	"github.com/engram-memory/engram/internal/store/sqlstore"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -315,7 +316,7 @@ func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOpti
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{tx: stmtTx{Tx: sqlTx, stmts: stmts}}); err != nil {
+	if err := fn(withQueries(&tx{tx: stmtTx{Tx: sqlTx, stmts: stmts}})); err != nil {
 		// fn's error is what the caller can act on; a failed rollback
 		// leaves database/sql to discard the connection.
 		done = true
@@ -338,78 +339,11 @@ func runTx(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOpti
 	return nil
 }
 
-// tx implements store.Tx on one database/sql transaction.
+// tx implements store.Tx on one database/sql transaction: the shared
+// queries (sqlstore) over the transaction's statements (withQueries).
 type tx struct {
 	tx stmtTx
+	sqlstore.Tx
 }
 
 var _ store.Tx = (*tx)(nil)
-
-// wrapErr adds what failed to err, and maps what callers branch on to the
-// store sentinels: constraint violations by their extended result code, and
-// a missing row to ErrNotFound.
-func wrapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	var se *modernc.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
-		}
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-// mustAffect turns an UPDATE or DELETE that matched nothing into
-// ErrNotFound.
-func mustAffect(op string, res sql.Result, err error) error {
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	return nil
-}
-
-// Times are stored as INTEGER Unix microseconds: they sort and compare as
-// numbers, and the precision matches PostgreSQL's timestamptz.
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-func toNullMicros(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-func fromNullMicros(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := fromMicros(n.Int64)
-	return &t
-}
-
-// maxParams bounds the bound parameters of one IN list, well below SQLite's
-// limit, so that a long list is split rather than refused.
-const maxParams = 500
-
-// placeholders returns n comma-separated parameter markers.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
-}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -10,65 +10,63 @@ import (
 
 const deletionColumns = `tenant_id, id, kind, subject_id, subject_ref, state, requested_at, scheduled_at, ended_at`
 
-func (t *tx) PutDeletion(ctx context.Context, d *store.Deletion) error {
+func (t *Tx) PutDeletion(ctx context.Context, d *store.Deletion) error {
+	defer t.scope(d.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		d.TenantID, d.ID, d.Kind, d.SubjectID, d.SubjectRef, d.State, toMicros(d.RequestedAt), toMicros(d.ScheduledAt),
-		toNullMicros(d.EndedAt))
-	return wrapErr("put deletion", err)
+		d.TenantID, d.ID, d.Kind, d.SubjectID, d.SubjectRef, d.State, t.at(d.RequestedAt), t.at(d.ScheduledAt),
+		t.atOrNil(d.EndedAt))
+	return t.wrapErr("put deletion", err)
 }
 
-func (t *tx) PendingDeletion(ctx context.Context, tenantID, kind, subjectID string) (*store.Deletion, error) {
+func (t *Tx) PendingDeletion(ctx context.Context, tenantID, kind, subjectID string) (*store.Deletion, error) {
+	defer t.scope(tenantID)()
 	ds, err := t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
 		WHERE tenant_id = ? AND kind = ? AND subject_id = ? AND state = 'pending'`, tenantID, kind, subjectID)
 	if err != nil {
 		return nil, err
 	}
 	if len(ds) == 0 {
-		return nil, wrapErr("pending deletion", sql.ErrNoRows)
+		return nil, t.wrapErr("pending deletion", sql.ErrNoRows)
 	}
 	return &ds[0], nil
 }
 
-func (t *tx) PendingDeletions(ctx context.Context, tenantID string, limit int) ([]store.Deletion, error) {
+func (t *Tx) PendingDeletions(ctx context.Context, tenantID string, limit int) ([]store.Deletion, error) {
+	defer t.scope(tenantID)()
 	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions
 		WHERE tenant_id = ? AND state = 'pending' ORDER BY scheduled_at, id LIMIT ?`, tenantID, limit)
 }
 
-func (t *tx) DueDeletions(ctx context.Context, now time.Time, limit int) ([]store.Deletion, error) {
-	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions INDEXED BY deletions_due
-		WHERE state = 'pending' AND scheduled_at <= ? ORDER BY scheduled_at, tenant_id, id LIMIT ?`, toMicros(now), limit)
+func (t *Tx) DueDeletions(ctx context.Context, now time.Time, limit int) ([]store.Deletion, error) {
+	defer t.scopeAll()()
+	return t.queryDeletions(ctx, `SELECT `+deletionColumns+` FROM deletions`+t.hint(byDeletionsDue)+`
+		WHERE state = 'pending' AND scheduled_at <= ? ORDER BY scheduled_at, tenant_id, id LIMIT ?`, t.at(now), limit)
 }
 
-func (t *tx) EndDeletion(ctx context.Context, tenantID, id, state string, at time.Time) error {
+func (t *Tx) EndDeletion(ctx context.Context, tenantID, id, state string, at time.Time) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE deletions SET state = ?, subject_id = '', ended_at = ?
-		WHERE tenant_id = ? AND id = ? AND state = 'pending'`, state, toMicros(at), tenantID, id)
-	return mustAffect("end deletion", res, err)
+		WHERE tenant_id = ? AND id = ? AND state = 'pending'`, state, t.at(at), tenantID, id)
+	return t.mustAffect("end deletion", res, err)
 }
 
-func (t *tx) queryDeletions(ctx context.Context, q string, args ...any) ([]store.Deletion, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrapErr("list deletions", err)
-	}
-	defer rows.Close()
-	out := []store.Deletion{}
-	for rows.Next() {
-		var (
-			d                    store.Deletion
-			requested, scheduled int64
-			ended                sql.NullInt64
-		)
-		if err := rows.Scan(&d.TenantID, &d.ID, &d.Kind, &d.SubjectID, &d.SubjectRef, &d.State, &requested, &scheduled,
-			&ended); err != nil {
-			return nil, wrapErr("list deletions", err)
-		}
-		d.RequestedAt, d.ScheduledAt, d.EndedAt = fromMicros(requested), fromMicros(scheduled), fromNullMicros(ended)
-		out = append(out, d)
-	}
-	return out, nilOr("list deletions", rows.Err())
+func (t *Tx) queryDeletions(ctx context.Context, q string, args ...any) ([]store.Deletion, error) {
+	return queryRows(ctx, t, "list deletions", scanDeletion, q, args...)
 }
 
-func (t *tx) EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*store.AccountErasure, error) {
+func scanDeletion(s scanner) (*store.Deletion, error) {
+	var (
+		d                    store.Deletion
+		requested, scheduled stamp
+		ended                nullStamp
+	)
+	err := s.Scan(&d.TenantID, &d.ID, &d.Kind, &d.SubjectID, &d.SubjectRef, &d.State, &requested, &scheduled, &ended)
+	d.RequestedAt, d.ScheduledAt, d.EndedAt = requested.t, scheduled.t, ended.ptr()
+	return &d, err
+}
+
+func (t *Tx) EraseAccount(ctx context.Context, tenantID, accountID, subject string) (*store.AccountErasure, error) {
+	defer t.scope(tenantID)()
 	out := &store.AccountErasure{}
 	// What its own key seals: private memories, their history, episodes
 	// and facts without a user, the account's sealed name and email. The

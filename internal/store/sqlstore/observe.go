@@ -1,13 +1,11 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -15,12 +13,12 @@ import (
 const episodeColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, status, extractor,
 	messages, result, error_code, attempts, created_at, updated_at`
 
-func (t *tx) InsertEpisode(ctx context.Context, e *store.Episode) error {
+func (t *Tx) InsertEpisode(ctx context.Context, e *store.Episode) error {
 	defer t.scope(e.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO episodes (`+episodeColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.UserID, e.AgentID, e.RunID, e.Subject, e.KeyVersion, e.Status, e.Extractor,
-		nullBlob(e.Messages), string(orEmptyJSON(e.Result)), e.ErrorCode, e.Attempts, toMicros(e.CreatedAt), toMicros(e.UpdatedAt))
-	return wrapErr("insert episode", err)
+		nullBlob(e.Messages), string(orEmptyJSON(e.Result)), e.ErrorCode, e.Attempts, t.at(e.CreatedAt), t.at(e.UpdatedAt))
+	return t.wrapErr("insert episode", err)
 }
 
 func orEmptyJSON(b []byte) []byte {
@@ -30,11 +28,11 @@ func orEmptyJSON(b []byte) []byte {
 	return b
 }
 
-func scanEpisode(row interface{ Scan(...any) error }) (*store.Episode, error) {
+func scanEpisode(row scanner) (*store.Episode, error) {
 	var (
 		e            store.Episode
 		result       string
-		created, upd time.Time
+		created, upd stamp
 		messages     []byte
 	)
 	if err := row.Scan(&e.ID, &e.TenantID, &e.UserID, &e.AgentID, &e.RunID, &e.Subject, &e.KeyVersion, &e.Status,
@@ -43,47 +41,30 @@ func scanEpisode(row interface{ Scan(...any) error }) (*store.Episode, error) {
 	}
 	e.Messages = messages
 	e.Result = []byte(result)
-	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(upd)
+	e.CreatedAt, e.UpdatedAt = created.t, upd.t
 	return &e, nil
 }
 
-func (t *tx) Episode(ctx context.Context, tenantID, id string) (*store.Episode, error) {
+func (t *Tx) Episode(ctx context.Context, tenantID, id string) (*store.Episode, error) {
 	defer t.scope(tenantID)()
-	e, err := scanEpisode(t.tx.QueryRowContext(ctx,
+	return scanRow(t, "get episode", scanEpisode, t.tx.QueryRowContext(ctx,
 		`SELECT `+episodeColumns+` FROM episodes WHERE tenant_id = ? AND id = ?`, tenantID, id))
-	if err != nil {
-		return nil, wrapErr("get episode", err)
-	}
-	return e, nil
 }
 
-func (t *tx) UpdateEpisode(ctx context.Context, e *store.Episode) error {
+func (t *Tx) UpdateEpisode(ctx context.Context, e *store.Episode) error {
 	defer t.scope(e.TenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE episodes SET status = ?, extractor = ?, messages = ?, key_version = ?,
 		result = ?, error_code = ?, attempts = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		e.Status, e.Extractor, nullBlob(e.Messages), e.KeyVersion, string(orEmptyJSON(e.Result)), e.ErrorCode,
-		e.Attempts, toMicros(e.UpdatedAt), e.TenantID, e.ID)
-	return mustAffect("update episode", res, err)
+		e.Attempts, t.at(e.UpdatedAt), e.TenantID, e.ID)
+	return t.mustAffect("update episode", res, err)
 }
 
-func (t *tx) episodes(ctx context.Context, op, q string, args ...any) ([]store.Episode, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Episode{}
-	for rows.Next() {
-		e, err := scanEpisode(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		out = append(out, *e)
-	}
-	return out, wrapErr(op, rows.Err())
+func (t *Tx) episodes(ctx context.Context, op, q string, args ...any) ([]store.Episode, error) {
+	return queryRows(ctx, t, op, scanEpisode, q, args...)
 }
 
-func (t *tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID, before string, limit int) ([]store.Episode, error) {
+func (t *Tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID, before string, limit int) ([]store.Episode, error) {
 	defer t.scope(tenantID)()
 	q := `SELECT ` + episodeColumns + ` FROM episodes WHERE tenant_id = ?`
 	args := []any{tenantID}
@@ -100,7 +81,7 @@ func (t *tx) ListEpisodes(ctx context.Context, tenantID, userID, agentID, runID,
 	return t.episodes(ctx, "list episodes", q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 }
 
-func (t *tx) PendingEpisodes(ctx context.Context, limit int) ([]store.Episode, error) {
+func (t *Tx) PendingEpisodes(ctx context.Context, limit int) ([]store.Episode, error) {
 	defer t.scopeAll()()
 	return t.episodes(ctx, "pending episodes",
 		`SELECT `+episodeColumns+` FROM episodes WHERE status = 'pending' ORDER BY id LIMIT ?`, limit)
@@ -108,19 +89,19 @@ func (t *tx) PendingEpisodes(ctx context.Context, limit int) ([]store.Episode, e
 
 const entityColumns = `id, tenant_id, user_id, subject, key_version, type, body, mentions, created_at, updated_at`
 
-func (t *tx) InsertEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
+func (t *Tx) InsertEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
 	defer t.scope(e.TenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO entities (`+entityColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.UserID, e.Subject, e.KeyVersion, e.Type, e.Body, e.Mentions,
-		toMicros(e.CreatedAt), toMicros(e.UpdatedAt))
+		t.at(e.CreatedAt), t.at(e.UpdatedAt))
 	if err != nil {
-		return wrapErr("insert entity", err)
+		return t.wrapErr("insert entity", err)
 	}
 	return t.putEntityKeys(ctx, e.TenantID, e.UserID, e.ID, keys)
 }
 
 // putEntityKeys indexes an entity of userID under keys.
-func (t *tx) putEntityKeys(ctx context.Context, tenantID, userID, entityID string, keys [][]byte) error {
+func (t *Tx) putEntityKeys(ctx context.Context, tenantID, userID, entityID string, keys [][]byte) error {
 	for batch := range slices.Chunk(keys, maxParams/4) {
 		var sb strings.Builder
 		args := make([]any, 0, 4*len(batch))
@@ -134,18 +115,18 @@ func (t *tx) putEntityKeys(ctx context.Context, tenantID, userID, entityID strin
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
 		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
-			return wrapErr("insert entity keys", err)
+			return t.wrapErr("insert entity keys", err)
 		}
 	}
 	return nil
 }
 
-func (t *tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
+func (t *Tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) error {
 	defer t.scope(e.TenantID)()
 	res, err := t.tx.ExecContext(ctx, `UPDATE entities SET type = ?, body = ?, key_version = ?, mentions = ?,
 		updated_at = ? WHERE tenant_id = ? AND id = ?`,
-		e.Type, e.Body, e.KeyVersion, e.Mentions, toMicros(e.UpdatedAt), e.TenantID, e.ID)
-	if err := mustAffect("update entity", res, err); err != nil {
+		e.Type, e.Body, e.KeyVersion, e.Mentions, t.at(e.UpdatedAt), e.TenantID, e.ID)
+	if err := t.mustAffect("update entity", res, err); err != nil {
 		return err
 	}
 	if keys == nil {
@@ -156,55 +137,38 @@ func (t *tx) UpdateEntity(ctx context.Context, e *store.Entity, keys [][]byte) e
 	var userID string
 	if err := t.tx.QueryRowContext(ctx, `SELECT user_id FROM entities WHERE tenant_id = ? AND id = ?`,
 		e.TenantID, e.ID).Scan(&userID); err != nil {
-		return wrapErr("update entity", err)
+		return t.wrapErr("update entity", err)
 	}
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM entity_keys WHERE tenant_id = ? AND entity_id = ?`, e.TenantID, e.ID); err != nil {
-		return wrapErr("replace entity keys", err)
+		return t.wrapErr("replace entity keys", err)
 	}
 	return t.putEntityKeys(ctx, e.TenantID, userID, e.ID, keys)
 }
 
-func scanEntity(row interface{ Scan(...any) error }) (*store.Entity, error) {
+func scanEntity(row scanner) (*store.Entity, error) {
 	var (
 		e            store.Entity
-		created, upd time.Time
+		created, upd stamp
 	)
 	if err := row.Scan(&e.ID, &e.TenantID, &e.UserID, &e.Subject, &e.KeyVersion, &e.Type, &e.Body, &e.Mentions,
 		&created, &upd); err != nil {
 		return nil, err
 	}
-	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(upd)
+	e.CreatedAt, e.UpdatedAt = created.t, upd.t
 	return &e, nil
 }
 
-func (t *tx) Entity(ctx context.Context, tenantID, id string) (*store.Entity, error) {
+func (t *Tx) Entity(ctx context.Context, tenantID, id string) (*store.Entity, error) {
 	defer t.scope(tenantID)()
-	e, err := scanEntity(t.tx.QueryRowContext(ctx,
+	return scanRow(t, "get entity", scanEntity, t.tx.QueryRowContext(ctx,
 		`SELECT `+entityColumns+` FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id))
-	if err != nil {
-		return nil, wrapErr("get entity", err)
-	}
-	return e, nil
 }
 
-func (t *tx) entities(ctx context.Context, op, q string, args ...any) ([]store.Entity, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Entity{}
-	for rows.Next() {
-		e, err := scanEntity(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		out = append(out, *e)
-	}
-	return out, wrapErr(op, rows.Err())
+func (t *Tx) entities(ctx context.Context, op, q string, args ...any) ([]store.Entity, error) {
+	return queryRows(ctx, t, op, scanEntity, q, args...)
 }
 
-func (t *tx) Entities(ctx context.Context, tenantID string, ids []string) ([]store.Entity, error) {
+func (t *Tx) Entities(ctx context.Context, tenantID string, ids []string) ([]store.Entity, error) {
 	defer t.scope(tenantID)()
 	out := []store.Entity{}
 	for batch := range slices.Chunk(ids, maxParams) {
@@ -227,7 +191,7 @@ func anys[T any](xs []T) []any {
 	return out
 }
 
-func (t *tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens [][]byte) ([]string, error) {
+func (t *Tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens [][]byte) ([]string, error) {
 	defer t.scope(tenantID)()
 	seen := map[string]bool{}
 	for batch := range slices.Chunk(tokens, maxParams) {
@@ -235,20 +199,20 @@ func (t *tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens
 		rows, err := t.tx.QueryContext(ctx, `SELECT DISTINCT entity_id FROM entity_keys WHERE tenant_id = ? AND user_id = ?
 			AND token IN (`+placeholders(len(batch))+`)`, args...)
 		if err != nil {
-			return nil, wrapErr("entities by keys", err)
+			return nil, t.wrapErr("entities by keys", err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, wrapErr("entities by keys", err)
+				return nil, t.wrapErr("entities by keys", err)
 			}
 			seen[id] = true
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, wrapErr("entities by keys", err)
+			return nil, t.wrapErr("entities by keys", err)
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -259,7 +223,7 @@ func (t *tx) EntitiesByKeys(ctx context.Context, tenantID, userID string, tokens
 	return out, nil
 }
 
-func (t *tx) ListEntities(ctx context.Context, tenantID, userID string, all bool, typ, before string, limit int) ([]store.Entity, error) {
+func (t *Tx) ListEntities(ctx context.Context, tenantID, userID string, all bool, typ, before string, limit int) ([]store.Entity, error) {
 	defer t.scope(tenantID)()
 	q := `SELECT ` + entityColumns + ` FROM entities WHERE tenant_id = ?`
 	args := []any{tenantID}
@@ -278,7 +242,7 @@ func (t *tx) ListEntities(ctx context.Context, tenantID, userID string, all bool
 	return t.entities(ctx, "list entities", q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 }
 
-func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.EntityErasure, error) {
+func (t *Tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.EntityErasure, error) {
 	defer t.scope(tenantID)()
 	var (
 		e   store.EntityErasure
@@ -289,7 +253,7 @@ func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.Enti
 	// delete, even in a transaction that commits after the error.
 	var one int
 	if err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&one); err != nil {
-		return nil, wrapErr("forget entity", err)
+		return nil, t.wrapErr("forget entity", err)
 	}
 	if e.Facts, err = t.count(ctx, "forget entity facts",
 		`DELETE FROM facts WHERE tenant_id = ? AND (subject_entity = ? OR object_entity = ?)`, tenantID, id, id); err != nil {
@@ -304,7 +268,7 @@ func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.Enti
 		return nil, err
 	}
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM entities WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	if err := mustAffect("forget entity", res, err); err != nil {
+	if err := t.mustAffect("forget entity", res, err); err != nil {
 		return nil, err
 	}
 	if e.Keys, err = t.count(ctx, "forget entity key",
@@ -318,7 +282,7 @@ func (t *tx) DeleteEntity(ctx context.Context, tenantID, id string) (*store.Enti
 const factColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, subject_entity, object_entity,
 	predicate_tok, body, episodes, valid_at, invalid_at, created_at, expired_at, vector, vector_model`
 
-func (t *tx) InsertFact(ctx context.Context, f *store.Fact) error {
+func (t *Tx) InsertFact(ctx context.Context, f *store.Fact) error {
 	defer t.scope(f.TenantID)()
 	eps, err := json.Marshal(orNone(f.Episodes))
 	if err != nil {
@@ -326,9 +290,9 @@ func (t *tx) InsertFact(ctx context.Context, f *store.Fact) error {
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO facts (`+factColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		f.ID, f.TenantID, f.UserID, f.AgentID, f.RunID, f.Subject, f.KeyVersion, f.SubjectEntity, f.ObjectEntity,
-		f.PredicateTok, f.Body, string(eps), toMicros(f.ValidAt), toNullMicros(f.InvalidAt), toMicros(f.CreatedAt),
-		toNullMicros(f.ExpiredAt), nullBlob(f.Vector), f.VectorModel)
-	return wrapErr("insert fact", err)
+		f.PredicateTok, f.Body, string(eps), t.at(f.ValidAt), t.atOrNil(f.InvalidAt), t.at(f.CreatedAt),
+		t.atOrNil(f.ExpiredAt), nullBlob(f.Vector), f.VectorModel)
+	return t.wrapErr("insert fact", err)
 }
 
 func orNone(s []string) []string {
@@ -338,7 +302,7 @@ func orNone(s []string) []string {
 	return s
 }
 
-func (t *tx) UpdateFact(ctx context.Context, f *store.Fact) error {
+func (t *Tx) UpdateFact(ctx context.Context, f *store.Fact) error {
 	defer t.scope(f.TenantID)()
 	eps, err := json.Marshal(orNone(f.Episodes))
 	if err != nil {
@@ -348,17 +312,17 @@ func (t *tx) UpdateFact(ctx context.Context, f *store.Fact) error {
 		predicate_tok = ?, body = ?, episodes = ?, valid_at = ?, invalid_at = ?, created_at = ?, expired_at = ?,
 		vector = ?, vector_model = ? WHERE tenant_id = ? AND id = ?`,
 		f.Subject, f.KeyVersion, f.SubjectEntity, f.ObjectEntity, f.PredicateTok, f.Body, string(eps),
-		toMicros(f.ValidAt), toNullMicros(f.InvalidAt), toMicros(f.CreatedAt), toNullMicros(f.ExpiredAt),
+		t.at(f.ValidAt), t.atOrNil(f.InvalidAt), t.at(f.CreatedAt), t.atOrNil(f.ExpiredAt),
 		nullBlob(f.Vector), f.VectorModel, f.TenantID, f.ID)
-	return mustAffect("update fact", res, err)
+	return t.mustAffect("update fact", res, err)
 }
 
-func scanFact(row interface{ Scan(...any) error }) (*store.Fact, error) {
+func scanFact(row scanner) (*store.Fact, error) {
 	var (
 		f                store.Fact
 		eps              string
-		valid, created   time.Time
-		invalid, expired sql.NullTime
+		valid, created   stamp
+		invalid, expired nullStamp
 	)
 	if err := row.Scan(&f.ID, &f.TenantID, &f.UserID, &f.AgentID, &f.RunID, &f.Subject, &f.KeyVersion, &f.SubjectEntity,
 		&f.ObjectEntity, &f.PredicateTok, &f.Body, &eps, &valid, &invalid, &created, &expired, &f.Vector,
@@ -368,39 +332,22 @@ func scanFact(row interface{ Scan(...any) error }) (*store.Fact, error) {
 	if err := json.Unmarshal([]byte(eps), &f.Episodes); err != nil {
 		return nil, fmt.Errorf("fact episodes: %w", err)
 	}
-	f.ValidAt, f.CreatedAt = fromMicros(valid), fromMicros(created)
-	f.InvalidAt, f.ExpiredAt = fromNullMicros(invalid), fromNullMicros(expired)
+	f.ValidAt, f.CreatedAt = valid.t, created.t
+	f.InvalidAt, f.ExpiredAt = invalid.ptr(), expired.ptr()
 	return &f, nil
 }
 
-func (t *tx) Fact(ctx context.Context, tenantID, id string) (*store.Fact, error) {
+func (t *Tx) Fact(ctx context.Context, tenantID, id string) (*store.Fact, error) {
 	defer t.scope(tenantID)()
-	f, err := scanFact(t.tx.QueryRowContext(ctx,
+	return scanRow(t, "get fact", scanFact, t.tx.QueryRowContext(ctx,
 		`SELECT `+factColumns+` FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id))
-	if err != nil {
-		return nil, wrapErr("get fact", err)
-	}
-	return f, nil
 }
 
-func (t *tx) facts(ctx context.Context, op, q string, args ...any) ([]store.Fact, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	defer rows.Close()
-	out := []store.Fact{}
-	for rows.Next() {
-		f, err := scanFact(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		out = append(out, *f)
-	}
-	return out, wrapErr(op, rows.Err())
+func (t *Tx) facts(ctx context.Context, op, q string, args ...any) ([]store.Fact, error) {
+	return queryRows(ctx, t, op, scanFact, q, args...)
 }
 
-func (t *tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) ([]store.Fact, error) {
+func (t *Tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) ([]store.Fact, error) {
 	defer t.scope(tenantID)()
 	seen := map[string]bool{}
 	out := []store.Fact{}
@@ -423,7 +370,7 @@ func (t *tx) FactsOf(ctx context.Context, tenantID string, entityIDs []string) (
 	return out, nil
 }
 
-func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter) ([]store.Fact, error) {
+func (t *Tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter) ([]store.Fact, error) {
 	defer t.scope(tenantID)()
 	q := `SELECT ` + factColumns + ` FROM facts WHERE tenant_id = ?`
 	args := []any{tenantID}
@@ -444,7 +391,7 @@ func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter)
 	}
 	if f.TrueAt != nil {
 		q += ` AND valid_at <= ? AND (invalid_at IS NULL OR invalid_at > ?)`
-		args = append(args, toMicros(*f.TrueAt), toMicros(*f.TrueAt))
+		args = append(args, t.at(*f.TrueAt), t.at(*f.TrueAt))
 	}
 	if f.Before != "" {
 		q += ` AND id < ?`
@@ -453,24 +400,24 @@ func (t *tx) ListFacts(ctx context.Context, tenantID string, f store.FactFilter)
 	return t.facts(ctx, "list facts", q+` ORDER BY id DESC LIMIT ?`, append(args, f.Limit)...)
 }
 
-func (t *tx) DeleteFact(ctx context.Context, tenantID, id string) error {
+func (t *Tx) DeleteFact(ctx context.Context, tenantID, id string) error {
 	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM facts WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	return mustAffect("delete fact", res, err)
+	return t.mustAffect("delete fact", res, err)
 }
 
-func (t *tx) MoveEntityFacts(ctx context.Context, tenantID, from, to string) error {
+func (t *Tx) MoveEntityFacts(ctx context.Context, tenantID, from, to string) error {
 	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `UPDATE facts SET subject_entity = ? WHERE tenant_id = ? AND subject_entity = ?`,
 		to, tenantID, from); err != nil {
-		return wrapErr("move entity facts", err)
+		return t.wrapErr("move entity facts", err)
 	}
 	_, err := t.tx.ExecContext(ctx, `UPDATE facts SET object_entity = ? WHERE tenant_id = ? AND object_entity = ?`,
 		to, tenantID, from)
-	return wrapErr("move entity facts", err)
+	return t.wrapErr("move entity facts", err)
 }
 
-func (t *tx) AddMentions(ctx context.Context, tenantID string, ms []store.EntityMention) error {
+func (t *Tx) AddMentions(ctx context.Context, tenantID string, ms []store.EntityMention) error {
 	defer t.scope(tenantID)()
 	for batch := range slices.Chunk(ms, maxParams/3) {
 		var sb strings.Builder
@@ -485,34 +432,25 @@ func (t *tx) AddMentions(ctx context.Context, tenantID string, ms []store.Entity
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
 		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
-			return wrapErr("add mentions", err)
+			return t.wrapErr("add mentions", err)
 		}
 	}
 	return nil
 }
 
-func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []string, limit int) ([]store.EntityMention, error) {
+func (t *Tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []string, limit int) ([]store.EntityMention, error) {
 	defer t.scope(tenantID)()
 	out := []store.EntityMention{}
 	for batch := range slices.Chunk(entityIDs, maxParams) {
 		args := append(append([]any{tenantID}, anys(batch)...), limit)
-		rows, err := t.tx.QueryContext(ctx, `SELECT entity_id, memory_id FROM entity_mentions WHERE tenant_id = ?
+		var err error
+		out, err = appendRows(ctx, t, out, "mentioned in", func(s scanner) (*store.EntityMention, error) {
+			var m store.EntityMention
+			return &m, s.Scan(&m.EntityID, &m.MemoryID)
+		}, `SELECT entity_id, memory_id FROM entity_mentions WHERE tenant_id = ?
 			AND entity_id IN (`+placeholders(len(batch))+`) ORDER BY memory_id DESC, entity_id LIMIT ?`, args...)
 		if err != nil {
-			return nil, wrapErr("mentioned in", err)
-		}
-		for rows.Next() {
-			var m store.EntityMention
-			if err := rows.Scan(&m.EntityID, &m.MemoryID); err != nil {
-				rows.Close()
-				return nil, wrapErr("mentioned in", err)
-			}
-			out = append(out, m)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, wrapErr("mentioned in", err)
+			return nil, err
 		}
 	}
 	// Each batch kept its own newest limit: merge them into one.
@@ -525,32 +463,32 @@ func (t *tx) MentionedIn(ctx context.Context, tenantID string, entityIDs []strin
 	return out[:min(len(out), max(limit, 0))], nil
 }
 
-func (t *tx) MoveMentions(ctx context.Context, tenantID, from, to string) error {
+func (t *Tx) MoveMentions(ctx context.Context, tenantID, from, to string) error {
 	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO entity_mentions (tenant_id, entity_id, memory_id)
-		SELECT tenant_id, ?::text, memory_id FROM entity_mentions WHERE tenant_id = ? AND entity_id = ?
+		SELECT tenant_id, CAST(? AS TEXT), memory_id FROM entity_mentions WHERE tenant_id = ? AND entity_id = ?
 		ON CONFLICT DO NOTHING`, to, tenantID, from); err != nil {
-		return wrapErr("move mentions", err)
+		return t.wrapErr("move mentions", err)
 	}
 	_, err := t.tx.ExecContext(ctx, `DELETE FROM entity_mentions WHERE tenant_id = ? AND entity_id = ?`, tenantID, from)
-	return wrapErr("move mentions", err)
+	return t.wrapErr("move mentions", err)
 }
 
-func (t *tx) SetTopics(ctx context.Context, tenantID, memoryID, userID string, tokens [][]byte) error {
+func (t *Tx) SetTopics(ctx context.Context, tenantID, memoryID, userID string, tokens [][]byte) error {
 	defer t.scope(tenantID)()
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id = ?`, tenantID, memoryID); err != nil {
-		return wrapErr("set topics", err)
+		return t.wrapErr("set topics", err)
 	}
 	for _, tok := range tokens {
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO memory_topics (tenant_id, memory_id, user_id, token)
 			VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, tenantID, memoryID, userID, tok); err != nil {
-			return wrapErr("set topics", err)
+			return t.wrapErr("set topics", err)
 		}
 	}
 	return nil
 }
 
-func (t *tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool) ([]store.TopicCount, error) {
+func (t *Tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool) ([]store.TopicCount, error) {
 	defer t.scope(tenantID)()
 	q := `SELECT token, COUNT(*) FROM memory_topics WHERE tenant_id = ?`
 	args := []any{tenantID}
@@ -558,35 +496,25 @@ func (t *tx) TopicCounts(ctx context.Context, tenantID, userID string, all bool)
 		q += ` AND user_id = ?`
 		args = append(args, userID)
 	}
-	rows, err := t.tx.QueryContext(ctx, q+` GROUP BY token ORDER BY token`, args...)
-	if err != nil {
-		return nil, wrapErr("topic counts", err)
-	}
-	defer rows.Close()
-	out := []store.TopicCount{}
-	for rows.Next() {
+	return queryRows(ctx, t, "topic counts", func(s scanner) (*store.TopicCount, error) {
 		var c store.TopicCount
-		if err := rows.Scan(&c.Token, &c.Memories); err != nil {
-			return nil, wrapErr("topic counts", err)
-		}
-		out = append(out, c)
-	}
-	return out, wrapErr("topic counts", rows.Err())
+		return &c, s.Scan(&c.Token, &c.Memories)
+	}, q+` GROUP BY token ORDER BY token`, args...)
 }
 
-func (t *tx) TenantSetting(ctx context.Context, tenantID, name string) (string, error) {
+func (t *Tx) TenantSetting(ctx context.Context, tenantID, name string) (string, error) {
 	defer t.scope(tenantID)()
 	var v string
 	err := t.tx.QueryRowContext(ctx, `SELECT value FROM tenant_settings WHERE tenant_id = ? AND name = ?`, tenantID, name).Scan(&v)
 	if err != nil {
-		return "", wrapErr("tenant setting", err)
+		return "", t.wrapErr("tenant setting", err)
 	}
 	return v, nil
 }
 
-func (t *tx) PutTenantSetting(ctx context.Context, tenantID, name, value string) error {
+func (t *Tx) PutTenantSetting(ctx context.Context, tenantID, name, value string) error {
 	defer t.scope(tenantID)()
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO tenant_settings (tenant_id, name, value) VALUES (?,?,?)
 		ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value`, tenantID, name, value)
-	return wrapErr("put tenant setting", err)
+	return t.wrapErr("put tenant setting", err)
 }

@@ -1,8 +1,7 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -13,7 +12,7 @@ import (
 const apiKeyColumns = `id, tenant_id, account_id, name, prefix, scopes, secret_mac,
 	pepper_version, created_at, expires_at, last_used_at, revoked_at`
 
-func (t *tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
+func (t *Tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	defer t.scope(k.TenantID)()
 	scopes := k.Scopes
 	if scopes == nil {
@@ -27,58 +26,32 @@ func (t *tx) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 		`INSERT INTO api_keys (`+apiKeyColumns+`)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.TenantID, k.AccountID, k.Name, k.Prefix, string(js), k.SecretMAC,
-		k.PepperVersion, toMicros(k.CreatedAt), toNullMicros(k.ExpiresAt),
-		toNullMicros(k.LastUsedAt), toNullMicros(k.RevokedAt))
+		k.PepperVersion, t.at(k.CreatedAt), t.atOrNil(k.ExpiresAt),
+		t.atOrNil(k.LastUsedAt), t.atOrNil(k.RevokedAt))
 	if err != nil {
-		return wrapErr("create api key", err)
+		return t.wrapErr("create api key", err)
 	}
 	return nil
 }
 
-func (t *tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
+func (t *Tx) APIKey(ctx context.Context, id string) (*store.APIKey, error) {
 	defer t.scopeAll()()
-	row := t.tx.QueryRowContext(ctx,
-		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
-	k, err := scanAPIKey(row)
-	if err != nil {
-		return nil, wrapErr("get api key", err)
-	}
-	return k, nil
+	return scanRow(t, "get api key", scanAPIKey, t.tx.QueryRowContext(ctx,
+		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
 }
 
-func (t *tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
+func (t *Tx) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "list api keys", scanAPIKey,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
-	if err != nil {
-		return nil, wrapErr("list api keys", err)
-	}
-	defer rows.Close()
-	keys := []store.APIKey{}
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, wrapErr("list api keys", err)
-		}
-		keys = append(keys, *k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrapErr("list api keys", err)
-	}
-	return keys, nil
-}
-
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
 }
 
 func scanAPIKey(s scanner) (*store.APIKey, error) {
 	var (
 		k                          store.APIKey
 		scopes                     string
-		created                    time.Time
-		expires, lastUsed, revoked sql.NullTime
+		created                    stamp
+		expires, lastUsed, revoked nullStamp
 	)
 	err := s.Scan(&k.ID, &k.TenantID, &k.AccountID, &k.Name, &k.Prefix, &scopes,
 		&k.SecretMAC, &k.PepperVersion, &created, &expires, &lastUsed, &revoked)
@@ -91,152 +64,126 @@ func scanAPIKey(s scanner) (*store.APIKey, error) {
 	if len(k.Scopes) == 0 {
 		k.Scopes = nil
 	}
-	k.CreatedAt = fromMicros(created)
-	k.ExpiresAt = fromNullMicros(expires)
-	k.LastUsedAt = fromNullMicros(lastUsed)
-	k.RevokedAt = fromNullMicros(revoked)
+	k.CreatedAt = created.t
+	k.ExpiresAt = expires.ptr()
+	k.LastUsedAt = lastUsed.ptr()
+	k.RevokedAt = revoked.ptr()
 	return &k, nil
 }
 
-func (t *tx) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error {
+func (t *Tx) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error {
 	defer t.scope(tenantID)()
 	// COALESCE keeps the first revocation: it is the one the audit log
 	// recorded, and a repeated revoke must not move it.
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
-		 WHERE tenant_id = ? AND id = ?`, toMicros(at), tenantID, id)
-	return mustAffect("revoke api key", res, err)
+		 WHERE tenant_id = ? AND id = ?`, t.at(at), tenantID, id)
+	return t.mustAffect("revoke api key", res, err)
 }
 
-func (t *tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+func (t *Tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 	defer t.scopeAll()()
 	// Concurrent requests touch the key in any order; last use only moves
 	// forward.
-	us := toMicros(at)
+	us := t.at(at)
 	res, err := t.tx.ExecContext(ctx,
-		`UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, ?), ?)
+		`UPDATE api_keys SET last_used_at = `+t.d.Greatest+`(COALESCE(last_used_at, ?), ?)
 		 WHERE id = ?`, us, us, id)
-	return mustAffect("touch api key", res, err)
+	return t.mustAffect("touch api key", res, err)
 }
 
-func (t *tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
+func (t *Tx) PutKey(ctx context.Context, k *store.WrappedKey) error {
 	defer t.scope(k.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO wrapped_keys (`+wrappedKeyColumns+`)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.TenantID, k.Purpose, k.Owner, k.Version, k.ParentVersion, k.Wrapped, toMicros(k.CreatedAt))
+		k.TenantID, k.Purpose, k.Owner, k.Version, k.ParentVersion, k.Wrapped, t.at(k.CreatedAt))
 	if err != nil {
-		return wrapErr("put key", err)
+		return t.wrapErr("put key", err)
 	}
 	return nil
 }
 
-func (t *tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
+func (t *Tx) Key(ctx context.Context, tenantID, purpose, owner string, version int) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	row := t.tx.QueryRowContext(ctx,
+	return scanRow(t, "get key", scanWrappedKey, t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
-		tenantID, purpose, owner, version)
-	k, err := scanWrappedKey(row)
-	if err != nil {
-		return nil, wrapErr("get key", err)
-	}
-	return k, nil
+		tenantID, purpose, owner, version))
 }
 
-func (t *tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
+func (t *Tx) LatestKey(ctx context.Context, tenantID, purpose, owner string) (*store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	row := t.tx.QueryRowContext(ctx,
+	return scanRow(t, "get latest key", scanWrappedKey, t.tx.QueryRowContext(ctx,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ?
 		 ORDER BY version DESC LIMIT 1`,
-		tenantID, purpose, owner)
-	k, err := scanWrappedKey(row)
-	if err != nil {
-		return nil, wrapErr("get latest key", err)
-	}
-	return k, nil
+		tenantID, purpose, owner))
 }
 
 func scanWrappedKey(s scanner) (*store.WrappedKey, error) {
 	var (
 		k       store.WrappedKey
-		created time.Time
+		created stamp
 	)
 	if err := s.Scan(&k.TenantID, &k.Purpose, &k.Owner, &k.Version, &k.ParentVersion, &k.Wrapped, &created); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = created.t
 	return &k, nil
 }
 
 const wrappedKeyColumns = `tenant_id, purpose, owner, version, parent_version, wrapped, created_at`
 
-func (t *tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.WrappedKey, error) {
+func (t *Tx) Keys(ctx context.Context, tenantID, purpose string) ([]store.WrappedKey, error) {
 	defer t.scope(tenantID)()
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "list keys", scanWrappedKey,
 		`SELECT `+wrappedKeyColumns+` FROM wrapped_keys
 		 WHERE tenant_id = ? AND purpose = ? ORDER BY owner, version`, tenantID, purpose)
-	if err != nil {
-		return nil, wrapErr("list keys", err)
-	}
-	defer rows.Close()
-	out := []store.WrappedKey{}
-	for rows.Next() {
-		k, err := scanWrappedKey(rows)
-		if err != nil {
-			return nil, wrapErr("list keys", err)
-		}
-		out = append(out, *k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrapErr("list keys", err)
-	}
-	return out, nil
 }
 
-func (t *tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {
+func (t *Tx) UpdateKey(ctx context.Context, k *store.WrappedKey) error {
 	defer t.scope(k.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE wrapped_keys SET wrapped = ?, parent_version = ?
 		 WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
 		k.Wrapped, k.ParentVersion, k.TenantID, k.Purpose, k.Owner, k.Version)
-	return mustAffect("update key", res, err)
+	return t.mustAffect("update key", res, err)
 }
 
-func (t *tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, version int) error {
+func (t *Tx) DeleteKey(ctx context.Context, tenantID, purpose, owner string, version int) error {
 	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`DELETE FROM wrapped_keys WHERE tenant_id = ? AND purpose = ? AND owner = ? AND version = ?`,
 		tenantID, purpose, owner, version)
-	return mustAffect("delete key", res, err)
+	return t.mustAffect("delete key", res, err)
 }
 
-func (t *tx) TenantKEK(ctx context.Context, tenantID string) (*store.TenantKEK, error) {
+func (t *Tx) TenantKEK(ctx context.Context, tenantID string) (*store.TenantKEK, error) {
 	defer t.scope(tenantID)()
 	var (
 		k       store.TenantKEK
-		created time.Time
+		created stamp
 	)
 	err := t.tx.QueryRowContext(ctx,
 		`SELECT tenant_id, provider, config, created_at FROM tenant_keks WHERE tenant_id = ?`, tenantID,
 	).Scan(&k.TenantID, &k.Provider, &k.Config, &created)
 	if err != nil {
-		return nil, wrapErr("get tenant kek", err)
+		return nil, t.wrapErr("get tenant kek", err)
 	}
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = created.t
 	return &k, nil
 }
 
-func (t *tx) PutTenantKEK(ctx context.Context, k *store.TenantKEK) error {
+func (t *Tx) PutTenantKEK(ctx context.Context, k *store.TenantKEK) error {
 	defer t.scope(k.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO tenant_keks (tenant_id, provider, config, created_at) VALUES (?, ?, ?, ?)
 		 ON CONFLICT (tenant_id) DO UPDATE SET provider = excluded.provider, config = excluded.config,
 		   created_at = excluded.created_at`,
-		k.TenantID, k.Provider, k.Config, toMicros(k.CreatedAt))
+		k.TenantID, k.Provider, k.Config, t.at(k.CreatedAt))
 	if err != nil {
-		return wrapErr("put tenant kek", err)
+		return t.wrapErr("put tenant kek", err)
 	}
 	return nil
 }

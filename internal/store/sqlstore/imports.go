@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -14,14 +14,15 @@ var importTables = map[string]string{
 	"fact":    `SELECT tenant_id FROM facts WHERE id = ?`,
 }
 
-func (t *tx) RecordTenant(ctx context.Context, kind, id string) (string, error) {
+func (t *Tx) RecordTenant(ctx context.Context, kind, id string) (string, error) {
+	defer t.scopeAll()()
 	q, ok := importTables[kind]
 	if !ok {
 		return "", fmt.Errorf("record tenant: unknown kind %q", kind)
 	}
 	var tenant string
 	if err := t.tx.QueryRowContext(ctx, q, id).Scan(&tenant); err != nil {
-		return "", wrapErr("record tenant", err)
+		return "", t.wrapErr("record tenant", err)
 	}
 	return tenant, nil
 }

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -56,31 +56,27 @@ func visibleFilter(alias string, f rbac.Filter) (string, []any) {
 	return ` AND FALSE`, nil
 }
 
-func (t *tx) ListVisibleMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
+func (t *Tx) ListVisibleMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
 	defer t.scope(tenantID)()
 	return t.listMemories(ctx, tenantID, scope, f, before, limit)
 }
 
-func (t *tx) SearchVisiblePostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
+func (t *Tx) SearchVisiblePostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
 	defer t.scope(tenantID)()
 	return t.searchPostings(ctx, tenantID, scope, f, tokens)
 }
 
-func (t *tx) MemoryByMACAs(ctx context.Context, tenantID string, scope engram.Scope, mac []byte, authorID string, private bool) (*store.Memory, error) {
+func (t *Tx) MemoryByMACAs(ctx context.Context, tenantID string, scope engram.Scope, mac []byte, authorID string, private bool) (*store.Memory, error) {
 	defer t.scope(tenantID)()
 	// As MemoryByMAC (the same index and order), among the memories this
 	// write would duplicate: a private note never matches another
 	// author's, nor a shared memory a private one.
-	q := `SELECT ` + memoryColumns + ` FROM memories
+	q := `SELECT ` + memoryColumns + ` FROM memories` + t.hint(byMemoriesMAC) + `
 		 WHERE tenant_id = ? AND content_mac = ? AND user_id = ? AND agent_id = ? AND run_id = ? AND visibility = ?`
 	args := []any{tenantID, mac, scope.UserID, scope.AgentID, scope.RunID, visibility(private)}
 	if private {
 		q += ` AND author_account_id = ?`
 		args = append(args, authorID)
 	}
-	m, err := scanMemory(t.tx.QueryRowContext(ctx, q+` ORDER BY id LIMIT 1`, args...))
-	if err != nil {
-		return nil, wrapErr("get memory by mac", err)
-	}
-	return m, nil
+	return scanRow(t, "get memory by mac", scanMemory, t.tx.QueryRowContext(ctx, q+` ORDER BY id LIMIT 1`, args...))
 }

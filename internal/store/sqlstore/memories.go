@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,14 +16,15 @@ import (
 const memoryColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
 	content_mac, vector, vector_model, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
 
-func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+func (t *Tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	defer t.scope(m.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO memories (`+memoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.UserID, m.AgentID, m.RunID, m.Subject, m.KeyVersion, m.Content, m.Metadata,
-		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.CreatedAt), toMicros(m.UpdatedAt),
-		nullString(m.AuthorID), visibility(m.Private), toNullMicros(m.ExpiresAt))
+		m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, t.at(m.CreatedAt), t.at(m.UpdatedAt),
+		nullString(m.AuthorID), visibility(m.Private), t.atOrNil(m.ExpiresAt))
 	if err != nil {
-		return wrapErr("insert memory", err)
+		return t.wrapErr("insert memory", err)
 	}
 	if err := t.insertPostings(ctx, m.TenantID, m.ID, postings); err != nil {
 		return fmt.Errorf("insert memory: %w", err)
@@ -34,7 +35,7 @@ func (t *tx) InsertMemory(ctx context.Context, m *store.Memory, postings []store
 // postingColumns is the number of parameters one posting row binds.
 const postingColumns = 4
 
-func (t *tx) insertPostings(ctx context.Context, tenantID, memoryID string, postings []store.Posting) error {
+func (t *Tx) insertPostings(ctx context.Context, tenantID, memoryID string, postings []store.Posting) error {
 	for batch := range slices.Chunk(mergePostings(postings), maxParams/postingColumns) {
 		var (
 			sb   strings.Builder
@@ -49,7 +50,7 @@ func (t *tx) insertPostings(ctx context.Context, tenantID, memoryID string, post
 			args = append(args, tenantID, p.Token, memoryID, p.TF)
 		}
 		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
-			return wrapErr("insert postings", err)
+			return t.wrapErr("insert postings", err)
 		}
 	}
 	return nil
@@ -71,17 +72,14 @@ func mergePostings(postings []store.Posting) []store.Posting {
 	return out
 }
 
-func (t *tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, error) {
-	row := t.tx.QueryRowContext(ctx,
-		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	m, err := scanMemory(row)
-	if err != nil {
-		return nil, wrapErr("get memory", err)
-	}
-	return m, nil
+func (t *Tx) Memory(ctx context.Context, tenantID, id string) (*store.Memory, error) {
+	defer t.scope(tenantID)()
+	return scanRow(t, "get memory", scanMemory, t.tx.QueryRowContext(ctx,
+		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id))
 }
 
-func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+func (t *Tx) Memories(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.memoriesByID(ctx, "get memories", `SELECT `+memoryColumns+` FROM memories`, scanMemory, tenantID, ids)
 }
 
@@ -90,8 +88,9 @@ func (t *tx) Memories(ctx context.Context, tenantID string, ids []string) ([]sto
 // their rows (each holds a sealed ~2 KB vector).
 const headColumns = `id, user_id, agent_id, run_id, created_at, author_account_id, visibility, expires_at`
 
-func (t *tx) MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
-	out, err := t.memoriesByID(ctx, "get memory heads", `SELECT `+headColumns+` FROM memories INDEXED BY memories_stats`, scanHead, tenantID, ids)
+func (t *Tx) MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
+	out, err := t.memoriesByID(ctx, "get memory heads", `SELECT `+headColumns+` FROM memories`+t.hint(byMemoriesStats), scanHead, tenantID, ids)
 	for i := range out {
 		out[i].TenantID = tenantID
 	}
@@ -102,14 +101,15 @@ func (t *tx) MemoryHeads(ctx context.Context, tenantID string, ids []string) ([]
 const textColumns = `id, tenant_id, user_id, agent_id, run_id, subject, key_version, content, metadata,
 	content_mac, doc_len, created_at, updated_at, author_account_id, visibility, expires_at`
 
-func (t *tx) MemoryTexts(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+func (t *Tx) MemoryTexts(ctx context.Context, tenantID string, ids []string) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.memoriesByID(ctx, "get memory texts", `SELECT `+textColumns+` FROM memories`, scanText, tenantID, ids)
 }
 
 // memoriesByID runs selectFrom (SELECT … FROM memories) for the tenant's
 // memories among ids, in chunks of bound parameters, scanning each row with
 // scan.
-func (t *tx) memoriesByID(ctx context.Context, op, selectFrom string, scan func(scanner) (*store.Memory, error), tenantID string, ids []string) ([]store.Memory, error) {
+func (t *Tx) memoriesByID(ctx context.Context, op, selectFrom string, scan func(scanner) (*store.Memory, error), tenantID string, ids []string) ([]store.Memory, error) {
 	out := []store.Memory{}
 	// Deduplicated so that an id repeated across chunks is returned once.
 	uniq := slices.Clone(ids)
@@ -123,40 +123,37 @@ func (t *tx) memoriesByID(ctx context.Context, op, selectFrom string, scan func(
 		}
 		ms, err := t.scanMemories(ctx, scan, selectFrom+` WHERE tenant_id = ? AND id IN (`+placeholders(len(batch))+`)`, args...)
 		if err != nil {
-			return nil, wrapErr(op, err)
+			return nil, t.wrapErr(op, err)
 		}
 		out = append(out, ms...)
 	}
 	return out, nil
 }
 
-func (t *tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*store.Memory, error) {
+func (t *Tx) MemoryByMAC(ctx context.Context, tenantID string, scope engram.Scope, mac []byte) (*store.Memory, error) {
+	defer t.scope(tenantID)()
 	// Every scope field is compared, empty ones included: the same content
 	// said to another user, agent or run is another memory. The oldest
 	// match wins so that the answer does not change as duplicates appear.
-	// INDEXED BY: left to itself the planner picks a scope index, which
-	// satisfies ORDER BY id but scans every memory of the scope — each
-	// write then costs O(memories), 90% of ingest time at 30,000.
-	row := t.tx.QueryRowContext(ctx,
-		`SELECT `+memoryColumns+` FROM memories INDEXED BY memories_mac
+	// INDEXED BY (SQLite): left to itself its planner picks a scope index,
+	// which satisfies ORDER BY id but scans every memory of the scope —
+	// each write then costs O(memories), 90% of ingest time at 30,000.
+	return scanRow(t, "get memory by mac", scanMemory, t.tx.QueryRowContext(ctx,
+		`SELECT `+memoryColumns+` FROM memories`+t.hint(byMemoriesMAC)+`
 		 WHERE tenant_id = ? AND content_mac = ? AND user_id = ? AND agent_id = ? AND run_id = ?
 		 ORDER BY id LIMIT 1`,
-		tenantID, mac, scope.UserID, scope.AgentID, scope.RunID)
-	m, err := scanMemory(row)
-	if err != nil {
-		return nil, wrapErr("get memory by mac", err)
-	}
-	return m, nil
+		tenantID, mac, scope.UserID, scope.AgentID, scope.RunID))
 }
 
-func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+func (t *Tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store.Posting) error {
+	defer t.scope(m.TenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET key_version = ?, content = ?, metadata = ?, content_mac = ?, vector = ?, vector_model = ?,
 		   doc_len = ?, updated_at = ?, visibility = ?, expires_at = ?
 		 WHERE tenant_id = ? AND id = ?`,
-		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, toMicros(m.UpdatedAt),
-		visibility(m.Private), toNullMicros(m.ExpiresAt), m.TenantID, m.ID)
-	if err := mustAffect("update memory", res, err); err != nil {
+		m.KeyVersion, m.Content, m.Metadata, m.ContentMAC, nullBlob(m.Vector), m.VectorModel, m.DocLen, t.at(m.UpdatedAt),
+		visibility(m.Private), t.atOrNil(m.ExpiresAt), m.TenantID, m.ID)
+	if err := t.mustAffect("update memory", res, err); err != nil {
 		return err
 	}
 	if err := t.deletePostings(ctx, m.TenantID, m.ID); err != nil {
@@ -168,37 +165,40 @@ func (t *tx) UpdateMemory(ctx context.Context, m *store.Memory, postings []store
 	return nil
 }
 
-func (t *tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
-	// Explicitly, not only by ON DELETE CASCADE: the cascade depends on the
-	// foreign_keys pragma of the connection; the search index must not.
+func (t *Tx) DeleteMemory(ctx context.Context, tenantID, id string) error {
+	defer t.scope(tenantID)()
+	// Explicitly, not only by ON DELETE CASCADE: in SQLite the cascade
+	// depends on the foreign_keys pragma of the connection; the search
+	// index must not.
 	if err := t.deletePostings(ctx, tenantID, id); err != nil {
 		return fmt.Errorf("delete memory: %w", err)
 	}
 	for _, q := range []string{`DELETE FROM entity_mentions WHERE tenant_id = ? AND memory_id = ?`,
 		`DELETE FROM memory_topics WHERE tenant_id = ? AND memory_id = ?`} {
 		if _, err := t.tx.ExecContext(ctx, q, tenantID, id); err != nil {
-			return wrapErr("delete memory links", err)
+			return t.wrapErr("delete memory links", err)
 		}
 	}
 	res, err := t.tx.ExecContext(ctx,
 		`DELETE FROM memories WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	return mustAffect("delete memory", res, err)
+	return t.mustAffect("delete memory", res, err)
 }
 
-func (t *tx) deletePostings(ctx context.Context, tenantID, memoryID string) error {
+func (t *Tx) deletePostings(ctx context.Context, tenantID, memoryID string) error {
 	_, err := t.tx.ExecContext(ctx,
 		`DELETE FROM postings WHERE memory_id = ? AND tenant_id = ?`, memoryID, tenantID)
 	if err != nil {
-		return wrapErr("delete postings", err)
+		return t.wrapErr("delete postings", err)
 	}
 	return nil
 }
 
-func (t *tx) ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]store.Memory, error) {
+func (t *Tx) ListMemories(ctx context.Context, tenantID string, scope engram.Scope, before string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.listMemories(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, before, limit)
 }
 
-func (t *tx) listMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
+func (t *Tx) listMemories(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, before string, limit int) ([]store.Memory, error) {
 	if limit <= 0 {
 		return []store.Memory{}, nil
 	}
@@ -214,7 +214,7 @@ func (t *tx) listMemories(ctx context.Context, tenantID string, scope engram.Sco
 	ms, err := t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
-		return nil, wrapErr("list memories", err)
+		return nil, t.wrapErr("list memories", err)
 	}
 	return ms, nil
 }
@@ -241,11 +241,11 @@ func scopeFilter(alias, tenantID string, scope engram.Scope) (string, []any) {
 	return where, args
 }
 
-func (t *tx) queryMemories(ctx context.Context, query string, args ...any) ([]store.Memory, error) {
+func (t *Tx) queryMemories(ctx context.Context, query string, args ...any) ([]store.Memory, error) {
 	return t.scanMemories(ctx, scanMemory, query, args...)
 }
 
-func (t *tx) scanMemories(ctx context.Context, scan func(scanner) (*store.Memory, error), query string, args ...any) ([]store.Memory, error) {
+func (t *Tx) scanMemories(ctx context.Context, scan func(scanner) (*store.Memory, error), query string, args ...any) ([]store.Memory, error) {
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -292,64 +292,51 @@ func scanHead(s scanner) (*store.Memory, error) {
 // memoryClear holds the columns of a memory row stored in another form
 // than the field's.
 type memoryClear struct {
-	created, updated int64
+	created, updated stamp
 	author           sql.NullString
 	vis              string
-	expires          sql.NullInt64
+	expires          nullStamp
 }
 
 func (c *memoryClear) into(m *store.Memory, err error) (*store.Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.ExpiresAt = fromNullMicros(c.expires)
+	m.ExpiresAt = c.expires.ptr()
 	m.AuthorID, m.Private = c.author.String, c.vis == visPrivate
-	m.CreatedAt = fromMicros(c.created)
-	m.UpdatedAt = fromMicros(c.updated)
+	m.CreatedAt = c.created.t
+	m.UpdatedAt = c.updated.t
 	return m, nil
 }
 
-func (t *tx) InsertHistory(ctx context.Context, h *store.History) error {
+func (t *Tx) InsertHistory(ctx context.Context, h *store.History) error {
+	defer t.scope(h.TenantID)()
 	_, err := t.tx.ExecContext(ctx,
 		`INSERT INTO history (`+historyColumns+`)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.TenantID, h.MemoryID, h.Subject, h.KeyVersion, h.Event, h.Old, h.New, toMicros(h.CreatedAt),
+		h.ID, h.TenantID, h.MemoryID, h.Subject, h.KeyVersion, h.Event, h.Old, h.New, t.at(h.CreatedAt),
 		nullString(h.AuthorID), visibility(h.Private))
 	if err != nil {
-		return wrapErr("insert history", err)
+		return t.wrapErr("insert history", err)
 	}
 	return nil
 }
 
-func (t *tx) History(ctx context.Context, tenantID, memoryID string) ([]store.History, error) {
+func (t *Tx) History(ctx context.Context, tenantID, memoryID string) ([]store.History, error) {
+	defer t.scope(tenantID)()
 	// id breaks ties between changes made in the same microsecond; ids are
 	// time-ordered.
-	rows, err := t.tx.QueryContext(ctx,
+	return queryRows(ctx, t, "get history", scanHistory,
 		`SELECT `+historyColumns+` FROM history
 		 WHERE tenant_id = ? AND memory_id = ? ORDER BY created_at, id`, tenantID, memoryID)
-	if err != nil {
-		return nil, wrapErr("get history", err)
-	}
-	defer rows.Close()
-	out := []store.History{}
-	for rows.Next() {
-		h, err := scanHistory(rows)
-		if err != nil {
-			return nil, wrapErr("get history", err)
-		}
-		out = append(out, *h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrapErr("get history", err)
-	}
-	return out, nil
 }
 
-func (t *tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
+func (t *Tx) SearchPostings(ctx context.Context, tenantID string, scope engram.Scope, tokens [][]byte) (*store.Postings, error) {
+	defer t.scope(tenantID)()
 	return t.searchPostings(ctx, tenantID, scope, rbac.Filter{Reach: rbac.Any}, tokens)
 }
 
-func (t *tx) searchPostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
+func (t *Tx) searchPostings(ctx context.Context, tenantID string, scope engram.Scope, f rbac.Filter, tokens [][]byte) (*store.Postings, error) {
 	where, args := scopeFilter("", tenantID, scope)
 	out := &store.Postings{Matches: []store.Match{}}
 	// Both queries run in the caller's transaction, so the statistics
@@ -358,7 +345,7 @@ func (t *tx) searchPostings(ctx context.Context, tenantID string, scope engram.S
 		`SELECT COALESCE(SUM(docs), 0), COALESCE(SUM(total_len), 0) FROM scope_stats WHERE `+where, args...,
 	).Scan(&out.Docs, &out.TotalLen)
 	if err != nil {
-		return nil, wrapErr("search postings: corpus statistics", err)
+		return nil, t.wrapErr("search postings: corpus statistics", err)
 	}
 	if out.Docs == 0 {
 		return out, nil
@@ -385,16 +372,16 @@ func (t *tx) searchPostings(ctx context.Context, tenantID string, scope engram.S
 		args = append(args, scopeArgs...)
 		if err := t.queryMatches(ctx, out,
 			`SELECT p.memory_id, p.token, p.tf, m.doc_len
-			 FROM postings p JOIN memories m INDEXED BY memories_stats ON m.tenant_id = p.tenant_id AND m.id = p.memory_id
+			 FROM postings p JOIN memories m`+t.hint(byMemoriesStats)+` ON m.tenant_id = p.tenant_id AND m.id = p.memory_id
 			 WHERE p.tenant_id = ? AND p.token IN (`+placeholders(len(batch))+`) AND `+where,
 			args...); err != nil {
-			return nil, wrapErr("search postings", err)
+			return nil, t.wrapErr("search postings", err)
 		}
 	}
 	return out, nil
 }
 
-func (t *tx) queryMatches(ctx context.Context, out *store.Postings, query string, args ...any) error {
+func (t *Tx) queryMatches(ctx context.Context, out *store.Postings, query string, args ...any) error {
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -415,7 +402,7 @@ const historyColumns = `id, tenant_id, memory_id, subject, key_version, event, o
 func scanHistory(s scanner) (*store.History, error) {
 	var (
 		h       store.History
-		created int64
+		created stamp
 		author  sql.NullString
 		vis     string
 	)
@@ -424,31 +411,35 @@ func scanHistory(s scanner) (*store.History, error) {
 		return nil, err
 	}
 	h.AuthorID, h.Private = author.String, vis == visPrivate
-	h.CreatedAt = fromMicros(created)
+	h.CreatedAt = created.t
 	return &h, nil
 }
 
-func (t *tx) Vectors(ctx context.Context, tenantID, model, after string, limit int) ([]store.Memory, error) {
+func (t *Tx) Vectors(ctx context.Context, tenantID, model, after string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories
 		 WHERE tenant_id = ? AND vector_model = ? AND vector IS NOT NULL AND id > ? ORDER BY id LIMIT ?`,
 		tenantID, model, after, limit)
 }
 
-func (t *tx) MissingVectors(ctx context.Context, tenantID, model string, limit int) ([]store.Memory, error) {
+func (t *Tx) MissingVectors(ctx context.Context, tenantID, model string, limit int) ([]store.Memory, error) {
+	defer t.scope(tenantID)()
 	return t.queryMemories(ctx,
 		`SELECT `+memoryColumns+` FROM memories WHERE tenant_id = ? AND (vector IS NULL OR vector_model <> ?) ORDER BY id LIMIT ?`,
 		tenantID, model, limit)
 }
 
-func (t *tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int, vector []byte, model string) error {
+func (t *Tx) SetVector(ctx context.Context, tenantID, id string, keyVersion int, vector []byte, model string) error {
+	defer t.scope(tenantID)()
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE memories SET vector = ?, vector_model = ? WHERE tenant_id = ? AND id = ? AND key_version = ?`,
 		nullBlob(vector), model, tenantID, id, keyVersion)
-	return mustAffect("set vector", res, err)
+	return t.mustAffect("set vector", res, err)
 }
 
-func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int) ([]store.DocPostings, error) {
+func (t *Tx) DocPostings(ctx context.Context, tenantID, after string, limit int) ([]store.DocPostings, error) {
+	defer t.scope(tenantID)()
 	out := []store.DocPostings{}
 	if limit <= 0 {
 		return out, nil
@@ -456,10 +447,10 @@ func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int)
 	// Two queries in the caller's transaction (one snapshot): the page of
 	// memories from the covering index, then their postings by memory id.
 	rows, err := t.tx.QueryContext(ctx,
-		`SELECT id, user_id, agent_id, run_id, doc_len, author_account_id, visibility FROM memories INDEXED BY memories_stats
+		`SELECT id, user_id, agent_id, run_id, doc_len, author_account_id, visibility FROM memories`+t.hint(byMemoriesStats)+`
 		 WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, after, limit)
 	if err != nil {
-		return nil, wrapErr("doc postings", err)
+		return nil, t.wrapErr("doc postings", err)
 	}
 	byID := map[string]int{}
 	for rows.Next() {
@@ -470,17 +461,17 @@ func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int)
 		)
 		if err := rows.Scan(&d.MemoryID, &d.Scope.UserID, &d.Scope.AgentID, &d.Scope.RunID, &d.DocLen, &author, &vis); err != nil {
 			rows.Close()
-			return nil, wrapErr("doc postings", err)
+			return nil, t.wrapErr("doc postings", err)
 		}
 		d.AuthorID, d.Private = author.String, vis == visPrivate
 		byID[d.MemoryID] = len(out)
 		out = append(out, d)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, wrapErr("doc postings", err)
+		return nil, t.wrapErr("doc postings", err)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapErr("doc postings", err)
+		return nil, t.wrapErr("doc postings", err)
 	}
 	ids := make([]string, len(out))
 	for i := range out {
@@ -493,10 +484,10 @@ func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int)
 		}
 		args = append(args, tenantID)
 		prows, err := t.tx.QueryContext(ctx,
-			`SELECT memory_id, token, tf FROM postings INDEXED BY postings_memory
+			`SELECT memory_id, token, tf FROM postings`+t.hint(byPostingsMemory)+`
 			 WHERE memory_id IN (`+placeholders(len(batch))+`) AND tenant_id = ?`, args...)
 		if err != nil {
-			return nil, wrapErr("doc postings", err)
+			return nil, t.wrapErr("doc postings", err)
 		}
 		for prows.Next() {
 			var (
@@ -505,17 +496,17 @@ func (t *tx) DocPostings(ctx context.Context, tenantID, after string, limit int)
 			)
 			if err := prows.Scan(&id, &p.Token, &p.TF); err != nil {
 				prows.Close()
-				return nil, wrapErr("doc postings", err)
+				return nil, t.wrapErr("doc postings", err)
 			}
 			if i, ok := byID[id]; ok {
 				out[i].Postings = append(out[i].Postings, p)
 			}
 		}
 		if err := prows.Close(); err != nil {
-			return nil, wrapErr("doc postings", err)
+			return nil, t.wrapErr("doc postings", err)
 		}
 		if err := prows.Err(); err != nil {
-			return nil, wrapErr("doc postings", err)
+			return nil, t.wrapErr("doc postings", err)
 		}
 	}
 	return out, nil
