@@ -98,7 +98,11 @@ func (m Mix) pick(r *rand.Rand) string {
 
 // LoadOptions say what RunLoad sends where.
 type LoadOptions struct {
-	URL, Key    string
+	URL, Key string
+	// URLs, when set, replaces URL with several nodes of one deployment
+	// (one store, one key): client w sends to URLs[w % len(URLs)], and so
+	// does the corpus writer w.
+	URLs        []string
 	Concurrency int           // clients, each sending one request at a time
 	Duration    time.Duration // of the timed phase
 	Mix         Mix
@@ -160,6 +164,12 @@ type LoadResult struct {
 	// Latency of every successful request; Ops per operation.
 	Latency Latency              `json:"latency"`
 	Ops     map[string]*OpResult `json:"ops"`
+	// Store and Nodes describe the server of a comparison (CompareLoad):
+	// "sqlite" or "postgres", and how many nodes shared it. PerNode is
+	// the successful requests each node answered, when there were several.
+	Store   string `json:"store,omitempty"`
+	Nodes   int    `json:"nodes,omitempty"`
+	PerNode []int  `json:"per_node,omitempty"`
 	// ServerCPU is the server's CPU seconds during the timed phase,
 	// ServerCores that over WallS (2.0 = two cores busy), and
 	// ServerCPUMsPerReq that per successful request; all
@@ -173,6 +183,7 @@ type LoadResult struct {
 // sample is one timed request.
 type sample struct {
 	op     string
+	node   int // index in LoadOptions.URLs
 	d      time.Duration
 	status int    // 0: transport error
 	code   string // an error's problem code
@@ -180,7 +191,8 @@ type sample struct {
 
 // loader sends the requests.
 type loader struct {
-	url, key string
+	urls     []string
+	key      string
 	http     *http.Client
 	users    int
 
@@ -207,7 +219,7 @@ func (p *problem) String() string {
 // header; out receives a success's body, prob (when not nil) an error's
 // problem. The body is read to the end either way, so the connection is
 // reused.
-func (l *loader) call(ctx context.Context, method, path string, in any, out any, prob ...*problem) (int, string, error) {
+func (l *loader) call(ctx context.Context, node int, method, path string, in any, out any, prob ...*problem) (int, string, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -216,7 +228,7 @@ func (l *loader) call(ctx context.Context, method, path string, in any, out any,
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.url+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, l.urls[node]+path, body)
 	if err != nil {
 		return 0, "", err
 	}
@@ -283,22 +295,23 @@ func loadText(r *rand.Rand, tag string) string {
 // do sends one request of kind op as client w.
 func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int, p *problem) (int, string, error) {
 	user := userID(r.IntN(l.users))
+	node := w % len(l.urls)
 	switch op {
 	case OpAdd:
 		var a addAnswer
-		st, ra, err := l.call(ctx, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
+		st, ra, err := l.call(ctx, node, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
 		if err == nil && st < 300 {
 			l.remember(&a)
 		}
 		return st, ra, err
 	case OpSearch:
 		q := map[string]any{"query": sentence(r, 3+r.IntN(4)), "user_id": user, "limit": 10}
-		return l.call(ctx, http.MethodPost, "/v1/search", q, nil, p)
+		return l.call(ctx, node, http.MethodPost, "/v1/search", q, nil, p)
 	case OpGet:
-		return l.call(ctx, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil, p)
+		return l.call(ctx, node, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil, p)
 	case OpObserve:
 		msgs := []loadMessage{{Role: "user", Content: loadText(r, fmt.Sprintf("c%d n%d", w, i))}}
-		return l.call(ctx, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
+		return l.call(ctx, node, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
 	}
 	return 0, "", fmt.Errorf("unknown operation %q", op)
 }
@@ -310,7 +323,7 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 	next := make(chan int)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -319,7 +332,7 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 				var a addAnswer
 				var p problem
 				body := addBody{Content: loadText(r, fmt.Sprintf("corpus %d", i)), UserID: userID(i % l.users)}
-				st, _, err := l.call(ctx, http.MethodPost, "/v1/memories", body, &a, &p)
+				st, _, err := l.call(ctx, w%len(l.urls), http.MethodPost, "/v1/memories", body, &a, &p)
 				if err == nil && st >= 300 {
 					err = fmt.Errorf("corpus: HTTP %d%s", st, p.String())
 				}
@@ -366,8 +379,14 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	}
 	tr := &http.Transport{MaxIdleConns: opts.Concurrency + 8, MaxIdleConnsPerHost: opts.Concurrency + 8, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
-	l := &loader{url: strings.TrimRight(opts.URL, "/"), key: opts.Key, users: opts.Users,
-		http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	urls := opts.URLs
+	if len(urls) == 0 {
+		urls = []string{opts.URL}
+	}
+	l := &loader{key: opts.Key, users: opts.Users, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	for _, u := range urls {
+		l.urls = append(l.urls, strings.TrimRight(u, "/"))
+	}
 	res := &LoadResult{Concurrency: opts.Concurrency, Mix: opts.Mix.String(), Corpus: opts.Corpus, Users: opts.Users,
 		Errors: map[string]int{}, Ops: map[string]*OpResult{}}
 	if opts.Corpus > 0 {
@@ -404,7 +423,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 				if err != nil {
 					st = 0
 				}
-				perClient[w] = append(perClient[w], sample{op: op, d: d, status: st, code: p.Code})
+				perClient[w] = append(perClient[w], sample{op: op, node: w % len(urls), d: d, status: st, code: p.Code})
 				var wait time.Duration
 				switch {
 				case st == 0:
@@ -439,6 +458,14 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 		all = append(all, s...)
 	}
 	res.summarise(all, wall)
+	if len(urls) > 1 {
+		res.PerNode = make([]int, len(urls))
+		for _, s := range all {
+			if s.status >= 200 && s.status < 300 {
+				res.PerNode[s.node]++
+			}
+		}
+	}
 	if cpuErr == nil && cpuErr1 == nil && opts.ServerCPU != nil {
 		res.setServerCPU(cpu1 - cpu0)
 	}

@@ -45,9 +45,28 @@ var serveArgs = []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--rat
 // deployment's settings (audit sinks, KEKs, models) never reach the
 // benchmark's server: configure it through extra.
 func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess, error) {
+	return startServe(ctx, bin, extra, nodeSetup{})
+}
+
+// nodeSetup is what makes a child server one node of several: the store
+// they share (passed as ENGRAM_STORE, so that a password in it is not on
+// a command line) and the first node's key file. A node given a kek finds
+// the owner key in the shared store and writes no admin.key.
+type nodeSetup struct {
+	store string
+	kek   []byte
+}
+
+func startServe(ctx context.Context, bin string, extra []string, n nodeSetup) (*ServeProcess, error) {
 	dir, err := os.MkdirTemp("", "engram-load-")
 	if err != nil {
 		return nil, err
+	}
+	if n.kek != nil {
+		if err := os.WriteFile(filepath.Join(dir, "kek.key"), n.kek, 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	args := append(append([]string{"serve", "--data", dir}, serveArgs...), extra...)
 	cmd := exec.Command(bin, args...)
@@ -55,6 +74,9 @@ func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess,
 		if !strings.HasPrefix(kv, "ENGRAM_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if n.store != "" {
+		cmd.Env = append(cmd.Env, "ENGRAM_STORE="+n.store)
 	}
 	cmd.Stdout = io.Discard // the new owner key, also in admin.key
 	stderr, err := cmd.StderrPipe()
@@ -109,11 +131,13 @@ func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess,
 		return fail(ctx.Err())
 	}
 	p.URL = "http://" + a
-	key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		return fail(err)
+	if n.kek == nil {
+		key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
+		if err != nil {
+			return fail(err)
+		}
+		p.Key = strings.TrimSpace(string(key))
 	}
-	p.Key = strings.TrimSpace(string(key))
 	for i := 0; ; i++ {
 		resp, err := http.Get(p.URL + "/healthz")
 		if err == nil {
