@@ -41,6 +41,7 @@ type benchLoadCmd struct {
 	Nodes       []int         `name:"nodes" sep:"," default:"1" help:"Nodes sharing one PostgreSQL database, e.g. 1,2,3 (clients round-robin over them; sqlite runs on one node)."`
 	Runs        int           `name:"runs" default:"1" help:"Rounds of a comparison (each runs every setup once); the table shows medians."`
 	Postgres    string        `name:"postgres" env:"ENGRAM_BENCH_POSTGRES" help:"Admin URL of a PostgreSQL server whose role may CREATE DATABASE (best an ordinary role, as Engram's own: row-level security then applies); each postgres run gets a new database, dropped after it."`
+	PostgresPID int           `name:"postgres-pid" help:"The PostgreSQL postmaster's pid, when the server runs on this machine: its CPU (and its backends') per request is reported too."`
 	JSON        bool          `name:"json" help:"Print one JSON object as the last line (a comparison: one JSON array of setups with their runs)."`
 }
 
@@ -116,7 +117,7 @@ func (c *benchLoadCmd) compare(ctx context.Context, s *ioStreams, opts bench.Loa
 		return err
 	}
 	cs, err := bench.CompareLoad(ctx, bench.CompareOptions{Load: opts, Setups: setups, Runs: c.Runs, Bin: bin,
-		Extra: c.ServeArgs, Postgres: c.Postgres, Log: s.err})
+		Extra: c.ServeArgs, Postgres: c.Postgres, DatabasePID: c.PostgresPID, Log: s.err})
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,9 @@ type LoadOptions struct {
 	ServerCPU func() (float64, error)
 	// LoaderCPU, when not nil, is the same for this process.
 	LoaderCPU func() (float64, error)
+	// DatabaseCPU, when not nil, is the same for the database server
+	// (ProcTreeCPU of a PostgreSQL postmaster on this machine).
+	DatabaseCPU func() (float64, error)
 	// Log, when not nil, receives progress lines.
 	Log io.Writer
 }
@@ -178,6 +181,9 @@ type LoadResult struct {
 	ServerCores       *float64 `json:"server_cores,omitempty"`
 	ServerCPUMsPerReq *float64 `json:"server_cpu_ms_per_req,omitempty"`
 	LoaderCores       *float64 `json:"loader_cores,omitempty"`
+	// DatabaseCPUMsPerReq is the database server's CPU per successful
+	// request, when LoadOptions.DatabaseCPU was given.
+	DatabaseCPUMsPerReq *float64 `json:"database_cpu_ms_per_req,omitempty"`
 }
 
 // sample is one timed request.
@@ -191,10 +197,10 @@ type sample struct {
 
 // loader sends the requests.
 type loader struct {
-	urls     []string
-	key      string
-	http     *http.Client
-	users    int
+	urls  []string
+	key   string
+	http  *http.Client
+	users int
 
 	mu  sync.Mutex
 	ids []string // memories known to exist, for get
@@ -402,6 +408,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 
 	cpu0, cpuErr := readCPU(opts.ServerCPU)
 	lcpu0, lcpuErr := readCPU(opts.LoaderCPU)
+	dcpu0, dcpuErr := readCPU(opts.DatabaseCPU)
 	start := time.Now()
 	end := start.Add(opts.Duration)
 	perClient := make([][]sample, opts.Concurrency)
@@ -453,6 +460,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	wall := time.Since(start)
 	cpu1, cpuErr1 := readCPU(opts.ServerCPU)
 	lcpu1, lcpuErr1 := readCPU(opts.LoaderCPU)
+	dcpu1, dcpuErr1 := readCPU(opts.DatabaseCPU)
 	var all []sample
 	for _, s := range perClient {
 		all = append(all, s...)
@@ -472,6 +480,10 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	if lcpuErr == nil && lcpuErr1 == nil && opts.LoaderCPU != nil {
 		c := (lcpu1 - lcpu0) / wall.Seconds()
 		res.LoaderCores = &c
+	}
+	if dcpuErr == nil && dcpuErr1 == nil && opts.DatabaseCPU != nil && res.Requests > 0 {
+		ms := (dcpu1 - dcpu0) * 1000 / float64(res.Requests)
+		res.DatabaseCPUMsPerReq = &ms
 	}
 	return res, nil
 }
@@ -568,6 +580,9 @@ func (res *LoadResult) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 	} else {
 		b.WriteString("server CPU unknown\n")
+	}
+	if res.DatabaseCPUMsPerReq != nil {
+		fmt.Fprintf(&b, "database CPU %.2f ms per request\n", *res.DatabaseCPUMsPerReq)
 	}
 	if res.LoaderCores != nil {
 		fmt.Fprintf(&b, "load generator CPU %.2f cores\n", *res.LoaderCores)

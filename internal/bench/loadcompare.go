@@ -19,7 +19,10 @@ type CompareOptions struct {
 	// Postgres is an admin URL through which each PostgreSQL run gets a
 	// fresh database (NewScratchDatabase).
 	Postgres string
-	Log      io.Writer
+	// DatabasePID, when not 0, is the PostgreSQL postmaster's pid on this
+	// machine: its CPU and its backends' is reported per request.
+	DatabasePID int
+	Log         io.Writer
 }
 
 // Comparison is one setup's runs.
@@ -93,6 +96,9 @@ func runSetup(ctx context.Context, opts CompareOptions, s Setup) (_ *LoadResult,
 	defer func() { err = errors.Join(err, ns.Close()) }()
 	lo := opts.Load
 	lo.URL, lo.URLs, lo.Key, lo.ServerCPU = "", ns.URLs(), ns.Key, ns.CPU
+	if opts.DatabasePID != 0 && s.Store == "postgres" {
+		lo.DatabaseCPU = func() (float64, error) { return ProcTreeCPU(opts.DatabasePID) }
+	}
 	res, err := RunLoad(ctx, lo)
 	if err != nil {
 		return nil, warn, err
@@ -142,8 +148,8 @@ func WriteComparison(w io.Writer, cs []*Comparison) error {
 		runs = len(cs[0].Runs)
 	}
 	fmt.Fprintf(&b, "medians of %d run(s) per setup\n\n", runs)
-	b.WriteString("| setup | req/s | add/s | add p50 / p95 | search/s | search p50 / p95 | get p50 / p95 | nodes' CPU per req | errors |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| setup | corpus/s | req/s | add/s | add p50 / p95 | search/s | search p50 / p95 | get p50 / p95 | CPU per req: nodes + database | errors |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		perS, all := medianOf(c.Runs, func(r *LoadResult) float64 { return r.PerS })
 		addS, _ := medianOf(c.Runs, opField(OpAdd, func(o *OpResult) float64 { return o.PerS }))
@@ -156,8 +162,18 @@ func WriteComparison(w io.Writer, cs []*Comparison) error {
 		cpu := "?"
 		if !slices.ContainsFunc(c.Runs, func(r *LoadResult) bool { return r.ServerCPUMsPerReq == nil }) {
 			m, _ := medianOf(c.Runs, func(r *LoadResult) float64 { return *r.ServerCPUMsPerReq })
-			cpu = fmt.Sprintf("%.2f ms", m)
+			cpu = fmt.Sprintf("%.2f", m)
 		}
+		switch {
+		case c.Store == "sqlite":
+			cpu += " ms"
+		case !slices.ContainsFunc(c.Runs, func(r *LoadResult) bool { return r.DatabaseCPUMsPerReq == nil }):
+			m, _ := medianOf(c.Runs, func(r *LoadResult) float64 { return *r.DatabaseCPUMsPerReq })
+			cpu += fmt.Sprintf(" + %.2f ms", m)
+		default:
+			cpu += " ms + ?"
+		}
+		corpus, _ := medianOf(c.Runs, func(r *LoadResult) float64 { return r.CorpusPerS })
 		errs := 0
 		for _, r := range c.Runs {
 			for _, n := range r.Errors {
@@ -168,8 +184,8 @@ func WriteComparison(w io.Writer, cs []*Comparison) error {
 		for i, x := range all {
 			vals[i] = fmt.Sprintf("%.1f", x)
 		}
-		fmt.Fprintf(&b, "| %s | %.1f [%s] | %.1f | %s | %.1f | %s | %s | %s | %d |\n",
-			c.Setup, perS, strings.Join(vals, ", "), addS, lat(OpAdd), searchS, lat(OpSearch), lat(OpGet), cpu, errs)
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f [%s] | %.1f | %s | %.1f | %s | %s | %s | %d |\n",
+			c.Setup, corpus, perS, strings.Join(vals, ", "), addS, lat(OpAdd), searchS, lat(OpSearch), lat(OpGet), cpu, errs)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

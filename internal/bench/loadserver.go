@@ -199,6 +199,49 @@ func ProcCPU(pid string) (float64, error) {
 	return parseProcStat(string(b))
 }
 
+// ProcTreeCPU is the CPU seconds of process pid and its children so far
+// (a PostgreSQL postmaster and its backends). A child that exited in
+// between is no longer counted: for the pooled connections of a load that
+// is a small undercount.
+func ProcTreeCPU(pid int) (float64, error) {
+	root, err := ProcCPU(strconv.Itoa(pid))
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if ppid, err := parseProcParent(string(b)); err == nil && ppid == pid {
+			if c, err := parseProcStat(string(b)); err == nil {
+				root += c
+			}
+		}
+	}
+	return root, nil
+}
+
+// parseProcParent returns field 4 (ppid) of a /proc/PID/stat line.
+func parseProcParent(s string) (int, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("proc stat: no command name")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, errors.New("proc stat: too few fields")
+	}
+	return strconv.Atoi(f[1])
+}
+
 // parseProcStat returns utime + stime in seconds from a /proc/PID/stat
 // line. The command name (field 2) is in parentheses and may hold spaces,
 // so fields are counted after its closing parenthesis.
