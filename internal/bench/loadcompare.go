@@ -155,6 +155,9 @@ func WriteComparison(w io.Writer, cs []*Comparison) error {
 		addS, _ := medianOf(c.Runs, opField(OpAdd, func(o *OpResult) float64 { return o.PerS }))
 		searchS, _ := medianOf(c.Runs, opField(OpSearch, func(o *OpResult) float64 { return o.PerS }))
 		lat := func(op string) string {
+			if !slices.ContainsFunc(c.Runs, func(r *LoadResult) bool { return r.Ops[op] != nil }) {
+				return "-"
+			}
 			p50, _ := medianOf(c.Runs, opField(op, func(o *OpResult) float64 { return o.Latency.P50 }))
 			p95, _ := medianOf(c.Runs, opField(op, func(o *OpResult) float64 { return o.Latency.P95 }))
 			return fmt.Sprintf("%.1f / %.1f ms", p50, p95)
@@ -165,7 +168,7 @@ func WriteComparison(w io.Writer, cs []*Comparison) error {
 			cpu = fmt.Sprintf("%.2f", m)
 		}
 		switch {
-		case c.Store == "sqlite":
+		case c.Setup.Store == "sqlite":
 			cpu += " ms"
 		case !slices.ContainsFunc(c.Runs, func(r *LoadResult) bool { return r.DatabaseCPUMsPerReq == nil }):
 			m, _ := medianOf(c.Runs, func(r *LoadResult) float64 { return *r.DatabaseCPUMsPerReq })
