@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,12 +113,7 @@ func TestBenchLoadCompare(t *testing.T) {
 func TestErasureVacuumsOnPostgres(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
 	data := filepath.Join(t.TempDir(), "n1")
-	n := startServerWith(t, data, nil, "--store", dsn)
-	raw, err := os.ReadFile(filepath.Join(data, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.New(n.url, strings.TrimSpace(string(raw)))
+	c := client.New(startServerWith(t, data, nil, "--store", dsn).url, ownerKey(t, data))
 	ctx := t.Context()
 	if _, err := c.Memories().Add(ctx, engrampkg.AddRequest{Content: "a note to be erased", Scope: engrampkg.Scope{UserID: "leaving"}}); err != nil {
 		t.Fatal(err)

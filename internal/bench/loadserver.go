@@ -229,31 +229,36 @@ func ProcTreeCPU(pid int) (float64, error) {
 	return root, nil
 }
 
-// parseProcParent returns field 4 (ppid) of a /proc/PID/stat line.
-func parseProcParent(s string) (int, error) {
+// procFields splits a /proc/PID/stat line after the command name (field
+// 2, in parentheses, which may hold spaces): the result's f[0] is field 3
+// (state). It fails unless there are at least n fields from there.
+func procFields(s string, n int) ([]string, error) {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, errors.New("proc stat: no command name")
+		return nil, errors.New("proc stat: no command name")
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0, errors.New("proc stat: too few fields")
+	if len(f) < n {
+		return nil, errors.New("proc stat: too few fields")
+	}
+	return f, nil
+}
+
+// parseProcParent returns field 4 (ppid) of a /proc/PID/stat line.
+func parseProcParent(s string) (int, error) {
+	f, err := procFields(s, 2)
+	if err != nil {
+		return 0, err
 	}
 	return strconv.Atoi(f[1])
 }
 
-// parseProcStat returns utime + stime in seconds from a /proc/PID/stat
-// line. The command name (field 2) is in parentheses and may hold spaces,
-// so fields are counted after its closing parenthesis.
+// parseProcStat returns utime + stime (fields 14 and 15) in seconds from a
+// /proc/PID/stat line.
 func parseProcStat(s string) (float64, error) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("proc stat: no command name")
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, errors.New("proc stat: too few fields")
+	f, err := procFields(s, 13)
+	if err != nil {
+		return 0, err
 	}
 	u, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
