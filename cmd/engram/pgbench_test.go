@@ -42,19 +42,21 @@ func benchAdminDSN(t *testing.T) string {
 }
 
 // TestBenchLoadCompare runs `engram bench load` over the embedded store
-// and one and two nodes on PostgreSQL in one run, as docs/BENCHMARKS.md
-// does: every setup answers every request, both nodes of the two-node
-// setup take requests, the table has a row per setup, and every scratch
-// database is dropped afterwards.
+// and one and two nodes on PostgreSQL in one run, with two tenants, as
+// docs/BENCHMARKS.md does: every setup answers every request (a key of
+// the wrong tenant would get 401, a memory id of the other tenant 404),
+// both nodes of the two-node setup take requests, the table has a row per
+// setup, and every scratch database is dropped afterwards.
 func TestBenchLoadCompare(t *testing.T) {
 	dsn := benchAdminDSN(t)
 	out := mustEngram(t, []string{"ENGRAM_API_KEY=", "ENGRAM_BENCH_POSTGRES=" + dsn}, "bench", "load",
-		"--store", "sqlite,postgres", "--nodes", "1,2", "--concurrency", "2", "--duration", "1s", "--corpus", "10", "--json")
+		"--store", "sqlite,postgres", "--nodes", "1,2", "--tenants", "2", "--concurrency", "2", "--duration", "1s", "--corpus", "10", "--json")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var cs []struct {
 		Store string
 		Nodes int
 		Runs  []struct {
+			Tenants  int            `json:"tenants"`
 			Requests int            `json:"requests"`
 			Errors   map[string]int `json:"errors"`
 			PerNode  []int          `json:"per_node"`
@@ -73,7 +75,7 @@ func TestBenchLoadCompare(t *testing.T) {
 			t.Fatalf("setup %d: %s with %d runs, want %s with 1", i, got, len(c.Runs), want[i])
 		}
 		r := c.Runs[0]
-		if r.Requests < 1 || len(r.Errors) != 0 || r.CPU == nil {
+		if r.Requests < 1 || len(r.Errors) != 0 || r.CPU == nil || r.Tenants != 2 {
 			t.Errorf("%s: %+v", want[i], r)
 		}
 		if c.Nodes == 2 && (len(r.PerNode) != 2 || r.PerNode[0] < 1 || r.PerNode[1] < 1) {

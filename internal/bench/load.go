@@ -22,6 +22,7 @@ const (
 	MaxLoadDuration    = time.Hour
 	MaxLoadCorpus      = 1_000_000
 	MaxLoadUsers       = 100_000
+	MaxLoadTenants     = 100
 )
 
 // The operations a load mixes.
@@ -102,7 +103,11 @@ type LoadOptions struct {
 	// URLs, when set, replaces URL with several nodes of one deployment
 	// (one store, one key): client w sends to URLs[w % len(URLs)], and so
 	// does the corpus writer w.
-	URLs        []string
+	URLs []string
+	// Keys, when set, replaces Key with the owner keys of several tenants
+	// of that deployment: client w sends as Keys[w % len(Keys)], and corpus
+	// memory i is written as Keys[i % len(Keys)].
+	Keys        []string
 	Concurrency int           // clients, each sending one request at a time
 	Duration    time.Duration // of the timed phase
 	Mix         Mix
@@ -134,8 +139,10 @@ func (o *LoadOptions) Validate() error {
 		return fmt.Errorf("users must be from 1 to %d", MaxLoadUsers)
 	case len(o.Mix) == 0:
 		return errors.New("no mix")
-	case o.Mix[OpGet] > 0 && o.Corpus == 0:
-		return errors.New("a mix with get needs a corpus of at least one memory")
+	case len(o.Keys) > MaxLoadTenants:
+		return fmt.Errorf("tenants must be from 1 to %d", MaxLoadTenants)
+	case o.Mix[OpGet] > 0 && o.Corpus < max(1, len(o.Keys)):
+		return errors.New("a mix with get needs a corpus of at least one memory per tenant")
 	}
 	return nil
 }
@@ -172,6 +179,7 @@ type LoadResult struct {
 	// the successful requests each node answered, when there were several.
 	Store   string `json:"store,omitempty"`
 	Nodes   int    `json:"nodes,omitempty"`
+	Tenants int    `json:"tenants,omitempty"`
 	PerNode []int  `json:"per_node,omitempty"`
 	// ServerCPU is the server's CPU seconds during the timed phase,
 	// ServerCores that over WallS (2.0 = two cores busy), and
@@ -198,13 +206,17 @@ type sample struct {
 // loader sends the requests.
 type loader struct {
 	urls  []string
-	key   string
+	keys  []string // one per tenant
 	http  *http.Client
 	users int
 
 	mu  sync.Mutex
-	ids []string // memories known to exist, for get
+	ids [][]string // per tenant, memories known to exist, for get
 }
+
+// target is where a request goes: a node (index in urls) and a tenant
+// (index in keys).
+type target struct{ node, tenant int }
 
 func userID(i int) string { return "load-user-" + strconv.Itoa(i) }
 
@@ -225,7 +237,7 @@ func (p *problem) String() string {
 // header; out receives a success's body, prob (when not nil) an error's
 // problem. The body is read to the end either way, so the connection is
 // reused.
-func (l *loader) call(ctx context.Context, node int, method, path string, in any, out any, prob ...*problem) (int, string, error) {
+func (l *loader) call(ctx context.Context, to target, method, path string, in any, out any, prob ...*problem) (int, string, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -234,11 +246,11 @@ func (l *loader) call(ctx context.Context, node int, method, path string, in any
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.urls[node]+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, l.urls[to.node]+path, body)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+l.key)
+	req.Header.Set("Authorization", "Bearer "+l.keys[to.tenant])
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -273,23 +285,24 @@ type addAnswer struct {
 	} `json:"results"`
 }
 
-func (l *loader) remember(a *addAnswer) {
+func (l *loader) remember(tenant int, a *addAnswer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range a.Results {
 		if r.ID != "" {
-			l.ids = append(l.ids, r.ID)
+			l.ids[tenant] = append(l.ids[tenant], r.ID)
 		}
 	}
 }
 
-func (l *loader) anyID(r *rand.Rand) string {
+func (l *loader) anyID(tenant int, r *rand.Rand) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.ids) == 0 {
+	ids := l.ids[tenant]
+	if len(ids) == 0 {
 		return ""
 	}
-	return l.ids[r.IntN(len(l.ids))]
+	return ids[r.IntN(len(ids))]
 }
 
 // loadText is a memory's text: a seeded sentence of the synthetic
@@ -301,23 +314,23 @@ func loadText(r *rand.Rand, tag string) string {
 // do sends one request of kind op as client w.
 func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int, p *problem) (int, string, error) {
 	user := userID(r.IntN(l.users))
-	node := w % len(l.urls)
+	to := target{node: w % len(l.urls), tenant: w % len(l.keys)}
 	switch op {
 	case OpAdd:
 		var a addAnswer
-		st, ra, err := l.call(ctx, node, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
+		st, ra, err := l.call(ctx, to, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
 		if err == nil && st < 300 {
-			l.remember(&a)
+			l.remember(to.tenant, &a)
 		}
 		return st, ra, err
 	case OpSearch:
 		q := map[string]any{"query": sentence(r, 3+r.IntN(4)), "user_id": user, "limit": 10}
-		return l.call(ctx, node, http.MethodPost, "/v1/search", q, nil, p)
+		return l.call(ctx, to, http.MethodPost, "/v1/search", q, nil, p)
 	case OpGet:
-		return l.call(ctx, node, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil, p)
+		return l.call(ctx, to, http.MethodGet, "/v1/memories/"+l.anyID(to.tenant, r), nil, nil, p)
 	case OpObserve:
 		msgs := []loadMessage{{Role: "user", Content: loadText(r, fmt.Sprintf("c%d n%d", w, i))}}
-		return l.call(ctx, node, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
+		return l.call(ctx, to, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
 	}
 	return 0, "", fmt.Errorf("unknown operation %q", op)
 }
@@ -338,7 +351,8 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 				var a addAnswer
 				var p problem
 				body := addBody{Content: loadText(r, fmt.Sprintf("corpus %d", i)), UserID: userID(i % l.users)}
-				st, _, err := l.call(ctx, w%len(l.urls), http.MethodPost, "/v1/memories", body, &a, &p)
+				to := target{node: w % len(l.urls), tenant: i % len(l.keys)}
+				st, _, err := l.call(ctx, to, http.MethodPost, "/v1/memories", body, &a, &p)
 				if err == nil && st >= 300 {
 					err = fmt.Errorf("corpus: HTTP %d%s", st, p.String())
 				}
@@ -346,7 +360,7 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 					errc <- err
 					return
 				}
-				l.remember(&a)
+				l.remember(to.tenant, &a)
 			}
 		}()
 	}
@@ -389,7 +403,12 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	if len(urls) == 0 {
 		urls = []string{opts.URL}
 	}
-	l := &loader{key: opts.Key, users: opts.Users, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	keys := opts.Keys
+	if len(keys) == 0 {
+		keys = []string{opts.Key}
+	}
+	l := &loader{keys: keys, ids: make([][]string, len(keys)), users: opts.Users,
+		http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
 	for _, u := range urls {
 		l.urls = append(l.urls, strings.TrimRight(u, "/"))
 	}

@@ -14,8 +14,11 @@ type CompareOptions struct {
 	Load   LoadOptions // URL, URLs, Key and ServerCPU are set per run
 	Setups []Setup
 	Runs   int // rounds; each runs every setup once, in order
-	Bin    string
-	Extra  []string // serve flags of every node
+	// Tenants is how many tenants the load spreads over (at least 1):
+	// the first node's, and Tenants-1 more made with `tenants create`.
+	Tenants int
+	Bin     string
+	Extra   []string // serve flags of every node
 	// Postgres is an admin URL through which each PostgreSQL run gets a
 	// fresh database (NewScratchDatabase).
 	Postgres string
@@ -45,6 +48,12 @@ const MaxCompareRuns = 20
 func CompareLoad(ctx context.Context, opts CompareOptions) ([]*Comparison, error) {
 	if opts.Runs < 1 || opts.Runs > MaxCompareRuns {
 		return nil, fmt.Errorf("runs must be from 1 to %d", MaxCompareRuns)
+	}
+	if opts.Tenants < 1 || opts.Tenants > MaxLoadTenants {
+		return nil, fmt.Errorf("tenants must be from 1 to %d", MaxLoadTenants)
+	}
+	if opts.Load.Mix[OpGet] > 0 && opts.Load.Corpus < opts.Tenants {
+		return nil, errors.New("a mix with get needs a corpus of at least one memory per tenant")
 	}
 	if len(opts.Setups) == 0 {
 		return nil, errors.New("no setup")
@@ -96,6 +105,14 @@ func runSetup(ctx context.Context, opts CompareOptions, s Setup) (_ *LoadResult,
 	defer func() { err = errors.Join(err, ns.Close()) }()
 	lo := opts.Load
 	lo.URL, lo.URLs, lo.Key, lo.ServerCPU = "", ns.URLs(), ns.Key, ns.CPU
+	lo.Keys = []string{ns.Key}
+	for i := 1; i < opts.Tenants; i++ {
+		k, err := ns.CreateTenant(ctx, fmt.Sprintf("bench-%d", i))
+		if err != nil {
+			return nil, warn, err
+		}
+		lo.Keys = append(lo.Keys, k)
+	}
 	if opts.DatabasePID != 0 && s.Store == "postgres" {
 		lo.DatabaseCPU = func() (float64, error) { return ProcTreeCPU(opts.DatabasePID) }
 	}
@@ -103,7 +120,7 @@ func runSetup(ctx context.Context, opts CompareOptions, s Setup) (_ *LoadResult,
 	if err != nil {
 		return nil, warn, err
 	}
-	res.Server, res.Store, res.Nodes = "child", s.Store, s.Nodes
+	res.Server, res.Store, res.Nodes, res.Tenants = "child", s.Store, s.Nodes, len(lo.Keys)
 	return res, warn, nil
 }
 

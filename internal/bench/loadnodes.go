@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,8 @@ import (
 type Nodes struct {
 	Procs []*ServeProcess
 	Key   string // the owner key, made by the first node
+
+	bin, store string
 }
 
 // StartNodes starts n nodes of bin on store (a PostgreSQL URL; "" is each
@@ -38,7 +41,7 @@ func StartNodes(ctx context.Context, bin string, extra []string, store string, n
 	if err != nil {
 		return nil, err
 	}
-	ns := &Nodes{Procs: []*ServeProcess{first}, Key: first.Key}
+	ns := &Nodes{Procs: []*ServeProcess{first}, Key: first.Key, bin: bin, store: store}
 	kek, err := os.ReadFile(filepath.Join(first.dir, "kek.key"))
 	if err != nil {
 		ns.Close()
@@ -53,6 +56,25 @@ func StartNodes(ctx context.Context, bin string, extra []string, store string, n
 		ns.Procs = append(ns.Procs, p)
 	}
 	return ns, nil
+}
+
+// CreateTenant runs `engram tenants create NAME` on the first node's data
+// directory and store while the nodes serve (as an operator would), and
+// returns the new tenant's owner key.
+func (ns *Nodes) CreateTenant(ctx context.Context, name string) (string, error) {
+	cmd := exec.CommandContext(ctx, ns.bin, "tenants", "create", name, "--data", ns.Procs[0].dir)
+	cmd.Env = childEnv(ns.store)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("tenants create: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) == 0 {
+		return "", errors.New("tenants create: no key printed")
+	}
+	return lines[len(lines)-1], nil
 }
 
 // URLs are the nodes' base URLs, in start order.

@@ -70,14 +70,7 @@ func startServe(ctx context.Context, bin string, extra []string, n nodeSetup) (*
 	}
 	args := append(append([]string{"serve", "--data", dir}, serveArgs...), extra...)
 	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ENGRAM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if n.store != "" {
-		cmd.Env = append(cmd.Env, "ENGRAM_STORE="+n.store)
-	}
+	cmd.Env = childEnv(n.store)
 	cmd.Stdout = io.Discard // the new owner key, also in admin.key
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -155,6 +148,21 @@ func startServe(ctx context.Context, bin string, extra []string, n nodeSetup) (*
 			return fail(fmt.Errorf("serve exited: %v", p.err))
 		}
 	}
+}
+
+// childEnv is this process's environment without ENGRAM_* variables, and
+// with ENGRAM_STORE=store when store is not empty.
+func childEnv(store string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENGRAM_") {
+			env = append(env, kv)
+		}
+	}
+	if store != "" {
+		env = append(env, "ENGRAM_STORE="+store)
+	}
+	return env
 }
 
 func (p *ServeProcess) stderrTail() string {
