@@ -37,7 +37,19 @@ type benchLoadCmd struct {
 	Key         string        `name:"key" env:"ENGRAM_API_KEY" help:"API key for --url."`
 	Server      string        `name:"server-bin" type:"existingfile" help:"The engram binary the child server runs (default: this one), e.g. an older build to compare with."`
 	ServeArgs   []string      `name:"serve-arg" sep:"none" placeholder:"FLAG" help:"Extra flag for the child server (repeatable), e.g. --serve-arg=--max-inflight=32. ENGRAM_* variables are not passed to it."`
-	JSON        bool          `name:"json" help:"Print one JSON object as the last line."`
+	Stores      []string      `name:"store" sep:"," default:"sqlite" help:"Stores to compare, side by side in one run: sqlite (the embedded store), postgres (a fresh database per run, through --postgres)."`
+	Nodes       []int         `name:"nodes" sep:"," default:"1" help:"Nodes sharing one PostgreSQL database, e.g. 1,2,3 (clients round-robin over them; sqlite runs on one node)."`
+	Runs        int           `name:"runs" default:"1" help:"Rounds of a comparison (each runs every setup once); the table shows medians."`
+	Tenants     int           `name:"tenants" default:"1" help:"Tenants the load spreads over (client w sends as tenant w mod N; tenants after the first are made with 'tenants create')."`
+	Postgres    string        `name:"postgres" env:"ENGRAM_BENCH_POSTGRES" help:"Admin URL of a PostgreSQL server whose role may CREATE DATABASE (best an ordinary role, as Engram's own: row-level security then applies); each postgres run gets a new database, dropped after it."`
+	PostgresPID int           `name:"postgres-pid" help:"The PostgreSQL postmaster's pid, when the server runs on this machine: its CPU (and its backends') per request is reported too."`
+	JSON        bool          `name:"json" help:"Print one JSON object as the last line (a comparison: one JSON array of setups with their runs)."`
+}
+
+// comparing reports whether the flags ask for more than the one default
+// setup (the embedded store, one node, one tenant, one run).
+func (c *benchLoadCmd) comparing() bool {
+	return c.Runs != 1 || c.Tenants != 1 || len(c.Nodes) != 1 || c.Nodes[0] != 1 || len(c.Stores) != 1 || c.Stores[0] != "sqlite"
 }
 
 func (c *benchLoadCmd) Run(ctx context.Context, s *ioStreams) error {
@@ -62,6 +74,9 @@ func (c *benchLoadCmd) Run(ctx context.Context, s *ioStreams) error {
 		if c.Server != "" || len(c.ServeArgs) > 0 {
 			return errors.New("--server-bin and --serve-arg start a child server: not with --url")
 		}
+		if c.comparing() {
+			return errors.New("--store, --nodes, --tenants and --runs start child servers: not with --url")
+		}
 		opts.ServerCPU = func() (float64, error) { return bench.MetricsCPU(ctx, c.URL) }
 	} else {
 		where = "child"
@@ -70,6 +85,9 @@ func (c *benchLoadCmd) Run(ctx context.Context, s *ioStreams) error {
 			if bin, err = os.Executable(); err != nil {
 				return err
 			}
+		}
+		if c.comparing() {
+			return c.compare(ctx, s, opts, bin)
 		}
 		srv, err := bench.StartServe(ctx, bin, c.ServeArgs)
 		if err != nil {
@@ -88,6 +106,29 @@ func (c *benchLoadCmd) Run(ctx context.Context, s *ioStreams) error {
 	}
 	if c.JSON {
 		return json.NewEncoder(s.out).Encode(res)
+	}
+	return nil
+}
+
+// compare runs the load against every setup of --store × --nodes, --runs
+// rounds, and prints them side by side.
+func (c *benchLoadCmd) compare(ctx context.Context, s *ioStreams, opts bench.LoadOptions, bin string) error {
+	setups, err := bench.Setups(c.Stores, c.Nodes)
+	if err != nil {
+		return err
+	}
+	cs, err := bench.CompareLoad(ctx, bench.CompareOptions{Load: opts, Setups: setups, Runs: c.Runs, Tenants: c.Tenants, Bin: bin,
+		Extra: c.ServeArgs, Postgres: c.Postgres, DatabasePID: c.PostgresPID, Log: s.err})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "load  %d clients, mix %s, %d tenant(s), %d users, corpus %d memories, %s per run\n",
+		opts.Concurrency, opts.Mix, c.Tenants, opts.Users, opts.Corpus, opts.Duration)
+	if err := bench.WriteComparison(s.out, cs); err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(s.out).Encode(cs)
 	}
 	return nil
 }

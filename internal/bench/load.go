@@ -22,6 +22,7 @@ const (
 	MaxLoadDuration    = time.Hour
 	MaxLoadCorpus      = 1_000_000
 	MaxLoadUsers       = 100_000
+	MaxLoadTenants     = 100
 )
 
 // The operations a load mixes.
@@ -98,7 +99,15 @@ func (m Mix) pick(r *rand.Rand) string {
 
 // LoadOptions say what RunLoad sends where.
 type LoadOptions struct {
-	URL, Key    string
+	URL, Key string
+	// URLs, when set, replaces URL with several nodes of one deployment
+	// (one store, one key): client w sends to URLs[w % len(URLs)], and so
+	// does the corpus writer w.
+	URLs []string
+	// Keys, when set, replaces Key with the owner keys of several tenants
+	// of that deployment: client w sends as Keys[w % len(Keys)], and corpus
+	// memory i is written as Keys[i % len(Keys)].
+	Keys        []string
 	Concurrency int           // clients, each sending one request at a time
 	Duration    time.Duration // of the timed phase
 	Mix         Mix
@@ -110,6 +119,9 @@ type LoadOptions struct {
 	ServerCPU func() (float64, error)
 	// LoaderCPU, when not nil, is the same for this process.
 	LoaderCPU func() (float64, error)
+	// DatabaseCPU, when not nil, is the same for the database server
+	// (ProcTreeCPU of a PostgreSQL postmaster on this machine).
+	DatabaseCPU func() (float64, error)
 	// Log, when not nil, receives progress lines.
 	Log io.Writer
 }
@@ -127,8 +139,10 @@ func (o *LoadOptions) Validate() error {
 		return fmt.Errorf("users must be from 1 to %d", MaxLoadUsers)
 	case len(o.Mix) == 0:
 		return errors.New("no mix")
-	case o.Mix[OpGet] > 0 && o.Corpus == 0:
-		return errors.New("a mix with get needs a corpus of at least one memory")
+	case len(o.Keys) > MaxLoadTenants:
+		return fmt.Errorf("tenants must be from 1 to %d", MaxLoadTenants)
+	case o.Mix[OpGet] > 0 && o.Corpus < max(1, len(o.Keys)):
+		return errors.New("a mix with get needs a corpus of at least one memory per tenant")
 	}
 	return nil
 }
@@ -160,6 +174,13 @@ type LoadResult struct {
 	// Latency of every successful request; Ops per operation.
 	Latency Latency              `json:"latency"`
 	Ops     map[string]*OpResult `json:"ops"`
+	// Store and Nodes describe the server of a comparison (CompareLoad):
+	// "sqlite" or "postgres", and how many nodes shared it. PerNode is
+	// the successful requests each node answered, when there were several.
+	Store   string `json:"store,omitempty"`
+	Nodes   int    `json:"nodes,omitempty"`
+	Tenants int    `json:"tenants,omitempty"`
+	PerNode []int  `json:"per_node,omitempty"`
 	// ServerCPU is the server's CPU seconds during the timed phase,
 	// ServerCores that over WallS (2.0 = two cores busy), and
 	// ServerCPUMsPerReq that per successful request; all
@@ -168,11 +189,15 @@ type LoadResult struct {
 	ServerCores       *float64 `json:"server_cores,omitempty"`
 	ServerCPUMsPerReq *float64 `json:"server_cpu_ms_per_req,omitempty"`
 	LoaderCores       *float64 `json:"loader_cores,omitempty"`
+	// DatabaseCPUMsPerReq is the database server's CPU per successful
+	// request, when LoadOptions.DatabaseCPU was given.
+	DatabaseCPUMsPerReq *float64 `json:"database_cpu_ms_per_req,omitempty"`
 }
 
 // sample is one timed request.
 type sample struct {
 	op     string
+	node   int // index in LoadOptions.URLs
 	d      time.Duration
 	status int    // 0: transport error
 	code   string // an error's problem code
@@ -180,13 +205,18 @@ type sample struct {
 
 // loader sends the requests.
 type loader struct {
-	url, key string
-	http     *http.Client
-	users    int
+	urls  []string
+	keys  []string // one per tenant
+	http  *http.Client
+	users int
 
 	mu  sync.Mutex
-	ids []string // memories known to exist, for get
+	ids [][]string // per tenant, memories known to exist, for get
 }
+
+// target is where a request goes: a node (index in urls) and a tenant
+// (index in keys).
+type target struct{ node, tenant int }
 
 func userID(i int) string { return "load-user-" + strconv.Itoa(i) }
 
@@ -207,7 +237,7 @@ func (p *problem) String() string {
 // header; out receives a success's body, prob (when not nil) an error's
 // problem. The body is read to the end either way, so the connection is
 // reused.
-func (l *loader) call(ctx context.Context, method, path string, in any, out any, prob ...*problem) (int, string, error) {
+func (l *loader) call(ctx context.Context, to target, method, path string, in any, out any, prob ...*problem) (int, string, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -216,11 +246,11 @@ func (l *loader) call(ctx context.Context, method, path string, in any, out any,
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.url+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, l.urls[to.node]+path, body)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+l.key)
+	req.Header.Set("Authorization", "Bearer "+l.keys[to.tenant])
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -255,23 +285,24 @@ type addAnswer struct {
 	} `json:"results"`
 }
 
-func (l *loader) remember(a *addAnswer) {
+func (l *loader) remember(tenant int, a *addAnswer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range a.Results {
 		if r.ID != "" {
-			l.ids = append(l.ids, r.ID)
+			l.ids[tenant] = append(l.ids[tenant], r.ID)
 		}
 	}
 }
 
-func (l *loader) anyID(r *rand.Rand) string {
+func (l *loader) anyID(tenant int, r *rand.Rand) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.ids) == 0 {
+	ids := l.ids[tenant]
+	if len(ids) == 0 {
 		return ""
 	}
-	return l.ids[r.IntN(len(l.ids))]
+	return ids[r.IntN(len(ids))]
 }
 
 // loadText is a memory's text: a seeded sentence of the synthetic
@@ -283,22 +314,23 @@ func loadText(r *rand.Rand, tag string) string {
 // do sends one request of kind op as client w.
 func (l *loader) do(ctx context.Context, op string, r *rand.Rand, w, i int, p *problem) (int, string, error) {
 	user := userID(r.IntN(l.users))
+	to := target{node: w % len(l.urls), tenant: w % len(l.keys)}
 	switch op {
 	case OpAdd:
 		var a addAnswer
-		st, ra, err := l.call(ctx, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
+		st, ra, err := l.call(ctx, to, http.MethodPost, "/v1/memories", addBody{Content: loadText(r, fmt.Sprintf("c%d n%d", w, i)), UserID: user}, &a, p)
 		if err == nil && st < 300 {
-			l.remember(&a)
+			l.remember(to.tenant, &a)
 		}
 		return st, ra, err
 	case OpSearch:
 		q := map[string]any{"query": sentence(r, 3+r.IntN(4)), "user_id": user, "limit": 10}
-		return l.call(ctx, http.MethodPost, "/v1/search", q, nil, p)
+		return l.call(ctx, to, http.MethodPost, "/v1/search", q, nil, p)
 	case OpGet:
-		return l.call(ctx, http.MethodGet, "/v1/memories/"+l.anyID(r), nil, nil, p)
+		return l.call(ctx, to, http.MethodGet, "/v1/memories/"+l.anyID(to.tenant, r), nil, nil, p)
 	case OpObserve:
 		msgs := []loadMessage{{Role: "user", Content: loadText(r, fmt.Sprintf("c%d n%d", w, i))}}
-		return l.call(ctx, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
+		return l.call(ctx, to, http.MethodPost, "/v1/observe", map[string]any{"messages": msgs, "user_id": user}, nil, p)
 	}
 	return 0, "", fmt.Errorf("unknown operation %q", op)
 }
@@ -310,7 +342,7 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 	next := make(chan int)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -319,7 +351,8 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 				var a addAnswer
 				var p problem
 				body := addBody{Content: loadText(r, fmt.Sprintf("corpus %d", i)), UserID: userID(i % l.users)}
-				st, _, err := l.call(ctx, http.MethodPost, "/v1/memories", body, &a, &p)
+				to := target{node: w % len(l.urls), tenant: i % len(l.keys)}
+				st, _, err := l.call(ctx, to, http.MethodPost, "/v1/memories", body, &a, &p)
 				if err == nil && st >= 300 {
 					err = fmt.Errorf("corpus: HTTP %d%s", st, p.String())
 				}
@@ -327,7 +360,7 @@ func (l *loader) preload(ctx context.Context, n int, seed uint64, workers int) e
 					errc <- err
 					return
 				}
-				l.remember(&a)
+				l.remember(to.tenant, &a)
 			}
 		}()
 	}
@@ -366,8 +399,19 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	}
 	tr := &http.Transport{MaxIdleConns: opts.Concurrency + 8, MaxIdleConnsPerHost: opts.Concurrency + 8, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
-	l := &loader{url: strings.TrimRight(opts.URL, "/"), key: opts.Key, users: opts.Users,
+	urls := opts.URLs
+	if len(urls) == 0 {
+		urls = []string{opts.URL}
+	}
+	keys := opts.Keys
+	if len(keys) == 0 {
+		keys = []string{opts.Key}
+	}
+	l := &loader{keys: keys, ids: make([][]string, len(keys)), users: opts.Users,
 		http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	for _, u := range urls {
+		l.urls = append(l.urls, strings.TrimRight(u, "/"))
+	}
 	res := &LoadResult{Concurrency: opts.Concurrency, Mix: opts.Mix.String(), Corpus: opts.Corpus, Users: opts.Users,
 		Errors: map[string]int{}, Ops: map[string]*OpResult{}}
 	if opts.Corpus > 0 {
@@ -383,6 +427,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 
 	cpu0, cpuErr := readCPU(opts.ServerCPU)
 	lcpu0, lcpuErr := readCPU(opts.LoaderCPU)
+	dcpu0, dcpuErr := readCPU(opts.DatabaseCPU)
 	start := time.Now()
 	end := start.Add(opts.Duration)
 	perClient := make([][]sample, opts.Concurrency)
@@ -404,7 +449,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 				if err != nil {
 					st = 0
 				}
-				perClient[w] = append(perClient[w], sample{op: op, d: d, status: st, code: p.Code})
+				perClient[w] = append(perClient[w], sample{op: op, node: w % len(urls), d: d, status: st, code: p.Code})
 				var wait time.Duration
 				switch {
 				case st == 0:
@@ -434,17 +479,30 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	wall := time.Since(start)
 	cpu1, cpuErr1 := readCPU(opts.ServerCPU)
 	lcpu1, lcpuErr1 := readCPU(opts.LoaderCPU)
+	dcpu1, dcpuErr1 := readCPU(opts.DatabaseCPU)
 	var all []sample
 	for _, s := range perClient {
 		all = append(all, s...)
 	}
 	res.summarise(all, wall)
+	if len(urls) > 1 {
+		res.PerNode = make([]int, len(urls))
+		for _, s := range all {
+			if s.status >= 200 && s.status < 300 {
+				res.PerNode[s.node]++
+			}
+		}
+	}
 	if cpuErr == nil && cpuErr1 == nil && opts.ServerCPU != nil {
 		res.setServerCPU(cpu1 - cpu0)
 	}
 	if lcpuErr == nil && lcpuErr1 == nil && opts.LoaderCPU != nil {
 		c := (lcpu1 - lcpu0) / wall.Seconds()
 		res.LoaderCores = &c
+	}
+	if dcpuErr == nil && dcpuErr1 == nil && opts.DatabaseCPU != nil && res.Requests > 0 {
+		ms := (dcpu1 - dcpu0) * 1000 / float64(res.Requests)
+		res.DatabaseCPUMsPerReq = &ms
 	}
 	return res, nil
 }
@@ -541,6 +599,9 @@ func (res *LoadResult) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 	} else {
 		b.WriteString("server CPU unknown\n")
+	}
+	if res.DatabaseCPUMsPerReq != nil {
+		fmt.Fprintf(&b, "database CPU %.2f ms per request\n", *res.DatabaseCPUMsPerReq)
 	}
 	if res.LoaderCores != nil {
 		fmt.Fprintf(&b, "load generator CPU %.2f cores\n", *res.LoaderCores)

@@ -77,6 +77,8 @@ func TestLoadOptionsBounds(t *testing.T) {
 		"get without items": func(o *bench.LoadOptions) { o.Corpus = 0 },
 		"no users":          func(o *bench.LoadOptions) { o.Users = 0 },
 		"no mix":            func(o *bench.LoadOptions) { o.Mix = nil },
+		"too many tenants":  func(o *bench.LoadOptions) { o.Keys = make([]string, bench.MaxLoadTenants+1) },
+		"get, few items":    func(o *bench.LoadOptions) { o.Keys = make([]string, 11) },
 	} {
 		o := ok
 		f(&o)

@@ -45,17 +45,32 @@ var serveArgs = []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--rat
 // deployment's settings (audit sinks, KEKs, models) never reach the
 // benchmark's server: configure it through extra.
 func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess, error) {
+	return startServe(ctx, bin, extra, nodeSetup{})
+}
+
+// nodeSetup is what makes a child server one node of several: the store
+// they share (passed as ENGRAM_STORE, so that a password in it is not on
+// a command line) and the first node's key file. A node given a kek finds
+// the owner key in the shared store and writes no admin.key.
+type nodeSetup struct {
+	store string
+	kek   []byte
+}
+
+func startServe(ctx context.Context, bin string, extra []string, n nodeSetup) (*ServeProcess, error) {
 	dir, err := os.MkdirTemp("", "engram-load-")
 	if err != nil {
 		return nil, err
 	}
-	args := append(append([]string{"serve", "--data", dir}, serveArgs...), extra...)
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ENGRAM_") {
-			cmd.Env = append(cmd.Env, kv)
+	if n.kek != nil {
+		if err := os.WriteFile(filepath.Join(dir, "kek.key"), n.kek, 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
 		}
 	}
+	args := append(append([]string{"serve", "--data", dir}, serveArgs...), extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = childEnv(n.store)
 	cmd.Stdout = io.Discard // the new owner key, also in admin.key
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -109,11 +124,13 @@ func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess,
 		return fail(ctx.Err())
 	}
 	p.URL = "http://" + a
-	key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		return fail(err)
+	if n.kek == nil {
+		key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
+		if err != nil {
+			return fail(err)
+		}
+		p.Key = strings.TrimSpace(string(key))
 	}
-	p.Key = strings.TrimSpace(string(key))
 	for i := 0; ; i++ {
 		resp, err := http.Get(p.URL + "/healthz")
 		if err == nil {
@@ -131,6 +148,21 @@ func StartServe(ctx context.Context, bin string, extra []string) (*ServeProcess,
 			return fail(fmt.Errorf("serve exited: %v", p.err))
 		}
 	}
+}
+
+// childEnv is this process's environment without ENGRAM_* variables, and
+// with ENGRAM_STORE=store when store is not empty.
+func childEnv(store string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENGRAM_") {
+			env = append(env, kv)
+		}
+	}
+	if store != "" {
+		env = append(env, "ENGRAM_STORE="+store)
+	}
+	return env
 }
 
 func (p *ServeProcess) stderrTail() string {
@@ -175,18 +207,66 @@ func ProcCPU(pid string) (float64, error) {
 	return parseProcStat(string(b))
 }
 
-// parseProcStat returns utime + stime in seconds from a /proc/PID/stat
-// line. The command name (field 2) is in parentheses and may hold spaces,
-// so fields are counted after its closing parenthesis.
-func parseProcStat(s string) (float64, error) {
+// ProcTreeCPU is the CPU seconds of process pid and its children so far
+// (a PostgreSQL postmaster and its backends). A child that exited in
+// between is no longer counted: for the pooled connections of a load that
+// is a small undercount.
+func ProcTreeCPU(pid int) (float64, error) {
+	root, err := ProcCPU(strconv.Itoa(pid))
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if ppid, err := parseProcParent(string(b)); err == nil && ppid == pid {
+			if c, err := parseProcStat(string(b)); err == nil {
+				root += c
+			}
+		}
+	}
+	return root, nil
+}
+
+// procFields splits a /proc/PID/stat line after the command name (field
+// 2, in parentheses, which may hold spaces): the result's f[0] is field 3
+// (state). It fails unless there are at least n fields from there.
+func procFields(s string, n int) ([]string, error) {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, errors.New("proc stat: no command name")
+		return nil, errors.New("proc stat: no command name")
 	}
 	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, errors.New("proc stat: too few fields")
+	if len(f) < n {
+		return nil, errors.New("proc stat: too few fields")
+	}
+	return f, nil
+}
+
+// parseProcParent returns field 4 (ppid) of a /proc/PID/stat line.
+func parseProcParent(s string) (int, error) {
+	f, err := procFields(s, 2)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1])
+}
+
+// parseProcStat returns utime + stime (fields 14 and 15) in seconds from a
+// /proc/PID/stat line.
+func parseProcStat(s string) (float64, error) {
+	f, err := procFields(s, 13)
+	if err != nil {
+		return 0, err
 	}
 	u, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)

@@ -1,0 +1,7 @@
+package bench
+
+// Internals the black-box tests of comparisons reach.
+var (
+	ParseProcParent = parseProcParent
+	Median          = median
+)
