@@ -266,3 +266,54 @@ func TestLockCycle(t *testing.T) {
 	}
 	waitForLockWaiters(t, raw, 0)
 }
+
+// BenchmarkTenantWrites: audit appends (read the head, append) from eight
+// goroutines over two handles, all to one tenant's chain or each to its
+// own tenant's: the second runs them concurrently, the first one at a time.
+//
+//	scripts/pgtest go test -run '^$' -bench TenantWrites ./internal/store/postgres
+func BenchmarkTenantWrites(b *testing.B) {
+	for _, tenants := range []int{1, 8} {
+		b.Run(fmt.Sprintf("tenants=%d", tenants), func(b *testing.B) {
+			dsn := postgrestest.NewDatabase(b)
+			var dbs []*postgres.DB
+			for range 2 {
+				db, err := postgres.Open(b.Context(), dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				dbs = append(dbs, db)
+			}
+			ctx := b.Context()
+			ids := make([]string, tenants)
+			if err := dbs[0].Write(ctx, func(tx store.Tx) error {
+				for i := range ids {
+					ids[i] = newID()
+					if err := tx.CreateTenant(ctx, &store.Tenant{ID: ids[i], Name: fmt.Sprintf("t%d", i), CreatedAt: time.Now()}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			var next sync.Mutex
+			n := 0
+			b.SetParallelism(4) // 4 × GOMAXPROCS goroutines
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				next.Lock()
+				db, tenant := dbs[n%2], ids[n%tenants]
+				n++
+				next.Unlock()
+				for pb.Next() {
+					if err := db.Write(ctx, func(tx store.Tx) error { return appendEntry(ctx, tx, tenant) }); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

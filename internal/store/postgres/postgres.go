@@ -57,6 +57,8 @@ type DB struct {
 	// beyond it writers wait here, not each on a connection of the pool
 	// blocked on an advisory lock, so that reads keep connections.
 	writers chan struct{}
+	// gates queue this process's writers per tenant (locks.go).
+	gates gates
 	// begins bounds the attempts to begin one transaction: one per pooled
 	// connection that may have died, and a fresh one (see runTx).
 	begins int
@@ -289,14 +291,16 @@ func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn fun
 		return err
 	}
 	done := false
+	t := &tx{tx: stmtTx{Tx: sqlTx, locks: locks{write: write, gates: &db.gates}}}
 	// Deferred rather than on the error path alone: a panic, or a test's
-	// t.FailNow, must not keep the transaction open.
+	// t.FailNow, must not keep the transaction open. The tenant's gate
+	// opens once the transaction (and its advisory locks) has ended.
 	defer func() {
 		if !done {
 			_ = sqlTx.Rollback()
 		}
+		t.tx.locks.done()
 	}()
-	t := &tx{tx: stmtTx{Tx: sqlTx, locks: locks{write: write}}}
 	if err := fn(t); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
