@@ -59,6 +59,57 @@ func privateCluster(t *testing.T) (dir string) {
 	return lines[1]
 }
 
+// addLoad adds memories through mem from writers goroutines, writer w's
+// i-th with the content "writer w note i", until stop is closed; after
+// every attempt it calls done with when the attempt began, the content,
+// the new memory's id ("" when refused) and the error, and a writer whose
+// done returns false stops. Wait for the writers with the WaitGroup
+// returned.
+func addLoad(ctx context.Context, mem *client.Memories, writers int, stop <-chan struct{},
+	done func(began time.Time, content, id string, err error) bool) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				content := fmt.Sprintf("writer %d note %d", w, i)
+				began := time.Now()
+				res, err := mem.Add(ctx, engrampkg.AddRequest{Content: content, Scope: engrampkg.Scope{UserID: fmt.Sprintf("u%d", w)}})
+				id := ""
+				if err == nil {
+					id = res[0].ID
+				}
+				if !done(began, content, id, err) {
+					return
+				}
+			}
+		})
+	}
+	return &wg
+}
+
+// waitUntil polls cond (under mu) until it holds, and fails the test after
+// 60 s, once abort (which stops the load the test started) has run.
+func waitUntil(t *testing.T, mu *sync.Mutex, what string, cond func() bool, abort func()) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		ok := cond()
+		mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			abort()
+			t.Fatalf("%s: not within 60 s", what)
+		}
+	}
+}
+
 // TestPostgresRestartUnderLoad restarts the database server (pg_ctl
 // restart -m fast: every session terminated, transactions in flight rolled
 // back) while four clients keep adding memories through one node: every
@@ -75,82 +126,50 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := strings.TrimSpace(string(raw))
-	mem := client.New(n.url, key).Memories()
+	mem := client.New(n.url, strings.TrimSpace(string(raw))).Memories()
 
-	ctx := t.Context()
 	var (
 		mu       sync.Mutex
 		acked    = map[string]string{}
-		failed   int       // writes refused (any time)
+		failed   int       // writes refused during the restart
 		back     time.Time // when the restarted server accepted connections
 		afterAck int       // writes begun after back, acknowledged
 		lateErrs []error   // writes begun after back, refused
 	)
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				content := fmt.Sprintf("writer %d note %d", w, i)
-				mu.Lock()
-				after := !back.IsZero()
-				mu.Unlock()
-				res, err := mem.Add(ctx, engrampkg.AddRequest{Content: content, Scope: engrampkg.Scope{UserID: fmt.Sprintf("u%d", w)}})
-				mu.Lock()
-				switch {
-				case err != nil && after:
-					lateErrs = append(lateErrs, err)
-				case err != nil:
-					failed++
-				default:
-					acked[res[0].ID] = content
-					if after {
-						afterAck++
-					}
-				}
-				mu.Unlock()
-				if err != nil {
-					time.Sleep(50 * time.Millisecond) // a refused write: do not spin
-				}
-			}
-		})
-	}
-	waitFor := func(what string, done func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			mu.Lock()
-			ok := done()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				close(stop)
-				wg.Wait()
-				t.Fatalf("%s: not within 60 s", what)
+	wg := addLoad(t.Context(), mem, 4, stop, func(began time.Time, content, id string, err error) bool {
+		mu.Lock()
+		late := !back.IsZero() && began.After(back)
+		switch {
+		case err != nil && late:
+			lateErrs = append(lateErrs, err)
+		case err != nil:
+			failed++
+		default:
+			acked[id] = content
+			if late {
+				afterAck++
 			}
 		}
-	}
-	waitFor("20 writes acknowledged before the restart", func() bool { return len(acked) >= 20 })
+		mu.Unlock()
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // a refused write: do not spin
+		}
+		return true
+	})
+	abort := func() { close(stop); wg.Wait() }
+	waitUntil(t, &mu, "20 writes acknowledged before the restart", func() bool { return len(acked) >= 20 }, abort)
 
 	restart := exec.Command("bash", "-c", ". ../../scripts/pgtest && pgtest_restart")
 	if out, err := restart.CombinedOutput(); err != nil {
-		close(stop)
-		wg.Wait()
+		abort()
 		t.Fatalf("restart the database server: %v\n%s", err, out)
 	}
 	mu.Lock()
 	back = time.Now()
 	mu.Unlock()
-	waitFor("20 writes begun after the restart acknowledged", func() bool { return afterAck >= 20 })
-	close(stop)
-	wg.Wait()
+	waitUntil(t, &mu, "20 writes begun after the restart acknowledged", func() bool { return afterAck >= 20 }, abort)
+	abort()
 	for _, err := range lateErrs {
 		t.Errorf("a write begun after the server was back was refused: %v", err)
 	}

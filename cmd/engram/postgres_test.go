@@ -442,37 +442,16 @@ func TestNodeKilledMidWrite(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{}
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				content := fmt.Sprintf("writer %d note %d", w, i)
-				res, err := mem.Add(ctx, engrampkg.AddRequest{Content: content, Scope: engrampkg.Scope{UserID: "u"}})
-				if err != nil {
-					return // the node is gone
-				}
-				mu.Lock()
-				acked[res[0].ID] = content
-				mu.Unlock()
-			}
-		})
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wg := addLoad(ctx, mem, 4, stop, func(_ time.Time, content, id string, err error) bool {
+		if err != nil {
+			return false // the node is gone
+		}
 		mu.Lock()
-		k := len(acked)
+		acked[id] = content
 		mu.Unlock()
-		if k >= 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d writes acknowledged in 10 s", k)
-		}
-	}
+		return true
+	})
+	waitUntil(t, &mu, "20 writes acknowledged", func() bool { return len(acked) >= 20 }, func() { close(stop); wg.Wait() })
 	if err := n.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ type DB struct {
 	// gates queue this process's writers per tenant (locks.go).
 	gates gates
 	// begins bounds the attempts to begin one transaction: one per pooled
-	// connection that may have died, and a fresh one (see runTx).
+	// connection that may have died, and a fresh one (see begin).
 	begins int
 }
 
