@@ -185,9 +185,9 @@ func (l *locks) take(ctx context.Context, tx *sql.Tx, scope, query string) error
 // readOnly reports whether query only reads: a plain SELECT, not one that
 // locks rows for a later write.
 func readOnly(query string) bool {
-	q := strings.ToUpper(strings.TrimSpace(query))
-	return strings.HasPrefix(q, "SELECT") && !strings.Contains(q, " FOR UPDATE") && !strings.Contains(q, " FOR SHARE") &&
-		!strings.Contains(q, " FOR NO KEY UPDATE")
+	q := " " + strings.Join(strings.Fields(strings.ToUpper(query)), " ") + " "
+	return strings.HasPrefix(q, " SELECT ") && !strings.Contains(q, " FOR UPDATE ") && !strings.Contains(q, " FOR SHARE ") &&
+		!strings.Contains(q, " FOR NO KEY UPDATE ") && !strings.Contains(q, " FOR KEY SHARE ")
 }
 
 // cycle marks a transaction PostgreSQL cancelled to break a deadlock

@@ -39,3 +39,20 @@ func TestRebind(t *testing.T) {
 		t.Errorf("rebind = %q, want %q", got, want)
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT id FROM tenants WHERE name = ?":                         true,
+		"\n\t\tselect id\n\t\tfrom api_keys":                            true,
+		"SELECT id FROM oauth_codes WHERE digest = ?\n\tFOR UPDATE":     false,
+		"SELECT id FROM t FOR\nSHARE":                                   false,
+		"UPDATE api_keys SET last_used_at = ? WHERE id = ?":             false,
+		"INSERT INTO tenants (id) VALUES (?)":                           false,
+		"WITH d AS (DELETE FROM t RETURNING id) SELECT count(*) FROM d": false,
+		"SELECTED": false,
+	} {
+		if got := readOnly(q); got != want {
+			t.Errorf("readOnly(%q) = %v", q, got)
+		}
+	}
+}
