@@ -14,6 +14,24 @@ import (
 	"github.com/engram-memory/engram/internal/store/postgres/postgrestest"
 )
 
+// joinNode starts another node on the database of the node whose data
+// directory is from: a new data directory dir holding a copy of from's
+// kek.key, and the same store.
+func joinNode(t *testing.T, from, dir, dsn string) *server {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := os.ReadFile(filepath.Join(from, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kek.key"), kek, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServerWith(t, dir, nil, "--store", dsn)
+}
+
 // TestTenantsWriteConcurrentlyOnPostgres: two nodes on one database, three
 // tenants, and on each node one client per tenant adding memories and
 // searching them, all at once — writes of different tenants run
@@ -33,17 +51,7 @@ func TestTenantsWriteConcurrentlyOnPostgres(t *testing.T) {
 	for _, name := range []string{"globex", "initech"} {
 		keys = append(keys, strings.TrimSpace(mustEngram(t, nil, "tenants", "create", name, "--data", d1, "--store", dsn)))
 	}
-	if err := os.Mkdir(d2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := os.ReadFile(filepath.Join(d1, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d2, "kek.key"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n2 := startServerWith(t, d2, nil, "--store", dsn)
+	n2 := joinNode(t, d1, d2, dsn)
 	nodes := []*server{n1, n2}
 
 	const writes = 6

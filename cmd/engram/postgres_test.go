@@ -40,17 +40,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(string(raw))
-	if err := os.Mkdir(d2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := os.ReadFile(filepath.Join(d1, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d2, "kek.key"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n2 := startServerWith(t, d2, nil, "--store", dsn)
+	n2 := joinNode(t, d1, d2, dsn)
 	if strings.Contains(string(n2.stdout.Bytes()), "egm_") {
 		t.Fatal("the second node bootstrapped another owner key")
 	}
@@ -155,23 +145,13 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	root := t.TempDir()
 	dirs := []string{filepath.Join(root, "n1"), filepath.Join(root, "n2"), filepath.Join(root, "n3")}
 	nodes := []*server{startServerWith(t, dirs[0], nil, "--store", dsn)}
-	kek, err := os.ReadFile(filepath.Join(dirs[0], "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile(filepath.Join(dirs[0], "admin.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(string(raw))
 	for _, d := range dirs[1:] {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "kek.key"), kek, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, startServerWith(t, d, nil, "--store", dsn))
+		nodes = append(nodes, joinNode(t, dirs[0], d, dsn))
 	}
 
 	ctx := t.Context()
@@ -528,17 +508,7 @@ func TestPgDumpRestore(t *testing.T) {
 	}
 
 	d2 := filepath.Join(root, "n2")
-	if err := os.Mkdir(d2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := os.ReadFile(filepath.Join(d1, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d2, "kek.key"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n2 := startServerWith(t, d2, nil, "--store", dst)
+	n2 := joinNode(t, d1, d2, dst)
 	if strings.Contains(string(n2.stdout.Bytes()), "egm_") {
 		t.Fatal("the restored database looked empty: a new owner key was made")
 	}
