@@ -40,17 +40,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(string(raw))
-	if err := os.Mkdir(d2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := os.ReadFile(filepath.Join(d1, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d2, "kek.key"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n2 := startServerWith(t, d2, nil, "--store", dsn)
+	n2 := joinNode(t, d1, d2, dsn)
 	if strings.Contains(string(n2.stdout.Bytes()), "egm_") {
 		t.Fatal("the second node bootstrapped another owner key")
 	}
@@ -422,37 +412,16 @@ func TestNodeKilledMidWrite(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{}
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				content := fmt.Sprintf("writer %d note %d", w, i)
-				res, err := mem.Add(ctx, engrampkg.AddRequest{Content: content, Scope: engrampkg.Scope{UserID: "u"}})
-				if err != nil {
-					return // the node is gone
-				}
-				mu.Lock()
-				acked[res[0].ID] = content
-				mu.Unlock()
-			}
-		})
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wg := addLoad(ctx, mem, 4, stop, func(_ time.Time, content, id string, err error) bool {
+		if err != nil {
+			return false // the node is gone
+		}
 		mu.Lock()
-		k := len(acked)
+		acked[id] = content
 		mu.Unlock()
-		if k >= 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d writes acknowledged in 10 s", k)
-		}
-	}
+		return true
+	})
+	waitUntil(t, &mu, "20 writes acknowledged", func() bool { return len(acked) >= 20 }, func() { close(stop); wg.Wait() })
 	if err := n.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -529,17 +498,7 @@ func TestPgDumpRestore(t *testing.T) {
 	}
 
 	d2 := filepath.Join(root, "n2")
-	if err := os.Mkdir(d2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := os.ReadFile(filepath.Join(d1, "kek.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d2, "kek.key"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n2 := startServerWith(t, d2, nil, "--store", dst)
+	n2 := joinNode(t, d1, d2, dst)
 	if strings.Contains(string(n2.stdout.Bytes()), "egm_") {
 		t.Fatal("the restored database looked empty: a new owner key was made")
 	}

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/engram-memory/engram"
@@ -84,8 +86,9 @@ func (b *auditBatch) append(ctx context.Context, st store.Store, entry *engram.A
 	// The batch's write must not fail because the leader's client went
 	// away: the other entries in it belong to other requests.
 	wctx := context.WithoutCancel(ctx)
+	ordered := lockOrder(batch)
 	err := st.Write(wctx, func(tx store.Tx) error {
-		for _, q := range batch {
+		for _, q := range ordered {
 			r, err := audit.Append(wctx, tx, q.mac, q.entry)
 			if err != nil {
 				return err
@@ -104,4 +107,28 @@ func (b *auditBatch) append(ctx context.Context, st store.Store, entry *engram.A
 	}
 	notified = true
 	return p.rec, err
+}
+
+// lockOrder returns the batch in the order its chains are appended: by
+// tenant id, the system chain ("") last, each chain's entries in the order
+// they came. A store that locks per tenant (PostgreSQL) takes a tenant's
+// lock at its first entry: batches on several nodes that all take them in
+// one order, and the system chain last as every other write does (an
+// erasure: its tenant, then the system chain), cannot wait for each other
+// in a cycle.
+func lockOrder(batch []*pendingEntry) []*pendingEntry {
+	ordered := slices.Clone(batch)
+	slices.SortStableFunc(ordered, func(a, b *pendingEntry) int {
+		x, y := a.entry.TenantID, b.entry.TenantID
+		switch {
+		case x == y:
+			return 0
+		case x == "":
+			return 1
+		case y == "":
+			return -1
+		}
+		return strings.Compare(x, y)
+	})
+	return ordered
 }

@@ -13,12 +13,13 @@
 // scalar MAX, no index hints), each method scoped to its tenant for
 // row-level security.
 //
-// Writes are serialised, as the store contract requires: in the process by
-// a semaphore, and across processes by a transaction-level advisory lock
-// taken first in every write transaction (writeLock). That is coarse, but
-// correct for many nodes on one database; finer (per-tenant) locking is the
-// next step of issue 16 (docs/POSTGRES-STATUS.md). Reads run in REPEATABLE
-// READ, READ ONLY transactions: one snapshot each, beside any write.
+// Writes are serialised per tenant, on every node, by transaction-level
+// advisory locks that a write transaction takes before its first statement
+// for a tenant (locks.go): writes of one tenant (and of the system chain)
+// wait for each other, writes of different tenants run at once, and a
+// write that reaches across tenants waits for every other writer and
+// excludes them. Reads run in REPEATABLE READ, READ ONLY transactions: one
+// snapshot each, beside any write.
 package postgres
 
 import (
@@ -47,31 +48,34 @@ var _ store.Store = (*DB)(nil)
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// writeLock is the key of the transaction-level advisory lock every write
-// transaction takes before anything else: it serialises writers across
-// every node on the database. (The value is arbitrary: "engram" in ASCII.)
-const writeLock = 0x656e6772616d
-
 // defaultMaxConns bounds the pool unless the DSN's pool_max_conns says
-// otherwise: the writer plus concurrent readers.
+// otherwise: the writers plus concurrent readers.
 const defaultMaxConns = 16
 
 // DB is a store in one PostgreSQL database. It is safe for concurrent use.
 type DB struct {
 	pool *sql.DB
-	// writer is a semaphore of one: this process's writers wait here, not
-	// each on a connection of the pool blocked on the advisory lock.
-	writer chan struct{}
+	// writers bounds this process's write transactions (pool_max_writers):
+	// beyond it writers wait here, not each on a connection of the pool
+	// blocked on an advisory lock, so that reads keep connections.
+	writers chan struct{}
+	// gates queue this process's writers per tenant (locks.go).
+	gates gates
+	// begins bounds the attempts to begin one transaction: one per pooled
+	// connection that may have died, and a fresh one (see begin).
+	begins int
 	leases leases // store.Leases (leases.go)
 }
 
 // Open connects to the database named by dsn (a postgres:// URL, with
 // libpq's parameters: sslmode, sslrootcert, sslcert, sslkey, …) and brings
-// its schema up to date. One parameter is the pool's, not the server's:
-// pool_max_conns (default 16, at least 2: a write and a read at once)
-// bounds the connections this node opens.
+// its schema up to date. Some parameters are the pool's, not the server's
+// (see poolParams): pool_max_conns (default 16, at least 2: a write and a
+// read at once) bounds the connections this node opens, pool_max_writers
+// its concurrent write transactions, pool_max_conn_idle_time and
+// pool_max_conn_lifetime how long a connection is kept.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	dsn, maxConns, err := poolParams(dsn)
+	dsn, pc, err := poolParams(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -79,9 +83,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	pool.SetMaxOpenConns(maxConns)
-	pool.SetMaxIdleConns(maxConns)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetMaxOpenConns(pc.maxConns)
+	pool.SetMaxIdleConns(pc.maxConns)
+	pool.SetConnMaxIdleTime(pc.idleTime)
+	pool.SetConnMaxLifetime(pc.lifetime)
 	if err := pool.PingContext(ctx); err != nil {
 		_ = pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -90,7 +95,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		_ = pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool, writer: make(chan struct{}, 1)}, nil
+	return &DB{pool: pool, writers: make(chan struct{}, pc.maxWriters), begins: pc.maxConns + 1}, nil
 }
 
 // Migrations returns the embedded migrations (goose SQL files), for tools
@@ -103,27 +108,75 @@ func Migrations() fs.FS {
 	return dir
 }
 
-// poolParams takes the pool's own parameters out of a postgres:// URL
-// (pgx would send them to the server as settings).
-func poolParams(dsn string) (string, int, error) {
+// poolConfig is the pool's own settings, from the store URL.
+type poolConfig struct {
+	maxConns, maxWriters int
+	idleTime, lifetime   time.Duration
+}
+
+// poolParams takes the pool's own parameters out of a postgres:// URL (pgx
+// would send them to the server as settings): pool_max_conns (default 16,
+// at least 2), pool_max_writers (default half of pool_max_conns, between 1
+// and pool_max_conns-1, so that reads always have a connection),
+// pool_max_conn_idle_time (a Go duration, default 5m: an idle connection
+// is closed after it) and pool_max_conn_lifetime (default 0, no limit: a
+// connection is closed once that old, e.g. to follow a failover behind a
+// DNS name). A key=value string is passed on as it is, with the defaults.
+func poolParams(dsn string) (string, poolConfig, error) {
+	pc := poolConfig{maxConns: defaultMaxConns, idleTime: 5 * time.Minute}
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		// A key=value string: passed on as it is. (Not echoed: it may
-		// hold a password.)
-		return dsn, defaultMaxConns, nil
+		// (Not echoed: it may hold a password.)
+		pc.maxWriters = pc.maxConns / 2
+		return dsn, pc, nil
 	}
 	q := u.Query()
-	v := q.Get("pool_max_conns")
-	if v == "" {
-		return dsn, defaultMaxConns, nil
+	take := func(name string, parse func(string) error) error {
+		v := q.Get(name)
+		if v == "" {
+			return nil
+		}
+		q.Del(name)
+		return parse(v)
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 2 {
-		return "", 0, errors.New("pool_max_conns: want a whole number of at least 2")
+	count := func(name string, min int, dst *int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min {
+				return fmt.Errorf("%s: want a whole number of at least %d", name, min)
+			}
+			*dst = n
+			return nil
+		}
 	}
-	q.Del("pool_max_conns")
+	duration := func(name string, dst *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("%s: want a duration such as 5m or 1h", name)
+			}
+			*dst = d
+			return nil
+		}
+	}
+	for _, err := range []error{
+		take("pool_max_conns", count("pool_max_conns", 2, &pc.maxConns)),
+		take("pool_max_writers", count("pool_max_writers", 1, &pc.maxWriters)),
+		take("pool_max_conn_idle_time", duration("pool_max_conn_idle_time", &pc.idleTime)),
+		take("pool_max_conn_lifetime", duration("pool_max_conn_lifetime", &pc.lifetime)),
+	} {
+		if err != nil {
+			return "", poolConfig{}, err
+		}
+	}
+	switch {
+	case pc.maxWriters == 0:
+		pc.maxWriters = pc.maxConns / 2
+	case pc.maxWriters >= pc.maxConns:
+		return "", poolConfig{}, errors.New("pool_max_writers: want fewer than pool_max_conns")
+	}
 	u.RawQuery = q.Encode()
-	return u.String(), n, nil
+	return u.String(), pc, nil
 }
 
 // migrate brings the schema up to date with the embedded migrations, under
@@ -167,27 +220,30 @@ func (db *DB) Close() error {
 // the database throughout, beside any write.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	return run(ctx, func() error {
-		return runTx(ctx, db.pool, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, false, fn)
+		return db.runTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, false, fn)
 	})
 }
 
 // Write runs fn in a write transaction, committed when fn returns nil.
-// Writes wait for each other, in this process and on every node; fn must
-// not call Write itself (it would wait for itself forever).
+// Writes of one tenant wait for each other, in this process and on every
+// node (locks.go); fn must not call Write itself (it could wait for itself
+// forever). When two transactions wait for each other's locks, PostgreSQL
+// breaks the cycle by failing one: its Write returns ErrLockCycle, and
+// nothing of it was written.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return run(ctx, func() error {
 		select {
-		case db.writer <- struct{}{}:
+		case db.writers <- struct{}{}:
 		case <-ctx.Done():
 			return fmt.Errorf("wait for the writer: %w", ctx.Err())
 		}
-		defer func() { <-db.writer }()
-		return runTx(ctx, db.pool, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, fn)
+		defer func() { <-db.writers }()
+		return db.runTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, fn)
 	})
 }
 
 func run(ctx context.Context, do func() error) error {
-	err := full(do())
+	err := cycle(full(do()))
 	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, store.ErrTimedOut) {
 		// Whatever failed, the context has ended: nothing committed, and
 		// the caller learns why.
@@ -213,29 +269,52 @@ func sqlState(err error) string {
 	return ""
 }
 
-func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, fn func(store.Tx) error) error {
-	sqlTx, err := pool.BeginTx(ctx, opts)
+// begin begins a transaction. A connection the pool kept may have died
+// since its last use (the database restarted; stdlib pings only those idle
+// for over a second): its BEGIN fails, pgx closes it and the pool drops
+// it. Nothing ran, so beginning again on another connection is safe, and
+// a node's first requests after a restart do not fail for it. Bounded by
+// the pool's size plus one fresh connection; a failure to connect (the
+// database is down) or the end of ctx ends it at once.
+func (db *DB) begin(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	var err error
+	for range db.begins {
+		var sqlTx *sql.Tx
+		if sqlTx, err = db.pool.BeginTx(ctx, opts); err == nil {
+			return sqlTx, nil
+		}
+		var ce *pgconn.ConnectError
+		if ctx.Err() != nil || errors.As(err, &ce) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("begin: %w", err)
+}
+
+func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn func(store.Tx) error) error {
+	sqlTx, err := db.begin(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return err
 	}
 	done := false
+	t := withQueries(&tx{tx: stmtTx{Tx: sqlTx, locks: locks{write: write, gates: &db.gates}}})
 	// Deferred rather than on the error path alone: a panic, or a test's
-	// t.FailNow, must not keep the transaction open.
+	// t.FailNow, must not keep the transaction open. The tenant's gate
+	// opens once the transaction (and its advisory locks) has ended.
 	defer func() {
 		if !done {
 			_ = sqlTx.Rollback()
 		}
+		t.tx.locks.done()
 	}()
-	if write {
-		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(writeLock)); err != nil {
-			done = true
-			_ = sqlTx.Rollback()
-			return fmt.Errorf("take the write lock: %w", err)
-		}
-	}
-	if err := fn(withQueries(&tx{tx: stmtTx{Tx: sqlTx}})); err != nil {
+	if err := fn(t); err != nil {
 		done = true
 		_ = sqlTx.Rollback()
+		// A lock that could not be taken aborted the transaction: the
+		// statement that follows fails for that, not for itself.
+		if lerr := t.tx.locks.err; lerr != nil && !errors.Is(err, lerr) {
+			return fmt.Errorf("%w (%w)", err, lerr)
+		}
 		return err
 	}
 	// A request whose deadline passed, or whose client went away, must
@@ -263,14 +342,16 @@ var _ store.Tx = (*tx)(nil)
 
 // stmtTx is a transaction whose queries, written with '?' markers, are
 // rebound to $n before they run (pgx prepares and caches each statement on
-// its connection itself), and which sets the tenant that row-level
-// security lets its statements see (migrations/00003_rls.sql) before the
-// first statement that needs a different one.
+// its connection itself), and which, before the first statement that
+// needs a different one, sets the tenant that row-level security lets its
+// statements see (migrations/00003_rls.sql) and, in a write, takes the
+// advisory locks for it (locks.go).
 type stmtTx struct {
 	*sql.Tx
 	// want is the app.tenant_id the next statement runs under, applied
 	// the one in effect ("" until the first is set: nothing visible).
 	want, applied string
+	locks         locks
 }
 
 // Values of app.tenant_id besides a tenant id (migrations/00003_rls.sql).
@@ -301,8 +382,12 @@ func (t *tx) scopeAs(v string) func() {
 	return func() { t.tx.want = prev }
 }
 
-// setTenant applies want when it is not in effect.
-func (t *stmtTx) setTenant(ctx context.Context) error {
+// setTenant takes the locks the next statement (query) needs under want,
+// in a write, and applies want when it is not in effect.
+func (t *stmtTx) setTenant(ctx context.Context, query string) error {
+	if err := t.locks.take(ctx, t.Tx, t.want, query); err != nil {
+		return err
+	}
 	if t.want == t.applied {
 		return nil
 	}
@@ -314,21 +399,22 @@ func (t *stmtTx) setTenant(ctx context.Context) error {
 }
 
 func (t *stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := t.setTenant(ctx); err != nil {
+	if err := t.setTenant(ctx, query); err != nil {
 		return nil, err
 	}
 	return t.Tx.QueryContext(ctx, rebind(query), args...)
 }
 
 func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	// A failure to set the tenant aborts the transaction: the query then
-	// fails too, and its Scan reports it.
-	_ = t.setTenant(ctx)
+	// A failure to set the tenant or take a lock aborts the transaction:
+	// the query then fails too, and its Scan reports it (runTx adds the
+	// lock's own error).
+	_ = t.setTenant(ctx, query)
 	return t.Tx.QueryRowContext(ctx, rebind(query), args...)
 }
 
 func (t *stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := t.setTenant(ctx); err != nil {
+	if err := t.setTenant(ctx, query); err != nil {
 		return nil, err
 	}
 	return t.Tx.ExecContext(ctx, rebind(query), args...)

@@ -95,21 +95,7 @@ func TestNodes(t *testing.T) {
 	for i := range dbs {
 		wg.Go(func() {
 			for range writes {
-				fail <- dbs[i].Write(ctx, func(tx store.Tx) error {
-					var seq uint64
-					h, err := tx.AuditHead(ctx, tn.ID)
-					switch {
-					case err == nil:
-						seq = h.Seq
-					case !errors.Is(err, store.ErrNotFound):
-						return err
-					}
-					seq++
-					r := &store.AuditRecord{Entry: engram.AuditEntry{TenantID: tn.ID, Seq: seq, Time: time.Now(),
-						Action: "memory.add", Outcome: "success"}, KeyVersion: 1, MAC: []byte("mac")}
-					return tx.AppendAudit(ctx, r, &store.AuditHead{TenantID: tn.ID, Seq: seq, MAC: []byte("mac"),
-						KeyVersion: 1, HeadMAC: []byte("head")})
-				})
+				fail <- dbs[i].Write(ctx, func(tx store.Tx) error { return appendEntry(ctx, tx, tn.ID) })
 			}
 		})
 	}
