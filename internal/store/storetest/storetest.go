@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteTenantObservations", testDeleteTenantObservations},
 		{"StaleObservations", testStaleObservations},
 		{"RecordTenant", testRecordTenant},
+		{"IndexChanges", testIndexChanges},
 	}
 	tests = append(tests, visibilityTests...)
 	for _, tc := range tests {
