@@ -184,16 +184,19 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 	begun, epoch, graphs := w.begun, v.epochs[tenantID], w.graphs
 	v.mu.Unlock()
 
-	var gen int64
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		gen, err = tx.IndexGeneration(ctx, tenantID)
-		return err
-	}); err != nil {
+	// The count the copy is taken at: the index caught up with the store
+	// (other processes' writes included), not merely the store's count.
+	if err := e.catchUp(ctx, tenantID, idx, tv); err != nil {
+		if errors.Is(err, vector.ErrDropped) {
+			return nil
+		}
 		return err
 	}
+	gen := tv.gen.Load()
 	quiet := func() bool {
 		cur, ok := v.mgr.Peek(tenantID)
-		return ok && cur == idx && v.tenants[tenantID] == tv && w.inflight == 0 && w.begun == begun && v.epochs[tenantID] == epoch
+		return ok && cur == idx && v.tenants[tenantID] == tv && w.inflight == 0 && w.begun == begun && v.epochs[tenantID] == epoch &&
+			tv.gen.Load() == gen
 	}
 	v.mu.Lock()
 	if !quiet() {

@@ -78,6 +78,10 @@ type tenantVectors struct {
 	mu      sync.RWMutex
 	meta    map[string]docMeta
 	loading map[string]struct{} // ids written while the index loads
+	// gen is the store's change count the index reflects (catchup.go):
+	// every change counted up to it is in the index; -1 until loaded.
+	gen     atomic.Int64
+	catchUp sync.Mutex // one catch-up at a time
 }
 
 type docMeta struct {
@@ -146,6 +150,7 @@ func (e *Engine) tenantVectors(tenantID string) *tenantVectors {
 	tv, ok := e.vec.tenants[tenantID]
 	if !ok {
 		tv = &tenantVectors{meta: map[string]docMeta{}}
+		tv.gen.Store(-1)
 		e.vec.tenants[tenantID] = tv
 	}
 	return tv
@@ -243,14 +248,19 @@ const vectorPage = 500
 
 // index returns the tenant's loaded index, loading it from the store on
 // first use: every sealed vector of the current model is decrypted into
-// memory. Writes that commit during the load are replayed afterwards.
+// memory. Writes that commit during the load are replayed afterwards, and
+// other processes' writes before the index answers (catchUp).
 func (e *Engine) index(ctx context.Context, tenantID string) (*vector.Index, *tenantVectors, error) {
 	for range 3 {
 		idx, tv, err := e.loadIndex(ctx, tenantID)
+		if err == nil {
+			err = e.catchUp(ctx, tenantID, idx, tv)
+		}
 		if !errors.Is(err, vector.ErrDropped) {
 			return idx, tv, err
 		}
-		// An erasure dropped the index while it loaded: load again.
+		// An erasure dropped the index while it loaded or caught up: load
+		// again.
 	}
 	return nil, nil, fmt.Errorf("vector index of %s: dropped repeatedly while loading", tenantID)
 }
@@ -259,6 +269,12 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	tv := e.tenantVectors(tenantID)
 	if idx, ok := e.vec.mgr.Get(tenantID); ok {
 		return idx, tv, nil
+	}
+	// Every change counted after gen is replayed by the next catch-up,
+	// whether the load below sees it or not.
+	gen, err := e.storeGen(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
 	}
 	tv.mu.Lock()
 	if tv.loading == nil {
@@ -321,7 +337,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 					continue // unreadable, skipped above
 				}
 				metaMu.Lock()
-				meta[m.ID] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+				meta[m.ID] = metaOf(m)
 				metaMu.Unlock()
 				if err := f.Add(m.ID, v); err != nil {
 					return err
@@ -358,6 +374,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	}
 	touched := tv.loading
 	tv.loading = nil
+	tv.gen.Store(gen)
 	for id := range touched {
 		if err := e.reindex(ctx, tenantID, id, idx, tv); err != nil {
 			e.vec.mgr.Drop(tenantID) // reload next time rather than serve a stale index
@@ -396,7 +413,7 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 	if err != nil {
 		return err
 	}
-	tv.meta[id] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+	tv.meta[id] = metaOf(m)
 	return idx.Add(id, v)
 }
 

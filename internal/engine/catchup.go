@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/search/vector"
+	"github.com/engram-memory/engram/internal/store"
+)
+
+// Caches across nodes (docs/ARCHITECTURE.md, "Caches across nodes"). A
+// tenant's vector index is loaded once and then kept current by this
+// engine's writes; another process writing the same store (another node
+// on PostgreSQL, an offline CLI command beside serve) changes the tenant
+// without telling it. Before the index answers, catchUp compares the
+// store's change count (Tx.IndexGeneration, moved by the store itself in
+// every writing transaction) with the count the index reflects
+// (tenantVectors.gen): equal, the index is current, for one small read;
+// moved, the store's change log (Tx.IndexChanges) names the memories
+// changed since, and each is read again and put in the index or taken out
+// of it. When the log cannot say (pruned, or the index is older than it)
+// or a subject key was destroyed since (an erasure: no vector may outlive
+// its key), the index is dropped and reloaded. The count is the
+// correctness check; a notification from another node (notify.go) only
+// makes the next check come early.
+
+// catchUpMax is the most changed memories a catch-up reads one by one;
+// more, and the index is reloaded (from a current snapshot if one is).
+const catchUpMax = 2000
+
+// errReload: the index was dropped or replaced meanwhile; load it again.
+var errReload = fmt.Errorf("vector index changed while catching up: %w", vector.ErrDropped)
+
+// catchUp brings a loaded index up to the store's change count; errReload
+// (a vector.ErrDropped) when it dropped the index or found it replaced.
+func (e *Engine) catchUp(ctx context.Context, tenantID string, idx *vector.Index, tv *tenantVectors) error {
+	seen := tv.gen.Load()
+	if seen < 0 {
+		return nil // being loaded: the load is as current as a catch-up
+	}
+	gen, err := e.storeGen(ctx, tenantID)
+	if err != nil || gen == seen {
+		return err
+	}
+	tv.catchUp.Lock()
+	defer tv.catchUp.Unlock()
+	seen = tv.gen.Load() // another search may have caught up meanwhile
+	var (
+		c       *store.IndexChanges
+		changed []store.Memory
+	)
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		if c, err = tx.IndexChanges(ctx, tenantID, seen); err != nil || !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+			return err
+		}
+		// In the same transaction: the memories as of c.Gen.
+		changed, err = tx.Memories(ctx, tenantID, c.IDs)
+		return err
+	}); err != nil {
+		return err
+	}
+	if c.Gen == seen {
+		return nil
+	}
+	if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+		if c.Shredded {
+			// Keys destroyed elsewhere: none stays unwrapped here either.
+			e.ring.Forget(tenantID, "*")
+		}
+		e.dropIndexAt(tenantID, idx)
+		return errReload
+	}
+	// Open the vectors before taking the locks (a key may need a read).
+	o := e.opener(ctx, tenantID)
+	type put struct {
+		v    []float32
+		meta docMeta
+	}
+	puts := make(map[string]put, len(changed))
+	for i := range changed {
+		m := &changed[i]
+		if m.VectorModel != e.vec.emb.Model() {
+			continue // no vector of this model: out of the index
+		}
+		v, err := o.vector(m)
+		if isUnreadable(err) {
+			e.skip(tenantID, "memory", m.ID, err)
+			continue
+		}
+		if err != nil {
+			return keyFailure(err)
+		}
+		puts[m.ID] = put{v, metaOf(m)}
+	}
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if cur, ok := e.vec.mgr.Peek(tenantID); !ok || cur != idx || e.vec.tenants[tenantID] != tv || tv.loading != nil {
+		return errReload
+	}
+	for _, id := range c.IDs {
+		if p, ok := puts[id]; ok {
+			tv.meta[id] = p.meta
+			if err := idx.Add(id, p.v); err != nil {
+				return err
+			}
+		} else {
+			idx.Remove(id)
+			delete(tv.meta, id)
+			e.vec.own.remove(tenantID, id)
+		}
+		e.vec.changed(tenantID)
+	}
+	if c.Gen > tv.gen.Load() {
+		tv.gen.Store(c.Gen)
+	}
+	return nil
+}
+
+// dropIndexAt drops the tenant's index if it is still idx.
+func (e *Engine) dropIndexAt(tenantID string, idx *vector.Index) {
+	e.vec.own.drop(tenantID)
+	e.vec.mu.Lock()
+	defer e.vec.mu.Unlock()
+	if cur, ok := e.vec.mgr.Peek(tenantID); ok && cur == idx {
+		delete(e.vec.tenants, tenantID)
+		e.vec.mgr.Drop(tenantID)
+	}
+}
+
+// metaOf is what the index keeps of a memory besides its vector.
+func metaOf(m *store.Memory) docMeta {
+	return docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+}
+
+// storeGen reads the tenant's change count.
+func (e *Engine) storeGen(ctx context.Context, tenantID string) (int64, error) {
+	var gen int64
+	err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		gen, err = tx.IndexGeneration(ctx, tenantID)
+		return err
+	})
+	return gen, err
+}
