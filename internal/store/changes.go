@@ -1,6 +1,11 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
 
 // IndexChangeLog is how many of a tenant's latest changes the store keeps
 // in its change log (ChangeTx): a cache that fell further behind than that
@@ -35,32 +40,48 @@ type IndexChanges struct {
 type ChangeTx interface {
 	// IndexChanges returns the tenant's changes after the count after.
 	IndexChanges(ctx context.Context, tenantID string, after int64) (*IndexChanges, error)
+	// DocPostingsOf returns the given memories of the tenant as the
+	// keyword index sees them (DocPostings), those that exist, in no
+	// particular order.
+	DocPostingsOf(ctx context.Context, tenantID string, ids []string) ([]DocPostings, error)
 }
 
-// ChangeLogQuery reads a tenant's change log after a count (up to the
-// current count, the second argument): each entry's count and memory id,
-// in order of count. Both stores run it as is (with their placeholders).
-const ChangeLogQuery = `SELECT gen, memory_id FROM index_changes WHERE tenant_id = ? AND gen > ? AND gen <= ? ORDER BY gen`
+// Querier is what the SQL stores' transactions offer: statements written
+// with '?' placeholders (each store rebinds them), run in the caller's
+// transaction and tenant scope. ChangeTx is written once over it.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
 
-// CollectIndexChanges builds IndexChanges for a store: gen is the tenant's
-// count now, after the count asked about, and next yields the log's
-// entries after it (ChangeLogQuery) until it returns false or an error.
-func CollectIndexChanges(gen, after int64, next func(gen *int64, id *string) (bool, error)) (*IndexChanges, error) {
+// QueryIndexChanges implements ChangeTx.IndexChanges for a SQL store whose
+// schema has index_generations and index_changes (both stores' migrations).
+func QueryIndexChanges(ctx context.Context, q Querier, tenantID string, after int64) (*IndexChanges, error) {
+	var gen int64
+	err := q.QueryRowContext(ctx, `SELECT gen FROM index_generations WHERE tenant_id = ?`, tenantID).Scan(&gen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("index changes: %w", err)
+	}
 	c := &IndexChanges{Gen: gen, Complete: gen == after}
 	if gen <= after {
 		return c, nil // nothing since, or a count the tenant never had
 	}
+	rows, err := q.QueryContext(ctx,
+		`SELECT gen, memory_id FROM index_changes WHERE tenant_id = ? AND gen > ? AND gen <= ? ORDER BY gen`,
+		tenantID, after, gen)
+	if err != nil {
+		return nil, fmt.Errorf("index changes: %w", err)
+	}
+	defer rows.Close()
 	seen := map[string]struct{}{}
 	var n int64
-	for {
-		var g int64
-		var id string
-		ok, err := next(&g, &id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
+	for rows.Next() {
+		var (
+			g  int64
+			id string
+		)
+		if err := rows.Scan(&g, &id); err != nil {
+			return nil, fmt.Errorf("index changes: %w", err)
 		}
 		n++
 		if id == "" {
@@ -72,8 +93,54 @@ func CollectIndexChanges(gen, after int64, next func(gen *int64, id *string) (bo
 			c.IDs = append(c.IDs, id)
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index changes: %w", err)
+	}
 	// Each move of the count logs exactly one entry: all of them are
 	// there unless the oldest were pruned.
 	c.Complete = n == gen-after
 	return c, nil
+}
+
+// QueryDocPostingsOf implements ChangeTx.DocPostingsOf for a SQL store:
+// two statements per memory, by primary key (a catch-up reads a few).
+func QueryDocPostingsOf(ctx context.Context, q Querier, tenantID string, ids []string) ([]DocPostings, error) {
+	out := []DocPostings{}
+	for _, id := range ids {
+		d := DocPostings{MemoryID: id}
+		var (
+			author sql.NullString
+			vis    string
+		)
+		err := q.QueryRowContext(ctx,
+			`SELECT user_id, agent_id, run_id, doc_len, author_account_id, visibility FROM memories WHERE tenant_id = ? AND id = ?`,
+			tenantID, id).Scan(&d.Scope.UserID, &d.Scope.AgentID, &d.Scope.RunID, &d.DocLen, &author, &vis)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("doc postings: %w", err)
+		}
+		d.AuthorID, d.Private = author.String, vis == "private"
+		rows, err := q.QueryContext(ctx, `SELECT token, tf FROM postings WHERE tenant_id = ? AND memory_id = ?`, tenantID, id)
+		if err != nil {
+			return nil, fmt.Errorf("doc postings: %w", err)
+		}
+		for rows.Next() {
+			var p Posting
+			if err := rows.Scan(&p.Token, &p.TF); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("doc postings: %w", err)
+			}
+			d.Postings = append(d.Postings, p)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("doc postings: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("doc postings: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -6,24 +6,14 @@ import (
 	"github.com/engram-memory/engram/internal/store"
 )
 
+// The change log (store.ChangeTx), written once for both SQL stores.
+
 func (t *tx) IndexChanges(ctx context.Context, tenantID string, after int64) (*store.IndexChanges, error) {
-	gen, err := t.IndexGeneration(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	if gen <= after {
-		return store.CollectIndexChanges(gen, after, nil)
-	}
-	rows, err := t.tx.QueryContext(ctx, store.ChangeLogQuery, tenantID, after, gen)
-	if err != nil {
-		return nil, wrapErr("index changes", err)
-	}
-	defer rows.Close()
-	c, err := store.CollectIndexChanges(gen, after, func(g *int64, id *string) (bool, error) {
-		if !rows.Next() {
-			return false, rows.Err()
-		}
-		return true, rows.Scan(g, id)
-	})
+	c, err := store.QueryIndexChanges(ctx, t.tx, tenantID, after)
 	return c, wrapErr("index changes", err)
+}
+
+func (t *tx) DocPostingsOf(ctx context.Context, tenantID string, ids []string) ([]store.DocPostings, error) {
+	d, err := store.QueryDocPostingsOf(ctx, t.tx, tenantID, ids)
+	return d, wrapErr("doc postings", err)
 }

@@ -77,3 +77,36 @@ func testIndexChanges(f *fx) {
 		t.Errorf("the last %d changes: complete %v, %d ids", store.IndexChangeLog, c.Complete, len(c.IDs))
 	}
 }
+
+// testDocPostingsOf: the given memories as DocPostings returns them,
+// missing ones and other tenants' left out.
+func testDocPostingsOf(f *fx) {
+	t := f.t
+	a, b := f.tenant(), f.tenant()
+	m1, m2 := memory(a, engram.Scope{UserID: "u", AgentID: "g"}, 1), memory(a, engram.Scope{RunID: "r"}, 2)
+	m2.Private, m2.AuthorID = true, f.account(a)
+	f.insert([]store.Posting{posting("river", 2), posting("dawn", 1)}, m1, m2)
+	other := memory(b, engram.Scope{}, 3)
+	f.insert([]store.Posting{posting("river", 1)}, other)
+	all := mustGet(f, func(tx store.Tx) ([]store.DocPostings, error) { return tx.DocPostings(f.ctx, a, "", 10) })
+	got := mustGet(f, func(tx store.Tx) ([]store.DocPostings, error) {
+		return tx.DocPostingsOf(f.ctx, a, []string{m2.ID, "missing", other.ID, m1.ID})
+	})
+	if len(got) != 2 || len(all) != 2 {
+		t.Fatalf("DocPostingsOf returned %d, DocPostings %d, want 2", len(got), len(all))
+	}
+	byID := map[string]store.DocPostings{}
+	for _, d := range got {
+		slices.SortFunc(d.Postings, func(x, y store.Posting) int { return slices.Compare(x.Token, y.Token) })
+		byID[d.MemoryID] = d
+	}
+	for _, d := range all {
+		slices.SortFunc(d.Postings, func(x, y store.Posting) int { return slices.Compare(x.Token, y.Token) })
+		g := byID[d.MemoryID]
+		same := g.Scope == d.Scope && g.AuthorID == d.AuthorID && g.Private == d.Private && g.DocLen == d.DocLen &&
+			slices.EqualFunc(g.Postings, d.Postings, func(x, y store.Posting) bool { return slices.Equal(x.Token, y.Token) && x.TF == y.TF })
+		if !same || len(d.Postings) != 2 {
+			t.Errorf("DocPostingsOf %s = %+v, DocPostings has %+v", d.MemoryID, g, d)
+		}
+	}
+}

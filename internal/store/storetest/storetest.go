@@ -93,7 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteTenantObservations", testDeleteTenantObservations},
 		{"StaleObservations", testStaleObservations},
 		{"RecordTenant", testRecordTenant},
-		{"IndexChanges", testIndexChanges},
+		{"IndexChanges", testIndexChanges}, {"DocPostingsOf", testDocPostingsOf},
 	}
 	tests = append(tests, visibilityTests...)
 	for _, tc := range tests {
