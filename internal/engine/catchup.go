@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/search/postings"
 	"github.com/engram-memory/engram/internal/search/vector"
 	"github.com/engram-memory/engram/internal/store"
 )
@@ -143,4 +144,77 @@ func (e *Engine) storeGen(ctx context.Context, tenantID string) (int64, error) {
 		return err
 	})
 	return gen, err
+}
+
+// kwCatchUp is catchUp for the tenant's keyword index: the memories
+// changed since the count it reflects are read again (their postings) and
+// put in it or taken out. It returns the index to rank with: nil when it
+// was dropped (a key destroyed, the log pruned, too many changes, or the
+// index replaced meanwhile), and the search then reads the store.
+func (e *Engine) kwCatchUp(ctx context.Context, tenantID string, idx *postings.Index) (*postings.Index, error) {
+	k := e.kw
+	k.mu.Lock()
+	t := k.tenants[tenantID]
+	if t == nil || t.idx != idx {
+		k.mu.Unlock()
+		return nil, nil
+	}
+	seen := t.sgen
+	k.mu.Unlock()
+	if seen < 0 {
+		return idx, nil
+	}
+	gen, err := e.storeGen(ctx, tenantID)
+	if err != nil || gen == seen {
+		return idx, err
+	}
+	t.catchUp.Lock()
+	defer t.catchUp.Unlock()
+	k.mu.Lock()
+	seen = t.sgen
+	k.mu.Unlock()
+	var (
+		c    *store.IndexChanges
+		docs []store.DocPostings
+	)
+	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
+		if c, err = tx.IndexChanges(ctx, tenantID, seen); err != nil || !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+			return err
+		}
+		docs, err = tx.DocPostingsOf(ctx, tenantID, c.IDs)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.tenants[tenantID] != t || t.idx != idx || t.sgen != seen {
+		return nil, nil // replaced or dropped meanwhile
+	}
+	if c.Gen == seen {
+		return idx, nil
+	}
+	if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+		// Reloaded by the next search; this one reads the store.
+		t.idx, t.bytes, t.sgen = nil, 0, -1
+		return nil, nil
+	}
+	put := make(map[string]*store.DocPostings, len(docs))
+	for i := range docs {
+		put[docs[i].MemoryID] = &docs[i]
+	}
+	for _, id := range c.IDs {
+		if d := put[id]; d != nil {
+			idx.Put(*d)
+		} else {
+			idx.Remove(id)
+		}
+	}
+	t.sgen = c.Gen
+	k.account(tenantID, t)
+	if t.idx != idx {
+		return nil, nil // no longer fits the budget
+	}
+	e.kwChanged(tenantID, t, len(c.IDs))
+	return idx, nil
 }

@@ -76,6 +76,10 @@ type kwTenant struct {
 	bytes    int64  // size when last accounted
 	dirty    int    // changes since the last snapshot or load
 	saving   bool   // a snapshot write runs
+	// sgen is the store's change count the index reflects (catchup.go);
+	// -1 while unknown (not loaded).
+	sgen    int64
+	catchUp sync.Mutex // one catch-up at a time
 }
 
 // kwOp is one committed change: put doc, or remove id.
@@ -87,7 +91,7 @@ type kwOp struct {
 func (k *keywords) tenant(id string) *kwTenant {
 	t := k.tenants[id]
 	if t == nil {
-		t = &kwTenant{}
+		t = &kwTenant{sgen: -1}
 		k.tenants[id] = t
 	}
 	return t
@@ -201,6 +205,15 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 	t.loading = true
 	k.mu.Unlock()
 
+	// Every change counted after sgen is replayed by the next catch-up,
+	// whether the load sees it or not.
+	sgen, err := e.storeGen(ctx, tenantID)
+	if err != nil {
+		k.mu.Lock()
+		t.loading = false
+		k.mu.Unlock()
+		return nil, 0, false, err
+	}
 	// A current snapshot is read in the search, whatever the tenant's
 	// size: a few large chunks, opened on every core (about 0.2 CPU-s at
 	// 100,000 memories, less than ranking the first query from the store),
@@ -220,7 +233,7 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 			snap, err := e.kwLoad(lctx, tenantID, idx, retry)
 			k.mu.Lock()
 			defer k.mu.Unlock()
-			if _, _, _, err := e.kwInstall(tenantID, t, idx, snap, err); err != nil {
+			if _, _, _, err := e.kwInstall(tenantID, t, idx, sgen, snap, err); err != nil {
 				e.logger().Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
 			}
 		}()
@@ -234,7 +247,7 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return e.kwInstall(tenantID, t, idx, snap, err)
+	return e.kwInstall(tenantID, t, idx, sgen, snap, err)
 }
 
 // kwAsyncMin is the size from which a tenant's keyword index loads in the
@@ -257,7 +270,7 @@ func (e *Engine) kwLarge(ctx context.Context, tenantID string) bool {
 // meanwhile applied, unless the load failed or the tenant was dropped.
 // An index loaded from the store, not from a snapshot, is then
 // snapshotted. Called with k.mu held.
-func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fromSnapshot bool, err error) (*postings.Index, uint64, bool, error) {
+func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, sgen int64, fromSnapshot bool, err error) (*postings.Index, uint64, bool, error) {
 	k := e.kw
 	if k.tenants[tenantID] != t {
 		return nil, 0, false, err // dropped while loading (erasure)
@@ -269,7 +282,7 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fr
 		return nil, 0, false, err
 	}
 	apply(idx, queued)
-	t.idx = idx
+	t.idx, t.sgen = idx, sgen
 	k.account(tenantID, t)
 	if t.dirty = len(queued); !fromSnapshot {
 		t.dirty = 1 << 30
@@ -336,6 +349,11 @@ func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.
 		idx, gen, quiet, err := e.kwIndex(ctx, tenantID)
 		if err != nil {
 			return nil, fulltext.Weight{}, err
+		}
+		if idx != nil {
+			if idx, err = e.kwCatchUp(ctx, tenantID, idx); err != nil {
+				return nil, fulltext.Weight{}, err
+			}
 		}
 		if idx != nil {
 			var stats *store.Postings

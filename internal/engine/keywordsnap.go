@@ -101,19 +101,20 @@ func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error
 	// No write of this engine begins or is in flight from here until the
 	// index is copied (checked on both sides), so the copy is the index at
 	// the change count read now.
+	// The count is the one the index caught up to (other processes'
+	// writes included), not merely the store's.
+	if cur, err := e.kwCatchUp(ctx, tenantID, idx); err != nil || cur == nil {
+		return err
+	}
+	k.mu.Lock()
+	gen := t.sgen
+	k.mu.Unlock()
 	quiet := func() bool {
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		return k.tenants[tenantID] == t && t.idx == idx && t.inflight == 0 && t.gen == begun
+		return k.tenants[tenantID] == t && t.idx == idx && t.inflight == 0 && t.gen == begun && t.sgen == gen
 	}
-	var gen int64
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		gen, err = tx.IndexGeneration(ctx, tenantID)
-		return err
-	}); err != nil {
-		return err
-	}
-	if !quiet() {
+	if gen < 0 || !quiet() {
 		return nil
 	}
 	docs := idx.Docs()

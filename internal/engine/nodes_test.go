@@ -169,3 +169,32 @@ func TestIndexesAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestKeywordIndexAcrossNodes: changes on A that leave the scope's
+// statistics as they were (an update to text of the same length; a
+// deletion and an add of the same length) reach B's loaded keyword index;
+// the statistics check alone could not see them.
+func TestKeywordIndexAcrossNodes(t *testing.T) {
+	bothStores(t, func(t *testing.T, kind string) {
+		a, b := nodePair(t, kind)
+		nt, actx := owner(t, a)
+		bctx := as(t, b, nt.Key.Secret)
+		fox := addOne(t, a, actx, "u", "red fox")
+		hen := addOne(t, a, actx, "u", "brown hen")
+		if got := found(t, b, bctx, engram.SearchBM25, "red fox"); !slices.Equal(got, []string{fox}) {
+			t.Fatalf("B finds %v, want the fox", got)
+		}
+		if _, err := a.Update(actx, fox, engram.UpdateRequest{Content: "blue owl"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Delete(actx, hen); err != nil {
+			t.Fatal(err)
+		}
+		cat := addOne(t, a, actx, "u", "grey cat")
+		for q, want := range map[string][]string{"blue owl": {fox}, "red fox": {}, "brown hen": {}, "grey cat": {cat}} {
+			if got := found(t, b, bctx, engram.SearchBM25, q); !slices.Equal(got, want) {
+				t.Errorf("B finds %v for %q, want %v", got, q, want)
+			}
+		}
+	})
+}
