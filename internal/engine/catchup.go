@@ -195,6 +195,9 @@ func (e *Engine) kwCatchUp(ctx context.Context, tenantID string, idx *postings.I
 		return idx, nil
 	}
 	if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+		if c.Shredded {
+			e.ring.Forget(tenantID, "*")
+		}
 		// Reloaded by the next search; this one reads the store.
 		t.idx, t.bytes, t.sgen = nil, 0, -1
 		return nil, nil

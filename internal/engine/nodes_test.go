@@ -26,6 +26,13 @@ import (
 // "postgres": one database, two connection pools), with one KEK.
 func nodePair(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.Engine) {
 	t.Helper()
+	a, b, _ = nodePairStore(t, kind, opts...)
+	return a, b
+}
+
+// nodePairStore is nodePair that also returns a third handle on the store.
+func nodePairStore(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.Engine, st store.Store) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
@@ -36,8 +43,7 @@ func nodePair(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.En
 	if kind == "postgres" {
 		dsn = postgrestest.NewDatabase(t)
 	}
-	open := func() *engine.Engine {
-		var st store.Store
+	openStore := func() store.Store {
 		switch kind {
 		case "sqlite":
 			db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
@@ -45,22 +51,25 @@ func nodePair(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.En
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			st = db
-		case "postgres":
+			return db
+		default:
 			db, err := postgres.Open(ctx, dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			st = db
+			return db
 		}
+	}
+	open := func() *engine.Engine {
+		st := openStore()
 		e := engine.New(st, keys.New(st, k, nil), nil, append([]engine.Option{engine.WithEmbedder(embedtest.New(64), 1<<30)}, opts...)...)
 		if err := e.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 		return e
 	}
-	return open(), open()
+	return open(), open(), openStore()
 }
 
 // bothStores runs f on SQLite and on PostgreSQL (skipped locally without
@@ -195,6 +204,101 @@ func TestKeywordIndexAcrossNodes(t *testing.T) {
 			if got := found(t, b, bctx, engram.SearchBM25, q); !slices.Equal(got, want) {
 				t.Errorf("B finds %v for %q, want %v", got, q, want)
 			}
+		}
+	})
+}
+
+// TestKeysAcrossNodes: B's cached keys never make it write under a key A
+// replaced or destroyed: after a rotation on A, B's next write uses the
+// subject key's new version; after an erasure on A, B's next write for the
+// same user uses a new key, and reads back on both nodes.
+func TestKeysAcrossNodes(t *testing.T) {
+	bothStores(t, func(t *testing.T, kind string) {
+		a, b, st := nodePairStore(t, kind)
+		nt, actx := owner(t, a)
+		bctx := as(t, b, nt.Key.Secret)
+		tenant := nt.Tenant.ID
+		// versions returns the memory's key version and its subject's
+		// newest key version.
+		versions := func(id string) (int, int) {
+			t.Helper()
+			var m *store.Memory
+			var k *store.WrappedKey
+			if err := st.Read(context.Background(), func(tx store.Tx) (err error) {
+				if m, err = tx.Memory(context.Background(), tenant, id); err != nil {
+					return err
+				}
+				k, err = tx.LatestKey(context.Background(), tenant, keys.PurposeSubject, m.Subject)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return m.KeyVersion, k.Version
+		}
+		first := addOne(t, b, bctx, "u", "written before the rotation")
+		if _, err := b.Get(bctx, first); err != nil { // B's caches hold the keys now
+			t.Fatal(err)
+		}
+		v1, _ := versions(first)
+		if _, err := a.RotateKeys(actx); err != nil {
+			t.Fatal(err)
+		}
+		after := addOne(t, b, bctx, "u", "written after the rotation")
+		v2, latest := versions(after)
+		if v2 != latest || v2 <= v1 {
+			t.Errorf("B wrote under subject key version %d after A's rotation (was %d, newest %d)", v2, v1, latest)
+		}
+		for _, e := range []struct {
+			name string
+			e    *engine.Engine
+			ctx  context.Context
+		}{{"A", a, actx}, {"B", b, bctx}} {
+			for _, id := range []string{first, after} {
+				if _, err := e.e.Get(e.ctx, id); err != nil {
+					t.Errorf("%s reads %s after the rotation: %v", e.name, id, err)
+				}
+			}
+		}
+
+		if _, err := a.ForgetUser(actx, "u"); err != nil {
+			t.Fatal(err)
+		}
+		again := addOne(t, b, bctx, "u", "written after the erasure")
+		for _, e := range []struct {
+			name string
+			e    *engine.Engine
+			ctx  context.Context
+		}{{"A", a, actx}, {"B", b, bctx}} {
+			m, err := e.e.Get(e.ctx, again)
+			if err != nil || m.Content != "written after the erasure" {
+				t.Errorf("%s reads the memory B wrote after A's erasure: %v %v", e.name, m, err)
+			}
+			if _, err := e.e.Get(e.ctx, after); err == nil {
+				t.Errorf("%s still reads an erased memory", e.name)
+			}
+		}
+	})
+}
+
+// TestRevocationAcrossNodes: a key revoked on A is refused by B at its
+// next authentication (keys are read from the store per request; no node
+// caches a verdict).
+func TestRevocationAcrossNodes(t *testing.T) {
+	bothStores(t, func(t *testing.T, kind string) {
+		a, b := nodePair(t, kind)
+		_, actx := owner(t, a)
+		k, err := a.CreateKey(actx, engram.CreateKeyRequest{Name: "second"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Authenticate(context.Background(), k.Secret); err != nil {
+			t.Fatalf("B refuses a valid key: %v", err)
+		}
+		if err := a.RevokeKey(actx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Authenticate(context.Background(), k.Secret); engram.ErrorCode(err) != engram.CodeUnauthenticated {
+			t.Errorf("B after A revoked the key: %v, want unauthenticated", err)
 		}
 	})
 }
