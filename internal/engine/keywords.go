@@ -48,7 +48,7 @@ func WithKeywordBudget(budget int64) Option {
 }
 
 func newKeywords(budget int64) *keywords {
-	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin, snapMin: kwSnapMin}
+	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin, snapMin: kwSnapMin, catching: map[string]bool{}}
 }
 
 type keywords struct {
@@ -61,6 +61,9 @@ type keywords struct {
 	mu      sync.Mutex
 	tenants map[string]*kwTenant
 	tick    uint64 // LRU clock
+	// catching holds the tenants whose index catches up in the background
+	// after another node's notification (notify.go).
+	catching map[string]bool
 }
 
 // kwTenant is one tenant's index and the bookkeeping around it; guarded by

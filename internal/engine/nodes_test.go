@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/engram-memory/engram"
 	"github.com/engram-memory/engram/internal/embed/embedtest"
@@ -300,5 +302,54 @@ func TestRevocationAcrossNodes(t *testing.T) {
 		if _, err := b.Authenticate(context.Background(), k.Secret); engram.ErrorCode(err) != engram.CodeUnauthenticated {
 			t.Errorf("B after A revoked the key: %v, want unauthenticated", err)
 		}
+	})
+}
+
+// TestWatchChanges: on PostgreSQL a node that watches the store's change
+// notifications catches its loaded vector index up with another node's
+// write without a search, and drops it at once when the other node
+// erases a user (the embedded store has no notifications: its caches
+// learn at their next use, as TestIndexesAcrossNodes shows).
+func TestWatchChanges(t *testing.T) {
+	a, b := nodePair(t, "postgres")
+	nt, actx := owner(t, a)
+	bctx := as(t, b, nt.Key.Secret)
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.WatchChanges(wctx)
+	}()
+	defer func() { stop(); <-done }()
+	tenant := nt.Tenant.ID
+	addOne(t, a, actx, "alice", "a walk along the river at dawn")
+	found(t, b, bctx, engram.SearchVector, "river") // B's index is loaded now
+	// eventually waits for cond, writing on A every 100 ms when keep
+	// (B's LISTEN may not have taken effect yet at first).
+	n := 0
+	eventually := func(what string, keep bool, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("B never %s", what)
+			}
+			if keep {
+				n++
+				addOne(t, a, actx, "bob", fmt.Sprintf("bob feeds the ducks %d times", n))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	eventually("indexed A's writes without a search", true, func() bool {
+		s, ok := b.VectorIndexStats(tenant)
+		return ok && s.Len >= 3
+	})
+	if _, err := a.ForgetUser(actx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("dropped its index after A's erasure", false, func() bool {
+		_, ok := b.VectorIndexStats(tenant)
+		return !ok
 	})
 }

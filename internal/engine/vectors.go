@@ -30,7 +30,7 @@ type Option func(*Engine)
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
 		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
-			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes)}
+			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes), catching: map[string]bool{}}
 		switch x := emb.(type) {
 		case embed.StateEmbedder:
 			e.vec.states = x
@@ -70,6 +70,9 @@ type vectors struct {
 	// states is emb when it computes pooled states: the vector context
 	// rule then pools the turns together (mixOwn).
 	states embed.StateEmbedder
+	// catching holds the tenants whose index catches up in the background
+	// after another node's notification (notify.go); guarded by mu.
+	catching map[string]bool
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's

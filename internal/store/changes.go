@@ -144,3 +144,27 @@ func QueryDocPostingsOf(ctx context.Context, q Querier, tenantID string, ids []s
 	}
 	return out, nil
 }
+
+// Change is another node's committed change to a tenant, as a Notifier
+// tells of it: only a hint that the tenant's caches are worth checking
+// now. Caches stay correct without it (the change count is checked on
+// every use), so a notification lost costs speed, never correctness.
+type Change struct {
+	TenantID string
+	// Memories: a memory was inserted, updated or deleted.
+	Memories bool
+	// SubjectKeys: a subject key was destroyed (an erasure).
+	SubjectKeys bool
+	// Keys: another key was destroyed (a rotation, a tenant erasure).
+	Keys bool
+}
+
+// Notifier is a store that tells of changes as they commit, made by any
+// node (this one's own included). PostgreSQL's store is one (LISTEN and
+// NOTIFY); the embedded store is not: it has no other node.
+type Notifier interface {
+	// Listen calls fn with each change until ctx ends, reconnecting after
+	// a failure (reported to fail, then retried with a growing pause).
+	// Changes that commit while it is not connected are not told.
+	Listen(ctx context.Context, fn func(Change), fail func(error))
+}

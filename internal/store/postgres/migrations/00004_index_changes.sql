@@ -6,6 +6,12 @@
 -- up by reloading only the memories changed after g. The last 8192
 -- entries of each tenant are kept (store.IndexChangeLog). Ids and counts
 -- only. Row-level security as on index_generations.
+--
+-- Each change also notifies channel engram_changes (delivered at commit;
+-- one per distinct payload per transaction) so that other nodes learn of
+-- it early (store.Notifier): "m:" and the tenant id for a memory, "s:" for
+-- a subject key destroyed, "k:" for another key destroyed (a rotation
+-- retires tenant key versions). The count stays the correctness check.
 
 -- +goose Up
 CREATE TABLE index_changes (
@@ -28,9 +34,22 @@ BEGIN
     RETURNING x.gen INTO g;
     INSERT INTO index_changes (tenant_id, gen, memory_id) VALUES (tenant, g, memory);
     DELETE FROM index_changes WHERE tenant_id = tenant AND gen <= g - 8192;
+    PERFORM pg_notify('engram_changes', CASE WHEN memory = '' THEN 's:' ELSE 'm:' END || tenant);
 END;
 $$;
 -- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION engram_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('engram_changes', 'k:' || OLD.tenant_id);
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER keys_notify AFTER DELETE ON wrapped_keys
+    FOR EACH ROW WHEN (OLD.purpose <> 'subject') EXECUTE FUNCTION engram_keys_notify();
 
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION engram_index_gen() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,6 +77,8 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER IF EXISTS keys_notify ON wrapped_keys;
+DROP FUNCTION IF EXISTS engram_keys_notify();
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION engram_index_gen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
