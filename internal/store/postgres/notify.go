@@ -22,13 +22,17 @@ var _ store.Notifier = (*DB)(nil)
 const notifyChannel = "engram_changes"
 
 // Listen implements store.Notifier on a connection of its own: one of the
-// pool's, held for as long as it listens (so a node uses one connection
-// more than its requests do) and discarded, never returned to the pool,
-// when it fails or ctx ends. It then takes another, after a pause that
+// pool's, held for as long as it listens — the pool grows by one while it
+// does, so requests keep pool_max_conns — and discarded, never returned to
+// the pool, when it fails or ctx ends. It then takes another, after a pause that
 // grows from 100 ms to 10 s while connecting fails. LISTEN needs a
 // session: behind PgBouncer in transaction pooling it does not work (see
 // docs/OPERATIONS.md); the caches are then as correct, only later.
 func (db *DB) Listen(ctx context.Context, fn func(store.Change), fail func(error)) {
+	if n := db.pool.Stats().MaxOpenConnections; n > 0 {
+		db.pool.SetMaxOpenConns(n + 1)
+		defer db.pool.SetMaxOpenConns(n)
+	}
 	pause := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		listened, err := db.listen(ctx, fn)
