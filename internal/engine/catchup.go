@@ -36,39 +36,23 @@ var errReload = fmt.Errorf("vector index changed while catching up: %w", vector.
 // catchUp brings a loaded index up to the store's change count; errReload
 // (a vector.ErrDropped) when it dropped the index or found it replaced.
 func (e *Engine) catchUp(ctx context.Context, tenantID string, idx *vector.Index, tv *tenantVectors) error {
-	seen := tv.gen.Load()
-	if seen < 0 {
-		return nil // being loaded: the load is as current as a catch-up
-	}
-	gen, err := e.storeGen(ctx, tenantID)
-	if err != nil || gen == seen {
+	// The index is being loaded (-1): the load is as current as a
+	// catch-up.
+	if behind, err := e.behind(ctx, tenantID, tv.gen.Load()); !behind || err != nil {
 		return err
 	}
 	tv.catchUp.Lock()
 	defer tv.catchUp.Unlock()
-	seen = tv.gen.Load() // another search may have caught up meanwhile
-	var (
-		c       *store.IndexChanges
-		changed []store.Memory
-	)
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		if c, err = tx.IndexChanges(ctx, tenantID, seen); err != nil || !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
-			return err
-		}
-		// In the same transaction: the memories as of c.Gen.
-		changed, err = tx.Memories(ctx, tenantID, c.IDs)
+	seen := tv.gen.Load() // another search may have caught up meanwhile
+	var changed []store.Memory
+	c, ok, err := e.changesSince(ctx, tenantID, seen, func(tx store.Tx, ids []string) (err error) {
+		changed, err = tx.Memories(ctx, tenantID, ids)
 		return err
-	}); err != nil {
+	})
+	if err != nil || c.Gen == seen {
 		return err
 	}
-	if c.Gen == seen {
-		return nil
-	}
-	if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
-		if c.Shredded {
-			// Keys destroyed elsewhere: none stays unwrapped here either.
-			e.ring.Forget(tenantID, "*")
-		}
+	if !ok {
 		e.dropIndexAt(tenantID, idx)
 		return errReload
 	}
@@ -136,6 +120,38 @@ func metaOf(m *store.Memory) docMeta {
 	return docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
 }
 
+// behind reports whether the store's change count moved past seen, the
+// count an index reflects (never when seen is -1: the index is loading).
+func (e *Engine) behind(ctx context.Context, tenantID string, seen int64) (bool, error) {
+	if seen < 0 {
+		return false, nil
+	}
+	gen, err := e.storeGen(ctx, tenantID)
+	return err == nil && gen != seen, err
+}
+
+// changesSince reads the tenant's changes after seen and, when an index
+// can apply them one by one (the log reaches back to seen, no subject key
+// was destroyed, no more than catchUpMax), calls read with the changed
+// ids in the same read transaction, so that it reads them as of the same
+// count; ok reports that. A destroyed key is also forgotten here at once:
+// none stays unwrapped in this process.
+func (e *Engine) changesSince(ctx context.Context, tenantID string, seen int64, read func(tx store.Tx, ids []string) error) (c *store.IndexChanges, ok bool, err error) {
+	err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+		if c, err = tx.IndexChanges(ctx, tenantID, seen); err != nil {
+			return err
+		}
+		if ok = c.Complete && !c.Shredded && len(c.IDs) <= catchUpMax; ok && c.Gen != seen {
+			return read(tx, c.IDs)
+		}
+		return nil
+	})
+	if err == nil && c.Shredded {
+		e.ring.Forget(tenantID, "*")
+	}
+	return c, ok, err
+}
+
 // storeGen reads the tenant's change count.
 func (e *Engine) storeGen(ctx context.Context, tenantID string) (int64, error) {
 	var gen int64
@@ -161,11 +177,7 @@ func (e *Engine) kwCatchUp(ctx context.Context, tenantID string, idx *postings.I
 	}
 	seen := t.sgen
 	k.mu.Unlock()
-	if seen < 0 {
-		return idx, nil
-	}
-	gen, err := e.storeGen(ctx, tenantID)
-	if err != nil || gen == seen {
+	if behind, err := e.behind(ctx, tenantID, seen); !behind || err != nil {
 		return idx, err
 	}
 	t.catchUp.Lock()
@@ -173,17 +185,12 @@ func (e *Engine) kwCatchUp(ctx context.Context, tenantID string, idx *postings.I
 	k.mu.Lock()
 	seen = t.sgen
 	k.mu.Unlock()
-	var (
-		c    *store.IndexChanges
-		docs []store.DocPostings
-	)
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		if c, err = tx.IndexChanges(ctx, tenantID, seen); err != nil || !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
-			return err
-		}
-		docs, err = tx.DocPostingsOf(ctx, tenantID, c.IDs)
+	var docs []store.DocPostings
+	c, ok, err := e.changesSince(ctx, tenantID, seen, func(tx store.Tx, ids []string) (err error) {
+		docs, err = tx.DocPostingsOf(ctx, tenantID, ids)
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	k.mu.Lock()
@@ -194,10 +201,7 @@ func (e *Engine) kwCatchUp(ctx context.Context, tenantID string, idx *postings.I
 	if c.Gen == seen {
 		return idx, nil
 	}
-	if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
-		if c.Shredded {
-			e.ring.Forget(tenantID, "*")
-		}
+	if !ok {
 		// Reloaded by the next search; this one reads the store.
 		t.idx, t.bytes, t.sgen = nil, 0, -1
 		return nil, nil

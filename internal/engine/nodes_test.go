@@ -16,62 +16,54 @@ import (
 	"github.com/engram-memory/engram/internal/store"
 	"github.com/engram-memory/engram/internal/store/postgres"
 	"github.com/engram-memory/engram/internal/store/postgres/postgrestest"
-	"github.com/engram-memory/engram/internal/store/sqlite"
+	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // Two engines on one store stand for two nodes: each has its own caches
 // (vector and keyword indexes, unwrapped keys, own embeddings), and sees
 // the other's writes only through the store.
 
-// nodePair opens two engines with semantic search on one new store of the
+// twoNodes opens two engines with semantic search on one new store of the
 // kind ("sqlite": one file opened twice, as two processes would;
-// "postgres": one database, two connection pools), with one KEK.
-func nodePair(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.Engine) {
+// "postgres": one database, two connection pools), with one KEK, creates a
+// tenant and returns its owner's context on each, its id, and A's store.
+func twoNodes(t *testing.T, kind string) (a, b *engine.Engine, actx, bctx context.Context, tenant string, st store.Store) {
 	t.Helper()
-	a, b, _ = nodePairStore(t, kind, opts...)
-	return a, b
+	a, b, st = nodePair(t, kind)
+	nt, actx := owner(t, a)
+	return a, b, actx, as(t, b, nt.Key.Secret), nt.Tenant.ID, st
 }
 
-// nodePairStore is nodePair that also returns a third handle on the store.
-func nodePairStore(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.Engine, st store.Store) {
+// nodePair opens the two engines of twoNodes and returns A's store.
+func nodePair(t *testing.T, kind string, opts ...engine.Option) (a, b *engine.Engine, st store.Store) {
 	t.Helper()
-	ctx := context.Background()
+	opts = append([]engine.Option{engine.WithEmbedder(embedtest.New(64), 1<<30)}, opts...)
 	dir := t.TempDir()
+	if kind == "sqlite" {
+		a = testserver.OpenEngineOver(t, dir, nil, func(s store.Store) store.Store { st = s; return s }, opts...)
+		return a, testserver.OpenEngine(t, dir, nil, opts...), st
+	}
+	ctx := context.Background()
 	k, err := local.OpenOrCreate(filepath.Join(dir, "kek.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dsn string
-	if kind == "postgres" {
-		dsn = postgrestest.NewDatabase(t)
-	}
-	openStore := func() store.Store {
-		switch kind {
-		case "sqlite":
-			db, err := sqlite.Open(ctx, filepath.Join(dir, "engram.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		default:
-			db, err := postgres.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
+	dsn := postgrestest.NewDatabase(t)
+	open := func() (*engine.Engine, store.Store) {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	open := func() *engine.Engine {
-		st := openStore()
-		e := engine.New(st, keys.New(st, k, nil), nil, append([]engine.Option{engine.WithEmbedder(embedtest.New(64), 1<<30)}, opts...)...)
+		t.Cleanup(func() { db.Close() })
+		e := engine.New(db, keys.New(db, k, nil), nil, opts...)
 		if err := e.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return e
+		return e, db
 	}
-	return open(), open(), openStore()
+	a, st = open()
+	b, _ = open()
+	return a, b, st
 }
 
 // bothStores runs f on SQLite and on PostgreSQL (skipped locally without
@@ -125,9 +117,7 @@ func addOne(t *testing.T, e *engine.Engine, ctx context.Context, user, content s
 // node A's adds, updates, deletions and erasures before B answers a search.
 func TestIndexesAcrossNodes(t *testing.T) {
 	bothStores(t, func(t *testing.T, kind string) {
-		a, b := nodePair(t, kind)
-		nt, actx := owner(t, a)
-		bctx := as(t, b, nt.Key.Secret)
+		a, b, actx, bctx, _, _ := twoNodes(t, kind)
 		first := addOne(t, a, actx, "alice", "a walk along the river at dawn")
 		for _, mode := range []string{engram.SearchVector, engram.SearchBM25, engram.SearchHybrid} {
 			// B loads its indexes now, before A's next writes.
@@ -187,9 +177,7 @@ func TestIndexesAcrossNodes(t *testing.T) {
 // the statistics check alone could not see them.
 func TestKeywordIndexAcrossNodes(t *testing.T) {
 	bothStores(t, func(t *testing.T, kind string) {
-		a, b := nodePair(t, kind)
-		nt, actx := owner(t, a)
-		bctx := as(t, b, nt.Key.Secret)
+		a, b, actx, bctx, _, _ := twoNodes(t, kind)
 		fox := addOne(t, a, actx, "u", "red fox")
 		hen := addOne(t, a, actx, "u", "brown hen")
 		if got := found(t, b, bctx, engram.SearchBM25, "red fox"); !slices.Equal(got, []string{fox}) {
@@ -216,10 +204,7 @@ func TestKeywordIndexAcrossNodes(t *testing.T) {
 // same user uses a new key, and reads back on both nodes.
 func TestKeysAcrossNodes(t *testing.T) {
 	bothStores(t, func(t *testing.T, kind string) {
-		a, b, st := nodePairStore(t, kind)
-		nt, actx := owner(t, a)
-		bctx := as(t, b, nt.Key.Secret)
-		tenant := nt.Tenant.ID
+		a, b, actx, bctx, tenant, st := twoNodes(t, kind)
 		// versions returns the memory's key version and its subject's
 		// newest key version.
 		versions := func(id string) (int, int) {
@@ -250,11 +235,12 @@ func TestKeysAcrossNodes(t *testing.T) {
 		if v2 != latest || v2 <= v1 {
 			t.Errorf("B wrote under subject key version %d after A's rotation (was %d, newest %d)", v2, v1, latest)
 		}
-		for _, e := range []struct {
+		nodes := []struct {
 			name string
 			e    *engine.Engine
 			ctx  context.Context
-		}{{"A", a, actx}, {"B", b, bctx}} {
+		}{{"A", a, actx}, {"B", b, bctx}}
+		for _, e := range nodes {
 			for _, id := range []string{first, after} {
 				if _, err := e.e.Get(e.ctx, id); err != nil {
 					t.Errorf("%s reads %s after the rotation: %v", e.name, id, err)
@@ -266,11 +252,7 @@ func TestKeysAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		again := addOne(t, b, bctx, "u", "written after the erasure")
-		for _, e := range []struct {
-			name string
-			e    *engine.Engine
-			ctx  context.Context
-		}{{"A", a, actx}, {"B", b, bctx}} {
+		for _, e := range nodes {
 			m, err := e.e.Get(e.ctx, again)
 			if err != nil || m.Content != "written after the erasure" {
 				t.Errorf("%s reads the memory B wrote after A's erasure: %v %v", e.name, m, err)
@@ -287,8 +269,7 @@ func TestKeysAcrossNodes(t *testing.T) {
 // caches a verdict).
 func TestRevocationAcrossNodes(t *testing.T) {
 	bothStores(t, func(t *testing.T, kind string) {
-		a, b := nodePair(t, kind)
-		_, actx := owner(t, a)
+		a, b, actx, _, _, _ := twoNodes(t, kind)
 		k, err := a.CreateKey(actx, engram.CreateKeyRequest{Name: "second"})
 		if err != nil {
 			t.Fatal(err)
@@ -311,9 +292,7 @@ func TestRevocationAcrossNodes(t *testing.T) {
 // erases a user (the embedded store has no notifications: its caches
 // learn at their next use, as TestIndexesAcrossNodes shows).
 func TestWatchChanges(t *testing.T) {
-	a, b := nodePair(t, "postgres")
-	nt, actx := owner(t, a)
-	bctx := as(t, b, nt.Key.Secret)
+	a, b, actx, bctx, tenant, _ := twoNodes(t, "postgres")
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -321,7 +300,6 @@ func TestWatchChanges(t *testing.T) {
 		b.WatchChanges(wctx)
 	}()
 	defer func() { stop(); <-done }()
-	tenant := nt.Tenant.ID
 	addOne(t, a, actx, "alice", "a walk along the river at dawn")
 	found(t, b, bctx, engram.SearchVector, "river") // B's index is loaded now
 	// eventually waits for cond, writing on A every 100 ms when keep

@@ -15,6 +15,14 @@ CREATE TABLE index_changes (
     PRIMARY KEY (tenant_id, gen)
 ) WITHOUT ROWID;
 
+-- The log keeps a tenant's last 8192 entries: each move of the count
+-- deletes the entry 8192 counts older.
+-- +goose StatementBegin
+CREATE TRIGGER index_changes_prune AFTER UPDATE OF gen ON index_generations BEGIN
+    DELETE FROM index_changes WHERE tenant_id = NEW.tenant_id AND gen <= NEW.gen - 8192;
+END;
+-- +goose StatementEnd
+
 DROP TRIGGER index_gen_insert;
 DROP TRIGGER index_gen_update;
 DROP TRIGGER index_gen_delete;
@@ -26,8 +34,6 @@ CREATE TRIGGER index_gen_insert AFTER INSERT ON memories BEGIN
     ON CONFLICT (tenant_id) DO UPDATE SET gen = gen + 1;
     INSERT INTO index_changes (tenant_id, gen, memory_id)
     SELECT tenant_id, gen, NEW.id FROM index_generations WHERE tenant_id = NEW.tenant_id;
-    DELETE FROM index_changes WHERE tenant_id = NEW.tenant_id
-       AND gen <= (SELECT gen FROM index_generations WHERE tenant_id = NEW.tenant_id) - 8192;
 END;
 -- +goose StatementEnd
 
@@ -37,14 +43,10 @@ CREATE TRIGGER index_gen_update AFTER UPDATE ON memories BEGIN
     ON CONFLICT (tenant_id) DO UPDATE SET gen = gen + 1;
     INSERT INTO index_changes (tenant_id, gen, memory_id)
     SELECT tenant_id, gen, NEW.id FROM index_generations WHERE tenant_id = NEW.tenant_id;
-    DELETE FROM index_changes WHERE tenant_id = NEW.tenant_id
-       AND gen <= (SELECT gen FROM index_generations WHERE tenant_id = NEW.tenant_id) - 8192;
     INSERT INTO index_generations (tenant_id, gen) VALUES (OLD.tenant_id, 1)
     ON CONFLICT (tenant_id) DO UPDATE SET gen = gen + 1;
     INSERT INTO index_changes (tenant_id, gen, memory_id)
     SELECT tenant_id, gen, OLD.id FROM index_generations WHERE tenant_id = OLD.tenant_id;
-    DELETE FROM index_changes WHERE tenant_id = OLD.tenant_id
-       AND gen <= (SELECT gen FROM index_generations WHERE tenant_id = OLD.tenant_id) - 8192;
 END;
 -- +goose StatementEnd
 
@@ -54,8 +56,6 @@ CREATE TRIGGER index_gen_delete AFTER DELETE ON memories BEGIN
     ON CONFLICT (tenant_id) DO UPDATE SET gen = gen + 1;
     INSERT INTO index_changes (tenant_id, gen, memory_id)
     SELECT tenant_id, gen, OLD.id FROM index_generations WHERE tenant_id = OLD.tenant_id;
-    DELETE FROM index_changes WHERE tenant_id = OLD.tenant_id
-       AND gen <= (SELECT gen FROM index_generations WHERE tenant_id = OLD.tenant_id) - 8192;
 END;
 -- +goose StatementEnd
 
@@ -65,14 +65,13 @@ CREATE TRIGGER index_snapshots_shred AFTER DELETE ON wrapped_keys WHEN OLD.purpo
     ON CONFLICT (tenant_id) DO UPDATE SET gen = gen + 1;
     INSERT INTO index_changes (tenant_id, gen, memory_id)
     SELECT tenant_id, gen, '' FROM index_generations WHERE tenant_id = OLD.tenant_id;
-    DELETE FROM index_changes WHERE tenant_id = OLD.tenant_id
-       AND gen <= (SELECT gen FROM index_generations WHERE tenant_id = OLD.tenant_id) - 8192;
     DELETE FROM index_snapshot_chunks WHERE tenant_id = OLD.tenant_id;
     DELETE FROM index_snapshots WHERE tenant_id = OLD.tenant_id;
 END;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER index_changes_prune;
 DROP TRIGGER index_gen_insert;
 DROP TRIGGER index_gen_update;
 DROP TRIGGER index_gen_delete;
