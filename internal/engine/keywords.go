@@ -222,7 +222,7 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 	// 100,000 memories, less than ranking the first query from the store),
 	// while the other side of a hybrid search loads the vector index.
 	idx = postings.New()
-	snap, err := e.loadKeywordSnapshot(ctx, tenantID, idx)
+	snap, err := e.loadKeywordSnapshot(ctx, tenantID, idx, &sgen)
 	if !snap && e.kwLarge(ctx, tenantID) {
 		// No snapshot (or it failed): loading from the store takes
 		// seconds, so this search (and those until the load ends) reads
@@ -233,7 +233,8 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 			defer k.loads.Done()
 			lctx := context.WithoutCancel(ctx)
 			idx := postings.New()
-			snap, err := e.kwLoad(lctx, tenantID, idx, retry)
+			sgen := sgen
+			snap, err := e.kwLoad(lctx, tenantID, idx, retry, &sgen)
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			if _, _, _, err := e.kwInstall(tenantID, t, idx, sgen, snap, err); err != nil {
@@ -243,7 +244,7 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 		return nil, 0, false, nil
 	}
 	if !snap && err == nil {
-		snap, err = e.kwLoad(ctx, tenantID, idx, false)
+		snap, err = e.kwLoad(ctx, tenantID, idx, false, &sgen)
 	} else {
 		idx.Compact()
 	}
@@ -297,10 +298,10 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, sg
 // kwLoad fills idx from the tenant's keyword snapshot when trySnapshot
 // and it has a current one (fromSnapshot true), else with every memory and
 // its postings read from the store.
-func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index, trySnapshot bool) (fromSnapshot bool, err error) {
+func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index, trySnapshot bool, gen *int64) (fromSnapshot bool, err error) {
 	defer idx.Compact()
 	if trySnapshot {
-		if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx); ok || err != nil {
+		if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx, gen); ok || err != nil {
 			return ok, err
 		}
 	}

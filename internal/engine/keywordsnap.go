@@ -149,11 +149,13 @@ func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error
 }
 
 // loadKeywordSnapshot fills an empty index from the tenant's keyword
-// snapshot, if it has one taken at the store's current change count. It
+// snapshot, if it has one taken at the store's current change count or at
+// one the change log replays from (readSnapshot; *gen is then set to the
+// snapshot's count). It
 // returns false, having added nothing, when there is none or it does not
 // open (a chunk missing, altered, or another tenant's): the caller then
 // loads from the store. Every chunk is opened before anything is added.
-func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *postings.Index) (bool, error) {
+func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *postings.Index, gen *int64) (bool, error) {
 	if e.kw.snapMin <= 0 {
 		return false, nil
 	}
@@ -167,7 +169,7 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 		parts []*part
 		g     errgroup.Group
 	)
-	_, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, "", func(h *store.IndexSnapshot, c *sealedChunk) {
+	hdr, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, "", func(h *store.IndexSnapshot, c *sealedChunk) {
 		p := &part{sealedChunk: *c}
 		parts = append(parts, p)
 		g.Go(func() error {
@@ -209,6 +211,7 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 			idx.Put(p.docs[i])
 		}
 	}
+	*gen = hdr.Gen // the count the index reflects: catch-up replays the rest
 	e.kw.snapLoads.Add(1)
 	return true, nil
 }

@@ -292,7 +292,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	var metaMu sync.Mutex
 	fromSnapshot := false
 	idx, err := e.vec.mgr.LoadFill(tenantID, e.vec.emb.Dim(), func(f *vector.Fill) error {
-		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta)
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta, &gen)
 		if err != nil || ok {
 			fromSnapshot = ok
 			return err
