@@ -288,8 +288,9 @@ func TestVectorSnapshotTooOld(t *testing.T) {
 	if snap, err := engine.VectorSnapshot(a, ctx, nt.Tenant.ID); err != nil || snap.Entries != 10 {
 		t.Fatalf("snapshot: %v %v", snap, err)
 	}
-	engine.SetSnapshotMin(a, 0) // no newer snapshot from a
-	for range 21 { // 2,100 changes: more than a catch-up replays
+	// No newer snapshot from a; 2,100 changes: more than a catch-up replays.
+	engine.SetSnapshotMin(a, 0)
+	for range 21 {
 		addN(t, a, ctx, r, 100, "u1")
 	}
 	rebuild, rctx := snapEngine(t, dir, nt.Key.Secret, 0)
