@@ -183,6 +183,15 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 		})
 	}()
 	defer func() { mstop(); <-mdone }()
+	// Other nodes' changes as they commit (PostgreSQL's LISTEN/NOTIFY; a
+	// no-op on the embedded store): caches catch up early. Stopped with
+	// maintenance.
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		l.WatchChanges(mctx)
+	}()
+	defer func() { mstop(); <-wdone }()
 	// LLM extraction of pending episodes (a no-op without --llm-url),
 	// stopped with maintenance, before the store closes.
 	xwait := l.StartExtraction(mctx)

@@ -48,7 +48,7 @@ func WithKeywordBudget(budget int64) Option {
 }
 
 func newKeywords(budget int64) *keywords {
-	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin, snapMin: kwSnapMin}
+	return &keywords{budget: budget, tenants: map[string]*kwTenant{}, asyncMin: kwAsyncMin, snapMin: kwSnapMin, catching: map[string]bool{}}
 }
 
 type keywords struct {
@@ -61,6 +61,9 @@ type keywords struct {
 	mu      sync.Mutex
 	tenants map[string]*kwTenant
 	tick    uint64 // LRU clock
+	// catching holds the tenants whose index catches up in the background
+	// after another node's notification (notify.go).
+	catching map[string]bool
 }
 
 // kwTenant is one tenant's index and the bookkeeping around it; guarded by
@@ -76,6 +79,10 @@ type kwTenant struct {
 	bytes    int64  // size when last accounted
 	dirty    int    // changes since the last snapshot or load
 	saving   bool   // a snapshot write runs
+	// sgen is the store's change count the index reflects (catchup.go);
+	// -1 while unknown (not loaded).
+	sgen    int64
+	catchUp sync.Mutex // one catch-up at a time
 }
 
 // kwOp is one committed change: put doc, or remove id.
@@ -87,7 +94,7 @@ type kwOp struct {
 func (k *keywords) tenant(id string) *kwTenant {
 	t := k.tenants[id]
 	if t == nil {
-		t = &kwTenant{}
+		t = &kwTenant{sgen: -1}
 		k.tenants[id] = t
 	}
 	return t
@@ -201,12 +208,21 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 	t.loading = true
 	k.mu.Unlock()
 
+	// Every change counted after sgen is replayed by the next catch-up,
+	// whether the load sees it or not.
+	sgen, err := e.storeGen(ctx, tenantID)
+	if err != nil {
+		k.mu.Lock()
+		t.loading = false
+		k.mu.Unlock()
+		return nil, 0, false, err
+	}
 	// A current snapshot is read in the search, whatever the tenant's
 	// size: a few large chunks, opened on every core (about 0.2 CPU-s at
 	// 100,000 memories, less than ranking the first query from the store),
 	// while the other side of a hybrid search loads the vector index.
 	idx = postings.New()
-	snap, err := e.loadKeywordSnapshot(ctx, tenantID, idx)
+	snap, err := e.loadKeywordSnapshot(ctx, tenantID, idx, &sgen)
 	if !snap && e.kwLarge(ctx, tenantID) {
 		// No snapshot (or it failed): loading from the store takes
 		// seconds, so this search (and those until the load ends) reads
@@ -217,24 +233,25 @@ func (e *Engine) kwIndex(ctx context.Context, tenantID string) (idx *postings.In
 			defer k.loads.Done()
 			lctx := context.WithoutCancel(ctx)
 			idx := postings.New()
-			snap, err := e.kwLoad(lctx, tenantID, idx, retry)
+			sgen := sgen
+			snap, err := e.kwLoad(lctx, tenantID, idx, retry, &sgen)
 			k.mu.Lock()
 			defer k.mu.Unlock()
-			if _, _, _, err := e.kwInstall(tenantID, t, idx, snap, err); err != nil {
+			if _, _, _, err := e.kwInstall(tenantID, t, idx, sgen, snap, err); err != nil {
 				e.logger().Warn("keyword index not loaded", "component", "engine", "tenant_id", tenantID, "error", err)
 			}
 		}()
 		return nil, 0, false, nil
 	}
 	if !snap && err == nil {
-		snap, err = e.kwLoad(ctx, tenantID, idx, false)
+		snap, err = e.kwLoad(ctx, tenantID, idx, false, &sgen)
 	} else {
 		idx.Compact()
 	}
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return e.kwInstall(tenantID, t, idx, snap, err)
+	return e.kwInstall(tenantID, t, idx, sgen, snap, err)
 }
 
 // kwAsyncMin is the size from which a tenant's keyword index loads in the
@@ -257,7 +274,7 @@ func (e *Engine) kwLarge(ctx context.Context, tenantID string) bool {
 // meanwhile applied, unless the load failed or the tenant was dropped.
 // An index loaded from the store, not from a snapshot, is then
 // snapshotted. Called with k.mu held.
-func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fromSnapshot bool, err error) (*postings.Index, uint64, bool, error) {
+func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, sgen int64, fromSnapshot bool, err error) (*postings.Index, uint64, bool, error) {
 	k := e.kw
 	if k.tenants[tenantID] != t {
 		return nil, 0, false, err // dropped while loading (erasure)
@@ -269,7 +286,7 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fr
 		return nil, 0, false, err
 	}
 	apply(idx, queued)
-	t.idx = idx
+	t.idx, t.sgen = idx, sgen
 	k.account(tenantID, t)
 	if t.dirty = len(queued); !fromSnapshot {
 		t.dirty = 1 << 30
@@ -281,10 +298,10 @@ func (e *Engine) kwInstall(tenantID string, t *kwTenant, idx *postings.Index, fr
 // kwLoad fills idx from the tenant's keyword snapshot when trySnapshot
 // and it has a current one (fromSnapshot true), else with every memory and
 // its postings read from the store.
-func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index, trySnapshot bool) (fromSnapshot bool, err error) {
+func (e *Engine) kwLoad(ctx context.Context, tenantID string, idx *postings.Index, trySnapshot bool, gen *int64) (fromSnapshot bool, err error) {
 	defer idx.Compact()
 	if trySnapshot {
-		if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx); ok || err != nil {
+		if ok, err := e.loadKeywordSnapshot(ctx, tenantID, idx, gen); ok || err != nil {
 			return ok, err
 		}
 	}
@@ -336,6 +353,11 @@ func (e *Engine) keywordRank(ctx context.Context, tenantID string, scope engram.
 		idx, gen, quiet, err := e.kwIndex(ctx, tenantID)
 		if err != nil {
 			return nil, fulltext.Weight{}, err
+		}
+		if idx != nil {
+			if idx, err = e.kwCatchUp(ctx, tenantID, idx); err != nil {
+				return nil, fulltext.Weight{}, err
+			}
 		}
 		if idx != nil {
 			var stats *store.Postings

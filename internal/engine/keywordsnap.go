@@ -101,19 +101,20 @@ func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error
 	// No write of this engine begins or is in flight from here until the
 	// index is copied (checked on both sides), so the copy is the index at
 	// the change count read now.
+	// The count is the one the index caught up to (other processes'
+	// writes included), not merely the store's.
+	if cur, err := e.kwCatchUp(ctx, tenantID, idx); err != nil || cur == nil {
+		return err
+	}
+	k.mu.Lock()
+	gen := t.sgen
+	k.mu.Unlock()
 	quiet := func() bool {
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		return k.tenants[tenantID] == t && t.idx == idx && t.inflight == 0 && t.gen == begun
+		return k.tenants[tenantID] == t && t.idx == idx && t.inflight == 0 && t.gen == begun && t.sgen == gen
 	}
-	var gen int64
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		gen, err = tx.IndexGeneration(ctx, tenantID)
-		return err
-	}); err != nil {
-		return err
-	}
-	if !quiet() {
+	if gen < 0 || !quiet() {
 		return nil
 	}
 	docs := idx.Docs()
@@ -148,11 +149,13 @@ func (e *Engine) saveKeywordSnapshot(ctx context.Context, tenantID string) error
 }
 
 // loadKeywordSnapshot fills an empty index from the tenant's keyword
-// snapshot, if it has one taken at the store's current change count. It
+// snapshot, if it has one taken at the store's current change count or at
+// one the change log replays from (readSnapshot; *gen is then set to the
+// snapshot's count). It
 // returns false, having added nothing, when there is none or it does not
 // open (a chunk missing, altered, or another tenant's): the caller then
 // loads from the store. Every chunk is opened before anything is added.
-func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *postings.Index) (bool, error) {
+func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *postings.Index, gen *int64) (bool, error) {
 	if e.kw.snapMin <= 0 {
 		return false, nil
 	}
@@ -166,7 +169,7 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 		parts []*part
 		g     errgroup.Group
 	)
-	_, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, "", func(h *store.IndexSnapshot, c *sealedChunk) {
+	hdr, complete, err := e.readSnapshot(ctx, tenantID, snapshot.KindKeywords, kwSnapModel, "", func(h *store.IndexSnapshot, c *sealedChunk) {
 		p := &part{sealedChunk: *c}
 		parts = append(parts, p)
 		g.Go(func() error {
@@ -208,6 +211,7 @@ func (e *Engine) loadKeywordSnapshot(ctx context.Context, tenantID string, idx *
 			idx.Put(p.docs[i])
 		}
 	}
+	*gen = hdr.Gen // the count the index reflects: catch-up replays the rest
 	e.kw.snapLoads.Add(1)
 	return true, nil
 }

@@ -149,9 +149,13 @@ func (p *sealedChunk) context(h *store.IndexSnapshot) seal.Context {
 		Model: h.Model, Seq: p.seq, Chunks: p.chunks}.Context()
 }
 
-// readSnapshot reads the tenant's snapshot of kind if it was taken at the
-// store's current change count by model: header, count and chunks in one
-// transaction. Each chunk is passed to each, with the header, as soon as
+// readSnapshot reads the tenant's snapshot of kind if it was taken by
+// model at the store's current change count, or at an earlier one the
+// change log can replay from (catchup.go: the log reaches back to it, no
+// subject key destroyed since — that deletes the snapshots anyway —, no
+// more than catchUpMax changes): header, count, log and chunks in one
+// transaction. The loaded index then reflects hdr.Gen, and its first
+// catch-up replays the changes after it. Each chunk is passed to each, with the header, as soon as
 // it is read, on the reading goroutine (which holds the transaction: each
 // should hand the opening off): first the chunk of its companion of kind
 // companion ("" for none), if one was written with it, then its own, in
@@ -172,8 +176,17 @@ func (e *Engine) readSnapshot(ctx context.Context, tenantID, kind, model, compan
 		if err != nil {
 			return err
 		}
-		if gen != h.Gen || h.Model != model {
+		if gen < h.Gen || h.Model != model {
 			return nil // not current: rebuilt
+		}
+		if gen > h.Gen {
+			c, err := tx.IndexChanges(ctx, tenantID, h.Gen)
+			if err != nil {
+				return err
+			}
+			if !c.Complete || c.Shredded || len(c.IDs) > catchUpMax {
+				return nil // too old to replay: rebuilt
+			}
 		}
 		hdr = h
 		if companion != "" {

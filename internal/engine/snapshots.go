@@ -184,16 +184,19 @@ func (e *Engine) saveVectorSnapshot(ctx context.Context, tenantID string) error 
 	begun, epoch, graphs := w.begun, v.epochs[tenantID], w.graphs
 	v.mu.Unlock()
 
-	var gen int64
-	if err := e.st.Read(ctx, func(tx store.Tx) (err error) {
-		gen, err = tx.IndexGeneration(ctx, tenantID)
-		return err
-	}); err != nil {
+	// The count the copy is taken at: the index caught up with the store
+	// (other processes' writes included), not merely the store's count.
+	if err := e.catchUp(ctx, tenantID, idx, tv); err != nil {
+		if errors.Is(err, vector.ErrDropped) {
+			return nil
+		}
 		return err
 	}
+	gen := tv.gen.Load()
 	quiet := func() bool {
 		cur, ok := v.mgr.Peek(tenantID)
-		return ok && cur == idx && v.tenants[tenantID] == tv && w.inflight == 0 && w.begun == begun && v.epochs[tenantID] == epoch
+		return ok && cur == idx && v.tenants[tenantID] == tv && w.inflight == 0 && w.begun == begun && v.epochs[tenantID] == epoch &&
+			tv.gen.Load() == gen
 	}
 	v.mu.Lock()
 	if !quiet() {
@@ -323,15 +326,16 @@ func (e *Engine) snapshotKey(ctx context.Context, tenantID, subject string) (sea
 }
 
 // loadVectorSnapshot fills a loading index from the tenant's snapshot, if
-// it has one taken at the store's current change count, of the current
-// model. It returns false, having added nothing, when there is none or it
+// it has one of the current model taken at the store's current change
+// count or at one the change log replays from (readSnapshot; *gen is then
+// set to the snapshot's count, so the first catch-up replays the rest). It returns false, having added nothing, when there is none or it
 // does not open (a key destroyed, a chunk missing or altered): the caller
 // then loads from the memories. Every chunk is opened before anything is
 // added. The snapshot's graph, when it has one that opens and fits, is
 // installed over the vectors; otherwise the index builds its own, as after
 // a load from the memories. The entries' metadata go to a new map in
 // *metap.
-func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vector.Fill, metap *map[string]docMeta) (bool, error) {
+func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vector.Fill, metap *map[string]docMeta, gen *int64) (bool, error) {
 	if e.vec.snapMin <= 0 {
 		return false, nil
 	}
@@ -447,6 +451,7 @@ func (e *Engine) loadVectorSnapshot(ctx context.Context, tenantID string, f *vec
 		}
 	}
 	e.vec.snapLoads.Add(1)
+	*gen = hdr.Gen // the count the index reflects: catch-up replays the rest
 	if graph == nil {
 		return true, nil
 	}

@@ -78,11 +78,12 @@ func addN(t *testing.T, e *engine.Engine, ctx context.Context, r *rand.Rand, n i
 	return ids
 }
 
-// TestVectorSnapshotNeverStale: a snapshot is loaded after a restart only
-// while it is current. Writes, an update and a deletion after it (by the
-// engine that took it, which then stops without another snapshot) make
-// the next engine rebuild; results always equal a rebuild from the
-// memories, and a fresh snapshot is then used, with the same results.
+// TestVectorSnapshotNeverStale: a snapshot loaded after a restart never
+// answers stale. Writes, an update and a deletion after it (by the engine
+// that took it, which then stops without another snapshot) are replayed
+// from the change log after the next engine loads it; results always
+// equal a rebuild from the memories, and a fresh snapshot is then used,
+// with the same results.
 func TestVectorSnapshotNeverStale(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := snapEngine(t, dir, "", 1)
@@ -131,10 +132,10 @@ func TestVectorSnapshotNeverStale(t *testing.T) {
 	if got := results(t, c, cctx); !slices.Equal(got, want) {
 		t.Fatalf("after changes: results differ from a rebuild")
 	}
-	if n := engine.VectorSnapshotLoads(c); n != 0 {
-		t.Fatalf("a stale snapshot was loaded (%d)", n)
+	if n := engine.VectorSnapshotLoads(c); n != 1 {
+		t.Fatalf("snapshot loads = %d, want 1 (the older snapshot, replayed)", n)
 	}
-	// c rebuilt from the memories; its snapshot is current and used next.
+	// c replayed the changes; its snapshot is current and used next.
 	if err := engine.SaveIndexSnapshots(c, cctx); err != nil {
 		t.Fatal(err)
 	}
@@ -268,5 +269,37 @@ func TestVectorSnapshotSealed(t *testing.T) {
 	// The marker test must bite: the snapshot is there, sealed.
 	if _, err := engine.VectorSnapshot(a, ctx, engram.PrincipalFrom(ctx).TenantID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVectorSnapshotTooOld: a snapshot more changes behind the store than
+// a catch-up replays is not loaded: the index is rebuilt from the
+// memories, with the same results.
+func TestVectorSnapshotTooOld(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := snapEngine(t, dir, "", 1)
+	nt, ctx := owner(t, a)
+	r := rand.New(rand.NewPCG(9, 10))
+	addN(t, a, ctx, r, 10, "u0")
+	results(t, a, ctx)
+	if err := engine.SaveIndexSnapshots(a, ctx); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := engine.VectorSnapshot(a, ctx, nt.Tenant.ID); err != nil || snap.Entries != 10 {
+		t.Fatalf("snapshot: %v %v", snap, err)
+	}
+	// No newer snapshot from a; 2,100 changes: more than a catch-up replays.
+	engine.SetSnapshotMin(a, 0)
+	for range 21 {
+		addN(t, a, ctx, r, 100, "u1")
+	}
+	rebuild, rctx := snapEngine(t, dir, nt.Key.Secret, 0)
+	want := results(t, rebuild, rctx)
+	b, bctx := snapEngine(t, dir, nt.Key.Secret, 1)
+	if got := results(t, b, bctx); !slices.Equal(got, want) {
+		t.Fatalf("results differ from a rebuild")
+	}
+	if n := engine.VectorSnapshotLoads(b); n != 0 {
+		t.Fatalf("a snapshot 2,100 changes old was loaded (%d)", n)
 	}
 }

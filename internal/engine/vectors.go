@@ -30,7 +30,7 @@ type Option func(*Engine)
 func WithEmbedder(emb embed.Embedder, budget int64) Option {
 	return func(e *Engine) {
 		e.vec = &vectors{emb: emb, mgr: vector.NewManager(budget), tenants: map[string]*tenantVectors{}, epochs: map[string]uint64{},
-			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes)}
+			writes: map[string]*vecWrites{}, snapMin: snapshotMin, own: newOwnVectors(ownVectorBytes), catching: map[string]bool{}}
 		switch x := emb.(type) {
 		case embed.StateEmbedder:
 			e.vec.states = x
@@ -70,6 +70,9 @@ type vectors struct {
 	// states is emb when it computes pooled states: the vector context
 	// rule then pools the turns together (mixOwn).
 	states embed.StateEmbedder
+	// catching holds the tenants whose index catches up in the background
+	// after another node's notification (notify.go); guarded by mu.
+	catching map[string]bool
 }
 
 // tenantVectors is what search needs besides the vectors: each memory's
@@ -78,6 +81,10 @@ type tenantVectors struct {
 	mu      sync.RWMutex
 	meta    map[string]docMeta
 	loading map[string]struct{} // ids written while the index loads
+	// gen is the store's change count the index reflects (catchup.go):
+	// every change counted up to it is in the index; -1 until loaded.
+	gen     atomic.Int64
+	catchUp sync.Mutex // one catch-up at a time
 }
 
 type docMeta struct {
@@ -146,6 +153,7 @@ func (e *Engine) tenantVectors(tenantID string) *tenantVectors {
 	tv, ok := e.vec.tenants[tenantID]
 	if !ok {
 		tv = &tenantVectors{meta: map[string]docMeta{}}
+		tv.gen.Store(-1)
 		e.vec.tenants[tenantID] = tv
 	}
 	return tv
@@ -243,14 +251,19 @@ const vectorPage = 500
 
 // index returns the tenant's loaded index, loading it from the store on
 // first use: every sealed vector of the current model is decrypted into
-// memory. Writes that commit during the load are replayed afterwards.
+// memory. Writes that commit during the load are replayed afterwards, and
+// other processes' writes before the index answers (catchUp).
 func (e *Engine) index(ctx context.Context, tenantID string) (*vector.Index, *tenantVectors, error) {
 	for range 3 {
 		idx, tv, err := e.loadIndex(ctx, tenantID)
+		if err == nil {
+			err = e.catchUp(ctx, tenantID, idx, tv)
+		}
 		if !errors.Is(err, vector.ErrDropped) {
 			return idx, tv, err
 		}
-		// An erasure dropped the index while it loaded: load again.
+		// An erasure dropped the index while it loaded or caught up: load
+		// again.
 	}
 	return nil, nil, fmt.Errorf("vector index of %s: dropped repeatedly while loading", tenantID)
 }
@@ -259,6 +272,12 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	tv := e.tenantVectors(tenantID)
 	if idx, ok := e.vec.mgr.Get(tenantID); ok {
 		return idx, tv, nil
+	}
+	// Every change counted after gen is replayed by the next catch-up,
+	// whether the load below sees it or not.
+	gen, err := e.storeGen(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
 	}
 	tv.mu.Lock()
 	if tv.loading == nil {
@@ -273,7 +292,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	var metaMu sync.Mutex
 	fromSnapshot := false
 	idx, err := e.vec.mgr.LoadFill(tenantID, e.vec.emb.Dim(), func(f *vector.Fill) error {
-		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta)
+		ok, err := e.loadVectorSnapshot(ctx, tenantID, f, &meta, &gen)
 		if err != nil || ok {
 			fromSnapshot = ok
 			return err
@@ -321,7 +340,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 					continue // unreadable, skipped above
 				}
 				metaMu.Lock()
-				meta[m.ID] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+				meta[m.ID] = metaOf(m)
 				metaMu.Unlock()
 				if err := f.Add(m.ID, v); err != nil {
 					return err
@@ -358,6 +377,7 @@ func (e *Engine) loadIndex(ctx context.Context, tenantID string) (*vector.Index,
 	}
 	touched := tv.loading
 	tv.loading = nil
+	tv.gen.Store(gen)
 	for id := range touched {
 		if err := e.reindex(ctx, tenantID, id, idx, tv); err != nil {
 			e.vec.mgr.Drop(tenantID) // reload next time rather than serve a stale index
@@ -396,7 +416,7 @@ func (e *Engine) reindex(ctx context.Context, tenantID, id string, idx *vector.I
 	if err != nil {
 		return err
 	}
-	tv.meta[id] = docMeta{subject: m.Subject, scope: engram.Scope{UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID}, created: m.CreatedAt, rec: store.RecordOf(m)}
+	tv.meta[id] = metaOf(m)
 	return idx.Add(id, v)
 }
 

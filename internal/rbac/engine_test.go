@@ -79,7 +79,7 @@ var engineOps = map[string]rbac.Op{
 	"SealAudit": operatorOnly, "SweepAudit": operatorOnly, "VerifyAudit": operatorOnly, "VerifyAuditTrail": operatorOnly,
 	"RotateCheckpointKey": operatorOnly, "Unreadable": operatorOnly, "VectorIndexStats": operatorOnly,
 	"InviteAsOperator": operatorOnly, "SweepSessions": operatorOnly,
-	"SweepRetention": operatorOnly, "RecordNode": operatorOnly, "DrainBackground": operatorOnly, "SaveIndexSnapshots": operatorOnly, "VectorRecall": operatorOnly, "RetentionSwept": operatorOnly, "RetentionPlan": operatorOnly,
+	"SweepRetention": operatorOnly, "RecordNode": operatorOnly, "DrainBackground": operatorOnly, "SaveIndexSnapshots": operatorOnly, "WatchChanges": operatorOnly, "VectorRecall": operatorOnly, "RetentionSwept": operatorOnly, "RetentionPlan": operatorOnly,
 	// The OAuth authorization server for MCP hosts: registering and reading
 	// a request grant nothing; consent carries the member's password, the
 	// token endpoint a code with its verifier or a refresh token.

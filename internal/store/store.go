@@ -72,6 +72,7 @@ type Tx interface {
 	SSOTx
 	OAuthTx
 	SnapshotTx
+	ChangeTx
 
 	CreateTenant(ctx context.Context, t *Tenant) error // ErrConflict on a taken name
 	Tenant(ctx context.Context, id string) (*Tenant, error)

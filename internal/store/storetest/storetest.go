@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StaleObservations", testStaleObservations},
 		{"RecordTenant", testRecordTenant},
 		{"Leases", testLeases},
+		{"IndexChanges", testIndexChanges}, {"DocPostingsOf", testDocPostingsOf},
 	}
 	tests = append(tests, visibilityTests...)
 	for _, tc := range tests {
