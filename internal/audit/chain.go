@@ -20,8 +20,9 @@ type Keys interface {
 // Append chains e onto its tenant's chain inside tx: it numbers e (Seq),
 // MACs it under macKey (of KeyVersion) and stores it with the new head. The
 // caller fetches macKey before the transaction, since fetching a key may
-// itself write. Writes are serialised by the store, so reading the head and
-// appending in one write transaction can neither skip nor fork a seq.
+// itself write. The store serialises the writes of a tenant (the system
+// chain counts as one), so reading the head and appending in one write
+// transaction can neither skip nor fork a seq.
 func Append(ctx context.Context, tx store.Tx, macKey []byte, e *engram.AuditEntry) (*store.AuditRecord, error) {
 	var prev []byte
 	h, err := tx.AuditHead(ctx, e.TenantID)

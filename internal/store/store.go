@@ -40,9 +40,13 @@ var (
 // Store opens transactions. A function passed to Read or Write runs inside
 // one transaction; Write commits when fn returns nil and rolls back
 // otherwise (and on panic), so an action and everything it records land
-// together or not at all. Writes are serialised per store; reads run
-// concurrently with them, and each Read sees one consistent snapshot. Never
-// call Write from inside Write or Read: the writer is a single connection.
+// together or not at all. Writes are serialised per tenant: a write sees
+// every committed write of the tenants it touches and no other write of
+// them runs until it ends (the embedded store serialises all writes; the
+// PostgreSQL store locks each tenant, the system rows as one more, and all
+// of them for a write that reaches across tenants). Reads run concurrently
+// with writes, and each Read sees one consistent snapshot. Never call Write
+// from inside Write or Read: a writer holds a connection and its locks.
 // Write never commits once ctx is done (a request past its deadline, a
 // client gone): it rolls back and returns ErrTimedOut wrapping ctx.Err().
 //
