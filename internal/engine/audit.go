@@ -36,8 +36,9 @@ func WithAuditSink(s audit.Sink, report func(error)) Option {
 // a read because its entry could not be exported would protect nothing
 // that the chain does not already hold.
 //
-// The price: the write transaction, which serialises the tenant's writes (all writes on the embedded store), stays
-// open for s's latency; and an entry s accepted whose commit then fails
+// The price: the write transaction, which serialises the tenant's writes
+// (all writes on the embedded store), stays open for s's latency; and an
+// entry s accepted whose commit then fails
 // leaves s holding a (tenant, seq) the chain reuses for the next entry.
 // Sinks treat the later entry for a (tenant, seq) as authoritative; the
 // chain MAC tells the two apart (docs/AUDIT-SINKS.md).
