@@ -105,6 +105,10 @@ type Config struct {
 	// cancel routes and GET /v1/deletions; nil leaves them out (and
 	// answers ?grace= 501).
 	Deletion engram.DeletionService
+
+	// Console, when set, is served at /console/ (internal/console); it
+	// sets its own security headers.
+	Console http.Handler
 }
 
 // New returns the HTTP handler of the whole API.
@@ -145,6 +149,9 @@ func New(cfg Config) http.Handler {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(body)
 	})
+	if cfg.Console != nil {
+		mux.Handle("/console/", cfg.Console)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, engram.CodeNotFound, "no such endpoint"))
 	})

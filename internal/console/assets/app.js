@@ -1,0 +1,322 @@
+// app.js: the console's pages. Every text from the server is set with
+// textContent (never parsed as HTML). Buttons a role cannot use are not shown;
+// the server refuses them anyway.
+import { APIError, call, login, logout, me } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const pages = ['login', 'memories', 'keys', 'audit'];
+let account = null;
+let memoryCursor = '';
+
+function can(perm) {
+  return !!account && Array.isArray(account.permissions) && account.permissions.includes(perm);
+}
+
+function say(msg) {
+  $('notice').textContent = msg || '';
+  if (msg) $('error').textContent = '';
+}
+
+function fail(e) {
+  const msg = e instanceof APIError ? `${e.message} (${e.status})` : 'Something went wrong; try again.';
+  $('error').textContent = msg;
+  $('notice').textContent = '';
+  if (e instanceof APIError && e.status === 401) showSignedOut();
+}
+
+function el(tag, text, cls) {
+  const n = document.createElement(tag);
+  if (text !== undefined) n.textContent = text;
+  if (cls) n.className = cls;
+  return n;
+}
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : '';
+}
+
+function show(page) {
+  for (const p of pages) $(`page-${p}`).hidden = p !== page;
+  for (const p of pages.slice(1)) {
+    const a = $(`nav-${p}`);
+    if (p === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+}
+
+function showSignedOut() {
+  account = null;
+  $('nav').hidden = true;
+  $('account').hidden = true;
+  $('whoami').textContent = '';
+  show('login');
+}
+
+async function route() {
+  if (!account) { showSignedOut(); return; }
+  let page = location.hash.replace('#', '') || 'memories';
+  if (!pages.includes(page) || page === 'login') page = 'memories';
+  show(page);
+  $('error').textContent = '';
+  try {
+    if (page === 'keys') await loadKeys();
+    if (page === 'audit') await loadAudit();
+  } catch (e) { fail(e); }
+}
+
+async function signedIn(m) {
+  account = m;
+  $('whoami').textContent = m.email || m.name || m.id;
+  $('role').textContent = m.role;
+  $('account').hidden = false;
+  $('nav').hidden = false;
+  $('nav-keys').hidden = !can('keys:admin');
+  $('nav-audit').hidden = !can('audit:read');
+  for (const w of document.querySelectorAll('#page-memories .write')) w.hidden = !can('memories:write');
+  $('key-form').hidden = !can('keys:admin');
+  fillScopes();
+  await route();
+}
+
+// --- sign in / out
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('login-password');
+  try {
+    await login($('login-email').value.trim(), pw.value, $('login-tenant').value.trim());
+    pw.value = '';
+    const m = await me();
+    if (!m) throw new APIError(401, { detail: 'signed in, but the session cookie was not kept (the console needs HTTPS or localhost)' });
+    say('');
+    await signedIn(m);
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+$('signout').addEventListener('click', async () => {
+  try { await logout(); } catch { /* the cookies are cleared either way */ }
+  $('memory-results').replaceChildren();
+  $('key-list').replaceChildren();
+  hideSecret();
+  say('Signed out.');
+  showSignedOut();
+  $('login-email').focus();
+});
+
+// --- memories
+
+function memoryItem(m, explain, score) {
+  const li = el('li');
+  li.dataset.id = m.id;
+  li.append(el('p', m.memory, 'content'));
+  const meta = [m.user_id && `user ${m.user_id}`, when(m.created_at), m.visibility].filter(Boolean).join(' · ');
+  li.append(el('p', meta, 'meta'));
+  if (score !== undefined) {
+    li.append(el('p', `score ${Number(score).toFixed(3)}`, 'meta score'));
+  }
+  if (explain) {
+    const parts = Object.entries(explain)
+      .filter(([, v]) => typeof v === 'number')
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
+    li.append(el('p', `explain: ${parts.join(', ')}`, 'meta explain'));
+  }
+  if (can('memories:write')) {
+    const b = el('button', 'Delete', 'delete danger');
+    b.type = 'button';
+    b.setAttribute('aria-label', `Delete memory: ${m.memory.slice(0, 60)}`);
+    b.addEventListener('click', async () => {
+      if (!confirm('Delete this memory?')) return;
+      try {
+        await call('DELETE', `/v1/memories/${encodeURIComponent(m.id)}`);
+        li.remove();
+        say('Memory deleted.');
+      } catch (e) { fail(e); }
+    });
+    li.append(b);
+  }
+  return li;
+}
+
+async function listMemories(more) {
+  const q = new URLSearchParams({ limit: '20' });
+  const user = $('memory-user').value.trim();
+  if (user) q.set('user_id', user);
+  if (more && memoryCursor) q.set('cursor', memoryCursor);
+  const res = await call('GET', `/v1/memories?${q}`);
+  const list = $('memory-results');
+  if (!more) list.replaceChildren();
+  for (const m of res.results || []) list.append(memoryItem(m));
+  memoryCursor = res.next_cursor || '';
+  $('memory-more').hidden = !memoryCursor;
+  if (!more) say(`${list.children.length} memor${list.children.length === 1 ? 'y' : 'ies'} shown.`);
+}
+
+$('memory-scope-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try { await listMemories(false); } catch (e) { fail(e); }
+});
+
+$('memory-more').addEventListener('click', async () => {
+  try { await listMemories(true); } catch (e) { fail(e); }
+});
+
+$('memory-add-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { content: $('memory-content').value };
+  const user = $('memory-user').value.trim();
+  if (user) body.user_id = user;
+  try {
+    await call('POST', '/v1/memories', body);
+    $('memory-content').value = '';
+    await listMemories(false);
+    say('Memory added.');
+  } catch (e) { fail(e); }
+});
+
+$('memory-search-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { query: $('memory-query').value, explain: true, limit: 20 };
+  const user = $('memory-user').value.trim();
+  if (user) body.user_id = user;
+  try {
+    const res = await call('POST', '/v1/search', body);
+    const list = $('memory-results');
+    list.replaceChildren();
+    for (const h of res.results || []) {
+      const { score, explain, ...m } = h;
+      list.append(memoryItem(m, explain, score));
+    }
+    $('memory-more').hidden = true;
+    say(`${list.children.length} result${list.children.length === 1 ? '' : 's'}.`);
+  } catch (e) { fail(e); }
+});
+
+// --- API keys
+
+const allScopes = ['memories:read', 'memories:write', 'keys:admin', 'audit:read', 'audit:hold', 'users:forget',
+  'members:read', 'members:admin', 'tenant:admin', 'sso:admin'];
+
+// fillScopes offers the scopes the caller holds: a key never gets more.
+function fillScopes() {
+  const fs = $('key-scopes');
+  for (const n of fs.querySelectorAll('.scope')) n.remove();
+  for (const s of allScopes.filter(can)) {
+    const id = `key-scope-${s.replace(':', '-')}`;
+    const wrap = el('div', undefined, 'scope');
+    const box = el('input');
+    box.type = 'checkbox';
+    box.id = id;
+    box.value = s;
+    const lab = el('label', s);
+    lab.htmlFor = id;
+    wrap.append(box, lab);
+    fs.append(wrap);
+  }
+}
+
+function hideSecret() {
+  $('key-secret').textContent = '';
+  $('key-secret-box').hidden = true;
+}
+
+async function loadKeys() {
+  const res = await call('GET', '/v1/keys');
+  const list = $('key-list');
+  list.replaceChildren();
+  for (const k of res.results || []) {
+    const li = el('li');
+    li.dataset.id = k.id;
+    li.append(el('p', `${k.name} (${k.prefix}…)`, 'content'));
+    const meta = [`scopes ${(k.scopes || []).join(', ')}`, `created ${when(k.created_at)}`,
+      k.expires_at && `expires ${when(k.expires_at)}`, k.last_used_at && `last used ${when(k.last_used_at)}`,
+      k.revoked_at && `revoked ${when(k.revoked_at)}`].filter(Boolean).join(' · ');
+    li.append(el('p', meta, 'meta'));
+    if (!k.revoked_at && can('keys:admin')) {
+      const b = el('button', 'Revoke', 'revoke danger');
+      b.type = 'button';
+      b.setAttribute('aria-label', `Revoke key ${k.name}`);
+      b.addEventListener('click', async () => {
+        if (!confirm(`Revoke the key "${k.name}"? Programs using it stop working at once.`)) return;
+        try {
+          await call('DELETE', `/v1/keys/${encodeURIComponent(k.id)}`);
+          await loadKeys();
+          say(`Key ${k.name} revoked.`);
+        } catch (e) { fail(e); }
+      });
+      li.append(b);
+    } else if (k.revoked_at) {
+      li.classList.add('revoked');
+    }
+    list.append(li);
+  }
+}
+
+$('key-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { name: $('key-name').value.trim() };
+  const scopes = [...document.querySelectorAll('#key-scopes input:checked')].map((b) => b.value);
+  if (scopes.length) body.scopes = scopes;
+  const exp = $('key-expiry').value;
+  if (exp) body.expires_at = `${exp}T23:59:59Z`;
+  try {
+    const k = await call('POST', '/v1/keys', body);
+    $('key-secret').textContent = k.key;
+    $('key-secret-box').hidden = false;
+    $('key-name').value = '';
+    $('key-expiry').value = '';
+    for (const b of document.querySelectorAll('#key-scopes input')) b.checked = false;
+    await loadKeys();
+    say(`Key ${k.name} created.`);
+  } catch (e) { fail(e); }
+});
+
+$('key-secret-done').addEventListener('click', hideSecret);
+
+// --- audit
+
+async function loadAudit() {
+  const res = await call('GET', '/v1/audit?limit=50');
+  const list = $('audit-list');
+  list.replaceChildren();
+  for (const a of res.results || []) {
+    const li = el('li');
+    li.append(el('p', `${a.action} · ${a.outcome}`, 'content'));
+    li.append(el('p', [`#${a.seq}`, when(a.time), a.target_type && `${a.target_type} ${a.target_id || ''}`]
+      .filter(Boolean).join(' · '), 'meta'));
+    list.append(li);
+  }
+}
+
+$('audit-verify').addEventListener('click', async () => {
+  const st = $('audit-status');
+  st.textContent = 'Verifying…';
+  st.className = '';
+  try {
+    const v = await call('GET', '/v1/audit/verify');
+    if (v.intact) {
+      st.textContent = `The chain is intact: ${v.entries} entries verified.`;
+      st.className = 'ok';
+    } else {
+      st.textContent = `The chain is damaged at entry ${v.problem.seq}: ${v.problem.kind}.`;
+      st.className = 'bad';
+    }
+  } catch (e) {
+    st.textContent = '';
+    fail(e);
+  }
+});
+
+// --- start
+
+window.addEventListener('hashchange', route);
+(async () => {
+  try {
+    const m = await me();
+    if (m) await signedIn(m); else showSignedOut();
+  } catch (e) {
+    showSignedOut();
+    fail(e);
+  }
+})();

@@ -1,0 +1,110 @@
+// Package console serves the web console: hand-written HTML, CSS and
+// JavaScript modules embedded in the binary (no build step), mounted by
+// `engram serve` at /console/. The page talks to the REST API with the
+// browser's session cookies (docs/IDENTITY.md); it holds no token and
+// stores nothing in localStorage. Every response carries a strict
+// Content-Security-Policy, so the assets must never use inline script,
+// inline style or event-handler attributes (console_test.go checks).
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// Prefix is where the console is mounted.
+const Prefix = "/console/"
+
+// CSP is the Content-Security-Policy of every console response.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+
+//go:embed assets
+var embedded embed.FS
+
+// Assets returns the console's files (index.html, *.css, *.js, …).
+func Assets() fs.FS {
+	sub, err := fs.Sub(embedded, "assets")
+	if err != nil {
+		panic(err) // the directory is embedded: cannot happen
+	}
+	return sub
+}
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".ico":  "image/x-icon",
+}
+
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// Handler serves the console under Prefix. It answers GET and HEAD only;
+// unknown paths are 404. Assets are revalidated on every use
+// (Cache-Control: no-cache with a content-hash ETag), so an upgraded
+// binary never leaves a browser running stale scripts.
+func Handler() http.Handler {
+	files := map[string]asset{}
+	err := fs.WalkDir(Assets(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		ct, ok := contentTypes[path.Ext(p)]
+		if !ok {
+			return nil // not served
+		}
+		b, err := fs.ReadFile(Assets(), p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		files[p] = asset{body: b, ctype: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic(err) // embedded files are always readable
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", CSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			h.Set("Cache-Control", "no-store")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		name := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
+		name = strings.TrimPrefix(name, "/")
+		if name == "" {
+			name = "index.html"
+		}
+		a, ok := files[name]
+		if !ok {
+			h.Set("Cache-Control", "no-store")
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		h.Set("Content-Type", a.ctype)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", a.etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}
