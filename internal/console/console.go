@@ -12,11 +12,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/engram-memory/engram/internal/session"
 )
 
 // Prefix is where the console is mounted.
@@ -54,7 +57,8 @@ type asset struct {
 }
 
 // Handler serves the console under Prefix. It answers GET and HEAD only;
-// unknown paths are 404. Assets are revalidated on every use
+// unknown paths are 404; Prefix+"session" says which session cookies the
+// browser sent (present or not, nothing more). Assets are revalidated on every use
 // (Cache-Control: no-cache with a content-hash ETag), so an upgraded
 // binary never leaves a browser running stale scripts.
 func Handler() http.Handler {
@@ -93,6 +97,10 @@ func Handler() http.Handler {
 		}
 		name := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
 		name = strings.TrimPrefix(name, "/")
+		if name == "session" {
+			sessionState(w, r)
+			return
+		}
 		if name == "" {
 			name = "index.html"
 		}
@@ -107,4 +115,18 @@ func Handler() http.Handler {
 		h.Set("ETag", a.etag)
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
+}
+
+// sessionState answers GET /console/session: whether the browser holds
+// the session cookies (their presence only, never their values, and
+// without checking them). The page asks before calling the API, so a
+// visitor who is signed out causes no refused requests.
+func sessionState(w http.ResponseWriter, r *http.Request) {
+	has := func(name string) bool {
+		c, err := r.Cookie(name)
+		return err == nil && c.Value != ""
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]bool{"access": has(session.AccessCookie), "refresh": has(session.RefreshCookie)})
 }

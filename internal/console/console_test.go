@@ -126,6 +126,30 @@ func TestETagRevalidation(t *testing.T) {
 	}
 }
 
+// TestSessionState: /console/session tells only whether the cookies are
+// there, never their values, and is not cached.
+func TestSessionState(t *testing.T) {
+	for _, c := range []struct {
+		cookie, want string
+	}{
+		{"", `{"access":false,"refresh":false}`},
+		{"__Host-engram_rt=r-secret", `{"access":false,"refresh":true}`},
+		{"__Host-engram_at=a-secret; __Host-engram_rt=r-secret", `{"access":true,"refresh":true}`},
+	} {
+		res := serve(t, "GET", "/console/session", "Cookie", c.cookie)
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || strings.TrimSpace(string(b)) != c.want {
+			t.Errorf("cookies %q: %d %s, want %s", c.cookie, res.StatusCode, b, c.want)
+		}
+		if strings.Contains(string(b), "secret") || res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("cookies %q: leaks or caches: %s %q", c.cookie, b, res.Header.Get("Cache-Control"))
+		}
+		if res.Header.Get("Content-Security-Policy") != wantCSP {
+			t.Errorf("session: no CSP")
+		}
+	}
+}
+
 func TestIndexServedFromRoot(t *testing.T) {
 	res := serve(t, "GET", "/console/")
 	b, _ := io.ReadAll(res.Body)

@@ -68,8 +68,13 @@ export async function logout() {
   if (res.body) await res.body.cancel();
 }
 
-// me answers who is signed in, or null when nobody is.
+// me answers who is signed in, or null when nobody is. It first asks the
+// console which session cookies the browser holds (present or not: the
+// page cannot read them), so a signed-out visit sends no refused request.
 export async function me() {
+  const res = await fetch('/console/session', { credentials: 'same-origin', cache: 'no-store' });
+  const has = res.ok ? await res.json() : { access: true };
+  if (!has.access && !(has.refresh && await refresh())) return null;
   try {
     return await call('GET', '/v1/me');
   } catch (e) {

@@ -54,7 +54,8 @@ function showSignedOut() {
 async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
-  if (!pages.includes(page) || page === 'login') page = 'memories';
+  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read') };
+  if (!allowed[page]) page = 'memories';
   show(page);
   $('error').textContent = '';
   try {
@@ -225,9 +226,13 @@ async function loadKeys() {
   const res = await call('GET', '/v1/keys');
   const list = $('key-list');
   list.replaceChildren();
-  for (const k of res.results || []) {
+  // Live keys first, newest first; revoked ones after.
+  const keys = (res.results || []).slice().sort((a, b) =>
+    (!!a.revoked_at - !!b.revoked_at) || String(b.created_at).localeCompare(String(a.created_at)));
+  for (const k of keys) {
     const li = el('li');
     li.dataset.id = k.id;
+    li.dataset.name = k.name;
     li.append(el('p', `${k.name} (${k.prefix}…)`, 'content'));
     const meta = [`scopes ${(k.scopes || []).join(', ')}`, `created ${when(k.created_at)}`,
       k.expires_at && `expires ${when(k.expires_at)}`, k.last_used_at && `last used ${when(k.last_used_at)}`,
@@ -296,12 +301,14 @@ $('audit-verify').addEventListener('click', async () => {
   try {
     const v = await call('GET', '/v1/audit/verify');
     if (v.intact) {
-      st.textContent = `The chain is intact: ${v.entries} entries verified.`;
+      st.textContent = `The chain is intact: ${v.entries} entries verified (up to #${v.last_seq}).`;
       st.className = 'ok';
     } else {
-      st.textContent = `The chain is damaged at entry ${v.problem.seq}: ${v.problem.kind}.`;
+      const p = v.problem || {};
+      st.textContent = `The chain is damaged at entry #${p.seq}: ${p.kind}${p.detail ? ` (${p.detail})` : ''}.`;
       st.className = 'bad';
     }
+    await loadAudit();
   } catch (e) {
     st.textContent = '';
     fail(e);
