@@ -57,6 +57,7 @@ async function route() {
   const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read') };
   if (!allowed[page]) page = 'memories';
   show(page);
+  say('');
   $('error').textContent = '';
   try {
     if (page === 'keys') await loadKeys();
