@@ -283,7 +283,7 @@ $('key-secret-done').addEventListener('click', hideSecret);
 // --- audit
 
 async function loadAudit() {
-  const res = await call('GET', '/v1/audit?limit=50');
+  const res = await call('GET', '/v1/audit?limit=20');
   const list = $('audit-list');
   list.replaceChildren();
   for (const a of res.results || []) {
