@@ -29,6 +29,12 @@ const Prefix = "/console/"
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
+// LinkPaths are the paths of the one-time links the server mails
+// (invitation, password reset, address verification; the token rides in
+// the fragment): the handler answers them with the console page, which
+// completes them. Mount the handler on each.
+var LinkPaths = map[string]bool{"/accept": true, "/reset": true, "/verify": true}
+
 //go:embed assets
 var embedded embed.FS
 
@@ -101,7 +107,7 @@ func Handler() http.Handler {
 			sessionState(w, r)
 			return
 		}
-		if name == "" {
+		if name == "" || LinkPaths[r.URL.Path] {
 			name = "index.html"
 		}
 		a, ok := files[name]

@@ -21,6 +21,9 @@ func serve(t *testing.T, method, target string, hdr ...string) *http.Response {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, console.Handler())
+	for p := range console.LinkPaths {
+		mux.Handle(p, console.Handler())
+	}
 	r := httptest.NewRequest(method, target, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		r.Header.Set(hdr[i], hdr[i+1])
@@ -54,7 +57,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	}
 	type req struct{ method, path string }
 	reqs := []req{{"GET", "/console/"}, {"HEAD", "/console/"}, {"GET", "/console/nope.js"},
-		{"POST", "/console/"}, {"DELETE", "/console/app.js"}}
+		{"POST", "/console/"}, {"GET", "/accept"}, {"GET", "/reset"}, {"GET", "/verify"}, {"DELETE", "/console/app.js"}}
 	for _, n := range assetNames(t) {
 		reqs = append(reqs, req{"GET", console.Prefix + n})
 	}
@@ -92,6 +95,9 @@ func TestStatusAndContentTypes(t *testing.T) {
 		{"GET", "/console/api.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/console/console.css", 200, "text/css; charset=utf-8"},
 		{"HEAD", "/console/app.js", 200, "text/javascript; charset=utf-8"},
+		{"GET", "/accept", 200, "text/html; charset=utf-8"},
+		{"GET", "/reset", 200, "text/html; charset=utf-8"},
+		{"GET", "/verify", 200, "text/html; charset=utf-8"},
 		{"GET", "/console/missing.js", 404, ""},
 		{"POST", "/console/", 405, ""},
 		{"PUT", "/console/app.js", 405, ""},

@@ -10,7 +10,7 @@ import (
 )
 
 // TestConsoleMounted: with Config.Console the API serves the console at
-// /console/ without authentication, with the console's own CSP, and every
+// /console/ and at the mailed links' paths without authentication, with the console's own CSP, and every
 // method reaches the console handler (so even a refused one carries it).
 func TestConsoleMounted(t *testing.T) {
 	h := httpapi.New(httpapi.Config{Console: console.Handler()})
@@ -22,6 +22,9 @@ func TestConsoleMounted(t *testing.T) {
 		{http.MethodGet, "/console/app.js", http.StatusOK},
 		{http.MethodPost, "/console/", http.StatusMethodNotAllowed},
 		{http.MethodGet, "/console/nope", http.StatusNotFound},
+		{http.MethodGet, "/accept", http.StatusOK},
+		{http.MethodGet, "/reset", http.StatusOK},
+		{http.MethodGet, "/verify", http.StatusOK},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))

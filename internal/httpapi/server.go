@@ -106,8 +106,9 @@ type Config struct {
 	// answers ?grace= 501).
 	Deletion engram.DeletionService
 
-	// Console, when set, is served at /console/ (internal/console); it
-	// sets its own security headers.
+	// Console, when set, is served at /console/ and at the mailed links'
+	// paths /accept, /reset and /verify (internal/console); it sets its
+	// own security headers.
 	Console http.Handler
 }
 
@@ -151,6 +152,9 @@ func New(cfg Config) http.Handler {
 	})
 	if cfg.Console != nil {
 		mux.Handle("/console/", cfg.Console)
+		for _, p := range []string{"/accept", "/reset", "/verify"} {
+			mux.Handle("GET "+p, cfg.Console)
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, engram.CodeNotFound, "no such endpoint"))

@@ -53,6 +53,15 @@ export async function call(method, path, body) {
   return res.json();
 }
 
+// publicCall sends a request that needs no session (a one-time link's
+// token is the proof): no refresh on 401.
+export async function publicCall(method, path, body) {
+  const res = await send(method, path, body);
+  if (!res.ok) throw new APIError(res.status, await problemOf(res));
+  if (res.status === 204) return null;
+  return res.json();
+}
+
 // login signs in as a browser: the server answers with cookies. The body
 // (the same tokens, for programs) is discarded unread.
 export async function login(email, password, tenant) {

@@ -1,10 +1,11 @@
 // app.js: the console's pages. Every text from the server is set with
 // textContent (never parsed as HTML). Buttons a role cannot use are not shown;
 // the server refuses them anyway.
-import { APIError, call, login, logout, me } from './api.js';
+import { APIError, call, login, logout, me, publicCall } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'memories', 'keys', 'audit'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit'];
+const navPages = ['memories', 'keys', 'audit'];
 let account = null;
 let memoryCursor = '';
 
@@ -37,7 +38,7 @@ function when(t) {
 
 function show(page) {
   for (const p of pages) $(`page-${p}`).hidden = p !== page;
-  for (const p of pages.slice(1)) {
+  for (const p of navPages) {
     const a = $(`nav-${p}`);
     if (p === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
@@ -316,11 +317,81 @@ $('audit-verify').addEventListener('click', async () => {
   }
 });
 
+// --- one-time links (/accept, /reset, /verify #token=…): the token is in
+// the fragment, which browsers never send to a server; the page takes it
+// and drops it from the address bar and the history at once.
+
+let linkToken = '';
+
+function takeLinkToken() {
+  const t = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+  history.replaceState(null, '', '/console/');
+  return t;
+}
+
+function toSignIn(msg, email) {
+  linkToken = '';
+  if (email) $('login-email').value = email;
+  showSignedOut();
+  say(msg);
+  (email ? $('login-password') : $('login-email')).focus();
+}
+
+$('accept-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('accept-password');
+  const body = { token: linkToken, password: pw.value };
+  const name = $('accept-name').value.trim();
+  if (name) body.name = name;
+  try {
+    const m = await publicCall('POST', '/v1/invitations/accept', body);
+    pw.value = '';
+    toSignIn('Your account is active: sign in.', m && m.email);
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+$('reset-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('reset-password');
+  try {
+    await publicCall('POST', '/v1/auth/password-reset/confirm', { token: linkToken, password: pw.value });
+    pw.value = '';
+    toSignIn('Your password is set: sign in with it.');
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+// linkPage shows the page of a one-time link, or answers false.
+async function linkPage() {
+  const page = { '/accept': 'accept', '/reset': 'reset', '/verify': 'verify' }[location.pathname];
+  if (!page) return false;
+  linkToken = takeLinkToken();
+  show(page);
+  if (!linkToken) {
+    $('error').textContent = 'This link has no token: open the whole link from the message.';
+    return true;
+  }
+  if (page === 'verify') {
+    try {
+      await publicCall('POST', '/v1/auth/verify-email', { token: linkToken });
+      linkToken = '';
+      $('verify-status').textContent = 'Your email address is confirmed.';
+    } catch (e) { fail(e); }
+  }
+  return true;
+}
+
 // --- start
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => { if (!linkToken) route(); });
 (async () => {
   try {
+    if (await linkPage()) return;
     const m = await me();
     if (m) await signedIn(m); else showSignedOut();
   } catch (e) {
