@@ -214,6 +214,55 @@ func TestScriptsKeepNoSecrets(t *testing.T) {
 	}
 }
 
+// TestEveryInputLabelled: every input, textarea and select of the page has
+// a <label for=…> naming it (hidden inputs excepted).
+func TestEveryInputLabelled(t *testing.T) {
+	b, err := fs.ReadFile(console.Assets(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(strings.NewReader(string(b)))
+	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
+	labels, inputs := map[string]bool{}, map[string]bool{}
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range x.Attr {
+			attr[strings.ToLower(a.Name.Local)] = a.Value
+		}
+		switch strings.ToLower(x.Name.Local) {
+		case "label":
+			labels[attr["for"]] = true
+		case "input", "textarea", "select":
+			if attr["type"] == "hidden" {
+				continue
+			}
+			if attr["id"] == "" {
+				t.Errorf("a <%s> without an id cannot be labelled", x.Name.Local)
+			}
+			inputs[attr["id"]] = true
+		}
+	}
+	for id := range inputs {
+		if !labels[id] {
+			t.Errorf("#%s has no <label for>", id)
+		}
+	}
+	if len(inputs) < 10 {
+		t.Fatalf("only %d inputs found: the parse went wrong", len(inputs))
+	}
+}
+
 // The checker itself: it must catch every kind of inline code.
 func TestInlineCheckerCatches(t *testing.T) {
 	bad := []string{

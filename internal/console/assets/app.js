@@ -125,21 +125,82 @@ function memoryItem(m, explain, score) {
       .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
     li.append(el('p', `explain: ${parts.join(', ')}`, 'meta explain'));
   }
-  if (can('memories:write')) {
-    const b = el('button', 'Delete', 'delete danger');
-    b.type = 'button';
-    b.setAttribute('aria-label', `Delete memory: ${m.memory.slice(0, 60)}`);
-    b.addEventListener('click', async () => {
+  const actions = el('div', undefined, 'actions');
+  const hist = button('History', 'history', `History of memory: ${m.memory.slice(0, 60)}`, async () => {
+    const old = li.querySelector('.history-list');
+    if (old) { old.remove(); return; }
+    try {
+      const res = await call('GET', `/v1/memories/${encodeURIComponent(m.id)}/history`);
+      const ol = el('ol', undefined, 'history-list meta');
+      for (const h of res.results || []) {
+        const change = h.event === 'UPDATE' ? `${h.old_memory} → ${h.new_memory}` : (h.new_memory || h.old_memory);
+        ol.append(el('li', `${when(h.created_at)} · ${h.event}: ${change}`));
+      }
+      li.append(ol);
+    } catch (e) { fail(e); }
+  });
+  actions.append(hist);
+  if (mayWrite(m)) {
+    actions.append(button('Edit', 'edit', `Edit memory: ${m.memory.slice(0, 60)}`, () => editMemory(li, m)));
+    actions.append(button('Delete', 'delete danger', `Delete memory: ${m.memory.slice(0, 60)}`, async () => {
       if (!confirm('Delete this memory?')) return;
       try {
         await call('DELETE', `/v1/memories/${encodeURIComponent(m.id)}`);
         li.remove();
         say('Memory deleted.');
       } catch (e) { fail(e); }
-    });
-    li.append(b);
+    }));
   }
+  li.append(actions);
   return li;
+}
+
+function button(text, cls, label, onClick) {
+  const b = el('button', text, cls);
+  b.type = 'button';
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+// mayWrite mirrors the role matrix (docs/IDENTITY.md): a member changes
+// only what they wrote; owners, admins and operators any shared memory.
+// The server decides anyway.
+function mayWrite(m) {
+  if (!can('memories:write')) return false;
+  return account.role !== 'member' || m.author_id === account.id;
+}
+
+let editSeq = 0;
+
+// editMemory swaps the memory's text for a labelled textarea with Save and
+// Cancel; Save replaces the text (PUT), and the change enters its history.
+function editMemory(li, m) {
+  if (li.querySelector('form')) return;
+  const id = `memory-edit-${++editSeq}`;
+  const form = el('form', undefined, 'edit-form');
+  const lab = el('label', 'New text');
+  lab.htmlFor = id;
+  const ta = el('textarea');
+  ta.id = id;
+  ta.rows = 3;
+  ta.maxLength = 65536;
+  ta.required = true;
+  ta.value = m.memory;
+  const save = el('button', 'Save', 'save');
+  save.type = 'submit';
+  const cancel = button('Cancel', 'cancel', 'Cancel the edit', () => form.remove());
+  form.append(lab, ta, save, cancel);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const u = await call('PUT', `/v1/memories/${encodeURIComponent(m.id)}`, { content: ta.value });
+      li.replaceWith(memoryItem(u));
+      say('Memory updated.');
+    } catch (e) { fail(e); }
+  });
+  li.querySelector('.actions').before(form);
+  ta.focus();
 }
 
 async function listMemories(more) {
