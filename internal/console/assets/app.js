@@ -345,7 +345,14 @@ $('key-secret-done').addEventListener('click', hideSecret);
 // --- audit
 
 async function loadAudit() {
-  const res = await call('GET', '/v1/audit?limit=20');
+  const q = new URLSearchParams({ limit: '20' });
+  const action = $('audit-action').value.trim();
+  if (action) q.set('action', action);
+  if ($('audit-outcome').value) q.set('outcome', $('audit-outcome').value);
+  const [res, cp] = await Promise.all([call('GET', `/v1/audit?${q}`), call('GET', '/v1/audit/checkpoint')]);
+  $('audit-checkpoint').textContent = cp.checkpoint
+    ? `Tree size ${cp.tree_size}; verifier key ${cp.verifier_key}. Keep a copy outside the server: engram audit verify --checkpoint checks it.`
+    : 'No checkpoint yet: entries are sealed into signed segments in the background.';
   const list = $('audit-list');
   list.replaceChildren();
   for (const a of res.results || []) {
@@ -356,6 +363,11 @@ async function loadAudit() {
     list.append(li);
   }
 }
+
+$('audit-filter').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try { await loadAudit(); } catch (e) { fail(e); }
+});
 
 $('audit-verify').addEventListener('click', async () => {
   const st = $('audit-status');
