@@ -14,6 +14,26 @@ type AuditCheckpointInfo struct {
 	TreeSize    uint64 `json:"tree_size"`
 }
 
+// AuditVerification is what GET /v1/audit/verify reports: the caller's
+// chain checked as `engram audit verify` checks it (the HMAC chain from
+// where retention left it, the stored head, the signed checkpoints and a
+// replay of the log tree over every sealed segment). Entries counts the
+// entries walked; LastSeq is the highest seq seen; Problem, set when
+// Intact is false, names the first damaged entry.
+type AuditVerification struct {
+	Intact  bool               `json:"intact"`
+	Entries uint64             `json:"entries"`
+	LastSeq uint64             `json:"last_seq"`
+	Problem *AuditChainProblem `json:"problem,omitempty"`
+}
+
+// AuditChainProblem is the first damage a verification found.
+type AuditChainProblem struct {
+	Seq    uint64 `json:"seq"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
 // AuditVerifierKey is the public key of one version of the deployment's
 // checkpoint signing key. Every version ever used is listed, so checkpoints
 // signed before a rotation still verify; Current marks the one that signs
@@ -140,6 +160,9 @@ const (
 // too (owners and admins hold it).
 type AuditProofService interface {
 	AuditCheckpoint(ctx context.Context) (*AuditCheckpointInfo, error)
+	// VerifyTenantAudit checks the caller's whole chain (audit:read); its
+	// cost grows with the trail.
+	VerifyTenantAudit(ctx context.Context) (*AuditVerification, error)
 	AuditKeys(ctx context.Context) ([]AuditVerifierKey, error)
 	AuditInclusion(ctx context.Context, seq, size uint64) (*AuditInclusionProof, error)
 	AuditConsistency(ctx context.Context, from, to uint64) (*AuditConsistencyProof, error)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/engram-memory/engram"
+	"github.com/engram-memory/engram/internal/console"
 	"github.com/engram-memory/engram/internal/deletion"
 	"github.com/engram-memory/engram/internal/engine"
 	"github.com/engram-memory/engram/internal/httpapi"
@@ -330,6 +331,7 @@ func (c *serveCmd) Run(ctx context.Context, s *ioStreams) error {
 			MCP:       mcp.HTTPHandler(mcp.New(l, mcp.Options{Version: version, Logger: log, Observe: l, Graph: l})),
 			OAuth:     l, // MCP hosts sign in (docs/IDENTITY.md, "OAuth for MCP hosts")
 			PublicURL: publicURL,
+			Console:   console.Handler(),
 			Storage:   guard.Health,
 			Database:  databaseHealth(l.db),
 			// Past its deadline a request commits nothing (the store

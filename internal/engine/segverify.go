@@ -20,15 +20,20 @@ import (
 // the entries as stored now. The first damage is reported per chain.
 // Extra checkpoints (e.g. one a customer kept) are checked too.
 func (e *Engine) VerifyAuditTrail(ctx context.Context, tenant string, all bool, extra ...audit.Checkpoint) ([]*audit.Report, error) {
+	ids, err := e.chainIDs(ctx, tenant, all)
+	if err != nil {
+		return nil, err
+	}
+	return e.verifyChains(ctx, ids, extra...)
+}
+
+// verifyChains is VerifyAuditTrail over the chains named by id.
+func (e *Engine) verifyChains(ctx context.Context, ids []string, extra ...audit.Checkpoint) ([]*audit.Report, error) {
 	vks, err := e.ring.CheckpointVerifierKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sc := SignedCheckpoints{Store: e.st, VerifierKeys: vks}
-	ids, err := e.chainIDs(ctx, tenant, all)
-	if err != nil {
-		return nil, err
-	}
 	v := &audit.Verifier{Store: e.st, Keys: e.ring, Checkpoints: append([]audit.Checkpoint{sc}, extra...), Floor: sc}
 	var out []*audit.Report
 	for _, id := range ids {

@@ -54,6 +54,16 @@ func registerAuditProofs(api huma.API, svc engram.AuditProofService) {
 		return &struct{ Body *engram.AuditCheckpointInfo }{Body: out}, nil
 	})
 
+	o = op("verifyAudit", http.MethodGet, "/v1/audit/verify", "Verify the tenant's audit chain", http.StatusOK, "audit")
+	o.Description = "Checks the caller's chain as `engram audit verify` does: the HMAC chain, its stored head, the signed checkpoints and the log tree over every sealed segment. A damaged chain answers 200 with intact false and the first problem. The walk covers the whole trail, so its cost grows with it." + scope
+	huma.Register(api, o, func(ctx context.Context, _ *struct{}) (*struct{ Body *engram.AuditVerification }, error) {
+		out, err := svc.VerifyTenantAudit(ctx)
+		if err != nil {
+			return nil, problemOf(ctx, err)
+		}
+		return &struct{ Body *engram.AuditVerification }{Body: out}, nil
+	})
+
 	o = op("listAuditKeys", http.MethodGet, "/v1/audit/keys", "Every checkpoint verifier key, with the tenant's key hand-overs", http.StatusOK, "audit")
 	o.Description = "Every version of the deployment's checkpoint signing key, oldest first; current marks the one that signs now. A checkpoint signed by any listed version is genuine. handover is the tenant's newest checkpoint at the rotation, naming the new key (engram-next-key line) and signed by the previous and the new key: a verifier that pinned the previous key learns the new one from it (docs/AUDIT-PROOFS.md)." + scope
 	huma.Register(api, o,

@@ -286,6 +286,7 @@ var restCases = map[string]restCase{
 	// Audit.
 	"listAudit":          {op: rbac.AuditRead, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/audit", nil} }},
 	"getAuditCheckpoint": {op: rbac.AuditRead, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/audit/checkpoint", nil} }},
+	"verifyAudit":        {op: rbac.AuditRead, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/audit/verify", nil} }},
 	"listAuditKeys":      {op: rbac.AuditRead, build: func(*rbacFixture, *actor, target) rcall { return rcall{"GET", "/v1/audit/keys", nil} }},
 	"getAuditInclusionProof": {op: rbac.AuditRead, build: func(*rbacFixture, *actor, target) rcall {
 		return rcall{"GET", "/v1/audit/proofs/inclusion?seq=1", nil}

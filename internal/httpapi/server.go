@@ -105,6 +105,11 @@ type Config struct {
 	// cancel routes and GET /v1/deletions; nil leaves them out (and
 	// answers ?grace= 501).
 	Deletion engram.DeletionService
+
+	// Console, when set, is served at /console/ and at the mailed links'
+	// paths /accept, /reset and /verify (internal/console); it sets its
+	// own security headers.
+	Console http.Handler
 }
 
 // New returns the HTTP handler of the whole API.
@@ -145,6 +150,12 @@ func New(cfg Config) http.Handler {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(body)
 	})
+	if cfg.Console != nil {
+		mux.Handle("/console/", cfg.Console)
+		for _, p := range []string{"/accept", "/reset", "/verify"} {
+			mux.Handle("GET "+p, cfg.Console)
+		}
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, engram.CodeNotFound, "no such endpoint"))
 	})

@@ -40,7 +40,7 @@ var engineOps = map[string]rbac.Op{
 	// Audit.
 	"ListAudit": rbac.AuditRead, "AuditCheckpoint": rbac.AuditRead, "AuditInclusion": rbac.AuditRead,
 	"AuditConsistency": rbac.AuditRead, "AuditSegments": rbac.AuditRead, "AuditSegmentBundle": rbac.AuditRead,
-	"AuditKeys": rbac.AuditRead, "ListAuditHolds": rbac.AuditRead,
+	"AuditKeys": rbac.AuditRead, "ListAuditHolds": rbac.AuditRead, "VerifyTenantAudit": rbac.AuditRead,
 	"CreateAuditHold": rbac.AuditHold, "ReleaseAuditHold": rbac.AuditHold,
 	"SetAuditRetention": rbac.AuditRetention, // the operator's CLI today
 	// Privacy and the tenant.

@@ -1,0 +1,474 @@
+// app.js: the console's pages. Every text from the server is set with
+// textContent (never parsed as HTML). Buttons a role cannot use are not shown;
+// the server refuses them anyway.
+import { APIError, call, login, logout, me, publicCall } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit'];
+const navPages = ['memories', 'keys', 'audit'];
+let account = null;
+let memoryCursor = '';
+
+function can(perm) {
+  return !!account && Array.isArray(account.permissions) && account.permissions.includes(perm);
+}
+
+function say(msg) {
+  $('notice').textContent = msg || '';
+  if (msg) $('error').textContent = '';
+}
+
+function fail(e) {
+  const msg = e instanceof APIError ? `${e.message} (${e.status})` : 'Something went wrong; try again.';
+  $('error').textContent = msg;
+  $('notice').textContent = '';
+  if (e instanceof APIError && e.status === 401) showSignedOut();
+}
+
+function el(tag, text, cls) {
+  const n = document.createElement(tag);
+  if (text !== undefined) n.textContent = text;
+  if (cls) n.className = cls;
+  return n;
+}
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : '';
+}
+
+function show(page) {
+  for (const p of pages) $(`page-${p}`).hidden = p !== page;
+  for (const p of navPages) {
+    const a = $(`nav-${p}`);
+    if (p === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+}
+
+function showSignedOut() {
+  account = null;
+  $('nav').hidden = true;
+  $('account').hidden = true;
+  $('whoami').textContent = '';
+  show('login');
+}
+
+async function route() {
+  if (!account) { showSignedOut(); return; }
+  let page = location.hash.replace('#', '') || 'memories';
+  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read') };
+  if (!allowed[page]) page = 'memories';
+  show(page);
+  say('');
+  $('error').textContent = '';
+  try {
+    if (page === 'keys') await loadKeys();
+    if (page === 'audit') await loadAudit();
+  } catch (e) { fail(e); }
+}
+
+async function signedIn(m) {
+  account = m;
+  $('whoami').textContent = m.email || m.name || m.id;
+  $('role').textContent = m.role;
+  $('account').hidden = false;
+  $('nav').hidden = false;
+  $('nav-keys').hidden = !can('keys:admin');
+  $('nav-audit').hidden = !can('audit:read');
+  for (const w of document.querySelectorAll('#page-memories .write')) w.hidden = !can('memories:write');
+  $('key-form').hidden = !can('keys:admin');
+  fillScopes();
+  await route();
+}
+
+// --- sign in / out
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('login-password');
+  try {
+    await login($('login-email').value.trim(), pw.value, $('login-tenant').value.trim());
+    pw.value = '';
+    const m = await me();
+    if (!m) throw new APIError(401, { detail: 'signed in, but the session cookie was not kept (the console needs HTTPS or localhost)' });
+    say('');
+    await signedIn(m);
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+$('signout').addEventListener('click', async () => {
+  try { await logout(); } catch { /* the cookies are cleared either way */ }
+  $('memory-results').replaceChildren();
+  $('key-list').replaceChildren();
+  hideSecret();
+  say('Signed out.');
+  showSignedOut();
+  $('login-email').focus();
+});
+
+// --- memories
+
+function memoryItem(m, explain, score) {
+  const li = el('li');
+  li.dataset.id = m.id;
+  li.append(el('p', m.memory, 'content'));
+  const meta = [m.user_id && `user ${m.user_id}`, when(m.created_at), m.visibility].filter(Boolean).join(' · ');
+  li.append(el('p', meta, 'meta'));
+  if (score !== undefined) {
+    li.append(el('p', `score ${Number(score).toFixed(3)}`, 'meta score'));
+  }
+  if (explain) {
+    const parts = Object.entries(explain)
+      .filter(([, v]) => typeof v === 'number')
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
+    li.append(el('p', `explain: ${parts.join(', ')}`, 'meta explain'));
+  }
+  const actions = el('div', undefined, 'actions');
+  const hist = button('History', 'history', `History of memory: ${m.memory.slice(0, 60)}`, async () => {
+    const old = li.querySelector('.history-list');
+    if (old) { old.remove(); return; }
+    try {
+      const res = await call('GET', `/v1/memories/${encodeURIComponent(m.id)}/history`);
+      const ol = el('ol', undefined, 'history-list meta');
+      for (const h of res.results || []) {
+        const change = h.event === 'UPDATE' ? `${h.old_memory} → ${h.new_memory}` : (h.new_memory || h.old_memory);
+        ol.append(el('li', `${when(h.created_at)} · ${h.event}: ${change}`));
+      }
+      li.append(ol);
+    } catch (e) { fail(e); }
+  });
+  actions.append(hist);
+  if (mayWrite(m)) {
+    actions.append(button('Edit', 'edit', `Edit memory: ${m.memory.slice(0, 60)}`, () => editMemory(li, m)));
+    actions.append(button('Delete', 'delete danger', `Delete memory: ${m.memory.slice(0, 60)}`, async () => {
+      if (!confirm('Delete this memory?')) return;
+      try {
+        await call('DELETE', `/v1/memories/${encodeURIComponent(m.id)}`);
+        li.remove();
+        say('Memory deleted.');
+      } catch (e) { fail(e); }
+    }));
+  }
+  li.append(actions);
+  return li;
+}
+
+function button(text, cls, label, onClick) {
+  const b = el('button', text, cls);
+  b.type = 'button';
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+// mayWrite mirrors the role matrix (docs/IDENTITY.md): a member changes
+// only what they wrote; owners, admins and operators any shared memory.
+// The server decides anyway.
+function mayWrite(m) {
+  if (!can('memories:write')) return false;
+  return account.role !== 'member' || m.author_id === account.id;
+}
+
+let editSeq = 0;
+
+// editMemory swaps the memory's text for a labelled textarea with Save and
+// Cancel; Save replaces the text (PUT), and the change enters its history.
+function editMemory(li, m) {
+  if (li.querySelector('form')) return;
+  const id = `memory-edit-${++editSeq}`;
+  const form = el('form', undefined, 'edit-form');
+  const lab = el('label', 'New text');
+  lab.htmlFor = id;
+  const ta = el('textarea');
+  ta.id = id;
+  ta.rows = 3;
+  ta.maxLength = 65536;
+  ta.required = true;
+  ta.value = m.memory;
+  const save = el('button', 'Save', 'save');
+  save.type = 'submit';
+  const cancel = button('Cancel', 'cancel', 'Cancel the edit', () => form.remove());
+  form.append(lab, ta, save, cancel);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const u = await call('PUT', `/v1/memories/${encodeURIComponent(m.id)}`, { content: ta.value });
+      li.replaceWith(memoryItem(u));
+      say('Memory updated.');
+    } catch (e) { fail(e); }
+  });
+  li.querySelector('.actions').before(form);
+  ta.focus();
+}
+
+async function listMemories(more) {
+  const q = new URLSearchParams({ limit: '20' });
+  const user = $('memory-user').value.trim();
+  if (user) q.set('user_id', user);
+  if (more && memoryCursor) q.set('cursor', memoryCursor);
+  const res = await call('GET', `/v1/memories?${q}`);
+  const list = $('memory-results');
+  if (!more) list.replaceChildren();
+  for (const m of res.results || []) list.append(memoryItem(m));
+  memoryCursor = res.next_cursor || '';
+  $('memory-more').hidden = !memoryCursor;
+  if (!more) say(`${list.children.length} memor${list.children.length === 1 ? 'y' : 'ies'} shown.`);
+}
+
+$('memory-scope-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try { await listMemories(false); } catch (e) { fail(e); }
+});
+
+$('memory-more').addEventListener('click', async () => {
+  try { await listMemories(true); } catch (e) { fail(e); }
+});
+
+$('memory-add-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { content: $('memory-content').value };
+  const user = $('memory-user').value.trim();
+  if (user) body.user_id = user;
+  try {
+    await call('POST', '/v1/memories', body);
+    $('memory-content').value = '';
+    await listMemories(false);
+    say('Memory added.');
+  } catch (e) { fail(e); }
+});
+
+$('memory-search-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { query: $('memory-query').value, explain: true, limit: 20 };
+  const user = $('memory-user').value.trim();
+  if (user) body.user_id = user;
+  try {
+    const res = await call('POST', '/v1/search', body);
+    const list = $('memory-results');
+    list.replaceChildren();
+    for (const h of res.results || []) {
+      const { score, explain, ...m } = h;
+      list.append(memoryItem(m, explain, score));
+    }
+    $('memory-more').hidden = true;
+    say(`${list.children.length} result${list.children.length === 1 ? '' : 's'}.`);
+  } catch (e) { fail(e); }
+});
+
+// --- API keys
+
+const allScopes = ['memories:read', 'memories:write', 'keys:admin', 'audit:read', 'audit:hold', 'users:forget',
+  'members:read', 'members:admin', 'tenant:admin', 'sso:admin'];
+
+// fillScopes offers the scopes the caller holds: a key never gets more.
+function fillScopes() {
+  const fs = $('key-scopes');
+  for (const n of fs.querySelectorAll('.scope')) n.remove();
+  for (const s of allScopes.filter(can)) {
+    const id = `key-scope-${s.replace(':', '-')}`;
+    const wrap = el('div', undefined, 'scope');
+    const box = el('input');
+    box.type = 'checkbox';
+    box.id = id;
+    box.value = s;
+    const lab = el('label', s);
+    lab.htmlFor = id;
+    wrap.append(box, lab);
+    fs.append(wrap);
+  }
+}
+
+function hideSecret() {
+  $('key-secret').textContent = '';
+  $('key-secret-box').hidden = true;
+}
+
+async function loadKeys() {
+  const res = await call('GET', '/v1/keys');
+  const list = $('key-list');
+  list.replaceChildren();
+  // Live keys first, newest first; revoked ones after.
+  const keys = (res.results || []).slice().sort((a, b) =>
+    (!!a.revoked_at - !!b.revoked_at) || String(b.created_at).localeCompare(String(a.created_at)));
+  for (const k of keys) {
+    const li = el('li');
+    li.dataset.id = k.id;
+    li.dataset.name = k.name;
+    li.append(el('p', `${k.name} (${k.prefix}…)`, 'content'));
+    const meta = [`scopes ${(k.scopes || []).join(', ')}`, `created ${when(k.created_at)}`,
+      k.expires_at && `expires ${when(k.expires_at)}`, k.last_used_at && `last used ${when(k.last_used_at)}`,
+      k.revoked_at && `revoked ${when(k.revoked_at)}`].filter(Boolean).join(' · ');
+    li.append(el('p', meta, 'meta'));
+    if (!k.revoked_at && can('keys:admin')) {
+      const b = el('button', 'Revoke', 'revoke danger');
+      b.type = 'button';
+      b.setAttribute('aria-label', `Revoke key ${k.name}`);
+      b.addEventListener('click', async () => {
+        if (!confirm(`Revoke the key "${k.name}"? Programs using it stop working at once.`)) return;
+        try {
+          await call('DELETE', `/v1/keys/${encodeURIComponent(k.id)}`);
+          await loadKeys();
+          say(`Key ${k.name} revoked.`);
+        } catch (e) { fail(e); }
+      });
+      li.append(b);
+    } else if (k.revoked_at) {
+      li.classList.add('revoked');
+    }
+    list.append(li);
+  }
+}
+
+$('key-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { name: $('key-name').value.trim() };
+  const scopes = [...document.querySelectorAll('#key-scopes input:checked')].map((b) => b.value);
+  if (scopes.length) body.scopes = scopes;
+  const exp = $('key-expiry').value;
+  if (exp) body.expires_at = `${exp}T23:59:59Z`;
+  try {
+    const k = await call('POST', '/v1/keys', body);
+    $('key-secret').textContent = k.key;
+    $('key-secret-box').hidden = false;
+    $('key-name').value = '';
+    $('key-expiry').value = '';
+    for (const b of document.querySelectorAll('#key-scopes input')) b.checked = false;
+    await loadKeys();
+    say(`Key ${k.name} created.`);
+  } catch (e) { fail(e); }
+});
+
+$('key-secret-done').addEventListener('click', hideSecret);
+
+// --- audit
+
+async function loadAudit() {
+  const q = new URLSearchParams({ limit: '20' });
+  const action = $('audit-action').value.trim();
+  if (action) q.set('action', action);
+  if ($('audit-outcome').value) q.set('outcome', $('audit-outcome').value);
+  const [res, cp] = await Promise.all([call('GET', `/v1/audit?${q}`), call('GET', '/v1/audit/checkpoint')]);
+  $('audit-checkpoint').textContent = cp.checkpoint
+    ? `Tree size ${cp.tree_size}; verifier key ${cp.verifier_key}. Keep a copy outside the server: engram audit verify --checkpoint checks it.`
+    : 'No checkpoint yet: entries are sealed into signed segments in the background.';
+  const list = $('audit-list');
+  list.replaceChildren();
+  for (const a of res.results || []) {
+    const li = el('li');
+    li.append(el('p', `${a.action} · ${a.outcome}`, 'content'));
+    li.append(el('p', [`#${a.seq}`, when(a.time), a.target_type && `${a.target_type} ${a.target_id || ''}`]
+      .filter(Boolean).join(' · '), 'meta'));
+    list.append(li);
+  }
+}
+
+$('audit-filter').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try { await loadAudit(); } catch (e) { fail(e); }
+});
+
+$('audit-verify').addEventListener('click', async () => {
+  const st = $('audit-status');
+  st.textContent = 'Verifying…';
+  st.className = '';
+  try {
+    const v = await call('GET', '/v1/audit/verify');
+    if (v.intact) {
+      st.textContent = `The chain is intact: ${v.entries} entries verified (up to #${v.last_seq}).`;
+      st.className = 'ok';
+    } else {
+      const p = v.problem || {};
+      st.textContent = `The chain is damaged at entry #${p.seq}: ${p.kind}${p.detail ? ` (${p.detail})` : ''}.`;
+      st.className = 'bad';
+    }
+    await loadAudit();
+  } catch (e) {
+    st.textContent = '';
+    fail(e);
+  }
+});
+
+// --- one-time links (/accept, /reset, /verify #token=…): the token is in
+// the fragment, which browsers never send to a server; the page takes it
+// and drops it from the address bar and the history at once.
+
+let linkToken = '';
+
+function takeLinkToken() {
+  const t = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+  history.replaceState(null, '', '/console/');
+  return t;
+}
+
+function toSignIn(msg, email) {
+  linkToken = '';
+  if (email) $('login-email').value = email;
+  showSignedOut();
+  say(msg);
+  (email ? $('login-password') : $('login-email')).focus();
+}
+
+$('accept-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('accept-password');
+  const body = { token: linkToken, password: pw.value };
+  const name = $('accept-name').value.trim();
+  if (name) body.name = name;
+  try {
+    const m = await publicCall('POST', '/v1/invitations/accept', body);
+    pw.value = '';
+    toSignIn('Your account is active: sign in.', m && m.email);
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+$('reset-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pw = $('reset-password');
+  try {
+    await publicCall('POST', '/v1/auth/password-reset/confirm', { token: linkToken, password: pw.value });
+    pw.value = '';
+    toSignIn('Your password is set: sign in with it.');
+  } catch (e) {
+    pw.value = '';
+    fail(e);
+  }
+});
+
+// linkPage shows the page of a one-time link, or answers false.
+async function linkPage() {
+  const page = { '/accept': 'accept', '/reset': 'reset', '/verify': 'verify' }[location.pathname];
+  if (!page) return false;
+  linkToken = takeLinkToken();
+  show(page);
+  if (!linkToken) {
+    $('error').textContent = 'This link has no token: open the whole link from the message.';
+    return true;
+  }
+  if (page === 'verify') {
+    try {
+      await publicCall('POST', '/v1/auth/verify-email', { token: linkToken });
+      linkToken = '';
+      $('verify-status').textContent = 'Your email address is confirmed.';
+    } catch (e) { fail(e); }
+  }
+  return true;
+}
+
+// --- start
+
+window.addEventListener('hashchange', () => { if (!linkToken) route(); });
+(async () => {
+  try {
+    if (await linkPage()) return;
+    const m = await me();
+    if (m) await signedIn(m); else showSignedOut();
+  } catch (e) {
+    showSignedOut();
+    fail(e);
+  }
+})();
