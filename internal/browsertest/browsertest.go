@@ -374,7 +374,7 @@ func (p *Page) Count(sel string) int {
 	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
 	defer cancel()
 	selJSON, _ := json.Marshal(sel)
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + string(selJSON) + `).length`))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+string(selJSON)+`).length`))
 	if err != nil {
 		p.t.Fatalf("counting %s: %v", sel, err)
 	}
