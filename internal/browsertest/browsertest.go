@@ -139,6 +139,7 @@ type Page struct {
 	violations  []string
 	consoleErrs []string
 	allowed     []string
+	dialogs     []string
 }
 
 // NewPage opens a new tab for the test. When the test ends, the page fails it
@@ -200,6 +201,16 @@ func (p *Page) onEvent(ev any) {
 			}
 			p.record(&p.consoleErrs, "console."+string(e.Type)+": "+strings.Join(parts, " "))
 		}
+	case *page.EventJavascriptDialogOpening:
+		// A confirm() before a destructive action (revoking a key,
+		// deleting a memory) would block the tab: accept it, as a user
+		// who clicked on purpose would, and record its message.
+		p.record(&p.dialogs, string(e.Type)+": "+e.Message)
+		go func() {
+			ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+			defer cancel()
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}()
 	case *log.EventEntryAdded:
 		if e.Entry == nil {
 			return
@@ -277,6 +288,14 @@ func (p *Page) ConsoleErrors() []string {
 	return out
 }
 
+// Dialogs returns the JavaScript dialogs (alert, confirm, prompt) the page
+// opened, each accepted, as "type: message".
+func (p *Page) Dialogs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.dialogs...)
+}
+
 // Check fails the test for each CSP violation and each console error
 // collected so far. It runs when the test ends; a test may call it earlier.
 func (p *Page) Check() {
@@ -307,20 +326,56 @@ func (p *Page) Navigate(url string) {
 // Click waits for the element of the CSS selector to be visible and clicks it.
 func (p *Page) Click(sel string) {
 	p.t.Helper()
-	p.do("click "+sel, chromedp.WaitVisible(sel), chromedp.Click(sel))
+	p.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
 }
 
 // Type waits for the element of the CSS selector to be visible, clears it,
 // and types text into it as key events.
 func (p *Page) Type(sel, text string) {
 	p.t.Helper()
-	p.do("type into "+sel, chromedp.WaitVisible(sel), chromedp.Clear(sel), chromedp.SendKeys(sel, text))
+	p.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// ClickXPath waits for the first element of the XPath query to be visible and
+// clicks it (for an element found by its text, such as the button in the row
+// of a named item).
+func (p *Page) ClickXPath(xpath string) {
+	p.t.Helper()
+	p.do("click "+xpath, chromedp.WaitVisible(chromedp.Search(xpath)), chromedp.Click(chromedp.Search(xpath)))
+}
+
+// Eval evaluates a JavaScript expression in the page and returns its value
+// decoded into T (a promise is awaited).
+func Eval[T any](p *Page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// WaitTrue waits until the JavaScript expression is true in the page; what
+// names the condition in the failure.
+func (p *Page) WaitTrue(what, expr string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+	defer cancel()
+	poll := `new Promise((resolve) => {
+  const check = () => { let ok = false; try { ok = !!(` + expr + `); } catch (_) {} if (ok) resolve(true); else setTimeout(check, 50); };
+  check();
+})`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](poll, chromedp.EvalAwaitPromise)); err != nil {
+		p.t.Fatalf("waiting until %s: %v", what, err)
+	}
 }
 
 // WaitVisible waits for the element of the CSS selector to be visible.
 func (p *Page) WaitVisible(sel string) {
 	p.t.Helper()
-	p.do("wait for "+sel, chromedp.WaitVisible(sel))
+	p.do("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
 // Text returns the visible text of the first element of the CSS selector.
@@ -328,7 +383,7 @@ func (p *Page) Text(sel string) string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.TextContent(sel))
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
 	if err != nil {
 		p.t.Fatalf("text of %s: %v", sel, err)
 	}

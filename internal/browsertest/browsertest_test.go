@@ -29,7 +29,9 @@ func site(t *testing.T) *httptest.Server {
 		}
 	}
 	mux.HandleFunc("/clean", page(`<p id="out">waiting</p><label for="in">In</label><input id="in">`+
-		`<button id="go" type="button">Go</button><script type="module" src="/app.js"></script>`))
+		`<button id="go" type="button">Go</button>`+
+		`<ul id="items"><li>alpha <button class="del" type="button">Delete</button></li>`+
+		`<li>beta <button class="del" type="button">Delete</button></li></ul><script type="module" src="/app.js"></script>`))
 	mux.HandleFunc("/inline", page(`<p id="out">inline</p><script>document.title = "ran";</script>`))
 	mux.HandleFunc("/inline-style", page(`<p id="out" style="color: red">styled</p>`))
 	mux.HandleFunc("/error", page(`<p id="out">error</p><script type="module" src="/error.js"></script>`))
@@ -39,7 +41,12 @@ func site(t *testing.T) *httptest.Server {
 out.textContent = "ready";
 document.getElementById("go").addEventListener("click", () => {
   out.textContent = "typed: " + document.getElementById("in").value;
-});`)
+});
+for (const b of document.querySelectorAll("button.del")) {
+  b.addEventListener("click", () => {
+    if (confirm("Delete it?")) b.parentElement.remove();
+  });
+}`)
 	})
 	mux.HandleFunc("/error.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
@@ -97,8 +104,16 @@ func TestCleanPagePassesAndDrives(t *testing.T) {
 	if got := p.WaitText("#out", "typed: hello"); got != "typed: hello" {
 		t.Errorf("text = %q", got)
 	}
-	if n := p.Count("button"); n != 1 {
-		t.Errorf("Count(button) = %d, want 1", n)
+	if n := p.Count("#items li"); n != 2 {
+		t.Errorf("Count(#items li) = %d, want 2", n)
+	}
+	p.ClickXPath(`//ul[@id="items"]/li[contains(., "beta")]//button[contains(@class, "del")]`)
+	p.WaitTrue("beta is deleted", `![...document.querySelectorAll("#items li")].some((li) => li.textContent.includes("beta"))`)
+	if got := Eval[string](p, `document.querySelector("#items").textContent`); !strings.Contains(got, "alpha") {
+		t.Errorf("alpha went too: %q", got)
+	}
+	if d := p.Dialogs(); len(d) != 1 || d[0] != "confirm: Delete it?" {
+		t.Errorf("dialogs = %q", d)
 	}
 	if errs := rec.finish(); len(errs) != 0 {
 		t.Errorf("a clean page failed the test: %q", errs)
