@@ -222,6 +222,11 @@ func (p *Page) onEvent(ev any) {
 			p.record(&p.violations, "CSP violation (log): "+e.Entry.Text)
 			return
 		}
+		// The browser asks for /favicon.ico by itself when a page
+		// declares no icon; its 404 is not the page's error.
+		if e.Entry.Source == log.EntrySourceNetwork && strings.HasSuffix(e.Entry.URL, "/favicon.ico") {
+			return
+		}
 		if e.Entry.Level == log.EntryLevelError {
 			p.record(&p.consoleErrs, "console error ("+string(e.Entry.Source)+"): "+e.Entry.Text+" "+e.Entry.URL)
 		}

@@ -1,0 +1,217 @@
+//go:build console_e2e
+
+// The web console end to end, in a real headless Chromium against the real
+// binary (internal/browsertest). It drives the pages through the DOM contract
+// of docs/CONSOLE.md (the ids below). The build tag keeps it out of the
+// default build until the console and this test are merged together; run it
+// with:
+//
+//	go test -tags console_e2e ./cmd/engram -run 'TestConsole'
+//
+// The session cookies are __Host- and Secure. Chromium treats
+// http://127.0.0.1 as a secure context and keeps Secure cookies set by it, so
+// the server needs no TLS here; TestConsoleSessionCookies checks exactly that
+// without the console's pages.
+
+package main_test
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/engram-memory/engram/internal/browsertest"
+)
+
+const (
+	consoleOwnerEmail    = "olga@example.com"
+	consoleOwnerPassword = "Lichen-Harbour-Crane-19"
+	consoleReaderEmail   = "rhea@example.com"
+	consoleReaderPass    = "Basalt-Meadow-Finch-42"
+)
+
+// consoleServer starts `engram serve` on a tenant with an owner and a reader
+// who have accepted their invitations (passwords set), and returns it.
+func consoleServer(t *testing.T) *server {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	mustEngram(t, nil, "tenants", "create", "acme", "--data", data)
+	invite := func(email, role string) string {
+		out := mustEngram(t, nil, "members", "invite", email, "--role", role, "--tenant", "acme", "--data", data)
+		_, tok, ok := strings.Cut(strings.TrimSpace(out), "#token=")
+		if !ok {
+			t.Fatalf("members invite printed %q", out)
+		}
+		return tok
+	}
+	ownerTok := invite(consoleOwnerEmail, "owner")
+	readerTok := invite(consoleReaderEmail, "reader")
+	s := startServer(t, data)
+	for tok, pw := range map[string]string{ownerTok: consoleOwnerPassword, readerTok: consoleReaderPass} {
+		if code, body := postJSON(t, s.url+"/v1/invitations/accept", "", `{"token":"`+tok+`","password":"`+pw+`"}`); code != 201 {
+			t.Fatalf("accept: %d %s", code, body)
+		}
+	}
+	return s
+}
+
+// allowSignedOut accepts the 401s of a page that asks who is signed in, or
+// tries to refresh, while nobody is: the browser logs each refused request
+// as an error, and the console is expected to make them.
+func allowSignedOut(p *browsertest.Page, s *server) {
+	for _, path := range []string{"/v1/me", "/v1/auth/refresh"} {
+		p.AllowConsoleError("status of 401 (Unauthorized) " + s.url + path)
+	}
+}
+
+// TestConsoleSessionCookies: a login posted by a page of the server's own
+// origin over http://127.0.0.1 gets the __Host- cookies, HttpOnly (the page
+// cannot read them), and the next same-origin request is signed in by them.
+func TestConsoleSessionCookies(t *testing.T) {
+	s := consoleServer(t)
+	b := browsertest.Start(t)
+	p := b.NewPage(t)
+	p.Navigate(s.url + "/healthz")
+	status := browsertest.Eval[int](p, `fetch("/v1/auth/login", {method: "POST", headers: {"Content-Type": "application/json"},
+  body: JSON.stringify({email: "`+consoleOwnerEmail+`", password: "`+consoleOwnerPassword+`"})}).then((r) => r.status)`)
+	if status != http.StatusOK {
+		t.Fatalf("login from the page: %d", status)
+	}
+	if c := browsertest.Eval[string](p, `document.cookie`); strings.Contains(c, "engram") {
+		t.Errorf("the page can read the session cookies: %q", c)
+	}
+	if st := browsertest.Eval[int](p, `fetch("/v1/me").then((r) => r.status)`); st != http.StatusOK {
+		t.Fatalf("GET /v1/me with the cookies: %d", st)
+	}
+	role := browsertest.Eval[string](p, `fetch("/v1/me").then((r) => r.json()).then((m) => m.role)`)
+	if role != "owner" {
+		t.Errorf("role = %q, want owner", role)
+	}
+	// A cookie-authenticated unsafe request from the page passes the
+	// origin check (same-origin fetch), and logout clears the cookies.
+	if st := browsertest.Eval[int](p, `fetch("/v1/auth/logout", {method: "POST"}).then((r) => r.status)`); st/100 != 2 {
+		t.Fatalf("logout from the page: %d", st)
+	}
+	p.AllowConsoleError("status of 401 (Unauthorized) " + s.url + "/v1/me")
+	if st := browsertest.Eval[int](p, `fetch("/v1/me").then((r) => r.status)`); st != http.StatusUnauthorized {
+		t.Errorf("GET /v1/me after logout: %d, want 401", st)
+	}
+}
+
+// TestConsole: an owner signs in through the page, adds and searches a
+// memory, creates a key (its secret shown once, and working) and revokes it
+// (it stops working), verifies the audit chain and signs out; a reader sees
+// no write buttons. Every page is screenshotted; any CSP violation or
+// unexpected console error fails the test.
+func TestConsole(t *testing.T) {
+	s := consoleServer(t)
+	b := browsertest.Start(t)
+	p := b.NewPage(t)
+	allowSignedOut(p, s)
+
+	// Sign in.
+	p.Navigate(s.url + "/console/")
+	p.WaitVisible("#login-email")
+	p.Screenshot("sign-in")
+	p.Type("#login-email", consoleOwnerEmail)
+	p.Type("#login-password", consoleOwnerPassword)
+	p.Click("#login-submit")
+	p.WaitText("#whoami", consoleOwnerEmail)
+	if n := browsertest.Eval[int](p, `localStorage.length`); n != 0 {
+		t.Errorf("the console keeps %d items in localStorage", n)
+	}
+	if st := browsertest.Eval[string](p, `JSON.stringify(Object.assign({}, sessionStorage))`); strings.Contains(st, "egat_") || strings.Contains(st, "egrt_") {
+		t.Error("the console keeps a session token in sessionStorage")
+	}
+	if c := browsertest.Eval[string](p, `document.cookie`); strings.Contains(c, "engram") {
+		t.Errorf("the page can read the session cookies: %q", c)
+	}
+	p.Screenshot("signed-in")
+
+	// Memories: add, then search.
+	p.Click("#nav-memories")
+	p.Type("#memory-user", "alice")
+	p.Type("#memory-content", "The heron nests by the north pond every spring")
+	p.Click("#memory-add")
+	p.WaitText("#memory-results", "heron")
+	p.Type("#memory-query", "where does the heron nest")
+	p.Click("#memory-search")
+	p.WaitText("#memory-results", "north pond")
+	if n := p.Count("#memory-results li"); n < 1 {
+		t.Errorf("search shows %d memories", n)
+	}
+	p.Screenshot("memories")
+
+	// API keys: create (secret once), check it works, revoke, check it fails.
+	p.Click("#nav-keys")
+	p.Type("#key-name", "ci-bot")
+	p.Click("#key-create")
+	p.WaitTrue("the secret is shown", `document.querySelector("#key-secret") && document.querySelector("#key-secret").textContent.trim().length > 20`)
+	secret := strings.TrimSpace(p.Text("#key-secret"))
+	p.WaitText("#key-list", "ci-bot")
+	p.Screenshot("key-created")
+	if code := getStatus(t, s.url+"/v1/me", secret); code != http.StatusOK {
+		t.Fatalf("GET /v1/me with the new key: %d", code)
+	}
+	// Shown once: a fresh load of the console (still signed in by the
+	// cookies) does not show it again.
+	p.Navigate(s.url + "/console/")
+	p.WaitText("#whoami", consoleOwnerEmail)
+	p.Click("#nav-keys")
+	p.WaitText("#key-list", "ci-bot")
+	if strings.Contains(browsertest.Eval[string](p, `document.documentElement.outerHTML`), secret) {
+		t.Error("the key's secret is shown again after a reload")
+	}
+	p.ClickXPath(`//*[@id="key-list"]/li[contains(., "ci-bot")]//button[contains(concat(" ", normalize-space(@class), " "), " revoke ")]`)
+	p.WaitTrue("ci-bot is revoked", `![...document.querySelectorAll("#key-list li")].some((li) => li.textContent.includes("ci-bot") && li.querySelector("button.revoke:not([disabled])"))`)
+	if code := getStatus(t, s.url+"/v1/me", secret); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/me with the revoked key: %d, want 401", code)
+	}
+	p.Screenshot("key-revoked")
+
+	// Audit: verify the chain.
+	p.Click("#nav-audit")
+	p.Click("#audit-verify")
+	p.WaitText("#audit-status", "intact")
+	p.Screenshot("audit")
+
+	// Sign out: back to the form, and the cookies no longer sign in.
+	p.Click("#signout")
+	p.WaitVisible("#login-email")
+	if st := browsertest.Eval[int](p, `fetch("/v1/me").then((r) => r.status)`); st != http.StatusUnauthorized {
+		t.Errorf("GET /v1/me after sign-out: %d, want 401", st)
+	}
+	p.Screenshot("signed-out")
+
+	// A reader: signed in, no write buttons.
+	p.Type("#login-email", consoleReaderEmail)
+	p.Type("#login-password", consoleReaderPass)
+	p.Click("#login-submit")
+	p.WaitText("#whoami", consoleReaderEmail)
+	p.Click("#nav-memories")
+	p.WaitVisible("#memory-search")
+	visible := `((sel) => { const e = document.querySelector(sel); return !!e && !e.closest("[hidden]") && e.getClientRects().length > 0; })`
+	for _, sel := range []string{"#memory-add", "#key-create"} {
+		if browsertest.Eval[bool](p, visible+`("`+sel+`")`) {
+			t.Errorf("a reader sees %s", sel)
+		}
+	}
+	p.Screenshot("reader")
+}
+
+// getStatus sends GET url with a Bearer token and returns the status.
+func getStatus(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
