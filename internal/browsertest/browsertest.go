@@ -338,7 +338,12 @@ func (p *Page) Click(sel string) {
 // and types text into it as key events.
 func (p *Page) Type(sel, text string) {
 	p.t.Helper()
-	p.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+	selJSON, _ := json.Marshal(sel)
+	clear := func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[bool](`((e) => { e.value = ""; return true; })(document.querySelector(`+string(selJSON)+`))`)(ctx, t)
+		return chromedp.Void{}, err
+	}
+	p.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), clear, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // ClickXPath waits for the first element of the XPath query to be visible and

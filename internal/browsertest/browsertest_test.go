@@ -28,7 +28,7 @@ func site(t *testing.T) *httptest.Server {
 				`<link rel="icon" href="data:,"><link rel="stylesheet" href="/app.css"></head><body>`+body+`</body></html>`)
 		}
 	}
-	mux.HandleFunc("/clean", page(`<p id="out">waiting</p><label for="in">In</label><input id="in">`+
+	mux.HandleFunc("/clean", page(`<p id="out">waiting</p><label for="in">In</label><input id="in"><label for="ta">Ta</label><textarea id="ta"></textarea>`+
 		`<button id="go" type="button">Go</button>`+
 		`<ul id="items"><li>alpha <button class="del" type="button">Delete</button></li>`+
 		`<li>beta <button class="del" type="button">Delete</button></li></ul><script type="module" src="/app.js"></script>`))
@@ -99,6 +99,8 @@ func TestCleanPagePassesAndDrives(t *testing.T) {
 	p := b.NewPage(rec)
 	p.Navigate(srv.URL + "/clean")
 	p.WaitText("#out", "ready")
+	p.Type("#ta", "a textarea")
+	p.Type("#in", "first")
 	p.Type("#in", "hello")
 	p.Click("#go")
 	if got := p.WaitText("#out", "typed: hello"); got != "typed: hello" {
