@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -233,5 +234,33 @@ func TestScreenshotWritesPNG(t *testing.T) {
 	}
 	if !bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("screenshot is not a PNG (%d bytes)", len(data))
+	}
+}
+
+// ender is a testing.TB that records how RequireChromium ends the test.
+type ender struct {
+	*testing.T
+	how string
+}
+
+func (e *ender) Fatal(args ...any) { e.how = "fail"; runtime.Goexit() }
+func (e *ender) Skip(args ...any)  { e.how = "skip"; runtime.Goexit() }
+
+func TestRequireChromiumFailsInCI(t *testing.T) {
+	t.Setenv("ENGRAM_TEST_CHROMIUM", "")
+	t.Setenv("PATH", t.TempDir())
+	for ci, want := range map[string]string{"true": "fail", "": "skip"} {
+		t.Setenv("CI", ci)
+		e := &ender{T: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			RequireChromium(e)
+			e.how = "ran"
+		}()
+		<-done
+		if e.how != want {
+			t.Errorf("CI=%q without Chromium: the test would %s, want %s", ci, e.how, want)
+		}
 	}
 }
