@@ -32,6 +32,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // ActionTimeout bounds one helper action (a navigation, a wait for an
@@ -380,6 +381,47 @@ func (p *Page) WaitTrue(what, expr string) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](poll, chromedp.EvalAwaitPromise)); err != nil {
 		p.t.Fatalf("waiting until %s: %v", what, err)
 	}
+}
+
+// Keys sends key events to whatever has the focus, as a keyboard would: text,
+// and the keys of chromedp/kb such as kb.Tab and kb.Enter.
+func (p *Page) Keys(keys string) {
+	p.t.Helper()
+	p.do("press keys", chromedp.KeyEvent(keys))
+}
+
+// Focused returns the id of the element that has the focus ("" for none or
+// one without an id).
+func (p *Page) Focused() string {
+	p.t.Helper()
+	return Eval[string](p, `(document.activeElement && document.activeElement.id) || ""`)
+}
+
+// TabTo presses Tab until the element with the id has the focus, at most max
+// times, and fails the test if it never gets it: the element is reachable by
+// keyboard.
+func (p *Page) TabTo(id string, max int) {
+	p.t.Helper()
+	for i := 0; i < max; i++ {
+		if p.Focused() == id {
+			return
+		}
+		p.Keys(kb.Tab)
+	}
+	if p.Focused() != id {
+		p.t.Fatalf("#%s not reached in %d presses of Tab (focus on %q)", id, max, p.Focused())
+	}
+}
+
+// Viewport sets the size of the tab's viewport in CSS pixels, for example a
+// phone's 375×812; mobile also emulates a touch screen.
+func (p *Page) Viewport(width, height int64, mobile bool) {
+	p.t.Helper()
+	if mobile {
+		p.do("set the viewport", chromedp.EmulateViewport(width, height, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		return
+	}
+	p.do("set the viewport", chromedp.EmulateViewport(width, height))
 }
 
 // WaitVisible waits for the element of the CSS selector to be visible.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chromedp/chromedp/kb"
 )
 
 // strictCSP is the policy the console serves.
@@ -25,7 +27,7 @@ func site(t *testing.T) *httptest.Server {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Security-Policy", strictCSP)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title>`+
+			fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>t</title>`+
 				`<link rel="icon" href="data:,"><link rel="stylesheet" href="/app.css"></head><body>`+body+`</body></html>`)
 		}
 	}
@@ -131,6 +133,23 @@ func TestCleanPagePassesAndDrives(t *testing.T) {
 	}
 	if errs := rec.finish(); len(errs) != 0 {
 		t.Errorf("a clean page failed the test: %q", errs)
+	}
+}
+
+func TestKeyboardAndViewport(t *testing.T) {
+	srv := site(t)
+	b := Start(t)
+	p := b.NewPage(t)
+	p.Navigate(srv.URL + "/clean")
+	p.WaitText("#out", "ready")
+	p.TabTo("in", 10)
+	p.Keys("by keys")
+	p.TabTo("go", 10)
+	p.Keys(kb.Enter)
+	p.WaitText("#out", "typed: by keys")
+	p.Viewport(375, 812, true)
+	if w := Eval[int](p, `window.innerWidth`); w != 375 {
+		t.Errorf("innerWidth = %d, want 375", w)
 	}
 }
 
