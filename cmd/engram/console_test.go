@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/engram-memory/engram/internal/browsertest"
 )
 
@@ -247,6 +249,56 @@ func TestConsoleAcceptInvitation(t *testing.T) {
 	// The link is single-use.
 	if code, _ := postJSON(t, s.url+"/v1/invitations/accept", "", `{"token":"`+tok+`","password":"`+consoleInviteePass+`"}`); code/100 == 2 {
 		t.Errorf("the invitation link worked twice: %d", code)
+	}
+}
+
+// unlabelled lists the visible form fields of the page that have no label.
+const unlabelled = `[...document.querySelectorAll("input, textarea, select")]
+  .filter((e) => e.type !== "hidden" && e.getClientRects().length > 0)
+  .filter((e) => e.labels.length === 0 && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"))
+  .map((e) => e.id || e.name || e.outerHTML).join(", ")`
+
+// TestConsoleKeyboardAndPhone: the owner signs in and moves between the
+// pages with the keyboard alone; every visible field has a label; on a
+// phone-sized screen no page scrolls sideways.
+func TestConsoleKeyboardAndPhone(t *testing.T) {
+	s, _ := consoleServer(t)
+	b := browsertest.Start(t)
+	p := b.NewPage(t)
+	allowSignedOut(p, s)
+	p.Navigate(s.url + "/console/")
+	p.WaitVisible("#login-email")
+	if u := browsertest.Eval[string](p, unlabelled); u != "" {
+		t.Errorf("sign-in: fields without a label: %s", u)
+	}
+	p.TabTo("login-email", 20)
+	p.Keys(consoleOwnerEmail)
+	p.TabTo("login-password", 5)
+	p.Keys(consoleOwnerPassword)
+	p.Keys(kb.Enter)
+	p.WaitText("#whoami", consoleOwnerEmail)
+	for _, page := range []struct{ nav, field string }{
+		{"nav-keys", "#key-name"}, {"nav-audit", "#audit-verify"}, {"nav-memories", "#memory-user"},
+	} {
+		p.TabTo(page.nav, 40)
+		p.Keys(kb.Enter)
+		p.WaitVisible(page.field)
+		if u := browsertest.Eval[string](p, unlabelled); u != "" {
+			t.Errorf("%s: fields without a label: %s", page.nav, u)
+		}
+	}
+
+	p.Viewport(375, 812, true)
+	for _, page := range []struct{ nav, field string }{
+		{"#nav-memories", "#memory-user"}, {"#nav-keys", "#key-name"}, {"#nav-audit", "#audit-verify"},
+	} {
+		p.Click(page.nav)
+		p.WaitVisible(page.field)
+		sw := browsertest.Eval[int](p, `document.documentElement.scrollWidth`)
+		if iw := browsertest.Eval[int](p, `window.innerWidth`); sw > iw {
+			t.Errorf("%s on a phone scrolls sideways: %d px wide in a %d px viewport", page.nav, sw, iw)
+		}
+		p.Screenshot("phone-" + strings.TrimPrefix(page.nav, "#nav-"))
 	}
 }
 
