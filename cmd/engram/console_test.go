@@ -1,8 +1,21 @@
 //go:build console_e2e
 
 // The web console end to end, in a real headless Chromium against the real
-// binary (internal/browsertest). It drives the pages through the DOM contract
-// of docs/CONSOLE.md (the ids below). The build tag keeps it out of the
+// binary (internal/browsertest). It drives the pages through this DOM
+// contract, which the console keeps (issue 17's brief):
+//
+//   - sign-in form #login-email, #login-password, #login-submit; after
+//     sign-in #whoami shows the email; #signout;
+//   - nav links #nav-memories, #nav-keys, #nav-audit;
+//   - memories: #memory-user, #memory-content, #memory-add, #memory-query,
+//     #memory-search, results list #memory-results with one li per memory;
+//   - keys: #key-name, #key-create, #key-secret (the one-time secret),
+//     #key-list with an li per key, each with a button.revoke;
+//   - audit: #audit-verify, #audit-status (its text contains "intact" when
+//     the chain verifies).
+//
+// Beyond it, the tests use #error (the refusal of a sign-in) and the accept
+// page's #accept-password and #accept-submit. The build tag keeps it out of the
 // default build until the console and this test are merged together; run it
 // with:
 //
