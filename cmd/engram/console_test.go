@@ -1,5 +1,3 @@
-//go:build console_e2e
-
 // The web console end to end, in a real headless Chromium against the real
 // binary (internal/browsertest). It drives the pages through this DOM
 // contract, which the console keeps (issue 17's brief):
@@ -15,11 +13,11 @@
 //     the chain verifies).
 //
 // Beyond it, the tests use #error (the refusal of a sign-in) and the accept
-// page's #accept-password and #accept-submit. The build tag keeps it out of the
-// default build until the console and this test are merged together; run it
-// with:
+// page's #accept-password and #accept-submit. Run it with (Chromium from
+// Debian, which scripts/test installs; screenshots under
+// $ENGRAM_TEST_ARTIFACTS):
 //
-//	go test -tags console_e2e ./cmd/engram -run 'TestConsole'
+//	go test ./cmd/engram -run 'TestConsole'
 //
 // The session cookies are __Host- and Secure. Chromium treats
 // http://127.0.0.1 as a secure context and keeps Secure cookies set by it, so
