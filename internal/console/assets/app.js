@@ -4,8 +4,8 @@
 import { APIError, call, login, logout, me, publicCall } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit'];
-const navPages = ['memories', 'keys', 'audit'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members'];
+const navPages = ['memories', 'keys', 'audit', 'members'];
 let account = null;
 let memoryCursor = '';
 
@@ -55,7 +55,7 @@ function showSignedOut() {
 async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
-  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read') };
+  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read') };
   if (!allowed[page]) page = 'memories';
   show(page);
   say('');
@@ -63,6 +63,7 @@ async function route() {
   try {
     if (page === 'keys') await loadKeys();
     if (page === 'audit') await loadAudit();
+    if (page === 'members') await loadMembers();
   } catch (e) { fail(e); }
 }
 
@@ -74,6 +75,9 @@ async function signedIn(m) {
   $('nav').hidden = false;
   $('nav-keys').hidden = !can('keys:admin');
   $('nav-audit').hidden = !can('audit:read');
+  $('nav-members').hidden = !can('members:read');
+  $('invite-form').hidden = !can('members:admin');
+  fillRoles($('invite-role'), 'member');
   for (const w of document.querySelectorAll('#page-memories .write')) w.hidden = !can('memories:write');
   $('key-form').hidden = !can('keys:admin');
   fillScopes();
@@ -102,7 +106,10 @@ $('signout').addEventListener('click', async () => {
   try { await logout(); } catch { /* the cookies are cleared either way */ }
   $('memory-results').replaceChildren();
   $('key-list').replaceChildren();
+  $('member-list').replaceChildren();
+  $('invitation-list').replaceChildren();
   hideSecret();
+  hideInviteLink();
   say('Signed out.');
   showSignedOut();
   $('login-email').focus();
@@ -389,6 +396,112 @@ $('audit-verify').addEventListener('click', async () => {
     fail(e);
   }
 });
+
+// --- members
+
+// Roles from the least to the most powerful (docs/IDENTITY.md).
+const roles = ['reader', 'member', 'operator', 'admin', 'owner'];
+
+// grantable lists the roles the caller may give: at most their own (the
+// server enforces it, with its other rules such as the last owner).
+function grantable() {
+  const mine = roles.indexOf(account ? account.role : '');
+  return roles.filter((r, i) => i <= mine);
+}
+
+function fillRoles(sel, current) {
+  sel.replaceChildren();
+  const offer = grantable();
+  if (current && !offer.includes(current)) offer.push(current);
+  for (const r of offer) {
+    const o = el('option', r);
+    o.value = r;
+    if (r === current) o.selected = true;
+    sel.append(o);
+  }
+}
+
+function hideInviteLink() {
+  $('invite-link').textContent = '';
+  $('invite-link-box').hidden = true;
+}
+
+let roleSeq = 0;
+
+function memberItem(m) {
+  const li = el('li');
+  li.dataset.id = m.id;
+  li.dataset.email = m.email || '';
+  li.dataset.role = m.role;
+  li.append(el('p', [m.name, m.email].filter(Boolean).join(' · ') || m.id, 'content'));
+  const meta = [`role ${m.role}`, m.status, m.email_verified ? 'email confirmed' : '',
+    m.created_at && `since ${when(m.created_at)}`].filter(Boolean).join(' · ');
+  li.append(el('p', meta, 'meta'));
+  const self = account && m.id === account.id;
+  if (can('members:admin') && !self && m.status !== 'key_only') {
+    const actions = el('div', undefined, 'actions');
+    const label = m.email || m.id;
+    if (m.status !== 'invited') {
+      const id = `member-role-${++roleSeq}`;
+      const lab = el('label', `Role of ${label}`, 'visually-hidden');
+      lab.htmlFor = id;
+      const sel = el('select', undefined, 'role-select');
+      sel.id = id;
+      fillRoles(sel, m.role);
+      actions.append(lab, sel, button('Change role', 'role-save', `Change the role of ${label}`, async () => {
+        try {
+          await call('PATCH', `/v1/members/${encodeURIComponent(m.id)}`, { role: sel.value });
+          await loadMembers();
+          say(`${label} is now ${sel.value}.`);
+        } catch (e) { fail(e); }
+      }));
+    }
+    const verb = m.status === 'invited' ? 'Withdraw' : 'Remove';
+    actions.append(button(verb, `${m.status === 'invited' ? 'withdraw' : 'remove'} danger`, `${verb} ${label}`, async () => {
+      const q = m.status === 'invited' ? `Withdraw the invitation of ${label}?`
+        : `Remove ${label}? Their sessions and keys stop working at once.`;
+      if (!confirm(q)) return;
+      try {
+        await call('DELETE', `/v1/members/${encodeURIComponent(m.id)}`);
+        await loadMembers();
+        say(m.status === 'invited' ? `The invitation of ${label} is withdrawn.` : `${label} removed.`);
+      } catch (e) { fail(e); }
+    }));
+    li.append(actions);
+  }
+  return li;
+}
+
+async function loadMembers() {
+  const res = await call('GET', '/v1/members');
+  const members = $('member-list');
+  const invited = $('invitation-list');
+  members.replaceChildren();
+  invited.replaceChildren();
+  for (const m of res.results || []) {
+    (m.status === 'invited' ? invited : members).append(memberItem(m));
+  }
+  if (!invited.children.length) invited.append(el('li', 'None.', 'meta empty'));
+}
+
+$('invite-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { email: $('invite-email').value.trim(), role: $('invite-role').value };
+  try {
+    const inv = await call('POST', '/v1/invitations', body);
+    $('invite-email').value = '';
+    if (inv.accept_url) {
+      $('invite-link').textContent = inv.accept_url;
+      $('invite-link-box').hidden = false;
+    } else {
+      hideInviteLink();
+    }
+    await loadMembers();
+    say(inv.sent ? `Invitation mailed to ${inv.email}.` : `${inv.email} is invited as ${inv.role}.`);
+  } catch (e) { fail(e); }
+});
+
+$('invite-link-done').addEventListener('click', hideInviteLink);
 
 // --- one-time links (/accept, /reset, /verify #token=…): the token is in
 // the fragment, which browsers never send to a server; the page takes it
