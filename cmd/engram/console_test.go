@@ -290,6 +290,7 @@ func TestConsoleKeyboardAndPhone(t *testing.T) {
 	p.WaitText("#whoami", consoleOwnerEmail)
 	for _, page := range []struct{ nav, field string }{
 		{"nav-keys", "#key-name"}, {"nav-audit", "#audit-verify"}, {"nav-memories", "#memory-user"},
+		{"nav-members", "#invite-email"}, {"nav-data", "#export-download"},
 	} {
 		p.TabTo(page.nav, 40)
 		p.Keys(kb.Enter)
@@ -302,6 +303,7 @@ func TestConsoleKeyboardAndPhone(t *testing.T) {
 	p.Viewport(375, 812, true)
 	for _, page := range []struct{ nav, field string }{
 		{"#nav-memories", "#memory-user"}, {"#nav-keys", "#key-name"}, {"#nav-audit", "#audit-verify"},
+		{"#nav-members", "#invite-email"}, {"#nav-data", "#export-download"},
 	} {
 		p.Click(page.nav)
 		p.WaitVisible(page.field)

@@ -4,8 +4,8 @@
 import { APIError, call, login, logout, me, publicCall } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members'];
-const navPages = ['memories', 'keys', 'audit', 'members'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data'];
+const navPages = ['memories', 'keys', 'audit', 'members', 'data'];
 let account = null;
 let memoryCursor = '';
 
@@ -55,7 +55,7 @@ function showSignedOut() {
 async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
-  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read') };
+  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read'), data: true };
   if (!allowed[page]) page = 'memories';
   show(page);
   say('');
@@ -64,6 +64,7 @@ async function route() {
     if (page === 'keys') await loadKeys();
     if (page === 'audit') await loadAudit();
     if (page === 'members') await loadMembers();
+    if (page === 'data') await loadData();
   } catch (e) { fail(e); }
 }
 
@@ -78,6 +79,7 @@ async function signedIn(m) {
   $('nav-members').hidden = !can('members:read');
   $('invite-form').hidden = !can('members:admin');
   fillRoles($('invite-role'), 'member');
+  fillExportScopes();
   for (const w of document.querySelectorAll('#page-memories .write')) w.hidden = !can('memories:write');
   $('key-form').hidden = !can('keys:admin');
   fillScopes();
@@ -108,6 +110,8 @@ $('signout').addEventListener('click', async () => {
   $('key-list').replaceChildren();
   $('member-list').replaceChildren();
   $('invitation-list').replaceChildren();
+  $('deletion-list').replaceChildren();
+  $('export-status').textContent = '';
   hideSecret();
   hideInviteLink();
   say('Signed out.');
@@ -502,6 +506,136 @@ $('invite-form').addEventListener('submit', async (ev) => {
 });
 
 $('invite-link-done').addEventListener('click', hideInviteLink);
+
+// --- data: exports and deletions
+
+// fillExportScopes offers the exports the caller may make: the whole
+// organisation (tenant:admin), one end user (users:forget), and what a
+// signed-in person wrote.
+function fillExportScopes() {
+  const sel = $('export-scope');
+  sel.replaceChildren();
+  const offer = [];
+  if (can('tenant:admin')) offer.push(['tenant', 'The whole organisation']);
+  if (can('users:forget')) offer.push(['user', 'One end user']);
+  if (account.via === 'session') offer.push(['mine', 'The memories I wrote']);
+  for (const [v, text] of offer) {
+    const o = el('option', text);
+    o.value = v;
+    sel.append(o);
+  }
+  $('export-form').hidden = offer.length === 0;
+  $('export-user-field').hidden = sel.value !== 'user';
+  $('deletion-card').hidden = !can('users:forget');
+}
+
+$('export-scope').addEventListener('change', () => {
+  $('export-user-field').hidden = $('export-scope').value !== 'user';
+});
+
+// download saves a fetched answer as a file: a Blob behind an object URL
+// clicked from a detached link (no inline code, nothing the CSP refuses).
+async function download(path, name) {
+  const res = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  if (!res.ok) {
+    let problem = null;
+    try { problem = await res.json(); } catch { /* no body */ }
+    throw new APIError(res.status, problem);
+  }
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return blob.size;
+}
+
+$('export-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const scope = $('export-scope').value;
+  const format = $('export-format').value;
+  const q = `?format=${encodeURIComponent(format)}`;
+  const day = new Date().toISOString().slice(0, 10);
+  let path = `/v1/export${q}`;
+  let name = `engram-export-${account.tenant}-${day}.${format === 'jsonld' ? 'jsonld' : 'json'}`;
+  if (scope === 'user') {
+    const user = $('export-user').value.trim();
+    if (!user) { $('error').textContent = 'Enter the end user id to export.'; return; }
+    path = `/v1/users/${encodeURIComponent(user)}/export${q}`;
+    name = name.replace('engram-export-', 'engram-export-user-');
+  } else if (scope === 'mine') {
+    path = `/v1/me/export${q}`;
+    name = name.replace('engram-export-', 'engram-export-mine-');
+  }
+  const st = $('export-status');
+  st.textContent = 'Exporting…';
+  try {
+    // A session may have expired: refresh it through a cheap call first.
+    await call('GET', '/v1/me');
+    const size = await download(path, name);
+    st.textContent = `Downloaded ${name} (${size} bytes).`;
+  } catch (e) {
+    st.textContent = '';
+    fail(e);
+  }
+});
+
+function remaining(t) {
+  const ms = new Date(t) - Date.now();
+  if (ms <= 0) return 'due now';
+  const h = Math.round(ms / 3600000);
+  return h >= 48 ? `in ${Math.round(h / 24)} days` : `in ${h} hours`;
+}
+
+async function loadData() {
+  if (can('tenant:admin') || can('users:forget')) {
+    const k = await call('GET', '/v1/export/keys');
+    $('export-key').textContent = `Signing key ${k.key_id} (${k.alg}): ${k.public_key}`;
+  } else {
+    $('export-key').textContent = '';
+  }
+  if (!can('users:forget')) return;
+  const res = await call('GET', '/v1/deletions');
+  const list = $('deletion-list');
+  list.replaceChildren();
+  for (const d of res.results || []) {
+    const li = el('li');
+    li.dataset.id = d.id;
+    li.dataset.subject = d.subject;
+    const who = d.kind === 'user' ? `end user ${d.subject}` : `account ${d.subject}`;
+    li.append(el('p', `${who} · ${d.state}`, 'content'));
+    li.append(el('p', `requested ${when(d.requested_at)} · erased ${when(d.scheduled_for)} (${remaining(d.scheduled_for)})`, 'meta'));
+    let path = '';
+    if (d.kind === 'user') path = `/v1/users/${encodeURIComponent(d.subject)}/deletion/cancel`;
+    else if (account && d.subject === account.id) path = '/v1/me/deletion/cancel';
+    if (path && d.state === 'pending') {
+      li.append(button('Cancel the deletion', 'cancel', `Cancel the deletion of ${who}`, async () => {
+        try {
+          await call('POST', path);
+          await loadData();
+          say(`The deletion of ${who} is cancelled.`);
+        } catch (e) { fail(e); }
+      }));
+    }
+    list.append(li);
+  }
+  if (!list.children.length) list.append(el('li', 'None.', 'meta empty'));
+}
+
+$('deletion-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const user = $('deletion-user').value.trim();
+  const grace = $('deletion-grace').value;
+  if (!confirm(`Erase every memory of the end user ${user} after the grace period (${grace})?`)) return;
+  try {
+    await call('DELETE', `/v1/users/${encodeURIComponent(user)}?grace=${encodeURIComponent(grace)}`);
+    $('deletion-user').value = '';
+    await loadData();
+    say(`The erasure of ${user} is scheduled.`);
+  } catch (e) { fail(e); }
+});
 
 // --- one-time links (/accept, /reset, /verify #token=…): the token is in
 // the fragment, which browsers never send to a server; the page takes it
