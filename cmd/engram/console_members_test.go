@@ -95,6 +95,28 @@ func TestConsoleMembers(t *testing.T) {
 	}
 	q.Screenshot("members-refused")
 
+	// The member's Data page: only their own export, no deletions.
+	q.Click("#nav-data")
+	q.WaitVisible("#export-download")
+	if got := browsertest.Eval[string](q, `[...document.querySelectorAll("#export-scope option")].map((o) => o.value).join(",")`); got != "mine" {
+		t.Errorf("a member may export %q, want mine", got)
+	}
+	if browsertest.Eval[bool](q, visible+`("#deletion-schedule")`) {
+		t.Error("a member sees the deletion form")
+	}
+	// The member schedules their own account's deletion (DELETE /v1/me,
+	// not in the page yet); the Data page says when, and cancels it.
+	if st := browsertest.Eval[int](q, `fetch("/v1/me", {method: "DELETE"}).then((r) => r.status)`); st != 202 {
+		t.Fatalf("DELETE /v1/me from the page: %d", st)
+	}
+	q.Navigate(s.url + "/console/")
+	q.WaitText("#whoami", consoleNewEmail)
+	q.Click("#nav-data")
+	q.WaitText("#my-deletion-text", "scheduled for deletion")
+	q.Screenshot("data-my-deletion")
+	q.Click("#my-deletion-cancel")
+	q.WaitTrue("the deletion is cancelled", `document.querySelector("#my-deletion").hidden`)
+
 	// The owner removes the new member: their session ends at once.
 	p.Click("#nav-memories")
 	p.Click("#nav-members")

@@ -589,7 +589,26 @@ function remaining(t) {
   return h >= 48 ? `in ${Math.round(h / 24)} days` : `in ${h} hours`;
 }
 
+// showMyDeletion tells a person whose account is scheduled for deletion
+// (DELETE /v1/me) when it happens, and lets them cancel it.
+function showMyDeletion() {
+  const at = account && account.deletion_scheduled_for;
+  $('my-deletion').hidden = !at;
+  $('my-deletion-text').textContent = at
+    ? `Your account is scheduled for deletion on ${when(at)} (${remaining(at)}); until then it is read-only.` : '';
+}
+
+$('my-deletion-cancel').addEventListener('click', async () => {
+  try {
+    await call('POST', '/v1/me/deletion/cancel');
+    account = await me() || account;
+    showMyDeletion();
+    say('Your account\'s deletion is cancelled.');
+  } catch (e) { fail(e); }
+});
+
 async function loadData() {
+  showMyDeletion();
   if (can('tenant:admin') || can('users:forget')) {
     const k = await call('GET', '/v1/export/keys');
     $('export-key').textContent = `Signing key ${k.key_id} (${k.alg}): ${k.public_key}`;
