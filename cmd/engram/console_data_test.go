@@ -49,7 +49,7 @@ func TestConsoleData(t *testing.T) {
 	path := filepath.Join(dir, name)
 	// The browser writes the file after the page has handed it over.
 	var data []byte
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(browsertest.ActionTimeout); ; time.Sleep(100 * time.Millisecond) {
 		d, err := os.ReadFile(path)
 		if err == nil && json.Valid(d) {
 			data = d
