@@ -4,8 +4,8 @@
 import { APIError, call, login, logout, me, publicCall } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data'];
-const navPages = ['memories', 'keys', 'audit', 'members', 'data'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption'];
+const navPages = ['memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption'];
 let account = null;
 let memoryCursor = '';
 
@@ -55,7 +55,8 @@ function showSignedOut() {
 async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
-  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read'), data: true };
+  const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read'), data: true,
+    knowledge: can('memories:read'), encryption: mayRotate() };
   if (!allowed[page]) page = 'memories';
   show(page);
   say('');
@@ -65,6 +66,7 @@ async function route() {
     if (page === 'audit') await loadAudit();
     if (page === 'members') await loadMembers();
     if (page === 'data') await loadData();
+    if (page === 'knowledge') await loadKnowledge();
   } catch (e) { fail(e); }
 }
 
@@ -77,6 +79,8 @@ async function signedIn(m) {
   $('nav-keys').hidden = !can('keys:admin');
   $('nav-audit').hidden = !can('audit:read');
   $('nav-members').hidden = !can('members:read');
+  $('nav-knowledge').hidden = !can('memories:read');
+  $('nav-encryption').hidden = !mayRotate();
   $('invite-form').hidden = !can('members:admin');
   fillRoles($('invite-role'), 'member');
   fillExportScopes();
@@ -111,6 +115,7 @@ $('signout').addEventListener('click', async () => {
   $('member-list').replaceChildren();
   $('invitation-list').replaceChildren();
   $('deletion-list').replaceChildren();
+  clearKnowledge();
   $('export-status').textContent = '';
   hideSecret();
   hideInviteLink();
@@ -653,6 +658,146 @@ $('deletion-form').addEventListener('submit', async (ev) => {
     $('deletion-user').value = '';
     await loadData();
     say(`The erasure of ${user} is scheduled.`);
+  } catch (e) { fail(e); }
+});
+
+// --- knowledge: entities, their facts over time, episodes
+
+// mayForget mirrors the role matrix (docs/IDENTITY.md): forgetting an
+// entity is for owners, admins and operators. The server decides anyway.
+function mayForget() {
+  return can('memories:write') && ['owner', 'admin', 'operator'].includes(account.role);
+}
+
+// mayRotate: rotating the organisation's keys is the owner's (keys:admin).
+function mayRotate() {
+  return !!account && account.role === 'owner' && can('keys:admin');
+}
+
+function clearKnowledge() {
+  $('entity-list').replaceChildren();
+  $('episode-list').replaceChildren();
+  $('entity-detail').hidden = true;
+  $('episode-detail').hidden = true;
+}
+
+function factItem(f) {
+  const li = el('li');
+  li.dataset.id = f.id;
+  const ended = f.invalid_at || f.expired_at;
+  li.dataset.state = f.expired_at ? 'retired' : (f.invalid_at ? 'ended' : 'current');
+  li.append(el('p', f.fact, 'content'));
+  const rel = [f.subject && f.subject.name, f.predicate, (f.object && f.object.name) || f.value].filter(Boolean).join(' → ');
+  li.append(el('p', rel, 'meta'));
+  const times = [`valid from ${when(f.valid_at)}`,
+    f.invalid_at ? `valid until ${when(f.invalid_at)}` : 'still true',
+    f.expired_at && `retired ${when(f.expired_at)}`, `learned ${when(f.created_at)}`].filter(Boolean).join(' · ');
+  li.append(el('p', times, 'meta'));
+  if (ended) li.classList.add('revoked');
+  return li;
+}
+
+async function showEntity(e) {
+  const full = await call('GET', `/v1/entities/${encodeURIComponent(e.id)}`);
+  const q = new URLSearchParams({ entity_id: e.id, include_invalid: 'true', limit: '200' });
+  if (full.user_id) q.set('user_id', full.user_id);
+  const res = await call('GET', `/v1/facts?${q}`);
+  $('entity-title').textContent = `${full.name} (${full.type})`;
+  const aliases = (full.aliases || []).length ? `also ${full.aliases.join(', ')}` : '';
+  $('entity-meta').textContent = [aliases, `${full.mentions} mentions`, `first seen ${when(full.created_at)}`].filter(Boolean).join(' · ');
+  const list = $('entity-facts');
+  list.replaceChildren();
+  const facts = (res.results || []).slice().sort((a, b) =>
+    (!!(a.invalid_at || a.expired_at) - !!(b.invalid_at || b.expired_at)) || String(b.valid_at).localeCompare(String(a.valid_at)));
+  for (const f of facts) list.append(factItem(f));
+  for (const o of full.observations || []) list.append(el('li', `observation: ${o}`, 'meta'));
+  if (!list.children.length) list.append(el('li', 'No facts.', 'meta empty'));
+  $('entity-detail').hidden = false;
+  $('entity-title').focus();
+}
+
+function entityItem(e) {
+  const li = el('li');
+  li.dataset.id = e.id;
+  li.dataset.name = e.name;
+  li.append(el('p', e.name, 'content'));
+  li.append(el('p', [e.type, `${e.mentions} mentions`, (e.aliases || []).length && `also ${e.aliases.join(', ')}`,
+    `updated ${when(e.updated_at)}`].filter(Boolean).join(' · '), 'meta'));
+  const actions = el('div', undefined, 'actions');
+  actions.append(button('Facts', 'facts', `Show the facts of ${e.name}`, async () => {
+    try { await showEntity(e); } catch (err) { fail(err); }
+  }));
+  if (mayForget()) {
+    actions.append(button('Forget', 'forget danger', `Forget ${e.name}`, async () => {
+      if (!confirm(`Forget "${e.name}"? Its name, aliases, facts and mentions become unreadable for good.`)) return;
+      try {
+        const r = await call('DELETE', `/v1/entities/${encodeURIComponent(e.id)}`);
+        $('entity-detail').hidden = true;
+        await loadKnowledge();
+        say(`${e.name} forgotten: ${r.facts_deleted} facts and ${r.mentions_deleted} mentions deleted.`);
+      } catch (err) { fail(err); }
+    }));
+  }
+  li.append(actions);
+  return li;
+}
+
+async function showEpisode(id) {
+  const ep = await call('GET', `/v1/episodes/${encodeURIComponent(id)}`);
+  $('episode-meta').textContent = [`${ep.status}`, `extractor ${ep.extractor}`, when(ep.created_at),
+    ep.error && `error ${ep.error.code}: ${ep.error.message}`].filter(Boolean).join(' · ');
+  const msgs = $('episode-messages');
+  msgs.replaceChildren();
+  for (const m of ep.messages || []) msgs.append(el('li', `${m.name || m.role}: ${m.content}`));
+  const made = $('episode-made');
+  made.replaceChildren();
+  for (const e of ep.entities || []) made.append(el('li', `entity ${e.name}${e.type ? ` (${e.type})` : ''}: ${e.event}`));
+  for (const f of ep.facts || []) made.append(el('li', `fact "${f.fact}": ${f.event}`));
+  made.append(el('li', `${(ep.memories || []).length} memories`, 'meta'));
+  $('episode-detail').hidden = false;
+}
+
+async function loadKnowledge() {
+  const user = $('knowledge-user').value.trim();
+  if (!user) { clearKnowledge(); return; }
+  const q = new URLSearchParams({ user_id: user, limit: '100' });
+  const [ents, eps] = await Promise.all([call('GET', `/v1/entities?${q}`), call('GET', `/v1/episodes?${new URLSearchParams({ user_id: user, limit: '20' })}`)]);
+  const list = $('entity-list');
+  list.replaceChildren();
+  for (const e of ents.results || []) list.append(entityItem(e));
+  if (!list.children.length) list.append(el('li', 'No entities.', 'meta empty'));
+  const elist = $('episode-list');
+  elist.replaceChildren();
+  for (const ep of eps.results || []) {
+    const li = el('li');
+    li.dataset.id = ep.episode_id;
+    li.append(el('p', `${when(ep.created_at)} · ${ep.status}`, 'content'));
+    li.append(el('p', [ep.user_id && `user ${ep.user_id}`, `extractor ${ep.extractor}`].filter(Boolean).join(' · '), 'meta'));
+    const actions = el('div', undefined, 'actions');
+    actions.append(button('View', 'view', `View the episode of ${when(ep.created_at)}`, async () => {
+      try { await showEpisode(ep.episode_id); } catch (err) { fail(err); }
+    }));
+    li.append(actions);
+    elist.append(li);
+  }
+  if (!elist.children.length) elist.append(el('li', 'No episodes.', 'meta empty'));
+}
+
+$('knowledge-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('entity-detail').hidden = true;
+  $('episode-detail').hidden = true;
+  try { await loadKnowledge(); } catch (e) { fail(e); }
+});
+
+// --- encryption: the REST API rotates; it lists no key versions.
+
+$('encryption-rotate').addEventListener('click', async () => {
+  if (!confirm('Rotate the organisation\'s encryption keys? The old key version is destroyed once every data key is rewrapped.')) return;
+  try {
+    const r = await call('POST', '/v1/encryption-keys/rotate');
+    $('encryption-version').textContent = `Key version ${r.tenant_key_version}: ${r.keys_rewrapped} data keys rewrapped, ${r.records_pending} records still to re-encrypt.`;
+    say('The keys are rotated.');
   } catch (e) { fail(e); }
 });
 
