@@ -291,6 +291,7 @@ func TestConsoleKeyboardAndPhone(t *testing.T) {
 	for _, page := range []struct{ nav, field string }{
 		{"nav-keys", "#key-name"}, {"nav-audit", "#audit-verify"}, {"nav-memories", "#memory-user"},
 		{"nav-members", "#invite-email"}, {"nav-data", "#export-download"},
+		{"nav-knowledge", "#knowledge-user"}, {"nav-encryption", "#encryption-rotate"},
 	} {
 		p.TabTo(page.nav, 40)
 		p.Keys(kb.Enter)
@@ -304,6 +305,7 @@ func TestConsoleKeyboardAndPhone(t *testing.T) {
 	for _, page := range []struct{ nav, field string }{
 		{"#nav-memories", "#memory-user"}, {"#nav-keys", "#key-name"}, {"#nav-audit", "#audit-verify"},
 		{"#nav-members", "#invite-email"}, {"#nav-data", "#export-download"},
+		{"#nav-knowledge", "#knowledge-user"}, {"#nav-encryption", "#encryption-rotate"},
 	} {
 		p.Click(page.nav)
 		p.WaitVisible(page.field)
