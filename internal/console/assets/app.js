@@ -677,6 +677,9 @@ function mayRotate() {
 function clearKnowledge() {
   $('entity-list').replaceChildren();
   $('episode-list').replaceChildren();
+  $('relation-list').replaceChildren();
+  $('knowledge-graph').replaceChildren();
+  $('graph-box').hidden = true;
   $('entity-detail').hidden = true;
   $('episode-detail').hidden = true;
 }
@@ -685,7 +688,9 @@ function factItem(f) {
   const li = el('li');
   li.dataset.id = f.id;
   const ended = f.invalid_at || f.expired_at;
-  li.dataset.state = f.expired_at ? 'retired' : (f.invalid_at ? 'ended' : 'current');
+  // ended: no longer true in the world (invalid_at); retired: Engram's
+  // record of it was superseded (expired_at) without an end in the world.
+  li.dataset.state = f.invalid_at ? 'ended' : (f.expired_at ? 'retired' : 'current');
   li.append(el('p', f.fact, 'content'));
   const rel = [f.subject && f.subject.name, f.predicate, (f.object && f.object.name) || f.value].filter(Boolean).join(' → ');
   li.append(el('p', rel, 'meta'));
@@ -757,11 +762,64 @@ async function showEpisode(id) {
   $('episode-detail').hidden = false;
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svgEl(tag, attrs, text) {
+  const n = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
+// drawGraph draws the current facts that link two entities: the entities on
+// a circle, a line per fact labelled with its predicate. Built with DOM
+// APIs (no markup parsed, no style attribute); #relation-list says the same
+// in words.
+function drawGraph(facts) {
+  const svg = $('knowledge-graph');
+  const rels = $('relation-list');
+  svg.replaceChildren();
+  rels.replaceChildren();
+  const links = facts.filter((f) => f.object && f.object.id && !f.invalid_at && !f.expired_at);
+  for (const f of links) {
+    const li = el('li', `${f.subject.name} —${f.predicate}→ ${f.object.name}`);
+    li.dataset.id = f.id;
+    rels.append(li);
+  }
+  if (!links.length) {
+    $('graph-box').hidden = true;
+    rels.append(el('li', 'No relations between entities.', 'meta empty'));
+    return;
+  }
+  const nodes = new Map();
+  for (const f of links) for (const e of [f.subject, f.object]) if (!nodes.has(e.id)) nodes.set(e.id, e.name);
+  const ids = [...nodes.keys()];
+  const pos = new Map(ids.map((id, i) => {
+    const a = (2 * Math.PI * i) / ids.length - Math.PI / 2;
+    return [id, { x: 300 + 220 * Math.cos(a), y: 180 + 130 * Math.sin(a) }];
+  }));
+  for (const f of links) {
+    const a = pos.get(f.subject.id);
+    const b = pos.get(f.object.id);
+    svg.append(svgEl('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: 'edge' }));
+    svg.append(svgEl('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4, class: 'edge-label', 'text-anchor': 'middle' }, f.predicate));
+  }
+  for (const id of ids) {
+    const p = pos.get(id);
+    svg.append(svgEl('circle', { cx: p.x, cy: p.y, r: 8, class: 'node' }));
+    svg.append(svgEl('text', { x: p.x, y: p.y + 24, class: 'node-label', 'text-anchor': 'middle' }, nodes.get(id)));
+  }
+  $('graph-box').hidden = false;
+}
+
 async function loadKnowledge() {
   const user = $('knowledge-user').value.trim();
   if (!user) { clearKnowledge(); return; }
   const q = new URLSearchParams({ user_id: user, limit: '100' });
-  const [ents, eps] = await Promise.all([call('GET', `/v1/entities?${q}`), call('GET', `/v1/episodes?${new URLSearchParams({ user_id: user, limit: '20' })}`)]);
+  const [ents, eps, facts] = await Promise.all([call('GET', `/v1/entities?${q}`),
+    call('GET', `/v1/episodes?${new URLSearchParams({ user_id: user, limit: '20' })}`),
+    call('GET', `/v1/facts?${new URLSearchParams({ user_id: user, limit: '200' })}`)]);
+  drawGraph(facts.results || []);
   const list = $('entity-list');
   list.replaceChildren();
   for (const e of ents.results || []) list.append(entityItem(e));
