@@ -49,8 +49,8 @@ const (
 // consoleServer starts `engram serve` on a tenant with an owner and a reader
 // who have accepted their invitations (passwords set), and a member invited
 // but not yet accepted; it returns the server and that member's invitation
-// token.
-func consoleServer(t *testing.T) (*server, string) {
+// token. serveArgs are extra flags of engram serve.
+func consoleServer(t *testing.T, serveArgs ...string) (*server, string) {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	mustEngram(t, nil, "tenants", "create", "acme", "--data", data)
@@ -65,7 +65,7 @@ func consoleServer(t *testing.T) (*server, string) {
 	ownerTok := invite(consoleOwnerEmail, "owner")
 	readerTok := invite(consoleReaderEmail, "reader")
 	inviteeTok := invite(consoleInviteeEmail, "member")
-	s := startServer(t, data)
+	s := startServerWith(t, data, nil, serveArgs...)
 	for tok, pw := range map[string]string{ownerTok: consoleOwnerPassword, readerTok: consoleReaderPass} {
 		if code, body := postJSON(t, s.url+"/v1/invitations/accept", "", `{"token":"`+tok+`","password":"`+pw+`"}`); code != 201 {
 			t.Fatalf("accept: %d %s", code, body)

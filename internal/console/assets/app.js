@@ -360,29 +360,146 @@ $('key-secret-done').addEventListener('click', hideSecret);
 
 // --- audit
 
-async function loadAudit() {
+let auditCursor = '';
+
+// loadEntries shows a page of entries: the newest (replacing the list), or
+// with more the page after the last one shown (appended).
+async function loadEntries(more) {
   const q = new URLSearchParams({ limit: '20' });
   const action = $('audit-action').value.trim();
   if (action) q.set('action', action);
   if ($('audit-outcome').value) q.set('outcome', $('audit-outcome').value);
-  const [res, cp] = await Promise.all([call('GET', `/v1/audit?${q}`), call('GET', '/v1/audit/checkpoint')]);
-  $('audit-checkpoint').textContent = cp.checkpoint
-    ? `Tree size ${cp.tree_size}; verifier key ${cp.verifier_key}. Keep a copy outside the server: engram audit verify --checkpoint checks it.`
-    : 'No checkpoint yet: entries are sealed into signed segments in the background.';
+  if (more && auditCursor) q.set('cursor', auditCursor);
   const list = $('audit-list');
-  list.replaceChildren();
+  list.setAttribute('aria-busy', 'true');
+  let res;
+  try {
+    res = await call('GET', `/v1/audit?${q}`);
+  } finally {
+    list.setAttribute('aria-busy', 'false');
+  }
+  if (!more) list.replaceChildren();
   for (const a of res.results || []) {
     const li = el('li');
+    li.dataset.seq = String(a.seq);
     li.append(el('p', `${a.action} · ${a.outcome}`, 'content'));
     li.append(el('p', [`#${a.seq}`, when(a.time), a.target_type && `${a.target_type} ${a.target_id || ''}`]
       .filter(Boolean).join(' · '), 'meta'));
     list.append(li);
   }
+  auditCursor = res.next_cursor || '';
+  $('audit-more').hidden = !auditCursor;
 }
+
+async function loadHolds() {
+  const res = await call('GET', '/v1/audit/holds');
+  const list = $('hold-list');
+  list.replaceChildren();
+  const holds = res.results || [];
+  if (!holds.length) list.append(el('li', 'No legal hold.', 'meta'));
+  for (const h of holds) {
+    const li = el('li');
+    li.dataset.id = h.id;
+    li.dataset.reason = h.reason_code;
+    li.append(el('p', `${h.reason_code} · ${h.user ? `end user (pseudonym ${h.user})` : 'the whole organisation'}`, 'content'));
+    li.append(el('p', `placed ${when(h.created_at)}`, 'meta'));
+    if (can('audit:hold')) {
+      const b = el('button', 'Release', 'release');
+      b.type = 'button';
+      b.setAttribute('aria-label', `Release the ${h.reason_code} hold`);
+      b.addEventListener('click', async () => {
+        if (!confirm(`Release the ${h.reason_code} hold?`)) return;
+        try {
+          await call('DELETE', `/v1/audit/holds/${encodeURIComponent(h.id)}`);
+          say('Hold released.');
+          await loadHolds();
+        } catch (e) { fail(e); }
+      });
+      li.append(b);
+    }
+    list.append(li);
+  }
+}
+
+let segmentCursor = '';
+
+async function loadSegments(more) {
+  const q = new URLSearchParams({ limit: '20' });
+  if (more && segmentCursor) q.set('cursor', segmentCursor);
+  const res = await call('GET', `/v1/audit/segments?${q}`);
+  const list = $('segment-list');
+  if (!more) list.replaceChildren();
+  const segs = res.results || [];
+  if (!more && !segs.length) list.append(el('li', 'No sealed segment yet: entries are sealed in the background.', 'meta'));
+  for (const g of segs) {
+    const li = el('li');
+    li.dataset.first = String(g.first);
+    li.append(el('p', `Entries #${g.first}–#${g.last}`, 'content'));
+    li.append(el('p', [`tree size ${g.tree_size}`, `sealed ${when(g.sealed_at)}`, g.dropped_at && `dropped ${when(g.dropped_at)}`]
+      .filter(Boolean).join(' · '), 'meta'));
+    if (!g.dropped_at) {
+      const b = el('button', 'Download bundle', 'bundle');
+      b.type = 'button';
+      b.setAttribute('aria-label', `Download the proof bundle of entries ${g.first} to ${g.last}`);
+      b.addEventListener('click', async () => {
+        const st = $('bundle-status');
+        const name = `engram-audit-${account.tenant}-${g.first}.json`;
+        st.textContent = 'Downloading…';
+        try {
+          await call('GET', '/v1/me');
+          const size = await download(`/v1/audit/segments/${encodeURIComponent(g.first)}/bundle`, name);
+          st.textContent = `Downloaded ${name} (${size} bytes).`;
+        } catch (e) {
+          st.textContent = '';
+          fail(e);
+        }
+      });
+      li.append(b);
+    }
+    list.append(li);
+  }
+  segmentCursor = res.next_cursor || '';
+  $('segments-more').hidden = !segmentCursor;
+}
+
+async function loadAudit() {
+  const cp = await call('GET', '/v1/audit/checkpoint');
+  $('audit-checkpoint').textContent = cp.checkpoint
+    ? `Tree size ${cp.tree_size}; verifier key ${cp.verifier_key}. Keep a copy outside the server: engram audit verify --checkpoint checks it.`
+    : 'No checkpoint yet: entries are sealed into signed segments in the background.';
+  $('hold-form').hidden = !can('audit:hold');
+  await Promise.all([loadEntries(false), loadHolds(), loadSegments(false)]);
+}
+
+$('audit-more').addEventListener('click', async () => {
+  try { await loadEntries(true); } catch (e) { fail(e); }
+});
+
+$('segments-refresh').addEventListener('click', async () => {
+  try { await loadSegments(false); } catch (e) { fail(e); }
+});
+
+$('segments-more').addEventListener('click', async () => {
+  try { await loadSegments(true); } catch (e) { fail(e); }
+});
+
+$('hold-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { reason_code: $('hold-reason').value.trim() };
+  const user = $('hold-user').value.trim();
+  if (user) body.user_id = user;
+  try {
+    await call('POST', '/v1/audit/holds', body);
+    $('hold-reason').value = '';
+    $('hold-user').value = '';
+    say(`Hold ${body.reason_code} placed.`);
+    await loadHolds();
+  } catch (e) { fail(e); }
+});
 
 $('audit-filter').addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  try { await loadAudit(); } catch (e) { fail(e); }
+  try { await loadEntries(false); } catch (e) { fail(e); }
 });
 
 $('audit-verify').addEventListener('click', async () => {
