@@ -53,6 +53,22 @@ export async function call(method, path, body) {
   return res.json();
 }
 
+// upload sends a file (a Blob) as the request body, as JSON, and decodes
+// the JSON answer. On a 401 it refreshes the session once and retries (a
+// File can be read again).
+export async function upload(path, file) {
+  const init = () => ({
+    method: 'POST', credentials: 'same-origin', body: file,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+  });
+  let res = await fetch(path, init());
+  if (res.status === 401 && await refresh()) {
+    res = await fetch(path, init());
+  }
+  if (!res.ok) throw new APIError(res.status, await problemOf(res));
+  return res.json();
+}
+
 // publicCall sends a request that needs no session (a one-time link's
 // token is the proof): no refresh on 401.
 export async function publicCall(method, path, body) {

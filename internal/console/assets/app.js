@@ -1,7 +1,7 @@
 // app.js: the console's pages. Every text from the server is set with
 // textContent (never parsed as HTML). Buttons a role cannot use are not shown;
 // the server refuses them anyway.
-import { APIError, call, login, logout, me, publicCall } from './api.js';
+import { APIError, call, login, logout, me, publicCall, upload } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption'];
@@ -731,6 +731,7 @@ $('my-deletion-cancel').addEventListener('click', async () => {
 
 async function loadData() {
   showMyDeletion();
+  $('import-form').hidden = !can('tenant:admin');
   if (can('tenant:admin') || can('users:forget')) {
     const k = await call('GET', '/v1/export/keys');
     $('export-key').textContent = `Signing key ${k.key_id} (${k.alg}): ${k.public_key}`;
@@ -1058,3 +1059,49 @@ window.addEventListener('hashchange', () => { if (!linkToken) route(); });
     fail(e);
   }
 })();
+
+// --- import (owners: tenant:admin)
+
+async function runImport(dryRun) {
+  const file = $('import-file').files[0];
+  if (!file) { $('error').textContent = 'Choose the document to import.'; return; }
+  const q = new URLSearchParams({ format: $('import-format').value, mode: $('import-mode').value });
+  if (dryRun) q.set('dry_run', 'true');
+  const to = $('import-to-user').value.trim();
+  if (to) q.set('to_user_id', to);
+  const st = $('import-status');
+  st.textContent = dryRun ? 'Checking…' : 'Importing…';
+  $('import-report').hidden = true;
+  try {
+    const r = await upload(`/v1/import?${q}`, file);
+    const body = $('import-kinds');
+    body.replaceChildren();
+    for (const kind of Object.keys(r.kinds || {}).sort()) {
+      const c = r.kinds[kind];
+      const tr = el('tr');
+      tr.dataset.kind = kind;
+      const th = el('th', kind);
+      th.scope = 'row';
+      tr.append(th, el('td', String(c.created)), el('td', String(c.overwritten)), el('td', String(c.skipped)));
+      body.append(tr);
+    }
+    $('import-report').hidden = false;
+    const signed = r.verified ? `signature verified (key ${r.key_id})` : 'unsigned';
+    st.textContent = `${r.dry_run ? 'Dry run' : 'Import'}: ${r.records} records read, committed ${r.committed}; ${signed}.`;
+    if (!r.dry_run) say('Import done.');
+  } catch (e) {
+    st.textContent = '';
+    fail(e);
+  }
+}
+
+$('import-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  await runImport(true);
+});
+
+$('import-commit').addEventListener('click', async () => {
+  if (!$('import-file').files[0]) { $('error').textContent = 'Choose the document to import.'; return; }
+  if (!confirm('Import this document into the organisation?')) return;
+  await runImport(false);
+});
