@@ -13,7 +13,8 @@ import (
 // TestConsoleImport: the owner picks a mem0 document on the Data page, runs
 // a dry run (the per-kind report says one memory would be created, and
 // committed 0: nothing written, the memory is not found), then imports it for
-// real and finds the memory on the Memories page.
+// real and finds the memory on the Memories page. A reader sees no import
+// form.
 func TestConsoleImport(t *testing.T) {
 	s, _ := consoleServer(t)
 	doc := filepath.Join(t.TempDir(), "mem0.json")
@@ -58,4 +59,18 @@ func TestConsoleImport(t *testing.T) {
 	p.WaitText("#notice", "1 result.")
 	p.WaitText("#memory-results", "The heron fishes below the old mill")
 	p.Screenshot("data-import-memories")
+
+	// A reader has no tenant:admin: no import form (the server refuses the
+	// import anyway).
+	p.Click("#signout")
+	p.WaitVisible("#login-email")
+	p.Type("#login-email", consoleReaderEmail)
+	p.Type("#login-password", consoleReaderPass)
+	p.Click("#login-submit")
+	p.WaitText("#whoami", consoleReaderEmail)
+	p.Click("#nav-data")
+	p.WaitVisible("#export-download")
+	if !browsertest.Eval[bool](p, `document.getElementById('import-form').hidden`) {
+		t.Error("a reader sees the import form")
+	}
 }
