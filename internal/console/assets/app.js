@@ -404,7 +404,7 @@ async function loadHolds() {
     li.append(el('p', `${h.reason_code} · ${h.user ? `end user (pseudonym ${h.user})` : 'the whole organisation'}`, 'content'));
     li.append(el('p', `placed ${when(h.created_at)}`, 'meta'));
     if (can('audit:hold')) {
-      const b = el('button', 'Release', 'release');
+      const b = el('button', 'Release', 'release danger');
       b.type = 'button';
       b.setAttribute('aria-label', `Release the ${h.reason_code} hold`);
       b.addEventListener('click', async () => {
