@@ -74,8 +74,9 @@ export async function upload(path, file) {
 export async function publicCall(method, path, body) {
   const res = await send(method, path, body);
   if (!res.ok) throw new APIError(res.status, await problemOf(res));
-  if (res.status === 204) return null;
-  return res.json();
+  // 204, or a 202 with no body (a reset request), answers null.
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
 }
 
 // login signs in as a browser: the server answers with cookies. The body
@@ -85,6 +86,14 @@ export async function login(email, password, tenant) {
   if (tenant) body.tenant = tenant;
   const res = await send('POST', '/v1/auth/login', body);
   if (!res.ok) throw new APIError(res.status, await problemOf(res));
+  if (res.body) await res.body.cancel();
+}
+
+// dropCookies runs after every session of the account has ended (sign out
+// everywhere): the server refuses the spent refresh cookie and, in the same
+// answer, clears both cookies, so no dead session lingers in the browser.
+export async function dropCookies() {
+  const res = await send('POST', '/v1/auth/refresh');
   if (res.body) await res.body.cancel();
 }
 

@@ -1,11 +1,11 @@
 // app.js: the console's pages. Every text from the server is set with
 // textContent (never parsed as HTML). Buttons a role cannot use are not shown;
 // the server refuses them anyway.
-import { APIError, call, login, logout, me, publicCall, upload } from './api.js';
+import { APIError, call, dropCookies, login, logout, me, publicCall, upload } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption'];
-const navPages = ['memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'account'];
+const navPages = ['memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'account'];
 let account = null;
 let memoryCursor = '';
 
@@ -56,7 +56,7 @@ async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
   const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read'), data: true,
-    knowledge: can('memories:read'), encryption: mayRotate() };
+    knowledge: can('memories:read'), encryption: mayRotate(), account: true };
   if (!allowed[page]) page = 'memories';
   show(page);
   say('');
@@ -67,6 +67,7 @@ async function route() {
     if (page === 'members') await loadMembers();
     if (page === 'data') await loadData();
     if (page === 'knowledge') await loadKnowledge();
+    if (page === 'account') await loadSessions();
   } catch (e) { fail(e); }
 }
 
@@ -116,6 +117,7 @@ $('signout').addEventListener('click', async () => {
   $('invitation-list').replaceChildren();
   $('deletion-list').replaceChildren();
   clearKnowledge();
+  $('session-list').replaceChildren();
   $('export-status').textContent = '';
   hideSecret();
   hideInviteLink();
@@ -974,6 +976,69 @@ $('encryption-rotate').addEventListener('click', async () => {
     const r = await call('POST', '/v1/encryption-keys/rotate');
     $('encryption-version').textContent = `Key version ${r.tenant_key_version}: ${r.keys_rewrapped} data keys rewrapped, ${r.records_pending} records still to re-encrypt.`;
     say('The keys are rotated.');
+  } catch (e) { fail(e); }
+});
+
+// --- account: password, sessions; forgot password (signed out)
+
+async function loadSessions() {
+  const r = await call('GET', '/v1/auth/sessions');
+  const ul = $('session-list');
+  ul.replaceChildren();
+  for (const x of r.results || []) {
+    const li = el('li');
+    li.dataset.id = x.id;
+    if (x.revoked_at) li.classList.add('revoked');
+    const what = [x.method, x.client_id && `client ${x.client_id}`, x.current && 'this session'].filter(Boolean).join(' · ');
+    li.append(el('p', what, 'content'));
+    const state = x.revoked_at
+      ? `ended ${when(x.revoked_at)}${x.revoke_reason ? ` (${x.revoke_reason})` : ''}`
+      : 'active';
+    li.append(el('p', `started ${when(x.created_at)} · ${state}`, 'meta'));
+    ul.append(li);
+  }
+  if (!ul.children.length) ul.append(el('li', 'No sessions.'));
+}
+
+$('password-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const cur = $('password-current');
+  const nw = $('password-new');
+  try {
+    await call('POST', '/v1/auth/password', { current_password: cur.value, new_password: nw.value });
+    cur.value = '';
+    nw.value = '';
+    say('Your password is changed; your other sessions have ended.');
+    await loadSessions();
+  } catch (e) {
+    cur.value = '';
+    nw.value = '';
+    fail(e);
+  }
+});
+
+$('signout-everywhere').addEventListener('click', async () => {
+  if (!confirm('Sign out of every session, this one included?')) return;
+  try {
+    await call('POST', '/v1/auth/logout-everywhere');
+  } catch (e) { fail(e); return; }
+  try { await dropCookies(); } catch { /* the session has ended either way */ }
+  $('session-list').replaceChildren();
+  showSignedOut();
+  say('Signed out everywhere.');
+  $('login-email').focus();
+});
+
+$('forgot-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { email: $('forgot-email').value.trim() };
+  const tenant = $('forgot-tenant').value.trim();
+  if (tenant) body.tenant = tenant;
+  $('forgot-status').textContent = '';
+  try {
+    await publicCall('POST', '/v1/auth/password-reset', body);
+    // The server answers the same whether or not the address has an account.
+    $('forgot-status').textContent = 'If an account has this address, a link to set a new password is on its way.';
   } catch (e) { fail(e); }
 });
 
