@@ -4,8 +4,8 @@
 import { APIError, call, dropCookies, login, logout, me, publicCall, upload } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'account'];
-const navPages = ['memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'account'];
+const pages = ['login', 'accept', 'reset', 'verify', 'memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'sso', 'account'];
+const navPages = ['memories', 'keys', 'audit', 'members', 'data', 'knowledge', 'encryption', 'sso', 'account'];
 let account = null;
 let memoryCursor = '';
 
@@ -56,7 +56,7 @@ async function route() {
   if (!account) { showSignedOut(); return; }
   let page = location.hash.replace('#', '') || 'memories';
   const allowed = { memories: true, keys: can('keys:admin'), audit: can('audit:read'), members: can('members:read'), data: true,
-    knowledge: can('memories:read'), encryption: mayRotate(), account: true };
+    knowledge: can('memories:read'), encryption: mayRotate(), sso: can('sso:admin'), account: true };
   if (!allowed[page]) page = 'memories';
   show(page);
   say('');
@@ -68,6 +68,7 @@ async function route() {
     if (page === 'data') await loadData();
     if (page === 'knowledge') await loadKnowledge();
     if (page === 'account') await loadSessions();
+    if (page === 'sso') await loadSSO();
   } catch (e) { fail(e); }
 }
 
@@ -82,6 +83,7 @@ async function signedIn(m) {
   $('nav-members').hidden = !can('members:read');
   $('nav-knowledge').hidden = !can('memories:read');
   $('nav-encryption').hidden = !mayRotate();
+  $('nav-sso').hidden = !can('sso:admin');
   $('invite-form').hidden = !can('members:admin');
   fillRoles($('invite-role'), 'member');
   fillExportScopes();
@@ -1040,6 +1042,79 @@ $('forgot-form').addEventListener('submit', async (ev) => {
     // The server answers the same whether or not the address has an account.
     $('forgot-status').textContent = 'If an account has this address, a link to set a new password is on its way.';
   } catch (e) { fail(e); }
+});
+
+// --- single sign-on: the configuration (owner), and the sign-in entry
+
+function showSSO(c) {
+  const dl = $('sso-current');
+  dl.replaceChildren();
+  $('sso-remove').hidden = !c;
+  if (!c) {
+    $('sso-status').textContent = 'No single sign-on is configured.';
+    return;
+  }
+  $('sso-status').textContent = `Configured: ${c.kind === 'saml' ? 'SAML 2.0' : 'OpenID Connect'}.`;
+  const rows = [];
+  if (c.oidc) {
+    rows.push(['Issuer', c.oidc.issuer], ['Client id', c.oidc.client_id],
+      ['Client secret', c.oidc.client_secret_set ? 'stored' : 'none'], ['Redirect URL (register it at the provider)', c.oidc.redirect_url]);
+  }
+  if (c.saml) {
+    rows.push(['SP entity id', c.saml.entity_id], ['ACS URL', c.saml.acs_url], ['SP metadata', c.saml.metadata_url]);
+  }
+  const pol = c.policy || {};
+  rows.push(['New members at first sign-in', pol.jit ? `yes, as ${pol.default_role || 'reader'}` : 'no']);
+  if (c.updated_at) rows.push(['Updated', when(c.updated_at)]);
+  for (const [k, v] of rows) {
+    if (!v) continue;
+    dl.append(el('dt', k), el('dd', v));
+  }
+}
+
+async function loadSSO() {
+  try {
+    showSSO(await call('GET', '/v1/sso'));
+  } catch (e) {
+    if (e instanceof APIError && e.status === 404) { showSSO(null); return; }
+    throw e;
+  }
+}
+
+$('sso-config-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const kind = $('sso-kind').value;
+  const body = { kind, policy: { jit: $('sso-jit').checked, default_role: $('sso-default-role').value } };
+  if (kind === 'oidc') {
+    body.oidc = { issuer: $('sso-issuer').value.trim(), client_id: $('sso-client-id').value.trim() };
+    const secret = $('sso-client-secret').value;
+    if (secret) body.oidc.client_secret = secret;
+  } else {
+    body.saml = { idp_metadata: $('sso-metadata').value, trust_emails: $('sso-trust-emails').checked };
+  }
+  try {
+    const c = await call('PUT', '/v1/sso', body);
+    $('sso-client-secret').value = '';
+    showSSO(c);
+    say('Single sign-on is saved.');
+  } catch (e) { fail(e); }
+});
+
+$('sso-remove').addEventListener('click', async () => {
+  if (!confirm('Remove single sign-on? Its users can no longer sign in through it.')) return;
+  try {
+    await call('DELETE', '/v1/sso');
+    showSSO(null);
+    say('Single sign-on is removed.');
+  } catch (e) { fail(e); }
+});
+
+// The SSO sign-in is a top-level navigation to the server's begin route,
+// which redirects to the organisation's IdP and comes back with cookies.
+$('sso-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const tenant = $('sso-tenant').value.trim();
+  if (tenant) location.assign(`/v1/sso/${encodeURIComponent(tenant)}/begin`);
 });
 
 // --- one-time links (/accept, /reset, /verify #token=…): the token is in
