@@ -40,4 +40,9 @@ func TestConsoleMounted(t *testing.T) {
 	if w.Code/100 != 3 || w.Header().Get("Location") != "/console/" {
 		t.Errorf("GET /console: %d to %q, want a redirect to /console/", w.Code, w.Header().Get("Location"))
 	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/console/" {
+		t.Errorf("GET /: %d to %q, want a redirect to /console/ (where SSO sends a browser)", w.Code, w.Header().Get("Location"))
+	}
 }

@@ -152,6 +152,8 @@ func New(cfg Config) http.Handler {
 	})
 	if cfg.Console != nil {
 		mux.Handle("/console/", cfg.Console)
+		// A browser signed in by SSO is sent to "/": the console.
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 		for _, p := range []string{"/accept", "/reset", "/verify"} {
 			mux.Handle("GET "+p, cfg.Console)
 		}

@@ -84,6 +84,7 @@ async function signedIn(m) {
   $('nav-knowledge').hidden = !can('memories:read');
   $('nav-encryption').hidden = !mayRotate();
   $('nav-sso').hidden = !can('sso:admin');
+  $('sso-config-form').hidden = m.role !== 'owner';
   $('invite-form').hidden = !can('members:admin');
   fillRoles($('invite-role'), 'member');
   fillExportScopes();
@@ -1049,7 +1050,8 @@ $('forgot-form').addEventListener('submit', async (ev) => {
 function showSSO(c) {
   const dl = $('sso-current');
   dl.replaceChildren();
-  $('sso-remove').hidden = !c;
+  // Reading is sso:admin (owners, admins); setting and removing, owners only.
+  $('sso-remove').hidden = !c || account.role !== 'owner';
   if (!c) {
     $('sso-status').textContent = 'No single sign-on is configured.';
     return;
