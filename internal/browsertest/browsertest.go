@@ -461,7 +461,14 @@ func (p *Page) WaitText(sel, substr string) string {
   };
   check();
 })`
+	// A navigation while the promise waits (a click that leaves the page,
+	// a redirect) destroys the context it runs in: wait again in the new
+	// document rather than fail, until the action's deadline.
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	for err != nil && ctx.Err() == nil && navigatedAway(err) {
+		time.Sleep(50 * time.Millisecond)
+		s, err = chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	}
 	if err != nil {
 		last := ""
 		lctx, lcancel := context.WithTimeout(p.ctx, 5*time.Second)
@@ -473,6 +480,14 @@ func (p *Page) WaitText(sel, substr string) string {
 		p.t.Fatalf("waiting for %q in %s: %v (text now %q)", substr, sel, err, last)
 	}
 	return s
+}
+
+// navigatedAway reports whether err is the browser's answer to an
+// evaluation whose document went away under it.
+func navigatedAway(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "navigated or closed") || strings.Contains(m, "context was destroyed") ||
+		strings.Contains(m, "Cannot find context")
 }
 
 // Count returns the number of elements that match the CSS selector now.
