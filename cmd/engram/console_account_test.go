@@ -28,10 +28,7 @@ func TestConsoleAccount(t *testing.T) {
 	p.Screenshot("account-forgot")
 
 	const newPassword = "Granite-Willow-Heron-77"
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 	p.Click("#nav-account")
 	p.WaitText("#session-list", "this session")
 	p.Screenshot("account")

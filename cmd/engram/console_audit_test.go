@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/chromedp"
-
 	"github.com/engram-memory/engram/internal/browsertest"
 )
 
@@ -24,16 +21,9 @@ func TestConsoleAuditHoldsAndBundle(t *testing.T) {
 	b := browsertest.Start(t)
 	p := b.NewPage(t)
 	allowSignedOut(p, s)
-	dir := t.TempDir()
-	if _, err := chromedp.Call(p.Context(), browser.SetDownloadBehavior,
-		browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
-		t.Fatalf("allowing downloads: %v", err)
-	}
+	dir := allowDownloads(t, p)
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 
 	p.Click("#nav-audit")
 	p.WaitText("#hold-list", "No legal hold")

@@ -18,10 +18,7 @@ func TestConsoleEncryption(t *testing.T) {
 	p := b.NewPage(t)
 	allowSignedOut(p, s)
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 
 	// An entity, for the reader's view below.
 	status := browsertest.Eval[int](p, `fetch("/v1/observe", {method: "POST", headers: {"Content-Type": "application/json"},

@@ -25,10 +25,7 @@ func TestConsoleImport(t *testing.T) {
 	p := b.NewPage(t)
 	allowSignedOut(p, s)
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 
 	p.Click("#nav-data")
 	p.WaitVisible("#import-file")

@@ -18,10 +18,7 @@ func TestConsoleKnowledge(t *testing.T) {
 	p := b.NewPage(t)
 	allowSignedOut(p, s)
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 
 	status := browsertest.Eval[int](p, `fetch("/v1/observe", {method: "POST", headers: {"Content-Type": "application/json"},
   body: JSON.stringify({user_id: "mira", messages: [{role: "user", name: "Mira",

@@ -31,10 +31,7 @@ func TestConsoleMembers(t *testing.T) {
 	p := b.NewPage(t)
 	allowSignedOut(p, s)
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 
 	p.Click("#nav-members")
 	p.WaitText("#member-list", consoleReaderEmail)

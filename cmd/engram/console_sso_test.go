@@ -59,10 +59,7 @@ func TestConsoleSSO(t *testing.T) {
 	// GET /v1/sso answers 404 while nothing is configured: the page says so.
 	p.AllowConsoleError("status of 404 (Not Found) " + s.url + "/v1/sso")
 	p.Navigate(s.url + "/console/")
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 	p.Click("#nav-sso")
 	p.WaitText("#sso-status", "No single sign-on")
 

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/engram-memory/engram/internal/browsertest"
@@ -81,6 +83,27 @@ func allowSignedOut(p *browsertest.Page, s *server) {
 	for _, path := range []string{"/v1/me", "/v1/auth/refresh"} {
 		p.AllowConsoleError("status of 401 (Unauthorized) " + s.url + path)
 	}
+}
+
+// signInOwner signs the console's owner in through the sign-in form of the
+// page, which must be showing it.
+func signInOwner(p *browsertest.Page) {
+	p.Type("#login-email", consoleOwnerEmail)
+	p.Type("#login-password", consoleOwnerPassword)
+	p.Click("#login-submit")
+	p.WaitText("#whoami", consoleOwnerEmail)
+}
+
+// allowDownloads makes the page's downloads land in a new temporary
+// directory, which it returns.
+func allowDownloads(t *testing.T, p *browsertest.Page) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.Call(p.Context(), browser.SetDownloadBehavior,
+		browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		t.Fatalf("allowing downloads: %v", err)
+	}
+	return dir
 }
 
 // TestConsoleSessionCookies: a login posted by a page of the server's own
@@ -147,10 +170,7 @@ func TestConsole(t *testing.T) {
 	p.WaitVisible("#login-email")
 	p.Screenshot("sign-in-refused")
 
-	p.Type("#login-email", consoleOwnerEmail)
-	p.Type("#login-password", consoleOwnerPassword)
-	p.Click("#login-submit")
-	p.WaitText("#whoami", consoleOwnerEmail)
+	signInOwner(p)
 	if n := browsertest.Eval[int](p, `localStorage.length`); n != 0 {
 		t.Errorf("the console keeps %d items in localStorage", n)
 	}
