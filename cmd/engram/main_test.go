@@ -56,17 +56,34 @@ func startServer(t *testing.T, data string) *server {
 // startServerWith starts `engram serve` with extra environment and flags.
 func startServerWith(t *testing.T, data string, env []string, args ...string) *server {
 	t.Helper()
+	s, err := launchServer(data, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		}
+	})
+	return s
+}
+
+// launchServer starts `engram serve` and waits until it listens; an error
+// when it could not start or did not come up (then it is not running).
+// It does not touch a *testing.T, so a goroutine may call it.
+func launchServer(data string, env []string, args ...string) (*server, error) {
 	cmd := exec.Command(binary, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "ENGRAM_API_KEY="), env...)
 	s := &server{cmd: cmd, stdout: &testserver.SyncBuffer{}, stderr: &testserver.SyncBuffer{}}
 	cmd.Stdout = s.stdout
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	pw.Close()
 	addr := make(chan string, 1)
@@ -85,20 +102,16 @@ func startServerWith(t *testing.T, data string, env []string, args ...string) *s
 	select {
 	case a, ok := <-addr:
 		if !ok {
-			t.Fatalf("server exited before listening")
+			cmd.Wait()
+			return nil, fmt.Errorf("server exited before listening")
 		}
 		s.url = "http://" + a
+		return s, nil
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("server did not start")
+		cmd.Wait()
+		return nil, fmt.Errorf("server did not start")
 	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return s
 }
 
 // stop sends SIGTERM and expects a clean exit.

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"github.com/engram-memory/engram/client"
 	"github.com/engram-memory/engram/internal/kek/local"
 	"github.com/engram-memory/engram/internal/store/postgres/postgrestest"
-	"github.com/engram-memory/engram/internal/testserver"
 )
 
 // TestServeOnPostgres runs two nodes on one PostgreSQL database, each with
@@ -353,45 +351,11 @@ func TestNodesStartTogether(t *testing.T) {
 // startServerNoFatal is startServerWith for a goroutine: nil when the
 // server did not come up.
 func startServerNoFatal(data, dsn string) *server {
-	cmd := exec.Command(binary, "serve", "--data", data, "--addr", "127.0.0.1:0", "--store", dsn)
-	cmd.Env = append(os.Environ(), "ENGRAM_API_KEY=")
-	s := &server{cmd: cmd, stdout: &testserver.SyncBuffer{}, stderr: &testserver.SyncBuffer{}}
-	cmd.Stdout = s.stdout
-	pr, pw, err := os.Pipe()
+	s, err := launchServer(data, nil, "--store", dsn)
 	if err != nil {
 		return nil
 	}
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		return nil
-	}
-	pw.Close()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			s.stderr.Write([]byte(line + "\n"))
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
-		close(addr)
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			cmd.Wait()
-			return nil
-		}
-		s.url = "http://" + a
-		return s
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil
-	}
+	return s
 }
 
 // TestNodeKilledMidWrite kills a node (SIGKILL) while writers keep adding
